@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * main.c - leakattach(1): parse the command line, run the command, map
+ * the outcome to an exit status. Uses only the public API.
+ */
+#include <stdio.h>
+
+#include "commands.h"
+#include "exitcode.h"
+#include "options.h"
+
+int
+main(int argc, char **argv)
+{
+	struct options o;
+	int rc = options_parse(argc, argv, &o);
+
+	if (rc)
+		return rc;
+	switch (o.cmd) {
+	case CMD_HELP:
+		options_usage(stdout);
+		return EXIT_NO_LEAK;
+	case CMD_VERSION:
+		printf("leakattach %s\n", PACKAGE_VERSION);
+		return EXIT_NO_LEAK;
+	case CMD_SNAPSHOT:
+		return cmd_snapshot(&o);
+	default:
+		return EXIT_USAGE;
+	}
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* report_common.c - what both report formats share: units, class order. */
+#include <stdlib.h>
+
+#include "report.h"
+
+const char *
+human_bytes(uint64_t v, char *buf, size_t len)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double d = (double)v;
+	unsigned u = 0;
+
+	while (d >= 1024 && u < 4) {
+		d /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%llu B", (unsigned long long)v);
+	else
+		snprintf(buf, len, "%.1f %s", d, unit[u]);
+	return buf;
+}
+
+static int
+by_in_use_desc(const void *a, const void *b)
+{
+	const struct la_size_class *x = a, *y = b;
+
+	if (x->counts.in_use_bytes != y->counts.in_use_bytes)
+		return x->counts.in_use_bytes < y->counts.in_use_bytes ? 1 : -1;
+	return x->chunk_size_min < y->chunk_size_min ? -1 : 1;
+}
+
+unsigned
+report_classes(const struct la_snapshot *snap, unsigned top,
+	       struct la_size_class **out)
+{
+	unsigned n = la_snapshot_size_class_count(snap), got = 0;
+	struct la_size_class *v = calloc(n ? n : 1, sizeof(*v));
+
+	*out = v;
+	if (!v)
+		return 0;
+	for (unsigned i = 0; i < n; i++)
+		if (!la_snapshot_size_class(snap, i, &v[got]))
+			got++;
+	if (top) {
+		qsort(v, got, sizeof(*v), by_in_use_desc);
+		if (got > top)
+			got = top;
+	}
+	return got;
+}

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * report_json.c - a snapshot for machines: schema "leakattach.snapshot/1",
+ * documented in doc/leakattach.1 (JSON OUTPUT). Fields are only ever
+ * added within a schema version.
+ */
+#include <stdlib.h>
+
+#include "json.h"
+#include "report.h"
+
+static void
+counts(struct json *j, const struct la_counts *c)
+{
+	json_u64(j, "in_use_chunks", c->in_use_chunks);
+	json_u64(j, "in_use_bytes", c->in_use_bytes);
+	json_u64(j, "free_chunks",
+		 c->tcache_chunks + c->fastbin_chunks + c->bin_chunks);
+	json_u64(j, "free_bytes", c->tcache_bytes + c->fastbin_bytes +
+					  c->bin_bytes + c->top_bytes);
+	json_u64(j, "mmapped_chunks", c->mmapped_chunks);
+	json_u64(j, "mmapped_bytes", c->mmapped_bytes);
+	json_u64(j, "tcache_chunks", c->tcache_chunks);
+	json_u64(j, "tcache_bytes", c->tcache_bytes);
+	json_u64(j, "fastbin_chunks", c->fastbin_chunks);
+	json_u64(j, "fastbin_bytes", c->fastbin_bytes);
+	json_u64(j, "bin_chunks", c->bin_chunks);
+	json_u64(j, "bin_bytes", c->bin_bytes);
+	json_u64(j, "top_bytes", c->top_bytes);
+	json_u64(j, "meta_bytes", c->meta_bytes);
+}
+
+void
+report_json_snapshot(FILE *f, const struct la_snapshot *snap, unsigned top)
+{
+	struct la_snapshot_info info;
+	struct la_layout_info lay;
+	struct la_totals t;
+	struct la_mallinfo mi;
+	struct la_size_class *cls;
+	struct json j;
+	unsigned n;
+
+	la_snapshot_info(snap, &info);
+	la_snapshot_layout(snap, &lay);
+	la_snapshot_totals(snap, &t);
+	la_snapshot_mallinfo(snap, &mi);
+
+	json_begin(&j, f);
+	json_object(&j, NULL);
+	json_string(&j, "schema", "leakattach.snapshot/1");
+	json_u64(&j, "pid", (uint64_t)info.pid);
+	json_i64(&j, "time_unix_ms", info.time_unix_ns / 1000000);
+	json_bool(&j, "consistent", info.consistent);
+	if (!info.consistent)
+		json_string(&j, "inconsistency", info.inconsistency);
+	json_u64(&j, "attempts", info.attempts);
+	json_double(&j, "pause_ms", (double)info.pause_ns / 1e6);
+	json_double(&j, "walk_ms", (double)info.walk_ns / 1e6);
+	json_u64(&j, "bytes_read", info.bytes_read);
+
+	json_object(&j, "layout");
+	json_string(&j, "glibc_version", lay.glibc_version);
+	json_string(&j, "source",
+		    lay.source == LA_LAYOUT_DWARF ? "dwarf" : "signature");
+	json_bool(&j, "static", lay.static_binary);
+	json_string(&j, "libc", lay.libc_path);
+	json_end_object(&j);
+
+	json_object(&j, "mallinfo");
+	json_u64(&j, "arena", mi.arena);
+	json_u64(&j, "ordblks", mi.ordblks);
+	json_u64(&j, "smblks", mi.smblks);
+	json_u64(&j, "hblks", mi.hblks);
+	json_u64(&j, "hblkhd", mi.hblkhd);
+	json_u64(&j, "usmblks", mi.usmblks);
+	json_u64(&j, "fsmblks", mi.fsmblks);
+	json_u64(&j, "uordblks", mi.uordblks);
+	json_u64(&j, "fordblks", mi.fordblks);
+	json_u64(&j, "keepcost", mi.keepcost);
+	json_end_object(&j);
+
+	json_object(&j, "totals");
+	counts(&j, &t.counts);
+	json_u64(&j, "system_bytes", t.system_bytes);
+	json_u64(&j, "arenas", t.arenas);
+	json_u64(&j, "heaps", t.heaps);
+	json_u64(&j, "threads", t.threads);
+	json_end_object(&j);
+
+	json_array(&j, "arenas");
+	for (unsigned i = 0; i < la_snapshot_arena_count(snap); i++) {
+		struct la_arena_stats a;
+		char addr[32];
+
+		if (la_snapshot_arena(snap, i, &a))
+			continue;
+		snprintf(addr, sizeof(addr), "%#llx", (unsigned long long)a.addr);
+		json_object(&j, NULL);
+		json_string(&j, "addr", addr);
+		json_bool(&j, "main", a.is_main);
+		json_bool(&j, "consistent", a.consistent);
+		json_u64(&j, "heaps", a.heaps);
+		json_u64(&j, "threads", a.threads);
+		json_u64(&j, "system_mem", a.system_mem);
+		counts(&j, &a.counts);
+		json_end_object(&j);
+	}
+	json_end_array(&j);
+
+	n = report_classes(snap, top, &cls);
+	json_array(&j, "size_classes");
+	for (unsigned i = 0; i < n; i++) {
+		json_object(&j, NULL);
+		json_u64(&j, "chunk_size_min", cls[i].chunk_size_min);
+		json_u64(&j, "chunk_size_max", cls[i].chunk_size_max);
+		counts(&j, &cls[i].counts);
+		json_end_object(&j);
+	}
+	json_end_array(&j);
+	free(cls);
+
+	json_object(&j, "process");
+	json_u64(&j, "rss_bytes", info.rss_bytes);
+	json_u64(&j, "hwm_bytes", info.hwm_bytes);
+	json_end_object(&j);
+	json_end_object(&j);
+	json_finish(&j);
+}

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* report_text.c - a snapshot for people: totals, arenas, size classes. */
+#include <stdlib.h>
+
+#include "report.h"
+
+/* Up to eight sizes in one printf: each call gets its own buffer. */
+static const char *
+B(uint64_t v)
+{
+	static char b[8][32];
+	static unsigned i;
+
+	i = (i + 1) % 8;
+	return human_bytes(v, b[i], sizeof(b[i]));
+}
+
+void
+report_text_snapshot(FILE *f, const struct la_snapshot *snap,
+		     const char *comm, unsigned top)
+{
+	struct la_snapshot_info info;
+	struct la_layout_info lay;
+	struct la_totals t;
+	struct la_mallinfo mi;
+	struct la_size_class *cls;
+	unsigned n;
+
+	la_snapshot_info(snap, &info);
+	la_snapshot_layout(snap, &lay);
+	la_snapshot_totals(snap, &t);
+	la_snapshot_mallinfo(snap, &mi);
+
+	fprintf(f, "process %d (%s), glibc %s%s, layout from %s\n",
+		(int)info.pid, comm[0] ? comm : "?", lay.glibc_version,
+		lay.static_binary ? " (static)" : "",
+		lay.source == LA_LAYOUT_DWARF ? "debug info" : "signatures");
+	fprintf(f, "paused %.2f ms: %u thread%s stopped, %s read%s\n",
+		(double)info.pause_ns / 1e6, t.threads, t.threads == 1 ? "" : "s",
+		B(info.bytes_read),
+		info.attempts > 1 ? " (after retries)" : "");
+	if (!info.consistent)
+		fprintf(f, "APPROXIMATE: the heap was changing (%s)\n",
+			info.inconsistency);
+	fprintf(f, "\nheap: %s from the system in %u arena%s (%u heap%s), %s in %llu mmapped chunk%s\n",
+		B(mi.arena), t.arenas, t.arenas == 1 ? "" : "s", t.heaps,
+		t.heaps == 1 ? "" : "s", B(mi.hblkhd),
+		(unsigned long long)mi.hblks, mi.hblks == 1 ? "" : "s");
+	fprintf(f, "  in use    %10s in %llu chunks\n", B(t.counts.in_use_bytes),
+		(unsigned long long)t.counts.in_use_chunks);
+	fprintf(f, "  free      %10s: tcache %s, fastbins %s, bins %s, top %s\n",
+		B(t.free_bytes), B(t.counts.tcache_bytes),
+		B(t.counts.fastbin_bytes), B(t.counts.bin_bytes),
+		B(t.counts.top_bytes));
+	fprintf(f, "  metadata  %10s (tcache structs, fenceposts, heap headers)\n",
+		B(t.counts.meta_bytes));
+	fprintf(f, "process: RSS %s, peak %s\n", B(info.rss_bytes),
+		B(info.hwm_bytes));
+
+	fprintf(f, "\n%-18s %5s %7s %10s %10s %10s\n", "arena", "heaps",
+		"threads", "system", "in use", "free");
+	for (unsigned i = 0; i < la_snapshot_arena_count(snap); i++) {
+		struct la_arena_stats a;
+		char name[24];
+		uint64_t fr;
+
+		if (la_snapshot_arena(snap, i, &a))
+			continue;
+		fr = a.counts.tcache_bytes + a.counts.fastbin_bytes +
+		     a.counts.bin_bytes + a.counts.top_bytes;
+		snprintf(name, sizeof(name), a.is_main ? "main" : "%#llx",
+			 (unsigned long long)a.addr);
+		fprintf(f, "%-18s %5u %7u %10s %10s %10s%s\n", name, a.heaps,
+			a.threads, B(a.system_mem), B(a.counts.in_use_bytes),
+			B(fr), a.consistent ? "" : "  (approximate)");
+	}
+
+	n = report_classes(snap, top, &cls);
+	fprintf(f, "\n%s size classes by bytes in use:\n",
+		top ? "top" : "all");
+	fprintf(f, "  %-21s %10s %9s %10s %9s\n", "chunk size", "in use",
+		"chunks", "free", "chunks");
+	for (unsigned i = 0; i < n; i++) {
+		const struct la_counts *c = &cls[i].counts;
+		char range[32];
+
+		if (cls[i].chunk_size_min == cls[i].chunk_size_max)
+			snprintf(range, sizeof(range), "%llu",
+				 (unsigned long long)cls[i].chunk_size_min);
+		else
+			snprintf(range, sizeof(range), "%llu-%llu",
+				 (unsigned long long)cls[i].chunk_size_min,
+				 (unsigned long long)cls[i].chunk_size_max);
+		fprintf(f, "  %-21s %10s %9llu %10s %9llu\n", range,
+			B(c->in_use_bytes), (unsigned long long)c->in_use_chunks,
+			B(c->tcache_bytes + c->fastbin_bytes + c->bin_bytes),
+			(unsigned long long)(c->tcache_chunks +
+					     c->fastbin_chunks + c->bin_chunks));
+	}
+	free(cls);
+	fprintf(f, "\nmallinfo2: arena=%llu ordblks=%llu smblks=%llu hblks=%llu hblkhd=%llu usmblks=%llu fsmblks=%llu uordblks=%llu fordblks=%llu keepcost=%llu\n",
+		(unsigned long long)mi.arena, (unsigned long long)mi.ordblks,
+		(unsigned long long)mi.smblks, (unsigned long long)mi.hblks,
+		(unsigned long long)mi.hblkhd, (unsigned long long)mi.usmblks,
+		(unsigned long long)mi.fsmblks, (unsigned long long)mi.uordblks,
+		(unsigned long long)mi.fordblks, (unsigned long long)mi.keepcost);
+}

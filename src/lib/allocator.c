@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * allocator.c - which malloc does the target use (see allocator.h)?
+ * research/glibc-heap.md §3.1: libc calls malloc through its own GOT slot
+ * (R_X86_64_GLOB_DAT, resolved at load time, never lazily), so the slot's
+ * value in the live process is the malloc every caller got.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LOG_PREFIX "allocator: "
+#include "allocator.h"
+#include "elfsyms.h"
+#include "error.h"
+#include "log.h"
+#include "malloc_layout.h"
+#include "memsrc.h"
+#include "procmaps.h"
+
+int
+allocator_open_target_file(pid_t pid, const char *path, uint64_t start,
+			   uint64_t end, struct elffile **out)
+{
+	char p[1024];
+	int err;
+
+	/* Through the target's root, so containers see their own files. */
+	snprintf(p, sizeof(p), "/proc/%d/root%s", (int)pid, path);
+	err = elffile_open(p, out);
+	if (!err)
+		return 0;
+	/* A deleted or replaced file: the mapping itself still has it. */
+	snprintf(p, sizeof(p), "/proc/%d/map_files/%llx-%llx", (int)pid,
+		 (unsigned long long)start, (unsigned long long)end);
+	if (!elffile_open(p, out))
+		return 0;
+	return err;
+}
+
+static int
+is_glibc_name(const char *base)
+{
+	return !strcmp(base, "libc.so.6") ||
+	       (!strncmp(base, "libc-2.", 7) && strstr(base, ".so"));
+}
+
+static int
+is_musl_name(const char *base)
+{
+	return !strncmp(base, "ld-musl-", 8) || !strncmp(base, "libc.musl", 9);
+}
+
+/* The lowest mapping of path: its start minus the ELF's first PT_LOAD. */
+static const struct mapping *
+first_mapping(const struct maps *maps, const char *path)
+{
+	const struct mapping *best = NULL;
+
+	for (size_t i = 0; i < maps->len; i++)
+		if (!strcmp(maps->v[i].path, path) &&
+		    (!best || maps->v[i].start < best->start))
+			best = &maps->v[i];
+	return best;
+}
+
+static const struct mapping *
+last_mapping(const struct maps *maps, const char *path)
+{
+	const struct mapping *last = NULL;
+
+	for (size_t i = 0; i < maps->len; i++)
+		if (!strcmp(maps->v[i].path, path))
+			last = &maps->v[i];
+	return last;
+}
+
+struct malloc_slot {
+	uint64_t offset;
+	int found;
+};
+
+static int
+malloc_slot_cb(const struct elf_reloc *r, void *arg)
+{
+	struct malloc_slot *q = arg;
+	size_t n = strlen("malloc");
+
+	if ((r->type == R_X86_64_GLOB_DAT || r->type == R_X86_64_JUMP_SLOT) &&
+	    !strncmp(r->sym_name, "malloc", n) &&
+	    (r->sym_name[n] == '\0' || r->sym_name[n] == '@')) {
+		q->offset = r->offset;
+		q->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+check_binding(pid_t pid, const struct maps *maps, struct memsrc *mem,
+	      const struct glibc_loc *loc)
+{
+	struct malloc_slot q = { 0, 0 };
+	uint64_t own, bound;
+	const struct mapping *m;
+	int err;
+
+	if (elffile_symbol(loc->elf, "malloc", &own, NULL))
+		return 0; /* nothing to compare with */
+	own += loc->bias;
+	elffile_foreach_reloc(loc->elf, malloc_slot_cb, &q);
+	if (!q.found)
+		return 0;
+	err = memsrc_u64(mem, loc->bias + q.offset, &bound);
+	if (err == -ESRCH)
+		return la_fail(-ESRCH, "process %d exited", (int)pid);
+	if (err || bound == own)
+		return 0;
+	m = procmaps_find(maps, bound);
+	if (!m) {
+		pr_warn("malloc is bound to %#llx, outside any mapping",
+			(unsigned long long)bound);
+		return 0;
+	}
+	if (strstr(m->path, "libc_malloc_debug")) {
+		pr_warn("malloc goes through libc_malloc_debug.so (MALLOC_CHECK_, mcheck or mtrace): sizes include its headers");
+		return 0;
+	}
+	if (!strcmp(m->path, loc->path))
+		return 0; /* lazily bound PLT slot inside libc itself */
+	return la_fail(-LA_ENOTGLIBC,
+		       "process %d allocates with %s, not glibc's malloc: leakattach reads only glibc's heap",
+		       (int)pid, m->path[0] ? mapping_basename(m) : "an anonymous mapping");
+}
+
+static int
+exe_path(pid_t pid, char *buf, size_t len)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	n = readlink(link, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
+}
+
+int
+allocator_find_glibc(pid_t pid, const struct maps *maps, struct memsrc *mem,
+		     struct glibc_loc *out)
+{
+	const struct mapping *lib = NULL, *m;
+	char exe[512];
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < maps->len; i++) {
+		const char *base = mapping_basename(&maps->v[i]);
+
+		if (is_musl_name(base))
+			return la_fail(-LA_ENOTGLIBC,
+				       "process %d uses musl libc (%s), whose malloc leakattach cannot read",
+				       (int)pid, maps->v[i].path);
+		if (!lib && is_glibc_name(base))
+			lib = &maps->v[i];
+	}
+	if (lib) {
+		snprintf(out->path, sizeof(out->path), "%s", lib->path);
+	} else {
+		/* No libc.so: a static executable, glibc or not. */
+		err = exe_path(pid, exe, sizeof(exe));
+		if (err)
+			return la_fail(err, "cannot read /proc/%d/exe: %s",
+				       (int)pid, strerror(-err));
+		snprintf(out->path, sizeof(out->path), "%s", exe);
+		out->static_binary = 1;
+	}
+	m = first_mapping(maps, out->path);
+	if (!m)
+		return la_fail(-LA_ENOTGLIBC,
+			       "process %d has no glibc mapped: leakattach reads only glibc's heap",
+			       (int)pid);
+	err = allocator_open_target_file(pid, out->path, m->start,
+					  last_mapping(maps, out->path)->end,
+					  &out->elf);
+	if (err)
+		return la_fail(err == -LA_EBADELF ? err : -LA_EBADELF,
+			       "cannot open %s of process %d: %s", out->path,
+			       (int)pid, la_strerror(err));
+	out->bias = m->start - m->offset - elffile_load_base(out->elf);
+	if (!elffile_is_dyn(out->elf))
+		out->bias = 0;
+	if (out->static_binary)
+		return 0;
+	return check_binding(pid, maps, mem, out);
+}
+
+void
+glibc_loc_free(struct glibc_loc *loc)
+{
+	elffile_close(loc->elf);
+	memset(loc, 0, sizeof(*loc));
+}

@@ -1,0 +1,587 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * glibc_heap.c - the heap walk (see glibc_heap.h).
+ *
+ * A chunk is free exactly when it is a top chunk, when the next chunk's
+ * PREV_INUSE bit is clear (it sits in a bin), or when it is listed in a
+ * tcache or a fastbin (those keep the bit set). The walk reads each heap
+ * in large windows and classifies a chunk when it reaches the next header.
+ * Every size read from the target is checked against the segment end.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_PREFIX "heap: "
+#include "error.h"
+#include "glibc_freelists.h"
+#include "glibc_heap.h"
+#include "log.h"
+#include "malloc_layout.h"
+#include "memsrc.h"
+#include "procmaps.h"
+
+#define WINDOW (1u << 20)	/* bytes read per process_vm_readv */
+#define MAX_ARENAS 4096u
+#define MAX_HEAPS_PER_ARENA 65536u
+
+/* A read-ahead window over one segment. */
+struct seq {
+	struct memsrc *mem;
+	unsigned char *buf;
+	uint64_t base;
+	size_t len;
+};
+
+struct walker {
+	struct malloc_layout *l;
+	struct memsrc *mem;
+	struct freelists fl;
+	chunk_visit_fn visit;
+	void *arg;
+	struct heap_walk *out;
+	struct seq seq;
+	uint64_t heap_max;
+	uint64_t tcache_found, fast_found;
+	/* non-main heaps [start, start + heap_max): skipped by the mmap scan */
+	uint64_t *heaps;
+	size_t n_heaps, cap_heaps;
+};
+
+static void
+mark(struct heap_walk *w, struct arena_walk *aw, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+mark(struct heap_walk *w, struct arena_walk *aw, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (aw)
+		aw->consistent = 0;
+	if (!w->consistent)
+		return;
+	w->consistent = 0;
+	va_start(ap, fmt);
+	vsnprintf(w->why, sizeof(w->why), fmt, ap);
+	va_end(ap);
+	pr_debug("%s", w->why);
+}
+
+static const unsigned char *
+seq_get(struct seq *s, uint64_t addr, size_t n, uint64_t limit, int *err)
+{
+	size_t want;
+
+	if (addr >= s->base && addr - s->base + n <= s->len)
+		return s->buf + (addr - s->base);
+	if (limit <= addr || limit - addr < n) {
+		*err = -EFAULT;
+		return NULL;
+	}
+	want = limit - addr < WINDOW ? (size_t)(limit - addr) : WINDOW;
+	s->len = 0;
+	*err = memsrc_read(s->mem, addr, s->buf, want);
+	if (*err)
+		return NULL;
+	s->base = addr;
+	s->len = want;
+	return s->buf;
+}
+
+/* chunk2mem(p) must be 16-aligned: the first chunk of a region. */
+static uint64_t
+align_chunk(uint64_t p)
+{
+	return p + ((16 - ((p + CHUNK_HDR_SZ) & MALLOC_ALIGN_MASK)) &
+		    MALLOC_ALIGN_MASK);
+}
+
+static void
+emit(struct walker *W, unsigned ai, uint64_t addr, uint64_t size,
+     enum chunk_kind kind)
+{
+	if (ai != ARENA_NONE)
+		W->out->arena[ai].walked_bytes += size;
+	W->visit(W->arg, ai, addr, size, kind);
+}
+
+/* Classify chunk p once the next header told whether p is in use. */
+static void
+classify(struct walker *W, unsigned ai, uint64_t p, uint64_t cs, int inuse)
+{
+	struct arena_walk *aw = &W->out->arena[ai];
+	int in_tc = addrset_has(&W->fl.tcache, p);
+	int in_fast = addrset_has(&W->fl.fast, p);
+	enum chunk_kind kind;
+
+	if (!inuse) {
+		if (in_tc || in_fast)
+			mark(W->out, aw, "chunk %#llx is free but listed in a %s",
+			     (unsigned long long)p, in_tc ? "tcache" : "fastbin");
+		kind = CHUNK_BIN;
+		aw->bin_chunks++;
+		aw->bin_bytes += cs;
+	} else if (in_tc) {
+		kind = CHUNK_TCACHE;
+		W->tcache_found++;
+	} else if (in_fast) {
+		kind = CHUNK_FASTBIN;
+		W->fast_found++;
+		aw->fast_chunks++;
+		aw->fast_bytes += cs;
+	} else if (addrset_has(&W->fl.tcstruct, p)) {
+		kind = CHUNK_META;
+	} else {
+		kind = CHUNK_IN_USE;
+	}
+	emit(W, ai, p, cs, kind);
+}
+
+/*
+ * Walk [start, end): chunks until the arena's top, an end-of-heap
+ * fencepost (size 0), or end. 16-byte chunks are fenceposts.
+ */
+static int
+walk_segment(struct walker *W, unsigned ai, uint64_t start, uint64_t end,
+	     uint64_t top)
+{
+	struct arena_walk *aw = &W->out->arena[ai];
+	uint64_t p = start, prev = 0, prev_size = 0;
+	uint64_t guard = (end - start) / CHUNK_HDR_SZ + 1;
+
+	while (p < end && guard--) {
+		int err = 0;
+		const unsigned char *h = seq_get(&W->seq, p, 16, end, &err);
+		uint64_t sz, cs;
+
+		if (!h) {
+			if (err == -ESRCH)
+				return err;
+			mark(W->out, aw, "chunk header at %#llx unreadable",
+			     (unsigned long long)p);
+			return 0;
+		}
+		memcpy(&sz, h + 8, 8);
+		cs = sz & ~(uint64_t)SIZE_BITS;
+		if (prev) {
+			classify(W, ai, prev, prev_size, (int)(sz & PREV_INUSE));
+			prev = 0;
+		}
+		if (p == top) {
+			aw->top_size = cs;
+			emit(W, ai, p, cs, CHUNK_TOP);
+			if (cs > end - p || p + cs != end)
+				mark(W->out, aw,
+				     "top chunk %#llx does not end its heap",
+				     (unsigned long long)p);
+			return 0;
+		}
+		if (cs == 0) { /* the last fencepost of an old heap */
+			emit(W, ai, p, end - p, CHUNK_META);
+			return 0;
+		}
+		if (cs == CHUNK_HDR_SZ) { /* fencepost */
+			emit(W, ai, p, cs, CHUNK_META);
+			p += cs;
+			continue;
+		}
+		if (cs < MINSIZE || (cs & MALLOC_ALIGN_MASK) || cs > end - p ||
+		    (sz & IS_MMAPPED)) {
+			mark(W->out, aw, "corrupt chunk at %#llx (size %#llx)",
+			     (unsigned long long)p, (unsigned long long)sz);
+			return 0;
+		}
+		prev = p;
+		prev_size = cs;
+		p += cs;
+	}
+	if (prev) {
+		classify(W, ai, prev, prev_size, 1);
+		mark(W->out, aw, "heap segment %#llx ends without a top or fencepost",
+		     (unsigned long long)start);
+	}
+	return 0;
+}
+
+static int
+remember_heap(struct walker *W, uint64_t h)
+{
+	if (W->n_heaps == W->cap_heaps) {
+		size_t ncap = W->cap_heaps ? W->cap_heaps * 2 : 64;
+		uint64_t *nh = realloc(W->heaps, ncap * sizeof(*nh));
+
+		if (!nh)
+			return -ENOMEM;
+		W->heaps = nh;
+		W->cap_heaps = ncap;
+	}
+	W->heaps[W->n_heaps++] = h;
+	return 0;
+}
+
+static int
+walk_main_arena(struct walker *W, unsigned ai, const unsigned char *ms,
+		uint64_t sbrk_base)
+{
+	struct malloc_layout *l = W->l;
+	struct arena_walk *aw = &W->out->arena[ai];
+	uint64_t top, topsz, first, end;
+	uint32_t flags;
+
+	memcpy(&top, ms + l->ms_top, 8);
+	memcpy(&flags, ms + l->ms_flags, 4);
+	/* top == initial_top (bin_at(1)) or never set: malloc unused yet. */
+	if (!top || !sbrk_base ||
+	    top == aw->addr + l->ms_bins - 16)
+		return 0;
+	if (memsrc_u64(W->mem, top + 8, &topsz))
+		return 0;
+	topsz &= ~(uint64_t)SIZE_BITS;
+	if (flags & NONCONTIGUOUS_BIT)
+		mark(W->out, aw,
+		     "the main arena is not contiguous (foreign sbrk or mmap fallback): not walked exactly");
+	first = align_chunk(sbrk_base);
+	end = top + topsz;
+	if (end < first || end - sbrk_base > aw->system_mem + (1ull << 20)) {
+		mark(W->out, aw, "main arena top %#llx outside its heap",
+		     (unsigned long long)top);
+		return 0;
+	}
+	aw->heaps = 1;
+	if (first > sbrk_base)
+		emit(W, ai, sbrk_base, first - sbrk_base, CHUNK_META);
+	return walk_segment(W, ai, first, end, top);
+}
+
+static int
+walk_thread_arena(struct walker *W, unsigned ai, const unsigned char *ms)
+{
+	struct malloc_layout *l = W->l;
+	struct arena_walk *aw = &W->out->arena[ai];
+	uint64_t top, h;
+	int err;
+
+	memcpy(&top, ms + l->ms_top, 8);
+	h = top & ~(W->heap_max - 1);
+	for (unsigned n = 0; h && n < MAX_HEAPS_PER_ARENA; n++) {
+		unsigned char hi[64];
+		uint64_t ar_ptr, prev, size, start, end;
+		int first_heap;
+
+		if (l->hi_sizeof > sizeof(hi) ||
+		    memsrc_read_cached(W->mem, h, hi, l->hi_sizeof)) {
+			mark(W->out, aw, "heap header %#llx unreadable",
+			     (unsigned long long)h);
+			return 0;
+		}
+		memcpy(&ar_ptr, hi + l->hi_ar_ptr, 8);
+		memcpy(&prev, hi + l->hi_prev, 8);
+		memcpy(&size, hi + l->hi_size, 8);
+		if (ar_ptr != aw->addr || size > W->heap_max ||
+		    size < l->hi_sizeof) {
+			mark(W->out, aw, "heap %#llx does not belong to arena %#llx",
+			     (unsigned long long)h, (unsigned long long)aw->addr);
+			return 0;
+		}
+		err = remember_heap(W, h);
+		if (err)
+			return err;
+		first_heap = aw->addr == h + l->hi_sizeof;
+		start = align_chunk(first_heap ? aw->addr + l->ms_size
+					       : h + l->hi_sizeof);
+		end = h + size;
+		emit(W, ai, h, start - h, CHUNK_META);
+		aw->heaps++;
+		err = walk_segment(W, ai, start, end, top);
+		if (err)
+			return err;
+		if (first_heap != !prev)
+			mark(W->out, aw, "heap chain of arena %#llx is broken",
+			     (unsigned long long)aw->addr);
+		if (first_heap)
+			break;
+		h = prev;
+	}
+	return 0;
+}
+
+/*
+ * A thread's stack block, guard page below, struct pthread (and the static
+ * TLS) at the top around fs_base: [m->start, fs_base + a page). Mappings
+ * above it may have been merged into the same VMA by the kernel, so only
+ * this range is skipped.
+ */
+static uint64_t
+stack_block_end(const struct maps *maps, size_t i, const uint64_t *tps,
+		unsigned ntps)
+{
+	const struct mapping *m = &maps->v[i];
+
+	if (i == 0 || maps->v[i - 1].end != m->start || maps->v[i - 1].prot)
+		return m->start; /* no guard page: not a thread stack */
+	for (unsigned t = 0; t < ntps; t++)
+		if (tps[t] >= m->start && tps[t] < m->end)
+			return (tps[t] + 2 * MEMSRC_PAGE) &
+			       ~(uint64_t)(MEMSRC_PAGE - 1);
+	return m->start;
+}
+
+static int
+in_thread_heap(const struct walker *W, uint64_t p)
+{
+	for (size_t i = 0; i < W->n_heaps; i++)
+		if (p >= W->heaps[i] && p < W->heaps[i] + W->heap_max)
+			return 1;
+	return 0;
+}
+
+/*
+ * glibc keeps no list of mmapped chunks: find them in anonymous rw
+ * mappings, one page at a time. An LP64 mmapped chunk starts its mapping
+ * with prev_size 0 and size = length | IS_MMAPPED (malloc.c sysmalloc_mmap);
+ * a memaligned one keeps that outer header too (malloc.c _int_memalign).
+ */
+static int
+scan_mmapped(struct walker *W, const struct maps *maps, const uint64_t *tps,
+	     unsigned ntps)
+{
+	for (size_t i = 0; i < maps->len; i++) {
+		const struct mapping *m = &maps->v[i];
+		uint64_t p;
+
+		if ((m->prot & (MAP_R | MAP_W)) != (MAP_R | MAP_W) ||
+		    (m->prot & MAP_SHARED_) || !mapping_is_anon(m) ||
+		    !strcmp(m->path, "[heap]") || in_thread_heap(W, m->start))
+			continue;
+		p = stack_block_end(maps, i, tps, ntps);
+		while (p + CHUNK_HDR_SZ <= m->end) {
+			uint64_t hdr[2], cs;
+			int err = memsrc_read(W->mem, p, hdr, sizeof(hdr));
+
+			if (err == -ESRCH)
+				return err;
+			cs = hdr[1] & ~(uint64_t)SIZE_BITS;
+			if (!err && hdr[0] == 0 &&
+			    (hdr[1] & SIZE_BITS) == IS_MMAPPED && cs &&
+			    !(cs & (MEMSRC_PAGE - 1)) && cs <= m->end - p) {
+				emit(W, ARENA_NONE, p, cs, CHUNK_MMAPPED);
+				W->out->mmapped_chunks++;
+				W->out->mmapped_bytes += cs;
+				p += cs;
+			} else {
+				p += MEMSRC_PAGE;
+			}
+		}
+	}
+	return 0;
+}
+
+static int
+read_arenas(struct walker *W, unsigned char ***bufs_out, uint64_t **addrs_out,
+	    uint64_t **sysmem_out)
+{
+	struct malloc_layout *l = W->l;
+	struct heap_walk *out = W->out;
+	unsigned char **bufs = NULL;
+	uint64_t *addrs = NULL, *sysmem = NULL, a = l->main_arena_addr;
+	unsigned n = 0, cap = 0;
+
+	do {
+		unsigned char *buf;
+		uint64_t next;
+
+		if (n == MAX_ARENAS) {
+			mark(out, NULL, "more than %u arenas", MAX_ARENAS);
+			break;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			void *nb = realloc(bufs, cap * sizeof(*bufs));
+			void *na = realloc(addrs, cap * sizeof(*addrs));
+			void *ns = realloc(sysmem, cap * sizeof(*sysmem));
+			void *nw = realloc(out->arena, cap * sizeof(*out->arena));
+
+			if (nb)
+				bufs = nb;
+			if (na)
+				addrs = na;
+			if (ns)
+				sysmem = ns;
+			if (nw)
+				out->arena = nw;
+			if (!nb || !na || !ns || !nw)
+				goto nomem;
+		}
+		buf = malloc(l->ms_size);
+		if (!buf)
+			goto nomem;
+		if (memsrc_read(W->mem, a, buf, l->ms_size)) {
+			free(buf);
+			if (n == 0) {
+				*bufs_out = bufs;
+				*addrs_out = addrs;
+				*sysmem_out = sysmem;
+				return la_fail(-LA_EHEAPCORRUPT,
+					       "main_arena at %#llx cannot be read",
+					       (unsigned long long)a);
+			}
+			mark(out, NULL, "arena %#llx unreadable",
+			     (unsigned long long)a);
+			break;
+		}
+		bufs[n] = buf;
+		addrs[n] = a;
+		memset(&out->arena[n], 0, sizeof(out->arena[n]));
+		out->arena[n].addr = a;
+		out->arena[n].is_main = n == 0;
+		out->arena[n].consistent = 1;
+		memcpy(&sysmem[n], buf + l->ms_system_mem, 8);
+		out->arena[n].system_mem = sysmem[n];
+		{
+			uint64_t threads;
+			uint32_t mutex;
+
+			memcpy(&threads, buf + l->ms_attached_threads, 8);
+			memcpy(&mutex, buf + l->ms_mutex, 4);
+			out->arena[n].threads = (unsigned)threads;
+			out->arena[n].lock_held = mutex != 0;
+		}
+		memcpy(&next, buf + l->ms_next, 8);
+		n++;
+		out->n_arena = n;
+		if (!next && n == 1)
+			break; /* malloc never initialised */
+		if (!next || (next & 7)) {
+			mark(out, NULL, "arena list broken after %#llx",
+			     (unsigned long long)a);
+			break;
+		}
+		a = next;
+	} while (a != l->main_arena_addr);
+	*bufs_out = bufs;
+	*addrs_out = addrs;
+	*sysmem_out = sysmem;
+	return 0;
+nomem:
+	*bufs_out = bufs;
+	*addrs_out = addrs;
+	*sysmem_out = sysmem;
+	return -ENOMEM;
+}
+
+static void
+check_arena(struct walker *W, unsigned ai)
+{
+	struct arena_walk *aw = &W->out->arena[ai];
+	const struct arena_lists *al = &W->fl.arena[ai];
+
+	if (aw->lock_held)
+		mark(W->out, aw, "arena %#llx was locked (a thread inside malloc)",
+		     (unsigned long long)aw->addr);
+	if (aw->heaps && aw->walked_bytes != aw->system_mem)
+		mark(W->out, aw,
+		     "arena %#llx: chunks add up to %llu bytes, system_mem is %llu",
+		     (unsigned long long)aw->addr,
+		     (unsigned long long)aw->walked_bytes,
+		     (unsigned long long)aw->system_mem);
+	if (!al->ok || al->bin_chunks != aw->bin_chunks ||
+	    al->bin_bytes != aw->bin_bytes)
+		mark(W->out, aw,
+		     "arena %#llx: bins list %llu chunks, the heap has %llu free",
+		     (unsigned long long)aw->addr,
+		     (unsigned long long)al->bin_chunks,
+		     (unsigned long long)aw->bin_chunks);
+	if (al->fast_chunks != aw->fast_chunks)
+		mark(W->out, aw,
+		     "arena %#llx: fastbins list %llu chunks, the heap has %llu",
+		     (unsigned long long)aw->addr,
+		     (unsigned long long)al->fast_chunks,
+		     (unsigned long long)aw->fast_chunks);
+}
+
+int
+glibc_heap_walk(struct malloc_layout *l, struct memsrc *mem,
+		const struct maps *maps, const uint64_t *tcaches, unsigned ntc,
+		const uint64_t *stacks, unsigned nstacks, chunk_visit_fn visit,
+		void *arg, struct heap_walk *out)
+{
+	struct walker W = { .l = l, .mem = mem, .visit = visit, .arg = arg,
+			    .out = out };
+	unsigned char **bufs = NULL;
+	uint64_t *addrs = NULL, *sysmem = NULL, sbrk_base = 0, tcache_count = 0;
+	uint64_t before = mem->bytes_read;
+	uint32_t n_mmaps = 0;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	out->consistent = 1;
+	W.seq.mem = mem;
+	W.seq.buf = malloc(WINDOW);
+	if (!W.seq.buf)
+		return -ENOMEM;
+	W.heap_max = malloc_layout_heap_max(l, mem);
+	if (memsrc_u64(mem, l->mp_addr + l->mp_sbrk_base, &sbrk_base) ||
+	    memsrc_read_cached(mem, l->mp_addr + l->mp_n_mmaps, &n_mmaps, 4) ||
+	    memsrc_u64(mem, l->mp_addr + l->mp_mmapped_mem,
+		       &out->mp_mmapped_mem)) {
+		err = la_fail(-LA_EHEAPCORRUPT, "glibc's mp_ cannot be read");
+		goto done;
+	}
+	if (l->tcache_tls != TCACHE_TLS_NONE)
+		memsrc_u64(mem, l->mp_addr + l->mp_tcache_count, &tcache_count);
+	out->mp_n_mmaps = n_mmaps;
+	err = read_arenas(&W, &bufs, &addrs, &sysmem);
+	if (err)
+		goto done;
+	err = freelists_collect(l, mem, addrs, bufs, sysmem, out->n_arena,
+				tcaches, ntc, tcache_count, &W.fl);
+	if (err)
+		goto done;
+	if (!W.fl.consistent)
+		mark(out, NULL, "%s", W.fl.why);
+	for (unsigned i = 0; i < out->n_arena; i++) {
+		err = i == 0 ? walk_main_arena(&W, i, bufs[i], sbrk_base)
+			     : walk_thread_arena(&W, i, bufs[i]);
+		if (err)
+			goto done;
+		check_arena(&W, i);
+	}
+	if (W.tcache_found != W.fl.tcache.len)
+		mark(out, NULL, "%zu tcache entries listed, %llu found in the heap",
+		     W.fl.tcache.len, (unsigned long long)W.tcache_found);
+	if (W.fast_found != W.fl.fast.len)
+		mark(out, NULL, "%zu fastbin entries listed, %llu found in the heap",
+		     W.fl.fast.len, (unsigned long long)W.fast_found);
+	err = scan_mmapped(&W, maps, stacks, nstacks);
+	if (err)
+		goto done;
+	if (out->mmapped_chunks != out->mp_n_mmaps ||
+	    out->mmapped_bytes != out->mp_mmapped_mem)
+		mark(out, NULL,
+		     "mmapped chunks: %llu (%llu bytes) in the maps, mp_ counts %llu (%llu bytes)",
+		     (unsigned long long)out->mmapped_chunks,
+		     (unsigned long long)out->mmapped_bytes,
+		     (unsigned long long)out->mp_n_mmaps,
+		     (unsigned long long)out->mp_mmapped_mem);
+done:
+	out->bytes_read = mem->bytes_read - before;
+	for (unsigned i = 0; bufs && i < out->n_arena; i++)
+		free(bufs[i]);
+	free(bufs);
+	free(addrs);
+	free(sysmem);
+	free(W.heaps);
+	free(W.seq.buf);
+	freelists_free(&W.fl);
+	return err;
+}
+
+void
+glibc_heap_walk_free(struct heap_walk *w)
+{
+	free(w->arena);
+	memset(w, 0, sizeof(*w));
+}

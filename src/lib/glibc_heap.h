@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * glibc_heap.h - walk every arena, heap, chunk and mmapped chunk of a
+ * stopped target and classify each chunk. The result goes to a visitor,
+ * one call per chunk, so the caller decides what to keep (histograms
+ * today; a bounded set of chunk addresses later). Knows glibc's heap;
+ * does not stop threads and keeps no statistics of its own beyond the
+ * per-arena sums needed to check itself.
+ */
+#ifndef LA_GLIBC_HEAP_H
+#define LA_GLIBC_HEAP_H
+
+#include <stdint.h>
+
+struct malloc_layout;
+struct memsrc;
+struct maps;
+
+enum chunk_kind {
+	CHUNK_IN_USE,	/* handed to the program */
+	CHUNK_MMAPPED,	/* an mmapped chunk, in use */
+	CHUNK_TCACHE,	/* free, in some thread's tcache */
+	CHUNK_FASTBIN,	/* free, in a fastbin */
+	CHUNK_BIN,	/* free, in a bin (unsorted, small, large) */
+	CHUNK_TOP,	/* an arena's top chunk */
+	CHUNK_META,	/* tcache struct, fencepost, heap/arena header */
+};
+
+#define ARENA_NONE 0xffffffffu /* arena index of mmapped chunks */
+
+typedef void (*chunk_visit_fn)(void *arg, unsigned arena, uint64_t addr,
+			       uint64_t size, enum chunk_kind kind);
+
+struct arena_walk {
+	uint64_t addr;
+	int is_main;
+	int consistent;
+	int lock_held;
+	unsigned heaps;
+	unsigned threads; /* attached_threads */
+	uint64_t system_mem;
+	uint64_t top_size;
+	/* what the walk found, for mallinfo and the checks */
+	uint64_t bin_chunks, bin_bytes, fast_chunks, fast_bytes;
+	uint64_t walked_bytes; /* every chunk + headers */
+};
+
+struct heap_walk {
+	struct arena_walk *arena;
+	unsigned n_arena;
+	uint64_t mmapped_chunks, mmapped_bytes; /* found in the maps */
+	uint64_t mp_n_mmaps, mp_mmapped_mem;	/* what mp_ says */
+	uint64_t bytes_read;
+	int consistent;
+	char why[160];
+};
+
+/*
+ * Walk the heap of a target whose threads are all stopped. tcaches[] are
+ * the threads' tcache pointers (0: none), stacks[] the threads' thread
+ * pointers (fs_base: their stack blocks are not scanned for mmapped chunks). Returns 0
+ * with out->consistent telling whether every check passed, or -ESRCH /
+ * -ENOMEM / -LA_EHEAPCORRUPT when nothing sensible could be read.
+ */
+int glibc_heap_walk(struct malloc_layout *l, struct memsrc *mem,
+		    const struct maps *maps, const uint64_t *tcaches,
+		    unsigned ntc, const uint64_t *stacks, unsigned nstacks,
+		    chunk_visit_fn visit, void *arg, struct heap_walk *out);
+void glibc_heap_walk_free(struct heap_walk *w);
+
+#endif

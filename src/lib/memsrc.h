@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * memsrc.h - read-only view of target memory. The heap walker reads only
+ * through this seam: a live process (memsrc_pid.c: process_vm_readv, then
+ * /proc/PID/mem) or caller-owned buffers (memsrc_buf.c, for unit tests).
+ *
+ * Two ways to read: memsrc_read() for bulk windows (no copy kept), and
+ * memsrc_read_cached() / memsrc_u64() for small scattered reads (free-list
+ * links, headers), served from a small direct-mapped page cache that
+ * memsrc_invalidate() empties whenever the target may have run.
+ */
+#ifndef LA_MEMSRC_H
+#define LA_MEMSRC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct memsrc_ops {
+	/*
+	 * Read up to len bytes at addr into buf. Returns the number of bytes
+	 * read (> 0; may be short at an unmapped page), -EFAULT when addr
+	 * itself is unreadable, -ESRCH when the process is gone.
+	 */
+	ssize_t (*read)(void *priv, uint64_t addr, void *buf, size_t len);
+	void (*close)(void *priv);
+};
+
+#define MEMSRC_PAGE 4096u
+#define MEMSRC_CACHE_PAGES 64u
+
+struct memsrc {
+	const struct memsrc_ops *ops;
+	void *priv;
+	uint64_t bytes_read;
+	uint64_t cache_tag[MEMSRC_CACHE_PAGES]; /* page address + 1; 0 = empty */
+	unsigned char (*cache)[MEMSRC_PAGE];
+};
+
+/* Exactly len bytes, or -EFAULT (part of the range unreadable) / -ESRCH. */
+int memsrc_read(struct memsrc *src, uint64_t addr, void *buf, size_t len);
+int memsrc_read_cached(struct memsrc *src, uint64_t addr, void *buf,
+		       size_t len);
+int memsrc_u64(struct memsrc *src, uint64_t addr, uint64_t *out);
+void memsrc_invalidate(struct memsrc *src);
+void memsrc_close(struct memsrc *src);
+
+/* A live process. */
+int memsrc_pid_open(pid_t pid, struct memsrc **out);
+
+/*
+ * Buffers: memsrc_buf_new() then memsrc_buf_add() for each region. The
+ * buffers stay owned by the caller and must outlive the memsrc.
+ */
+int memsrc_buf_new(struct memsrc **out);
+int memsrc_buf_add(struct memsrc *src, uint64_t addr, const void *buf,
+		   size_t len);
+
+/* For implementations. */
+int memsrc_init(struct memsrc *src, const struct memsrc_ops *ops, void *priv);
+
+#endif

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * procinfo.h - what /proc says about a target before we touch it: does it
+ * exist, is it a zombie, a kernel thread, ourselves, already traced; why
+ * an attach was refused; its memory use. Reads /proc only.
+ */
+#ifndef LA_PROCINFO_H
+#define LA_PROCINFO_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/*
+ * Check that pid names a live user process we could inspect. *tgid gets
+ * the process a thread id belongs to. Errors carry a sentence.
+ */
+int procinfo_check(pid_t pid, pid_t *tgid);
+/* Record the sentence that explains an -EPERM from ptrace; returns -EPERM. */
+int procinfo_explain_eperm(pid_t pid);
+/* VmRSS and VmHWM in bytes (0 when unknown). */
+void procinfo_memory(pid_t pid, uint64_t *rss, uint64_t *hwm);
+
+#endif

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * procmaps.h - the target's mappings, parsed from /proc/PID/maps text.
+ * The parser takes a FILE * so that unit tests need no process.
+ */
+#ifndef LA_PROCMAPS_H
+#define LA_PROCMAPS_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+enum { MAP_R = 1, MAP_W = 2, MAP_X = 4, MAP_SHARED_ = 8 };
+
+struct mapping {
+	uint64_t start, end; /* [start, end) */
+	uint64_t offset;     /* file offset */
+	uint64_t inode;
+	unsigned prot;	     /* MAP_R | MAP_W | MAP_X | MAP_SHARED_ */
+	unsigned dev_major, dev_minor;
+	char *path;	     /* "" for anonymous mappings */
+};
+
+struct maps {
+	struct mapping *v;
+	size_t len;
+};
+
+int procmaps_parse(FILE *f, struct maps *out);
+int procmaps_read(pid_t pid, struct maps *out);
+void procmaps_free(struct maps *maps);
+/* The mapping containing addr, or NULL. */
+const struct mapping *procmaps_find(const struct maps *maps, uint64_t addr);
+/* Anonymous: no file, or a bracketed pseudo name other than [stack]/[vdso]. */
+int mapping_is_anon(const struct mapping *m);
+/* Basename of the mapping's file ("" when anonymous). */
+const char *mapping_basename(const struct mapping *m);
+
+#endif

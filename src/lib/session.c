@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * session.c - the public facade: la_session_open() identifies the target
+ * and its malloc layout; la_snapshot_take() runs one stop-walk-resume
+ * cycle. Everything between the stop and the resume is in
+ * take_attempt(), and every path out of it resumes the target.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_PREFIX "session: "
+#include "allocator.h"
+#include "elfsyms.h"
+#include "error.h"
+#include "glibc_heap.h"
+#include "log.h"
+#include "malloc_layout.h"
+#include "memsrc.h"
+#include "procinfo.h"
+#include "procmaps.h"
+#include "snapshot.h"
+#include "tracee.h"
+
+#define MAX_ATTEMPTS 5
+
+struct la_session {
+	pid_t pid;
+	unsigned stop_timeout_ms;
+	struct memsrc *mem;
+	struct glibc_loc loc;
+	struct malloc_layout layout;
+};
+
+pid_t
+la_session_pid(const struct la_session *s)
+{
+	return s->pid;
+}
+
+static void
+layout_info(const struct la_session *s, struct la_layout_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->glibc_version, sizeof(out->glibc_version), "%s",
+		 s->layout.glibc_version);
+	out->source = s->layout.source;
+	out->safe_linking = s->layout.safe_linking;
+	out->static_binary = s->layout.static_binary;
+	out->main_arena_addr = s->layout.main_arena_addr;
+	out->mp_addr = s->layout.mp_addr;
+	snprintf(out->libc_path, sizeof(out->libc_path), "%s", s->loc.path);
+}
+
+void
+la_session_layout(const struct la_session *s, struct la_layout_info *out)
+{
+	layout_info(s, out);
+}
+
+/* Map a failed read of the target to a sentence. */
+static int
+read_error(pid_t pid, int err)
+{
+	if (err == -EPERM || err == -EACCES)
+		return procinfo_explain_eperm(pid);
+	if (err == -ESRCH)
+		return la_fail(-ESRCH, "process %d exited", (int)pid);
+	return la_fail_default(err);
+}
+
+static int
+resolve_layout(struct la_session *s, const struct la_session_opts *o)
+{
+	char root[64];
+	const char *dirs[3] = { NULL, NULL, NULL };
+	char target_debug[96];
+	struct layout_ctx ctx;
+	int err;
+
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)s->pid);
+	snprintf(target_debug, sizeof(target_debug), "%s/usr/lib/debug", root);
+	if (o->debug_dir) {
+		dirs[0] = o->debug_dir;
+	} else {
+		dirs[0] = target_debug;
+		dirs[1] = "/usr/lib/debug";
+	}
+	ctx = (struct layout_ctx){
+		.mem = s->mem,
+		.elf = s->loc.elf,
+		.elf_path = s->loc.path,
+		.root = root,
+		.bias = s->loc.bias,
+		.static_binary = s->loc.static_binary,
+		.debug_dirs = o->no_debuginfo ? NULL : dirs,
+	};
+	err = malloc_layout_from_dwarf(&ctx, &s->layout);
+	if (err) {
+		pr_info("no usable debug info for %s: finding malloc's state by its signatures",
+			s->loc.path);
+		err = malloc_layout_from_signature(&ctx, &s->layout);
+	}
+	if (err && s->loc.static_binary)
+		return la_fail(-LA_ENOTGLIBC,
+			       "process %d (%s) is a static program without glibc's malloc (Go, Rust, musl?): leakattach reads only glibc's heap",
+			       (int)s->pid, s->loc.path);
+	if (err)
+		return err;
+	err = malloc_layout_confirm(&s->layout, s->mem);
+	if (err == -EFAULT || err == -ESRCH || err == -EPERM)
+		return read_error(s->pid, err);
+	return err;
+}
+
+int
+la_session_open(pid_t pid, const struct la_session_opts *opts,
+		struct la_session **out)
+{
+	struct la_session_opts o = { 0 };
+	struct la_session *s;
+	struct maps maps;
+	pid_t tgid;
+	uint64_t probe;
+	int err;
+
+	la_error_clear();
+	*out = NULL;
+	if (opts)
+		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	err = procinfo_check(pid, &tgid);
+	if (err)
+		return err;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return la_fail(-ENOMEM, "out of memory");
+	s->pid = tgid;
+	s->stop_timeout_ms = o.stop_timeout_ms ? o.stop_timeout_ms : 2000;
+	err = procmaps_read(s->pid, &maps);
+	if (err) {
+		err = read_error(s->pid, err == -ENOENT ? -ESRCH : err);
+		goto fail;
+	}
+	err = memsrc_pid_open(s->pid, &s->mem);
+	if (err)
+		goto fail_maps;
+	/* One read tells whether we may look at the target at all. */
+	err = maps.len ? memsrc_u64(s->mem, maps.v[0].start, &probe) : -ESRCH;
+	if (err && err != -EFAULT) {
+		err = read_error(s->pid, err);
+		goto fail_maps;
+	}
+	err = allocator_find_glibc(s->pid, &maps, s->mem, &s->loc);
+	if (!err)
+		err = resolve_layout(s, &o);
+	if (err)
+		goto fail_maps;
+	procmaps_free(&maps);
+	*out = s;
+	return 0;
+fail_maps:
+	procmaps_free(&maps);
+fail:
+	la_session_close(s);
+	return la_fail_default(err);
+}
+
+void
+la_session_close(struct la_session *s)
+{
+	if (!s)
+		return;
+	memsrc_close(s->mem);
+	glibc_loc_free(&s->loc);
+	free(s);
+}
+
+/*
+ * With every thread stopped: learn each thread's tcache and stack, then
+ * walk. The caller resumes the target whatever this returns.
+ */
+static int
+walk_stopped(struct la_session *s, const struct tracee_set *ts,
+	     struct la_snapshot *snap, struct heap_walk *w)
+{
+	uint64_t *tcaches = calloc(ts->n + 1, sizeof(*tcaches));
+	uint64_t *stacks = calloc(2 * ts->n + 1, sizeof(*stacks));
+	unsigned ntc = 0, nst = 0;
+	struct maps maps;
+	int err;
+
+	if (!tcaches || !stacks) {
+		err = -ENOMEM;
+		goto out;
+	}
+	memsrc_invalidate(s->mem);
+	err = procmaps_read(s->pid, &maps);
+	if (err)
+		goto out;
+	err = malloc_layout_find_tcache(&s->layout, s->mem, ts);
+	if (err)
+		goto out_maps;
+	for (size_t i = 0; i < ts->n; i++) {
+		const struct tracee *t = &ts->t[i];
+		uint64_t tc = 0;
+
+		if (t->state != TRACEE_STOPPED || !t->have_regs)
+			continue;
+		if (!malloc_layout_thread_tcache(&s->layout, s->mem,
+						 t->regs.fs_base, &tc) && tc)
+			tcaches[ntc++] = tc;
+		/* glibc keeps struct pthread at the top of a thread's stack */
+		stacks[nst++] = t->regs.fs_base;
+	}
+	err = glibc_heap_walk(&s->layout, s->mem, &maps, tcaches, ntc, stacks,
+			      nst, snapshot_visit, snap, w);
+out_maps:
+	procmaps_free(&maps);
+out:
+	free(tcaches);
+	free(stacks);
+	return err;
+}
+
+static int
+take_attempt(struct la_session *s, struct la_snapshot *snap,
+	     struct heap_walk *w, uint64_t *pause_ns, uint64_t *walk_ns,
+	     unsigned *threads)
+{
+	struct tracee_set ts;
+	uint64_t t0;
+	int err;
+
+	err = tracee_stop_all(s->pid, s->stop_timeout_ms, &ts);
+	if (err) {
+		tracee_set_free(&ts);
+		if (err == -EPERM)
+			return procinfo_explain_eperm(s->pid);
+		if (err == -ESRCH)
+			return la_fail(-ESRCH, "process %d exited", (int)s->pid);
+		return err;
+	}
+	*threads = 0;
+	for (size_t i = 0; i < ts.n; i++)
+		*threads += ts.t[i].state == TRACEE_STOPPED;
+	t0 = la_now_ns();
+	err = walk_stopped(s, &ts, snap, w);
+	*walk_ns = la_now_ns() - t0;
+	tracee_resume_all(&ts);
+	*pause_ns = ts.resume_end_ns - ts.stop_begin_ns;
+	tracee_set_free(&ts);
+	if (err == -ESRCH)
+		return la_fail(-ESRCH, "process %d exited during the snapshot",
+			       (int)s->pid);
+	return err;
+}
+
+int
+la_snapshot_take(struct la_session *s, struct la_snapshot **out)
+{
+	struct la_snapshot *snap;
+	struct heap_walk w;
+	struct timespec now;
+	uint64_t pause_ns = 0, walk_ns = 0, bytes = 0;
+	unsigned attempts = 0, threads = 0;
+	int err;
+
+	la_error_clear();
+	*out = NULL;
+	snap = snapshot_new();
+	if (!snap)
+		return la_fail(-ENOMEM, "out of memory");
+	clock_gettime(CLOCK_REALTIME, &now);
+	for (;;) {
+		memset(&w, 0, sizeof(w));
+		attempts++;
+		err = take_attempt(s, snap, &w, &pause_ns, &walk_ns, &threads);
+		bytes += w.bytes_read;
+		if (err || w.consistent || attempts >= MAX_ATTEMPTS)
+			break;
+		/*
+		 * Caught mid-update (a thread inside malloc): let it run a
+		 * little, then look again.
+		 */
+		pr_debug("attempt %u inconsistent: %s", attempts, w.why);
+		glibc_heap_walk_free(&w);
+		snapshot_reset(snap);
+		nanosleep(&(struct timespec){ 0, 200000L * attempts }, NULL);
+	}
+	if (!err)
+		err = snapshot_finish(snap, &w);
+	if (err) {
+		glibc_heap_walk_free(&w);
+		la_snapshot_free(snap);
+		return la_fail_default(err);
+	}
+	snap->info.pid = s->pid;
+	snap->info.consistent = w.consistent;
+	snap->info.attempts = attempts;
+	snap->info.pause_ns = pause_ns;
+	snap->info.walk_ns = walk_ns;
+	snap->info.bytes_read = bytes;
+	snap->info.time_unix_ns =
+		(int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	snprintf(snap->info.inconsistency, sizeof(snap->info.inconsistency),
+		 "%s", w.consistent ? "" : w.why);
+	snap->totals.threads = threads;
+	procinfo_memory(s->pid, &snap->info.rss_bytes, &snap->info.hwm_bytes);
+	layout_info(s, &snap->layout);
+	glibc_heap_walk_free(&w);
+	*out = snap;
+	return 0;
+}

@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * snapshot.c - build a snapshot from visited chunks, and the public
+ * accessors. mallinfo2's fields follow malloc.c int_mallinfo() and
+ * __libc_mallinfo2() (research/glibc-heap.md §5):
+ *   arena    = sum of system_mem        ordblks = bin chunks + one top per arena
+ *   smblks   = fastbin chunks           fsmblks = fastbin bytes
+ *   hblks    = mmapped chunks           hblkhd  = their mapping lengths
+ *   fordblks = top + fastbin + bin bytes (tcache counts as in use)
+ *   uordblks = arena - fordblks         keepcost = main arena's top size
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "snapshot.h"
+
+unsigned
+size_class_index(uint64_t cs)
+{
+	unsigned p;
+
+	if (cs <= 1024)
+		return (unsigned)(cs / 16);
+	p = 63u - (unsigned)__builtin_clzll(cs);
+	return 65u + (p - 10u) * 4u + (unsigned)((cs - (1ull << p)) >> (p - 2));
+}
+
+void
+size_class_bounds(unsigned idx, uint64_t *min, uint64_t *max)
+{
+	unsigned p, q;
+
+	if (idx <= 64) {
+		*min = *max = (uint64_t)idx * 16;
+		return;
+	}
+	p = 10 + (idx - 65) / 4;
+	q = (idx - 65) % 4;
+	*min = (1ull << p) + ((uint64_t)q << (p - 2));
+	*max = *min + (1ull << (p - 2)) - 16;
+	if (idx == 65)
+		*min += 16; /* 1024 itself is an exact class */
+}
+
+struct la_snapshot *
+snapshot_new(void)
+{
+	return calloc(1, sizeof(struct la_snapshot));
+}
+
+void
+snapshot_reset(struct la_snapshot *snap)
+{
+	memset(snap->classes, 0, sizeof(snap->classes));
+	if (snap->arena_classes)
+		memset(snap->arena_classes, 0,
+		       snap->n_arena_classes * sizeof(*snap->arena_classes));
+	free(snap->arenas);
+	snap->arenas = NULL;
+	snap->n_arenas = 0;
+	memset(&snap->totals, 0, sizeof(snap->totals));
+	memset(&snap->mi, 0, sizeof(snap->mi));
+	snap->oom = 0;
+}
+
+static void
+count(struct la_counts *c, uint64_t size, enum chunk_kind kind)
+{
+	switch (kind) {
+	case CHUNK_MMAPPED:
+		c->mmapped_chunks++;
+		c->mmapped_bytes += size;
+		__attribute__((fallthrough));
+	case CHUNK_IN_USE:
+		c->in_use_chunks++;
+		c->in_use_bytes += size;
+		break;
+	case CHUNK_TCACHE:
+		c->tcache_chunks++;
+		c->tcache_bytes += size;
+		break;
+	case CHUNK_FASTBIN:
+		c->fastbin_chunks++;
+		c->fastbin_bytes += size;
+		break;
+	case CHUNK_BIN:
+		c->bin_chunks++;
+		c->bin_bytes += size;
+		break;
+	case CHUNK_TOP:
+		c->top_bytes += size;
+		break;
+	case CHUNK_META:
+		c->meta_chunks++;
+		c->meta_bytes += size;
+		break;
+	}
+}
+
+static struct la_counts *
+arena_class(struct la_snapshot *snap, unsigned arena, unsigned idx)
+{
+	if (arena >= snap->n_arena_classes) {
+		unsigned n = arena + 8;
+		void *nc = realloc(snap->arena_classes,
+				   n * sizeof(*snap->arena_classes));
+
+		if (!nc) {
+			snap->oom = 1;
+			return NULL;
+		}
+		snap->arena_classes = nc;
+		memset(&snap->arena_classes[snap->n_arena_classes], 0,
+		       (n - snap->n_arena_classes) *
+			       sizeof(*snap->arena_classes));
+		snap->n_arena_classes = n;
+	}
+	return &snap->arena_classes[arena][idx];
+}
+
+void
+snapshot_visit(void *arg, unsigned arena, uint64_t addr, uint64_t size,
+	       enum chunk_kind kind)
+{
+	struct la_snapshot *snap = arg;
+	unsigned idx;
+	struct la_counts *ac;
+
+	(void)addr;
+	count(&snap->totals.counts, size, kind);
+	/* Top chunks and metadata are not allocations: no size class. */
+	if (kind == CHUNK_TOP || kind == CHUNK_META)
+		return;
+	idx = size_class_index(size);
+	if (idx >= SIZE_CLASSES)
+		idx = SIZE_CLASSES - 1;
+	count(&snap->classes[idx], size, kind);
+	if (arena != ARENA_NONE && (ac = arena_class(snap, arena, idx)))
+		count(ac, size, kind);
+}
+
+int
+snapshot_finish(struct la_snapshot *snap, const struct heap_walk *w)
+{
+	struct la_mallinfo *mi = &snap->mi;
+	struct la_counts *tc = &snap->totals.counts;
+
+	snap->arenas = calloc(w->n_arena ? w->n_arena : 1, sizeof(*snap->arenas));
+	if (!snap->arenas || snap->oom)
+		return -ENOMEM;
+	snap->n_arenas = w->n_arena;
+	for (unsigned i = 0; i < w->n_arena; i++) {
+		const struct arena_walk *aw = &w->arena[i];
+		struct la_arena_stats *as = &snap->arenas[i];
+
+		as->addr = aw->addr;
+		as->is_main = aw->is_main;
+		as->consistent = aw->consistent;
+		as->heaps = aw->heaps;
+		as->threads = aw->threads;
+		as->system_mem = aw->system_mem;
+		if (i < snap->n_arena_classes)
+			for (unsigned c = 0; c < SIZE_CLASSES; c++) {
+				const struct la_counts *k = &snap->arena_classes[i][c];
+
+				as->counts.in_use_chunks += k->in_use_chunks;
+				as->counts.in_use_bytes += k->in_use_bytes;
+				as->counts.tcache_chunks += k->tcache_chunks;
+				as->counts.tcache_bytes += k->tcache_bytes;
+				as->counts.fastbin_chunks += k->fastbin_chunks;
+				as->counts.fastbin_bytes += k->fastbin_bytes;
+				as->counts.bin_chunks += k->bin_chunks;
+				as->counts.bin_bytes += k->bin_bytes;
+			}
+		as->counts.top_bytes = aw->top_size;
+		as->counts.meta_bytes = aw->walked_bytes - aw->top_size -
+					as->counts.in_use_bytes -
+					as->counts.tcache_bytes -
+					as->counts.fastbin_bytes -
+					as->counts.bin_bytes;
+
+		mi->arena += aw->system_mem;
+		mi->ordblks += 1 + aw->bin_chunks;
+		mi->smblks += aw->fast_chunks;
+		mi->fsmblks += aw->fast_bytes;
+		mi->fordblks += aw->top_size + aw->fast_bytes + aw->bin_bytes;
+		if (aw->is_main)
+			mi->keepcost = aw->top_size;
+		snap->totals.heaps += aw->heaps;
+	}
+	mi->hblks = w->mmapped_chunks;
+	mi->hblkhd = w->mmapped_bytes;
+	mi->usmblks = 0;
+	mi->uordblks = mi->arena - mi->fordblks;
+	snap->totals.arenas = w->n_arena;
+	snap->totals.free_bytes = tc->tcache_bytes + tc->fastbin_bytes +
+				  tc->bin_bytes + tc->top_bytes;
+	snap->totals.system_bytes = mi->arena + mi->hblkhd;
+	return 0;
+}
+
+/* Public accessors. */
+
+void
+la_snapshot_free(struct la_snapshot *snap)
+{
+	if (!snap)
+		return;
+	free(snap->arenas);
+	free(snap->arena_classes);
+	free(snap);
+}
+
+void
+la_snapshot_mallinfo(const struct la_snapshot *snap, struct la_mallinfo *out)
+{
+	*out = snap->mi;
+}
+
+void
+la_snapshot_totals(const struct la_snapshot *snap, struct la_totals *out)
+{
+	*out = snap->totals;
+}
+
+void
+la_snapshot_info(const struct la_snapshot *snap, struct la_snapshot_info *out)
+{
+	*out = snap->info;
+}
+
+void
+la_snapshot_layout(const struct la_snapshot *snap, struct la_layout_info *out)
+{
+	*out = snap->layout;
+}
+
+unsigned
+la_snapshot_arena_count(const struct la_snapshot *snap)
+{
+	return snap->n_arenas;
+}
+
+int
+la_snapshot_arena(const struct la_snapshot *snap, unsigned i,
+		  struct la_arena_stats *out)
+{
+	if (i >= snap->n_arenas)
+		return -ENOENT;
+	*out = snap->arenas[i];
+	return 0;
+}
+
+static int
+nonempty(const struct la_counts *c)
+{
+	return c->in_use_chunks || c->tcache_chunks || c->fastbin_chunks ||
+	       c->bin_chunks;
+}
+
+/* The i-th non-empty class of table t, or -ENOENT. */
+static int
+nth_class(const struct la_counts *t, unsigned i, struct la_size_class *out)
+{
+	for (unsigned c = 0; c < SIZE_CLASSES; c++) {
+		if (!nonempty(&t[c]))
+			continue;
+		if (i-- == 0) {
+			size_class_bounds(c, &out->chunk_size_min,
+					  &out->chunk_size_max);
+			out->counts = t[c];
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static unsigned
+count_classes(const struct la_counts *t)
+{
+	unsigned n = 0;
+
+	for (unsigned c = 0; c < SIZE_CLASSES; c++)
+		n += nonempty(&t[c]);
+	return n;
+}
+
+unsigned
+la_snapshot_size_class_count(const struct la_snapshot *snap)
+{
+	return count_classes(snap->classes);
+}
+
+int
+la_snapshot_size_class(const struct la_snapshot *snap, unsigned i,
+		       struct la_size_class *out)
+{
+	return nth_class(snap->classes, i, out);
+}
+
+unsigned
+la_snapshot_arena_size_class_count(const struct la_snapshot *snap,
+				   unsigned arena)
+{
+	if (arena >= snap->n_arenas || arena >= snap->n_arena_classes)
+		return 0;
+	return count_classes(snap->arena_classes[arena]);
+}
+
+int
+la_snapshot_arena_size_class(const struct la_snapshot *snap, unsigned arena,
+			     unsigned i, struct la_size_class *out)
+{
+	if (arena >= snap->n_arenas || arena >= snap->n_arena_classes)
+		return -ENOENT;
+	return nth_class(snap->arena_classes[arena], i, out);
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * snapshot.h - the walk's result as plain data: counts by size class
+ * (overall and per arena), per-arena totals, mallinfo2's ten fields, and
+ * what it cost. Fed chunk by chunk through snapshot_visit(); knows
+ * nothing about how the chunks were found.
+ */
+#ifndef LA_SNAPSHOT_H
+#define LA_SNAPSHOT_H
+
+#include <stdint.h>
+
+#include "glibc_heap.h"
+#include "leakattach.h"
+
+/* Exact chunk sizes up to 1 KiB (classes 0..64), then 4 per power of two. */
+#define SIZE_CLASSES (65u + 4u * 54u)
+
+struct la_snapshot {
+	struct la_snapshot_info info;
+	struct la_layout_info layout;
+	struct la_mallinfo mi;
+	struct la_totals totals;
+	struct la_arena_stats *arenas;
+	unsigned n_arenas;
+	struct la_counts classes[SIZE_CLASSES];
+	struct la_counts (*arena_classes)[SIZE_CLASSES];
+	unsigned n_arena_classes;
+	int oom; /* a per-arena table could not be allocated */
+};
+
+unsigned size_class_index(uint64_t chunk_size);
+void size_class_bounds(unsigned idx, uint64_t *min, uint64_t *max);
+
+struct la_snapshot *snapshot_new(void);
+/* Reset the counts for another attempt. */
+void snapshot_reset(struct la_snapshot *snap);
+/* A chunk_visit_fn; arg is the snapshot. */
+void snapshot_visit(void *arg, unsigned arena, uint64_t addr, uint64_t size,
+		    enum chunk_kind kind);
+/* Derive arenas, totals and mallinfo from the walk. */
+int snapshot_finish(struct la_snapshot *snap, const struct heap_walk *w);
+
+#endif

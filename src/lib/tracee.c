@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * tracee.c - stop-the-world and resume with PTRACE_SEIZE + PTRACE_INTERRUPT.
+ *
+ * Why SEIZE and not ATTACH: ATTACH sends a real SIGSTOP that job control and
+ * the real parent can see; INTERRUPT stops a thread "without any side-effect
+ * on signal or job control" (kernel/ptrace.c). Why never PTRACE_O_EXITKILL:
+ * if we die, exit_ptrace() would SIGKILL the target. Stops we have waited
+ * for are safe if we die: the thread resumes with no signal.
+ *
+ * This file does not read memory and knows nothing about malloc.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_PREFIX "tracee: "
+#include "error.h"
+#include "log.h"
+#include "tracee.h"
+
+uint64_t
+la_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static struct tracee *
+find(struct tracee_set *set, pid_t tid)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (set->t[i].tid == tid)
+			return &set->t[i];
+	return NULL;
+}
+
+static int
+add(struct tracee_set *set, pid_t tid)
+{
+	if (set->n == set->cap) {
+		size_t ncap = set->cap ? set->cap * 2 : 16;
+		struct tracee *nt = realloc(set->t, ncap * sizeof(*nt));
+
+		if (!nt)
+			return -ENOMEM;
+		set->t = nt;
+		set->cap = ncap;
+	}
+	memset(&set->t[set->n], 0, sizeof(set->t[0]));
+	set->t[set->n].tid = tid;
+	set->t[set->n].state = TRACEE_RUNNING;
+	set->n++;
+	return 0;
+}
+
+/* "TracerPid:\t1234" and "State:\tS (sleeping)" of one thread. */
+static int
+task_status(pid_t pid, pid_t tid, pid_t *tracer, char *state)
+{
+	char path[96], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid,
+		 (int)tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	*tracer = 0;
+	*state = '?';
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "TracerPid:", 10))
+			*tracer = (pid_t)atoi(line + 10);
+		else if (!strncmp(line, "State:", 6))
+			sscanf(line + 6, " %c", state);
+	}
+	fclose(f);
+	return 0;
+}
+
+static int
+seize(struct tracee_set *set, pid_t tid)
+{
+	const long opts = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC;
+	pid_t tracer = 0;
+	char state = '?';
+
+	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)opts) == 0)
+		return add(set, tid);
+	if (errno == ESRCH)
+		return 0; /* the thread exited meanwhile */
+	if (errno != EPERM)
+		return la_fail(-errno, "cannot seize thread %d: %s", (int)tid,
+			       strerror(errno));
+	if (task_status(set->pid, tid, &tracer, &state))
+		return 0; /* gone */
+	if (tracer == getpid())
+		return add(set, tid); /* auto-attached by PTRACE_O_TRACECLONE */
+	if (state == 'Z' || state == 'X')
+		return 0; /* an exiting thread */
+	if (tracer)
+		return la_fail(-LA_ETRACED,
+			       "process %d is already traced by process %d: detach that tracer (a debugger or strace?) first",
+			       (int)set->pid, (int)tracer);
+	return la_fail(-EPERM, "permission denied attaching to process %d",
+		       (int)set->pid);
+}
+
+/* Seize every thread in /proc/PID/task until a full pass finds none new. */
+static int
+seize_pass(struct tracee_set *set, int *added)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *e;
+	int err = 0;
+
+	*added = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)set->pid);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while (!err && (e = readdir(d))) {
+		pid_t tid = (pid_t)atoi(e->d_name);
+		size_t before = set->n;
+
+		if (tid <= 0 || find(set, tid))
+			continue;
+		err = seize(set, tid);
+		if (set->n > before) {
+			(*added)++;
+			if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) && errno != ESRCH)
+				pr_warn("interrupt %d: %s", (int)tid,
+					strerror(errno));
+		}
+	}
+	closedir(d);
+	return err;
+}
+
+static int
+is_job_control_stop(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN ||
+	       sig == SIGTTOU;
+}
+
+/*
+ * Handle one wait status of t. Returns 0, or an error for events that end
+ * the snapshot (exec).
+ */
+static int
+handle_status(struct tracee_set *set, struct tracee *t, int st)
+{
+	int ev = st >> 16, sig;
+
+	if (WIFEXITED(st) || WIFSIGNALED(st)) {
+		t->state = TRACEE_GONE;
+		return 0;
+	}
+	if (!WIFSTOPPED(st))
+		return 0;
+	sig = WSTOPSIG(st);
+	switch (ev) {
+	case PTRACE_EVENT_STOP:
+		t->state = TRACEE_STOPPED;
+		t->group_stop = is_job_control_stop(sig);
+		return 0;
+	case PTRACE_EVENT_CLONE: {
+		unsigned long msg = 0;
+
+		/*
+		 * An event stop is a stop: keep the parent here. The new
+		 * thread is auto-attached and reports its own stop. add() may
+		 * move the array, so t is not used after it.
+		 */
+		t->state = TRACEE_STOPPED;
+		if (!ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &msg) &&
+		    !find(set, (pid_t)msg) && add(set, (pid_t)msg))
+			return -ENOMEM;
+		return 1;
+	}
+	case PTRACE_EVENT_EXEC:
+		t->state = TRACEE_STOPPED;
+		return la_fail(-LA_EEXEC,
+			       "process %d executed a new program during the snapshot: try again",
+			       (int)set->pid);
+	case 0:
+		/*
+		 * A signal-delivery stop: re-inject it at once, so that it is
+		 * never lost even if we die, then ask for our stop again.
+		 */
+		set->signals_forwarded++;
+		if (ptrace(PTRACE_CONT, t->tid, 0, (void *)(long)sig) == 0)
+			ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);
+		return 0;
+	default:
+		/* Another event stop (none requested): a stop all the same. */
+		t->state = TRACEE_STOPPED;
+		return 0;
+	}
+}
+
+/* Poll every pending thread until all stopped or the deadline passes. */
+static int
+wait_stops(struct tracee_set *set, uint64_t deadline)
+{
+	long pause_ns = 5000;
+
+	for (;;) {
+		int pending = 0, progress = 0;
+
+		for (size_t i = 0; i < set->n; i++) {
+			pid_t tid = set->t[i].tid;
+			int st, r;
+			pid_t w;
+
+			if (set->t[i].state != TRACEE_RUNNING)
+				continue;
+			w = waitpid(tid, &st, WNOHANG | __WALL);
+			if (w == 0) {
+				pending++;
+				continue;
+			}
+			if (w < 0) {
+				if (errno == EINTR) {
+					pending++;
+					continue;
+				}
+				/* ECHILD: not ours any more (it exited) */
+				set->t[i].state = TRACEE_GONE;
+				continue;
+			}
+			progress = 1;
+			r = handle_status(set, &set->t[i], st);
+			if (r < 0)
+				return r;
+			if (r > 0)
+				pending++; /* a new thread was added */
+			else if (set->t[i].state == TRACEE_RUNNING)
+				pending++;
+		}
+		if (!pending)
+			return 0;
+		if (la_now_ns() > deadline) {
+			for (size_t i = 0; i < set->n; i++)
+				if (set->t[i].state == TRACEE_RUNNING)
+					return la_fail(-LA_ESTOPTIMEOUT,
+						       "thread %d of process %d did not stop in time (uninterruptible sleep?): try again",
+						       (int)set->t[i].tid,
+						       (int)set->pid);
+			return 0;
+		}
+		if (!progress) {
+			struct timespec ts = { 0, pause_ns };
+
+			nanosleep(&ts, NULL);
+			if (pause_ns < 1000000)
+				pause_ns *= 2;
+		} else {
+			pause_ns = 5000;
+		}
+	}
+}
+
+static void
+detach_all(struct tracee_set *set)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		struct tracee *t = &set->t[i];
+
+		if (t->state == TRACEE_RUNNING) {
+			/* A stop is pending: take it, then detach. */
+			uint64_t deadline = la_now_ns() + 1000000000ull;
+			int st;
+
+			while (la_now_ns() < deadline) {
+				pid_t w = waitpid(t->tid, &st, WNOHANG | __WALL);
+
+				if (w < 0) {
+					t->state = TRACEE_GONE;
+					break;
+				}
+				if (w == 0) {
+					struct timespec ts = { 0, 100000 };
+
+					nanosleep(&ts, NULL);
+					continue;
+				}
+				if (WIFEXITED(st) || WIFSIGNALED(st)) {
+					t->state = TRACEE_GONE;
+					break;
+				}
+				if ((st >> 16) == 0 && WIFSTOPPED(st)) {
+					/* detach with the signal: not lost */
+					ptrace(PTRACE_DETACH, t->tid, 0,
+					       (void *)(long)WSTOPSIG(st));
+					t->state = TRACEE_GONE;
+					break;
+				}
+				t->state = TRACEE_STOPPED;
+				break;
+			}
+			if (t->state == TRACEE_RUNNING)
+				pr_warn("thread %d never stopped; the kernel detaches it when this process exits",
+					(int)t->tid);
+		}
+		if (t->state == TRACEE_STOPPED) {
+			if (ptrace(PTRACE_DETACH, t->tid, 0, 0) && errno != ESRCH)
+				pr_warn("detach %d: %s", (int)t->tid,
+					strerror(errno));
+			t->state = TRACEE_GONE;
+		}
+	}
+	set->resume_end_ns = la_now_ns();
+}
+
+int
+tracee_stop_all(pid_t pid, unsigned timeout_ms, struct tracee_set *set)
+{
+	uint64_t deadline;
+	int added, err, alive;
+
+	memset(set, 0, sizeof(*set));
+	set->pid = pid;
+	set->stop_begin_ns = la_now_ns();
+	deadline = set->stop_begin_ns + (uint64_t)timeout_ms * 1000000u;
+	do {
+		err = seize_pass(set, &added);
+		if (!err)
+			err = wait_stops(set, deadline);
+		if (err)
+			goto fail;
+		/* Stable only when a pass after all stops finds no thread. */
+	} while (added);
+
+	alive = 0;
+	for (size_t i = 0; i < set->n; i++) {
+		struct tracee *t = &set->t[i];
+
+		if (t->state != TRACEE_STOPPED)
+			continue;
+		alive++;
+		if (ptrace(PTRACE_GETREGS, t->tid, 0, &t->regs) == 0)
+			t->have_regs = 1;
+	}
+	if (!alive) {
+		err = la_fail(-ESRCH, "process %d exited", (int)pid);
+		goto fail;
+	}
+	return 0;
+fail:
+	detach_all(set);
+	return err;
+}
+
+int
+tracee_resume_all(struct tracee_set *set)
+{
+	detach_all(set);
+	return 0;
+}
+
+void
+tracee_set_free(struct tracee_set *set)
+{
+	free(set->t);
+	memset(set, 0, sizeof(*set));
+}

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * sleeper.c - trivial test target: allocates a little, prints "ready" and
+ * blocks reading stdin. Run with LD_PRELOAD=preload_malloc.so it is a
+ * process whose malloc is not glibc's; the tests also use it for bad
+ * inputs (a zombie once it has quit, a stopped process, ...).
+ *
+ * Protocol: prints "ready\n" once. Commands on stdin, one per line:
+ *   again   answers "alive\n" (it has no glibc heap to report)
+ *   quit    exit(0); so does end of file
+ * Anything else is answered with "error unknown command". No stdio: all
+ * output goes through write(2).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+static void *kept[16];
+
+static void say(const char *s)
+{
+	size_t len = strlen(s);
+
+	while (len > 0) {
+		ssize_t n = write(1, s, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(1);
+		}
+		s += n;
+		len -= (size_t)n;
+	}
+}
+
+static void command(const char *line)
+{
+	if (!strcmp(line, "again"))
+		say("alive\n");
+	else if (!strcmp(line, "quit"))
+		exit(0);
+	else
+		say("error unknown command\n");
+}
+
+int main(void)
+{
+	char buf[256];
+	size_t len = 0, i;
+
+	/* Never outlive the test that started us. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		exit(1);
+
+	/* Some heap for whichever malloc is in use. */
+	for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		kept[i] = malloc(32 << i);
+		if (kept[i])
+			memset(kept[i], 0x5a, 32);
+	}
+	say("ready\n");
+
+	for (;;) {
+		char *nl;
+		ssize_t n = read(0, buf + len, sizeof(buf) - 1 - len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			exit(1);
+		}
+		if (n == 0) {
+			if (len > 0) {
+				buf[len] = '\0';
+				command(buf);
+			}
+			exit(0);
+		}
+		len += (size_t)n;
+		while ((nl = memchr(buf, '\n', len)) != NULL) {
+			size_t used = (size_t)(nl - buf) + 1;
+
+			*nl = '\0';
+			if (nl > buf && nl[-1] == '\r')
+				nl[-1] = '\0';
+			command(buf);
+			memmove(buf, buf + used, len - used);
+			len -= used;
+		}
+		if (len == sizeof(buf) - 1) {
+			say("error unknown command\n");
+			len = 0;
+		}
+	}
+}
