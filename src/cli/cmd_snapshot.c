@@ -76,7 +76,7 @@ cmd_snapshot(const struct options *o)
 		return EXIT_ERROR;
 	}
 	if (o->json)
-		report_json_snapshot(stdout, snap, o->top);
+		report_json_snapshot(stdout, snap, o->top_given ? o->top : 0);
 	else
 		report_text_snapshot(stdout, snap, comm, o->top);
 	la_snapshot_free(snap);

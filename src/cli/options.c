@@ -28,7 +28,8 @@ options_usage(FILE *f)
 	      "Options:\n"
 	      "  -p, --pid PID     the process to inspect\n"
 	      "      --json        print one JSON object (schema leakattach.snapshot/1)\n"
-	      "      --top N       list the N largest size classes (default 10, 0: all)\n"
+	      "      --top N       list the N size classes with the most bytes in use\n"
+	      "                    (text default 10, JSON default all; 0: all)\n"
 	      "      --debug-dir DIR  look for libc debug files under DIR instead of\n"
 	      "                    the target's and the host's /usr/lib/debug\n"
 	      "      --no-debuginfo  never read DWARF; find malloc's state by its\n"
@@ -120,6 +121,7 @@ options_parse(int argc, char **argv, struct options *o)
 				return usage_error("--top needs a count, not '%s'",
 						   optarg);
 			o->top = (unsigned)v;
+			o->top_given = 1;
 			break;
 		case OPT_DEBUG_DIR:
 			o->debug_dir = optarg;

@@ -15,7 +15,8 @@ struct options {
 	enum command cmd;
 	pid_t pid;
 	int json;
-	unsigned top;
+	unsigned top;	/* size classes to show (0: all) */
+	int top_given;
 	const char *debug_dir;
 	int no_debuginfo;
 	int verbose;

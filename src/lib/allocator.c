@@ -99,11 +99,24 @@ malloc_slot_cb(const struct elf_reloc *r, void *arg)
 	return 0;
 }
 
+/* The malloc bound through ef's GOT (load bias bias), or 0. */
+static int
+bound_malloc(const struct elffile *ef, uint64_t bias, struct memsrc *mem,
+	     uint64_t *bound)
+{
+	struct malloc_slot q = { 0, 0 };
+
+	*bound = 0;
+	elffile_foreach_reloc(ef, malloc_slot_cb, &q);
+	if (!q.found)
+		return 0;
+	return memsrc_u64(mem, bias + q.offset, bound);
+}
+
 static int
 check_binding(pid_t pid, const struct maps *maps, struct memsrc *mem,
 	      const struct glibc_loc *loc)
 {
-	struct malloc_slot q = { 0, 0 };
 	uint64_t own, bound;
 	const struct mapping *m;
 	int err;
@@ -111,13 +124,46 @@ check_binding(pid_t pid, const struct maps *maps, struct memsrc *mem,
 	if (elffile_symbol(loc->elf, "malloc", &own, NULL))
 		return 0; /* nothing to compare with */
 	own += loc->bias;
-	elffile_foreach_reloc(loc->elf, malloc_slot_cb, &q);
-	if (!q.found)
-		return 0;
-	err = memsrc_u64(mem, loc->bias + q.offset, &bound);
+	err = bound_malloc(loc->elf, loc->bias, mem, &bound);
+	/*
+	 * A non-PIE executable that takes malloc's address gets a canonical
+	 * PLT entry, and every GOT then points there (python3 does this): a
+	 * module that does not define malloc is followed through its own
+	 * GOT slot.
+	 */
+	for (int hop = 0; !err && bound && bound != own && hop < 4; hop++) {
+		const struct mapping *first;
+		struct elffile *ef;
+		uint64_t v, next;
+		int defines;
+
+		m = procmaps_find(maps, bound);
+		if (!m || !m->path[0] || !strcmp(m->path, loc->path))
+			break;
+		first = NULL;
+		for (size_t i = 0; i < maps->len; i++)
+			if (!strcmp(maps->v[i].path, m->path)) {
+				first = &maps->v[i];
+				break;
+			}
+		if (allocator_open_target_file(pid, m->path, first->start,
+					       m->end, &ef))
+			break;
+		defines = !elffile_symbol(ef, "malloc", &v, NULL);
+		v = first->start - first->offset - elffile_load_base(ef);
+		if (!elffile_is_dyn(ef))
+			v = 0;
+		if (!defines && !bound_malloc(ef, v, mem, &next) && next) {
+			bound = next;
+			elffile_close(ef);
+			continue;
+		}
+		elffile_close(ef);
+		break;
+	}
 	if (err == -ESRCH)
 		return la_fail(-ESRCH, "process %d exited", (int)pid);
-	if (err || bound == own)
+	if (err || !bound || bound == own)
 		return 0;
 	m = procmaps_find(maps, bound);
 	if (!m) {

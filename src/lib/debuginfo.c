@@ -186,7 +186,7 @@ attr_udata(Dwarf_Die die, Dwarf_Half attr, uint64_t *out)
 
 struct struct_query {
 	const char *name;
-	struct dwarf_struct *out;
+	struct di_struct *out;
 };
 
 static int
@@ -214,7 +214,7 @@ struct_cb(struct debuginfo *di, Dwarf_Die die, void *arg)
 		    dwarf_diename(m, &n, NULL) == DW_DLV_OK &&
 		    !attr_udata(m, DW_AT_data_member_location, &off) &&
 		    q->out->n < DEBUGINFO_MAX_MEMBERS) {
-			struct dwarf_member *dm = &q->out->m[q->out->n++];
+			struct di_member *dm = &q->out->m[q->out->n++];
 
 			snprintf(dm->name, sizeof(dm->name), "%s", n);
 			dm->offset = off;
@@ -228,7 +228,7 @@ struct_cb(struct debuginfo *di, Dwarf_Die die, void *arg)
 
 int
 debuginfo_struct(struct debuginfo *di, const char *name,
-		 struct dwarf_struct *out)
+		 struct di_struct *out)
 {
 	struct struct_query q = { name, out };
 
@@ -238,7 +238,7 @@ debuginfo_struct(struct debuginfo *di, const char *name,
 }
 
 int64_t
-dwarf_struct_member(const struct dwarf_struct *s, const char *name)
+debuginfo_member_offset(const struct di_struct *s, const char *name)
 {
 	for (unsigned i = 0; i < s->n; i++)
 		if (!strcmp(s->m[i].name, name))

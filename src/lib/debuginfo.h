@@ -15,15 +15,15 @@ struct debuginfo;
 
 #define DEBUGINFO_MAX_MEMBERS 64
 
-struct dwarf_member {
+struct di_member {
 	char name[40];
 	uint64_t offset;
 };
 
-struct dwarf_struct {
+struct di_struct {
 	uint64_t size;
 	unsigned n;
-	struct dwarf_member m[DEBUGINFO_MAX_MEMBERS];
+	struct di_member m[DEBUGINFO_MAX_MEMBERS];
 };
 
 int debuginfo_open(const char *path, struct debuginfo **out);
@@ -39,9 +39,9 @@ int debuginfo_select_cu(struct debuginfo *di, uint64_t pc,
 
 /* A struct type defined in the selected CU, by tag name. -ENOENT. */
 int debuginfo_struct(struct debuginfo *di, const char *name,
-		     struct dwarf_struct *out);
+		     struct di_struct *out);
 /* Offset of a member (-1 when absent). */
-int64_t dwarf_struct_member(const struct dwarf_struct *s, const char *name);
+int64_t debuginfo_member_offset(const struct di_struct *s, const char *name);
 
 /*
  * A variable defined in the selected CU: its link-time address, or for a

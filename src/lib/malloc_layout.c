@@ -99,9 +99,9 @@ setup_tcache_tls(const struct layout_ctx *ctx, struct malloc_layout *l,
 }
 
 static int
-member(const struct dwarf_struct *s, const char *name, uint32_t *out)
+member(const struct di_struct *s, const char *name, uint32_t *out)
 {
-	int64_t off = dwarf_struct_member(s, name);
+	int64_t off = debuginfo_member_offset(s, name);
 
 	if (off < 0)
 		return -1;
@@ -116,7 +116,7 @@ malloc_layout_from_dwarf(const struct layout_ctx *ctx,
 	char path[1024];
 	struct debuginfo *di = NULL;
 	struct elffile *dbgelf = NULL;
-	struct dwarf_struct ms, mp, hi, tc;
+	struct di_struct ms, mp, hi, tc;
 	struct malloc_layout l;
 	uint64_t pc = 0, arena, mpv, tls_off = 0;
 	int is_tls, have_tls = 0, err = -LA_ENODEBUGINFO;
@@ -173,7 +173,7 @@ malloc_layout_from_dwarf(const struct layout_ctx *ctx,
 	l.ms_size = (uint32_t)ms.size;
 	l.hi_sizeof = (uint32_t)hi.size;
 	l.mp_size = (uint32_t)mp.size;
-	hp = dwarf_struct_member(&mp, "hp_pagesize");
+	hp = debuginfo_member_offset(&mp, "hp_pagesize");
 	l.mp_hp_pagesize = (int32_t)hp;
 	if (member(&mp, "tcache_count", &l.mp_tcache_count) ||
 	    debuginfo_struct(di, "tcache_perthread_struct", &tc) ||
