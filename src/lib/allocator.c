@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define LOG_PREFIX "allocator: "
@@ -21,23 +23,50 @@
 #include "memsrc.h"
 #include "procmaps.h"
 
+static int
+same_file(const char *path, const struct mapping *m)
+{
+	struct stat st;
+
+	return !stat(path, &st) && st.st_ino == m->inode &&
+	       major(st.st_dev) == m->dev_major &&
+	       minor(st.st_dev) == m->dev_minor;
+}
+
 int
-allocator_open_target_file(pid_t pid, const char *path, uint64_t start,
-			   uint64_t end, struct elffile **out)
+allocator_open_target_file(pid_t pid, const struct mapping *m,
+			   struct elffile **out)
 {
 	char p[1024];
-	int err;
+	int err = -ENOENT;
 
-	/* Through the target's root, so containers see their own files. */
-	snprintf(p, sizeof(p), "/proc/%d/root%s", (int)pid, path);
-	err = elffile_open(p, out);
-	if (!err)
-		return 0;
-	/* A deleted or replaced file: the mapping itself still has it. */
+	/*
+	 * Through the target's root, so containers (another mount namespace)
+	 * see their own files; then as named, for a chroot in ours (maps
+	 * shows paths from our root). Only the very inode that is mapped.
+	 */
+	snprintf(p, sizeof(p), "/proc/%d/root%s", (int)pid, m->path);
+	if (!m->deleted && same_file(p, m)) {
+		err = elffile_open(p, out);
+		if (!err)
+			return 0;
+	}
+	if (!m->deleted && same_file(m->path, m)) {
+		err = elffile_open(m->path, out);
+		if (!err)
+			return 0;
+	}
+	/*
+	 * A deleted or replaced file (after a libc upgrade): the mapping
+	 * still has it. Opening map_files needs CAP_SYS_ADMIN or
+	 * CAP_CHECKPOINT_RESTORE (fs/proc/base.c).
+	 */
 	snprintf(p, sizeof(p), "/proc/%d/map_files/%llx-%llx", (int)pid,
-		 (unsigned long long)start, (unsigned long long)end);
+		 (unsigned long long)m->start, (unsigned long long)m->end);
 	if (!elffile_open(p, out))
 		return 0;
+	pr_debug("%s: cannot open it through /proc/%d/root or map_files",
+		 m->path, (int)pid);
 	return err;
 }
 
@@ -65,17 +94,6 @@ first_mapping(const struct maps *maps, const char *path)
 		    (!best || maps->v[i].start < best->start))
 			best = &maps->v[i];
 	return best;
-}
-
-static const struct mapping *
-last_mapping(const struct maps *maps, const char *path)
-{
-	const struct mapping *last = NULL;
-
-	for (size_t i = 0; i < maps->len; i++)
-		if (!strcmp(maps->v[i].path, path))
-			last = &maps->v[i];
-	return last;
 }
 
 struct malloc_slot {
@@ -146,8 +164,7 @@ check_binding(pid_t pid, const struct maps *maps, struct memsrc *mem,
 				first = &maps->v[i];
 				break;
 			}
-		if (allocator_open_target_file(pid, m->path, first->start,
-					       m->end, &ef))
+		if (allocator_open_target_file(pid, first, &ef))
 			break;
 		defines = !elffile_symbol(ef, "malloc", &v, NULL);
 		v = first->start - first->offset - elffile_load_base(ef);
@@ -193,6 +210,8 @@ exe_path(pid_t pid, char *buf, size_t len)
 	if (n < 0)
 		return -errno;
 	buf[n] = '\0';
+	if (n > 10 && !strcmp(buf + n - 10, " (deleted)"))
+		buf[n - 10] = '\0'; /* as procmaps strips it */
 	return 0;
 }
 
@@ -231,9 +250,7 @@ allocator_find_glibc(pid_t pid, const struct maps *maps, struct memsrc *mem,
 		return la_fail(-LA_ENOTGLIBC,
 			       "process %d has no glibc mapped: leakattach reads only glibc's heap",
 			       (int)pid);
-	err = allocator_open_target_file(pid, out->path, m->start,
-					  last_mapping(maps, out->path)->end,
-					  &out->elf);
+	err = allocator_open_target_file(pid, m, &out->elf);
 	if (err)
 		return la_fail(err == -LA_EBADELF ? err : -LA_EBADELF,
 			       "cannot open %s of process %d: %s", out->path,

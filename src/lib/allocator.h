@@ -27,8 +27,15 @@ int allocator_find_glibc(pid_t pid, const struct maps *maps,
 			 struct memsrc *mem, struct glibc_loc *out);
 void glibc_loc_free(struct glibc_loc *loc);
 
-/* Open a file of the target: /proc/PID/root/PATH, else map_files. */
-int allocator_open_target_file(pid_t pid, const char *path, uint64_t start,
-			       uint64_t end, struct elffile **out);
+struct mapping;
+
+/*
+ * Open the file behind a mapping of the target: /proc/PID/root/PATH when
+ * that is still the mapped file (same inode), else
+ * /proc/PID/map_files/START-END (a deleted or replaced file, as after a
+ * libc upgrade).
+ */
+int allocator_open_target_file(pid_t pid, const struct mapping *m,
+			       struct elffile **out);
 
 #endif

@@ -17,6 +17,7 @@ parse_line(const char *line, struct mapping *m)
 	 * 7f2c8a400000-7f2c8a428000 r--p 00000000 fe:01 1315030    /usr/lib/x86_64-linux-gnu/libc.so.6
 	 * 55d0c1a2e000-55d0c1a4f000 rw-p 00000000 00:00 0          [heap]
 	 * 7f2c8a3fe000-7f2c8a400000 rw-p 00000000 00:00 0
+	 * 7f2c8a200000-7f2c8a228000 r--p 00000000 fe:01 1315999    /tmp/libc.so.6 (deleted)
 	 */
 	char perms[5];
 	int pos = 0;
@@ -36,6 +37,11 @@ parse_line(const char *line, struct mapping *m)
 	n = strlen(path);
 	while (n && (path[n - 1] == '\n' || path[n - 1] == ' '))
 		n--;
+	/* The kernel appends " (deleted)" to unlinked files (d_path()). */
+	if (path[0] == '/' && n > 10 && !memcmp(path + n - 10, " (deleted)", 10)) {
+		m->deleted = 1;
+		n -= 10;
+	}
 	m->path = strndup(path, n);
 	return m->path ? 0 : -ENOMEM;
 }

@@ -19,6 +19,7 @@ struct mapping {
 	unsigned prot;	     /* MAP_R | MAP_W | MAP_X | MAP_SHARED_ */
 	unsigned dev_major, dev_minor;
 	char *path;	     /* "" for anonymous mappings */
+	int deleted;	     /* the file was deleted (" (deleted)" stripped) */
 };
 
 struct maps {
