@@ -119,7 +119,9 @@ decide_safe_linking(struct malloc_layout *l, struct memsrc *mem,
 
 	if (l->safe_linking >= 0)
 		return;
-	for (unsigned t = 0; t < ntc && l->tc_count_size; t++) {
+	for (unsigned t = 0; t < ntc && l->tc_count_size &&
+			     l->tc_sizeof <= sizeof(tc);
+	     t++) {
 		if (!tcaches[t] ||
 		    memsrc_read_cached(mem, tcaches[t], tc, l->tc_sizeof))
 			continue;
@@ -167,8 +169,14 @@ walk_tcache(const struct malloc_layout *l, struct memsrc *mem, uint64_t tcp,
 	int sl = safe_linking_now(l);
 	int err;
 
-	if (!l->tc_count_size || l->tc_sizeof > sizeof(tc))
+	if (!l->tc_count_size)
 		return 0;
+	if (l->tc_sizeof > sizeof(tc)) {
+		/* glibc 2.42 grew the tcache (76 bins): not walked yet. */
+		mark(fl, "tcache_perthread_struct of %u bytes is not supported",
+		     l->tc_sizeof);
+		return 0;
+	}
 	err = memsrc_read_cached(mem, tcp, tc, l->tc_sizeof);
 	if (err) {
 		mark(fl, "tcache at %#llx unreadable", (unsigned long long)tcp);

@@ -179,7 +179,8 @@ walk_segment(struct walker *W, unsigned ai, uint64_t start, uint64_t end,
 				     (unsigned long long)p);
 			return 0;
 		}
-		if (cs == 0) { /* the last fencepost of an old heap */
+		if (cs == 0 && !(top >= start && top < end)) {
+			/* the last fencepost of an old heap (malloc.c sysmalloc) */
 			emit(W, ai, p, end - p, CHUNK_META);
 			return 0;
 		}
@@ -237,8 +238,11 @@ walk_main_arena(struct walker *W, unsigned ai, const unsigned char *ms,
 	if (!top || !sbrk_base ||
 	    top == aw->addr + l->ms_bins - 16)
 		return 0;
-	if (memsrc_u64(W->mem, top + 8, &topsz))
+	if (memsrc_u64(W->mem, top + 8, &topsz)) {
+		mark(W->out, aw, "the main arena's top chunk %#llx is unreadable",
+		     (unsigned long long)top);
 		return 0;
+	}
 	topsz &= ~(uint64_t)SIZE_BITS;
 	if (flags & NONCONTIGUOUS_BIT)
 		mark(W->out, aw,
@@ -264,9 +268,19 @@ walk_thread_arena(struct walker *W, unsigned ai, const unsigned char *ms)
 	uint64_t top, h;
 	int err;
 
+	size_t seen_from = W->n_heaps;
+
 	memcpy(&top, ms + l->ms_top, 8);
 	h = top & ~(W->heap_max - 1);
 	for (unsigned n = 0; h && n < MAX_HEAPS_PER_ARENA; n++) {
+		for (size_t i = seen_from; i < W->n_heaps; i++)
+			if (W->heaps[i] == h) {
+				mark(W->out, aw,
+				     "heap chain of arena %#llx loops at %#llx",
+				     (unsigned long long)aw->addr,
+				     (unsigned long long)h);
+				return 0;
+			}
 		unsigned char hi[64];
 		uint64_t ar_ptr, prev, size, start, end;
 		int first_heap;
@@ -452,15 +466,29 @@ read_arenas(struct walker *W, unsigned char ***bufs_out, uint64_t **addrs_out,
 		memcpy(&next, buf + l->ms_next, 8);
 		n++;
 		out->n_arena = n;
-		if (!next && n == 1)
+		if (!next && n == 1) {
+			uint64_t top;
+
+			memcpy(&top, buf + l->ms_top, 8);
+			if (top)
+				mark(out, NULL, "main_arena has a top but no arena list");
 			break; /* malloc never initialised */
+		}
 		if (!next || (next & 7)) {
 			mark(out, NULL, "arena list broken after %#llx",
 			     (unsigned long long)a);
 			break;
 		}
+		for (unsigned i = 1; i < n; i++)
+			if (addrs[i] == next) {
+				mark(out, NULL,
+				     "the arena list loops at %#llx without returning to main_arena",
+				     (unsigned long long)next);
+				goto done;
+			}
 		a = next;
 	} while (a != l->main_arena_addr);
+done:
 	*bufs_out = bufs;
 	*addrs_out = addrs;
 	*sysmem_out = sysmem;

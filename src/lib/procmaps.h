@@ -32,7 +32,7 @@ int procmaps_read(pid_t pid, struct maps *out);
 void procmaps_free(struct maps *maps);
 /* The mapping containing addr, or NULL. */
 const struct mapping *procmaps_find(const struct maps *maps, uint64_t addr);
-/* Anonymous: no file, or a bracketed pseudo name other than [stack]/[vdso]. */
+/* Anonymous memory: no file, "[heap]" or an "[anon:...]" name. */
 int mapping_is_anon(const struct mapping *m);
 /* Basename of the mapping's file ("" when anonymous). */
 const char *mapping_basename(const struct mapping *m);
