@@ -40,17 +40,17 @@ extern "C" {
  * never collide with errno values. One list makes both the enum and the
  * strings of la_strerror().
  */
-#define LA_ERRORS(X)                                                          \
-	X(NOTGLIBC, "the target's malloc is not glibc's")                     \
-	X(ZOMBIE, "the target is a zombie")                                   \
-	X(SELF, "leakattach cannot inspect its own process")                  \
-	X(KTHREAD, "the target is a kernel thread")                           \
-	X(TRACED, "the target is already traced by another process")          \
-	X(LAYOUT, "glibc's malloc state could not be located in the target")  \
-	X(HEAPCORRUPT, "the heap metadata is inconsistent")                   \
-	X(BADELF, "an ELF file of the target could not be parsed")            \
-	X(STOPTIMEOUT, "a thread of the target did not stop in time")         \
-	X(EXEC, "the target executed a new program during the snapshot")      \
+#define LA_ERRORS(X)                                                         \
+	X(NOTGLIBC, "the target's malloc is not glibc's")                    \
+	X(ZOMBIE, "the target is a zombie")                                  \
+	X(SELF, "leakattach cannot inspect its own process")                 \
+	X(KTHREAD, "the target is a kernel thread")                          \
+	X(TRACED, "the target is already traced by another process")         \
+	X(LAYOUT, "glibc's malloc state could not be located in the target") \
+	X(HEAPCORRUPT, "the heap metadata is inconsistent")                  \
+	X(BADELF, "an ELF file of the target could not be parsed")           \
+	X(STOPTIMEOUT, "a thread of the target did not stop in time")        \
+	X(EXEC, "the target executed a new program during the snapshot")     \
 	X(NODEBUGINFO, "no usable debug information for the target's libc")
 
 enum la_error {
@@ -58,7 +58,7 @@ enum la_error {
 #define LA_ERROR_ENUM(name, text) LA_E##name,
 	LA_ERRORS(LA_ERROR_ENUM)
 #undef LA_ERROR_ENUM
-	LA_ERRNO_END
+		LA_ERRNO_END
 };
 
 /*
@@ -98,7 +98,8 @@ struct la_session_opts {
 	/* Give up on a thread that does not stop within this (0: 2000). */
 	unsigned stop_timeout_ms;
 };
-#define LA_OPTS(TYPE, ...) ((struct TYPE){ .sz = sizeof(struct TYPE), __VA_ARGS__ })
+#define LA_OPTS(TYPE, ...) \
+	((struct TYPE){.sz = sizeof(struct TYPE), __VA_ARGS__})
 
 /* A target process: its libc, allocator and malloc layout. */
 struct la_session;
@@ -127,7 +128,7 @@ struct la_layout_info {
 	/* "2.36" when the libc names its version, else "unknown". */
 	char glibc_version[32];
 	enum la_layout_source source;
-	int safe_linking;  /* fastbin/tcache links are protected */
+	int safe_linking; /* fastbin/tcache links are protected */
 	int static_binary; /* malloc lives in the executable */
 	uint64_t main_arena_addr;
 	uint64_t mp_addr;
@@ -163,13 +164,13 @@ LA_API void la_snapshot_free(struct la_snapshot *snap);
  * at the instant of the snapshot.
  */
 struct la_mallinfo {
-	uint64_t arena;	   /* bytes obtained from the system (sbrk + heaps) */
-	uint64_t ordblks;  /* free chunks in bins, plus one top per arena */
-	uint64_t smblks;   /* free chunks in fastbins */
-	uint64_t hblks;	   /* mmapped chunks */
-	uint64_t hblkhd;   /* bytes in mmapped chunks */
-	uint64_t usmblks;  /* always 0 */
-	uint64_t fsmblks;  /* bytes in fastbins */
+	uint64_t arena; /* bytes obtained from the system (sbrk + heaps) */
+	uint64_t ordblks; /* free chunks in bins, plus one top per arena */
+	uint64_t smblks; /* free chunks in fastbins */
+	uint64_t hblks; /* mmapped chunks */
+	uint64_t hblkhd; /* bytes in mmapped chunks */
+	uint64_t usmblks; /* always 0 */
+	uint64_t fsmblks; /* bytes in fastbins */
 	uint64_t uordblks; /* bytes in use (incl. tcache and metadata) */
 	uint64_t fordblks; /* free bytes (top, fastbins, bins) */
 	uint64_t keepcost; /* size of the main arena's top chunk */
@@ -184,18 +185,18 @@ LA_API void la_snapshot_mallinfo(const struct la_snapshot *snap,
  * fenceposts, heap and arena headers.
  */
 struct la_counts {
-	uint64_t in_use_chunks, in_use_bytes;	/* handed to the program */
+	uint64_t in_use_chunks, in_use_bytes; /* handed to the program */
 	uint64_t mmapped_chunks, mmapped_bytes; /* part of in_use */
-	uint64_t tcache_chunks, tcache_bytes;	/* free in a tcache */
+	uint64_t tcache_chunks, tcache_bytes; /* free in a tcache */
 	uint64_t fastbin_chunks, fastbin_bytes; /* free in a fastbin */
-	uint64_t bin_chunks, bin_bytes;		/* free in a bin */
-	uint64_t top_bytes;			/* the top chunks */
-	uint64_t meta_chunks, meta_bytes;	/* malloc's own metadata */
+	uint64_t bin_chunks, bin_bytes; /* free in a bin */
+	uint64_t top_bytes; /* the top chunks */
+	uint64_t meta_chunks, meta_bytes; /* malloc's own metadata */
 };
 
 struct la_totals {
 	struct la_counts counts;
-	uint64_t free_bytes;   /* tcache + fastbin + bin + top */
+	uint64_t free_bytes; /* tcache + fastbin + bin + top */
 	uint64_t system_bytes; /* arena + hblkhd: what malloc holds */
 	unsigned arenas, heaps, threads;
 };
@@ -204,11 +205,11 @@ LA_API void la_snapshot_totals(const struct la_snapshot *snap,
 			       struct la_totals *out);
 
 struct la_arena_stats {
-	uint64_t addr;	     /* the arena's malloc_state in the target */
+	uint64_t addr; /* the arena's malloc_state in the target */
 	int is_main;
-	int consistent;	     /* 0: caught mid-update; numbers approximate */
-	unsigned heaps;	     /* segments (main: 1) */
-	unsigned threads;    /* attached_threads */
+	int consistent; /* 0: caught mid-update; numbers approximate */
+	unsigned heaps; /* segments (main: 1) */
+	unsigned threads; /* attached_threads */
 	uint64_t system_mem; /* as glibc counts it */
 	struct la_counts counts;
 };
@@ -232,21 +233,22 @@ LA_API unsigned la_snapshot_size_class_count(const struct la_snapshot *snap);
 LA_API int la_snapshot_size_class(const struct la_snapshot *snap, unsigned i,
 				  struct la_size_class *out);
 /* Per arena (index as for la_snapshot_arena); mmapped chunks have none. */
-LA_API unsigned la_snapshot_arena_size_class_count(
-	const struct la_snapshot *snap, unsigned arena);
+LA_API unsigned
+la_snapshot_arena_size_class_count(const struct la_snapshot *snap,
+				   unsigned arena);
 LA_API int la_snapshot_arena_size_class(const struct la_snapshot *snap,
 					unsigned arena, unsigned i,
 					struct la_size_class *out);
 
 struct la_snapshot_info {
 	pid_t pid;
-	int consistent;	     /* every arena walked exactly */
-	unsigned attempts;   /* stops it took */
-	uint64_t pause_ns;   /* first thread stopped -> last thread resumed */
-	uint64_t walk_ns;    /* time spent reading and walking */
+	int consistent; /* every arena walked exactly */
+	unsigned attempts; /* stops it took */
+	uint64_t pause_ns; /* first thread stopped -> last thread resumed */
+	uint64_t walk_ns; /* time spent reading and walking */
 	uint64_t bytes_read; /* target memory read */
-	uint64_t rss_bytes;  /* VmRSS of the target */
-	uint64_t hwm_bytes;  /* VmHWM of the target */
+	uint64_t rss_bytes; /* VmRSS of the target */
+	uint64_t hwm_bytes; /* VmHWM of the target */
 	int64_t time_unix_ns;
 	/* Why the snapshot is not consistent, when it is not; else "". */
 	char inconsistency[160];

@@ -19,7 +19,7 @@ static int verbosity;
 static void
 log_to_stderr(enum la_log_level level, const char *msg)
 {
-	static const char *const names[] = { "warning", "info", "debug" };
+	static const char *const names[] = {"warning", "info", "debug"};
 
 	if ((int)level <= verbosity || level == LA_LOG_WARN)
 		fprintf(stderr, "leakattach: %s: %s\n", names[level], msg);
@@ -44,7 +44,7 @@ comm_of(pid_t pid, char *buf, size_t len)
 int
 cmd_snapshot(const struct options *o)
 {
-	struct la_session_opts so = { .sz = sizeof(so) };
+	struct la_session_opts so = {.sz = sizeof(so)};
 	struct la_session *s;
 	struct la_snapshot *snap;
 	sigset_t term, old;

@@ -5,9 +5,9 @@
 
 enum {
 	EXIT_NO_LEAK = 0, /* success; no leak found */
-	EXIT_LEAK = 1,	  /* a leak was found */
-	EXIT_ERROR = 2,	  /* target gone, no permission, not glibc... */
-	EXIT_USAGE = 64,  /* bad command line (sysexits EX_USAGE) */
+	EXIT_LEAK = 1, /* a leak was found */
+	EXIT_ERROR = 2, /* target gone, no permission, not glibc... */
+	EXIT_USAGE = 64, /* bad command line (sysexits EX_USAGE) */
 };
 
 #endif

@@ -17,7 +17,7 @@ struct json {
 };
 
 void json_begin(struct json *j, FILE *f);
-void json_object(struct json *j, const char *key);	/* key NULL in arrays */
+void json_object(struct json *j, const char *key); /* key NULL in arrays */
 void json_array(struct json *j, const char *key);
 void json_end_object(struct json *j);
 void json_end_array(struct json *j);

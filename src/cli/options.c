@@ -43,8 +43,8 @@ options_usage(FILE *f)
 	      f);
 }
 
-static int
-usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
 
 static int
 usage_error(const char *fmt, ...)
@@ -80,15 +80,15 @@ options_parse(int argc, char **argv, struct options *o)
 {
 	enum { OPT_JSON = 256, OPT_TOP, OPT_DEBUG_DIR, OPT_NO_DEBUGINFO };
 	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "top", required_argument, NULL, OPT_TOP },
-		{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
-		{ "no-debuginfo", no_argument, NULL, OPT_NO_DEBUGINFO },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		{"pid", required_argument, NULL, 'p'},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"top", required_argument, NULL, OPT_TOP},
+		{"debug-dir", required_argument, NULL, OPT_DEBUG_DIR},
+		{"no-debuginfo", no_argument, NULL, OPT_NO_DEBUGINFO},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
 	};
 	unsigned long v;
 	int c;
@@ -109,8 +109,9 @@ options_parse(int argc, char **argv, struct options *o)
 		switch (c) {
 		case 'p':
 			if (parse_uint(optarg, INT_MAX, &v) || v == 0)
-				return usage_error("--pid needs a process ID, not '%s'",
-						   optarg);
+				return usage_error(
+					"--pid needs a process ID, not '%s'",
+					optarg);
 			o->pid = (pid_t)v;
 			break;
 		case OPT_JSON:
@@ -118,8 +119,9 @@ options_parse(int argc, char **argv, struct options *o)
 			break;
 		case OPT_TOP:
 			if (parse_uint(optarg, 100000, &v))
-				return usage_error("--top needs a count, not '%s'",
-						   optarg);
+				return usage_error(
+					"--top needs a count, not '%s'",
+					optarg);
 			o->top = (unsigned)v;
 			o->top_given = 1;
 			break;
@@ -149,9 +151,11 @@ options_parse(int argc, char **argv, struct options *o)
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (o->cmd == CMD_NONE)
-		return usage_error("%s", o->pid > 0
-			? "only the 'snapshot' command exists in this version: use 'leakattach snapshot -p PID'"
-			: "no command given");
+		return usage_error(
+			"%s",
+			o->pid > 0
+				? "only the 'snapshot' command exists in this version: use 'leakattach snapshot -p PID'"
+				: "no command given");
 	if (o->cmd == CMD_SNAPSHOT && o->pid <= 0)
 		return usage_error("%s", "snapshot needs -p PID");
 	return 0;

@@ -15,7 +15,7 @@ struct options {
 	enum command cmd;
 	pid_t pid;
 	int json;
-	unsigned top;	/* size classes to show (0: all) */
+	unsigned top; /* size classes to show (0: all) */
 	int top_given;
 	const char *debug_dir;
 	int no_debuginfo;

@@ -7,7 +7,7 @@
 const char *
 human_bytes(uint64_t v, char *buf, size_t len)
 {
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
 	double d = (double)v;
 	unsigned u = 0;
 

@@ -16,8 +16,9 @@ counts(struct json *j, const struct la_counts *c)
 	json_u64(j, "in_use_bytes", c->in_use_bytes);
 	json_u64(j, "free_chunks",
 		 c->tcache_chunks + c->fastbin_chunks + c->bin_chunks);
-	json_u64(j, "free_bytes", c->tcache_bytes + c->fastbin_bytes +
-					  c->bin_bytes + c->top_bytes);
+	json_u64(j, "free_bytes",
+		 c->tcache_bytes + c->fastbin_bytes + c->bin_bytes +
+			 c->top_bytes);
 	json_u64(j, "mmapped_chunks", c->mmapped_chunks);
 	json_u64(j, "mmapped_bytes", c->mmapped_bytes);
 	json_u64(j, "tcache_chunks", c->tcache_chunks);
@@ -95,7 +96,8 @@ report_json_snapshot(FILE *f, const struct la_snapshot *snap, unsigned top)
 
 		if (la_snapshot_arena(snap, i, &a))
 			continue;
-		snprintf(addr, sizeof(addr), "%#llx", (unsigned long long)a.addr);
+		snprintf(addr, sizeof(addr), "%#llx",
+			 (unsigned long long)a.addr);
 		json_object(&j, NULL);
 		json_string(&j, "addr", addr);
 		json_bool(&j, "main", a.is_main);

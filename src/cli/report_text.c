@@ -16,8 +16,8 @@ B(uint64_t v)
 }
 
 void
-report_text_snapshot(FILE *f, const struct la_snapshot *snap,
-		     const char *comm, unsigned top)
+report_text_snapshot(FILE *f, const struct la_snapshot *snap, const char *comm,
+		     unsigned top)
 {
 	struct la_snapshot_info info;
 	struct la_layout_info lay;
@@ -36,23 +36,27 @@ report_text_snapshot(FILE *f, const struct la_snapshot *snap,
 		lay.static_binary ? " (static)" : "",
 		lay.source == LA_LAYOUT_DWARF ? "debug info" : "signatures");
 	fprintf(f, "paused %.2f ms: %u thread%s stopped, %s read%s\n",
-		(double)info.pause_ns / 1e6, t.threads, t.threads == 1 ? "" : "s",
-		B(info.bytes_read),
+		(double)info.pause_ns / 1e6, t.threads,
+		t.threads == 1 ? "" : "s", B(info.bytes_read),
 		info.attempts > 1 ? " (after retries)" : "");
 	if (!info.consistent)
 		fprintf(f, "APPROXIMATE: the heap was changing (%s)\n",
 			info.inconsistency);
-	fprintf(f, "\nheap: %s from the system in %u arena%s (%u heap%s), %s in %llu mmapped chunk%s\n",
+	fprintf(f,
+		"\nheap: %s from the system in %u arena%s (%u heap%s), %s in %llu mmapped chunk%s\n",
 		B(mi.arena), t.arenas, t.arenas == 1 ? "" : "s", t.heaps,
 		t.heaps == 1 ? "" : "s", B(mi.hblkhd),
 		(unsigned long long)mi.hblks, mi.hblks == 1 ? "" : "s");
-	fprintf(f, "  in use    %10s in %llu chunks\n", B(t.counts.in_use_bytes),
+	fprintf(f, "  in use    %10s in %llu chunks\n",
+		B(t.counts.in_use_bytes),
 		(unsigned long long)t.counts.in_use_chunks);
-	fprintf(f, "  free      %10s: tcache %s, fastbins %s, bins %s, top %s\n",
+	fprintf(f,
+		"  free      %10s: tcache %s, fastbins %s, bins %s, top %s\n",
 		B(t.free_bytes), B(t.counts.tcache_bytes),
 		B(t.counts.fastbin_bytes), B(t.counts.bin_bytes),
 		B(t.counts.top_bytes));
-	fprintf(f, "  metadata  %10s (tcache structs, fenceposts, heap headers)\n",
+	fprintf(f,
+		"  metadata  %10s (tcache structs, fenceposts, heap headers)\n",
 		B(t.counts.meta_bytes));
 	fprintf(f, "process: RSS %s, peak %s\n", B(info.rss_bytes),
 		B(info.hwm_bytes));
@@ -76,8 +80,7 @@ report_text_snapshot(FILE *f, const struct la_snapshot *snap,
 	}
 
 	n = report_classes(snap, top, &cls);
-	fprintf(f, "\n%s size classes by bytes in use:\n",
-		top ? "top" : "all");
+	fprintf(f, "\n%s size classes by bytes in use:\n", top ? "top" : "all");
 	fprintf(f, "  %-21s %10s %9s %10s %9s\n", "chunk size", "in use",
 		"chunks", "free", "chunks");
 	for (unsigned i = 0; i < n; i++) {
@@ -92,16 +95,20 @@ report_text_snapshot(FILE *f, const struct la_snapshot *snap,
 				 (unsigned long long)cls[i].chunk_size_min,
 				 (unsigned long long)cls[i].chunk_size_max);
 		fprintf(f, "  %-21s %10s %9llu %10s %9llu\n", range,
-			B(c->in_use_bytes), (unsigned long long)c->in_use_chunks,
+			B(c->in_use_bytes),
+			(unsigned long long)c->in_use_chunks,
 			B(c->tcache_bytes + c->fastbin_bytes + c->bin_bytes),
 			(unsigned long long)(c->tcache_chunks +
-					     c->fastbin_chunks + c->bin_chunks));
+					     c->fastbin_chunks +
+					     c->bin_chunks));
 	}
 	free(cls);
-	fprintf(f, "\nmallinfo2: arena=%llu ordblks=%llu smblks=%llu hblks=%llu hblkhd=%llu usmblks=%llu fsmblks=%llu uordblks=%llu fordblks=%llu keepcost=%llu\n",
+	fprintf(f,
+		"\nmallinfo2: arena=%llu ordblks=%llu smblks=%llu hblks=%llu hblkhd=%llu usmblks=%llu fsmblks=%llu uordblks=%llu fordblks=%llu keepcost=%llu\n",
 		(unsigned long long)mi.arena, (unsigned long long)mi.ordblks,
 		(unsigned long long)mi.smblks, (unsigned long long)mi.hblks,
 		(unsigned long long)mi.hblkhd, (unsigned long long)mi.usmblks,
 		(unsigned long long)mi.fsmblks, (unsigned long long)mi.uordblks,
-		(unsigned long long)mi.fordblks, (unsigned long long)mi.keepcost);
+		(unsigned long long)mi.fordblks,
+		(unsigned long long)mi.keepcost);
 }

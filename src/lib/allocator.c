@@ -122,7 +122,7 @@ static int
 bound_malloc(const struct elffile *ef, uint64_t bias, struct memsrc *mem,
 	     uint64_t *bound)
 {
-	struct malloc_slot q = { 0, 0 };
+	struct malloc_slot q = {0, 0};
 
 	*bound = 0;
 	elffile_foreach_reloc(ef, malloc_slot_cb, &q);
@@ -194,9 +194,11 @@ check_binding(pid_t pid, const struct maps *maps, struct memsrc *mem,
 	}
 	if (!strcmp(m->path, loc->path))
 		return 0; /* lazily bound PLT slot inside libc itself */
-	return la_fail(-LA_ENOTGLIBC,
-		       "process %d allocates with %s, not glibc's malloc: leakattach reads only glibc's heap",
-		       (int)pid, m->path[0] ? mapping_basename(m) : "an anonymous mapping");
+	return la_fail(
+		-LA_ENOTGLIBC,
+		"process %d allocates with %s, not glibc's malloc: leakattach reads only glibc's heap",
+		(int)pid,
+		m->path[0] ? mapping_basename(m) : "an anonymous mapping");
 }
 
 static int
@@ -228,9 +230,10 @@ allocator_find_glibc(pid_t pid, const struct maps *maps, struct memsrc *mem,
 		const char *base = mapping_basename(&maps->v[i]);
 
 		if (is_musl_name(base))
-			return la_fail(-LA_ENOTGLIBC,
-				       "process %d uses musl libc (%s), whose malloc leakattach cannot read",
-				       (int)pid, maps->v[i].path);
+			return la_fail(
+				-LA_ENOTGLIBC,
+				"process %d uses musl libc (%s), whose malloc leakattach cannot read",
+				(int)pid, maps->v[i].path);
 		if (!lib && is_glibc_name(base))
 			lib = &maps->v[i];
 	}
@@ -247,9 +250,10 @@ allocator_find_glibc(pid_t pid, const struct maps *maps, struct memsrc *mem,
 	}
 	m = first_mapping(maps, out->path);
 	if (!m)
-		return la_fail(-LA_ENOTGLIBC,
-			       "process %d has no glibc mapped: leakattach reads only glibc's heap",
-			       (int)pid);
+		return la_fail(
+			-LA_ENOTGLIBC,
+			"process %d has no glibc mapped: leakattach reads only glibc's heap",
+			(int)pid);
 	err = allocator_open_target_file(pid, m, &out->elf);
 	if (err)
 		return la_fail(err == -LA_EBADELF ? err : -LA_EBADELF,

@@ -18,13 +18,13 @@ struct memsrc;
 
 struct glibc_loc {
 	struct elffile *elf; /* owned */
-	char path[512];	     /* as mapped in the target */
-	uint64_t bias;	     /* load bias */
+	char path[512]; /* as mapped in the target */
+	uint64_t bias; /* load bias */
 	int static_binary;
 };
 
-int allocator_find_glibc(pid_t pid, const struct maps *maps,
-			 struct memsrc *mem, struct glibc_loc *out);
+int allocator_find_glibc(pid_t pid, const struct maps *maps, struct memsrc *mem,
+			 struct glibc_loc *out);
 void glibc_loc_free(struct glibc_loc *loc);
 
 struct mapping;

@@ -43,12 +43,14 @@ debugfile_find(const struct elffile *ef, const char *path, const char *root,
 		 path);
 	for (const char *const *d = debug_dirs; *d; d++) {
 		if (idlen >= 2) {
-			int n = snprintf(cand, sizeof(cand), "%s/.build-id/%02x/",
-					 *d, id[0]);
+			int n = snprintf(cand, sizeof(cand),
+					 "%s/.build-id/%02x/", *d, id[0]);
 
-			for (size_t i = 1; i < idlen && n < (int)sizeof(cand) - 8; i++)
-				n += snprintf(cand + n, sizeof(cand) - (size_t)n,
-					      "%02x", id[i]);
+			for (size_t i = 1;
+			     i < idlen && n < (int)sizeof(cand) - 8; i++)
+				n += snprintf(cand + n,
+					      sizeof(cand) - (size_t)n, "%02x",
+					      id[i]);
 			snprintf(cand + n, sizeof(cand) - (size_t)n, ".debug");
 			if (matches(cand, id, idlen))
 				goto found;
@@ -61,7 +63,8 @@ debugfile_find(const struct elffile *ef, const char *path, const char *root,
 	}
 	if (link) {
 		snprintf(cand, sizeof(cand), "%s%s/%s", root, dir, link);
-		if (strcmp(cand + strlen(root), path) && matches(cand, id, idlen))
+		if (strcmp(cand + strlen(root), path) &&
+		    matches(cand, id, idlen))
 			goto found;
 		snprintf(cand, sizeof(cand), "%s%s/.debug/%s", root, dir, link);
 		if (matches(cand, id, idlen))

@@ -19,8 +19,7 @@ struct elffile;
  * tried with and without the root prefix unless absolute_only.
  * Writes the path into out. -ENOENT when none.
  */
-int debugfile_find(const struct elffile *ef, const char *path,
-		   const char *root, const char *const *debug_dirs,
-		   char *out, size_t len);
+int debugfile_find(const struct elffile *ef, const char *path, const char *root,
+		   const char *const *debug_dirs, char *out, size_t len);
 
 #endif

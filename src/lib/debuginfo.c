@@ -227,10 +227,9 @@ struct_cb(struct debuginfo *di, Dwarf_Die die, void *arg)
 }
 
 int
-debuginfo_struct(struct debuginfo *di, const char *name,
-		 struct di_struct *out)
+debuginfo_struct(struct debuginfo *di, const char *name, struct di_struct *out)
 {
-	struct struct_query q = { name, out };
+	struct struct_query q = {name, out};
 
 	return foreach_child(di, DW_TAG_structure_type, struct_cb, &q) == 1
 		       ? 0
@@ -311,7 +310,7 @@ int
 debuginfo_variable(struct debuginfo *di, const char *name, uint64_t *value,
 		   int *is_tls)
 {
-	struct var_query q = { name, 0, 0 };
+	struct var_query q = {name, 0, 0};
 
 	if (foreach_child(di, DW_TAG_variable, var_cb, &q) != 1)
 		return -ENOENT;

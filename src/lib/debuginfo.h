@@ -47,7 +47,7 @@ int64_t debuginfo_member_offset(const struct di_struct *s, const char *name);
  * A variable defined in the selected CU: its link-time address, or for a
  * thread-local one (*is_tls = 1) its offset in the module's TLS block.
  */
-int debuginfo_variable(struct debuginfo *di, const char *name,
-		       uint64_t *value, int *is_tls);
+int debuginfo_variable(struct debuginfo *di, const char *name, uint64_t *value,
+		       int *is_tls);
 
 #endif

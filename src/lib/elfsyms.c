@@ -61,11 +61,13 @@ read_notes(struct elffile *ef)
 		d = elf_getdata(scn, NULL);
 		if (!d)
 			continue;
-		while ((off = gelf_getnote(d, off, &nh, &name_off, &desc_off))) {
+		while ((off = gelf_getnote(d, off, &nh, &name_off,
+					   &desc_off))) {
 			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
 			    !memcmp((char *)d->d_buf + name_off, "GNU", 4) &&
 			    nh.n_descsz <= sizeof(ef->build_id)) {
-				memcpy(ef->build_id, (char *)d->d_buf + desc_off,
+				memcpy(ef->build_id,
+				       (char *)d->d_buf + desc_off,
 				       nh.n_descsz);
 				ef->build_id_len = nh.n_descsz;
 				return;
@@ -163,8 +165,8 @@ elffile_load_base(const struct elffile *ef)
 	for (size_t i = 0; i < n; i++) {
 		GElf_Phdr ph;
 
-		if (gelf_getphdr(ef->elf, (int)i, &ph) && ph.p_type == PT_LOAD &&
-		    ph.p_vaddr < base)
+		if (gelf_getphdr(ef->elf, (int)i, &ph) &&
+		    ph.p_type == PT_LOAD && ph.p_vaddr < base)
 			base = ph.p_vaddr;
 	}
 	return base == UINT64_MAX ? 0 : base & ~(uint64_t)0xfff;
@@ -322,9 +324,10 @@ elffile_foreach_reloc(const struct elffile *ef,
 			r.sym = (uint32_t)GELF_R_SYM(rela.r_info);
 			r.addend = rela.r_addend;
 			r.sym_name = "";
-			if (r.sym && symd && gelf_getsym(symd, (int)r.sym, &sym)) {
-				const char *n = elf_strptr(ef->elf, symsh.sh_link,
-							   sym.st_name);
+			if (r.sym && symd &&
+			    gelf_getsym(symd, (int)r.sym, &sym)) {
+				const char *n = elf_strptr(
+					ef->elf, symsh.sh_link, sym.st_name);
 				if (n)
 					r.sym_name = n;
 			}

@@ -14,8 +14,8 @@ struct elffile;
 
 struct elf_reloc {
 	uint64_t offset; /* r_offset: link-time address patched */
-	uint32_t type;	 /* R_X86_64_* */
-	uint32_t sym;	 /* symbol index (0: none) */
+	uint32_t type; /* R_X86_64_* */
+	uint32_t sym; /* symbol index (0: none) */
 	int64_t addend;
 	const char *sym_name; /* "" when sym == 0 */
 };
@@ -39,15 +39,15 @@ int elffile_has_symtab(const struct elffile *ef);
  * A symbol by name, from .symtab then .dynsym; versioned names
  * ("malloc@@GLIBC_2.2.5") match their bare name. -ENOENT if absent.
  */
-int elffile_symbol(const struct elffile *ef, const char *name,
-		   uint64_t *value, uint64_t *size);
+int elffile_symbol(const struct elffile *ef, const char *name, uint64_t *value,
+		   uint64_t *size);
 
 /*
  * A section's link-time address and contents (NULL data for NOBITS).
  * The data belongs to the elffile. -ENOENT if absent.
  */
-int elffile_section(const struct elffile *ef, const char *name,
-		    uint64_t *addr, uint64_t *size, const void **data);
+int elffile_section(const struct elffile *ef, const char *name, uint64_t *addr,
+		    uint64_t *size, const void **data);
 
 /* Call fn for every RELA relocation (.rela.dyn, .rela.plt); stop on != 0. */
 int elffile_foreach_reloc(const struct elffile *ef,
@@ -58,8 +58,8 @@ int elffile_foreach_reloc(const struct elffile *ef,
  * Find needle in the file's bytes; copy up to len-1 bytes from the match
  * up to the next NUL into buf. -ENOENT when absent.
  */
-int elffile_find_string(const struct elffile *ef, const char *needle,
-			char *buf, size_t len);
+int elffile_find_string(const struct elffile *ef, const char *needle, char *buf,
+			size_t len);
 
 const char *elffile_path(const struct elffile *ef);
 

@@ -16,8 +16,7 @@
 #include "malloc_layout.h"
 #include "memsrc.h"
 
-static void
-mark(struct freelists *fl, const char *fmt, ...)
+static void mark(struct freelists *fl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 static void
@@ -114,14 +113,13 @@ decide_safe_linking(struct malloc_layout *l, struct memsrc *mem,
 		    const uint64_t *arenas, unsigned char *const *bufs,
 		    unsigned n, const uint64_t *tcaches, unsigned ntc)
 {
-	struct votes v = { 0, 0 };
+	struct votes v = {0, 0};
 	unsigned char tc[0x290];
 
 	if (l->safe_linking >= 0)
 		return;
-	for (unsigned t = 0; t < ntc && l->tc_count_size &&
-			     l->tc_sizeof <= sizeof(tc);
-	     t++) {
+	for (unsigned t = 0;
+	     t < ntc && l->tc_count_size && l->tc_sizeof <= sizeof(tc); t++) {
 		if (!tcaches[t] ||
 		    memsrc_read_cached(mem, tcaches[t], tc, l->tc_sizeof))
 			continue;
@@ -157,8 +155,9 @@ decide_safe_linking(struct malloc_layout *l, struct memsrc *mem,
 static int
 safe_linking_now(const struct malloc_layout *l)
 {
-	return l->safe_linking >= 0 ? l->safe_linking
-				    : version_has_safe_linking(l->glibc_version);
+	return l->safe_linking >= 0
+		       ? l->safe_linking
+		       : version_has_safe_linking(l->glibc_version);
 }
 
 static int
@@ -191,7 +190,8 @@ walk_tcache(const struct malloc_layout *l, struct memsrc *mem, uint64_t tcp,
 		memcpy(&cnt, tc + i * l->tc_count_size, l->tc_count_size);
 		memcpy(&e, tc + l->tc_entries + i * 8, 8);
 		if (cnt > tcache_count)
-			mark(fl, "tcache %#llx bin %u: count %llu over the limit",
+			mark(fl,
+			     "tcache %#llx bin %u: count %llu over the limit",
 			     (unsigned long long)tcp, i,
 			     (unsigned long long)cnt);
 		while (e && n <= cnt) {
@@ -200,7 +200,8 @@ walk_tcache(const struct malloc_layout *l, struct memsrc *mem, uint64_t tcp,
 
 			if ((e & MALLOC_ALIGN_MASK) ||
 			    chunk_size_at(mem, e - 16, &cs) ||
-			    csize2tidx(cs) != i || memsrc_u64(mem, e, &stored)) {
+			    csize2tidx(cs) != i ||
+			    memsrc_u64(mem, e, &stored)) {
 				mark(fl, "tcache %#llx bin %u: bad entry %#llx",
 				     (unsigned long long)tcp, i,
 				     (unsigned long long)e);
@@ -218,7 +219,8 @@ walk_tcache(const struct malloc_layout *l, struct memsrc *mem, uint64_t tcp,
 			e = reveal(sl, e, stored);
 		}
 		if (n != cnt)
-			mark(fl, "tcache %#llx bin %u: %llu entries, count %llu",
+			mark(fl,
+			     "tcache %#llx bin %u: %llu entries, count %llu",
 			     (unsigned long long)tcp, i, (unsigned long long)n,
 			     (unsigned long long)cnt);
 	}
@@ -241,8 +243,9 @@ walk_fastbins(const struct malloc_layout *l, struct memsrc *mem,
 			uint64_t cs, stored;
 			int r;
 
-			if ((p & MALLOC_ALIGN_MASK) || chunk_size_at(mem, p, &cs) ||
-			    cs < MINSIZE || (cs >> 4) - 2 != i ||
+			if ((p & MALLOC_ALIGN_MASK) ||
+			    chunk_size_at(mem, p, &cs) || cs < MINSIZE ||
+			    (cs >> 4) - 2 != i ||
 			    memsrc_u64(mem, p + 16, &stored) || ++n > bound) {
 				mark(fl, "fastbin %u: bad chunk %#llx", i,
 				     (unsigned long long)p);

@@ -17,14 +17,14 @@ struct malloc_layout;
 struct memsrc;
 
 struct arena_lists {
-	uint64_t bin_chunks, bin_bytes;	  /* bins 1..127, from the lists */
+	uint64_t bin_chunks, bin_bytes; /* bins 1..127, from the lists */
 	uint64_t fast_chunks, fast_bytes; /* fastbins, from the lists */
-	int ok;				  /* every list walked cleanly */
+	int ok; /* every list walked cleanly */
 };
 
 struct freelists {
-	struct addrset tcache;	 /* chunk addresses in some tcache */
-	struct addrset fast;	 /* chunk addresses in some fastbin */
+	struct addrset tcache; /* chunk addresses in some tcache */
+	struct addrset fast; /* chunk addresses in some fastbin */
 	struct addrset tcstruct; /* chunks holding tcache_perthread_structs */
 	struct arena_lists *arena;
 	unsigned n_arena;

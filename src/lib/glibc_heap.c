@@ -23,7 +23,7 @@
 #include "memsrc.h"
 #include "procmaps.h"
 
-#define WINDOW (1u << 20)	/* bytes read per process_vm_readv */
+#define WINDOW (1u << 20) /* bytes read per process_vm_readv */
 #define MAX_ARENAS 4096u
 #define MAX_HEAPS_PER_ARENA 65536u
 
@@ -50,9 +50,8 @@ struct walker {
 	size_t n_heaps, cap_heaps;
 };
 
-static void
-mark(struct heap_walk *w, struct arena_walk *aw, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void mark(struct heap_walk *w, struct arena_walk *aw, const char *fmt,
+		 ...) __attribute__((format(printf, 3, 4)));
 
 static void
 mark(struct heap_walk *w, struct arena_walk *aw, const char *fmt, ...)
@@ -119,8 +118,10 @@ classify(struct walker *W, unsigned ai, uint64_t p, uint64_t cs, int inuse)
 
 	if (!inuse) {
 		if (in_tc || in_fast)
-			mark(W->out, aw, "chunk %#llx is free but listed in a %s",
-			     (unsigned long long)p, in_tc ? "tcache" : "fastbin");
+			mark(W->out, aw,
+			     "chunk %#llx is free but listed in a %s",
+			     (unsigned long long)p,
+			     in_tc ? "tcache" : "fastbin");
 		kind = CHUNK_BIN;
 		aw->bin_chunks++;
 		aw->bin_bytes += cs;
@@ -167,7 +168,8 @@ walk_segment(struct walker *W, unsigned ai, uint64_t start, uint64_t end,
 		memcpy(&sz, h + 8, 8);
 		cs = sz & ~(uint64_t)SIZE_BITS;
 		if (prev) {
-			classify(W, ai, prev, prev_size, (int)(sz & PREV_INUSE));
+			classify(W, ai, prev, prev_size,
+				 (int)(sz & PREV_INUSE));
 			prev = 0;
 		}
 		if (p == top) {
@@ -201,7 +203,8 @@ walk_segment(struct walker *W, unsigned ai, uint64_t start, uint64_t end,
 	}
 	if (prev) {
 		classify(W, ai, prev, prev_size, 1);
-		mark(W->out, aw, "heap segment %#llx ends without a top or fencepost",
+		mark(W->out, aw,
+		     "heap segment %#llx ends without a top or fencepost",
 		     (unsigned long long)start);
 	}
 	return 0;
@@ -235,11 +238,11 @@ walk_main_arena(struct walker *W, unsigned ai, const unsigned char *ms,
 	memcpy(&top, ms + l->ms_top, 8);
 	memcpy(&flags, ms + l->ms_flags, 4);
 	/* top == initial_top (bin_at(1)) or never set: malloc unused yet. */
-	if (!top || !sbrk_base ||
-	    top == aw->addr + l->ms_bins - 16)
+	if (!top || !sbrk_base || top == aw->addr + l->ms_bins - 16)
 		return 0;
 	if (memsrc_u64(W->mem, top + 8, &topsz)) {
-		mark(W->out, aw, "the main arena's top chunk %#llx is unreadable",
+		mark(W->out, aw,
+		     "the main arena's top chunk %#llx is unreadable",
 		     (unsigned long long)top);
 		return 0;
 	}
@@ -296,8 +299,10 @@ walk_thread_arena(struct walker *W, unsigned ai, const unsigned char *ms)
 		memcpy(&size, hi + l->hi_size, 8);
 		if (ar_ptr != aw->addr || size > W->heap_max ||
 		    size < l->hi_sizeof) {
-			mark(W->out, aw, "heap %#llx does not belong to arena %#llx",
-			     (unsigned long long)h, (unsigned long long)aw->addr);
+			mark(W->out, aw,
+			     "heap %#llx does not belong to arena %#llx",
+			     (unsigned long long)h,
+			     (unsigned long long)aw->addr);
 			return 0;
 		}
 		err = remember_heap(W, h);
@@ -416,7 +421,8 @@ read_arenas(struct walker *W, unsigned char ***bufs_out, uint64_t **addrs_out,
 			void *nb = realloc(bufs, cap * sizeof(*bufs));
 			void *na = realloc(addrs, cap * sizeof(*addrs));
 			void *ns = realloc(sysmem, cap * sizeof(*sysmem));
-			void *nw = realloc(out->arena, cap * sizeof(*out->arena));
+			void *nw =
+				realloc(out->arena, cap * sizeof(*out->arena));
 
 			if (nb)
 				bufs = nb;
@@ -438,9 +444,10 @@ read_arenas(struct walker *W, unsigned char ***bufs_out, uint64_t **addrs_out,
 				*bufs_out = bufs;
 				*addrs_out = addrs;
 				*sysmem_out = sysmem;
-				return la_fail(-LA_EHEAPCORRUPT,
-					       "main_arena at %#llx cannot be read",
-					       (unsigned long long)a);
+				return la_fail(
+					-LA_EHEAPCORRUPT,
+					"main_arena at %#llx cannot be read",
+					(unsigned long long)a);
 			}
 			mark(out, NULL, "arena %#llx unreadable",
 			     (unsigned long long)a);
@@ -471,7 +478,8 @@ read_arenas(struct walker *W, unsigned char ***bufs_out, uint64_t **addrs_out,
 
 			memcpy(&top, buf + l->ms_top, 8);
 			if (top)
-				mark(out, NULL, "main_arena has a top but no arena list");
+				mark(out, NULL,
+				     "main_arena has a top but no arena list");
 			break; /* malloc never initialised */
 		}
 		if (!next || (next & 7)) {
@@ -507,7 +515,8 @@ check_arena(struct walker *W, unsigned ai)
 	const struct arena_lists *al = &W->fl.arena[ai];
 
 	if (aw->lock_held)
-		mark(W->out, aw, "arena %#llx was locked (a thread inside malloc)",
+		mark(W->out, aw,
+		     "arena %#llx was locked (a thread inside malloc)",
 		     (unsigned long long)aw->addr);
 	if (aw->heaps && aw->walked_bytes != aw->system_mem)
 		mark(W->out, aw,
@@ -536,8 +545,8 @@ glibc_heap_walk(struct malloc_layout *l, struct memsrc *mem,
 		const uint64_t *stacks, unsigned nstacks, chunk_visit_fn visit,
 		void *arg, struct heap_walk *out)
 {
-	struct walker W = { .l = l, .mem = mem, .visit = visit, .arg = arg,
-			    .out = out };
+	struct walker W = {
+		.l = l, .mem = mem, .visit = visit, .arg = arg, .out = out};
 	unsigned char **bufs = NULL;
 	uint64_t *addrs = NULL, *sysmem = NULL, sbrk_base = 0, tcache_count = 0;
 	uint64_t before = mem->bytes_read;
@@ -578,10 +587,12 @@ glibc_heap_walk(struct malloc_layout *l, struct memsrc *mem,
 		check_arena(&W, i);
 	}
 	if (W.tcache_found != W.fl.tcache.len)
-		mark(out, NULL, "%zu tcache entries listed, %llu found in the heap",
+		mark(out, NULL,
+		     "%zu tcache entries listed, %llu found in the heap",
 		     W.fl.tcache.len, (unsigned long long)W.tcache_found);
 	if (W.fast_found != W.fl.fast.len)
-		mark(out, NULL, "%zu fastbin entries listed, %llu found in the heap",
+		mark(out, NULL,
+		     "%zu fastbin entries listed, %llu found in the heap",
 		     W.fl.fast.len, (unsigned long long)W.fast_found);
 	err = scan_mmapped(&W, maps, stacks, nstacks);
 	if (err)

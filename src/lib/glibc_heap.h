@@ -17,13 +17,13 @@ struct memsrc;
 struct maps;
 
 enum chunk_kind {
-	CHUNK_IN_USE,	/* handed to the program */
-	CHUNK_MMAPPED,	/* an mmapped chunk, in use */
-	CHUNK_TCACHE,	/* free, in some thread's tcache */
-	CHUNK_FASTBIN,	/* free, in a fastbin */
-	CHUNK_BIN,	/* free, in a bin (unsorted, small, large) */
-	CHUNK_TOP,	/* an arena's top chunk */
-	CHUNK_META,	/* tcache struct, fencepost, heap/arena header */
+	CHUNK_IN_USE, /* handed to the program */
+	CHUNK_MMAPPED, /* an mmapped chunk, in use */
+	CHUNK_TCACHE, /* free, in some thread's tcache */
+	CHUNK_FASTBIN, /* free, in a fastbin */
+	CHUNK_BIN, /* free, in a bin (unsorted, small, large) */
+	CHUNK_TOP, /* an arena's top chunk */
+	CHUNK_META, /* tcache struct, fencepost, heap/arena header */
 };
 
 #define ARENA_NONE 0xffffffffu /* arena index of mmapped chunks */
@@ -49,7 +49,7 @@ struct heap_walk {
 	struct arena_walk *arena;
 	unsigned n_arena;
 	uint64_t mmapped_chunks, mmapped_bytes; /* found in the maps */
-	uint64_t mp_n_mmaps, mp_mmapped_mem;	/* what mp_ says */
+	uint64_t mp_n_mmaps, mp_mmapped_mem; /* what mp_ says */
 	uint64_t bytes_read;
 	int consistent;
 	char why[160];

@@ -72,7 +72,7 @@ static void
 setup_tcache_tls(const struct layout_ctx *ctx, struct malloc_layout *l,
 		 int have_off, uint64_t tls_off)
 {
-	struct tpoff_query q = { .addend = have_off ? (int64_t)tls_off : -1 };
+	struct tpoff_query q = {.addend = have_off ? (int64_t)tls_off : -1};
 	uint64_t memsz, align;
 
 	if (ctx->static_binary) {
@@ -82,8 +82,8 @@ setup_tcache_tls(const struct layout_ctx *ctx, struct malloc_layout *l,
 		l->tls_block_size = roundup_u64(memsz, align);
 		if (have_off) {
 			l->tcache_tls = TCACHE_TLS_OFFSET;
-			l->tcache_tpoff = (int64_t)tls_off -
-					  (int64_t)l->tls_block_size;
+			l->tcache_tpoff =
+				(int64_t)tls_off - (int64_t)l->tls_block_size;
 		}
 		return;
 	}
@@ -125,8 +125,8 @@ malloc_layout_from_dwarf(const struct layout_ctx *ctx,
 
 	if (!ctx->debug_dirs)
 		return -LA_ENODEBUGINFO;
-	if (debugfile_find(ctx->elf, ctx->elf_path, ctx->root,
-			   ctx->debug_dirs, path, sizeof(path))) {
+	if (debugfile_find(ctx->elf, ctx->elf_path, ctx->root, ctx->debug_dirs,
+			   path, sizeof(path))) {
 		uint64_t a, s;
 		const void *d;
 
@@ -160,7 +160,8 @@ malloc_layout_from_dwarf(const struct layout_ctx *ctx,
 	    member(&ms, "attached_threads", &l.ms_attached_threads) ||
 	    member(&ms, "system_mem", &l.ms_system_mem) ||
 	    member(&hi, "ar_ptr", &l.hi_ar_ptr) ||
-	    member(&hi, "prev", &l.hi_prev) || member(&hi, "size", &l.hi_size) ||
+	    member(&hi, "prev", &l.hi_prev) ||
+	    member(&hi, "size", &l.hi_size) ||
 	    member(&hi, "mprotect_size", &l.hi_mprotect_size) ||
 	    member(&mp, "n_mmaps", &l.mp_n_mmaps) ||
 	    member(&mp, "mmapped_mem", &l.mp_mmapped_mem) ||
@@ -182,8 +183,9 @@ malloc_layout_from_dwarf(const struct layout_ctx *ctx,
 	} else {
 		l.tc_count_size = l.tc_entries / TCACHE_MAX_BINS;
 		l.tc_sizeof = (uint32_t)tc.size;
-		have_tls = !debuginfo_variable(di, "tcache", &tls_off,
-					       &is_tls) && is_tls;
+		have_tls =
+			!debuginfo_variable(di, "tcache", &tls_off, &is_tls) &&
+			is_tls;
 		setup_tcache_tls(ctx, &l, have_tls, tls_off);
 	}
 	if (l.nfastbins == 0 || l.nfastbins > 16 || l.ms_size < l.ms_next) {
@@ -220,8 +222,8 @@ struct ms_sig {
 };
 
 static const struct ms_sig ms_sigs[] = {
-	{ 0x10, 0x60, 0x70, 0x870, 0x878, 0x880, 0x888, 0x898 }, /* 2.27+ */
-	{ 0x08, 0x58, 0x68, 0x868, 0x870, 0x878, 0x880, 0x890 }, /* 2.26 */
+	{0x10, 0x60, 0x70, 0x870, 0x878, 0x880, 0x888, 0x898}, /* 2.27+ */
+	{0x08, 0x58, 0x68, 0x868, 0x870, 0x878, 0x880, 0x890}, /* 2.26 */
 };
 
 struct rel_query {
@@ -278,10 +280,11 @@ find_main_arena(const struct layout_ctx *ctx, uint64_t daddr,
 				continue;
 			if (next == 0) {
 				/* RELA: the pointer lives in a relocation. */
-				struct rel_query q = { vaddr + sig->next,
-						       (int64_t)vaddr, 0 };
+				struct rel_query q = {vaddr + sig->next,
+						      (int64_t)vaddr, 0};
 
-				elffile_foreach_reloc(ctx->elf, relative_cb, &q);
+				elffile_foreach_reloc(ctx->elf, relative_cb,
+						      &q);
 				if (!q.found)
 					continue;
 			}
@@ -300,12 +303,12 @@ find_main_arena(const struct layout_ctx *ctx, uint64_t daddr,
  * hp_pagesize and hp_flags after arena_max.
  */
 static const uint64_t mp_sig_235[17] = {
-	0x20000, 0x20000, 0x20000, 8, 0, 0, 0, 0, 65536, 0,
-	0,	 0,	  0,	   64, 0x408, 7, 0,
+	0x20000, 0x20000, 0x20000, 8, 0,  0,	 0, 0, 65536,
+	0,	 0,	  0,	   0, 64, 0x408, 7, 0,
 };
 static const uint64_t mp_sig_226[14] = {
-	0x20000, 0x20000, 0x20000, 8, 0, 65536ull << 32, 0,
-	0,	 0,	  0,	   64, 0x408, 7, 0,
+	0x20000, 0x20000, 0x20000, 8, 0, 65536ull << 32, 0, 0, 0,
+	0,	 64,	  0x408,   7, 0,
 };
 
 static int
@@ -333,9 +336,10 @@ malloc_layout_from_signature(const struct layout_ctx *ctx,
 		return la_fail(-LA_ELAYOUT, "%s has no .data section",
 			       ctx->elf_path);
 	if (find_main_arena(ctx, daddr, data, dsize, &sig, &arena))
-		return la_fail(-LA_ELAYOUT,
-			       "glibc's main_arena was not found in %s: an unsupported glibc build?",
-			       ctx->elf_path);
+		return la_fail(
+			-LA_ELAYOUT,
+			"glibc's main_arena was not found in %s: an unsupported glibc build?",
+			ctx->elf_path);
 	memset(&l, 0, sizeof(l));
 	l.ms_mutex = 0;
 	l.ms_flags = 4;
@@ -370,11 +374,13 @@ malloc_layout_from_signature(const struct layout_ctx *ctx,
 		l.mp_tcache_count = 0x60;
 		l.mp_size = 0x70;
 		l.hi_sizeof = 0x20;
-		l.tc_count_size = 0; /* char or uint16_t: see the tcache chunk */
+		l.tc_count_size =
+			0; /* char or uint16_t: see the tcache chunk */
 	} else {
-		return la_fail(-LA_ELAYOUT,
-			       "glibc's mp_ was not found in %s: an unsupported glibc build?",
-			       ctx->elf_path);
+		return la_fail(
+			-LA_ELAYOUT,
+			"glibc's mp_ was not found in %s: an unsupported glibc build?",
+			ctx->elf_path);
 	}
 	if (l.tc_count_size) {
 		l.tc_entries = l.tc_count_size * TCACHE_MAX_BINS;
@@ -428,7 +434,8 @@ malloc_layout_confirm(struct malloc_layout *l, struct memsrc *mem)
 			return la_fail(-LA_ELAYOUT,
 				       "the arena list cannot be read at %#llx",
 				       (unsigned long long)a);
-		if (next == l->main_arena_addr || (next == 0 && hops == 0 && !top))
+		if (next == l->main_arena_addr ||
+		    (next == 0 && hops == 0 && !top))
 			break;
 		if (!next || (next & 7))
 			return la_fail(-LA_ELAYOUT,
@@ -449,8 +456,9 @@ malloc_layout_confirm(struct malloc_layout *l, struct memsrc *mem)
 			l->hi_sizeof = 0x20;
 		if ((l->hi_sizeof == 0x30 && mism_30) ||
 		    (l->hi_sizeof == 0x20 && mism_20))
-			return la_fail(-LA_ELAYOUT,
-				       "thread arenas are not where heap headers end: unsupported layout");
+			return la_fail(
+				-LA_ELAYOUT,
+				"thread arenas are not where heap headers end: unsupported layout");
 	}
 	return 0;
 }

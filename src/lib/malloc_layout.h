@@ -42,9 +42,9 @@ struct tracee_set;
 
 enum tcache_tls_kind {
 	TCACHE_TLS_UNKNOWN, /* find it with the threads stopped */
-	TCACHE_TLS_GOT,	    /* tpoff is stored in a GOT slot (shared libc) */
-	TCACHE_TLS_OFFSET,  /* tpoff known (static executable) */
-	TCACHE_TLS_NONE,    /* this glibc has no tcache */
+	TCACHE_TLS_GOT, /* tpoff is stored in a GOT slot (shared libc) */
+	TCACHE_TLS_OFFSET, /* tpoff known (static executable) */
+	TCACHE_TLS_NONE, /* this glibc has no tcache */
 };
 
 struct malloc_layout {
@@ -59,7 +59,8 @@ struct malloc_layout {
 		mp_size;
 	int32_t mp_hp_pagesize; /* -1: glibc < 2.35, no hugetlb heaps */
 	/* tcache_perthread_struct: counts[64] then entries[64] */
-	uint32_t tc_count_size; /* 1 (char, <= 2.29) or 2 (uint16_t); 0 unknown */
+	uint32_t
+		tc_count_size; /* 1 (char, <= 2.29) or 2 (uint16_t); 0 unknown */
 	uint32_t tc_entries, tc_sizeof;
 
 	/* -1: decide from the lists themselves (see glibc_freelists.c) */
@@ -68,7 +69,7 @@ struct malloc_layout {
 	uint64_t main_arena_addr, mp_addr;
 	enum tcache_tls_kind tcache_tls;
 	uint64_t tcache_got_addr; /* runtime address of the GOT slot */
-	int64_t tcache_tpoff;	  /* &tcache == fs_base + tcache_tpoff */
+	int64_t tcache_tpoff; /* &tcache == fs_base + tcache_tpoff */
 	/* candidate GOT slots (runtime addresses) when not known */
 	uint64_t tls_got_cand[32];
 	unsigned n_tls_got_cand;
@@ -85,9 +86,9 @@ struct malloc_layout {
 struct layout_ctx {
 	struct memsrc *mem;
 	const struct maps *maps;
-	struct elffile *elf;	 /* libc.so.6, or the static executable */
-	const char *elf_path;	 /* its path inside the target */
-	const char *root;	 /* "/proc/PID/root" */
+	struct elffile *elf; /* libc.so.6, or the static executable */
+	const char *elf_path; /* its path inside the target */
+	const char *root; /* "/proc/PID/root" */
 	uint64_t bias;
 	int static_binary;
 	const char *const *debug_dirs; /* NULL: no DWARF */

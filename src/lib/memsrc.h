@@ -33,7 +33,8 @@ struct memsrc {
 	const struct memsrc_ops *ops;
 	void *priv;
 	uint64_t bytes_read;
-	uint64_t cache_tag[MEMSRC_CACHE_PAGES]; /* page address + 1; 0 = empty */
+	uint64_t
+		cache_tag[MEMSRC_CACHE_PAGES]; /* page address + 1; 0 = empty */
 	unsigned char (*cache)[MEMSRC_PAGE];
 };
 

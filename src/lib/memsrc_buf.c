@@ -79,6 +79,6 @@ memsrc_buf_add(struct memsrc *src, uint64_t addr, const void *buf, size_t len)
 	if (!nr)
 		return -ENOMEM;
 	bs->r = nr;
-	bs->r[bs->n++] = (struct region){ addr, buf, len };
+	bs->r[bs->n++] = (struct region){addr, buf, len};
 	return 0;
 }

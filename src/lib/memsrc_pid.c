@@ -16,7 +16,7 @@
 struct pid_src {
 	struct memsrc src;
 	pid_t pid;
-	int mem_fd;	/* /proc/PID/mem, opened on first need */
+	int mem_fd; /* /proc/PID/mem, opened on first need */
 	int use_procmem;
 };
 
@@ -43,8 +43,8 @@ static ssize_t
 pid_read(void *priv, uint64_t addr, void *buf, size_t len)
 {
 	struct pid_src *ps = priv;
-	struct iovec local = { buf, len };
-	struct iovec remote = { (void *)(uintptr_t)addr, len };
+	struct iovec local = {buf, len};
+	struct iovec remote = {(void *)(uintptr_t)addr, len};
 	ssize_t n;
 
 	if (ps->use_procmem)
@@ -56,10 +56,10 @@ pid_read(void *priv, uint64_t addr, void *buf, size_t len)
 		return -EFAULT;
 	switch (errno) {
 	case EFAULT: /* addr unmapped (a partial read returns a count) */
-	case ESRCH:  /* the process is gone */
+	case ESRCH: /* the process is gone */
 		return -errno;
 	case ENOSYS: /* kernel without CONFIG_CROSS_MEMORY_ATTACH */
-	case EPERM:  /* seccomp or LSM policy may still allow /proc/PID/mem */
+	case EPERM: /* seccomp or LSM policy may still allow /proc/PID/mem */
 		ps->use_procmem = 1;
 		return read_procmem(ps, addr, buf, len);
 	default:

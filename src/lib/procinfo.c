@@ -115,25 +115,29 @@ procinfo_check(pid_t pid, pid_t *tgid)
 			       strerror(-err));
 	*tgid = st.tgid ? st.tgid : pid;
 	if (*tgid == getpid())
-		return la_fail(-LA_ESELF,
-			       "PID %d is leakattach itself: give the PID of the program to inspect",
-			       (int)pid);
+		return la_fail(
+			-LA_ESELF,
+			"PID %d is leakattach itself: give the PID of the program to inspect",
+			(int)pid);
 	/* PF_KTHREAD (include/linux/sched.h) */
 	if (stat_flags(pid) & 0x00200000)
-		return la_fail(-LA_EKTHREAD,
-			       "process %d (%s) is a kernel thread: it has no user-space heap",
-			       (int)pid, st.name);
+		return la_fail(
+			-LA_EKTHREAD,
+			"process %d (%s) is a kernel thread: it has no user-space heap",
+			(int)pid, st.name);
 	if ((st.state == 'Z' || st.state == 'X') && st.threads <= 1)
-		return la_fail(-LA_EZOMBIE,
-			       "process %d (%s) is a zombie: it has exited and holds no heap any more",
-			       (int)pid, st.name);
+		return la_fail(
+			-LA_EZOMBIE,
+			"process %d (%s) is a zombie: it has exited and holds no heap any more",
+			(int)pid, st.name);
 	if (st.tracer && st.tracer != getpid()) {
 		char comm[64];
 
 		comm_of(st.tracer, comm, sizeof(comm));
-		return la_fail(-LA_ETRACED,
-			       "process %d is already traced by process %d (%s): detach that tracer first",
-			       (int)pid, (int)st.tracer, comm);
+		return la_fail(
+			-LA_ETRACED,
+			"process %d is already traced by process %d (%s): detach that tracer first",
+			(int)pid, (int)st.tracer, comm);
 	}
 	return 0;
 }
@@ -169,35 +173,41 @@ procinfo_explain_eperm(pid_t pid)
 		char comm[64];
 
 		comm_of(st.tracer, comm, sizeof(comm));
-		return la_fail(-LA_ETRACED,
-			       "process %d is already traced by process %d (%s): detach that tracer first",
-			       (int)pid, (int)st.tracer, comm);
+		return la_fail(
+			-LA_ETRACED,
+			"process %d is already traced by process %d (%s): detach that tracer first",
+			(int)pid, (int)st.tracer, comm);
 	}
 	if (scope == 3)
-		return la_fail(-EPERM,
-			       "kernel.yama.ptrace_scope is 3: no process may be traced until the next reboot");
+		return la_fail(
+			-EPERM,
+			"kernel.yama.ptrace_scope is 3: no process may be traced until the next reboot");
 	if (!cap && (st.uid[0] != me || st.uid[1] != me || st.uid[2] != me)) {
 		struct passwd *pw = getpwuid(st.uid[0]);
 
-		return la_fail(-EPERM,
-			       "process %d belongs to user %s (uid %u): run leakattach as that user, or as root (CAP_SYS_PTRACE)",
-			       (int)pid, pw ? pw->pw_name : "?",
-			       (unsigned)st.uid[0]);
+		return la_fail(
+			-EPERM,
+			"process %d belongs to user %s (uid %u): run leakattach as that user, or as root (CAP_SYS_PTRACE)",
+			(int)pid, pw ? pw->pw_name : "?", (unsigned)st.uid[0]);
 	}
 	if (scope == 2 && !cap)
-		return la_fail(-EPERM,
-			       "kernel.yama.ptrace_scope is 2: only root (CAP_SYS_PTRACE) may attach: run leakattach as root");
+		return la_fail(
+			-EPERM,
+			"kernel.yama.ptrace_scope is 2: only root (CAP_SYS_PTRACE) may attach: run leakattach as root");
 	if (scope == 1 && !cap)
-		return la_fail(-EPERM,
-			       "kernel.yama.ptrace_scope is 1: leakattach may attach only to its own children: run it as root (or with CAP_SYS_PTRACE), or set kernel.yama.ptrace_scope=0");
+		return la_fail(
+			-EPERM,
+			"kernel.yama.ptrace_scope is 1: leakattach may attach only to its own children: run it as root (or with CAP_SYS_PTRACE), or set kernel.yama.ptrace_scope=0");
 	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
 	if (!cap && !stat(path, &sb) && sb.st_uid != st.uid[0])
-		return la_fail(-EPERM,
-			       "process %d is not dumpable (setuid, or it called prctl(PR_SET_DUMPABLE, 0)): run leakattach as root",
-			       (int)pid);
-	return la_fail(-EPERM,
-		       "permission denied attaching to process %d: run leakattach as root or with CAP_SYS_PTRACE (in a container, add the SYS_PTRACE capability)",
-		       (int)pid);
+		return la_fail(
+			-EPERM,
+			"process %d is not dumpable (setuid, or it called prctl(PR_SET_DUMPABLE, 0)): run leakattach as root",
+			(int)pid);
+	return la_fail(
+		-EPERM,
+		"permission denied attaching to process %d: run leakattach as root or with CAP_SYS_PTRACE (in a container, add the SYS_PTRACE capability)",
+		(int)pid);
 }
 
 void

@@ -24,13 +24,17 @@ parse_line(const char *line, struct mapping *m)
 	const char *path;
 	size_t n;
 
-	if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %x:%x %" SCNu64 " %n",
+	if (sscanf(line,
+		   "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %x:%x %" SCNu64
+		   " %n",
 		   &m->start, &m->end, perms, &m->offset, &m->dev_major,
-		   &m->dev_minor, &m->inode, &pos) < 7 || pos <= 0)
+		   &m->dev_minor, &m->inode, &pos) < 7 ||
+	    pos <= 0)
 		return -EINVAL;
 	if (m->end < m->start || strlen(perms) != 4)
 		return -EINVAL;
-	m->prot = (perms[0] == 'r' ? MAP_R : 0) | (perms[1] == 'w' ? MAP_W : 0) |
+	m->prot = (perms[0] == 'r' ? MAP_R : 0) |
+		  (perms[1] == 'w' ? MAP_W : 0) |
 		  (perms[2] == 'x' ? MAP_X : 0) |
 		  (perms[3] == 's' ? MAP_SHARED_ : 0);
 	path = line + pos;
@@ -38,7 +42,8 @@ parse_line(const char *line, struct mapping *m)
 	while (n && (path[n - 1] == '\n' || path[n - 1] == ' '))
 		n--;
 	/* The kernel appends " (deleted)" to unlinked files (d_path()). */
-	if (path[0] == '/' && n > 10 && !memcmp(path + n - 10, " (deleted)", 10)) {
+	if (path[0] == '/' && n > 10 &&
+	    !memcmp(path + n - 10, " (deleted)", 10)) {
 		m->deleted = 1;
 		n -= 10;
 	}

@@ -14,12 +14,12 @@ enum { MAP_R = 1, MAP_W = 2, MAP_X = 4, MAP_SHARED_ = 8 };
 
 struct mapping {
 	uint64_t start, end; /* [start, end) */
-	uint64_t offset;     /* file offset */
+	uint64_t offset; /* file offset */
 	uint64_t inode;
-	unsigned prot;	     /* MAP_R | MAP_W | MAP_X | MAP_SHARED_ */
+	unsigned prot; /* MAP_R | MAP_W | MAP_X | MAP_SHARED_ */
 	unsigned dev_major, dev_minor;
-	char *path;	     /* "" for anonymous mappings */
-	int deleted;	     /* the file was deleted (" (deleted)" stripped) */
+	char *path; /* "" for anonymous mappings */
+	int deleted; /* the file was deleted (" (deleted)" stripped) */
 };
 
 struct maps {

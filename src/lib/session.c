@@ -76,7 +76,7 @@ static int
 resolve_layout(struct la_session *s, const struct la_session_opts *o)
 {
 	char root[64];
-	const char *dirs[3] = { NULL, NULL, NULL };
+	const char *dirs[3] = {NULL, NULL, NULL};
 	char target_debug[96];
 	struct layout_ctx ctx;
 	int err;
@@ -105,9 +105,10 @@ resolve_layout(struct la_session *s, const struct la_session_opts *o)
 		err = malloc_layout_from_signature(&ctx, &s->layout);
 	}
 	if (err && s->loc.static_binary)
-		return la_fail(-LA_ENOTGLIBC,
-			       "process %d (%s) is a static program without glibc's malloc (Go, Rust, musl?): leakattach reads only glibc's heap",
-			       (int)s->pid, s->loc.path);
+		return la_fail(
+			-LA_ENOTGLIBC,
+			"process %d (%s) is a static program without glibc's malloc (Go, Rust, musl?): leakattach reads only glibc's heap",
+			(int)s->pid, s->loc.path);
 	if (err)
 		return err;
 	err = malloc_layout_confirm(&s->layout, s->mem);
@@ -120,7 +121,7 @@ int
 la_session_open(pid_t pid, const struct la_session_opts *opts,
 		struct la_session **out)
 {
-	struct la_session_opts o = { 0 };
+	struct la_session_opts o = {0};
 	struct la_session *s;
 	struct maps maps;
 	pid_t tgid;
@@ -210,7 +211,8 @@ walk_stopped(struct la_session *s, const struct tracee_set *ts,
 		if (t->state != TRACEE_STOPPED || !t->have_regs)
 			continue;
 		if (!malloc_layout_thread_tcache(&s->layout, s->mem,
-						 t->regs.fs_base, &tc) && tc)
+						 t->regs.fs_base, &tc) &&
+		    tc)
 			tcaches[ntc++] = tc;
 		/* glibc keeps struct pthread at the top of a thread's stack */
 		stacks[nst++] = t->regs.fs_base;
@@ -240,7 +242,8 @@ take_attempt(struct la_session *s, struct la_snapshot *snap,
 		if (err == -EPERM)
 			return procinfo_explain_eperm(s->pid);
 		if (err == -ESRCH)
-			return la_fail(-ESRCH, "process %d exited", (int)s->pid);
+			return la_fail(-ESRCH, "process %d exited",
+				       (int)s->pid);
 		return err;
 	}
 	*threads = 0;
@@ -288,7 +291,7 @@ la_snapshot_take(struct la_session *s, struct la_snapshot **out)
 		pr_debug("attempt %u inconsistent: %s", attempts, w.why);
 		glibc_heap_walk_free(&w);
 		snapshot_reset(snap);
-		nanosleep(&(struct timespec){ 0, 200000L * attempts }, NULL);
+		nanosleep(&(struct timespec){0, 200000L * attempts}, NULL);
 	}
 	if (!err)
 		err = snapshot_finish(snap, &w);

@@ -146,7 +146,8 @@ snapshot_finish(struct la_snapshot *snap, const struct heap_walk *w)
 	struct la_mallinfo *mi = &snap->mi;
 	struct la_counts *tc = &snap->totals.counts;
 
-	snap->arenas = calloc(w->n_arena ? w->n_arena : 1, sizeof(*snap->arenas));
+	snap->arenas =
+		calloc(w->n_arena ? w->n_arena : 1, sizeof(*snap->arenas));
 	if (!snap->arenas || snap->oom)
 		return -ENOMEM;
 	snap->n_arenas = w->n_arena;
@@ -162,7 +163,8 @@ snapshot_finish(struct la_snapshot *snap, const struct heap_walk *w)
 		as->system_mem = aw->system_mem;
 		if (i < snap->n_arena_classes)
 			for (unsigned c = 0; c < SIZE_CLASSES; c++) {
-				const struct la_counts *k = &snap->arena_classes[i][c];
+				const struct la_counts *k =
+					&snap->arena_classes[i][c];
 
 				as->counts.in_use_chunks += k->in_use_chunks;
 				as->counts.in_use_bytes += k->in_use_bytes;
@@ -174,11 +176,10 @@ snapshot_finish(struct la_snapshot *snap, const struct heap_walk *w)
 				as->counts.bin_bytes += k->bin_bytes;
 			}
 		as->counts.top_bytes = aw->top_size;
-		as->counts.meta_bytes = aw->walked_bytes - aw->top_size -
-					as->counts.in_use_bytes -
-					as->counts.tcache_bytes -
-					as->counts.fastbin_bytes -
-					as->counts.bin_bytes;
+		as->counts.meta_bytes =
+			aw->walked_bytes - aw->top_size -
+			as->counts.in_use_bytes - as->counts.tcache_bytes -
+			as->counts.fastbin_bytes - as->counts.bin_bytes;
 
 		mi->arena += aw->system_mem;
 		mi->ordblks += 1 + aw->bin_chunks;

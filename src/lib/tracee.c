@@ -108,9 +108,10 @@ seize(struct tracee_set *set, pid_t tid)
 	if (state == 'Z' || state == 'X')
 		return 0; /* an exiting thread */
 	if (tracer)
-		return la_fail(-LA_ETRACED,
-			       "process %d is already traced by process %d: detach that tracer (a debugger or strace?) first",
-			       (int)set->pid, (int)tracer);
+		return la_fail(
+			-LA_ETRACED,
+			"process %d is already traced by process %d: detach that tracer (a debugger or strace?) first",
+			(int)set->pid, (int)tracer);
 	return la_fail(-EPERM, "permission denied attaching to process %d",
 		       (int)set->pid);
 }
@@ -138,7 +139,8 @@ seize_pass(struct tracee_set *set, int *added)
 		err = seize(set, tid);
 		if (set->n > before) {
 			(*added)++;
-			if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) && errno != ESRCH)
+			if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) &&
+			    errno != ESRCH)
 				pr_warn("interrupt %d: %s", (int)tid,
 					strerror(errno));
 		}
@@ -191,9 +193,10 @@ handle_status(struct tracee_set *set, struct tracee *t, int st)
 	}
 	case PTRACE_EVENT_EXEC:
 		t->state = TRACEE_STOPPED;
-		return la_fail(-LA_EEXEC,
-			       "process %d executed a new program during the snapshot: try again",
-			       (int)set->pid);
+		return la_fail(
+			-LA_EEXEC,
+			"process %d executed a new program during the snapshot: try again",
+			(int)set->pid);
 	case 0:
 		/*
 		 * A signal-delivery stop: re-inject it at once, so that it is
@@ -254,14 +257,15 @@ wait_stops(struct tracee_set *set, uint64_t deadline)
 		if (la_now_ns() > deadline) {
 			for (size_t i = 0; i < set->n; i++)
 				if (set->t[i].state == TRACEE_RUNNING)
-					return la_fail(-LA_ESTOPTIMEOUT,
-						       "thread %d of process %d did not stop in time (uninterruptible sleep?): try again",
-						       (int)set->t[i].tid,
-						       (int)set->pid);
+					return la_fail(
+						-LA_ESTOPTIMEOUT,
+						"thread %d of process %d did not stop in time (uninterruptible sleep?): try again",
+						(int)set->t[i].tid,
+						(int)set->pid);
 			return 0;
 		}
 		if (!progress) {
-			struct timespec ts = { 0, pause_ns };
+			struct timespec ts = {0, pause_ns};
 
 			nanosleep(&ts, NULL);
 			if (pause_ns < 1000000)
@@ -284,14 +288,15 @@ detach_all(struct tracee_set *set)
 			int st;
 
 			while (la_now_ns() < deadline) {
-				pid_t w = waitpid(t->tid, &st, WNOHANG | __WALL);
+				pid_t w =
+					waitpid(t->tid, &st, WNOHANG | __WALL);
 
 				if (w < 0) {
 					t->state = TRACEE_GONE;
 					break;
 				}
 				if (w == 0) {
-					struct timespec ts = { 0, 100000 };
+					struct timespec ts = {0, 100000};
 
 					nanosleep(&ts, NULL);
 					continue;
@@ -315,7 +320,8 @@ detach_all(struct tracee_set *set)
 					(int)t->tid);
 		}
 		if (t->state == TRACEE_STOPPED) {
-			if (ptrace(PTRACE_DETACH, t->tid, 0, 0) && errno != ESRCH)
+			if (ptrace(PTRACE_DETACH, t->tid, 0, 0) &&
+			    errno != ESRCH)
 				pr_warn("detach %d: %s", (int)t->tid,
 					strerror(errno));
 			t->state = TRACEE_GONE;

@@ -16,15 +16,15 @@
 #include <sys/user.h>
 
 enum tracee_state {
-	TRACEE_RUNNING,	 /* seized, a stop is pending */
-	TRACEE_STOPPED,	 /* in a ptrace stop we have waited for */
-	TRACEE_GONE,	 /* exited */
+	TRACEE_RUNNING, /* seized, a stop is pending */
+	TRACEE_STOPPED, /* in a ptrace stop we have waited for */
+	TRACEE_GONE, /* exited */
 };
 
 struct tracee {
 	pid_t tid;
 	enum tracee_state state;
-	int group_stop;	/* job control had it stopped: keep it so */
+	int group_stop; /* job control had it stopped: keep it so */
 	int have_regs;
 	struct user_regs_struct regs;
 };
@@ -33,8 +33,8 @@ struct tracee_set {
 	pid_t pid;
 	struct tracee *t;
 	size_t n, cap;
-	uint64_t stop_begin_ns;	/* first PTRACE_INTERRUPT */
-	uint64_t resume_end_ns;	/* last PTRACE_DETACH */
+	uint64_t stop_begin_ns; /* first PTRACE_INTERRUPT */
+	uint64_t resume_end_ns; /* last PTRACE_DETACH */
 	unsigned signals_forwarded;
 };
 
