@@ -11,6 +11,8 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <leakattach.h>
+
 #include "target.h"
 
 #include <dirent.h>
@@ -873,4 +875,27 @@ void run_result_free(struct run_result *r)
 	free(r->out);
 	free(r->err);
 	r->out = r->err = NULL;
+}
+
+const char *
+leakattach_path(void)
+{
+	const char *p = getenv("LEAKATTACH");
+
+	return p && *p ? p : "./leakattach";
+}
+
+void
+mallinfo_fields(const struct la_mallinfo *mi, uint64_t out[MI_NFIELDS])
+{
+	out[MI_ARENA] = mi->arena;
+	out[MI_ORDBLKS] = mi->ordblks;
+	out[MI_SMBLKS] = mi->smblks;
+	out[MI_HBLKS] = mi->hblks;
+	out[MI_HBLKHD] = mi->hblkhd;
+	out[MI_USMBLKS] = mi->usmblks;
+	out[MI_FSMBLKS] = mi->fsmblks;
+	out[MI_UORDBLKS] = mi->uordblks;
+	out[MI_FORDBLKS] = mi->fordblks;
+	out[MI_KEEPCOST] = mi->keepcost;
 }

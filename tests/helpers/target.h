@@ -130,4 +130,11 @@ int run_capture(const char *const argv[], const char *const env[],
 /* run_result_free - free the outputs; r may be zeroed or already freed. */
 void run_result_free(struct run_result *r);
 
+/* The leakattach program under test: $LEAKATTACH, else ./leakattach. */
+const char *leakattach_path(void);
+
+struct la_mallinfo;
+/* The library's mallinfo as the uint64_t[MI_NFIELDS] the targets print. */
+void mallinfo_fields(const struct la_mallinfo *mi, uint64_t out[MI_NFIELDS]);
+
 #endif /* LA_TESTS_TARGET_H */

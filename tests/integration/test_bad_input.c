@@ -18,20 +18,12 @@
 
 #include "target.h"
 
-static const char *
-tool(void)
-{
-	const char *p = getenv("LEAKATTACH");
-
-	return p ? p : "./leakattach";
-}
-
 /* Run leakattach snapshot -p PID; returns its exit status, stderr in r. */
 static int
 snapshot_of(pid_t pid, struct run_result *r, const char *const env[])
 {
 	char pidbuf[32];
-	const char *argv[] = { tool(), "snapshot", "-p", pidbuf, NULL };
+	const char *argv[] = { leakattach_path(), "snapshot", "-p", pidbuf, NULL };
 
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
 	cr_assert_eq(run_capture(argv, env, 60000, r), 0);
@@ -90,7 +82,7 @@ Test(bad_input, own_pid, .timeout = 30)
 	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
 
 	/* exec keeps the shell's PID: leakattach is asked about itself. */
-	snprintf(cmd, sizeof(cmd), "exec '%s' snapshot -p $$", tool());
+	snprintf(cmd, sizeof(cmd), "exec '%s' snapshot -p $$", leakattach_path());
 	cr_assert_eq(run_capture(argv, NULL, 30000, &r), 0);
 	cr_expect_eq(r.status, 2);
 	expect_one_sentence(&r, "leakattach itself");
@@ -144,7 +136,7 @@ Test(bad_input, other_users_process, .timeout = 60)
 	cr_assert_eq(getuid(), 0, "this test runs as root (as CI does)");
 	cr_assert_eq(target_start(&t, "heapgen", targv, NULL), 0);
 	cr_assert_eq(target_wait_mallinfo(&t, (uint64_t[MI_NFIELDS]){ 0 }), 0);
-	snprintf(cmd, sizeof(cmd), "exec '%s' snapshot -p %d", tool(),
+	snprintf(cmd, sizeof(cmd), "exec '%s' snapshot -p %d", leakattach_path(),
 		 (int)t.pid);
 	cr_assert_eq(run_capture(argv, NULL, 30000, &r), 0);
 	cr_expect_eq(r.status, 2, "status %d: %s", r.status, r.err);
@@ -212,18 +204,18 @@ expect_usage(const char *const argv[], const char *needle)
 
 Test(bad_input, usage_errors_exit_64, .timeout = 30)
 {
-	expect_usage((const char *[]){ tool(), NULL }, "no command");
-	expect_usage((const char *[]){ tool(), "snapshot", NULL }, "-p PID");
-	expect_usage((const char *[]){ tool(), "snapshot", "-p", "abc", NULL },
+	expect_usage((const char *[]){ leakattach_path(), NULL }, "no command");
+	expect_usage((const char *[]){ leakattach_path(), "snapshot", NULL }, "-p PID");
+	expect_usage((const char *[]){ leakattach_path(), "snapshot", "-p", "abc", NULL },
 		     "process ID");
-	expect_usage((const char *[]){ tool(), "snapshot", "-p", "1",
+	expect_usage((const char *[]){ leakattach_path(), "snapshot", "-p", "1",
 				       "--bogus", NULL },
 		     "unknown option");
-	expect_usage((const char *[]){ tool(), "frobnicate", NULL },
+	expect_usage((const char *[]){ leakattach_path(), "frobnicate", NULL },
 		     "unknown command");
-	expect_usage((const char *[]){ tool(), "snapshot", "-p", "1", "--top",
+	expect_usage((const char *[]){ leakattach_path(), "snapshot", "-p", "1", "--top",
 				       "-3", NULL },
 		     "--top");
-	expect_usage((const char *[]){ tool(), "snapshot", "-p", NULL },
+	expect_usage((const char *[]){ leakattach_path(), "snapshot", "-p", NULL },
 		     "needs an argument");
 }

@@ -14,20 +14,12 @@
 
 #include "target.h"
 
-static const char *
-tool(void)
-{
-	const char *p = getenv("LEAKATTACH");
-
-	return p ? p : "./leakattach";
-}
-
 static void
 run_tool(struct target *t, const char *extra1, const char *extra2,
 	 struct run_result *r)
 {
 	char pidbuf[32];
-	const char *argv[] = { tool(), "snapshot", "-p", pidbuf, extra1,
+	const char *argv[] = { leakattach_path(), "snapshot", "-p", pidbuf, extra1,
 			       extra2, NULL };
 
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)t->pid);
@@ -206,7 +198,7 @@ slurp_man(void)
 
 Test(cli, help_and_man_page_list_the_same_options, .timeout = 30)
 {
-	const char *argv[] = { tool(), "--help", NULL };
+	const char *argv[] = { leakattach_path(), "--help", NULL };
 	struct run_result r;
 	char help[64][32], man[64][32];
 	char *text = slurp_man();
@@ -239,7 +231,7 @@ Test(cli, help_and_man_page_list_the_same_options, .timeout = 30)
 
 Test(cli, version, .timeout = 30)
 {
-	const char *argv[] = { tool(), "--version", NULL };
+	const char *argv[] = { leakattach_path(), "--version", NULL };
 	struct run_result r;
 
 	cr_assert_eq(run_capture(argv, NULL, 30000, &r), 0);

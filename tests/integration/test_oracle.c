@@ -38,21 +38,6 @@ static const char *const field[MI_NFIELDS] = {
 	"usmblks", "fsmblks", "uordblks", "fordblks", "keepcost",
 };
 
-static void
-as_array(const struct la_mallinfo *mi, uint64_t v[MI_NFIELDS])
-{
-	v[MI_ARENA] = mi->arena;
-	v[MI_ORDBLKS] = mi->ordblks;
-	v[MI_SMBLKS] = mi->smblks;
-	v[MI_HBLKS] = mi->hblks;
-	v[MI_HBLKHD] = mi->hblkhd;
-	v[MI_USMBLKS] = mi->usmblks;
-	v[MI_FSMBLKS] = mi->fsmblks;
-	v[MI_UORDBLKS] = mi->uordblks;
-	v[MI_FORDBLKS] = mi->fordblks;
-	v[MI_KEEPCOST] = mi->keepcost;
-}
-
 /* An empty directory: "debug info hidden" without touching the system. */
 static const char *
 empty_debug_dir(void)
@@ -98,7 +83,7 @@ run_case(const struct oracle_case *c)
 	la_snapshot_mallinfo(snap, &mi);
 	la_snapshot_info(snap, &info);
 	la_snapshot_layout(snap, &lay);
-	as_array(&mi, got);
+	mallinfo_fields(&mi, got);
 	for (int i = 0; i < MI_NFIELDS; i++)
 		cr_expect_eq(got[i], want[i], "%s %s%s%s: %s is %llu, glibc says %llu",
 			     c->target, c->scenario,
@@ -196,7 +181,7 @@ Test(oracle, repeated_snapshots_agree_and_leave_no_trace, .timeout = 60)
 
 		cr_assert_eq(la_snapshot_take(s, &snap), 0, "%s", la_errmsg());
 		la_snapshot_mallinfo(snap, &mi);
-		as_array(&mi, got);
+		mallinfo_fields(&mi, got);
 		cr_assert_arr_eq(got, want, sizeof(got), "round %d", round);
 		la_snapshot_free(snap);
 		/* Between snapshots nothing is attached. */
@@ -228,7 +213,7 @@ Test(oracle, churn_between_snapshots_is_followed, .timeout = 60)
 		cr_assert_eq(target_wait_mallinfo(&t, want), 0);
 		cr_assert_eq(la_snapshot_take(s, &snap), 0, "%s", la_errmsg());
 		la_snapshot_mallinfo(snap, &mi);
-		as_array(&mi, got);
+		mallinfo_fields(&mi, got);
 		cr_assert_arr_eq(got, want, sizeof(got), "round %d", round);
 		la_snapshot_free(snap);
 	}
@@ -259,7 +244,7 @@ Test(oracle, job_control_stopped_target_stays_stopped, .timeout = 60)
 	cr_assert_eq(la_session_open(t.pid, NULL, &s), 0, "%s", la_errmsg());
 	cr_assert_eq(la_snapshot_take(s, &snap), 0, "%s", la_errmsg());
 	la_snapshot_mallinfo(snap, &mi);
-	as_array(&mi, got);
+	mallinfo_fields(&mi, got);
 	cr_expect_arr_eq(got, want, sizeof(got));
 	la_snapshot_free(snap);
 	la_session_close(s);

@@ -64,16 +64,7 @@ compare_with_gdb(const char *prog, const char *const argv[])
 	la_snapshot_mallinfo(snap, &mi);
 	la_snapshot_info(snap, &info);
 	cr_expect(info.consistent, "%s", info.inconsistency);
-	got[MI_ARENA] = mi.arena;
-	got[MI_ORDBLKS] = mi.ordblks;
-	got[MI_SMBLKS] = mi.smblks;
-	got[MI_HBLKS] = mi.hblks;
-	got[MI_HBLKHD] = mi.hblkhd;
-	got[MI_USMBLKS] = mi.usmblks;
-	got[MI_FSMBLKS] = mi.fsmblks;
-	got[MI_UORDBLKS] = mi.uordblks;
-	got[MI_FORDBLKS] = mi.fordblks;
-	got[MI_KEEPCOST] = mi.keepcost;
+	mallinfo_fields(&mi, got);
 	la_snapshot_free(snap);
 	la_session_close(s);
 
