@@ -245,6 +245,7 @@ struct la_snapshot_info {
 	int consistent; /* every arena walked exactly */
 	unsigned attempts; /* stops it took */
 	uint64_t pause_ns; /* first thread stopped -> last thread resumed */
+	uint64_t stop_ns; /* first PTRACE_INTERRUPT -> every thread stopped */
 	uint64_t walk_ns; /* time spent reading and walking */
 	uint64_t bytes_read; /* target memory read */
 	uint64_t rss_bytes; /* VmRSS of the target */

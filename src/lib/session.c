@@ -229,8 +229,8 @@ out:
 
 static int
 take_attempt(struct la_session *s, struct la_snapshot *snap,
-	     struct heap_walk *w, uint64_t *pause_ns, uint64_t *walk_ns,
-	     unsigned *threads)
+	     struct heap_walk *w, uint64_t *pause_ns, uint64_t *stop_ns,
+	     uint64_t *walk_ns, unsigned *threads)
 {
 	struct tracee_set ts;
 	uint64_t t0;
@@ -254,6 +254,7 @@ take_attempt(struct la_session *s, struct la_snapshot *snap,
 	*walk_ns = la_now_ns() - t0;
 	tracee_resume_all(&ts);
 	*pause_ns = ts.resume_end_ns - ts.stop_begin_ns;
+	*stop_ns = ts.stopped_ns - ts.stop_begin_ns;
 	tracee_set_free(&ts);
 	if (err == -ESRCH)
 		return la_fail(-ESRCH, "process %d exited during the snapshot",
@@ -267,7 +268,7 @@ la_snapshot_take(struct la_session *s, struct la_snapshot **out)
 	struct la_snapshot *snap;
 	struct heap_walk w;
 	struct timespec now;
-	uint64_t pause_ns = 0, walk_ns = 0, bytes = 0;
+	uint64_t pause_ns = 0, stop_ns = 0, walk_ns = 0, bytes = 0;
 	unsigned attempts = 0, threads = 0;
 	int err;
 
@@ -280,7 +281,8 @@ la_snapshot_take(struct la_session *s, struct la_snapshot **out)
 	for (;;) {
 		memset(&w, 0, sizeof(w));
 		attempts++;
-		err = take_attempt(s, snap, &w, &pause_ns, &walk_ns, &threads);
+		err = take_attempt(s, snap, &w, &pause_ns, &stop_ns, &walk_ns,
+				   &threads);
 		bytes += w.bytes_read;
 		if (err || w.consistent || attempts >= MAX_ATTEMPTS)
 			break;
@@ -304,6 +306,7 @@ la_snapshot_take(struct la_session *s, struct la_snapshot **out)
 	snap->info.consistent = w.consistent;
 	snap->info.attempts = attempts;
 	snap->info.pause_ns = pause_ns;
+	snap->info.stop_ns = stop_ns;
 	snap->info.walk_ns = walk_ns;
 	snap->info.bytes_read = bytes;
 	snap->info.time_unix_ns =

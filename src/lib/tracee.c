@@ -363,6 +363,7 @@ tracee_stop_all(pid_t pid, unsigned timeout_ms, struct tracee_set *set)
 		err = la_fail(-ESRCH, "process %d exited", (int)pid);
 		goto fail;
 	}
+	set->stopped_ns = la_now_ns();
 	return 0;
 fail:
 	detach_all(set);

@@ -34,6 +34,7 @@ struct tracee_set {
 	struct tracee *t;
 	size_t n, cap;
 	uint64_t stop_begin_ns; /* first PTRACE_INTERRUPT */
+	uint64_t stopped_ns; /* every thread stopped */
 	uint64_t resume_end_ns; /* last PTRACE_DETACH */
 	unsigned signals_forwarded;
 };
