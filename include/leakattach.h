@@ -51,7 +51,8 @@ extern "C" {
 	X(BADELF, "an ELF file of the target could not be parsed")           \
 	X(STOPTIMEOUT, "a thread of the target did not stop in time")        \
 	X(EXEC, "the target executed a new program during the snapshot")     \
-	X(NODEBUGINFO, "no usable debug information for the target's libc")
+	X(NODEBUGINFO, "no usable debug information for the target's libc")  \
+	X(VFORK, "the target is inside vfork()")
 
 enum la_error {
 	LA_ERRNO_BASE = 4000,
@@ -244,6 +245,8 @@ struct la_snapshot_info {
 	pid_t pid;
 	int consistent; /* every arena walked exactly */
 	unsigned attempts; /* stops it took */
+	/* rounds of letting threads caught inside malloc finish (last stop) */
+	unsigned settle_rounds;
 	uint64_t pause_ns; /* first thread stopped -> last thread resumed */
 	uint64_t stop_ns; /* first PTRACE_INTERRUPT -> every thread stopped */
 	uint64_t walk_ns; /* time spent reading and walking */

@@ -56,6 +56,7 @@ report_json_snapshot(FILE *f, const struct la_snapshot *snap, unsigned top)
 	if (!info.consistent)
 		json_string(&j, "inconsistency", info.inconsistency);
 	json_u64(&j, "attempts", info.attempts);
+	json_u64(&j, "settle_rounds", info.settle_rounds);
 	json_double(&j, "pause_ms", (double)info.pause_ns / 1e6);
 	json_double(&j, "stop_ms", (double)info.stop_ns / 1e6);
 	json_double(&j, "walk_ms", (double)info.walk_ns / 1e6);

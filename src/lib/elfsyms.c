@@ -374,3 +374,53 @@ elffile_find_string(const struct elffile *ef, const char *needle, char *buf,
 	free(mem);
 	return err;
 }
+
+int
+elffile_foreach_function(const struct elffile *ef,
+			 int (*fn)(const char *name, const char *file,
+				   uint64_t value, uint64_t size, void *arg),
+			 void *arg)
+{
+	Elf64_Word type = ef->has_symtab ? SHT_SYMTAB : SHT_DYNSYM;
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	while ((scn = elf_nextscn(ef->elf, scn))) {
+		const char *file = "";
+		Elf_Data *d;
+		size_t count;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != type ||
+		    !sh.sh_entsize)
+			continue;
+		d = elf_getdata(scn, NULL);
+		if (!d)
+			continue;
+		count = d->d_size / sh.sh_entsize;
+		for (size_t i = 1; i < count; i++) {
+			GElf_Sym sym;
+			const char *n;
+			int ret;
+
+			if (!gelf_getsym(d, (int)i, &sym))
+				continue;
+			n = elf_strptr(ef->elf, sh.sh_link, sym.st_name);
+			if (!n)
+				continue;
+			if (GELF_ST_TYPE(sym.st_info) == STT_FILE) {
+				file = n;
+				continue;
+			}
+			if (GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+			    sym.st_shndx == SHN_UNDEF || !sym.st_size)
+				continue;
+			ret = fn(n,
+				 GELF_ST_BIND(sym.st_info) == STB_LOCAL ? file
+									: "",
+				 sym.st_value, sym.st_size, arg);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}

@@ -61,6 +61,17 @@ int elffile_foreach_reloc(const struct elffile *ef,
 int elffile_find_string(const struct elffile *ef, const char *needle, char *buf,
 			size_t len);
 
+/*
+ * Call fn for every function symbol: of .symtab when there is one (file is
+ * then the source file named by the last STT_FILE symbol before it, as the
+ * linker groups local symbols), else of .dynsym (file ""). Stops on != 0.
+ */
+int elffile_foreach_function(const struct elffile *ef,
+			     int (*fn)(const char *name, const char *file,
+				       uint64_t value, uint64_t size,
+				       void *arg),
+			     void *arg);
+
 const char *elffile_path(const struct elffile *ef);
 
 #endif

@@ -35,6 +35,19 @@ struct seq {
 	size_t len;
 };
 
+/*
+ * The chunks that look in use but are not (tcache and fastbin entries) and
+ * the tcache structs, sorted by address: the walk visits a segment in
+ * address order, so one cursor answers "is this chunk listed?" in O(1)
+ * instead of a hash lookup per chunk.
+ */
+enum { LISTED_TCACHE = 1, LISTED_FAST = 2, LISTED_TCSTRUCT = 4 };
+
+struct listed {
+	uint64_t addr;
+	unsigned tags;
+};
+
 struct walker {
 	struct malloc_layout *l;
 	struct memsrc *mem;
@@ -45,6 +58,8 @@ struct walker {
 	struct seq seq;
 	uint64_t heap_max;
 	uint64_t tcache_found, fast_found;
+	struct listed *listed;
+	size_t n_listed, cursor;
 	/* non-main heaps [start, start + heap_max): skipped by the mmap scan */
 	uint64_t *heaps;
 	size_t n_heaps, cap_heaps;
@@ -112,9 +127,16 @@ static void
 classify(struct walker *W, unsigned ai, uint64_t p, uint64_t cs, int inuse)
 {
 	struct arena_walk *aw = &W->out->arena[ai];
-	int in_tc = addrset_has(&W->fl.tcache, p);
-	int in_fast = addrset_has(&W->fl.fast, p);
+	unsigned tags = 0;
+	int in_tc, in_fast;
 	enum chunk_kind kind;
+
+	while (W->cursor < W->n_listed && W->listed[W->cursor].addr < p)
+		W->cursor++;
+	if (W->cursor < W->n_listed && W->listed[W->cursor].addr == p)
+		tags = W->listed[W->cursor].tags;
+	in_tc = tags & LISTED_TCACHE;
+	in_fast = tags & LISTED_FAST;
 
 	if (!inuse) {
 		if (in_tc || in_fast)
@@ -133,7 +155,7 @@ classify(struct walker *W, unsigned ai, uint64_t p, uint64_t cs, int inuse)
 		W->fast_found++;
 		aw->fast_chunks++;
 		aw->fast_bytes += cs;
-	} else if (addrset_has(&W->fl.tcstruct, p)) {
+	} else if (tags & LISTED_TCSTRUCT) {
 		kind = CHUNK_META;
 	} else {
 		kind = CHUNK_IN_USE;
@@ -152,6 +174,17 @@ walk_segment(struct walker *W, unsigned ai, uint64_t start, uint64_t end,
 	struct arena_walk *aw = &W->out->arena[ai];
 	uint64_t p = start, prev = 0, prev_size = 0;
 	uint64_t guard = (end - start) / CHUNK_HDR_SZ + 1;
+	size_t lo = 0, hi = W->n_listed;
+
+	while (lo < hi) { /* the first listed chunk at or after start */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (W->listed[mid].addr < start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	W->cursor = lo;
 
 	while (p < end && guard--) {
 		int err = 0;
@@ -508,6 +541,45 @@ nomem:
 	return -ENOMEM;
 }
 
+static int
+by_addr(const void *a, const void *b)
+{
+	const struct listed *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static int
+build_listed(struct walker *W)
+{
+	const struct addrset *sets[] = {&W->fl.tcache, &W->fl.fast,
+					&W->fl.tcstruct};
+	const unsigned tag[] = {LISTED_TCACHE, LISTED_FAST, LISTED_TCSTRUCT};
+	size_t n = 0, total = 0;
+
+	for (unsigned k = 0; k < 3; k++)
+		total += sets[k]->len;
+	W->listed = malloc((total ? total : 1) * sizeof(*W->listed));
+	if (!W->listed)
+		return -ENOMEM;
+	for (unsigned k = 0; k < 3; k++)
+		for (size_t i = 0; i < sets[k]->cap; i++)
+			if (sets[k]->slot[i])
+				W->listed[n++] = (struct listed){
+					sets[k]->slot[i], tag[k]};
+	qsort(W->listed, n, sizeof(*W->listed), by_addr);
+	/* A chunk in two lists (a corrupt heap) keeps both tags. */
+	W->n_listed = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (W->n_listed &&
+		    W->listed[W->n_listed - 1].addr == W->listed[i].addr)
+			W->listed[W->n_listed - 1].tags |= W->listed[i].tags;
+		else
+			W->listed[W->n_listed++] = W->listed[i];
+	}
+	return 0;
+}
+
 static void
 check_arena(struct walker *W, unsigned ai)
 {
@@ -579,6 +651,9 @@ glibc_heap_walk(struct malloc_layout *l, struct memsrc *mem,
 		goto done;
 	if (!W.fl.consistent)
 		mark(out, NULL, "%s", W.fl.why);
+	err = build_listed(&W);
+	if (err)
+		goto done;
 	for (unsigned i = 0; i < out->n_arena; i++) {
 		err = i == 0 ? walk_main_arena(&W, i, bufs[i], sbrk_base)
 			     : walk_thread_arena(&W, i, bufs[i]);
@@ -613,6 +688,7 @@ done:
 	free(addrs);
 	free(sysmem);
 	free(W.heaps);
+	free(W.listed);
 	free(W.seq.buf);
 	freelists_free(&W.fl);
 	return err;

@@ -14,14 +14,17 @@
 
 #define LOG_PREFIX "session: "
 #include "allocator.h"
+#include "debugfile.h"
 #include "elfsyms.h"
 #include "error.h"
 #include "glibc_heap.h"
 #include "log.h"
+#include "malloc_code.h"
 #include "malloc_layout.h"
 #include "memsrc.h"
 #include "procinfo.h"
 #include "procmaps.h"
+#include "quiesce.h"
 #include "snapshot.h"
 #include "tracee.h"
 
@@ -33,6 +36,7 @@ struct la_session {
 	struct memsrc *mem;
 	struct glibc_loc loc;
 	struct malloc_layout layout;
+	struct malloc_code code;
 };
 
 pid_t
@@ -72,6 +76,22 @@ read_error(pid_t pid, int err)
 	return la_fail_default(err);
 }
 
+/* Where malloc's code is, from the debug file's symbols when there is one. */
+static void
+collect_code(struct la_session *s, const struct layout_ctx *ctx)
+{
+	char path[1024];
+	struct elffile *dbg = NULL;
+
+	if (ctx->debug_dirs &&
+	    !debugfile_find(ctx->elf, ctx->elf_path, ctx->root, ctx->debug_dirs,
+			    path, sizeof(path)) &&
+	    elffile_open(path, &dbg))
+		dbg = NULL;
+	malloc_code_collect(ctx->elf, dbg, ctx->bias, &s->code);
+	elffile_close(dbg);
+}
+
 static int
 resolve_layout(struct la_session *s, const struct la_session_opts *o)
 {
@@ -99,6 +119,7 @@ resolve_layout(struct la_session *s, const struct la_session_opts *o)
 		.debug_dirs = o->no_debuginfo ? NULL : dirs,
 	};
 	err = malloc_layout_from_dwarf(&ctx, &s->layout);
+	collect_code(s, &ctx);
 	if (err) {
 		pr_info("no usable debug info for %s: finding malloc's state by its signatures",
 			s->loc.path);
@@ -227,10 +248,62 @@ out:
 	return err;
 }
 
+/*
+ * Rounds of letting the threads caught inside malloc run on, alone, until
+ * no thread is inside malloc and no arena lock is held. A thread that only
+ * *may* be inside (a malloc return address on its stack: stale stack
+ * words look the same) holds us back for a few rounds only.
+ */
+#define SETTLE_BUDGET_NS 50000000ull /* then walk and let the checks judge */
+#define SETTLE_SLICE_NS 10000ull /* a malloc call takes far less */
+#define SETTLE_PATIENCE 4
+
+static int
+settle(struct la_session *s, struct tracee_set *ts, unsigned *rounds)
+{
+	unsigned char *run = NULL;
+	struct quiesce_scan q;
+	uint64_t until = la_now_ns() + SETTLE_BUDGET_NS;
+	unsigned r, busy = UINT32_MAX, stuck = 0;
+	int err = 0;
+
+	for (r = 0; la_now_ns() < until; r++) {
+		unsigned char *nr = realloc(run, ts->n ? ts->n : 1);
+
+		if (!nr) {
+			err = -ENOMEM;
+			break;
+		}
+		run = nr;
+		memsrc_invalidate(s->mem);
+		err = quiesce_scan(&s->code, &s->layout, s->mem, ts, run, &q);
+		if (err)
+			break;
+		if (!q.inside && !q.locks && (!q.maybe || r >= SETTLE_PATIENCE))
+			break;
+		if (!q.inside && !q.maybe) /* a lock held, holder unknown */
+			memset(run, 1, ts->n);
+		/*
+		 * Longer slices while nothing improves: with more runnable
+		 * threads than cores, a short slice may not reach them all.
+		 */
+		stuck = q.inside + q.maybe < busy ? 0 : stuck + 1;
+		busy = q.inside + q.maybe;
+		err = tracee_run_some(
+			ts, run, SETTLE_SLICE_NS << (stuck < 8 ? stuck : 8),
+			s->stop_timeout_ms);
+		if (err)
+			break;
+	}
+	free(run);
+	*rounds = r;
+	return err;
+}
+
 static int
 take_attempt(struct la_session *s, struct la_snapshot *snap,
 	     struct heap_walk *w, uint64_t *pause_ns, uint64_t *stop_ns,
-	     uint64_t *walk_ns, unsigned *threads)
+	     uint64_t *walk_ns, unsigned *threads, unsigned *rounds)
 {
 	struct tracee_set ts;
 	uint64_t t0;
@@ -245,6 +318,13 @@ take_attempt(struct la_session *s, struct la_snapshot *snap,
 			return la_fail(-ESRCH, "process %d exited",
 				       (int)s->pid);
 		return err;
+	}
+	err = settle(s, &ts, rounds);
+	if (err) { /* every thread was let go already */
+		tracee_set_free(&ts);
+		return err == -ESRCH ? la_fail(-ESRCH, "process %d exited",
+					       (int)s->pid)
+				     : err;
 	}
 	*threads = 0;
 	for (size_t i = 0; i < ts.n; i++)
@@ -269,7 +349,7 @@ la_snapshot_take(struct la_session *s, struct la_snapshot **out)
 	struct heap_walk w;
 	struct timespec now;
 	uint64_t pause_ns = 0, stop_ns = 0, walk_ns = 0, bytes = 0;
-	unsigned attempts = 0, threads = 0;
+	unsigned attempts = 0, threads = 0, rounds = 0;
 	int err;
 
 	la_error_clear();
@@ -282,7 +362,7 @@ la_snapshot_take(struct la_session *s, struct la_snapshot **out)
 		memset(&w, 0, sizeof(w));
 		attempts++;
 		err = take_attempt(s, snap, &w, &pause_ns, &stop_ns, &walk_ns,
-				   &threads);
+				   &threads, &rounds);
 		bytes += w.bytes_read;
 		if (err || w.consistent || attempts >= MAX_ATTEMPTS)
 			break;
@@ -305,6 +385,7 @@ la_snapshot_take(struct la_session *s, struct la_snapshot **out)
 	snap->info.pid = s->pid;
 	snap->info.consistent = w.consistent;
 	snap->info.attempts = attempts;
+	snap->info.settle_rounds = rounds;
 	snap->info.pause_ns = pause_ns;
 	snap->info.stop_ns = stop_ns;
 	snap->info.walk_ns = walk_ns;

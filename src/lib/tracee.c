@@ -12,6 +12,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +150,49 @@ seize_pass(struct tracee_set *set, int *added)
 	return err;
 }
 
+/*
+ * A thread inside vfork() waits killably for its child (kernel
+ * wait_for_vfork_done(), shown as kernel_clone in wchan on 6.x): no
+ * ptrace stop can reach it, and a seized thread that never stops cannot
+ * be detached. Look before seizing anything.
+ */
+static pid_t
+vforking_thread(pid_t pid)
+{
+	char path[64], wchan[64], state;
+	struct dirent *e;
+	pid_t found = 0, tracer;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while (!found && (e = readdir(d))) {
+		pid_t tid = (pid_t)atoi(e->d_name);
+		FILE *f;
+
+		if (tid <= 0 || task_status(pid, tid, &tracer, &state) ||
+		    state != 'D')
+			continue;
+		snprintf(wchan, sizeof(wchan), "/proc/%d/task/%d/wchan",
+			 (int)pid, (int)tid);
+		f = fopen(wchan, "re");
+		if (!f)
+			continue;
+		if (fgets(wchan, sizeof(wchan), f) &&
+		    (!strcmp(wchan, "wait_for_vfork_done") ||
+		     !strcmp(wchan, "kernel_clone") ||
+		     !strcmp(wchan, "_do_fork")))
+			found = tid;
+		fclose(f);
+	}
+	closedir(d);
+	return found;
+}
+
+static unsigned read_regs(struct tracee_set *set);
+
 static int
 is_job_control_stop(int sig)
 {
@@ -217,7 +261,7 @@ handle_status(struct tracee_set *set, struct tracee *t, int st)
 static int
 wait_stops(struct tracee_set *set, uint64_t deadline)
 {
-	long pause_ns = 5000;
+	unsigned idle = 0;
 
 	for (;;) {
 		int pending = 0, progress = 0;
@@ -264,14 +308,19 @@ wait_stops(struct tracee_set *set, uint64_t deadline)
 						(int)set->pid);
 			return 0;
 		}
-		if (!progress) {
-			struct timespec ts = {0, pause_ns};
+		/*
+		 * An interrupted thread must get a CPU to enter its stop:
+		 * yield first (the target's threads may be waiting for this
+		 * core), then sleep in short steps.
+		 */
+		if (progress) {
+			idle = 0;
+		} else if (++idle < 64) {
+			sched_yield();
+		} else {
+			struct timespec ts = {0, idle < 256 ? 20000 : 200000};
 
 			nanosleep(&ts, NULL);
-			if (pause_ns < 1000000)
-				pause_ns *= 2;
-		} else {
-			pause_ns = 5000;
 		}
 	}
 }
@@ -338,6 +387,11 @@ tracee_stop_all(pid_t pid, unsigned timeout_ms, struct tracee_set *set)
 
 	memset(set, 0, sizeof(*set));
 	set->pid = pid;
+	if ((alive = vforking_thread(pid)))
+		return la_fail(
+			-LA_EVFORK,
+			"process %d is inside vfork() (thread %d waits for its child to exec or exit): try again in a moment",
+			(int)pid, (int)alive);
 	set->stop_begin_ns = la_now_ns();
 	deadline = set->stop_begin_ns + (uint64_t)timeout_ms * 1000000u;
 	do {
@@ -349,17 +403,7 @@ tracee_stop_all(pid_t pid, unsigned timeout_ms, struct tracee_set *set)
 		/* Stable only when a pass after all stops finds no thread. */
 	} while (added);
 
-	alive = 0;
-	for (size_t i = 0; i < set->n; i++) {
-		struct tracee *t = &set->t[i];
-
-		if (t->state != TRACEE_STOPPED)
-			continue;
-		alive++;
-		if (ptrace(PTRACE_GETREGS, t->tid, 0, &t->regs) == 0)
-			t->have_regs = 1;
-	}
-	if (!alive) {
+	if (!read_regs(set)) {
 		err = la_fail(-ESRCH, "process %d exited", (int)pid);
 		goto fail;
 	}
@@ -367,6 +411,62 @@ tracee_stop_all(pid_t pid, unsigned timeout_ms, struct tracee_set *set)
 	return 0;
 fail:
 	detach_all(set);
+	return err;
+}
+
+static unsigned
+read_regs(struct tracee_set *set)
+{
+	unsigned alive = 0;
+
+	for (size_t i = 0; i < set->n; i++) {
+		struct tracee *t = &set->t[i];
+
+		t->have_regs = 0;
+		if (t->state != TRACEE_STOPPED)
+			continue;
+		alive++;
+		if (ptrace(PTRACE_GETREGS, t->tid, 0, &t->regs) == 0)
+			t->have_regs = 1;
+	}
+	return alive;
+}
+
+int
+tracee_run_some(struct tracee_set *set, const unsigned char *run,
+		uint64_t slice_ns, unsigned timeout_ms)
+{
+	size_t n = set->n;
+	struct timespec ts = {(time_t)(slice_ns / 1000000000u),
+			      (long)(slice_ns % 1000000000u)};
+	int err, any = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct tracee *t = &set->t[i];
+
+		if (!run[i] || t->state != TRACEE_STOPPED || t->group_stop)
+			continue;
+		if (ptrace(PTRACE_CONT, t->tid, 0, 0)) {
+			if (errno == ESRCH)
+				t->state = TRACEE_GONE;
+			continue;
+		}
+		t->state = TRACEE_RUNNING;
+		any = 1;
+	}
+	if (!any)
+		return 0;
+	nanosleep(&ts, NULL);
+	for (size_t i = 0; i < n; i++)
+		if (set->t[i].state == TRACEE_RUNNING &&
+		    ptrace(PTRACE_INTERRUPT, set->t[i].tid, 0, 0) &&
+		    errno == ESRCH)
+			set->t[i].state = TRACEE_GONE;
+	err = wait_stops(set, la_now_ns() + (uint64_t)timeout_ms * 1000000u);
+	if (!err && !read_regs(set))
+		err = la_fail(-ESRCH, "process %d exited", (int)set->pid);
+	if (err)
+		detach_all(set);
 	return err;
 }
 

@@ -45,6 +45,14 @@ struct tracee_set {
  * -EPERM, -LA_ETRACED, -LA_ESTOPTIMEOUT, -LA_EEXEC.
  */
 int tracee_stop_all(pid_t pid, unsigned timeout_ms, struct tracee_set *set);
+/*
+ * With every thread stopped: let the threads whose run[i] is set go on for
+ * slice_ns, then stop them again; the others stay stopped. A thread that
+ * job control stopped never runs. Registers are read again. Errors as for
+ * tracee_stop_all(), after which nothing stays attached.
+ */
+int tracee_run_some(struct tracee_set *set, const unsigned char *run,
+		    uint64_t slice_ns, unsigned timeout_ms);
 /* Detach every thread; a thread that job control had stopped stays so. */
 int tracee_resume_all(struct tracee_set *set);
 void tracee_set_free(struct tracee_set *set);
