@@ -70,6 +70,51 @@ allocator_open_target_file(pid_t pid, const struct mapping *m,
 	return err;
 }
 
+/* Well-known allocators, by the file that provides malloc. */
+static const char *
+allocator_name(const char *base)
+{
+	static const struct {
+		const char *part, *name;
+	} known[] = {
+		{"jemalloc", "jemalloc"},
+		{"tcmalloc", "tcmalloc"},
+		{"mimalloc", "mimalloc"},
+		{"snmalloc", "snmalloc"},
+		{"rpmalloc", "rpmalloc"},
+		{"hoard", "Hoard"},
+		{"libasan", "AddressSanitizer's allocator"},
+		{"libhwasan", "HWAddressSanitizer's allocator"},
+		{"libtsan", "ThreadSanitizer's allocator"},
+		{"libmsan", "MemorySanitizer's allocator"},
+		{"libumem", "umem"},
+	};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strstr(base, known[i].part))
+			return known[i].name;
+	return "another allocator";
+}
+
+const char *
+allocator_static_kind(const struct elffile *ef)
+{
+	uint64_t a, sz;
+	const void *d;
+	char buf[32];
+
+	/* musl: its startup and malloc entry points (musl >= 1.2.1). */
+	if (!elffile_symbol(ef, "__init_libc", &a, NULL) ||
+	    !elffile_symbol(ef, "__libc_malloc_impl", &a, NULL))
+		return "musl libc";
+	if (!elffile_section(ef, ".go.buildinfo", &a, &sz, &d) ||
+	    !elffile_section(ef, ".note.go.buildid", &a, &sz, &d))
+		return "Go";
+	if (!elffile_find_string(ef, "RUST_BACKTRACE", buf, sizeof(buf)))
+		return "Rust";
+	return NULL;
+}
+
 static int
 is_glibc_name(const char *base)
 {
@@ -194,11 +239,16 @@ check_binding(pid_t pid, const struct maps *maps, struct memsrc *mem,
 	}
 	if (!strcmp(m->path, loc->path))
 		return 0; /* lazily bound PLT slot inside libc itself */
+	if (!m->path[0])
+		return la_fail(
+			-LA_ENOTGLIBC,
+			"process %d allocates with code in an anonymous mapping, not glibc's malloc: leakattach reads only glibc's heap",
+			(int)pid);
 	return la_fail(
 		-LA_ENOTGLIBC,
-		"process %d allocates with %s, not glibc's malloc: leakattach reads only glibc's heap",
-		(int)pid,
-		m->path[0] ? mapping_basename(m) : "an anonymous mapping");
+		"process %d allocates with %s (%s), not glibc's malloc: leakattach reads only glibc's heap",
+		(int)pid, allocator_name(mapping_basename(m)),
+		mapping_basename(m));
 }
 
 static int

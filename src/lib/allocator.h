@@ -27,6 +27,12 @@ int allocator_find_glibc(pid_t pid, const struct maps *maps, struct memsrc *mem,
 			 struct glibc_loc *out);
 void glibc_loc_free(struct glibc_loc *loc);
 
+/*
+ * For a static executable without glibc's malloc: "musl libc", "Go" or
+ * "Rust" when the file says so (symbols, sections, strings), else NULL.
+ */
+const char *allocator_static_kind(const struct elffile *ef);
+
 struct mapping;
 
 /*

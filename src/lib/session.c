@@ -125,11 +125,19 @@ resolve_layout(struct la_session *s, const struct la_session_opts *o)
 			s->loc.path);
 		err = malloc_layout_from_signature(&ctx, &s->layout);
 	}
-	if (err && s->loc.static_binary)
+	if (err && s->loc.static_binary) {
+		const char *kind = allocator_static_kind(s->loc.elf);
+
+		if (kind)
+			return la_fail(
+				-LA_ENOTGLIBC,
+				"process %d (%s) is a static program built with %s, which brings its own malloc: leakattach reads only glibc's heap",
+				(int)s->pid, s->loc.path, kind);
 		return la_fail(
 			-LA_ENOTGLIBC,
-			"process %d (%s) is a static program without glibc's malloc (Go, Rust, musl?): leakattach reads only glibc's heap",
+			"process %d (%s) is a static program without glibc's malloc (musl, Go, Rust?): leakattach reads only glibc's heap",
 			(int)s->pid, s->loc.path);
+	}
 	if (err)
 		return err;
 	err = malloc_layout_confirm(&s->layout, s->mem);

@@ -184,7 +184,7 @@ Test(bad_input, foreign_allocator_is_named, .timeout = 60)
 	cr_assert_eq(target_read_line(&t, 20000), 0);
 	cr_assert_str_eq(t.line, "ready");
 	cr_expect_eq(snapshot_of(t.pid, &r, NULL), 2);
-	expect_one_sentence(&r, "libpreload_malloc.so, not glibc's malloc");
+	expect_one_sentence(&r, "another allocator (libpreload_malloc.so), not glibc's malloc");
 	run_result_free(&r);
 	cr_expect_eq(target_check_unharmed(&t, 0, NULL), 0, "%s", t.line);
 	target_stop(&t);
@@ -218,4 +218,60 @@ Test(bad_input, usage_errors_exit_64, .timeout = 30)
 		     "--top");
 	expect_usage((const char *[]){ leakattach_path(), "snapshot", "-p", NULL },
 		     "needs an argument");
+}
+
+/* LD_PRELOADed allocators from Debian's packages, named in the refusal. */
+static void
+expect_preload_refused(const char *lib, const char *named)
+{
+	struct target t;
+	struct run_result r;
+	char env0[4096];
+	const char *env[] = { env0, NULL };
+
+	cr_assert_eq(access(lib, R_OK), 0,
+		     "%s is missing: run scripts/install-deps", lib);
+	snprintf(env0, sizeof(env0), "LD_PRELOAD=%s", lib);
+	cr_assert_eq(target_start(&t, "sleeper", NULL, env), 0);
+	cr_assert_eq(target_read_line(&t, 20000), 0);
+	cr_assert_str_eq(t.line, "ready");
+	cr_expect_eq(snapshot_of(t.pid, &r, NULL), 2);
+	expect_one_sentence(&r, named);
+	run_result_free(&r);
+	cr_expect_eq(target_check_unharmed(&t, 0, NULL), 0, "%s", t.line);
+	target_stop(&t);
+}
+
+Test(bad_input, jemalloc_is_named, .timeout = 60)
+{
+	expect_preload_refused("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
+			       "allocates with jemalloc (libjemalloc.so.2)");
+}
+
+Test(bad_input, tcmalloc_is_named, .timeout = 60)
+{
+	expect_preload_refused(
+		"/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4",
+		"allocates with tcmalloc (libtcmalloc_minimal.so.4");
+}
+
+Test(bad_input, static_musl_program_is_named, .timeout = 60)
+{
+	struct target t;
+	struct run_result r;
+
+	cr_assert_eq(target_start(&t, "musl-static", NULL, NULL), 0);
+	cr_assert_eq(target_read_line(&t, 20000), 0);
+	cr_assert_str_eq(t.line, "ready");
+	cr_expect_eq(snapshot_of(t.pid, &r, NULL), 2);
+	expect_one_sentence(&r, "static program built with musl libc");
+	run_result_free(&r);
+	{
+		char tracer[32];
+
+		cr_expect_eq(proc_status_field(t.pid, "TracerPid", tracer,
+					       sizeof(tracer)), 0);
+		cr_expect_str_eq(tracer, "0");
+	}
+	target_stop(&t);
 }
