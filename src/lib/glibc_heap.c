@@ -63,6 +63,11 @@ struct walker {
 	/* non-main heaps [start, start + heap_max): skipped by the mmap scan */
 	uint64_t *heaps;
 	size_t n_heaps, cap_heaps;
+	/* every segment walked, [lo, hi): they must not overlap */
+	struct segment {
+		uint64_t lo, hi;
+	} * segs;
+	size_t n_segs, cap_segs;
 };
 
 static void mark(struct heap_walk *w, struct arena_walk *aw, const char *fmt,
@@ -207,6 +212,12 @@ walk_segment(struct walker *W, unsigned ai, uint64_t start, uint64_t end,
 		}
 		if (p == top) {
 			aw->top_size = cs;
+			aw->top_seen = 1;
+			if (cs < MINSIZE)
+				mark(W->out, aw,
+				     "top chunk %#llx of size %#llx",
+				     (unsigned long long)p,
+				     (unsigned long long)cs);
 			emit(W, ai, p, cs, CHUNK_TOP);
 			if (cs > end - p || p + cs != end)
 				mark(W->out, aw,
@@ -214,7 +225,8 @@ walk_segment(struct walker *W, unsigned ai, uint64_t start, uint64_t end,
 				     (unsigned long long)p);
 			return 0;
 		}
-		if (cs == 0 && !(top >= start && top < end)) {
+		if (cs == 0 && !(top >= start && top < end) &&
+		    end - p >= CHUNK_HDR_SZ && end - p < 2 * CHUNK_HDR_SZ) {
 			/* the last fencepost of an old heap (malloc.c sysmalloc) */
 			emit(W, ai, p, end - p, CHUNK_META);
 			return 0;
@@ -259,6 +271,37 @@ remember_heap(struct walker *W, uint64_t h)
 	return 0;
 }
 
+/*
+ * Note a segment before walking it. Returns 1 (and marks the walk) when it
+ * overlaps one already walked: two arenas claiming the same memory, from a
+ * corrupt heap_info or sbrk_base. It is then not walked, so no chunk is
+ * ever visited twice.
+ */
+static int
+remember_segment(struct walker *W, struct arena_walk *aw, uint64_t lo,
+		 uint64_t hi)
+{
+	for (size_t i = 0; i < W->n_segs; i++)
+		if (lo < W->segs[i].hi && W->segs[i].lo < hi) {
+			mark(W->out, aw,
+			     "heap segments %#llx and %#llx overlap",
+			     (unsigned long long)W->segs[i].lo,
+			     (unsigned long long)lo);
+			return 1;
+		}
+	if (W->n_segs == W->cap_segs) {
+		size_t ncap = W->cap_segs ? W->cap_segs * 2 : 64;
+		struct segment *ns = realloc(W->segs, ncap * sizeof(*ns));
+
+		if (!ns)
+			return -ENOMEM;
+		W->segs = ns;
+		W->cap_segs = ncap;
+	}
+	W->segs[W->n_segs++] = (struct segment){lo, hi};
+	return 0;
+}
+
 static int
 walk_main_arena(struct walker *W, unsigned ai, const unsigned char *ms,
 		uint64_t sbrk_base)
@@ -267,6 +310,7 @@ walk_main_arena(struct walker *W, unsigned ai, const unsigned char *ms,
 	struct arena_walk *aw = &W->out->arena[ai];
 	uint64_t top, topsz, first, end;
 	uint32_t flags;
+	int err;
 
 	memcpy(&top, ms + l->ms_top, 8);
 	memcpy(&flags, ms + l->ms_flags, 4);
@@ -291,6 +335,9 @@ walk_main_arena(struct walker *W, unsigned ai, const unsigned char *ms,
 		return 0;
 	}
 	aw->heaps = 1;
+	err = remember_segment(W, aw, sbrk_base, end);
+	if (err)
+		return err < 0 ? err : 0;
 	if (first > sbrk_base)
 		emit(W, ai, sbrk_base, first - sbrk_base, CHUNK_META);
 	return walk_segment(W, ai, first, end, top);
@@ -345,6 +392,15 @@ walk_thread_arena(struct walker *W, unsigned ai, const unsigned char *ms)
 		start = align_chunk(first_heap ? aw->addr + l->ms_size
 					       : h + l->hi_sizeof);
 		end = h + size;
+		if (start >= end) {
+			mark(W->out, aw,
+			     "heap %#llx is smaller than its headers",
+			     (unsigned long long)h);
+			return 0;
+		}
+		err = remember_segment(W, aw, h, end);
+		if (err)
+			return err < 0 ? err : 0;
 		emit(W, ai, h, start - h, CHUNK_META);
 		aw->heaps++;
 		err = walk_segment(W, ai, start, end, top);
@@ -590,6 +646,13 @@ check_arena(struct walker *W, unsigned ai)
 		mark(W->out, aw,
 		     "arena %#llx was locked (a thread inside malloc)",
 		     (unsigned long long)aw->addr);
+	if (!aw->heaps && aw->system_mem)
+		mark(W->out, aw, "arena %#llx has %llu bytes but no heap",
+		     (unsigned long long)aw->addr,
+		     (unsigned long long)aw->system_mem);
+	if (aw->heaps && !aw->top_seen)
+		mark(W->out, aw, "arena %#llx: the walk never reached top",
+		     (unsigned long long)aw->addr);
 	if (aw->heaps && aw->walked_bytes != aw->system_mem)
 		mark(W->out, aw,
 		     "arena %#llx: chunks add up to %llu bytes, system_mem is %llu",
@@ -688,6 +751,7 @@ done:
 	free(addrs);
 	free(sysmem);
 	free(W.heaps);
+	free(W.segs);
 	free(W.listed);
 	free(W.seq.buf);
 	freelists_free(&W.fl);

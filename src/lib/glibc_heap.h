@@ -40,6 +40,7 @@ struct arena_walk {
 	unsigned threads; /* attached_threads */
 	uint64_t system_mem;
 	uint64_t top_size;
+	int top_seen; /* the walk reached the top chunk */
 	/* what the walk found, for mallinfo and the checks */
 	uint64_t bin_chunks, bin_bytes, fast_chunks, fast_bytes;
 	uint64_t walked_bytes; /* every chunk + headers */

@@ -361,6 +361,22 @@ detach_all(struct tracee_set *set)
 					t->state = TRACEE_GONE;
 					break;
 				}
+				if ((st >> 16) == PTRACE_EVENT_CLONE) {
+					unsigned long msg = 0;
+
+					/*
+					 * The new thread is attached too: it
+					 * must be waited for and detached in
+					 * its turn (add() may move t).
+					 */
+					t->state = TRACEE_STOPPED;
+					if (!ptrace(PTRACE_GETEVENTMSG, t->tid,
+						    0, &msg) &&
+					    !find(set, (pid_t)msg))
+						add(set, (pid_t)msg);
+					t = &set->t[i];
+					break;
+				}
 				t->state = TRACEE_STOPPED;
 				break;
 			}

@@ -1032,3 +1032,221 @@ Test(glibc_heap, refuses_tcache_struct_larger_than_it_reads, .timeout = 10)
 	glibc_heap_walk_free(&out);
 	synth_free(&s);
 }
+
+/* ----- found by the fuzzer (tests/fuzz/fuzz_heapwalk.c) ------------------ */
+/*
+ * Each test is one finding of `make fuzz`, shrunk to the writes it needs.
+ * They fail until glibc_heap.c is fixed: every heap below is one glibc
+ * cannot produce, yet the walk called it consistent.
+ */
+
+/* A main heap in use: tcache struct, one chunk, top; system_mem set. */
+static void
+build_small_main(struct synth *s)
+{
+	synth_init(s, SYNTH_HEAP_LEN);
+	synth_tcache_struct(s, 0);
+	synth_inuse(s, 0, 0x30);
+	synth_top(s, 0);
+}
+
+/*
+ * Invariant unwalked_system_mem. walk_main_arena() takes main_arena for
+ * unused when its top is 0 or initial_top, or mp_.sbrk_base is 0, without
+ * looking at system_mem: 0 bytes walked of the 0x21000 mallinfo counts as
+ * in use. glibc sets top, sbrk_base and system_mem together in sysmalloc().
+ */
+Test(glibc_heap, fuzz_rejects_main_arena_unused_but_with_system_mem,
+     .timeout = 10)
+{
+	for (int which = 0; which < 3; which++) {
+		struct synth s;
+		struct counter c = { 0 };
+		struct heap_walk out;
+		int err;
+
+		build_small_main(&s);
+		if (which == 0)
+			synth_w64(&s, SYNTH_MAIN_ARENA + s.l.ms_top, 0);
+		else if (which == 1) /* initial_top: bin_at(av, 1) */
+			synth_w64(&s, SYNTH_MAIN_ARENA + s.l.ms_top,
+				  synth_bin_at(&s, 0, 1));
+		else
+			synth_w64(&s, SYNTH_MP + s.l.mp_sbrk_base, 0);
+		err = walk(&s, &c, &out);
+		cr_log_info("case %d", which);
+		assert_rejected(err, &out);
+		glibc_heap_walk_free(&out);
+		synth_free(&s);
+	}
+}
+
+/*
+ * Invariant unwalked_system_mem, in a thread arena: top == 0 makes
+ * walk_thread_arena() walk no heap at all (h = 0), and check_arena() only
+ * compares walked bytes with system_mem when a heap was walked.
+ */
+Test(glibc_heap, fuzz_rejects_thread_arena_without_top, .timeout = 10)
+{
+	struct synth s;
+	struct counter c = { 0 };
+	struct heap_walk out;
+	unsigned ta;
+	int err;
+
+	build_small_main(&s);
+	ta = synth_thread_arena(&s, SYNTH_THREAD_HEAP, 0x1000);
+	synth_tcache_struct(&s, ta);
+	synth_inuse(&s, ta, 0x40);
+	synth_top(&s, ta);
+	synth_w64(&s, s.a[ta].addr + s.l.ms_top, 0);
+	err = walk(&s, &c, &out);
+	assert_rejected(err, &out);
+	glibc_heap_walk_free(&out);
+	synth_free(&s);
+}
+
+/*
+ * Invariant one_top. heap_info.size (0x100) smaller than heap_info plus
+ * malloc_state (0x8d0): walk_thread_arena() emits the 0x8d0 header, which
+ * runs past the heap's end, then walk_segment() gets start > end and walks
+ * nothing, without a word. With system_mem = 0x8d0 the walk is consistent
+ * with no top chunk and no chunk at all.
+ */
+Test(glibc_heap, fuzz_rejects_thread_heap_smaller_than_its_header,
+     .timeout = 10)
+{
+	struct synth s;
+	struct counter c = { 0 };
+	struct heap_walk out;
+	unsigned ta;
+	int err;
+
+	build_small_main(&s);
+	ta = synth_thread_arena(&s, SYNTH_THREAD_HEAP, 0x1000);
+	synth_tcache_struct(&s, ta);
+	synth_inuse(&s, ta, 0x40);
+	synth_top(&s, ta);
+	synth_w64(&s, SYNTH_THREAD_HEAP + s.l.hi_size, 0x100);
+	synth_w64(&s, s.a[ta].addr + s.l.ms_system_mem, 0x8d0);
+	err = walk(&s, &c, &out);
+	assert_rejected(err, &out);
+	if (err == 0 && out.consistent)
+		cr_assert_eq(c.n[CHUNK_TOP], out.n_arena,
+			     "consistent without a top chunk");
+	glibc_heap_walk_free(&out);
+	synth_free(&s);
+}
+
+/*
+ * Invariants one_top and meta_shape, main arena. A top chunk of size 0
+ * makes the segment end at top (end = top + 0), so top is not in
+ * [start, end) and walk_segment() takes a zero-size header before it for
+ * the last fencepost of an old heap: the 0x30 chunk in use is reported as
+ * metadata, no top chunk at all, and with system_mem = top - sbrk_base
+ * every check passes.
+ */
+Test(glibc_heap, fuzz_rejects_main_top_of_size_zero, .timeout = 10)
+{
+	struct synth s;
+	struct counter c = { 0 };
+	struct heap_walk out;
+	uint64_t used, top;
+	int err;
+
+	synth_init(&s, SYNTH_HEAP_LEN);
+	synth_tcache_struct(&s, 0);
+	used = synth_inuse(&s, 0, 0x30);
+	top = synth_top(&s, 0);
+	synth_w64(&s, used + 8, 0 | PREV_INUSE);
+	synth_w64(&s, top + 8, 0 | PREV_INUSE);
+	synth_w64(&s, SYNTH_MAIN_ARENA + s.l.ms_system_mem,
+		  top - SYNTH_SBRK_BASE);
+	err = walk(&s, &c, &out);
+	assert_rejected(err, &out);
+	glibc_heap_walk_free(&out);
+	synth_free(&s);
+}
+
+/*
+ * Invariant meta_shape, thread arena. In a heap that is not the newest,
+ * walk_segment() takes any zero-size header for the heap's last fencepost
+ * and reports everything from it to the heap's end as one metadata chunk,
+ * so walked bytes still equal system_mem. glibc writes size 0 only in the
+ * last 16 bytes of an old heap (sysmalloc: the 0x10 then the 0x0
+ * fencepost). Here an in-use chunk's size is 0: it, the old top's
+ * remainder (taken out of the unsorted bin) and the 0x10 fencepost become
+ * 0x3630 bytes of "metadata" in a consistent walk.
+ */
+Test(glibc_heap, fuzz_rejects_zero_size_chunk_inside_an_old_heap,
+     .timeout = 10)
+{
+	const uint64_t h2 = SYNTH_THREAD_HEAP + HEAP_MAX_DEFAULT;
+	struct synth s;
+	struct counter c = { 0 };
+	struct heap_walk out;
+	unsigned ta;
+	uint64_t used, b;
+	int err;
+
+	build_small_main(&s);
+	ta = synth_thread_arena(&s, SYNTH_THREAD_HEAP, 0x4000);
+	synth_inuse(&s, ta, 0x100);
+	used = synth_inuse(&s, ta, 0x200);
+	synth_grow_heap(&s, ta, h2, 0x3000);
+	synth_inuse(&s, ta, 0x100);
+	synth_top(&s, ta);
+	synth_w64(&s, used + 8, 0 | PREV_INUSE);
+	b = synth_bin_at(&s, ta, SYNTH_UNSORTED);
+	synth_w64(&s, b + 16, b);
+	synth_w64(&s, b + 24, b);
+	err = walk(&s, &c, &out);
+	assert_rejected(err, &out);
+	if (err == 0) {
+		const struct seen *v = find_seen(&c, used);
+
+		cr_assert(!v || v->kind != CHUNK_META || v->size == 16,
+			  "chunk %#llx reported as %#llx bytes of metadata",
+			  (unsigned long long)used,
+			  v ? (unsigned long long)v->size : 0ull);
+	}
+	glibc_heap_walk_free(&out);
+	synth_free(&s);
+}
+
+/*
+ * Invariant no_overlap. mp_.sbrk_base and main_arena.top moved into a
+ * thread arena's heap, system_mem to match: walk_main_arena() walks the
+ * thread heap's chunks as the main heap's, walk_thread_arena() walks them
+ * again, and nothing compares the main heap's range with the thread heaps
+ * (W->heaps): every chunk there is counted in two arenas, consistently.
+ */
+Test(glibc_heap, fuzz_rejects_main_heap_inside_a_thread_heap, .timeout = 10)
+{
+	struct synth s;
+	struct counter c = { 0 };
+	struct heap_walk out;
+	unsigned ta;
+	uint64_t first;
+	int err;
+
+	build_small_main(&s);
+	ta = synth_thread_arena(&s, SYNTH_THREAD_HEAP, 0x1000);
+	first = synth_tcache_struct(&s, ta) - 16;
+	synth_inuse(&s, ta, 0x40);
+	synth_top(&s, ta);
+	synth_w64(&s, SYNTH_MP + s.l.mp_sbrk_base, first);
+	synth_w64(&s, SYNTH_MAIN_ARENA + s.l.ms_top, s.a[ta].top);
+	synth_w64(&s, SYNTH_MAIN_ARENA + s.l.ms_system_mem,
+		  SYNTH_THREAD_HEAP + 0x1000 - first);
+	err = walk(&s, &c, &out);
+	assert_rejected(err, &out);
+	if (err == 0)
+		for (unsigned i = 0; i < c.nv; i++)
+			for (unsigned j = i + 1; j < c.nv; j++)
+				cr_assert_neq(c.v[i].addr, c.v[j].addr,
+					      "chunk %#llx walked twice",
+					      (unsigned long long)c.v[i].addr);
+	glibc_heap_walk_free(&out);
+	synth_free(&s);
+}
