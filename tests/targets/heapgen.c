@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * heapgen.c - test target: builds a known glibc malloc heap, parks every
- * thread outside malloc and reports glibc's own mallinfo2().
+ * thread outside malloc and reports glibc's own mallinfo2() (mallinfo()
+ * when built against glibc < 2.33; the line is the same).
  *
  * Usage: heapgen SCENARIO [SEED]
  *
@@ -79,6 +80,37 @@ static void __attribute__((noreturn)) die(const char *msg)
 	write_all(2, "\n", 1);
 	_exit(1);
 }
+
+#if !__GLIBC_PREREQ(2, 33)
+/*
+ * glibc before 2.33 has only mallinfo(): the same numbers in int fields,
+ * wrapped to 32 bits. Every scenario's heap stays far below 4 GiB, so read
+ * back as unsigned they are exactly what mallinfo2() would say.
+ */
+struct mallinfo2 {
+	size_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks,
+		uordblks, fordblks, keepcost;
+};
+
+static struct mallinfo2 mallinfo2(void)
+{
+	struct mallinfo m = mallinfo();
+	struct mallinfo2 mi = {
+		.arena = (unsigned int)m.arena,
+		.ordblks = (unsigned int)m.ordblks,
+		.smblks = (unsigned int)m.smblks,
+		.hblks = (unsigned int)m.hblks,
+		.hblkhd = (unsigned int)m.hblkhd,
+		.usmblks = (unsigned int)m.usmblks,
+		.fsmblks = (unsigned int)m.fsmblks,
+		.uordblks = (unsigned int)m.uordblks,
+		.fordblks = (unsigned int)m.fordblks,
+		.keepcost = (unsigned int)m.keepcost,
+	};
+
+	return mi;
+}
+#endif
 
 static void report_mallinfo(void)
 {
