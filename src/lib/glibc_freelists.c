@@ -269,64 +269,6 @@ walk_fastbins(const struct malloc_layout *l, struct memsrc *mem,
 	return 0;
 }
 
-/* Bins are doubly linked through raw bk pointers, like int_mallinfo(). */
-static int
-walk_bins(const struct malloc_layout *l, struct memsrc *mem, uint64_t arena,
-	  uint64_t system_mem, struct arena_lists *al, struct freelists *fl)
-{
-	uint64_t bound = system_mem / MINSIZE + 1;
-
-	for (unsigned i = 1; i < NBINS; i++) {
-		/* bin_at(a, i): a fake chunk whose fd/bk overlay bins[2i-2..] */
-		uint64_t b = arena + l->ms_bins + (uint64_t)(i - 1) * 16 - 16;
-		uint64_t p, prev = b, fd, saved, n = 0, power = 1, lam = 0;
-
-		if (memsrc_u64(mem, b + 24, &p))
-			return -EFAULT;
-		saved = 0;
-		while (p != b) {
-			uint64_t cs, here = p;
-
-			if (!p || (p & MALLOC_ALIGN_MASK) ||
-			    chunk_size_at(mem, p, &cs) || cs < MINSIZE ||
-			    memsrc_u64(mem, p + 16, &fd) ||
-			    memsrc_u64(mem, p + 24, &p) || ++n > bound) {
-				mark(fl, "bin %u of arena %#llx is broken", i,
-				     (unsigned long long)arena);
-				al->ok = 0;
-				break;
-			}
-			/* Links agree both ways: p->fd is where we came from. */
-			if (fd != prev) {
-				mark(fl,
-				     "bin %u of arena %#llx: chunk %#llx points back to %#llx, not %#llx",
-				     i, (unsigned long long)arena,
-				     (unsigned long long)here,
-				     (unsigned long long)fd,
-				     (unsigned long long)prev);
-				al->ok = 0;
-				break;
-			}
-			prev = here;
-			al->bin_chunks++;
-			al->bin_bytes += cs;
-			/* Brent's cycle detection: a loop never reaches b. */
-			if (p == saved) {
-				mark(fl, "bin %u of arena %#llx loops", i,
-				     (unsigned long long)arena);
-				al->ok = 0;
-				break;
-			}
-			if (++lam == power) {
-				saved = p;
-				power *= 2;
-				lam = 0;
-			}
-		}
-	}
-	return 0;
-}
-
 int
 freelists_collect(struct malloc_layout *l, struct memsrc *mem,
 		  const uint64_t *arenas, unsigned char *const *bufs,
@@ -354,9 +296,6 @@ freelists_collect(struct malloc_layout *l, struct memsrc *mem,
 		fl->arena[a].ok = 1;
 		err = walk_fastbins(l, mem, bufs[a], system_mem[a],
 				    &fl->arena[a], fl);
-		if (!err)
-			err = walk_bins(l, mem, arenas[a], system_mem[a],
-					&fl->arena[a], fl);
 		if (err == -ESRCH || err == -ENOMEM)
 			return err;
 		if (err) {

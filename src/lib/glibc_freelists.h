@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * glibc_freelists.h - membership of the free lists whose chunks look in use
- * in the heap itself (every tcache, the fastbins), plus counts of the bins
- * (which the chunk walk cross-checks) and the tcache structs. Decides
- * safe-linking (glibc >= 2.32) from the lists themselves when the layout
- * does not know it. Every list walk is bounded and cycle-checked.
+ * in the heap itself (every tcache, the fastbins) and the tcache structs.
+ * The bins need no walk of their own: their chunks are the ones the heap
+ * walk finds free, and glibc_heap.c checks their links as it passes.
+ * Decides safe-linking (glibc >= 2.32) from the lists themselves when the
+ * layout does not know it. Every list walk is bounded and cycle-checked.
  */
 #ifndef LA_GLIBC_FREELISTS_H
 #define LA_GLIBC_FREELISTS_H
@@ -17,7 +18,6 @@ struct malloc_layout;
 struct memsrc;
 
 struct arena_lists {
-	uint64_t bin_chunks, bin_bytes; /* bins 1..127, from the lists */
 	uint64_t fast_chunks, fast_bytes; /* fastbins, from the lists */
 	int ok; /* every list walked cleanly */
 };

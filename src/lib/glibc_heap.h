@@ -41,6 +41,8 @@ struct arena_walk {
 	uint64_t system_mem;
 	uint64_t top_size;
 	int top_seen; /* the walk reached the top chunk */
+	/* sums of H(bk, chunk) and H(chunk, fd) over the bins' chunks */
+	uint64_t links_bk, links_fd;
 	/* what the walk found, for mallinfo and the checks */
 	uint64_t bin_chunks, bin_bytes, fast_chunks, fast_bytes;
 	uint64_t walked_bytes; /* every chunk + headers */

@@ -328,6 +328,12 @@ settle(struct la_session *s, struct tracee_set *ts, unsigned *rounds)
 		if (err)
 			break;
 	}
+	if (!err && (q.inside || q.locks))
+		for (size_t i = 0; i < ts->n; i++)
+			pr_debug("unsettled: thread %d pc %#llx %s",
+				 (int)ts->t[i].tid,
+				 (unsigned long long)ts->t[i].regs.rip,
+				 run && run[i] ? "runs" : "stays");
 	free(run);
 	*rounds = r;
 	return err;
