@@ -98,6 +98,12 @@ struct la_session_opts {
 	int no_debuginfo;
 	/* Give up on a thread that does not stop within this (0: 2000). */
 	unsigned stop_timeout_ms;
+	/*
+	 * Directory where layouts learned from DWARF are kept per build-id,
+	 * so that later sessions skip the debug info (NULL: no cache). Created
+	 * with mode 0700 if missing.
+	 */
+	const char *cache_dir;
 };
 #define LA_OPTS(TYPE, ...) \
 	((struct TYPE){.sz = sizeof(struct TYPE), __VA_ARGS__})

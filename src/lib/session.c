@@ -18,6 +18,7 @@
 #include "elfsyms.h"
 #include "error.h"
 #include "glibc_heap.h"
+#include "layout_cache.h"
 #include "log.h"
 #include "malloc_code.h"
 #include "malloc_layout.h"
@@ -122,6 +123,8 @@ resolve_layout(struct la_session *s, const struct la_session_opts *o)
 	const char *dirs[3] = {NULL, NULL, NULL};
 	char target_debug[96];
 	struct layout_ctx ctx;
+	const unsigned char *id;
+	size_t idlen = elffile_build_id(s->loc.elf, &id);
 	int err;
 
 	snprintf(root, sizeof(root), "/proc/%d/root", (int)s->pid);
@@ -141,8 +144,21 @@ resolve_layout(struct la_session *s, const struct la_session_opts *o)
 		.static_binary = s->loc.static_binary,
 		.debug_dirs = o->no_debuginfo ? NULL : dirs,
 	};
+	if (!o->no_debuginfo && o->cache_dir &&
+	    !layout_cache_load(o->cache_dir, id, idlen, s->loc.bias, &s->layout,
+			       &s->code) &&
+	    !malloc_layout_confirm(&s->layout, s->mem))
+		return 0;
 	err = malloc_layout_from_dwarf(&ctx, &s->layout);
 	collect_code(s, &ctx);
+	if (!err && o->cache_dir) {
+		int serr = layout_cache_save(o->cache_dir, id, idlen,
+					     s->loc.bias, &s->layout, &s->code);
+
+		if (serr)
+			pr_info("cannot keep the layout in %s: %s",
+				o->cache_dir, strerror(-serr));
+	}
 	if (err) {
 		pr_info("no usable debug info for %s: finding malloc's state by its signatures",
 			s->loc.path);

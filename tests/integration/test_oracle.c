@@ -263,3 +263,76 @@ Test(oracle, job_control_stopped_target_stays_stopped, .timeout = 60)
 	cr_expect_eq(target_check_unharmed(&t, 0, NULL), 0, "%s", t.line);
 	target_stop(&t);
 }
+
+/* The layout cache: written once from DWARF, then used, never trusted blind. */
+static void
+snapshot_matches(pid_t pid, const struct la_session_opts *o,
+		 const uint64_t want[MI_NFIELDS])
+{
+	struct la_session *s;
+	struct la_snapshot *snap;
+	struct la_mallinfo mi;
+	struct la_layout_info lay;
+	uint64_t got[MI_NFIELDS];
+
+	cr_assert_eq(la_session_open(pid, o, &s), 0, "%s", la_errmsg());
+	la_session_layout(s, &lay);
+	cr_expect_eq(lay.source, LA_LAYOUT_DWARF);
+	cr_assert_eq(la_snapshot_take(s, &snap), 0, "%s", la_errmsg());
+	la_snapshot_mallinfo(snap, &mi);
+	mallinfo_fields(&mi, got);
+	cr_expect_arr_eq(got, want, sizeof(got));
+	la_snapshot_free(snap);
+	la_session_close(s);
+}
+
+Test(oracle, layout_cache_is_used_and_checked, .timeout = 60)
+{
+	struct target t;
+	const char *argv[] = { "threads", NULL };
+	char dir[64], cmd[256];
+	struct la_session_opts o = { .sz = sizeof(o) };
+	uint64_t want[MI_NFIELDS];
+	struct stat st1, st2;
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "/tmp/la-cache-%d", (int)getpid());
+	o.cache_dir = dir;
+	cr_assert_eq(target_start(&t, "heapgen", argv, NULL), 0);
+	cr_assert_eq(target_wait_mallinfo(&t, want), 0);
+
+	snapshot_matches(t.pid, &o, want); /* learns from DWARF, saves */
+	snprintf(cmd, sizeof(cmd), "test $(ls %s | wc -l) = 1", dir);
+	cr_assert_eq(system(cmd), 0, "no layout saved in %s", dir);
+	snprintf(cmd, sizeof(cmd), "%s/layout-*", dir);
+	{
+		char path[512];
+		FILE *p;
+
+		snprintf(cmd, sizeof(cmd), "ls %s/layout-*", dir);
+		p = popen(cmd, "r");
+		cr_assert(p && fgets(path, sizeof(path), p));
+		pclose(p);
+		path[strcspn(path, "\n")] = '\0';
+		cr_assert_eq(stat(path, &st1), 0);
+		snapshot_matches(t.pid, &o, want); /* from the cache */
+		cr_assert_eq(stat(path, &st2), 0);
+		cr_expect_eq(st1.st_mtime, st2.st_mtime, "the entry was rewritten");
+		cr_expect_eq(st1.st_ino, st2.st_ino, "the entry was rewritten");
+
+		/* A damaged entry is ignored and replaced. */
+		f = fopen(path, "r+");
+		cr_assert(f);
+		fseek(f, 100, SEEK_SET);
+		fputs("garbage garbage garbage", f);
+		fclose(f);
+		snapshot_matches(t.pid, &o, want);
+		/* A truncated one too. */
+		cr_assert_eq(truncate(path, 10), 0);
+		snapshot_matches(t.pid, &o, want);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_expect_eq(system(cmd), 0);
+	cr_expect_eq(target_check_unharmed(&t, 0, NULL), 0, "%s", t.line);
+	target_stop(&t);
+}
