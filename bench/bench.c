@@ -1,0 +1,1201 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * bench.c - the benchmark of DESIGN.md §3 (`make bench`).
+ *
+ * Speed and memory are measured here, never asserted: the machines are
+ * shared and noisy, so every figure is the MEDIAN of several runs (with
+ * min .. max beside it) and is printed next to a baseline measured in the
+ * same run, on the same target. Budgets are printed beside the figures
+ * with "met" or "NOT met"; the exit status says only whether the benchmark
+ * could run (0) or not (2).
+ *
+ *   pause   a 1 GiB heap in about 5 M chunks (bench/bigheap), once with
+ *           every chunk in use and once with 1 chunk in 16 free (in the
+ *           bins): the pause of `leakattach snapshot -p PID --json`
+ *           against a bare process_vm_readv of the same heap mappings in
+ *           1 MiB pieces (the target's [heap] and its thread heaps),
+ *           interleaved run by run. Then leakattach's peak RSS (ru_maxrss
+ *           from wait4) on those heaps and on a tiny one, with the layout
+ *           from debug info and with --no-debuginfo.
+ *   stop    stop latency (stop_ms) for 4 and 100 threads, idle (blocked in
+ *           a futex) and spinning (always runnable) (bench/threads).
+ *   tput    an allocation-heavy target (bench/storm: 4 threads doing
+ *           malloc/free of mixed small sizes, counting operations): its
+ *           ops/s alone, with a snapshot every 1 s and every 10 s, in
+ *           rounds that interleave the three; the slowdown per round
+ *           against the "alone" window of the same round, extrapolated to
+ *           one snapshot per 60 s. Other processes take CPU from the target
+ *           unevenly, so each window also reports the cores the target and
+ *           everyone else used (/proc), the target's ops per CPU second,
+ *           and a model that other load does not disturb: time stopped
+ *           plus the tool's CPU time over the cores, per interval.
+ *
+ * Every snapshot runs the real tool as a child, so its cost includes the
+ * start of the process and the layout lookup (debug info), as a cron job
+ * calling `leakattach snapshot` would pay it.
+ *
+ * Targets are started with a pipe on stdin and stdout, print one readiness
+ * line, die with us (PR_SET_PDEATHSIG) and end when their stdin closes.
+ * Children are waited for by PID only.
+ *
+ * For ru_maxrss to be the tool's own, run the real binary, not libtool's
+ * wrapper script (a shell whose RSS would count too): `make bench` runs
+ * this program under `libtool --mode=execute`, which does that.
+ *
+ * To profile the tool: `bench --hold --free-every 16` builds the heap and
+ * waits with its PID printed; `--wrap 'perf stat -d'` runs each snapshot
+ * under a command; `--only pause` repeats the pause and RSS part alone.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <gnu/libc-version.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_RUNS 101
+#define MAX_ROUNDS 51
+#define MAX_ARGS 32
+#define MAX_SHAPES 8
+#define MAX_MODEL 8192 /* snapshots kept for the throughput model */
+#define HEAP_MAX_SIZE (64ull << 20) /* glibc's thread heaps are aligned so */
+#define PIECE (1u << 20) /* what leakattach reads per call too */
+
+enum { ONLY_PAUSE = 1, ONLY_STOP = 2, ONLY_TPUT = 4 };
+
+struct opts {
+	const char *tool; /* leakattach */
+	char dir[PATH_MAX]; /* where bigheap, threads, storm are */
+	unsigned runs; /* per figure */
+	unsigned rounds; /* throughput rounds */
+	double window; /* seconds per throughput window */
+	unsigned long long mib, chunks;
+	unsigned long long free_every[MAX_SHAPES]; /* heap shapes measured */
+	unsigned n_shapes;
+	unsigned storm_threads;
+	unsigned only;
+	int hold;
+	int verbose;
+	char *tool_args[MAX_ARGS]; /* after snapshot -p PID --json */
+	unsigned n_tool_args;
+	char *wrap[MAX_ARGS]; /* a command put in front of the tool */
+	unsigned n_wrap;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("bench: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+sleep_until(double t)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)t;
+	ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	       EINTR)
+		;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double
+median(const double *v, unsigned n)
+{
+	static double s[MAX_MODEL];
+
+	if (!n || n > MAX_MODEL)
+		return 0;
+	memcpy(s, v, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), cmp_double);
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+static void
+min_max(const double *v, unsigned n, double *lo, double *hi)
+{
+	*lo = *hi = n ? v[0] : 0;
+	for (unsigned i = 1; i < n; i++) {
+		if (v[i] < *lo)
+			*lo = v[i];
+		if (v[i] > *hi)
+			*hi = v[i];
+	}
+}
+
+/* "median  (min .. max)" of n values, with prec decimals. */
+static const char *
+spread(char *buf, size_t len, int prec, const double *v, unsigned n)
+{
+	double lo, hi;
+
+	min_max(v, n, &lo, &hi);
+	snprintf(buf, len, "%.*f  (%.*f .. %.*f)", prec, median(v, n), prec, lo,
+		 prec, hi);
+	return buf;
+}
+
+static const char *
+verdict(int met)
+{
+	return met ? "met" : "NOT met";
+}
+
+/* ---- targets ------------------------------------------------------------ */
+
+struct target {
+	pid_t pid;
+	int in_fd, out_fd;
+	char buf[512];
+	size_t len;
+	char ready[256];
+};
+
+/* One line from the target, without its newline; -1 on EOF or timeout. */
+static int
+target_line(struct target *t, char *line, size_t size, double timeout_s)
+{
+	double deadline = now_s() + timeout_s;
+
+	for (;;) {
+		char *nl = memchr(t->buf, '\n', t->len);
+		struct pollfd pfd = {t->out_fd, POLLIN, 0};
+		double left;
+		ssize_t n;
+
+		if (nl) {
+			size_t l = (size_t)(nl - t->buf);
+
+			snprintf(line, size, "%.*s", (int)l, t->buf);
+			t->len -= l + 1;
+			memmove(t->buf, nl + 1, t->len);
+			return 0;
+		}
+		if (t->len == sizeof(t->buf))
+			t->len = 0; /* an overlong line: drop it */
+		left = deadline - now_s();
+		if (left <= 0)
+			return -1;
+		if (poll(&pfd, 1, (int)(left * 1000) + 1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (!pfd.revents)
+			continue;
+		n = read(t->out_fd, t->buf + t->len, sizeof(t->buf) - t->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		t->len += (size_t)n;
+	}
+}
+
+static void
+target_start(struct target *t, const struct opts *o, const char *const argv[],
+	     double timeout_s)
+{
+	int in[2], out[2];
+	char path[PATH_MAX + 64];
+
+	memset(t, 0, sizeof(*t));
+	snprintf(path, sizeof(path), "%s/%s", o->dir, argv[0]);
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
+		die("pipe: %s", strerror(errno));
+	fflush(NULL);
+	t->pid = fork();
+	if (t->pid < 0)
+		die("fork: %s", strerror(errno));
+	if (t->pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		execv(path, (char *const *)argv);
+		fprintf(stderr, "bench: cannot run %s: %s\n", path,
+			strerror(errno));
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	t->in_fd = in[1];
+	t->out_fd = out[0];
+	if (target_line(t, t->ready, sizeof(t->ready), timeout_s) ||
+	    strncmp(t->ready, "ready", 5))
+		die("%s did not get ready (build the bench targets: make bench)",
+		    path);
+}
+
+/* Close its stdin (it exits), wait for it by PID; SIGKILL if it hangs. */
+static void
+target_stop(struct target *t)
+{
+	double deadline = now_s() + 10;
+	int st;
+
+	if (t->pid <= 0)
+		return;
+	close(t->in_fd);
+	close(t->out_fd);
+	while (waitpid(t->pid, &st, WNOHANG) == 0) {
+		if (now_s() > deadline) {
+			kill(t->pid, SIGKILL);
+			waitpid(t->pid, &st, 0);
+			break;
+		}
+		usleep(1000); /* bounded wait for an exit, not a handshake */
+	}
+	t->pid = 0;
+}
+
+static unsigned long long
+ready_field(const struct target *t, const char *key)
+{
+	const char *p = strstr(t->ready, key);
+
+	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+/* ---- running leakattach ------------------------------------------------- */
+
+struct run {
+	double pause_ms, stop_ms, walk_ms, wall_ms, cpu_ms;
+	double bytes_read, maxrss_kib;
+	unsigned attempts, settle_rounds;
+	int consistent;
+};
+
+static int
+json_num(const char *js, const char *key, double *out)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(js, pat);
+	if (!p)
+		return -1;
+	*out = strtod(p + strlen(pat), NULL);
+	return 0;
+}
+
+/*
+ * `[WRAP...] leakattach snapshot -p PID --json [ARGS...] [EXTRA]`: parse its JSON,
+ * its rusage from wait4. Dies when the tool fails: a benchmark of a
+ * failing tool means nothing.
+ */
+static void
+tool_snapshot(const struct opts *o, pid_t pid, const char *extra, struct run *r)
+{
+	const char *argv[2 * MAX_ARGS + 8];
+	char pidstr[24], *js = NULL;
+	size_t len = 0, cap = 0;
+	unsigned n = 0;
+	struct rusage ru;
+	int out[2], st;
+	double t0, v;
+	pid_t child;
+
+	for (unsigned i = 0; i < o->n_wrap; i++)
+		argv[n++] = o->wrap[i];
+	snprintf(pidstr, sizeof(pidstr), "%d", (int)pid);
+	argv[n++] = o->tool;
+	argv[n++] = "snapshot";
+	argv[n++] = "-p";
+	argv[n++] = pidstr;
+	argv[n++] = "--json";
+	for (unsigned i = 0; i < o->n_tool_args; i++)
+		argv[n++] = o->tool_args[i];
+	if (extra)
+		argv[n++] = extra;
+	argv[n] = NULL;
+
+	if (pipe2(out, O_CLOEXEC))
+		die("pipe: %s", strerror(errno));
+	fflush(NULL);
+	t0 = now_s();
+	child = fork();
+	if (child < 0)
+		die("fork: %s", strerror(errno));
+	if (child == 0) {
+		dup2(out[1], 1);
+		execvp(argv[0], (char *const *)argv);
+		fprintf(stderr, "bench: cannot run %s: %s\n", argv[0],
+			strerror(errno));
+		_exit(127);
+	}
+	close(out[1]);
+	for (;;) {
+		ssize_t k;
+
+		if (cap - len < 4096) {
+			cap = cap ? 2 * cap : 65536;
+			js = realloc(js, cap);
+			if (!js)
+				die("out of memory");
+		}
+		k = read(out[0], js + len, cap - len - 1);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		len += (size_t)k;
+	}
+	close(out[0]);
+	js[len] = '\0';
+	while (wait4(child, &st, 0, &ru) < 0)
+		if (errno != EINTR)
+			die("wait4: %s", strerror(errno));
+	memset(r, 0, sizeof(*r));
+	r->wall_ms = (now_s() - t0) * 1e3;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 ||
+	    json_num(js, "pause_ms", &r->pause_ms) ||
+	    json_num(js, "stop_ms", &r->stop_ms) ||
+	    json_num(js, "walk_ms", &r->walk_ms) ||
+	    json_num(js, "bytes_read", &r->bytes_read))
+		die("`%s snapshot -p %d --json` failed (status %#x): %.300s",
+		    o->tool, (int)pid, st, js);
+	if (!json_num(js, "attempts", &v))
+		r->attempts = (unsigned)v;
+	if (!json_num(js, "settle_rounds", &v)) /* newer tools only */
+		r->settle_rounds = (unsigned)v;
+	r->consistent =
+		strstr(js, "\"consistent\":true") != NULL &&
+		strstr(js, "\"consistent\":true") < strstr(js, "\"layout\"");
+	r->maxrss_kib = (double)ru.ru_maxrss;
+	r->cpu_ms = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+		    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+	if (o->verbose)
+		fprintf(stderr,
+			"  snapshot: pause %.3f ms, stop %.3f ms, walk %.3f ms, read %.1f MiB, %u attempt(s)%s, maxrss %.0f KiB, cpu %.1f ms, wall %.1f ms\n",
+			r->pause_ms, r->stop_ms, r->walk_ms,
+			r->bytes_read / 1048576, r->attempts,
+			r->consistent ? "" : " (approximate)", r->maxrss_kib,
+			r->cpu_ms, r->wall_ms);
+	free(js);
+}
+
+/* ---- the machine -------------------------------------------------------- */
+
+static void
+print_machine(const struct opts *o)
+{
+	char line[512], cpu[256] = "unknown", mem[64] = "?", load[64] = "?";
+	struct utsname u;
+	FILE *f;
+
+	f = fopen("/proc/cpuinfo", "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *c = strchr(line, ':');
+
+		if (!strncmp(line, "model name", 10) && c) {
+			snprintf(cpu, sizeof(cpu), "%s", c + 2);
+			cpu[strcspn(cpu, "\n")] = '\0';
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	f = fopen("/proc/meminfo", "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long long kib;
+
+		if (sscanf(line, "MemTotal: %llu kB", &kib) == 1) {
+			snprintf(mem, sizeof(mem), "%.1f GiB",
+				 (double)kib / 1048576);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	f = fopen("/proc/loadavg", "re");
+	if (f && fgets(load, sizeof(load), f))
+		load[strcspn(load, "\n")] = '\0';
+	if (f)
+		fclose(f);
+	uname(&u);
+	printf("leakattach benchmark: medians of %u runs (min .. max after each median)\n",
+	       o->runs);
+	printf("  %-10s %s\n", "cpu", cpu);
+	printf("  %-10s %ld online\n", "cores", sysconf(_SC_NPROCESSORS_ONLN));
+	printf("  %-10s %s\n", "memory", mem);
+	printf("  %-10s %s %s %s\n", "kernel", u.sysname, u.release, u.machine);
+	printf("  %-10s %s\n", "glibc", gnu_get_libc_version());
+	printf("  %-10s %s\n", "loadavg", load);
+	printf("  %-10s %s", "tool", o->tool);
+	for (unsigned i = 0; i < o->n_tool_args; i++)
+		printf(" %s", o->tool_args[i]);
+	printf("\n\n");
+}
+
+/* ---- 1. pause and peak RSS ---------------------------------------------- */
+
+struct range {
+	uint64_t start, end;
+};
+
+/*
+ * The heap mappings: [heap] (the main arena) and the read-write anonymous
+ * mappings that start on a HEAP_MAX_SIZE boundary (thread heaps).
+ */
+static unsigned
+heap_ranges(pid_t pid, struct range *r, unsigned max)
+{
+	char path[64], line[512];
+	unsigned n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		die("%s: %s", path, strerror(errno));
+	while (n < max && fgets(line, sizeof(line), f)) {
+		unsigned long long s, e, off, inode;
+		char perms[8], dev[16], name[256] = "";
+
+		if (sscanf(line, "%llx-%llx %7s %llx %15s %llu %255s", &s, &e,
+			   perms, &off, dev, &inode, name) < 6)
+			continue;
+		if (!strcmp(name, "[heap]") ||
+		    (!name[0] && !inode && !strncmp(perms, "rw", 2) &&
+		     !(s & (HEAP_MAX_SIZE - 1))))
+			r[n++] = (struct range){s, e};
+	}
+	fclose(f);
+	return n;
+}
+
+/* The baseline: process_vm_readv of every range, 1 MiB per call. */
+static double
+read_ranges_ms(pid_t pid, const struct range *r, unsigned n, void *buf,
+	       uint64_t *bytes)
+{
+	double t0 = now_s();
+
+	*bytes = 0;
+	for (unsigned i = 0; i < n; i++)
+		for (uint64_t a = r[i].start; a < r[i].end;) {
+			size_t want =
+				r[i].end - a < PIECE ? r[i].end - a : PIECE;
+			struct iovec l = {buf, want};
+			struct iovec rem = {(void *)(uintptr_t)a, want};
+			ssize_t got = process_vm_readv(pid, &l, 1, &rem, 1, 0);
+
+			if (got <= 0)
+				die("process_vm_readv(%d, %#llx): %s", (int)pid,
+				    (unsigned long long)a, strerror(errno));
+			a += (uint64_t)got;
+			*bytes += (uint64_t)got;
+		}
+	return (now_s() - t0) * 1e3;
+}
+
+/* One shape of the big heap: every K-th chunk freed (0: none). */
+struct heap_result {
+	unsigned long long every, chunks, bytes, freed;
+	double heap_mib;
+	unsigned nranges, approx, attempts;
+	double base[MAX_RUNS], pause[MAX_RUNS], ratio[MAX_RUNS], stop[MAX_RUNS],
+		walk[MAX_RUNS], cpu[MAX_RUNS], readmib[MAX_RUNS];
+	double rss[2][MAX_RUNS]; /* as configured, and --no-debuginfo */
+};
+
+static int
+has_tool_arg(const struct opts *o, const char *arg)
+{
+	for (unsigned i = 0; i < o->n_tool_args; i++)
+		if (!strcmp(o->tool_args[i], arg))
+			return 1;
+	return 0;
+}
+
+static void
+hold(const struct opts *o, struct target *t)
+{
+	char buf[64];
+
+	printf("holding the target: PID %d. Profile the tool by hand, e.g.\n"
+	       "  perf record -e cpu-clock --call-graph dwarf -o perf.data -- %s snapshot -p %d --json >/dev/null\n"
+	       "  strace -c %s snapshot -p %d --json >/dev/null\n"
+	       "then press Enter (or end stdin) to end it.\n",
+	       (int)t->pid, o->tool, (int)t->pid, o->tool, (int)t->pid);
+	fflush(stdout);
+	while (fgets(buf, sizeof(buf), stdin) && buf[0] != '\n')
+		;
+}
+
+static void
+measure_heap(const struct opts *o, struct heap_result *h, int nodebug_col)
+{
+	char mib[32], chunks[32], every[32];
+	const char *argv[] = {"bigheap", "--mib",	 mib,	"--chunks",
+			      chunks,	 "--free-every", every, NULL};
+	struct range ranges[64];
+	struct target t;
+	struct run r;
+	uint64_t bytes;
+	double t0;
+	void *rbuf;
+
+	snprintf(mib, sizeof(mib), "%llu", o->mib);
+	snprintf(chunks, sizeof(chunks), "%llu", o->chunks);
+	snprintf(every, sizeof(every), "%llu", h->every);
+	t0 = now_s();
+	target_start(&t, o, argv, 600);
+	h->chunks = ready_field(&t, "chunks=");
+	h->bytes = ready_field(&t, "bytes=");
+	h->freed = ready_field(&t, "freed=");
+	printf("   heap built: %.1f MiB in %llu chunks, %llu of them free, in %.1f s (bench/bigheap --free-every %llu, PID %d)\n",
+	       (double)h->bytes / 1048576, h->chunks, h->freed, now_s() - t0,
+	       h->every, (int)t.pid);
+	fflush(stdout);
+	h->nranges = heap_ranges(t.pid, ranges, 64);
+	for (unsigned i = 0; i < h->nranges; i++)
+		h->heap_mib +=
+			(double)(ranges[i].end - ranges[i].start) / 1048576;
+	if (o->hold) {
+		hold(o, &t);
+		target_stop(&t);
+		return;
+	}
+	rbuf = malloc(PIECE);
+	if (!rbuf)
+		die("out of memory");
+	/* A warm-up of each, not counted: page tables, caches, debug files. */
+	read_ranges_ms(t.pid, ranges, h->nranges, rbuf, &bytes);
+	tool_snapshot(o, t.pid, NULL, &r);
+	for (unsigned i = 0; i < o->runs; i++) {
+		/* alternate the order: neither always runs first */
+		if (i % 2)
+			tool_snapshot(o, t.pid, NULL, &r);
+		h->base[i] =
+			read_ranges_ms(t.pid, ranges, h->nranges, rbuf, &bytes);
+		if (!(i % 2))
+			tool_snapshot(o, t.pid, NULL, &r);
+		h->pause[i] = r.pause_ms;
+		h->stop[i] = r.stop_ms;
+		h->walk[i] = r.walk_ms;
+		h->rss[0][i] = r.maxrss_kib / 1024;
+		h->cpu[i] = r.cpu_ms;
+		h->readmib[i] = r.bytes_read / 1048576;
+		h->ratio[i] = r.pause_ms / h->base[i];
+		h->approx += !r.consistent;
+		h->attempts += r.attempts;
+		if (o->verbose)
+			fprintf(stderr,
+				"  run %u: read %.2f ms, pause %.2f ms, ratio %.2f\n",
+				i + 1, h->base[i], h->pause[i], h->ratio[i]);
+	}
+	free(rbuf);
+	for (unsigned i = 0; nodebug_col && i < o->runs; i++) {
+		tool_snapshot(o, t.pid, "--no-debuginfo", &r);
+		h->rss[1][i] = r.maxrss_kib / 1024;
+	}
+	target_stop(&t);
+}
+
+static void
+print_heap(const struct opts *o, const struct heap_result *h)
+{
+	char buf[128], what[96];
+
+	if (h->every)
+		snprintf(what, sizeof(what),
+			 "1 in %llu chunks free (%llu in bins)", h->every,
+			 h->freed);
+	else
+		snprintf(what, sizeof(what), "every chunk in use");
+	printf("   -- %s\n", what);
+	printf("   %-38s %s ms   (%.1f MiB in %u mapping(s), 1 MiB per call)\n",
+	       "baseline: process_vm_readv of the heap",
+	       spread(buf, sizeof(buf), 1, h->base, o->runs), h->heap_mib,
+	       h->nranges);
+	printf("   %-38s %s ms\n", "leakattach pause",
+	       spread(buf, sizeof(buf), 1, h->pause, o->runs));
+	printf("   %-38s %s ms\n", "  of which stop",
+	       spread(buf, sizeof(buf), 2, h->stop, o->runs));
+	printf("   %-38s %s ms\n", "  of which read + walk",
+	       spread(buf, sizeof(buf), 1, h->walk, o->runs));
+	printf("   %-38s %s MiB\n", "  target memory read",
+	       spread(buf, sizeof(buf), 1, h->readmib, o->runs));
+	printf("   %-38s %s ms\n", "  tool CPU per run (user+sys)",
+	       spread(buf, sizeof(buf), 0, h->cpu, o->runs));
+	printf("   %-38s %u of %u, %u stop(s) in all\n",
+	       "  approximate snapshots", h->approx, o->runs, h->attempts);
+	printf("   %-38s %s      budget <= 1.3: %s\n", "RATIO pause / read",
+	       spread(buf, sizeof(buf), 2, h->ratio, o->runs),
+	       verdict(median(h->ratio, o->runs) <= 1.3));
+}
+
+static void
+bench_pause(const struct opts *o)
+{
+	static struct heap_result heaps[MAX_SHAPES];
+	const char *tiny_argv[] = {"threads", "1", "idle", NULL};
+	double tiny[2][MAX_RUNS];
+	int nodebug_col = !has_tool_arg(o, "--no-debuginfo");
+	char b1[128], b2[128];
+	struct target t;
+	struct run r;
+
+	printf("1. pause per snapshot of a %llu MiB heap in about %llu chunks, against a bare\n"
+	       "   process_vm_readv of the same heap mappings (same target, runs interleaved)\n",
+	       o->mib, o->chunks);
+	for (unsigned s = 0; s < o->n_shapes; s++) {
+		heaps[s].every = o->free_every[s];
+		measure_heap(o, &heaps[s], nodebug_col);
+		if (o->hold)
+			return;
+		print_heap(o, &heaps[s]);
+		fflush(stdout);
+	}
+
+	/* The same tool on a tiny heap: its RSS without a big walk. */
+	target_start(&t, o, tiny_argv, 30);
+	for (unsigned i = 0; i < o->runs; i++) {
+		tool_snapshot(o, t.pid, NULL, &r);
+		tiny[0][i] = r.maxrss_kib / 1024;
+		if (nodebug_col) {
+			tool_snapshot(o, t.pid, "--no-debuginfo", &r);
+			tiny[1][i] = r.maxrss_kib / 1024;
+		}
+	}
+	target_stop(&t);
+
+	printf("2. leakattach peak RSS in MiB (ru_maxrss from wait4), budget <= 8 MiB\n");
+	printf("   %-38s %-28s %s\n", "",
+	       o->n_tool_args ? "as configured" : "layout from debug info",
+	       nodebug_col ? "--no-debuginfo" : "");
+	printf("   %-38s %-28s %s\n", "baseline: a tiny heap (1 thread)",
+	       spread(b1, sizeof(b1), 1, tiny[0], o->runs),
+	       nodebug_col ? spread(b2, sizeof(b2), 1, tiny[1], o->runs) : "");
+	for (unsigned s = 0; s < o->n_shapes; s++) {
+		const struct heap_result *h = &heaps[s];
+		char label[64];
+
+		if (h->every)
+			snprintf(label, sizeof(label),
+				 "%.0f MiB heap, 1 in %llu free",
+				 (double)h->bytes / 1048576, h->every);
+		else
+			snprintf(label, sizeof(label),
+				 "%.0f MiB heap, all in use",
+				 (double)h->bytes / 1048576);
+		printf("   %-38s %-28s %s\n", label,
+		       spread(b1, sizeof(b1), 1, h->rss[0], o->runs),
+		       nodebug_col
+			       ? spread(b2, sizeof(b2), 1, h->rss[1], o->runs)
+			       : "");
+		printf("   %-38s %-28s %s\n", "  budget <= 8 MiB",
+		       verdict(median(h->rss[0], o->runs) <= 8),
+		       nodebug_col ? verdict(median(h->rss[1], o->runs) <= 8)
+				   : "");
+	}
+	printf("\n");
+	fflush(stdout);
+}
+
+/* ---- 3. stop latency ---------------------------------------------------- */
+
+static void
+bench_stop(const struct opts *o)
+{
+	/*
+	 * With 100 spinning threads on a few cores the tool itself gets
+	 * little CPU (about cores / 101 of it), so one run takes seconds:
+	 * that case runs at most 3 times, without a warm-up.
+	 */
+	static const struct {
+		const char *n, *mode;
+		unsigned max_runs;
+	} cfg[] = {{"4", "idle", MAX_RUNS},
+		   {"4", "spin", MAX_RUNS},
+		   {"100", "idle", MAX_RUNS},
+		   {"100", "spin", 3}};
+
+	printf("3. stop latency: first PTRACE_INTERRUPT -> every thread stopped (bench/threads;\n"
+	       "   idle: threads blocked in a futex; spin: threads always runnable, no malloc)\n");
+	printf("   %-12s %-6s %-5s %-30s %-30s\n", "threads", "mode", "runs",
+	       "stop_ms", "pause_ms");
+	for (unsigned c = 0; c < sizeof(cfg) / sizeof(cfg[0]); c++) {
+		const char *argv[] = {"threads", cfg[c].n, cfg[c].mode, NULL};
+		unsigned runs =
+			o->runs < cfg[c].max_runs ? o->runs : cfg[c].max_runs;
+		double stop[MAX_RUNS], pause[MAX_RUNS];
+		char b1[128], b2[128], label[32];
+		struct target t;
+		struct run r;
+
+		target_start(&t, o, argv, 60);
+		if (runs == o->runs)
+			tool_snapshot(o, t.pid, NULL, &r); /* warm-up */
+		for (unsigned i = 0; i < runs; i++) {
+			tool_snapshot(o, t.pid, NULL, &r);
+			stop[i] = r.stop_ms;
+			pause[i] = r.pause_ms;
+		}
+		target_stop(&t);
+		snprintf(label, sizeof(label), "%s + main", cfg[c].n);
+		printf("   %-12s %-6s %-5u %-30s %-30s", label, cfg[c].mode,
+		       runs, spread(b1, sizeof(b1), 3, stop, runs),
+		       spread(b2, sizeof(b2), 3, pause, runs));
+		if (atoi(cfg[c].n) <= 8)
+			printf(" budget <= 2 ms: %s",
+			       verdict(median(stop, runs) <= 2));
+		printf("\n");
+		fflush(stdout);
+	}
+	printf("\n");
+}
+
+/* ---- 4. throughput of an allocation-heavy target ------------------------ */
+
+static void
+storm_count(struct target *t, double *ops, double *ns)
+{
+	char line[128];
+	unsigned long long a, b;
+
+	if (write(t->in_fd, "count\n", 6) != 6 ||
+	    target_line(t, line, sizeof(line), 10) ||
+	    sscanf(line, "count %llu %llu", &a, &b) != 2)
+		die("the storm target did not answer");
+	*ops = (double)a;
+	*ns = (double)b;
+}
+
+/* Busy CPU time of the whole machine, in seconds (/proc/stat). */
+static double
+machine_busy_s(void)
+{
+	unsigned long long v[8] = {0};
+	FILE *f = fopen("/proc/stat", "re");
+	double busy;
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+		   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) != 8)
+		memset(v, 0, sizeof(v));
+	fclose(f);
+	/* user nice system [idle iowait] irq softirq steal */
+	busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]);
+	return busy / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU time of a process, all its threads, in seconds (/proc/PID/stat). */
+static double
+process_cpu_s(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	p = strrchr(buf, ')'); /* comm may hold spaces */
+	if (!p ||
+	    sscanf(p + 2,
+		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+		   &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+struct snapstats {
+	double pause[MAX_MODEL], cpu[MAX_MODEL], stopped[MAX_MODEL],
+		settle[MAX_MODEL];
+	unsigned n, approx, attempts;
+};
+
+struct win {
+	double rate; /* target ops/s */
+	double per_cpu; /* target ops per CPU second it got */
+	double target_cores; /* CPU the target got */
+	double other_cores; /* CPU the rest of the machine used */
+};
+
+/* One window: the target's ops/s, with a snapshot every `every` s (0: none). */
+static struct win
+window(const struct opts *o, struct target *t, double every,
+       struct snapstats *ss)
+{
+	double ops0, ns0, ops1, ns1, start, busy0, tcpu0, tool_s = 0, secs;
+	struct win w;
+
+	storm_count(t, &ops0, &ns0);
+	busy0 = machine_busy_s();
+	tcpu0 = process_cpu_s(t->pid);
+	start = now_s();
+	if (every > 0)
+		for (double at = every / 2; at < o->window; at += every) {
+			struct run r;
+
+			sleep_until(start + at);
+			tool_snapshot(o, t->pid, NULL, &r);
+			tool_s += r.cpu_ms / 1e3;
+			if (ss->n < MAX_MODEL) {
+				ss->pause[ss->n] = r.pause_ms;
+				ss->cpu[ss->n] = r.cpu_ms;
+				ss->settle[ss->n] = r.settle_rounds;
+				/* each stop pauses it about as long */
+				ss->stopped[ss->n] = r.pause_ms * r.attempts;
+				ss->n++;
+			}
+			ss->approx += !r.consistent;
+			ss->attempts += r.attempts;
+		}
+	sleep_until(start + o->window);
+	storm_count(t, &ops1, &ns1);
+	secs = (ns1 - ns0) / 1e9;
+	w.rate = (ops1 - ops0) / secs;
+	w.target_cores = (process_cpu_s(t->pid) - tcpu0) / secs;
+	w.per_cpu = w.target_cores > 0 ? w.rate / w.target_cores : 0;
+	w.other_cores =
+		(machine_busy_s() - busy0 - tool_s) / secs - w.target_cores;
+	if (w.other_cores < 0)
+		w.other_cores = 0;
+	return w;
+}
+
+static void
+bench_tput(const struct opts *o)
+{
+	static struct snapstats ss[3];
+	static const double every[3] = {0, 1, 10};
+	double rate[3][MAX_ROUNDS], slow[3][MAX_ROUNDS], tc[3][MAX_ROUNDS],
+		oc[3][MAX_ROUNDS], pc[3][MAX_ROUNDS], pslow[3][MAX_ROUNDS];
+	char nthreads[16], b1[128], b2[128];
+	const char *argv[] = {"storm", nthreads, NULL};
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	struct target t;
+
+	snprintf(nthreads, sizeof(nthreads), "%u", o->storm_threads);
+	printf("4. throughput: bench/storm, %u threads doing malloc/free of mixed small sizes;\n"
+	       "   %u rounds, each a %.0f s window alone, with a snapshot every 1 s and every 10 s\n"
+	       "   (order rotated per round); slowdown against the round's own \"alone\" window\n",
+	       o->storm_threads, o->rounds, o->window);
+	fflush(stdout);
+	target_start(&t, o, argv, 30);
+	sleep_until(now_s() + 2); /* let its heap reach its steady size */
+	for (unsigned r = 0; r < o->rounds; r++) {
+		for (unsigned k = 0; k < 3; k++) {
+			unsigned p = (k + r) % 3;
+			struct win w = window(o, &t, every[p], &ss[p]);
+
+			rate[p][r] = w.rate / 1e6;
+			pc[p][r] = w.per_cpu / 1e6;
+			tc[p][r] = w.target_cores;
+			oc[p][r] = w.other_cores;
+		}
+		for (unsigned p = 0; p < 3; p++) {
+			slow[p][r] = 100 * (1 - rate[p][r] / rate[0][r]);
+			pslow[p][r] = 100 * (1 - pc[p][r] / pc[0][r]);
+		}
+		if (o->verbose)
+			fprintf(stderr,
+				"  round %u: %.3f, %.3f, %.3f M ops/s; other load %.2f, %.2f, %.2f cores\n",
+				r + 1, rate[0][r], rate[1][r], rate[2][r],
+				oc[0][r], oc[1][r], oc[2][r]);
+	}
+	target_stop(&t);
+	/*
+	 * Other processes take CPU from the target unevenly, window by
+	 * window; the target's ops per CPU second it got is immune to that
+	 * (but also blind to the time it stood still and to the CPU the tool
+	 * took from it: see the model below).
+	 */
+	printf("   %-21s %-27s %-24s %-25s %-20s %s\n", "", "target M ops/s",
+	       "slowdown %", "M ops per target CPU s", "slowdown %",
+	       "cores: target/others");
+	for (unsigned p = 0; p < 3; p++) {
+		char label[64], b3[128], b4[128];
+
+		if (p == 0)
+			snprintf(label, sizeof(label), "alone (baseline)");
+		else
+			snprintf(label, sizeof(label), "snapshot every %.0f s",
+				 every[p]);
+		printf("   %-21s %-27s %-24s %-25s %-20s %.2f / %.2f\n", label,
+		       spread(b1, sizeof(b1), 2, rate[p], o->rounds),
+		       p ? spread(b2, sizeof(b2), 1, slow[p], o->rounds) : "",
+		       spread(b3, sizeof(b3), 2, pc[p], o->rounds),
+		       p ? spread(b4, sizeof(b4), 1, pslow[p], o->rounds) : "",
+		       median(tc[p], o->rounds), median(oc[p], o->rounds));
+	}
+	{
+		double s1 = median(slow[1], o->rounds);
+		double s10 = median(slow[2], o->rounds);
+
+		printf("   %-21s %.3f %% from every 1 s (%.2f / 60), %.3f %% from every 10 s (%.2f / 6)\n",
+		       "every 60 s, extrap.", s1 / 60, s1, s10 / 6, s10);
+		double lo, hi, plo, phi;
+
+		min_max(rate[0], o->rounds, &lo, &hi);
+		min_max(pc[0], o->rounds, &plo, &phi);
+		printf("   %-21s budget <= 0.5 %%: %s, but the \"alone\" windows alone spread over\n"
+		       "   %-21s %.0f %% of their median (%.0f %% per CPU s): smaller differences are noise\n",
+		       "", verdict(s1 / 60 <= 0.5), "",
+		       100 * (hi - lo) / median(rate[0], o->rounds),
+		       100 * (phi - plo) / median(pc[0], o->rounds));
+	}
+	for (unsigned p = 1; p < 3; p++)
+		if (ss[p].n)
+			printf("   snapshots every %2.0f s: %u, pause %s ms, tool CPU %s ms each,\n"
+			       "     %u approximate, %u stops, settle rounds %.0f (median)\n",
+			       every[p], ss[p].n,
+			       spread(b1, sizeof(b1), 1, ss[p].pause, ss[p].n),
+			       spread(b2, sizeof(b2), 0, ss[p].cpu, ss[p].n),
+			       ss[p].approx, ss[p].attempts,
+			       median(ss[p].settle, ss[p].n));
+	{
+		/*
+		 * A cross-check of the noisy ops/s figures: per snapshot the
+		 * target stands still for about pause x stops, and the tool's
+		 * CPU time is taken from the target's share of the cores.
+		 */
+		static double stopped[2 * MAX_MODEL], cpu[2 * MAX_MODEL];
+		unsigned n = ss[1].n + ss[2].n;
+		double cost;
+
+		memcpy(stopped, ss[1].stopped, ss[1].n * sizeof(double));
+		memcpy(stopped + ss[1].n, ss[2].stopped,
+		       ss[2].n * sizeof(double));
+		memcpy(cpu, ss[1].cpu, ss[1].n * sizeof(double));
+		memcpy(cpu + ss[1].n, ss[2].cpu, ss[2].n * sizeof(double));
+		if (n && n <= MAX_MODEL) {
+			cost = median(stopped, n) +
+			       median(cpu, n) / (double)(cores > 0 ? cores : 1);
+			printf("   model (not disturbed by other load): stopped %.1f ms (pause x stops) + tool CPU\n"
+			       "     %.0f ms / %ld cores = %.1f ms per snapshot: %.2f %% at 1 s, %.3f %% at 10 s,\n"
+			       "     %.4f %% at 60 s; budget <= 0.5 %%: %s\n",
+			       median(stopped, n), median(cpu, n), cores, cost,
+			       cost / 10, cost / 100, cost / 600,
+			       verdict(cost / 600 <= 0.5));
+		}
+	}
+	printf("\n");
+	fflush(stdout);
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: bench [--only pause,stop,tput] [--runs N] [--rounds N] [--window S]\n"
+	      "             [--leakattach PATH] [--targets DIR] [--mib M] [--chunks N]\n"
+	      "             [--free-every K,...] [--storm-threads N] [--tool-arg ARG]...\n"
+	      "             [--wrap 'CMD ARGS'] [--hold] [-v]\n"
+	      "  --only LIST       parts to run (default all): pause (pause and peak RSS;\n"
+	      "                    also called rss), stop (stop latency), tput (throughput)\n"
+	      "  --runs N          runs per figure (default 5)\n"
+	      "  --rounds N        throughput rounds (default 5)\n"
+	      "  --window S        seconds per throughput window (default 10; at least 10,\n"
+	      "                    so that the every-10-s window holds a snapshot)\n"
+	      "  --leakattach PATH the tool (default ./leakattach)\n"
+	      "  --targets DIR     where bigheap, threads and storm are (default: beside bench)\n"
+	      "  --mib M, --chunks N  the big heap (default 1024 MiB in about 5000000\n"
+	      "                    chunks)\n"
+	      "  --free-every K,.. heap shapes to measure: every K-th chunk freed, 0 for\n"
+	      "                    none (default 0,16)\n"
+	      "  --tool-arg ARG    one more argument for leakattach (e.g. --no-debuginfo)\n"
+	      "  --wrap 'CMD'      run the tool under CMD (e.g. 'perf stat -d'); ru_maxrss\n"
+	      "                    is then CMD's\n"
+	      "  --hold            build the (first) big heap, print its PID and wait for\n"
+	      "                    Enter, to profile by hand: bench --hold --free-every 16\n"
+	      "  -v                every snapshot and run on stderr\n",
+	      f);
+}
+
+static unsigned
+parse_only(const char *s)
+{
+	unsigned m = 0;
+	char buf[128], *tok, *save;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "pause") || !strcmp(tok, "rss"))
+			m |= ONLY_PAUSE;
+		else if (!strcmp(tok, "stop"))
+			m |= ONLY_STOP;
+		else if (!strcmp(tok, "tput") || !strcmp(tok, "throughput"))
+			m |= ONLY_TPUT;
+		else {
+			usage(stderr);
+			exit(64);
+		}
+	}
+	return m;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = {
+		.tool = "./leakattach",
+		.runs = 5,
+		.rounds = 5,
+		.window = 10,
+		.mib = 1024,
+		.chunks = 5000000,
+		.free_every = {0, 16},
+		.n_shapes = 2,
+		.storm_threads = 4,
+		.only = ONLY_PAUSE | ONLY_STOP | ONLY_TPUT,
+	};
+	const char *slash;
+	double t0 = now_s();
+
+	slash = strrchr(argv[0], '/');
+	if (slash)
+		snprintf(o.dir, sizeof(o.dir), "%.*s", (int)(slash - argv[0]),
+			 argv[0]);
+	else
+		snprintf(o.dir, sizeof(o.dir), "bench");
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+#define TAKES_VALUE                    \
+	do {                           \
+		if (!v) {              \
+			usage(stderr); \
+			return 64;     \
+		}                      \
+		i++;                   \
+	} while (0)
+		if (!strcmp(a, "--only")) {
+			TAKES_VALUE;
+			o.only = parse_only(v);
+		} else if (!strcmp(a, "--runs")) {
+			TAKES_VALUE;
+			o.runs = (unsigned)strtoul(v, NULL, 10);
+		} else if (!strcmp(a, "--rounds")) {
+			TAKES_VALUE;
+			o.rounds = (unsigned)strtoul(v, NULL, 10);
+		} else if (!strcmp(a, "--window")) {
+			TAKES_VALUE;
+			o.window = strtod(v, NULL);
+		} else if (!strcmp(a, "--leakattach")) {
+			TAKES_VALUE;
+			o.tool = v;
+		} else if (!strcmp(a, "--targets")) {
+			TAKES_VALUE;
+			snprintf(o.dir, sizeof(o.dir), "%s", v);
+		} else if (!strcmp(a, "--mib")) {
+			TAKES_VALUE;
+			o.mib = strtoull(v, NULL, 0);
+		} else if (!strcmp(a, "--chunks")) {
+			TAKES_VALUE;
+			o.chunks = strtoull(v, NULL, 0);
+		} else if (!strcmp(a, "--free-every")) {
+			char *end;
+
+			TAKES_VALUE;
+			o.n_shapes = 0;
+			for (const char *q = v; *q && o.n_shapes < MAX_SHAPES;
+			     q = *end ? end + 1 : end) {
+				o.free_every[o.n_shapes++] =
+					strtoull(q, &end, 0);
+				if (end == q)
+					break;
+			}
+		} else if (!strcmp(a, "--storm-threads")) {
+			TAKES_VALUE;
+			o.storm_threads = (unsigned)strtoul(v, NULL, 10);
+		} else if (!strcmp(a, "--tool-arg")) {
+			TAKES_VALUE;
+			if (o.n_tool_args < MAX_ARGS)
+				o.tool_args[o.n_tool_args++] = argv[i];
+		} else if (!strcmp(a, "--wrap")) {
+			char *s, *tok, *save;
+
+			TAKES_VALUE;
+			s = strdup(v);
+			for (tok = strtok_r(s, " ", &save);
+			     tok && o.n_wrap < MAX_ARGS;
+			     tok = strtok_r(NULL, " ", &save))
+				o.wrap[o.n_wrap++] = tok;
+		} else if (!strcmp(a, "--hold")) {
+			o.hold = 1;
+			o.only = ONLY_PAUSE;
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			o.verbose = 1;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 64;
+		}
+#undef TAKES_VALUE
+	}
+	if (!o.runs || o.runs > MAX_RUNS || !o.rounds || !o.n_shapes ||
+	    o.rounds > MAX_ROUNDS || o.window < 10 || !o.storm_threads) {
+		usage(stderr);
+		return 64;
+	}
+	if (access(o.tool, X_OK))
+		die("%s: %s (build it first, or pass --leakattach PATH)",
+		    o.tool, strerror(errno));
+	signal(SIGPIPE, SIG_IGN);
+	print_machine(&o);
+	if (o.only & ONLY_PAUSE)
+		bench_pause(&o);
+	if (o.only & ONLY_STOP)
+		bench_stop(&o);
+	if (o.only & ONLY_TPUT)
+		bench_tput(&o);
+	printf("benchmark took %.0f s\n", now_s() - t0);
+	return 0;
+}
