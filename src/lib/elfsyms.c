@@ -219,14 +219,22 @@ name_matches(const char *symname, const char *name)
 	       (symname[n] == '\0' || symname[n] == '@');
 }
 
+/*
+ * Call fn for every named symbol of the SHT_SYMTAB or SHT_DYNSYM sections,
+ * with the source file named by the last STT_FILE symbol before it (the
+ * linker groups local symbols by input file). Stops on != 0.
+ */
 static int
-symbol_in(const struct elffile *ef, Elf64_Word type, const char *name,
-	  uint64_t *value, uint64_t *size)
+foreach_symbol(const struct elffile *ef, Elf64_Word type,
+	       int (*fn)(const GElf_Sym *sym, const char *name,
+			 const char *file, void *arg),
+	       void *arg)
 {
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
 
 	while ((scn = elf_nextscn(ef->elf, scn))) {
+		const char *file = "";
 		Elf_Data *d;
 		size_t count;
 
@@ -240,20 +248,51 @@ symbol_in(const struct elffile *ef, Elf64_Word type, const char *name,
 		for (size_t i = 1; i < count; i++) {
 			GElf_Sym sym;
 			const char *n;
+			int ret;
 
-			if (!gelf_getsym(d, (int)i, &sym) ||
-			    sym.st_shndx == SHN_UNDEF)
+			if (!gelf_getsym(d, (int)i, &sym))
 				continue;
 			n = elf_strptr(ef->elf, sh.sh_link, sym.st_name);
-			if (n && name_matches(n, name)) {
-				*value = sym.st_value;
-				if (size)
-					*size = sym.st_size;
-				return 0;
+			if (!n)
+				continue;
+			if (GELF_ST_TYPE(sym.st_info) == STT_FILE) {
+				file = n;
+				continue;
 			}
+			ret = fn(&sym, n, file, arg);
+			if (ret)
+				return ret;
 		}
 	}
-	return -ENOENT;
+	return 0;
+}
+
+struct symbol_query {
+	const char *name;
+	uint64_t *value, *size;
+};
+
+static int
+symbol_cb(const GElf_Sym *sym, const char *name, const char *file, void *arg)
+{
+	struct symbol_query *q = arg;
+
+	(void)file;
+	if (sym->st_shndx == SHN_UNDEF || !name_matches(name, q->name))
+		return 0;
+	*q->value = sym->st_value;
+	if (q->size)
+		*q->size = sym->st_size;
+	return 1;
+}
+
+static int
+symbol_in(const struct elffile *ef, Elf64_Word type, const char *name,
+	  uint64_t *value, uint64_t *size)
+{
+	struct symbol_query q = {name, value, size};
+
+	return foreach_symbol(ef, type, symbol_cb, &q) == 1 ? 0 : -ENOENT;
 }
 
 int
@@ -375,52 +414,32 @@ elffile_find_string(const struct elffile *ef, const char *needle, char *buf,
 	return err;
 }
 
+struct function_query {
+	int (*fn)(const char *name, const char *file, uint64_t value,
+		  uint64_t size, void *arg);
+	void *arg;
+};
+
+static int
+function_cb(const GElf_Sym *sym, const char *name, const char *file, void *arg)
+{
+	struct function_query *q = arg;
+
+	if (GELF_ST_TYPE(sym->st_info) != STT_FUNC ||
+	    sym->st_shndx == SHN_UNDEF || !sym->st_size)
+		return 0;
+	return q->fn(name, GELF_ST_BIND(sym->st_info) == STB_LOCAL ? file : "",
+		     sym->st_value, sym->st_size, q->arg);
+}
+
 int
 elffile_foreach_function(const struct elffile *ef,
 			 int (*fn)(const char *name, const char *file,
 				   uint64_t value, uint64_t size, void *arg),
 			 void *arg)
 {
-	Elf64_Word type = ef->has_symtab ? SHT_SYMTAB : SHT_DYNSYM;
-	Elf_Scn *scn = NULL;
-	GElf_Shdr sh;
+	struct function_query q = {fn, arg};
 
-	while ((scn = elf_nextscn(ef->elf, scn))) {
-		const char *file = "";
-		Elf_Data *d;
-		size_t count;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != type ||
-		    !sh.sh_entsize)
-			continue;
-		d = elf_getdata(scn, NULL);
-		if (!d)
-			continue;
-		count = d->d_size / sh.sh_entsize;
-		for (size_t i = 1; i < count; i++) {
-			GElf_Sym sym;
-			const char *n;
-			int ret;
-
-			if (!gelf_getsym(d, (int)i, &sym))
-				continue;
-			n = elf_strptr(ef->elf, sh.sh_link, sym.st_name);
-			if (!n)
-				continue;
-			if (GELF_ST_TYPE(sym.st_info) == STT_FILE) {
-				file = n;
-				continue;
-			}
-			if (GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
-			    sym.st_shndx == SHN_UNDEF || !sym.st_size)
-				continue;
-			ret = fn(n,
-				 GELF_ST_BIND(sym.st_info) == STB_LOCAL ? file
-									: "",
-				 sym.st_value, sym.st_size, arg);
-			if (ret)
-				return ret;
-		}
-	}
-	return 0;
+	return foreach_symbol(ef, ef->has_symtab ? SHT_SYMTAB : SHT_DYNSYM,
+			      function_cb, &q);
 }

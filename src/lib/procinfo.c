@@ -67,25 +67,50 @@ read_status(pid_t pid, struct status *st)
 }
 
 /* Field 9 of /proc/PID/stat, after the parenthesised comm. */
-static unsigned long
-stat_flags(pid_t pid)
+/*
+ * State and flags of /proc/PID/stat, fields 3 and 9, after the
+ * parenthesised comm: "1234 (cat) S 1 1234 1234 0 -1 4194304 ...".
+ * Returns -ESRCH when the process is gone.
+ */
+static int
+read_stat(pid_t pid, char *state, unsigned long *flags)
 {
 	char path[64], buf[1024], *p;
-	unsigned long flags = 0;
 	FILE *f;
 	size_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	f = fopen(path, "re");
 	if (!f)
-		return 0;
+		return -ESRCH;
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
 	p = strrchr(buf, ')');
-	if (p)
-		sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags);
-	return flags;
+	*state = '?';
+	*flags = 0;
+	if (!p ||
+	    sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", state, flags) < 1)
+		return -ESRCH;
+	return 0;
+}
+
+static unsigned long
+stat_flags(pid_t pid)
+{
+	unsigned long flags;
+	char state;
+
+	return read_stat(pid, &state, &flags) ? 0 : flags;
+}
+
+int
+procinfo_gone(pid_t pid)
+{
+	unsigned long flags;
+	char state;
+
+	return read_stat(pid, &state, &flags) || state == 'Z' || state == 'X';
 }
 
 static void

@@ -17,6 +17,8 @@
 int procinfo_check(pid_t pid, pid_t *tgid);
 /* Record the sentence that explains an -EPERM from ptrace; returns -EPERM. */
 int procinfo_explain_eperm(pid_t pid);
+/* The process has exited (gone, or a zombie). */
+int procinfo_gone(pid_t pid);
 /* VmRSS and VmHWM in bytes (0 when unknown). */
 void procinfo_memory(pid_t pid, uint64_t *rss, uint64_t *hwm);
 

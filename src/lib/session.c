@@ -66,29 +66,6 @@ la_session_layout(const struct la_session *s, struct la_layout_info *out)
 	layout_info(s, out);
 }
 
-/*
- * A process that exits while we read it makes every later step fail in
- * its own way (an unreadable arena, a layout not found): say what really
- * happened.
- */
-static int
-target_gone(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
-}
-
 /* Map a failed read of the target to a sentence. */
 static int
 read_error(pid_t pid, int err)
@@ -233,7 +210,8 @@ la_session_open(pid_t pid, const struct la_session_opts *opts,
 fail_maps:
 	procmaps_free(&maps);
 fail:
-	if (err != -ESRCH && target_gone(s->pid))
+	/* A target that exits meanwhile fails every step its own way. */
+	if (err != -ESRCH && procinfo_gone(s->pid))
 		err = la_fail(-ESRCH, "process %d exited", (int)s->pid);
 	la_session_close(s);
 	return la_fail_default(err);
@@ -432,7 +410,7 @@ la_snapshot_take(struct la_session *s, struct la_snapshot **out)
 	}
 	if (!err)
 		err = snapshot_finish(snap, &w);
-	if (err && err != -ESRCH && err != -ENOMEM && target_gone(s->pid))
+	if (err && err != -ESRCH && err != -ENOMEM && procinfo_gone(s->pid))
 		err = la_fail(-ESRCH, "process %d exited during the snapshot",
 			      (int)s->pid);
 	if (err) {
