@@ -667,6 +667,56 @@ build_listed(struct walker *W)
 	return 0;
 }
 
+/*
+ * Follow the bins from their headers, like int_mallinfo(), and compare
+ * with the free chunks the walk found. One random read per chunk, so only
+ * when the bins are small enough to be cheap (a few milliseconds); the
+ * link sums cover the rest, except a cycle of free chunks that no bin
+ * reaches, which only corruption makes. The walk of a bin stops as soon
+ * as it holds more chunks than the heap has free ones.
+ */
+#define BIN_WALK_BASE 4096u
+#define BIN_WALK_PER (256u << 10) /* one more chunk per 256 KiB of arena */
+
+static void
+follow_bins(struct walker *W, struct arena_walk *aw)
+{
+	const struct malloc_layout *l = W->l;
+	uint64_t n = 0, bytes = 0;
+
+	if (aw->bin_chunks > BIN_WALK_BASE + aw->system_mem / BIN_WALK_PER)
+		return;
+	for (unsigned i = 1; i < NBINS; i++) {
+		uint64_t b =
+			aw->addr + l->ms_bins + (uint64_t)(i - 1) * 16 - 16;
+		uint64_t p, prev = b;
+
+		if (memsrc_u64(W->mem, b + 24, &p))
+			return;
+		while (p != b) {
+			uint64_t sz, fd, here = p;
+
+			if (++n > aw->bin_chunks || !p ||
+			    (p & MALLOC_ALIGN_MASK) ||
+			    memsrc_u64(W->mem, p + 8, &sz) ||
+			    memsrc_u64(W->mem, p + 16, &fd) ||
+			    memsrc_u64(W->mem, p + 24, &p) || fd != prev) {
+				mark(W->out, aw,
+				     "arena %#llx: bin %u does not hold the free chunks the heap has",
+				     (unsigned long long)aw->addr, i);
+				return;
+			}
+			bytes += sz & ~(uint64_t)SIZE_BITS;
+			prev = here;
+		}
+	}
+	if (n != aw->bin_chunks || bytes != aw->bin_bytes)
+		mark(W->out, aw,
+		     "arena %#llx: the bins hold %llu chunks, the heap has %llu free",
+		     (unsigned long long)aw->addr, (unsigned long long)n,
+		     (unsigned long long)aw->bin_chunks);
+}
+
 static void
 check_arena(struct walker *W, unsigned ai, const unsigned char *ms)
 {
@@ -708,6 +758,8 @@ check_arena(struct walker *W, unsigned ai, const unsigned char *ms)
 		     "arena %#llx: the bins' links disagree with the %llu free chunks",
 		     (unsigned long long)aw->addr,
 		     (unsigned long long)aw->bin_chunks);
+	if (aw->heaps && aw->consistent)
+		follow_bins(W, aw);
 	if (!al->ok)
 		mark(W->out, aw, "arena %#llx: a fastbin is broken",
 		     (unsigned long long)aw->addr);
