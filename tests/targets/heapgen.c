@@ -46,6 +46,8 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "target_io.h"
+
 #define KIB ((size_t)1024)
 #define MIB (1024 * KIB)
 
@@ -53,25 +55,7 @@
 
 /* ---- output ---------------------------------------------------------- */
 
-static void write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			_exit(1);
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-}
-
-static void say(const char *s)
-{
-	write_all(1, s, strlen(s));
-}
 
 static void __attribute__((noreturn)) die(const char *msg)
 {
@@ -821,10 +805,7 @@ int main(int argc, char **argv)
 	struct rng r;
 	size_t i;
 
-	/* Never outlive the test that started us. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() == 1)
-		exit(1);
+	die_with_parent();
 
 	if (argc < 2 || argc > 3)
 		usage();

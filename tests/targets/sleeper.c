@@ -21,24 +21,10 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "target_io.h"
+
 static void *kept[16];
 
-static void say(const char *s)
-{
-	size_t len = strlen(s);
-
-	while (len > 0) {
-		ssize_t n = write(1, s, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			_exit(1);
-		}
-		s += n;
-		len -= (size_t)n;
-	}
-}
 
 static void command(const char *line)
 {
@@ -55,10 +41,7 @@ int main(void)
 	char buf[256];
 	size_t len = 0, i;
 
-	/* Never outlive the test that started us. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() == 1)
-		exit(1);
+	die_with_parent();
 
 	/* Some heap for whichever malloc is in use. */
 	for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {

@@ -44,6 +44,8 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "target_io.h"
+
 #define KIB ((size_t)1024)
 #define MIB (1024 * KIB)
 #define MAX_THREADS 64
@@ -51,27 +53,7 @@
 
 /* ---- output ---------------------------------------------------------- */
 
-static void
-write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			_exit(1);
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-}
-
-static void
-say(const char *s)
-{
-	write_all(1, s, strlen(s));
-}
 
 static void __attribute__((noreturn)) die(const char *msg)
 {
@@ -350,10 +332,7 @@ main(int argc, char **argv)
 	long nthreads = 4, heap_mb = 200;
 	int i;
 
-	/* Never outlive the test that started us. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() == 1)
-		exit(1);
+	die_with_parent();
 
 	if (argc > 3)
 		parse_arg("", 1, 0); /* usage */

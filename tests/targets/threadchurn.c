@@ -38,6 +38,8 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "target_io.h"
+
 #define MAX_SPAWNERS 32
 #define MAX_DETACHED 32
 #define KEEP 4 /* joinable threads per spawner */
@@ -46,27 +48,7 @@
 unsigned long churn_counter;
 static unsigned long detached_alive;
 
-static void
-write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			_exit(1);
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-}
-
-static void
-say(const char *s)
-{
-	write_all(1, s, strlen(s));
-}
 
 static void __attribute__((noreturn)) die(const char *msg)
 {
@@ -193,10 +175,7 @@ main(int argc, char **argv)
 	size_t len = 0;
 	int n;
 
-	/* Never outlive the test that started us. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() == 1)
-		exit(1);
+	die_with_parent();
 
 	if (argc > 1) {
 		char *end;

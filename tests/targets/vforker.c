@@ -32,31 +32,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "target_io.h"
+
 static void *kept[8];
 /* Written by the vfork child only (it shares our memory). */
 static char child_byte;
 
-static void
-write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			_exit(1);
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-}
-
-static void
-say(const char *s)
-{
-	write_all(1, s, strlen(s));
-}
 
 /*
  * The vfork child: raw system calls only, no return from the function
@@ -124,10 +106,7 @@ main(void)
 	size_t i;
 	int st;
 
-	/* Never outlive the test that started us. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() == 1)
-		exit(1);
+	die_with_parent();
 
 	for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
 		kept[i] = malloc(64 << i);
