@@ -732,6 +732,15 @@ check_arena(struct walker *W, unsigned ai, const unsigned char *ms)
 
 		memcpy(&fd, ms + W->l->ms_bins + (i - 1) * 16, 8);
 		memcpy(&bk, ms + W->l->ms_bins + (i - 1) * 16 + 8, 8);
+		/*
+		 * Without a heap every bin is empty: static zeros before
+		 * ptmalloc_init(), pointing at itself after.
+		 */
+		if (!aw->heaps &&
+		    !((fd == 0 && bk == 0) || (fd == b && bk == b)))
+			mark(W->out, aw,
+			     "arena %#llx has no heap but bin %u is not empty",
+			     (unsigned long long)aw->addr, i);
 		links_bk += link_hash(bk, b);
 		links_fd += link_hash(b, fd);
 	}
@@ -760,6 +769,9 @@ check_arena(struct walker *W, unsigned ai, const unsigned char *ms)
 		     (unsigned long long)aw->bin_chunks);
 	if (aw->heaps && aw->consistent)
 		follow_bins(W, aw);
+	if (!aw->heaps && al->fast_chunks)
+		mark(W->out, aw, "arena %#llx has no heap but fastbin chunks",
+		     (unsigned long long)aw->addr);
 	if (!al->ok)
 		mark(W->out, aw, "arena %#llx: a fastbin is broken",
 		     (unsigned long long)aw->addr);
