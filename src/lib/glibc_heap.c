@@ -60,12 +60,11 @@ struct walker {
 	uint64_t tcache_found, fast_found;
 	struct listed *listed;
 	size_t n_listed, cursor;
-	/* non-main heaps [start, start + heap_max): skipped by the mmap scan */
-	uint64_t *heaps;
-	size_t n_heaps, cap_heaps;
 	/* every segment walked, [lo, hi): they must not overlap */
 	struct segment {
 		uint64_t lo, hi;
+		/* a thread heap: [lo, lo + heap_max) is skipped by the mmap scan */
+		int thread_heap;
 	} * segs;
 	size_t n_segs, cap_segs;
 };
@@ -286,22 +285,6 @@ walk_segment(struct walker *W, unsigned ai, uint64_t start, uint64_t end,
 	return 0;
 }
 
-static int
-remember_heap(struct walker *W, uint64_t h)
-{
-	if (W->n_heaps == W->cap_heaps) {
-		size_t ncap = W->cap_heaps ? W->cap_heaps * 2 : 64;
-		uint64_t *nh = realloc(W->heaps, ncap * sizeof(*nh));
-
-		if (!nh)
-			return -ENOMEM;
-		W->heaps = nh;
-		W->cap_heaps = ncap;
-	}
-	W->heaps[W->n_heaps++] = h;
-	return 0;
-}
-
 /*
  * Note a segment before walking it. Returns 1 (and marks the walk) when it
  * overlaps one already walked: two arenas claiming the same memory, from a
@@ -310,16 +293,19 @@ remember_heap(struct walker *W, uint64_t h)
  */
 static int
 remember_segment(struct walker *W, struct arena_walk *aw, uint64_t lo,
-		 uint64_t hi)
+		 uint64_t hi, int thread_heap)
 {
-	for (size_t i = 0; i < W->n_segs; i++)
+	int overlap = 0;
+
+	for (size_t i = 0; i < W->n_segs && !overlap; i++)
 		if (lo < W->segs[i].hi && W->segs[i].lo < hi) {
 			mark(W->out, aw,
 			     "heap segments %#llx and %#llx overlap",
 			     (unsigned long long)W->segs[i].lo,
 			     (unsigned long long)lo);
-			return 1;
+			overlap = 1;
 		}
+	/* Kept even then: the mmap scan must still skip a thread heap. */
 	if (W->n_segs == W->cap_segs) {
 		size_t ncap = W->cap_segs ? W->cap_segs * 2 : 64;
 		struct segment *ns = realloc(W->segs, ncap * sizeof(*ns));
@@ -329,8 +315,8 @@ remember_segment(struct walker *W, struct arena_walk *aw, uint64_t lo,
 		W->segs = ns;
 		W->cap_segs = ncap;
 	}
-	W->segs[W->n_segs++] = (struct segment){lo, hi};
-	return 0;
+	W->segs[W->n_segs++] = (struct segment){lo, hi, thread_heap};
+	return overlap;
 }
 
 static int
@@ -366,7 +352,7 @@ walk_main_arena(struct walker *W, unsigned ai, const unsigned char *ms,
 		return 0;
 	}
 	aw->heaps = 1;
-	err = remember_segment(W, aw, sbrk_base, end);
+	err = remember_segment(W, aw, sbrk_base, end, 0);
 	if (err)
 		return err < 0 ? err : 0;
 	if (first > sbrk_base)
@@ -382,19 +368,10 @@ walk_thread_arena(struct walker *W, unsigned ai, const unsigned char *ms)
 	uint64_t top, h;
 	int err;
 
-	size_t seen_from = W->n_heaps;
-
 	memcpy(&top, ms + l->ms_top, 8);
 	h = top & ~(W->heap_max - 1);
+	/* A chain that loops comes back to a heap already remembered. */
 	for (unsigned n = 0; h && n < MAX_HEAPS_PER_ARENA; n++) {
-		for (size_t i = seen_from; i < W->n_heaps; i++)
-			if (W->heaps[i] == h) {
-				mark(W->out, aw,
-				     "heap chain of arena %#llx loops at %#llx",
-				     (unsigned long long)aw->addr,
-				     (unsigned long long)h);
-				return 0;
-			}
 		unsigned char hi[64];
 		uint64_t ar_ptr, prev, size, start, end;
 		int first_heap;
@@ -416,22 +393,19 @@ walk_thread_arena(struct walker *W, unsigned ai, const unsigned char *ms)
 			     (unsigned long long)aw->addr);
 			return 0;
 		}
-		err = remember_heap(W, h);
+		end = h + size;
+		err = remember_segment(W, aw, h, end, 1);
 		if (err)
-			return err;
+			return err < 0 ? err : 0;
 		first_heap = aw->addr == h + l->hi_sizeof;
 		start = align_chunk(first_heap ? aw->addr + l->ms_size
 					       : h + l->hi_sizeof);
-		end = h + size;
 		if (start >= end) {
 			mark(W->out, aw,
 			     "heap %#llx is smaller than its headers",
 			     (unsigned long long)h);
 			return 0;
 		}
-		err = remember_segment(W, aw, h, end);
-		if (err)
-			return err < 0 ? err : 0;
 		emit(W, ai, h, start - h, CHUNK_META);
 		aw->heaps++;
 		err = walk_segment(W, ai, start, end, top);
@@ -471,8 +445,9 @@ stack_block_end(const struct maps *maps, size_t i, const uint64_t *tps,
 static int
 in_thread_heap(const struct walker *W, uint64_t p)
 {
-	for (size_t i = 0; i < W->n_heaps; i++)
-		if (p >= W->heaps[i] && p < W->heaps[i] + W->heap_max)
+	for (size_t i = 0; i < W->n_segs; i++)
+		if (W->segs[i].thread_heap && p >= W->segs[i].lo &&
+		    p < W->segs[i].lo + W->heap_max)
 			return 1;
 	return 0;
 }
@@ -859,7 +834,6 @@ done:
 	free(bufs);
 	free(addrs);
 	free(sysmem);
-	free(W.heaps);
 	free(W.segs);
 	free(W.listed);
 	free(W.seq.buf);
