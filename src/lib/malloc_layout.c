@@ -11,7 +11,6 @@
 #include <string.h>
 
 #define LOG_PREFIX "layout: "
-#include "debugfile.h"
 #include "debuginfo.h"
 #include "elfsyms.h"
 #include "error.h"
@@ -113,9 +112,9 @@ int
 malloc_layout_from_dwarf(const struct layout_ctx *ctx,
 			 struct malloc_layout *out)
 {
-	char path[1024];
+	const char *path;
 	struct debuginfo *di = NULL;
-	struct elffile *dbgelf = NULL;
+	const struct elffile *dbgelf = ctx->debug_elf;
 	struct di_struct ms, mp, hi, tc;
 	struct malloc_layout l;
 	uint64_t pc = 0, arena, mpv, tls_off = 0;
@@ -123,22 +122,20 @@ malloc_layout_from_dwarf(const struct layout_ctx *ctx,
 	int64_t hp;
 	uint32_t top;
 
-	if (!ctx->debug_dirs)
+	if (!ctx->use_dwarf)
 		return -LA_ENODEBUGINFO;
-	if (debugfile_find(ctx->elf, ctx->elf_path, ctx->root, ctx->debug_dirs,
-			   path, sizeof(path))) {
+	if (!dbgelf) {
 		uint64_t a, s;
 		const void *d;
 
 		/* A binary built with -g carries its own DWARF. */
 		if (elffile_section(ctx->elf, ".debug_info", &a, &s, &d))
 			return -LA_ENODEBUGINFO;
-		snprintf(path, sizeof(path), "%s", elffile_path(ctx->elf));
+		dbgelf = ctx->elf;
 	}
-	if (!elffile_open(path, &dbgelf)) {
-		if (elffile_symbol(dbgelf, "__libc_malloc", &pc, NULL))
-			elffile_symbol(dbgelf, "malloc", &pc, NULL);
-	}
+	path = elffile_path(dbgelf);
+	if (elffile_symbol(dbgelf, "__libc_malloc", &pc, NULL))
+		elffile_symbol(dbgelf, "malloc", &pc, NULL);
 	if (debuginfo_open(path, &di))
 		goto out;
 	if (debuginfo_select_cu(di, pc, "/malloc.c") ||
@@ -207,7 +204,6 @@ malloc_layout_from_dwarf(const struct layout_ctx *ctx,
 	err = 0;
 out:
 	debuginfo_close(di);
-	elffile_close(dbgelf);
 	return err;
 }
 

@@ -6,7 +6,8 @@
  *
  * Two ways to fill it, same answer (research/glibc-heap.md §2-3):
  *  - malloc_layout_from_dwarf(): member offsets and variable addresses
- *    from libc's DWARF (a separate debug file, or the binary itself);
+ *    from libc's DWARF (the separate debug file the caller found, or the
+ *    binary itself);
  *  - malloc_layout_from_signature(): main_arena and mp_ found by their
  *    static initial values in the on-disk .data, the layout picked by
  *    which signature matched, then confirmed against the live process.
@@ -88,10 +89,10 @@ struct layout_ctx {
 	const struct maps *maps;
 	struct elffile *elf; /* libc.so.6, or the static executable */
 	const char *elf_path; /* its path inside the target */
-	const char *root; /* "/proc/PID/root" */
 	uint64_t bias;
 	int static_binary;
-	const char *const *debug_dirs; /* NULL: no DWARF */
+	int use_dwarf; /* 0: signatures only */
+	const struct elffile *debug_elf; /* its separate debug file, or NULL */
 };
 
 int malloc_layout_from_dwarf(const struct layout_ctx *ctx,

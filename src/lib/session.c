@@ -77,22 +77,6 @@ read_error(pid_t pid, int err)
 	return la_fail_default(err);
 }
 
-/* Where malloc's code is, from the debug file's symbols when there is one. */
-static void
-collect_code(struct la_session *s, const struct layout_ctx *ctx)
-{
-	char path[1024];
-	struct elffile *dbg = NULL;
-
-	if (ctx->debug_dirs &&
-	    !debugfile_find(ctx->elf, ctx->elf_path, ctx->root, ctx->debug_dirs,
-			    path, sizeof(path)) &&
-	    elffile_open(path, &dbg))
-		dbg = NULL;
-	malloc_code_collect(ctx->elf, dbg, ctx->bias, &s->code);
-	elffile_close(dbg);
-}
-
 static int
 resolve_layout(struct la_session *s, const struct la_session_opts *o)
 {
@@ -102,6 +86,8 @@ resolve_layout(struct la_session *s, const struct la_session_opts *o)
 	struct layout_ctx ctx;
 	const unsigned char *id;
 	size_t idlen = elffile_build_id(s->loc.elf, &id);
+	char dbgpath[1024];
+	struct elffile *dbg = NULL;
 	int err;
 
 	snprintf(root, sizeof(root), "/proc/%d/root", (int)s->pid);
@@ -116,18 +102,25 @@ resolve_layout(struct la_session *s, const struct la_session_opts *o)
 		.mem = s->mem,
 		.elf = s->loc.elf,
 		.elf_path = s->loc.path,
-		.root = root,
 		.bias = s->loc.bias,
 		.static_binary = s->loc.static_binary,
-		.debug_dirs = o->no_debuginfo ? NULL : dirs,
+		.use_dwarf = !o->no_debuginfo,
 	};
 	if (!o->no_debuginfo && o->cache_dir &&
 	    !layout_cache_load(o->cache_dir, id, idlen, s->loc.bias, &s->layout,
 			       &s->code) &&
 	    !malloc_layout_confirm(&s->layout, s->mem))
 		return 0;
+	/* One debug file serves the DWARF layout and malloc's code ranges. */
+	if (!o->no_debuginfo &&
+	    !debugfile_find(s->loc.elf, s->loc.path, root, dirs, dbgpath,
+			    sizeof(dbgpath)) &&
+	    elffile_open(dbgpath, &dbg))
+		dbg = NULL;
+	ctx.debug_elf = dbg;
 	err = malloc_layout_from_dwarf(&ctx, &s->layout);
-	collect_code(s, &ctx);
+	malloc_code_collect(s->loc.elf, dbg, s->loc.bias, &s->code);
+	elffile_close(dbg);
 	if (!err && o->cache_dir) {
 		int serr = layout_cache_save(o->cache_dir, id, idlen,
 					     s->loc.bias, &s->layout, &s->code);
