@@ -193,6 +193,24 @@ vforking_thread(pid_t pid)
 
 static unsigned read_regs(struct tracee_set *set);
 
+/*
+ * t reported PTRACE_EVENT_CLONE: an event stop is a stop, so t stays
+ * here, and the new thread, auto-attached by PTRACE_O_TRACECLONE, joins
+ * the set with its own stop pending. add() may move the array: t must
+ * not be used afterwards. Returns -ENOMEM or 0.
+ */
+static int
+adopt_clone(struct tracee_set *set, struct tracee *t)
+{
+	unsigned long msg = 0;
+
+	t->state = TRACEE_STOPPED;
+	if (!ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &msg) &&
+	    !find(set, (pid_t)msg))
+		return add(set, (pid_t)msg);
+	return 0;
+}
+
 static int
 is_job_control_stop(int sig)
 {
@@ -221,20 +239,8 @@ handle_status(struct tracee_set *set, struct tracee *t, int st)
 		t->state = TRACEE_STOPPED;
 		t->group_stop = is_job_control_stop(sig);
 		return 0;
-	case PTRACE_EVENT_CLONE: {
-		unsigned long msg = 0;
-
-		/*
-		 * An event stop is a stop: keep the parent here. The new
-		 * thread is auto-attached and reports its own stop. add() may
-		 * move the array, so t is not used after it.
-		 */
-		t->state = TRACEE_STOPPED;
-		if (!ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &msg) &&
-		    !find(set, (pid_t)msg) && add(set, (pid_t)msg))
-			return -ENOMEM;
-		return 1;
-	}
+	case PTRACE_EVENT_CLONE:
+		return adopt_clone(set, t) ? -ENOMEM : 1;
 	case PTRACE_EVENT_EXEC:
 		t->state = TRACEE_STOPPED;
 		return la_fail(
@@ -362,18 +368,8 @@ detach_all(struct tracee_set *set)
 					break;
 				}
 				if ((st >> 16) == PTRACE_EVENT_CLONE) {
-					unsigned long msg = 0;
-
-					/*
-					 * The new thread is attached too: it
-					 * must be waited for and detached in
-					 * its turn (add() may move t).
-					 */
-					t->state = TRACEE_STOPPED;
-					if (!ptrace(PTRACE_GETEVENTMSG, t->tid,
-						    0, &msg) &&
-					    !find(set, (pid_t)msg))
-						add(set, (pid_t)msg);
+					/* waited for and detached in its turn */
+					adopt_clone(set, t);
 					t = &set->t[i];
 					break;
 				}
