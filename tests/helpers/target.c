@@ -899,3 +899,22 @@ mallinfo_fields(const struct la_mallinfo *mi, uint64_t out[MI_NFIELDS])
 	out[MI_FORDBLKS] = mi->fordblks;
 	out[MI_KEEPCOST] = mi->keepcost;
 }
+
+int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void
+sleep_us(int64_t us)
+{
+	struct timespec ts = {.tv_sec = us / 1000000,
+			      .tv_nsec = (long)(us % 1000000) * 1000};
+
+	while (us > 0 && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}

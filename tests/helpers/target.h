@@ -130,6 +130,10 @@ int run_capture(const char *const argv[], const char *const env[],
 /* run_result_free - free the outputs; r may be zeroed or already freed. */
 void run_result_free(struct run_result *r);
 
+/* CLOCK_MONOTONIC in microseconds; sleep that many, resuming after EINTR. */
+int64_t now_us(void);
+void sleep_us(int64_t us);
+
 /* The leakattach program under test: $LEAKATTACH, else ./leakattach. */
 const char *leakattach_path(void);
 

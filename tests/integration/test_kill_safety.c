@@ -42,27 +42,6 @@
 
 #include "target.h"
 
-/* ---- small utilities ------------------------------------------------- */
-
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void
-sleep_us(int64_t us)
-{
-	struct timespec ts = {.tv_sec = us / 1000000,
-			      .tv_nsec = (long)(us % 1000000) * 1000};
-
-	while (us > 0 && nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 static uint64_t rng_state;
 
 static uint64_t
