@@ -31,23 +31,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-static void
-say(const char *s)
-{
-	size_t len = strlen(s);
-
-	while (len > 0) {
-		ssize_t n = write(1, s, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			_exit(1);
-		}
-		s += n;
-		len -= (size_t)n;
-	}
-}
+#include "../tests/targets/target_io.h"
 
 static uint64_t
 xorshift(uint64_t *s)
@@ -80,9 +64,7 @@ main(int argc, char **argv)
 	void **tofree = NULL;
 	char line[160];
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() == 1)
-		return 1;
+	die_with_parent();
 	if (!nchunks || !mib)
 		return 64;
 	want = mib << 20;

@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../tests/targets/target_io.h"
+
 #define SLOTS 4096
 #define MAX_THREADS 256
 
@@ -40,24 +42,6 @@ struct counter {
 
 static struct counter counters[MAX_THREADS];
 static pthread_barrier_t started;
-
-static void
-say(const char *s)
-{
-	size_t len = strlen(s);
-
-	while (len > 0) {
-		ssize_t n = write(1, s, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			_exit(1);
-		}
-		s += n;
-		len -= (size_t)n;
-	}
-}
 
 static size_t
 mixed_size(uint64_t *s)
@@ -116,9 +100,7 @@ main(int argc, char **argv)
 	char line[128];
 	size_t len = 0;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() == 1)
-		return 1;
+	die_with_parent();
 	if (!n || n > MAX_THREADS)
 		return 64;
 	pthread_barrier_init(&started, NULL, n + 1);

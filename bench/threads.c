@@ -24,29 +24,13 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "../tests/targets/target_io.h"
+
 static pthread_barrier_t started;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t never = PTHREAD_COND_INITIALIZER;
 static int spin;
 static volatile unsigned long sink;
-
-static void
-say(const char *s)
-{
-	size_t len = strlen(s);
-
-	while (len > 0) {
-		ssize_t n = write(1, s, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			_exit(1);
-		}
-		s += n;
-		len -= (size_t)n;
-	}
-}
 
 static void *
 thread_main(void *arg)
@@ -76,9 +60,7 @@ main(int argc, char **argv)
 	char line[64];
 	pthread_attr_t attr;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() == 1)
-		return 1;
+	die_with_parent();
 	if (argc != 3)
 		return 64;
 	n = (unsigned)strtoul(argv[1], NULL, 10);
