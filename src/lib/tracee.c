@@ -88,6 +88,17 @@ task_status(pid_t pid, pid_t tid, pid_t *tracer, char *state)
 	return 0;
 }
 
+/* The thread is gone or exiting (a zombie, or dead). */
+static int
+thread_exiting(pid_t pid, pid_t tid)
+{
+	pid_t tracer;
+	char state;
+
+	return task_status(pid, tid, &tracer, &state) || state == 'Z' ||
+	       state == 'X';
+}
+
 static int
 seize(struct tracee_set *set, pid_t tid)
 {
@@ -347,6 +358,17 @@ detach_all(struct tracee_set *set)
 					waitpid(t->tid, &st, WNOHANG | __WALL);
 
 				if (w < 0) {
+					t->state = TRACEE_GONE;
+					break;
+				}
+				if (w == 0 &&
+				    thread_exiting(set->pid, t->tid)) {
+					/*
+					 * Killed meanwhile: a group leader is
+					 * not reported until its other
+					 * threads are, and it has nothing left
+					 * to detach.
+					 */
 					t->state = TRACEE_GONE;
 					break;
 				}
