@@ -52,7 +52,11 @@ extern "C" {
 	X(STOPTIMEOUT, "a thread of the target did not stop in time")        \
 	X(EXEC, "the target executed a new program during the snapshot")     \
 	X(NODEBUGINFO, "no usable debug information for the target's libc")  \
-	X(VFORK, "the target is inside vfork()")
+	X(VFORK, "the target is inside vfork()")                             \
+	X(BUSY, "the target's heap is busy: an arena lock is held")          \
+	X(CALLTIMEOUT, "a call into the target did not return in time")      \
+	X(LOCKED, "another leakattach is working on this target's state")    \
+	X(BADSTATE, "a state file in the log folder is corrupt")
 
 enum la_error {
 	LA_ERRNO_BASE = 4000,
@@ -270,6 +274,241 @@ LA_API void la_snapshot_info(const struct la_snapshot *snap,
 /* The layout the snapshot was taken with. */
 LA_API void la_snapshot_layout(const struct la_snapshot *snap,
 			       struct la_layout_info *out);
+
+/* ---- Leak detection over time ----------------------------------------- */
+
+/*
+ * The leak rule (leakattach(1) "LEAK RULE"). Between two consecutive
+ * samples a location *grew* when its in-use bytes rose by more than
+ * threshold_pct percent of the earlier value; its count of consecutive
+ * growths resets when it does not. A location is a leak once that count
+ * reaches `consecutive` and its in-use bytes are at least min_size.
+ * Retention is the same rule applied to free bytes (bins, tcache,
+ * fastbins, top) while the in-use bytes of the location did not grow.
+ */
+struct la_rules {
+	size_t sz; /* sizeof(struct la_rules) */
+	double threshold_pct; /* 2.0 */
+	unsigned consecutive; /* 3 */
+	uint64_t min_size; /* 1 MiB */
+};
+
+/* la_rules_init - fill *r with the defaults above (and .sz). */
+LA_API void la_rules_init(struct la_rules *r);
+
+enum la_location_kind {
+	LA_LOC_HEAP, /* the whole heap: every arena and mmapped chunk */
+	LA_LOC_ARENA, /* one arena */
+	LA_LOC_SIZE_CLASS, /* a size class over every arena and mmapped chunks */
+	LA_LOC_ARENA_SIZE_CLASS, /* a size class within one arena */
+};
+
+/* A place in the heap that the rule watches. */
+struct la_location {
+	enum la_location_kind kind;
+	int arena_is_main; /* ARENA, ARENA_SIZE_CLASS */
+	uint64_t arena_addr; /* ARENA, ARENA_SIZE_CLASS: its malloc_state */
+	uint64_t chunk_size_min, chunk_size_max; /* the SIZE_CLASS kinds */
+	/*
+	 * Stable key, also used in JSON: "heap", "arena:main",
+	 * "arena:0x7f0c40000030", "size:1168-1184",
+	 * "size:1168-1184@arena:main".
+	 */
+	char key[80];
+};
+
+enum la_verdict {
+	LA_VERDICT_GROWING, /* in-use bytes grew, not (yet) a leak: a suspect */
+	LA_VERDICT_LEAK, /* in-use bytes grew `consecutive` times, >= min_size */
+	LA_VERDICT_RETENTION, /* free bytes grew while in-use bytes did not */
+};
+
+#define LA_GROWTH_MAX 16
+
+struct la_finding {
+	struct la_location loc;
+	enum la_verdict verdict;
+	/* The verdict was reached at the latest sample (report it now). */
+	int is_new;
+	unsigned consecutive; /* growths in a row so far */
+	uint64_t in_use_bytes, free_bytes; /* at the latest exact sample */
+	/*
+	 * The watched bytes (in-use; free for retention) when the streak
+	 * began, and how much they grew since.
+	 */
+	uint64_t base_bytes, growth_bytes;
+	int64_t base_time_unix_ns, time_unix_ns;
+	double bytes_per_hour; /* growth_bytes over the streak's duration */
+	/* Growth of each comparison of the streak, in percent, oldest first
+	 * (the last LA_GROWTH_MAX of them). */
+	unsigned n_growth;
+	double growth_percent[LA_GROWTH_MAX];
+};
+
+/*
+ * A tracker holds the history the rule needs: per location, the bytes at
+ * the latest exact sample and the current streak. Plain memory: it never
+ * touches the target. Kept between invocations by la_store_target_save().
+ */
+struct la_tracker;
+
+struct la_tracker_info {
+	unsigned samples; /* every sample ever added */
+	unsigned approximate; /* of which approximate: not used as evidence */
+	int last_approximate; /* the latest sample was approximate */
+	int64_t first_time_unix_ns, last_time_unix_ns;
+	unsigned leaks, retention, growing; /* findings by verdict */
+	unsigned locations; /* locations tracked */
+};
+
+/* la_tracker_new - an empty history. rules NULL: defaults. */
+LA_API LA_MUST_CHECK int la_tracker_new(const struct la_rules *rules,
+					struct la_tracker **out);
+LA_API void la_tracker_free(struct la_tracker *t);
+
+/*
+ * la_tracker_add - take snap as the next sample and apply the rule. An
+ * approximate snapshot (la_snapshot_info().consistent == 0) is counted but
+ * never starts, extends or ends a streak: the next exact sample is
+ * compared with the last exact one. Returns 0 or -ENOMEM.
+ */
+LA_API LA_MUST_CHECK int la_tracker_add(struct la_tracker *t,
+					const struct la_snapshot *snap);
+
+LA_API void la_tracker_info(const struct la_tracker *t,
+			    struct la_tracker_info *out);
+
+/*
+ * The findings after the latest sample: leaks first, then retention, then
+ * growing locations; within each, by bytes, largest first.
+ */
+LA_API unsigned la_tracker_finding_count(const struct la_tracker *t);
+LA_API int la_tracker_finding(const struct la_tracker *t, unsigned i,
+			      struct la_finding *out);
+
+/* ---- The log folder ---------------------------------------------------- */
+
+/*
+ * The log folder keeps, per target, the tracker state and a JSON-lines
+ * history of samples, and one JSON report per detection. Layout (stable,
+ * leakattach(1) FILES):
+ *
+ *   DIR/targets/PID-STARTTIME/state          the tracker (text, versioned)
+ *   DIR/targets/PID-STARTTIME/history.jsonl  one line per sample
+ *   DIR/targets/PID-STARTTIME/lock           flock(2)ed while in use
+ *   DIR/reports/PID-STARTTIME-YYYYmmddTHHMMSSZ-N.json
+ *   DIR/layouts/                             see la_session_opts.cache_dir
+ *
+ * STARTTIME is field 22 of /proc/PID/stat, so a reused PID starts afresh.
+ * Files are written atomically (temporary file, fsync, rename); folders
+ * are created with mode 0700.
+ */
+struct la_store;
+struct la_store_target;
+
+/*
+ * la_store_open - use (and create, mode 0700) the log folder dir. Fails
+ * with -EACCES, -EROFS, -ENOTDIR... and a sentence naming the folder when
+ * it cannot be created or written.
+ */
+LA_API LA_MUST_CHECK int la_store_open(const char *dir, struct la_store **out);
+LA_API void la_store_close(struct la_store *st);
+LA_API const char *la_store_dir(const struct la_store *st);
+
+/*
+ * la_store_target_open - lock the state of process pid (identified by pid
+ * and start time). When another process holds the lock, wait up to
+ * wait_ms, then fail with -LA_ELOCKED (the sentence names the holder's
+ * PID when known). -ESRCH when the process does not exist.
+ */
+LA_API LA_MUST_CHECK int la_store_target_open(struct la_store *st, pid_t pid,
+					      unsigned wait_ms,
+					      struct la_store_target **out);
+/* la_store_target_close - unlock. Accepts NULL. */
+LA_API void la_store_target_close(struct la_store_target *tg);
+
+/*
+ * la_store_target_load - the tracker kept for this target, with rules
+ * applied from now on (NULL: defaults). No state yet: an empty tracker
+ * and 0. A corrupt or truncated state: an empty tracker, and 1 with
+ * la_errmsg() saying what was wrong (the caller warns); the bad file is
+ * kept as state.corrupt. Otherwise a negative error.
+ */
+LA_API LA_MUST_CHECK int la_store_target_load(struct la_store_target *tg,
+					      const struct la_rules *rules,
+					      struct la_tracker **out);
+/* la_store_target_save - replace the kept state with t, atomically. */
+LA_API LA_MUST_CHECK int la_store_target_save(struct la_store_target *tg,
+					      const struct la_tracker *t);
+/*
+ * la_store_target_append - add one line (a JSON object; no newline) to
+ * the target's history.jsonl. The history is rotated to history.jsonl.1
+ * beyond 4 MiB, so a long monitor never fills the disk.
+ */
+LA_API LA_MUST_CHECK int la_store_target_append(struct la_store_target *tg,
+						const char *line);
+/*
+ * la_store_target_report - write a report (len bytes of JSON) as a new
+ * file under DIR/reports/, atomically; its path goes to path (may be
+ * NULL).
+ */
+LA_API LA_MUST_CHECK int la_store_target_report(struct la_store_target *tg,
+						const char *buf, size_t len,
+						char *path, size_t pathlen);
+/* The folder of this target's state ("DIR/targets/PID-STARTTIME"). */
+LA_API const char *la_store_target_dir(const struct la_store_target *tg);
+
+/*
+ * la_store_forget - forget every state kept for pid, whatever its start
+ * time (the process may be gone); la_store_forget_all - for every target.
+ * Reports are kept. Return the number of targets forgotten, or a negative
+ * error; a state locked by a running leakattach is waited for as in
+ * la_store_target_open().
+ */
+LA_API int la_store_forget(struct la_store *st, pid_t pid, unsigned wait_ms);
+LA_API int la_store_forget_all(struct la_store *st, unsigned wait_ms);
+
+/* ---- Giving memory back: malloc_trim(0) inside the target --------------- */
+
+struct la_trim_opts {
+	size_t sz; /* sizeof(struct la_trim_opts) */
+	/*
+	 * Give up on a call that waits for an arena lock after this (0:
+	 * 1000). The call is then aborted and the thread restored exactly.
+	 */
+	unsigned timeout_ms;
+	/*
+	 * Tests only: skip the check that every arena lock is free, to
+	 * exercise the abort path. Never set this in a real tool.
+	 */
+	int no_lock_check;
+};
+
+struct la_trim_result {
+	int returned; /* malloc_trim's result: 1 when memory was released */
+	pid_t tid; /* the thread that made the call */
+	uint64_t call_ns; /* from the call to its return */
+	uint64_t pause_ns; /* the chosen thread was away from its own code */
+};
+
+/*
+ * la_trim - call glibc's malloc_trim(0) in the target. This WRITES into
+ * the target: it stops every thread, checks that no arena lock is held,
+ * picks a thread that is not inside malloc, a signal handler or vfork,
+ * saves its registers (general and extended state) and the stack words it
+ * uses below the red zone, makes it call malloc_trim with a return address
+ * of 0, lets every other thread run meanwhile, catches the fault at 0, and
+ * restores everything. A call that waits for an arena lock longer than
+ * timeout_ms is interrupted and the thread restored as if nothing ran.
+ * Fails with -LA_EBUSY (nothing written: an arena lock is held, or no
+ * thread can make the call), -LA_ECALLTIMEOUT (aborted, restored), -ESRCH,
+ * -EPERM... If the caller dies while the call runs, the target crashes
+ * when malloc_trim returns: call la_trim() from a process that cannot be
+ * interrupted (leakattach(1) forks a guard process for it).
+ */
+LA_API LA_MUST_CHECK int la_trim(struct la_session *s,
+				 const struct la_trim_opts *opts,
+				 struct la_trim_result *out);
 
 #ifdef __cplusplus
 }

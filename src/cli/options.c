@@ -150,7 +150,7 @@ options_parse(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (o->cmd == CMD_NONE)
+	if (o->cmd == CMD_NONE || o->cmd == CMD_MONITOR)
 		return usage_error(
 			"%s",
 			o->pid > 0

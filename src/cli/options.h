@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * options.h - the command line: which command, its options, validated.
- * Parsing only; running commands is elsewhere.
+ * Defaults come from the configuration files (config.c) first, then the
+ * command line overrides them. Parsing only; running commands is
+ * elsewhere.
  */
 #ifndef LA_CLI_OPTIONS_H
 #define LA_CLI_OPTIONS_H
@@ -9,21 +11,57 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-enum command { CMD_NONE, CMD_SNAPSHOT, CMD_HELP, CMD_VERSION };
+#include <leakattach.h>
+
+enum command {
+	CMD_NONE,
+	CMD_MONITOR,
+	CMD_CHECK,
+	CMD_RESET,
+	CMD_SNAPSHOT,
+	CMD_SIMULATE,
+	CMD_TRIM,
+	CMD_HELP,
+	CMD_VERSION,
+};
 
 struct options {
 	enum command cmd;
-	pid_t pid;
+	pid_t pid; /* -1: none */
+	char **argv; /* check -- COMMAND [ARG...]: NULL-terminated, or NULL */
 	int json;
 	unsigned top; /* size classes to show (0: all) */
 	int top_given;
 	const char *debug_dir;
 	int no_debuginfo;
 	int verbose;
+	/* monitor and check */
+	double interval_s; /* 0: the command's default (60 monitor, 5 check) */
+	double duration_s; /* monitor: 0 = until interrupted */
+	unsigned repeat; /* check: samples in this invocation (0: default) */
+	struct la_rules rules;
+	const char *log_dir; /* NULL: $LEAKATTACH_LOG_DIR, XDG, ~/.local */
+	int auto_cleanup; /* monitor: trim when retention grew */
+	int all; /* reset --all */
+	/* simulate */
+	double sim_size_mb; /* 10 */
+	unsigned sim_count; /* 10 */
+	int sim_cleanup;
+	/* trim and --auto-cleanup: the abort timeout of the call */
+	unsigned trim_timeout_ms; /* 0: the library's default */
+	/* where the defaults came from, for --verbose */
+	char config_files[2][512];
 };
 
 /* Returns 0, or prints one line to stderr and returns EXIT_USAGE. */
 int options_parse(int argc, char **argv, struct options *o);
 void options_usage(FILE *f);
+
+/*
+ * Parse a duration ("0.5", "500ms", "2m", "1h", "30s") into seconds, or
+ * a size ("1M", "512K", "2G", "1048576") into bytes. Return 0 or -EINVAL.
+ */
+int options_parse_duration(const char *s, double *out);
+int options_parse_size(const char *s, uint64_t *out);
 
 #endif

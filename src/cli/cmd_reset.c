@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* cmd_reset.c - placeholder, being written. */
+#include <stdio.h>
+
+#include "commands.h"
+#include "exitcode.h"
+
+int
+cmd_reset(const struct options *o)
+{
+	(void)o;
+	fprintf(stderr, "leakattach: not written yet\n");
+	return EXIT_ERROR;
+}
