@@ -1,14 +1,705 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* cmd_monitor.c - placeholder, being written. */
+/*
+ * cmd_monitor.c - `leakattach monitor` and `leakattach check`, and the
+ * sampler they and simulate share.
+ *
+ * Every sample goes through the log folder: lock the target's state, load
+ * it, take a snapshot, apply the rule, append the history, save, unlock.
+ * So a monitor, a check from cron and a check run by hand on the same
+ * process all extend one history, and three checks reach the verdict of
+ * one monitor with three samples. Between samples the target runs free:
+ * la_snapshot_take() holds no ptrace stop or attachment once it returns.
+ *
+ * Termination signals are blocked for the whole run and read from a
+ * signalfd while waiting, so they never interrupt a snapshot: Ctrl-C ends
+ * the run after the current sample, with the summary and a clean detach.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <leakattach.h>
 
 #include "commands.h"
 #include "exitcode.h"
+#include "report.h"
+
+/* How long a sample waits for another leakattach on the same target. */
+#define LOCK_WAIT_MS 30000
+/* Leaks remembered for the summary of one run. */
+#define SEEN_MAX 64
+
+struct sampler {
+	const struct options *o;
+	const char *command;
+	pid_t pid;
+	char comm[64];
+	struct la_session *s;
+	struct la_store *st;
+	struct la_tracker *tracker; /* after the latest sample */
+	struct la_snapshot *last; /* the latest sample */
+	char log_dir[1024];
+	char state_dir[1200];
+	unsigned taken; /* samples in this run */
+	unsigned leaks_reported; /* new leaks printed in this run */
+	unsigned trims;
+	struct la_finding seen[SEEN_MAX]; /* leaks reported in this run */
+	unsigned n_seen;
+	int refused_trim; /* said once that a leak is not trimmed */
+	int sigfd;
+	sigset_t term, oldmask;
+	int status_tty; /* a live status line on stderr */
+	int status_shown;
+	int gone; /* the target exited */
+};
+
+double
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+status_clear(struct sampler *sm)
+{
+	if (sm->status_shown) {
+		fputs("\r\033[K", stderr);
+		sm->status_shown = 0;
+	}
+}
+
+static void
+status_show(struct sampler *sm)
+{
+	struct la_totals t;
+	struct la_snapshot_info si;
+	struct la_tracker_info ti;
+	char b1[32], b2[32], b3[32];
+
+	if (!sm->status_tty || !sm->last)
+		return;
+	la_snapshot_totals(sm->last, &t);
+	la_snapshot_info(sm->last, &si);
+	la_tracker_info(sm->tracker, &ti);
+	fprintf(stderr,
+		"\r\033[K%s %d: sample %u, in use %s, free %s, RSS %s, %u suspect%s, %u leak%s",
+		sm->command, (int)sm->pid, ti.samples,
+		human_bytes(t.counts.in_use_bytes, b1, sizeof(b1)),
+		human_bytes(t.free_bytes, b2, sizeof(b2)),
+		human_bytes(si.rss_bytes, b3, sizeof(b3)), ti.growing,
+		ti.growing == 1 ? "" : "s", ti.leaks, ti.leaks == 1 ? "" : "s");
+	sm->status_shown = 1;
+}
+
+int
+sampler_open(const struct options *o, const char *command, pid_t pid,
+	     struct sampler **out)
+{
+	struct sampler *sm = calloc(1, sizeof(*sm));
+	int err;
+
+	*out = NULL;
+	if (!sm) {
+		fprintf(stderr, "leakattach: out of memory\n");
+		return EXIT_ERROR;
+	}
+	sm->o = o;
+	sm->command = command;
+	sm->pid = pid;
+	sm->sigfd = -1;
+	cli_comm(pid, sm->comm, sizeof(sm->comm));
+	cli_term_signals(&sm->term);
+	sigprocmask(SIG_BLOCK, &sm->term, &sm->oldmask);
+	sm->sigfd = signalfd(-1, &sm->term, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sm->sigfd < 0) {
+		fprintf(stderr, "leakattach: signalfd: %s\n", strerror(errno));
+		sampler_close(sm);
+		return EXIT_ERROR;
+	}
+	sm->status_tty = isatty(STDERR_FILENO) && !o->json;
+	if (!cli_log_dir(o, sm->log_dir, sizeof(sm->log_dir))) {
+		fprintf(stderr,
+			"leakattach: no log folder: set HOME, or give one with --log-dir DIR or LEAKATTACH_LOG_DIR\n");
+		sampler_close(sm);
+		return EXIT_ERROR;
+	}
+	err = la_store_open(sm->log_dir, &sm->st);
+	if (err) {
+		fprintf(stderr, "leakattach: %s\n", la_errmsg());
+		sampler_close(sm);
+		return EXIT_ERROR;
+	}
+	/*
+	 * A program that check has just started may not have mapped its libc
+	 * yet: its session is opened at the first sample, an interval later.
+	 */
+	if (!o->argv) {
+		err = cli_session_open(o, pid, &sm->s);
+		if (err) {
+			sampler_close(sm);
+			return err;
+		}
+	}
+	*out = sm;
+	return 0;
+}
+
+/* Lock the target's state, saying so when another run holds it. */
+static int
+lock_target(struct sampler *sm, struct la_store_target **tg)
+{
+	int err = la_store_target_open(sm->st, sm->pid, 0, tg);
+
+	if (err == -LA_ELOCKED) {
+		status_clear(sm);
+		fprintf(stderr, "leakattach: %s; waiting up to %u s\n",
+			la_errmsg(), LOCK_WAIT_MS / 1000);
+		err = la_store_target_open(sm->st, sm->pid, LOCK_WAIT_MS, tg);
+	}
+	if (err) {
+		status_clear(sm);
+		fprintf(stderr, "leakattach: %s\n", la_errmsg());
+		if (err == -ESRCH)
+			sm->gone = 1;
+	}
+	return err;
+}
+
+static void
+fill_doc(const struct sampler *sm, struct check_doc *d)
+{
+	*d = (struct check_doc){
+		.command = sm->command,
+		.pid = sm->pid,
+		.comm = sm->comm,
+		.rules = &sm->o->rules,
+		.tracker = sm->tracker,
+		.last = sm->last,
+		.samples_this_run = sm->taken,
+		.trims = sm->trims,
+		.seen = sm->seen,
+		.n_seen = sm->n_seen,
+		.log_dir = sm->log_dir,
+		.state_dir = sm->state_dir[0] ? sm->state_dir : NULL,
+	};
+}
+
+/* Write a JSON document with f into a string; NULL when out of memory. */
+static char *
+to_string(const struct sampler *sm,
+	  void (*write)(FILE *, const struct check_doc *), size_t *len)
+{
+	struct check_doc d;
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+
+	if (!f)
+		return NULL;
+	fill_doc(sm, &d);
+	write(f, &d);
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Print what the latest sample made new; returns 1 when it was a leak. */
+static void
+print_news(struct sampler *sm, const char *report_path)
+{
+	unsigned n = la_tracker_finding_count(sm->tracker);
+	struct la_snapshot_info si;
+	struct la_finding fd;
+
+	la_snapshot_info(sm->last, &si);
+	if (!si.consistent && !sm->o->json) {
+		status_clear(sm);
+		printf("sample %u was approximate (the heap was busy: %s): not used as evidence\n",
+		       sm->taken, si.inconsistency);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (la_tracker_finding(sm->tracker, i, &fd) || !fd.is_new ||
+		    fd.verdict == LA_VERDICT_GROWING)
+			continue;
+		if (fd.verdict == LA_VERDICT_LEAK)
+			sm->leaks_reported++;
+		if (sm->o->json || !report_finding_shown(sm->tracker, i))
+			continue;
+		status_clear(sm);
+		report_finding_line(stdout, &fd, sm->pid);
+	}
+	if (report_path && !sm->o->json) {
+		status_clear(sm);
+		printf("report: %s\n", report_path);
+	}
+	fflush(stdout);
+}
+
+/* Remember every leak of this run, as last seen, for the summary. */
+static void
+remember_leaks(struct sampler *sm)
+{
+	unsigned n = la_tracker_finding_count(sm->tracker), k;
+	struct la_finding fd;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (la_tracker_finding(sm->tracker, i, &fd) ||
+		    fd.verdict != LA_VERDICT_LEAK)
+			continue;
+		for (k = 0; k < sm->n_seen; k++)
+			if (!strcmp(sm->seen[k].loc.key, fd.loc.key))
+				break;
+		if (k == sm->n_seen) {
+			if (sm->n_seen == SEEN_MAX)
+				continue;
+			sm->n_seen++;
+		}
+		sm->seen[k] = fd;
+	}
+}
+
+/* Did this sample make a leak or retention verdict new? */
+static int
+has_news(const struct la_tracker *t, int *new_retention, int *any_leak)
+{
+	unsigned n = la_tracker_finding_count(t);
+	struct la_finding fd;
+	int news = 0;
+
+	*new_retention = *any_leak = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (la_tracker_finding(t, i, &fd))
+			continue;
+		if (fd.verdict == LA_VERDICT_LEAK)
+			*any_leak = 1;
+		if (fd.is_new && fd.verdict != LA_VERDICT_GROWING)
+			news = 1;
+		if (fd.is_new && fd.verdict == LA_VERDICT_RETENTION)
+			*new_retention = 1;
+	}
+	return news;
+}
+
+/*
+ * --auto-cleanup: give retained memory back, but only when retention is
+ * what grew; a leak is memory in use, which no trim can return.
+ */
+static void
+auto_cleanup(struct sampler *sm, int new_retention, int any_leak)
+{
+	struct trim_outcome t;
+	char b1[32], b2[32], b3[32], b4[32];
+	int err;
+
+	if (!sm->o->auto_cleanup || !new_retention)
+		return;
+	status_clear(sm);
+	if (any_leak) {
+		if (!sm->refused_trim++)
+			fprintf(stderr,
+				"leakattach: auto-cleanup: not trimming while a leak grows: malloc_trim cannot return memory in use\n");
+		return;
+	}
+	err = trim_guarded(sm->o, sm->pid, &t);
+	if (err) {
+		fprintf(stderr, "leakattach: auto-cleanup: %s\n",
+			strerror(-err));
+		return;
+	}
+	if (t.err) {
+		fprintf(stderr, "leakattach: auto-cleanup: %s\n", t.msg);
+		return;
+	}
+	sm->trims++;
+	if (!sm->o->json)
+		printf("auto-cleanup: malloc_trim(0) returned %d: RSS %s -> %s, free in the heap %s -> %s\n",
+		       t.res.returned, human_bytes(t.rss_before, b1, sizeof(b1)),
+		       human_bytes(t.rss_after, b2, sizeof(b2)),
+		       human_bytes(t.free_before, b3, sizeof(b3)),
+		       human_bytes(t.free_after, b4, sizeof(b4)));
+	fflush(stdout);
+}
+
+int
+sampler_sample(struct sampler *sm)
+{
+	struct la_store_target *tg = NULL;
+	struct la_tracker *tr = NULL;
+	struct la_snapshot *snap = NULL;
+	char *line = NULL, *doc = NULL, path[1400];
+	size_t len;
+	int err, new_retention = 0, any_leak = 0, news = 0;
+
+	path[0] = '\0';
+	if (!sm->s && cli_session_open(sm->o, sm->pid, &sm->s))
+		return EXIT_ERROR;
+	err = lock_target(sm, &tg);
+	if (err)
+		return EXIT_ERROR;
+	snprintf(sm->state_dir, sizeof(sm->state_dir), "%s",
+		 la_store_target_dir(tg));
+	err = la_store_target_load(tg, &sm->o->rules, &tr);
+	if (err == 1) {
+		status_clear(sm);
+		fprintf(stderr, "leakattach: warning: %s\n", la_errmsg());
+	} else if (err) {
+		status_clear(sm);
+		fprintf(stderr, "leakattach: %s\n", la_errmsg());
+		goto fail;
+	}
+	err = la_snapshot_take(sm->s, &snap);
+	if (err) {
+		status_clear(sm);
+		fprintf(stderr, "leakattach: %s\n", la_errmsg());
+		if (err == -ESRCH)
+			sm->gone = 1;
+		goto fail;
+	}
+	err = la_tracker_add(tr, snap);
+	if (err) {
+		fprintf(stderr, "leakattach: out of memory\n");
+		goto fail;
+	}
+	la_tracker_free(sm->tracker);
+	la_snapshot_free(sm->last);
+	sm->tracker = tr;
+	sm->last = snap;
+	tr = NULL;
+	snap = NULL;
+	sm->taken++;
+	remember_leaks(sm);
+
+	line = to_string(sm, report_history_line, &len);
+	if (!line || la_store_target_append(tg, line))
+		goto fail_store;
+	if (la_store_target_save(tg, sm->tracker))
+		goto fail_store;
+	news = has_news(sm->tracker, &new_retention, &any_leak);
+	if (news) {
+		doc = to_string(sm, report_check_json, &len);
+		if (!doc || la_store_target_report(tg, doc, len, path,
+						   sizeof(path)))
+			goto fail_store;
+	}
+	la_store_target_close(tg);
+	free(line);
+	free(doc);
+	print_news(sm, news ? path : NULL);
+	auto_cleanup(sm, new_retention, any_leak);
+	status_show(sm);
+	return 0;
+
+fail_store:
+	status_clear(sm);
+	fprintf(stderr, "leakattach: %s\n",
+		line ? la_errmsg() : "out of memory");
+fail:
+	free(line);
+	free(doc);
+	la_tracker_free(tr);
+	la_snapshot_free(snap);
+	la_store_target_close(tg);
+	return EXIT_ERROR;
+}
+
+int
+sampler_wait(struct sampler *sm, double deadline, int extra_fd)
+{
+	for (;;) {
+		struct pollfd p[2] = {{.fd = sm->sigfd, .events = POLLIN},
+				      {.fd = extra_fd, .events = POLLIN}};
+		double left = deadline - mono_now();
+		struct signalfd_siginfo si;
+		int rc;
+
+		if (left <= 0)
+			return 0;
+		rc = poll(p, extra_fd >= 0 ? 2 : 1,
+			  left > 3600 ? 3600000 : (int)(left * 1000) + 1);
+		if (rc < 0 && errno != EINTR)
+			return 1;
+		if (rc > 0 && (p[0].revents & POLLIN) &&
+		    read(sm->sigfd, &si, sizeof(si)) == sizeof(si)) {
+			status_clear(sm);
+			if (!sm->o->json)
+				fprintf(stderr,
+					"leakattach: %s: stopping after %u sample%s\n",
+					strsignal((int)si.ssi_signo), sm->taken,
+					sm->taken == 1 ? "" : "s");
+			return 1;
+		}
+		if (rc > 0 && extra_fd >= 0 && p[1].revents)
+			return 2;
+	}
+}
+
+int
+sampler_found_leak(const struct sampler *sm)
+{
+	struct la_tracker_info ti;
+
+	if (sm->leaks_reported)
+		return 1;
+	if (!sm->tracker)
+		return 0;
+	la_tracker_info(sm->tracker, &ti);
+	return ti.leaks > 0;
+}
+
+uint64_t
+sampler_in_use(const struct sampler *sm)
+{
+	struct la_totals t;
+
+	if (!sm->last)
+		return 0;
+	la_snapshot_totals(sm->last, &t);
+	return t.counts.in_use_bytes;
+}
+
+int
+sampler_finish(struct sampler *sm)
+{
+	struct check_doc d;
+
+	status_clear(sm);
+	if (!sm->tracker)
+		return EXIT_ERROR; /* not one sample: the error is printed */
+	fill_doc(sm, &d);
+	if (sm->o->json) {
+		report_check_json(stdout, &d);
+	} else {
+		putchar('\n');
+		report_check_text(stdout, &d);
+	}
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "leakattach: cannot write the report\n");
+		return EXIT_ERROR;
+	}
+	return sampler_found_leak(sm) ? EXIT_LEAK : EXIT_NO_LEAK;
+}
+
+void
+sampler_close(struct sampler *sm)
+{
+	if (!sm)
+		return;
+	status_clear(sm);
+	la_tracker_free(sm->tracker);
+	la_snapshot_free(sm->last);
+	la_session_close(sm->s);
+	la_store_close(sm->st);
+	if (sm->sigfd >= 0)
+		close(sm->sigfd);
+	sigprocmask(SIG_SETMASK, &sm->oldmask, NULL);
+	free(sm);
+}
+
+static void
+print_header(const struct sampler *sm, double interval, const char *until)
+{
+	char b1[32], b2[32];
+
+	if (sm->o->json)
+		return;
+	printf("leakattach %s: process %d (%s), a sample every %s%s; a leak is %u growths in a row of more than %.1f %%, at least %s\n",
+	       sm->command, (int)sm->pid, sm->comm,
+	       human_duration(interval, b1, sizeof(b1)), until,
+	       sm->o->rules.consecutive, sm->o->rules.threshold_pct,
+	       human_bytes(sm->o->rules.min_size, b2, sizeof(b2)));
+	fflush(stdout);
+}
+
+static int
+monitor(const struct options *o)
+{
+	double interval = o->interval_s > 0 ? o->interval_s : 60;
+	struct sampler *sm;
+	double start, next;
+	char until[64], b[32];
+	int rc, err = 0;
+
+	rc = sampler_open(o, "monitor", o->pid, &sm);
+	if (rc)
+		return rc;
+	if (o->duration_s > 0)
+		snprintf(until, sizeof(until), " for %s",
+			 human_duration(o->duration_s, b, sizeof(b)));
+	else
+		snprintf(until, sizeof(until), " until Ctrl-C");
+	print_header(sm, interval, until);
+	start = next = mono_now();
+	for (;;) {
+		err = sampler_sample(sm);
+		if (err)
+			break;
+		next += interval;
+		/* a sample slower than the interval: do not pile up */
+		if (next < mono_now())
+			next = mono_now() + interval;
+		if (o->duration_s > 0 && next > start + o->duration_s + 1e-3)
+			break;
+		if (sampler_wait(sm, next, -1))
+			break;
+	}
+	rc = sampler_finish(sm);
+	sampler_close(sm);
+	/* a leak seen before an error is still the news */
+	return err && rc != EXIT_LEAK ? EXIT_ERROR : rc;
+}
+
+/* check -- COMMAND: start it as our child (so ptrace_scope 1 allows us). */
+static int
+start_command(char **argv, pid_t *out)
+{
+	int fds[2];
+	pid_t pid;
+	int e = 0;
+
+	if (pipe2(fds, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		e = -errno;
+		close(fds[0]);
+		close(fds[1]);
+		return e;
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execvp(argv[0], argv);
+		e = errno;
+		if (write(fds[1], &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(fds[1]);
+	/* the exec succeeded when the close-on-exec pipe reads empty */
+	if (read(fds[0], &e, sizeof(e)) == sizeof(e)) {
+		close(fds[0]);
+		waitpid(pid, NULL, 0);
+		return -e;
+	}
+	close(fds[0]);
+	*out = pid;
+	return 0;
+}
+
+/* End the command we started: SIGTERM, 5 s of grace, then SIGKILL. */
+static void
+stop_command(pid_t pid)
+{
+	double until = mono_now() + 5;
+
+	if (waitpid(pid, NULL, WNOHANG) == pid)
+		return;
+	kill(pid, SIGTERM);
+	while (mono_now() < until) {
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return;
+		nanosleep(&(struct timespec){0, 20000000}, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static int
+command_exited(pid_t pid, unsigned taken, char *const *argv)
+{
+	int status;
+
+	if (waitpid(pid, &status, WNOHANG) != pid)
+		return 0;
+	if (WIFEXITED(status))
+		fprintf(stderr,
+			"leakattach: %s exited with status %d after %u sample%s: check needs it to run for --repeat samples --interval apart\n",
+			argv[0], WEXITSTATUS(status), taken,
+			taken == 1 ? "" : "s");
+	else
+		fprintf(stderr,
+			"leakattach: %s was killed by signal %d after %u sample%s\n",
+			argv[0], WTERMSIG(status), taken,
+			taken == 1 ? "" : "s");
+	return 1;
+}
+
+static int
+check(const struct options *o)
+{
+	double interval = o->interval_s > 0 ? o->interval_s : 5;
+	unsigned repeat = o->repeat ? o->repeat
+			  : o->argv ? o->rules.consecutive + 1
+				    : 1;
+	struct sampler *sm = NULL;
+	pid_t child = 0, pid = o->pid;
+	double next;
+	int rc, err = 0, stopped = 0;
+
+	if (o->argv) {
+		err = start_command(o->argv, &child);
+		if (err) {
+			fprintf(stderr, "leakattach: cannot run %s: %s\n",
+				o->argv[0], strerror(-err));
+			return EXIT_ERROR;
+		}
+		pid = child;
+	}
+	rc = sampler_open(o, "check", pid, &sm);
+	if (rc) {
+		if (child)
+			stop_command(child);
+		return rc;
+	}
+	next = mono_now();
+	/* a program just started is still growing: first sample later */
+	if (child)
+		next += interval;
+	for (unsigned i = 0; i < repeat; i++) {
+		if (i || child) {
+			if (sampler_wait(sm, next, -1)) {
+				stopped = 1;
+				break;
+			}
+		}
+		if (child && command_exited(child, sm ? i : 0, o->argv)) {
+			child = 0;
+			err = 1;
+			break;
+		}
+		err = sampler_sample(sm);
+		if (err)
+			break;
+		next += interval;
+		if (next < mono_now())
+			next = mono_now() + interval;
+	}
+	if (child)
+		stop_command(child);
+	rc = sampler_finish(sm);
+	sampler_close(sm);
+	if (rc == EXIT_LEAK)
+		return rc;
+	return err || stopped ? EXIT_ERROR : rc;
+}
 
 int
 cmd_monitor(const struct options *o)
 {
-	(void)o;
-	fprintf(stderr, "leakattach: not written yet\n");
-	return EXIT_ERROR;
+	cli_log_setup(o->verbose);
+	return o->cmd == CMD_CHECK ? check(o) : monitor(o);
 }

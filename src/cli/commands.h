@@ -8,6 +8,7 @@
 #define LA_CLI_COMMANDS_H
 
 #include <signal.h>
+#include <stdint.h>
 
 #include "options.h"
 
@@ -36,6 +37,39 @@ int cli_session_open(const struct options *o, pid_t pid,
 void cli_term_signals(sigset_t *set);
 /* The command name of pid from /proc/PID/comm ("" when unknown). */
 void cli_comm(pid_t pid, char *buf, size_t len);
+
+/* cmd_monitor.c: one target sampled over time (monitor, check, simulate) */
+struct sampler;
+/*
+ * Open the session and the log folder for pid, and take over the
+ * termination signals (blocked, read through a signalfd, so a Ctrl-C
+ * never lands while the target is stopped). command names the caller in
+ * reports ("monitor", "check", "simulate"). Returns 0 or an exit status
+ * (the error printed).
+ */
+int sampler_open(const struct options *o, const char *command, pid_t pid,
+		 struct sampler **out);
+/*
+ * Take one sample: lock the target's state, load it, snapshot, apply the
+ * rule, append the history, save, write a report for a new detection,
+ * unlock; print what is new. Returns 0 or EXIT_ERROR (printed).
+ */
+int sampler_sample(struct sampler *sm);
+/*
+ * Wait until the CLOCK_MONOTONIC time deadline (seconds). Returns 0 at
+ * the deadline, 1 when a termination signal arrived, 2 when extra_fd (if
+ * >= 0) became readable first.
+ */
+int sampler_wait(struct sampler *sm, double deadline, int extra_fd);
+/* Print the summary (text or JSON); the exit status by verdict. */
+int sampler_finish(struct sampler *sm);
+/* Whether a leak was reported during this run. */
+int sampler_found_leak(const struct sampler *sm);
+/* Bytes in use at the latest sample. */
+uint64_t sampler_in_use(const struct sampler *sm);
+void sampler_close(struct sampler *sm);
+/* CLOCK_MONOTONIC in seconds */
+double mono_now(void);
 
 /* cmd_trim.c */
 struct trim_outcome {

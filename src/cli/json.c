@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* json.c - see json.h. */
+#include <math.h>
+
 #include "json.h"
 
 void
@@ -91,7 +93,11 @@ void
 json_double(struct json *j, const char *key, double v)
 {
 	prefix(j, key);
-	fprintf(j->f, "%.3f", v);
+	/* JSON has no infinity or NaN */
+	if (isfinite(v))
+		fprintf(j->f, "%.3f", v);
+	else
+		fputs("null", j->f);
 }
 
 void

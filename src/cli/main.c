@@ -24,8 +24,17 @@ main(int argc, char **argv)
 	case CMD_VERSION:
 		printf("leakattach %s\n", PACKAGE_VERSION);
 		return EXIT_NO_LEAK;
+	case CMD_MONITOR:
+	case CMD_CHECK:
+		return cmd_monitor(&o);
+	case CMD_RESET:
+		return cmd_reset(&o);
 	case CMD_SNAPSHOT:
 		return cmd_snapshot(&o);
+	case CMD_SIMULATE:
+		return cmd_simulate(&o);
+	case CMD_TRIM:
+		return cmd_trim(&o);
 	default:
 		return EXIT_USAGE;
 	}

@@ -2,11 +2,16 @@
 /*
  * options.c - parse leakattach's command line. The --help text lives here
  * and must list the same long options as doc/leakattach.1 (a test checks).
+ * Every option is applied by one function, option_apply(), whether it
+ * comes from the command line or from a configuration file (config.c), so
+ * both accept the same values and say the same things about bad ones.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,20 +21,62 @@
 void
 options_usage(FILE *f)
 {
-	fputs("Usage: leakattach snapshot -p PID [--json] [--top N] [OPTION...]\n"
+	fputs("Usage: leakattach [monitor] -p PID [--interval S] [--duration S]\n"
+	      "                  [--threshold PCT] [--consecutive N] [--min-size SIZE]\n"
+	      "                  [--log-dir DIR] [--json] [--auto-cleanup]\n"
+	      "       leakattach check (-p PID | -- COMMAND [ARG...]) [--repeat N]\n"
+	      "                  [--interval S] [--threshold PCT] [--consecutive N]\n"
+	      "                  [--min-size SIZE] [--log-dir DIR] [--json]\n"
+	      "       leakattach reset (-p PID | --all) [--log-dir DIR]\n"
+	      "       leakattach snapshot -p PID [--json] [--top N]\n"
+	      "       leakattach simulate [--size MIB] [--count N] [--interval S] [--cleanup]\n"
+	      "       leakattach trim -p PID [--json]\n"
 	      "       leakattach --help | --version\n"
 	      "\n"
 	      "Find memory leaks in a running glibc process from the outside.\n"
 	      "\n"
 	      "Commands:\n"
+	      "  monitor           (the default) sample the heap every --interval until\n"
+	      "                    --duration or Ctrl-C; report each location that grows\n"
+	      "                    in --consecutive samples in a row\n"
+	      "  check             take --repeat samples and judge them together with the\n"
+	      "                    history that earlier checks of the process left in the\n"
+	      "                    log folder (for cron and CI); with -- COMMAND, start\n"
+	      "                    the program, check it, then stop it\n"
+	      "  reset             forget the history of one process, or of all\n"
 	      "  snapshot          stop the target for a moment, walk its whole glibc\n"
 	      "                    heap, let it run again and report what is in it\n"
+	      "  simulate          start a child that leaks --count blocks of --size MiB,\n"
+	      "                    one per --interval, monitor it and report (self-test)\n"
+	      "  trim              call malloc_trim(0) inside the target to give free\n"
+	      "                    memory back to the system (writes into the target)\n"
 	      "\n"
 	      "Options:\n"
 	      "  -p, --pid PID     the process to inspect\n"
-	      "      --json        print one JSON object (schema leakattach.snapshot/1)\n"
-	      "      --top N       list the N size classes with the most bytes in use\n"
-	      "                    (text default 10, JSON default all; 0: all)\n"
+	      "      --interval S  time between samples (monitor 60s, check 5s, simulate\n"
+	      "                    2s); units ms, s, m, h (0.5, 500ms, 2m)\n"
+	      "      --duration S  monitor: stop after this long (default: until Ctrl-C)\n"
+	      "      --threshold PCT  growth between two samples that counts (2.0)\n"
+	      "      --consecutive N  growths in a row that make a leak (3)\n"
+	      "      --min-size SIZE  never report a location smaller than this (1M;\n"
+	      "                    suffixes K, M, G)\n"
+	      "      --repeat N    check: samples to take now (1; with -- COMMAND,\n"
+	      "                    --consecutive + 1)\n"
+	      "      --log-dir DIR  state, history and reports (default\n"
+	      "                    $LEAKATTACH_LOG_DIR, $XDG_STATE_HOME/leakattach or\n"
+	      "                    ~/.local/state/leakattach)\n"
+	      "      --auto-cleanup  monitor: when retention (not a leak) grew, call\n"
+	      "                    malloc_trim(0) in the target, as trim does\n"
+	      "      --all         reset: forget every process\n"
+	      "      --size MIB    simulate: size of each leaked block (10)\n"
+	      "      --count N     simulate: blocks to leak (10; 0 leaks nothing)\n"
+	      "      --cleanup     simulate: the child frees its blocks at the end\n"
+	      "      --trim-timeout S  trim: abort a call that waits for a lock this\n"
+	      "                    long (1s)\n"
+	      "      --json        print one JSON object (schemas leakattach.check/1,\n"
+	      "                    leakattach.snapshot/1, leakattach.trim/1)\n"
+	      "      --top N       snapshot: list the N size classes with the most bytes\n"
+	      "                    in use (text default 10, JSON default all; 0: all)\n"
 	      "      --debug-dir DIR  look for libc debug files under DIR instead of\n"
 	      "                    the target's and the host's /usr/lib/debug\n"
 	      "      --no-debuginfo  never read DWARF; find malloc's state by its\n"
@@ -38,16 +85,15 @@ options_usage(FILE *f)
 	      "  -h, --help        show this help and exit\n"
 	      "  -V, --version     show the version and exit\n"
 	      "\n"
+	      "Defaults may also come from /etc/leakattach.conf and\n"
+	      "$XDG_CONFIG_HOME/leakattach/config; the command line wins.\n"
 	      "Exit status: 0 no leak, 1 leak found, 2 error, 64 usage error.\n"
-	      "The default mode writes nothing into the target. See leakattach(1).\n",
+	      "Only trim and --auto-cleanup write into the target. See leakattach(1).\n",
 	      f);
 }
 
-static int usage_error(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-
-static int
-usage_error(const char *fmt, ...)
+int
+options_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -65,7 +111,7 @@ parse_uint(const char *s, unsigned long max, unsigned long *out)
 	char *end;
 	unsigned long v;
 
-	if (!s || !*s || *s == '-')
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
 		return -EINVAL;
 	errno = 0;
 	v = strtoul(s, &end, 10);
@@ -75,88 +121,447 @@ parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
+/* A finite, non-negative decimal number followed by *end. */
+static int
+parse_number(const char *s, double *out, char **end)
+{
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	*out = strtod(s, end);
+	if (errno || *end == s || !isfinite(*out) || *out < 0)
+		return -EINVAL;
+	return 0;
+}
+
+int
+options_parse_duration(const char *s, double *out)
+{
+	static const struct {
+		const char *unit;
+		double seconds;
+	} units[] = {{"", 1},     {"s", 1},    {"ms", 1e-3}, {"m", 60},
+		     {"min", 60}, {"h", 3600}, {"d", 86400}};
+	char *end;
+	double v;
+
+	if (parse_number(s, &v, &end))
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit))
+			continue;
+		v *= units[i].seconds;
+		if (v > 366.0 * 86400)
+			return -EINVAL;
+		*out = v;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int
+options_parse_size(const char *s, uint64_t *out)
+{
+	static const char suffixes[] = "KMGT";
+	char *end;
+	double v, mult = 1;
+
+	if (parse_number(s, &v, &end))
+		return -EINVAL;
+	if (*end) {
+		const char *p = strchr(suffixes, end[0] & ~0x20);
+
+		if (!p || !end[0])
+			return -EINVAL;
+		for (const char *q = suffixes; q <= p; q++)
+			mult *= 1024;
+		end++;
+		/* 1M, 1MB, 1MiB, 1m all mean 2^20 */
+		if (*end == 'i')
+			end++;
+		if (*end == 'B' || *end == 'b')
+			end++;
+		if (*end)
+			return -EINVAL;
+	} else if (v >= 18446744073709551616.0 || v != (double)(uint64_t)v) {
+		return -EINVAL;
+	}
+	v *= mult;
+	if (v >= 18446744073709551616.0)
+		return -EINVAL;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+/* Which commands each option belongs to. */
+#define FOR(...) (__VA_ARGS__)
+#define C(cmd) (1u << (cmd))
+#define ALL_TARGET (C(CMD_MONITOR) | C(CMD_CHECK) | C(CMD_SNAPSHOT) | C(CMD_TRIM))
+#define RULES (C(CMD_MONITOR) | C(CMD_CHECK) | C(CMD_SIMULATE))
+
+enum {
+	OPT_INTERVAL = 256,
+	OPT_DURATION,
+	OPT_THRESHOLD,
+	OPT_CONSECUTIVE,
+	OPT_MIN_SIZE,
+	OPT_REPEAT,
+	OPT_LOG_DIR,
+	OPT_AUTO_CLEANUP,
+	OPT_ALL,
+	OPT_SIZE,
+	OPT_COUNT,
+	OPT_CLEANUP,
+	OPT_TRIM_TIMEOUT,
+	OPT_JSON,
+	OPT_TOP,
+	OPT_DEBUG_DIR,
+	OPT_NO_DEBUGINFO,
+};
+
+static const struct option longopts[] = {
+	{"pid", required_argument, NULL, 'p'},
+	{"interval", required_argument, NULL, OPT_INTERVAL},
+	{"duration", required_argument, NULL, OPT_DURATION},
+	{"threshold", required_argument, NULL, OPT_THRESHOLD},
+	{"consecutive", required_argument, NULL, OPT_CONSECUTIVE},
+	{"min-size", required_argument, NULL, OPT_MIN_SIZE},
+	{"repeat", required_argument, NULL, OPT_REPEAT},
+	{"log-dir", required_argument, NULL, OPT_LOG_DIR},
+	{"auto-cleanup", no_argument, NULL, OPT_AUTO_CLEANUP},
+	{"all", no_argument, NULL, OPT_ALL},
+	{"size", required_argument, NULL, OPT_SIZE},
+	{"count", required_argument, NULL, OPT_COUNT},
+	{"cleanup", no_argument, NULL, OPT_CLEANUP},
+	{"trim-timeout", required_argument, NULL, OPT_TRIM_TIMEOUT},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"top", required_argument, NULL, OPT_TOP},
+	{"debug-dir", required_argument, NULL, OPT_DEBUG_DIR},
+	{"no-debuginfo", no_argument, NULL, OPT_NO_DEBUGINFO},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+static const struct {
+	int code;
+	unsigned cmds;
+} option_cmds[] = {
+	{'p', ALL_TARGET | C(CMD_RESET)},
+	{OPT_INTERVAL, RULES},
+	{OPT_DURATION, C(CMD_MONITOR)},
+	{OPT_THRESHOLD, RULES},
+	{OPT_CONSECUTIVE, RULES},
+	{OPT_MIN_SIZE, RULES},
+	{OPT_REPEAT, C(CMD_CHECK)},
+	{OPT_LOG_DIR, RULES | C(CMD_RESET) | C(CMD_SNAPSHOT) | C(CMD_TRIM)},
+	{OPT_AUTO_CLEANUP, C(CMD_MONITOR)},
+	{OPT_ALL, C(CMD_RESET)},
+	{OPT_SIZE, C(CMD_SIMULATE)},
+	{OPT_COUNT, C(CMD_SIMULATE)},
+	{OPT_CLEANUP, C(CMD_SIMULATE)},
+	{OPT_TRIM_TIMEOUT, C(CMD_TRIM) | C(CMD_MONITOR)},
+	{OPT_JSON, ALL_TARGET | C(CMD_SIMULATE)},
+	{OPT_TOP, C(CMD_SNAPSHOT)},
+	{OPT_DEBUG_DIR, ALL_TARGET | C(CMD_SIMULATE)},
+	{OPT_NO_DEBUGINFO, ALL_TARGET | C(CMD_SIMULATE)},
+};
+
+static const char *const command_names[] = {
+	[CMD_MONITOR] = "monitor", [CMD_CHECK] = "check",
+	[CMD_RESET] = "reset",	   [CMD_SNAPSHOT] = "snapshot",
+	[CMD_SIMULATE] = "simulate", [CMD_TRIM] = "trim",
+};
+
+const char *
+options_command_name(enum command cmd)
+{
+	if (cmd < sizeof(command_names) / sizeof(command_names[0]) &&
+	    command_names[cmd])
+		return command_names[cmd];
+	return "";
+}
+
+enum command
+options_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(command_names) / sizeof(command_names[0]);
+	     i++)
+		if (command_names[i] && !strcmp(name, command_names[i]))
+			return (enum command)i;
+	return CMD_NONE;
+}
+
+static const char *
+option_name(int code)
+{
+	for (const struct option *l = longopts; l->name; l++)
+		if (l->val == code)
+			return l->name;
+	return "?";
+}
+
+/* Does the option belong to cmd? Options for other commands are errors. */
+int
+option_fits(int code, enum command cmd)
+{
+	for (size_t i = 0; i < sizeof(option_cmds) / sizeof(option_cmds[0]);
+	     i++)
+		if (option_cmds[i].code == code)
+			return !!(option_cmds[i].cmds & C(cmd));
+	return 1;
+}
+
+int
+option_lookup(const char *name, int *code, int *takes_arg)
+{
+	for (const struct option *l = longopts; l->name; l++) {
+		if (strcmp(l->name, name))
+			continue;
+		*code = l->val;
+		*takes_arg = l->has_arg == required_argument;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/*
+ * Apply one option to o. where is "" on the command line, or
+ * "FILE:LINE: " for a configuration file. Returns 0 or EXIT_USAGE (the
+ * error printed).
+ */
+int
+option_apply(struct options *o, int code, const char *arg, const char *where)
+{
+	unsigned long v;
+	double d;
+	uint64_t u;
+	const char *name = option_name(code);
+
+	switch (code) {
+	case 'p':
+		if (parse_uint(arg, INT_MAX, &v) || v == 0)
+			return options_usage_error(
+				"%s--pid needs a process ID, not '%s'", where,
+				arg);
+		o->pid = (pid_t)v;
+		break;
+	case OPT_INTERVAL:
+		if (options_parse_duration(arg, &d) || d < 0.001)
+			return options_usage_error(
+				"%s--interval needs a time of at least 1ms such as 30, 0.5, 500ms or 2m, not '%s'",
+				where, arg);
+		o->interval_s = d;
+		break;
+	case OPT_DURATION:
+		if (options_parse_duration(arg, &d))
+			return options_usage_error(
+				"%s--duration needs a time such as 3600, 90m or 2h (0: until interrupted), not '%s'",
+				where, arg);
+		o->duration_s = d;
+		break;
+	case OPT_THRESHOLD: {
+		char buf[64];
+		size_t n;
+		char *end;
+
+		snprintf(buf, sizeof(buf), "%s", arg ? arg : "");
+		n = strlen(buf);
+		if (n && buf[n - 1] == '%')
+			buf[n - 1] = '\0';
+		if (parse_number(buf, &d, &end) || *end || d > 1e6)
+			return options_usage_error(
+				"%s--threshold needs a percentage such as 2 or 0.5, not '%s'",
+				where, arg);
+		o->rules.threshold_pct = d;
+		break;
+	}
+	case OPT_CONSECUTIVE:
+		if (parse_uint(arg, 1000, &v) || v == 0)
+			return options_usage_error(
+				"%s--consecutive needs a count from 1 to 1000, not '%s'",
+				where, arg);
+		o->rules.consecutive = (unsigned)v;
+		break;
+	case OPT_MIN_SIZE:
+		if (options_parse_size(arg, &u))
+			return options_usage_error(
+				"%s--min-size needs a size such as 1M, 512K or 1048576, not '%s'",
+				where, arg);
+		o->rules.min_size = u;
+		break;
+	case OPT_REPEAT:
+		if (parse_uint(arg, 100000, &v) || v == 0)
+			return options_usage_error(
+				"%s--repeat needs a count of at least 1, not '%s'",
+				where, arg);
+		o->repeat = (unsigned)v;
+		break;
+	case OPT_LOG_DIR:
+		if (!arg || !*arg)
+			return options_usage_error(
+				"%s--log-dir needs a folder", where);
+		o->log_dir = arg;
+		break;
+	case OPT_SIZE: {
+		char *end;
+
+		if (parse_number(arg, &d, &end) || *end || d <= 0 ||
+		    d > 1024 * 1024)
+			return options_usage_error(
+				"%s--size needs a size in MiB such as 10 or 0.5, not '%s'",
+				where, arg);
+		o->sim_size_mb = d;
+		break;
+	}
+	case OPT_COUNT:
+		if (parse_uint(arg, 100000, &v))
+			return options_usage_error(
+				"%s--count needs a count, not '%s'", where,
+				arg);
+		o->sim_count = (unsigned)v;
+		break;
+	case OPT_TRIM_TIMEOUT:
+		if (options_parse_duration(arg, &d) || d < 0.001 || d > 600)
+			return options_usage_error(
+				"%s--trim-timeout needs a time from 1ms to 10m, not '%s'",
+				where, arg);
+		o->trim_timeout_ms = (unsigned)(d * 1000 + 0.5);
+		break;
+	case OPT_TOP:
+		if (parse_uint(arg, 100000, &v))
+			return options_usage_error(
+				"%s--top needs a count, not '%s'", where, arg);
+		o->top = (unsigned)v;
+		o->top_given = 1;
+		break;
+	case OPT_DEBUG_DIR:
+		o->debug_dir = arg;
+		break;
+	/* flags: in a configuration file they take yes/no */
+	case OPT_AUTO_CLEANUP:
+	case OPT_ALL:
+	case OPT_CLEANUP:
+	case OPT_JSON:
+	case OPT_NO_DEBUGINFO: {
+		int on = 1;
+
+		if (arg) {
+			if (!strcmp(arg, "yes") || !strcmp(arg, "true") ||
+			    !strcmp(arg, "1"))
+				on = 1;
+			else if (!strcmp(arg, "no") || !strcmp(arg, "false") ||
+				 !strcmp(arg, "0"))
+				on = 0;
+			else
+				return options_usage_error(
+					"%s%s takes yes or no, not '%s'", where,
+					name, arg);
+		}
+		if (code == OPT_AUTO_CLEANUP)
+			o->auto_cleanup = on;
+		else if (code == OPT_ALL)
+			o->all = on;
+		else if (code == OPT_CLEANUP)
+			o->sim_cleanup = on;
+		else if (code == OPT_JSON)
+			o->json = on;
+		else
+			o->no_debuginfo = on;
+		break;
+	}
+	default:
+		return options_usage_error("%sunknown option '%s'", where,
+					   name);
+	}
+	return 0;
+}
+
 int
 options_parse(int argc, char **argv, struct options *o)
 {
-	enum { OPT_JSON = 256, OPT_TOP, OPT_DEBUG_DIR, OPT_NO_DEBUGINFO };
-	static const struct option longopts[] = {
-		{"pid", required_argument, NULL, 'p'},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"top", required_argument, NULL, OPT_TOP},
-		{"debug-dir", required_argument, NULL, OPT_DEBUG_DIR},
-		{"no-debuginfo", no_argument, NULL, OPT_NO_DEBUGINFO},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
-	};
-	unsigned long v;
-	int c;
+	int c, rc;
 
 	memset(o, 0, sizeof(*o));
 	o->top = 10;
 	o->pid = -1;
+	la_rules_init(&o->rules);
+	o->sim_size_mb = 10;
+	o->sim_count = 10;
+	o->cmd = CMD_MONITOR;
 	if (argc > 1 && argv[1][0] != '-') {
-		if (!strcmp(argv[1], "snapshot"))
-			o->cmd = CMD_SNAPSHOT;
-		else
-			return usage_error("unknown command '%s'", argv[1]);
+		o->cmd = options_command(argv[1]);
+		if (o->cmd == CMD_NONE)
+			return options_usage_error("unknown command '%s'",
+						   argv[1]);
 		argv++;
 		argc--;
 	}
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:vhV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (parse_uint(optarg, INT_MAX, &v) || v == 0)
-				return usage_error(
-					"--pid needs a process ID, not '%s'",
-					optarg);
-			o->pid = (pid_t)v;
-			break;
-		case OPT_JSON:
-			o->json = 1;
-			break;
-		case OPT_TOP:
-			if (parse_uint(optarg, 100000, &v))
-				return usage_error(
-					"--top needs a count, not '%s'",
-					optarg);
-			o->top = (unsigned)v;
-			o->top_given = 1;
-			break;
-		case OPT_DEBUG_DIR:
-			o->debug_dir = optarg;
-			break;
-		case OPT_NO_DEBUGINFO:
-			o->no_debuginfo = 1;
-			break;
-		case 'v':
-			o->verbose++;
-			break;
-		case 'h':
+	/* --help and --version need no configuration and win over all. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			o->cmd = CMD_HELP;
 			return 0;
-		case 'V':
+		}
+		if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
 			o->cmd = CMD_VERSION;
 			return 0;
-		case ':':
-			return usage_error("option '%s' needs an argument",
-					   argv[optind - 1]);
-		default:
-			return usage_error("unknown option '%s'",
-					   argv[optind - 1]);
 		}
 	}
-	if (optind < argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (o->cmd == CMD_NONE || o->cmd == CMD_MONITOR)
-		return usage_error(
-			"%s",
-			o->pid > 0
-				? "only the 'snapshot' command exists in this version: use 'leakattach snapshot -p PID'"
-				: "no command given");
-	if (o->cmd == CMD_SNAPSHOT && o->pid <= 0)
-		return usage_error("%s", "snapshot needs -p PID");
+	rc = config_apply(o);
+	if (rc)
+		return rc;
+	opterr = 0;
+	optind = 1;
+	/* "+": options come before check's -- COMMAND, never after it */
+	while ((c = getopt_long(argc, argv, "+:p:vhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'v':
+			o->verbose++;
+			continue;
+		case ':':
+			return options_usage_error("option '%s' needs an argument",
+						   argv[optind - 1]);
+		case '?':
+			return options_usage_error("unknown option '%s'",
+						   argv[optind - 1]);
+		default:
+			break;
+		}
+		if (!option_fits(c, o->cmd))
+			return options_usage_error(
+				"--%s does not apply to %s", option_name(c),
+				options_command_name(o->cmd));
+		rc = option_apply(o, c, optarg, "");
+		if (rc)
+			return rc;
+	}
+	if (optind < argc) {
+		if (o->cmd != CMD_CHECK || strcmp(argv[optind - 1], "--"))
+			return options_usage_error("unexpected argument '%s'",
+						   argv[optind]);
+		o->argv = argv + optind;
+	}
+	switch (o->cmd) {
+	case CMD_CHECK:
+		if ((o->pid > 0) == !!o->argv)
+			return options_usage_error(
+				"%s", o->argv ? "check takes -p PID or -- COMMAND, not both"
+					      : "check needs -p PID or -- COMMAND");
+		break;
+	case CMD_RESET:
+		if ((o->pid > 0) == o->all)
+			return options_usage_error(
+				"%s", o->all ? "reset takes -p PID or --all, not both"
+					     : "reset needs -p PID or --all");
+		break;
+	case CMD_SIMULATE:
+		break;
+	default:
+		if (o->pid <= 0)
+			return options_usage_error(
+				"%s needs -p PID", options_command_name(o->cmd));
+	}
 	return 0;
 }

@@ -1,3 +1,503 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* report_check.c - placeholder. */
-typedef int la_placeholder_report_check;
+/*
+ * report_check.c - what monitor, check and simulate tell people and
+ * machines: a line per new leak or retention, the summary with what to do
+ * next, the leakattach.check/1 JSON document (doc/leakattach.1 documents
+ * it field by field; fields are only ever added within a version) and the
+ * history line kept per sample. The verdicts themselves come from the
+ * library's tracker; nothing here decides anything.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "report.h"
+
+static const char *
+arena_text(const struct la_location *loc, char *buf, size_t len)
+{
+	if (loc->arena_is_main)
+		snprintf(buf, len, "the main arena");
+	else
+		snprintf(buf, len, "arena %#" PRIx64, loc->arena_addr);
+	return buf;
+}
+
+const char *
+location_text(const struct la_location *loc, char *buf, size_t len)
+{
+	char arena[64];
+
+	switch (loc->kind) {
+	case LA_LOC_HEAP:
+		snprintf(buf, len, "the whole heap");
+		break;
+	case LA_LOC_ARENA:
+		snprintf(buf, len, "%s",
+			 arena_text(loc, arena, sizeof(arena)));
+		break;
+	case LA_LOC_SIZE_CLASS:
+		snprintf(buf, len, "chunks of %" PRIu64 "-%" PRIu64 " bytes",
+			 loc->chunk_size_min, loc->chunk_size_max);
+		break;
+	case LA_LOC_ARENA_SIZE_CLASS:
+		snprintf(buf, len,
+			 "chunks of %" PRIu64 "-%" PRIu64 " bytes in %s",
+			 loc->chunk_size_min, loc->chunk_size_max,
+			 arena_text(loc, arena, sizeof(arena)));
+		break;
+	}
+	return buf;
+}
+
+static const char *const kind_names[] = {
+	[LA_LOC_HEAP] = "heap",
+	[LA_LOC_ARENA] = "arena",
+	[LA_LOC_SIZE_CLASS] = "size_class",
+	[LA_LOC_ARENA_SIZE_CLASS] = "arena_size_class",
+};
+
+static const char *const verdict_names[] = {
+	[LA_VERDICT_GROWING] = "growing",
+	[LA_VERDICT_LEAK] = "leak",
+	[LA_VERDICT_RETENTION] = "retention",
+};
+
+static int
+same_arena(const struct la_location *a, const struct la_location *b)
+{
+	return a->arena_is_main == b->arena_is_main &&
+	       (a->arena_is_main || a->arena_addr == b->arena_addr);
+}
+
+/* Does location b lie inside location a (and is more specific)? */
+static int
+covers(const struct la_location *a, const struct la_location *b)
+{
+	switch (a->kind) {
+	case LA_LOC_HEAP:
+		return b->kind != LA_LOC_HEAP;
+	case LA_LOC_ARENA:
+		return b->kind == LA_LOC_ARENA_SIZE_CLASS && same_arena(a, b);
+	case LA_LOC_SIZE_CLASS:
+		return b->kind == LA_LOC_ARENA_SIZE_CLASS &&
+		       a->chunk_size_min == b->chunk_size_min &&
+		       a->chunk_size_max == b->chunk_size_max;
+	default:
+		return 0;
+	}
+}
+
+int
+report_finding_shown(const struct la_tracker *t, unsigned i)
+{
+	struct la_finding a, b;
+	unsigned n = la_tracker_finding_count(t);
+
+	if (la_tracker_finding(t, i, &a))
+		return 0;
+	for (unsigned j = 0; j < n; j++) {
+		if (j == i || la_tracker_finding(t, j, &b))
+			continue;
+		if (b.verdict == a.verdict && covers(&a.loc, &b.loc))
+			return 0;
+	}
+	return 1;
+}
+
+/* The same for the leaks seen during a run. */
+static int
+seen_shown(const struct check_doc *d, unsigned i)
+{
+	for (unsigned j = 0; j < d->n_seen; j++)
+		if (j != i && covers(&d->seen[i].loc, &d->seen[j].loc))
+			return 0;
+	return 1;
+}
+
+/* Is the location a leak in the tracker now? */
+static int
+leak_now(const struct la_tracker *t, const struct la_location *loc)
+{
+	unsigned n = la_tracker_finding_count(t);
+	struct la_finding fd;
+
+	for (unsigned i = 0; i < n; i++)
+		if (!la_tracker_finding(t, i, &fd) &&
+		    fd.verdict == LA_VERDICT_LEAK &&
+		    !strcmp(fd.loc.key, loc->key))
+			return 1;
+	return 0;
+}
+
+/*
+ * What a program asked malloc for, given the chunk sizes: a chunk holds
+ * the request plus an 8-byte size field, rounded up to 16 bytes, at least
+ * 32 (glibc x86_64); mmapped chunks are rounded to pages.
+ */
+static void
+request_range(const struct la_location *loc, char *buf, size_t len)
+{
+	uint64_t lo = loc->chunk_size_min, hi = loc->chunk_size_max;
+
+	if (hi <= 1024)
+		snprintf(buf, len, "malloc() requests of %" PRIu64 "-%" PRIu64
+				   " bytes",
+			 lo > 32 ? lo - 23 : 0, hi - 8);
+	else
+		snprintf(buf, len,
+			 "malloc() requests of about %" PRIu64 "-%" PRIu64
+			 " bytes",
+			 lo > 4096 ? lo - 4096 : lo - 23, hi - 8);
+}
+
+static void
+growth_list(FILE *f, const struct la_finding *fd)
+{
+	for (unsigned k = 0; k < fd->n_growth; k++)
+		fprintf(f, "%s+%.1f %%", k ? ", " : "", fd->growth_percent[k]);
+}
+
+void
+report_finding_line(FILE *f, const struct la_finding *fd, pid_t pid)
+{
+	char where[160], now[32], grew[32], rate[32];
+
+	location_text(&fd->loc, where, sizeof(where));
+	human_bytes(fd->growth_bytes, grew, sizeof(grew));
+	human_bytes((uint64_t)fd->bytes_per_hour, rate, sizeof(rate));
+	if (fd->verdict == LA_VERDICT_RETENTION) {
+		fprintf(f,
+			"RETENTION %s: %s free (+%s in %u samples, %s/h) while the bytes in use stayed flat; `leakattach trim -p %d` can return it\n",
+			where, human_bytes(fd->free_bytes, now, sizeof(now)),
+			grew, fd->consecutive, rate, (int)pid);
+		return;
+	}
+	fprintf(f, "%s %s: %s in use, +%s in %u samples (%s/h): ",
+		fd->verdict == LA_VERDICT_LEAK ? "LEAK" : "GROWING", where,
+		human_bytes(fd->in_use_bytes, now, sizeof(now)), grew,
+		fd->consecutive, rate);
+	growth_list(f, fd);
+	fputc('\n', f);
+}
+
+static void
+finding_block(FILE *f, const struct la_finding *fd, pid_t pid)
+{
+	char where[160], b1[32], b2[32], b3[32], req[96];
+	double per_sample =
+		fd->consecutive ? (double)fd->growth_bytes / fd->consecutive
+				: 0;
+
+	location_text(&fd->loc, where, sizeof(where));
+	fprintf(f, "  %s\n", where);
+	if (fd->verdict == LA_VERDICT_RETENTION) {
+		fprintf(f,
+			"    %s free now; free bytes grew %s in %u samples in a row (%s per hour) while the bytes in use did not\n",
+			human_bytes(fd->free_bytes, b1, sizeof(b1)),
+			human_bytes(fd->growth_bytes, b2, sizeof(b2)),
+			fd->consecutive,
+			human_bytes((uint64_t)fd->bytes_per_hour, b3,
+				    sizeof(b3)));
+		fprintf(f,
+			"    next: this is memory glibc keeps, not a leak; `leakattach trim -p %d` (or monitor --auto-cleanup) gives it back to the system\n",
+			(int)pid);
+		return;
+	}
+	fprintf(f, "    %s in use now; grew %s in %u samples in a row (%s per sample, %s per hour)\n",
+		human_bytes(fd->in_use_bytes, b1, sizeof(b1)),
+		human_bytes(fd->growth_bytes, b2, sizeof(b2)), fd->consecutive,
+		human_bytes((uint64_t)per_sample, b3, sizeof(b3)),
+		human_bytes((uint64_t)fd->bytes_per_hour, req, sizeof(req)));
+	fprintf(f, "    growth per sample: ");
+	growth_list(f, fd);
+	fputc('\n', f);
+	if (fd->loc.kind == LA_LOC_SIZE_CLASS ||
+	    fd->loc.kind == LA_LOC_ARENA_SIZE_CLASS) {
+		request_range(&fd->loc, req, sizeof(req));
+		fprintf(f,
+			"    next: look for %s that are never freed%s; trim cannot return memory that is in use\n",
+			req,
+			fd->loc.kind == LA_LOC_ARENA_SIZE_CLASS &&
+					!fd->loc.arena_is_main
+				? ", made by a thread that uses this arena"
+				: "");
+	} else {
+		fprintf(f,
+			"    next: the growth is spread over many sizes; look for data structures that only grow; trim cannot return memory that is in use\n");
+	}
+}
+
+void
+report_check_text(FILE *f, const struct check_doc *d)
+{
+	struct la_tracker_info ti;
+	struct la_finding fd;
+	unsigned n = la_tracker_finding_count(d->tracker);
+	char b1[32], b2[32], b3[32], b4[32], span[32];
+	unsigned shown[3] = {0, 0, 0};
+	static const enum la_verdict order[] = {LA_VERDICT_LEAK,
+						LA_VERDICT_RETENTION,
+						LA_VERDICT_GROWING};
+
+	la_tracker_info(d->tracker, &ti);
+	human_duration((double)(ti.last_time_unix_ns - ti.first_time_unix_ns) /
+			       1e9,
+		       span, sizeof(span));
+	fprintf(f, "leakattach %s: process %d (%s): %u sample%s over %s",
+		d->command, (int)d->pid, d->comm, ti.samples,
+		ti.samples == 1 ? "" : "s", span);
+	if (ti.samples != d->samples_this_run)
+		fprintf(f, " (%u in this run, the others from earlier runs)",
+			d->samples_this_run);
+	fputc('\n', f);
+	if (ti.approximate)
+		fprintf(f,
+			"  %u sample%s approximate (the heap was busy): not used as evidence\n",
+			ti.approximate, ti.approximate == 1 ? " was" : "s were");
+	if (d->last) {
+		struct la_totals t;
+		struct la_snapshot_info si;
+
+		la_snapshot_totals(d->last, &t);
+		la_snapshot_info(d->last, &si);
+		fprintf(f,
+			"  heap now: %s in use, %s free, %s held from the system; RSS %s\n",
+			human_bytes(t.counts.in_use_bytes, b1, sizeof(b1)),
+			human_bytes(t.free_bytes, b2, sizeof(b2)),
+			human_bytes(t.system_bytes, b3, sizeof(b3)),
+			human_bytes(si.rss_bytes, b4, sizeof(b4)));
+	}
+	if (d->trims)
+		fprintf(f, "  malloc_trim(0) was called %u time%s (--auto-cleanup)\n",
+			d->trims, d->trims == 1 ? "" : "s");
+	for (unsigned v = 0; v < 3; v++) {
+		for (unsigned i = 0; i < n; i++) {
+			if (la_tracker_finding(d->tracker, i, &fd) ||
+			    fd.verdict != order[v] ||
+			    !report_finding_shown(d->tracker, i))
+				continue;
+			if (!shown[v]++)
+				fprintf(f, "\n%s\n",
+					order[v] == LA_VERDICT_LEAK
+						? "LEAK: in use and growing in every sample"
+					: order[v] == LA_VERDICT_RETENTION
+						? "RETENTION: free memory glibc keeps, growing"
+						: "GROWING, not (yet) a leak:");
+			if (order[v] == LA_VERDICT_GROWING) {
+				char where[160];
+
+				if (shown[v] > 5)
+					continue;
+				fprintf(f, "  %s: %s in use, %u growth%s in a row\n",
+					location_text(&fd.loc, where,
+						      sizeof(where)),
+					human_bytes(fd.in_use_bytes, b1,
+						    sizeof(b1)),
+					fd.consecutive,
+					fd.consecutive == 1 ? "" : "s");
+				continue;
+			}
+			finding_block(f, &fd, d->pid);
+		}
+	}
+	for (unsigned i = 0, past = 0; i < d->n_seen; i++) {
+		if (leak_now(d->tracker, &d->seen[i].loc) || !seen_shown(d, i))
+			continue;
+		if (!past++)
+			fprintf(f,
+				"\nLEAK reported during this run, no longer growing at the last sample:\n");
+		finding_block(f, &d->seen[i], d->pid);
+		shown[0]++;
+	}
+	if (!shown[0]) {
+		fprintf(f, "\nNo leak: ");
+		if (ti.samples <= d->rules->consecutive)
+			fprintf(f,
+				"%u sample%s so far; a leak needs %u growths in a row, so %u samples at least%s\n",
+				ti.samples, ti.samples == 1 ? "" : "s",
+				d->rules->consecutive,
+				d->rules->consecutive + 1,
+				strcmp(d->command, "check")
+					? ""
+					: " (run check again: it continues this history)");
+		else
+			fprintf(f,
+				"no location grew by more than %.1f %% in %u samples in a row while holding %s or more\n",
+				d->rules->threshold_pct, d->rules->consecutive,
+				human_bytes(d->rules->min_size, b1, sizeof(b1)));
+	}
+	if (d->state_dir)
+		fprintf(f, "\nHistory and reports: %s\n", d->log_dir);
+}
+
+static void
+finding_json(struct json *j, const struct la_finding *fd)
+{
+	char arena[32];
+
+	json_object(j, NULL);
+	json_string(j, "kind", kind_names[fd->loc.kind]);
+	json_string(j, "location", fd->loc.key);
+	if (fd->loc.kind == LA_LOC_ARENA ||
+	    fd->loc.kind == LA_LOC_ARENA_SIZE_CLASS) {
+		if (fd->loc.arena_is_main)
+			snprintf(arena, sizeof(arena), "main");
+		else
+			snprintf(arena, sizeof(arena), "%#" PRIx64,
+				 fd->loc.arena_addr);
+		json_string(j, "arena", arena);
+	}
+	if (fd->loc.kind == LA_LOC_SIZE_CLASS ||
+	    fd->loc.kind == LA_LOC_ARENA_SIZE_CLASS) {
+		json_u64(j, "chunk_size_min", fd->loc.chunk_size_min);
+		json_u64(j, "chunk_size_max", fd->loc.chunk_size_max);
+	}
+	json_string(j, "verdict", verdict_names[fd->verdict]);
+	json_bool(j, "new", fd->is_new);
+	json_u64(j, "in_use_bytes", fd->in_use_bytes);
+	json_u64(j, "free_bytes", fd->free_bytes);
+	json_u64(j, "base_bytes", fd->base_bytes);
+	json_u64(j, "growth_bytes", fd->growth_bytes);
+	json_double(j, "growth_bytes_per_hour", fd->bytes_per_hour);
+	json_array(j, "growth_percent");
+	for (unsigned k = 0; k < fd->n_growth; k++)
+		json_double(j, NULL, fd->growth_percent[k]);
+	json_end_array(j);
+	json_u64(j, "consecutive", fd->consecutive);
+	json_i64(j, "since_unix_ms", fd->base_time_unix_ns / 1000000);
+	json_i64(j, "time_unix_ms", fd->time_unix_ns / 1000000);
+	json_end_object(j);
+}
+
+static void
+totals_json(struct json *j, const struct la_snapshot *snap)
+{
+	struct la_totals t;
+	struct la_snapshot_info si;
+	struct la_mallinfo mi;
+
+	la_snapshot_totals(snap, &t);
+	la_snapshot_info(snap, &si);
+	la_snapshot_mallinfo(snap, &mi);
+	json_object(j, "totals");
+	json_u64(j, "in_use_bytes", t.counts.in_use_bytes);
+	json_u64(j, "in_use_chunks", t.counts.in_use_chunks);
+	json_u64(j, "free_bytes", t.free_bytes);
+	json_u64(j, "mmapped_bytes", t.counts.mmapped_bytes);
+	json_u64(j, "system_bytes", t.system_bytes);
+	json_u64(j, "arenas", t.arenas);
+	json_u64(j, "threads", t.threads);
+	json_u64(j, "rss_bytes", si.rss_bytes);
+	json_u64(j, "hwm_bytes", si.hwm_bytes);
+	json_bool(j, "consistent", si.consistent);
+	if (!si.consistent)
+		json_string(j, "inconsistency", si.inconsistency);
+	json_double(j, "pause_ms", (double)si.pause_ns / 1e6);
+	json_i64(j, "time_unix_ms", si.time_unix_ns / 1000000);
+	json_object(j, "mallinfo");
+	json_u64(j, "arena", mi.arena);
+	json_u64(j, "ordblks", mi.ordblks);
+	json_u64(j, "smblks", mi.smblks);
+	json_u64(j, "hblks", mi.hblks);
+	json_u64(j, "hblkhd", mi.hblkhd);
+	json_u64(j, "usmblks", mi.usmblks);
+	json_u64(j, "fsmblks", mi.fsmblks);
+	json_u64(j, "uordblks", mi.uordblks);
+	json_u64(j, "fordblks", mi.fordblks);
+	json_u64(j, "keepcost", mi.keepcost);
+	json_end_object(j);
+	json_end_object(j);
+}
+
+void
+report_check_json(FILE *f, const struct check_doc *d)
+{
+	struct la_tracker_info ti;
+	struct la_finding fd;
+	struct json j;
+	unsigned n = la_tracker_finding_count(d->tracker);
+	static const struct {
+		const char *key;
+		enum la_verdict v;
+	} lists[] = {{"leaks", LA_VERDICT_LEAK},
+		     {"retention", LA_VERDICT_RETENTION},
+		     {"growing", LA_VERDICT_GROWING}};
+
+	la_tracker_info(d->tracker, &ti);
+	json_begin(&j, f);
+	json_object(&j, NULL);
+	json_string(&j, "schema", "leakattach.check/1");
+	json_string(&j, "command", d->command);
+	json_u64(&j, "pid", (uint64_t)d->pid);
+	json_string(&j, "comm", d->comm);
+	json_string(&j, "verdict", ti.leaks ? "leak" : "no_leak");
+	json_u64(&j, "samples", ti.samples);
+	json_u64(&j, "samples_this_run", d->samples_this_run);
+	json_u64(&j, "approximate_samples", ti.approximate);
+	json_bool(&j, "last_sample_consistent", !ti.last_approximate);
+	json_i64(&j, "first_sample_unix_ms", ti.first_time_unix_ns / 1000000);
+	json_i64(&j, "last_sample_unix_ms", ti.last_time_unix_ns / 1000000);
+	json_object(&j, "rules");
+	json_double(&j, "threshold_percent", d->rules->threshold_pct);
+	json_u64(&j, "consecutive", d->rules->consecutive);
+	json_u64(&j, "min_size_bytes", d->rules->min_size);
+	json_end_object(&j);
+	for (unsigned l = 0; l < 3; l++) {
+		json_array(&j, lists[l].key);
+		for (unsigned i = 0; i < n; i++)
+			if (!la_tracker_finding(d->tracker, i, &fd) &&
+			    fd.verdict == lists[l].v)
+				finding_json(&j, &fd);
+		json_end_array(&j);
+	}
+	json_array(&j, "leaks_this_run");
+	for (unsigned i = 0; i < d->n_seen; i++)
+		finding_json(&j, &d->seen[i]);
+	json_end_array(&j);
+	if (d->last)
+		totals_json(&j, d->last);
+	json_u64(&j, "trims", d->trims);
+	if (d->log_dir)
+		json_string(&j, "log_dir", d->log_dir);
+	if (d->state_dir)
+		json_string(&j, "state_dir", d->state_dir);
+	json_end_object(&j);
+	json_finish(&j);
+}
+
+void
+report_history_line(FILE *f, const struct check_doc *d)
+{
+	struct la_tracker_info ti;
+	struct la_snapshot_info si;
+	struct la_totals t;
+	struct json j;
+
+	la_tracker_info(d->tracker, &ti);
+	la_snapshot_info(d->last, &si);
+	la_snapshot_totals(d->last, &t);
+	json_begin(&j, f);
+	json_object(&j, NULL);
+	json_i64(&j, "time_unix_ms", si.time_unix_ns / 1000000);
+	json_string(&j, "command", d->command);
+	json_u64(&j, "sample", ti.samples);
+	json_bool(&j, "consistent", si.consistent);
+	if (!si.consistent)
+		json_string(&j, "inconsistency", si.inconsistency);
+	json_u64(&j, "in_use_bytes", t.counts.in_use_bytes);
+	json_u64(&j, "free_bytes", t.free_bytes);
+	json_u64(&j, "system_bytes", t.system_bytes);
+	json_u64(&j, "mmapped_bytes", t.counts.mmapped_bytes);
+	json_u64(&j, "rss_bytes", si.rss_bytes);
+	json_u64(&j, "arenas", t.arenas);
+	json_u64(&j, "threads", t.threads);
+	json_double(&j, "pause_ms", (double)si.pause_ns / 1e6);
+	json_u64(&j, "leaks", ti.leaks);
+	json_u64(&j, "retention", ti.retention);
+	json_u64(&j, "growing", ti.growing);
+	json_end_object(&j);
+	/* no json_finish(): the store ends the line */
+	fflush(f);
+}

@@ -22,6 +22,24 @@ human_bytes(uint64_t v, char *buf, size_t len)
 	return buf;
 }
 
+const char *
+human_duration(double s, char *buf, size_t len)
+{
+	unsigned long long t = (unsigned long long)(s + 0.5);
+
+	if (s < 10)
+		snprintf(buf, len, "%.1fs", s);
+	else if (t < 60)
+		snprintf(buf, len, "%llus", t);
+	else if (t < 3600)
+		snprintf(buf, len, "%llum%02llus", t / 60, t % 60);
+	else if (t < 86400)
+		snprintf(buf, len, "%lluh%02llum", t / 3600, t % 3600 / 60);
+	else
+		snprintf(buf, len, "%llud%02lluh", t / 86400, t % 86400 / 3600);
+	return buf;
+}
+
 static int
 by_in_use_desc(const void *a, const void *b)
 {
