@@ -26,19 +26,11 @@
 #include "procinfo.h"
 #include "procmaps.h"
 #include "quiesce.h"
+#include "session.h"
 #include "snapshot.h"
 #include "tracee.h"
 
 #define MAX_ATTEMPTS 5
-
-struct la_session {
-	pid_t pid;
-	unsigned stop_timeout_ms;
-	struct memsrc *mem;
-	struct glibc_loc loc;
-	struct malloc_layout layout;
-	struct malloc_code code;
-};
 
 pid_t
 la_session_pid(const struct la_session *s)
