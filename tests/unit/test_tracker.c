@@ -1,0 +1,937 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test_tracker.c - the leak rule (tracker.c) on hand-made samples fed
+ * through tracker_add_sample(): a steady leak is reported after exactly
+ * `consecutive` growths and is new once; nothing below min_size, below the
+ * threshold or in a sawtooth is a leak; retention is free bytes growing
+ * while in-use bytes stay flat, for the heap and arenas only; approximate
+ * samples are counted but are no evidence; the growth rate; the order of
+ * findings; a snapshot with a thread arena made into a sample
+ * (la_tracker_add()). Then the state file: a history saved and read back
+ * goes on exactly like one never saved, and truncated, damaged or hostile
+ * files are refused with a reason, never a crash.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "snapshot.h"
+#include "tracker.h"
+
+#define KiB 1024ull
+#define MiB (1024ull * 1024)
+#define SEC 1000000000ll
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static struct la_tracker *
+tracker(double threshold_pct, unsigned consecutive, uint64_t min_size)
+{
+	struct la_rules r;
+	struct la_tracker *t;
+
+	la_rules_init(&r);
+	r.threshold_pct = threshold_pct;
+	r.consecutive = consecutive;
+	r.min_size = min_size;
+	cr_assert_eq(la_tracker_new(&r, &t), 0);
+	return t;
+}
+
+static struct tracker_point
+heap(uint64_t in_use, uint64_t free_bytes)
+{
+	struct tracker_point p = {.in_use = in_use, .free = free_bytes};
+
+	tracker_location(&p.loc, LA_LOC_HEAP, 0, 0, 0, 0);
+	return p;
+}
+
+static struct tracker_point
+arena(int is_main, uint64_t addr, uint64_t in_use, uint64_t free_bytes)
+{
+	struct tracker_point p = {.in_use = in_use, .free = free_bytes};
+
+	tracker_location(&p.loc, LA_LOC_ARENA, is_main, addr, 0, 0);
+	return p;
+}
+
+static struct tracker_point
+size_class(uint64_t min, uint64_t max, uint64_t in_use, uint64_t free_bytes)
+{
+	struct tracker_point p = {.in_use = in_use, .free = free_bytes};
+
+	tracker_location(&p.loc, LA_LOC_SIZE_CLASS, 0, 0, min, max);
+	return p;
+}
+
+static void
+add(struct la_tracker *t, int64_t time_ns, int consistent,
+    const struct tracker_point *pts, unsigned n)
+{
+	struct tracker_sample s = {
+		.time_unix_ns = time_ns,
+		.consistent = consistent,
+		.points = pts,
+		.n_points = n,
+	};
+
+	cr_assert_eq(tracker_add_sample(t, &s), 0);
+}
+
+/* One location with in_use bytes, free 0, at second i. */
+static void
+add1(struct la_tracker *t, int i, struct tracker_point p)
+{
+	add(t, i * 60 * SEC, 1, &p, 1);
+}
+
+/* The finding for key, or 0. */
+static int
+finding(const struct la_tracker *t, const char *key, struct la_finding *out)
+{
+	for (unsigned i = 0; i < la_tracker_finding_count(t); i++) {
+		cr_assert_eq(la_tracker_finding(t, i, out), 0);
+		if (!strcmp(out->loc.key, key))
+			return 1;
+	}
+	return 0;
+}
+
+static unsigned
+leaks(const struct la_tracker *t)
+{
+	struct la_tracker_info ti;
+
+	la_tracker_info(t, &ti);
+	return ti.leaks;
+}
+
+/* ---- the rule --------------------------------------------------------- */
+
+Test(tracker, reports_a_steady_leak_after_exactly_consecutive_growths)
+{
+	struct la_tracker *t = tracker(2.0, 3, 1 * MiB);
+	struct la_finding f;
+
+	/* 10 MiB, then 1 MiB more each minute. */
+	for (int i = 0; i < 3; i++) {
+		add1(t, i, size_class(64, 64, (10 + i) * MiB, 0));
+		cr_assert_eq(leaks(t), 0, "a leak after %d samples", i + 1);
+	}
+	add1(t, 3, size_class(64, 64, 13 * MiB, 0));
+	cr_assert_eq(leaks(t), 1);
+	cr_assert(finding(t, "size:64-64", &f));
+	cr_assert_eq(f.verdict, LA_VERDICT_LEAK);
+	cr_assert_eq(f.is_new, 1);
+	cr_assert_eq(f.consecutive, 3);
+	cr_assert_eq(f.loc.kind, LA_LOC_SIZE_CLASS);
+	cr_assert_eq(f.loc.chunk_size_min, 64);
+	cr_assert_eq(f.in_use_bytes, 13 * MiB);
+	cr_assert_eq(f.base_bytes, 10 * MiB);
+	cr_assert_eq(f.growth_bytes, 3 * MiB);
+	cr_assert_eq(f.base_time_unix_ns, 0);
+	cr_assert_eq(f.time_unix_ns, 3 * 60 * SEC);
+	cr_assert_eq(f.n_growth, 3);
+	cr_assert_float_eq(f.growth_percent[0], 10.0, 1e-9);
+	cr_assert_float_eq(f.growth_percent[2], 100.0 / 12, 1e-9);
+
+	/* Still a leak, no longer news. */
+	add1(t, 4, size_class(64, 64, 14 * MiB, 0));
+	cr_assert(finding(t, "size:64-64", &f));
+	cr_assert_eq(f.verdict, LA_VERDICT_LEAK);
+	cr_assert_eq(f.is_new, 0);
+	cr_assert_eq(f.consecutive, 4);
+	la_tracker_free(t);
+}
+
+Test(tracker, reports_a_leak_as_new_again_after_its_streak_broke)
+{
+	struct la_tracker *t = tracker(2.0, 2, 1 * MiB);
+	uint64_t mib[] = {10, 11, 12, 13, 13, 14, 15, 16};
+	int is_new[] = {0, 0, 1, 0, 0, 0, 1, 0};
+	struct la_finding f;
+
+	for (int i = 0; i < 8; i++) {
+		add1(t, i, size_class(64, 64, mib[i] * MiB, 0));
+		if (!finding(t, "size:64-64", &f) ||
+		    f.verdict != LA_VERDICT_LEAK) {
+			cr_assert_eq(is_new[i], 0, "no leak at sample %d", i);
+			continue;
+		}
+		cr_assert_eq(f.is_new, is_new[i], "sample %d", i);
+	}
+	la_tracker_free(t);
+}
+
+Test(tracker, never_reports_a_leak_below_min_size)
+{
+	struct la_tracker *t = tracker(2.0, 3, 1 * MiB);
+	struct la_finding f;
+
+	/* 100 KiB growing by half each time stays under 1 MiB for 6. */
+	for (int i = 0; i < 6; i++) {
+		add1(t, i, size_class(64, 64, (100 * KiB * (2 + i)) / 2, 0));
+		cr_assert_eq(leaks(t), 0, "sample %d", i);
+	}
+	/* The streak went on, but below --min-size not even as a suspect. */
+	cr_assert_not(finding(t, "size:64-64", &f));
+	/* Once past it, the streak kept all along makes it a leak at once. */
+	add1(t, 6, size_class(64, 64, 2 * MiB, 0));
+	cr_assert(finding(t, "size:64-64", &f));
+	cr_assert_eq(f.verdict, LA_VERDICT_LEAK);
+	cr_assert_eq(f.consecutive, 6);
+	la_tracker_free(t);
+}
+
+Test(tracker, never_reports_a_sawtooth)
+{
+	struct la_tracker *t = tracker(2.0, 3, 1 * MiB);
+	/* grow, grow, drop, again and again */
+	uint64_t mib[] = {10, 20, 30, 10, 20, 30, 10, 20, 30, 10};
+
+	for (int i = 0; i < 10; i++) {
+		add1(t, i, size_class(64, 64, mib[i] * MiB, 0));
+		cr_assert_eq(leaks(t), 0, "sample %d", i);
+	}
+	la_tracker_free(t);
+}
+
+Test(tracker, ignores_growth_that_does_not_exceed_the_threshold)
+{
+	struct la_tracker *t = tracker(2.0, 3, 1 * MiB);
+	uint64_t b = 100 * MiB;
+
+	/* +1 % is not growth... */
+	for (int i = 0; i < 6; i++) {
+		add1(t, i, size_class(64, 64, b, 0));
+		cr_assert_eq(la_tracker_finding_count(t), 0, "sample %d", i);
+		b += b / 100;
+	}
+	la_tracker_free(t);
+
+	/* ...nor exactly +2 %: 50^6, 51 * 50^5, ... 51^6 bytes. */
+	t = tracker(2.0, 3, 1 * MiB);
+	b = 15625000000ull;
+	for (int i = 0; i < 7; i++) {
+		add1(t, i, size_class(64, 64, b, 0));
+		cr_assert_eq(la_tracker_finding_count(t), 0, "sample %d", i);
+		if (i < 6) {
+			cr_assert_eq(b % 50, 0);
+			b = b / 50 * 51;
+		}
+	}
+	la_tracker_free(t);
+
+	/* Just above is growth. */
+	t = tracker(2.0, 1, 1 * MiB);
+	add1(t, 0, size_class(64, 64, 100 * MiB, 0));
+	add1(t, 1, size_class(64, 64, 102 * MiB + 1, 0));
+	cr_assert_eq(leaks(t), 1);
+	la_tracker_free(t);
+}
+
+Test(tracker, counts_growth_from_nothing_as_100_percent)
+{
+	struct la_tracker *t = tracker(2.0, 3, 1 * MiB);
+	struct tracker_point other = size_class(32, 32, 5 * MiB, 0);
+	struct tracker_point both[2];
+	struct la_finding f;
+
+	add1(t, 0, other);
+	both[0] = other;
+	both[1] = size_class(64, 64, 2 * MiB, 0);
+	add(t, 60 * SEC, 1, both, 2);
+	cr_assert(finding(t, "size:64-64", &f));
+	cr_assert_eq(f.verdict, LA_VERDICT_GROWING);
+	cr_assert_eq(f.base_bytes, 0);
+	cr_assert_eq(f.base_time_unix_ns, 0, "the streak began before it");
+	cr_assert_eq(f.n_growth, 1);
+	cr_assert_float_eq(f.growth_percent[0], 100.0, 1e-12);
+	la_tracker_free(t);
+}
+
+Test(tracker, reports_retention_when_free_bytes_grow_and_in_use_is_flat)
+{
+	struct la_tracker *t = tracker(2.0, 3, 1 * MiB);
+	struct la_finding f;
+
+	for (int i = 0; i < 4; i++) {
+		uint64_t fr = (10 + 5 * i) * MiB;
+		struct tracker_point p[] = {
+			heap(50 * MiB, fr),
+			arena(1, 0x7f0000000000, 50 * MiB, fr),
+			size_class(64, 64, 50 * MiB, fr),
+		};
+
+		add(t, i * 60 * SEC, 1, p, 3);
+	}
+	cr_assert(finding(t, "heap", &f));
+	cr_assert_eq(f.verdict, LA_VERDICT_RETENTION);
+	cr_assert_eq(f.is_new, 1);
+	cr_assert_eq(f.consecutive, 3);
+	cr_assert_eq(f.base_bytes, 10 * MiB);
+	cr_assert_eq(f.growth_bytes, 15 * MiB);
+	cr_assert_eq(f.free_bytes, 25 * MiB);
+	cr_assert(finding(t, "arena:main", &f));
+	cr_assert_eq(f.verdict, LA_VERDICT_RETENTION);
+	cr_assert_eq(f.loc.arena_is_main, 1);
+	/* A size class's free bytes are noise: never retention. */
+	cr_assert_not(finding(t, "size:64-64", &f));
+	la_tracker_free(t);
+}
+
+Test(tracker, reports_no_retention_when_in_use_grows_too)
+{
+	struct la_tracker *t = tracker(2.0, 3, 1 * MiB);
+	struct la_finding f;
+
+	for (int i = 0; i < 4; i++) {
+		struct tracker_point p =
+			heap((50 + 5 * i) * MiB, (10 + 5 * i) * MiB);
+
+		add1(t, i, p);
+	}
+	cr_assert_eq(la_tracker_finding_count(t), 1);
+	cr_assert(finding(t, "heap", &f));
+	cr_assert_eq(f.verdict, LA_VERDICT_LEAK);
+	la_tracker_free(t);
+}
+
+Test(tracker, counts_approximate_samples_without_using_them)
+{
+	struct la_tracker *t = tracker(2.0, 3, 1 * MiB);
+	struct tracker_point junk = size_class(64, 64, 1, 0);
+	struct la_tracker_info ti;
+	struct la_finding f;
+
+	add1(t, 0, size_class(64, 64, 10 * MiB, 0));
+	add1(t, 1, size_class(64, 64, 11 * MiB, 0));
+	add1(t, 2, size_class(64, 64, 12 * MiB, 0));
+	/* A drop that would break the streak, had the sample been exact. */
+	add(t, 3 * 60 * SEC, 0, &junk, 1);
+	cr_assert_eq(leaks(t), 0);
+	cr_assert(finding(t, "size:64-64", &f), "the findings stand");
+	cr_assert_eq(f.consecutive, 2);
+	la_tracker_info(t, &ti);
+	cr_assert_eq(ti.samples, 4);
+	cr_assert_eq(ti.approximate, 1);
+	cr_assert_eq(ti.last_approximate, 1);
+
+	/* Compared with the last exact sample: the third growth. */
+	add1(t, 4, size_class(64, 64, 13 * MiB, 0));
+	cr_assert(finding(t, "size:64-64", &f));
+	cr_assert_eq(f.verdict, LA_VERDICT_LEAK);
+	cr_assert_eq(f.is_new, 1);
+	cr_assert_eq(f.consecutive, 3);
+
+	/* After another approximate one: the same leak, not news. */
+	add(t, 5 * 60 * SEC, 0, NULL, 0);
+	cr_assert(finding(t, "size:64-64", &f));
+	cr_assert_eq(f.verdict, LA_VERDICT_LEAK);
+	cr_assert_eq(f.is_new, 0);
+	la_tracker_info(t, &ti);
+	cr_assert_eq(ti.samples, 6);
+	cr_assert_eq(ti.approximate, 2);
+	cr_assert_eq(ti.last_approximate, 1);
+	cr_assert_eq(ti.leaks, 1);
+	cr_assert_eq(ti.last_time_unix_ns, 5 * 60 * SEC);
+	la_tracker_free(t);
+}
+
+Test(tracker, gives_the_growth_rate_of_the_streak_per_hour)
+{
+	struct la_tracker *t = tracker(2.0, 3, 1 * MiB);
+	struct la_finding f;
+
+	/* Steady for a while, then 1 MiB a minute: 60 MiB an hour. */
+	add1(t, 0, size_class(64, 64, 10 * MiB, 0));
+	add1(t, 1, size_class(64, 64, 10 * MiB, 0));
+	for (int i = 2; i < 6; i++)
+		add1(t, i, size_class(64, 64, (9 + i) * MiB, 0));
+	cr_assert(finding(t, "size:64-64", &f));
+	cr_assert_eq(f.verdict, LA_VERDICT_LEAK);
+	cr_assert_eq(f.base_time_unix_ns, 60 * SEC);
+	cr_assert_float_eq(f.bytes_per_hour, 60.0 * MiB, 1e-3);
+
+	/* No time elapsed: no rate, and no division by zero. */
+	la_tracker_free(t);
+	t = tracker(2.0, 1, 1 * MiB);
+	add(t, 7 * SEC, 1,
+	    (struct tracker_point[]){size_class(64, 64, 1 * MiB, 0)}, 1);
+	add(t, 7 * SEC, 1,
+	    (struct tracker_point[]){size_class(64, 64, 2 * MiB, 0)}, 1);
+	cr_assert(finding(t, "size:64-64", &f));
+	cr_assert_eq(f.bytes_per_hour, 0);
+	la_tracker_free(t);
+}
+
+Test(tracker, orders_findings_leaks_retention_growing_largest_first)
+{
+	struct la_tracker *t = tracker(2.0, 2, 1 * MiB);
+	const char *want[] = {"size:128-128", "size:64-64",
+			      "heap",	      "arena:0x7f0c40000030",
+			      "size:48-48",   "size:32-32"};
+	struct la_finding f;
+
+	for (int i = 0; i < 3; i++) {
+		struct tracker_point p[] = {
+			/* two leaks, the second one larger */
+			size_class(64, 64, (10 + i) * MiB, 0),
+			size_class(128, 128, (40 + i) * MiB, 0),
+			/* retention: a smaller arena than the heap */
+			heap(100 * MiB, (10 + 5 * i) * MiB),
+			arena(0, 0x7f0c40000030, 20 * MiB, (5 + 5 * i) * MiB),
+			/* growing since the last sample only */
+			size_class(32, 32, (i == 2 ? 3 : 1) * MiB, 0),
+			size_class(48, 48, (i == 2 ? 4 : 1) * MiB, 0),
+		};
+
+		add(t, i * 60 * SEC, 1, p, 6);
+	}
+	cr_assert_eq(la_tracker_finding_count(t), 6);
+	for (unsigned i = 0; i < 6; i++) {
+		cr_assert_eq(la_tracker_finding(t, i, &f), 0);
+		cr_assert_str_eq(f.loc.key, want[i], "finding %u", i);
+	}
+	cr_assert_eq(la_tracker_finding(t, 6, &f), -ENOENT);
+	la_tracker_free(t);
+}
+
+Test(tracker, forgets_locations_that_hold_nothing)
+{
+	struct la_tracker *t = tracker(2.0, 3, 1 * MiB);
+	struct tracker_point p[] = {size_class(32, 32, 1 * MiB, 0),
+				    size_class(64, 64, 1 * MiB, 0)};
+	struct la_tracker_info ti;
+
+	add(t, 0, 1, p, 2);
+	add(t, 60 * SEC, 1, p, 1);
+	la_tracker_info(t, &ti);
+	cr_assert_eq(ti.locations, 1);
+	la_tracker_free(t);
+}
+
+/* A snapshot whose thread arena (and only it) holds a growing class. */
+static struct la_snapshot *
+snapshot_with_thread_arena(int64_t time_ns, uint64_t leaked)
+{
+	struct la_snapshot *s = snapshot_new();
+	unsigned small = size_class_index(32), big = size_class_index(1168);
+
+	cr_assert(s);
+	s->info.consistent = 1;
+	s->info.time_unix_ns = time_ns;
+	s->n_arenas = 2;
+	s->arenas = calloc(2, sizeof(*s->arenas));
+	s->n_arena_classes = 2;
+	s->arena_classes = calloc(2, sizeof(*s->arena_classes));
+	cr_assert(s->arenas && s->arena_classes);
+	s->arenas[0].addr = 0x7f3a2c5f4c60;
+	s->arenas[0].is_main = 1;
+	s->arenas[0].counts.in_use_bytes = 8 * MiB;
+	s->arenas[0].counts.top_bytes = 100 * KiB;
+	s->arenas[1].addr = 0x7f0c40000030;
+	s->arenas[1].counts.in_use_bytes = leaked;
+	s->arenas[1].counts.bin_bytes = 4 * KiB;
+	s->arena_classes[0][small].in_use_bytes = 8 * MiB;
+	s->arena_classes[1][big].in_use_bytes = leaked;
+	s->arena_classes[1][small].bin_bytes = 4 * KiB;
+	s->classes[small].in_use_bytes = 8 * MiB;
+	s->classes[small].bin_bytes = 4 * KiB;
+	s->classes[big].in_use_bytes = leaked;
+	s->totals.counts.in_use_bytes = 8 * MiB + leaked;
+	s->totals.free_bytes = 104 * KiB;
+	return s;
+}
+
+Test(tracker, finds_a_leak_in_a_thread_arena_s_size_class)
+{
+	struct la_tracker *t = tracker(2.0, 3, 1 * MiB);
+	struct la_finding f;
+
+	for (int i = 0; i < 4; i++) {
+		struct la_snapshot *s =
+			snapshot_with_thread_arena(i * SEC, (4 + 2 * i) * MiB);
+
+		cr_assert_eq(la_tracker_add(t, s), 0);
+		la_snapshot_free(s);
+	}
+	cr_assert(finding(t, "size:1040-1264@arena:0x7f0c40000030", &f));
+	cr_assert_eq(f.verdict, LA_VERDICT_LEAK);
+	cr_assert_eq(f.loc.kind, LA_LOC_ARENA_SIZE_CLASS);
+	cr_assert_eq(f.loc.arena_addr, 0x7f0c40000030);
+	cr_assert_eq(f.loc.arena_is_main, 0);
+	cr_assert_eq(f.loc.chunk_size_min, 1040);
+	cr_assert_eq(f.loc.chunk_size_max, 1264);
+	cr_assert_eq(f.in_use_bytes, 10 * MiB);
+	/* The same growth seen overall, in its arena and in the heap. */
+	cr_assert(finding(t, "size:1040-1264", &f));
+	cr_assert_eq(f.verdict, LA_VERDICT_LEAK);
+	cr_assert(finding(t, "arena:0x7f0c40000030", &f));
+	cr_assert_eq(f.verdict, LA_VERDICT_LEAK);
+	cr_assert(finding(t, "heap", &f));
+	cr_assert_eq(f.verdict, LA_VERDICT_LEAK);
+	cr_assert_eq(f.free_bytes, 104 * KiB);
+	/* The main arena and its class stayed flat. */
+	cr_assert_eq(leaks(t), 4);
+	cr_assert_not(finding(t, "arena:main", &f));
+	la_tracker_free(t);
+}
+
+Test(tracker, refuses_rules_that_make_no_sense)
+{
+	struct la_rules r;
+	struct la_tracker *t = (void *)1;
+
+	la_rules_init(&r);
+	cr_assert_eq(r.sz, sizeof(r));
+	cr_assert_float_eq(r.threshold_pct, 2.0, 0);
+	cr_assert_eq(r.consecutive, 3);
+	cr_assert_eq(r.min_size, 1 * MiB);
+	r.consecutive = 0;
+	cr_assert_eq(la_tracker_new(&r, &t), -EINVAL);
+	cr_assert_null(t);
+	cr_assert_neq(la_errmsg()[0], '\0');
+	la_rules_init(&r);
+	r.threshold_pct = NAN;
+	cr_assert_eq(la_tracker_new(&r, &t), -EINVAL);
+	r.threshold_pct = -1;
+	cr_assert_eq(la_tracker_new(&r, &t), -EINVAL);
+	cr_assert_eq(la_tracker_new(NULL, &t), 0);
+	la_tracker_free(t);
+	la_tracker_free(NULL);
+}
+
+/* ---- the state file --------------------------------------------------- */
+
+/* Sample i of a history with a leak, retention, a suspect and a gap. */
+static void
+history_sample(struct la_tracker *t, int i)
+{
+	struct tracker_point p[] = {
+		heap((50 + i) * MiB, (10 + 5 * (i % 4)) * MiB),
+		arena(1, 0x7f3a2c5f4c60, 30 * MiB, (10 + 5 * i) * MiB),
+		arena(0, 0x7f0c40000030, (20 + i) * MiB, 1 * MiB),
+		size_class(64, 64, (10 + 3 * i) * MiB, 4 * KiB),
+		size_class(32, 32, ((i + 1) % 3 + 1) * MiB, 0),
+		size_class(1040, 1264, i == 3 ? 0 : 2 * MiB, 0),
+	};
+
+	/* Sample 4 is approximate; its numbers must not matter. */
+	add(t, i * 60 * SEC, i != 4, p, i == 4 ? 2 : 6);
+}
+
+#define HISTORY_SAMPLES 9
+
+static void
+assert_same_findings(const struct la_tracker *a, const struct la_tracker *b,
+		     int at)
+{
+	struct la_tracker_info ia, ib;
+
+	la_tracker_info(a, &ia);
+	la_tracker_info(b, &ib);
+	cr_assert_eq(ia.samples, ib.samples, "at %d", at);
+	cr_assert_eq(ia.approximate, ib.approximate, "at %d", at);
+	cr_assert_eq(ia.last_approximate, ib.last_approximate, "at %d", at);
+	cr_assert_eq(ia.first_time_unix_ns, ib.first_time_unix_ns);
+	cr_assert_eq(ia.last_time_unix_ns, ib.last_time_unix_ns);
+	cr_assert_eq(ia.locations, ib.locations, "at %d", at);
+	cr_assert_eq(la_tracker_finding_count(a), la_tracker_finding_count(b),
+		     "at %d", at);
+	for (unsigned i = 0; i < la_tracker_finding_count(a); i++) {
+		struct la_finding x, y;
+
+		cr_assert_eq(la_tracker_finding(a, i, &x), 0);
+		cr_assert_eq(la_tracker_finding(b, i, &y), 0);
+		cr_assert_str_eq(x.loc.key, y.loc.key, "at %d", at);
+		cr_assert_eq(x.loc.kind, y.loc.kind);
+		cr_assert_eq(x.loc.arena_addr, y.loc.arena_addr);
+		cr_assert_eq(x.verdict, y.verdict, "%s at %d", x.loc.key, at);
+		cr_assert_eq(x.is_new, y.is_new, "%s at %d", x.loc.key, at);
+		cr_assert_eq(x.consecutive, y.consecutive);
+		cr_assert_eq(x.in_use_bytes, y.in_use_bytes);
+		cr_assert_eq(x.free_bytes, y.free_bytes);
+		cr_assert_eq(x.base_bytes, y.base_bytes);
+		cr_assert_eq(x.growth_bytes, y.growth_bytes);
+		cr_assert_eq(x.base_time_unix_ns, y.base_time_unix_ns);
+		cr_assert_eq(x.time_unix_ns, y.time_unix_ns);
+		cr_assert_eq(x.bytes_per_hour, y.bytes_per_hour);
+		cr_assert_eq(x.n_growth, y.n_growth);
+		for (unsigned g = 0; g < x.n_growth; g++)
+			cr_assert_eq(x.growth_percent[g], y.growth_percent[g],
+				     "%s at %d: growth %u", x.loc.key, at, g);
+	}
+}
+
+/* tracker_write() into a malloc'ed string. */
+static char *
+state_text(const struct la_tracker *t, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+
+	cr_assert(f);
+	cr_assert_eq(tracker_write(t, f), 0);
+	cr_assert_eq(fclose(f), 0);
+	return buf;
+}
+
+static int
+state_read(const char *text, size_t len, struct la_tracker **out)
+{
+	FILE *f = len ? fmemopen((void *)text, len, "r")
+		      : fopen("/dev/null", "re");
+	int err;
+
+	cr_assert(f);
+	err = tracker_read(f, NULL, out);
+	fclose(f);
+	return err;
+}
+
+Test(tracker, continues_a_saved_history_exactly_as_if_never_saved)
+{
+	for (int cut = 1; cut < HISTORY_SAMPLES; cut++) {
+		struct la_tracker *a = tracker(2.0, 3, 1 * MiB);
+		struct la_tracker *b = tracker(2.0, 3, 1 * MiB);
+		struct la_tracker *c;
+		char *text, *again;
+		size_t len, len2;
+
+		for (int i = 0; i < cut; i++) {
+			history_sample(a, i);
+			history_sample(b, i);
+		}
+		text = state_text(b, &len);
+		cr_assert_eq(state_read(text, len, &c), 0, "cut %d: %s", cut,
+			     la_errmsg());
+		/* What was read writes back the same. */
+		again = state_text(c, &len2);
+		cr_assert_eq(len, len2);
+		cr_assert_eq(memcmp(text, again, len), 0, "cut %d", cut);
+		for (int i = cut; i < HISTORY_SAMPLES; i++) {
+			history_sample(a, i);
+			history_sample(c, i);
+			assert_same_findings(a, c, i);
+		}
+		free(text);
+		free(again);
+		la_tracker_free(a);
+		la_tracker_free(b);
+		la_tracker_free(c);
+	}
+}
+
+Test(tracker, history_used_by_the_state_tests_has_every_verdict)
+{
+	struct la_tracker *t = tracker(2.0, 3, 1 * MiB);
+	struct la_tracker_info ti;
+
+	for (int i = 0; i < 4; i++)
+		history_sample(t, i);
+	la_tracker_info(t, &ti);
+	cr_assert_gt(ti.leaks, 0);
+	cr_assert_gt(ti.retention, 0);
+	cr_assert_gt(ti.growing, 0);
+	la_tracker_free(t);
+}
+
+/* A state after 4 samples of the history, as text. */
+static char *
+valid_state(size_t *len)
+{
+	struct la_tracker *t = tracker(2.0, 3, 1 * MiB);
+	char *text;
+
+	for (int i = 0; i < 4; i++)
+		history_sample(t, i);
+	text = state_text(t, len);
+	la_tracker_free(t);
+	return text;
+}
+
+Test(tracker, refuses_every_truncation_of_a_state_file)
+{
+	size_t len;
+	char *text = valid_state(&len);
+	struct la_tracker *t = NULL;
+
+	cr_assert_eq(state_read(text, len, &t), 0);
+	la_tracker_free(t);
+	for (size_t cut = 0; cut < len; cut++) {
+		t = (void *)1;
+		cr_assert_eq(state_read(text, cut, &t), -LA_EBADSTATE,
+			     "%zu of %zu bytes", cut, len);
+		cr_assert_null(t);
+		cr_assert_neq(la_errmsg()[0], '\0');
+	}
+	free(text);
+}
+
+Test(tracker, refuses_a_state_file_with_any_byte_changed)
+{
+	size_t len;
+	char *text = valid_state(&len);
+	struct la_tracker *t = NULL;
+
+	for (size_t i = 0; i < len; i++) {
+		char was = text[i];
+
+		/* A digit for another, a letter for its neighbour... */
+		text[i] = (char)(was ^ 1);
+		cr_assert_eq(state_read(text, len, &t), -LA_EBADSTATE,
+			     "byte %zu '%c' changed", i, was);
+		text[i] = was;
+	}
+	cr_assert_eq(state_read(text, len, &t), 0);
+	la_tracker_free(t);
+	free(text);
+}
+
+/* FNV-1a 64 as the format defines the checksum. */
+static uint64_t
+fnv1a(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return h;
+}
+
+/*
+ * body followed by its right "end" line must be refused with a message
+ * that names the line: the parser, not the checksum, caught it.
+ */
+static void
+assert_refused(const char *body, unsigned line)
+{
+	char text[8192], want[32];
+	struct la_tracker *t = (void *)1;
+	int n;
+
+	n = snprintf(text, sizeof(text), "%send %016" PRIx64 "\n", body,
+		     fnv1a(body));
+	cr_assert_lt((size_t)n, sizeof(text));
+	cr_assert_eq(state_read(text, (size_t)n, &t), -LA_EBADSTATE,
+		     "accepted:\n%s", text);
+	cr_assert_null(t);
+	snprintf(want, sizeof(want), "line %u:", line);
+	cr_assert(strstr(la_errmsg(), want), "\"%s\" for:\n%s", la_errmsg(),
+		  text);
+}
+
+#define HEAD                                           \
+	"leakattach-state 1\n"                         \
+	"samples 2 approximate 0 last_approximate 0\n" \
+	"time 0 60000000000 60000000000\n"
+#define GROW_NONE "grow 0 0 0 0 0\n"
+#define RETAIN_NONE "retain 0 0 0 0 0\n"
+
+Test(tracker, accepts_a_hand_written_state)
+{
+	const char *body =
+		HEAD "locations 2\n"
+		     "loc heap 0 0 0x0 0 0 2097152 10\n"
+		     "grow 1 1048576 0 0 1 100\n" RETAIN_NONE
+		     "loc size:64-64 2 0 0x0 64 64 5 0\n" GROW_NONE RETAIN_NONE;
+	char text[4096];
+	struct la_tracker *t;
+	struct la_finding f;
+	int n;
+
+	n = snprintf(text, sizeof(text), "%send %016" PRIx64 "\n", body,
+		     fnv1a(body));
+	cr_assert_eq(state_read(text, (size_t)n, &t), 0, "%s", la_errmsg());
+	cr_assert_eq(la_tracker_finding_count(t), 1);
+	cr_assert_eq(la_tracker_finding(t, 0, &f), 0);
+	cr_assert_str_eq(f.loc.key, "heap");
+	cr_assert_eq(f.verdict, LA_VERDICT_GROWING);
+	cr_assert_eq(f.is_new, 0, "nothing is new until a sample");
+	la_tracker_free(t);
+}
+
+Test(tracker, refuses_other_files_and_versions)
+{
+	assert_refused("hello world\n", 1);
+	assert_refused("leakattach-state\n", 1);
+	assert_refused("leakattach-state 2\n", 1);
+	assert_refused("leakattach-state 01x\n", 1);
+	assert_refused("leakattach-state  1\n", 1);
+	assert_refused("leakattach-state 1 \n", 1);
+	assert_refused("leakattach-state 1\r\n", 1);
+}
+
+Test(tracker, refuses_garbage_numbers)
+{
+	assert_refused("leakattach-state 1\n"
+		       "samples -1 approximate 0 last_approximate 0\n",
+		       2);
+	assert_refused("leakattach-state 1\n"
+		       "samples 1x approximate 0 last_approximate 0\n",
+		       2);
+	assert_refused("leakattach-state 1\n"
+		       "samples +1 approximate 0 last_approximate 0\n",
+		       2);
+	assert_refused(
+		"leakattach-state 1\n"
+		"samples 99999999999999999999 approximate 0 last_approximate 0\n",
+		2);
+	assert_refused("leakattach-state 1\n"
+		       "samples 1 approximate 0 last_approximate 2\n",
+		       2);
+	assert_refused("leakattach-state 1\n"
+		       "samples 1 approx 0 last_approximate 0\n",
+		       2);
+	assert_refused(HEAD "locations 1\n"
+			    "loc heap 0 0 0x0 0 0 20 1O\n",
+		       5);
+	assert_refused(HEAD "locations 1\n"
+			    "loc arena:0x10 1 0 0X10 0 0 20 10\n",
+		       5);
+	assert_refused(HEAD "locations 1\n"
+			    "loc arena:0x10 1 0 0x0x10 0 0 20 10\n",
+		       5);
+	assert_refused(HEAD "locations 1\n"
+			    "loc heap 0 0 0x0 0 0 20 10\n"
+			    "grow 1 10 0 0 1 nan\n",
+		       6);
+	assert_refused(HEAD "locations 1\n"
+			    "loc heap 0 0 0x0 0 0 20 10\n"
+			    "grow 1 10 0 0 1 1e999\n",
+		       6);
+	assert_refused(HEAD "locations 1\n"
+			    "loc heap 0 0 0x0 0 0 20 10\n"
+			    "grow 1 10 0 0 1 -5\n",
+		       6);
+	assert_refused(HEAD "locations 1\n"
+			    "loc heap 0 0 0x0 0 0 20 10\n"
+			    "grow 1 10 1e3 0 1 5\n",
+		       6);
+}
+
+Test(tracker, refuses_absurd_counts)
+{
+	assert_refused(HEAD "locations 65537\n", 4);
+	assert_refused(HEAD "locations 4294967296\n", 4);
+	assert_refused("leakattach-state 1\n"
+		       "samples 3 approximate 4 last_approximate 0\n",
+		       2);
+	assert_refused("leakattach-state 1\n"
+		       "samples 3 approximate 0 last_approximate 1\n",
+		       2);
+	/* locations without an exact sample to have seen them */
+	assert_refused("leakattach-state 1\n"
+		       "samples 2 approximate 2 last_approximate 1\n"
+		       "time 0 0 0\n"
+		       "locations 1\n",
+		       4);
+	/* more growths kept than a streak has, or than are kept at all */
+	assert_refused(HEAD "locations 1\n"
+			    "loc heap 0 0 0x0 0 0 20 10\n"
+			    "grow 1 10 0 0 2 5 5\n",
+		       6);
+	assert_refused(HEAD
+		       "locations 1\n"
+		       "loc heap 0 0 0x0 0 0 20 10\n"
+		       "grow 20 10 0 0 17 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1\n",
+		       6);
+	assert_refused(HEAD "locations 1\n"
+			    "loc heap 0 0 0x0 0 0 20 10\n"
+			    "grow 3 10 0 0 3 5 5\n",
+		       6);
+	assert_refused(HEAD "locations 1\n"
+			    "loc heap 0 0 0x0 0 0 20 10\n"
+			    "grow 4294967296 10 0 0 16\n",
+		       6);
+	/* fewer locations than announced, or more */
+	assert_refused(HEAD
+		       "locations 2\n"
+		       "loc heap 0 0 0x0 0 0 20 10\n" GROW_NONE RETAIN_NONE,
+		       8);
+	assert_refused(HEAD
+		       "locations 0\n"
+		       "loc heap 0 0 0x0 0 0 20 10\n" GROW_NONE RETAIN_NONE,
+		       5);
+}
+
+Test(tracker, refuses_inconsistent_locations)
+{
+	/* a key that does not match its fields */
+	assert_refused(HEAD "locations 1\n"
+			    "loc size:64-64 2 0 0x0 64 80 20 10\n",
+		       5);
+	/* fields a kind has not */
+	assert_refused(HEAD "locations 1\n"
+			    "loc heap 0 0 0x7f 0 0 20 10\n",
+		       5);
+	assert_refused(HEAD "locations 1\n"
+			    "loc heap 4 0 0x0 0 0 20 10\n",
+		       5);
+	assert_refused(HEAD "locations 1\n"
+			    "loc size:80-64 2 0 0x0 80 64 20 10\n",
+		       5);
+	/* repeated, or out of order */
+	assert_refused(HEAD
+		       "locations 2\n"
+		       "loc heap 0 0 0x0 0 0 20 10\n" GROW_NONE RETAIN_NONE
+		       "loc heap 0 0 0x0 0 0 20 10\n" GROW_NONE RETAIN_NONE,
+		       8);
+	assert_refused(
+		HEAD
+		"locations 2\n"
+		"loc size:64-64 2 0 0x0 64 64 20 10\n" GROW_NONE RETAIN_NONE
+		"loc heap 0 0 0x0 0 0 20 10\n" GROW_NONE RETAIN_NONE,
+		8);
+	/* a streak that began above where it is now */
+	assert_refused(HEAD "locations 1\n"
+			    "loc heap 0 0 0x0 0 0 20 10\n"
+			    "grow 1 30 0 0 1 5\n",
+		       6);
+	/* an empty streak with a beginning */
+	assert_refused(HEAD "locations 1\n"
+			    "loc heap 0 0 0x0 0 0 20 10\n"
+			    "grow 0 5 0 0 0\n",
+		       6);
+	/* retention of a size class */
+	assert_refused(HEAD "locations 1\n"
+			    "loc size:64-64 2 0 0x0 64 64 20 10\n" GROW_NONE
+			    "retain 1 5 0 0 1 100\n",
+		       7);
+	/* the wrong line where a streak belongs */
+	assert_refused(HEAD "locations 1\n"
+			    "loc heap 0 0 0x0 0 0 20 10\n" RETAIN_NONE,
+		       6);
+}
+
+Test(tracker, refuses_long_lines_nul_bytes_and_trailing_data)
+{
+	char body[4096], text[4200];
+	struct la_tracker *t = (void *)1;
+	size_t len;
+	char *good;
+	int n;
+
+	memset(body, '7', sizeof(body));
+	memcpy(body, "leakattach-state ", 17);
+	body[sizeof(body) - 2] = '\n';
+	body[sizeof(body) - 1] = '\0';
+	assert_refused(body, 1);
+
+	memcpy(text, "leakattach-state 1\nsam\0les", 26);
+	cr_assert_eq(state_read(text, 26, &t), -LA_EBADSTATE);
+	cr_assert(strstr(la_errmsg(), "NUL"), "%s", la_errmsg());
+
+	good = valid_state(&len);
+	n = snprintf(text, sizeof(text), "%sextra\n", good);
+	cr_assert_lt((size_t)n, sizeof(text));
+	cr_assert_eq(state_read(text, (size_t)n, &t), -LA_EBADSTATE);
+	cr_assert_null(t);
+	free(good);
+}
