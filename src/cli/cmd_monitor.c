@@ -325,7 +325,8 @@ auto_cleanup(struct sampler *sm, int new_retention, int any_leak)
 	sm->trims++;
 	if (!sm->o->json)
 		printf("auto-cleanup: malloc_trim(0) returned %d: RSS %s -> %s, free in the heap %s -> %s\n",
-		       t.res.returned, human_bytes(t.rss_before, b1, sizeof(b1)),
+		       t.res.returned,
+		       human_bytes(t.rss_before, b1, sizeof(b1)),
 		       human_bytes(t.rss_after, b2, sizeof(b2)),
 		       human_bytes(t.free_before, b3, sizeof(b3)),
 		       human_bytes(t.free_after, b4, sizeof(b4)));
@@ -389,8 +390,8 @@ sampler_sample(struct sampler *sm)
 	news = has_news(sm->tracker, &new_retention, &any_leak);
 	if (news) {
 		doc = to_string(sm, report_check_json, &len);
-		if (!doc || la_store_target_report(tg, doc, len, path,
-						   sizeof(path)))
+		if (!doc ||
+		    la_store_target_report(tg, doc, len, path, sizeof(path)))
 			goto fail_store;
 	}
 	la_store_target_close(tg);
@@ -467,6 +468,17 @@ sampler_in_use(const struct sampler *sm)
 		return 0;
 	la_snapshot_totals(sm->last, &t);
 	return t.counts.in_use_bytes;
+}
+
+uint64_t
+sampler_rss(const struct sampler *sm)
+{
+	struct la_snapshot_info si;
+
+	if (!sm->last)
+		return 0;
+	la_snapshot_info(sm->last, &si);
+	return si.rss_bytes;
 }
 
 int
