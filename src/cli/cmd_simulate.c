@@ -125,8 +125,8 @@ child_expect(struct sampler *sm, struct child *c, const char *want,
 
 		if (nl) {
 			size_t l = (size_t)(nl - c->buf);
-			int match = l == strlen(want) &&
-				    !memcmp(c->buf, want, l);
+			int match =
+				l == strlen(want) && !memcmp(c->buf, want, l);
 
 			memmove(c->buf, nl + 1, c->len - l - 1);
 			c->len -= l + 1;
@@ -197,13 +197,12 @@ cmd_simulate(const struct options *o)
 	unsigned long long size =
 		(unsigned long long)(o->sim_size_mb * 1024 * 1024 + 0.5);
 	unsigned count = o->sim_count;
-	unsigned samples = (count > o->rules.consecutive
-				    ? count
-				    : o->rules.consecutive) +
-			   1;
+	unsigned samples =
+		(count > o->rules.consecutive ? count : o->rules.consecutive) +
+		1;
 	struct child c = {.to = -1, .from = -1};
 	struct sampler *sm = NULL;
-	char path[1200], b1[32], b2[32], b3[32];
+	char path[1200], b1[32], b2[32], b3[32], b4[32];
 	double t0;
 	int rc, err = 0, found;
 
@@ -221,7 +220,10 @@ cmd_simulate(const struct options *o)
 		return EXIT_ERROR;
 	}
 	/* libc is mapped, and the session can find it, once it is ready */
-	if (child_expect(NULL, &c, "ready", mono_now() + 10)) {
+	err = child_expect(NULL, &c, "ready", mono_now() + 10);
+	/* its schedule starts now, however long the session takes to open */
+	t0 = mono_now();
+	if (err) {
 		fprintf(stderr,
 			"leakattach: the simulated program (%s) did not start\n",
 			path);
@@ -231,7 +233,6 @@ cmd_simulate(const struct options *o)
 	rc = sampler_open(o, "simulate", c.pid, &sm);
 	if (rc)
 		goto out;
-	t0 = mono_now();
 	if (!o->json) {
 		printf("simulate: child process %d leaks %u block%s of %s, one every %s; a sample every %s, half-way between leaks\n",
 		       (int)c.pid, count, count == 1 ? "" : "s",
@@ -251,7 +252,8 @@ cmd_simulate(const struct options *o)
 		/* the k-th block must be there: never judge a late child */
 		if (k >= 1 && k <= count) {
 			snprintf(want, sizeof(want), "leaked %u", k);
-			err = child_expect(sm, &c, want, at + 10 * interval + 5);
+			err = child_expect(sm, &c, want,
+					   at + 10 * interval + 5);
 			if (err) {
 				if (err < 0)
 					fprintf(stderr,
@@ -267,7 +269,7 @@ cmd_simulate(const struct options *o)
 		}
 	}
 	if (o->sim_cleanup) {
-		uint64_t before = sampler_in_use(sm);
+		uint64_t before = sampler_in_use(sm), rss = sampler_rss(sm);
 
 		child_send(&c, "free\n");
 		err = child_expect(sm, &c, "freed", mono_now() + 30);
@@ -276,9 +278,11 @@ cmd_simulate(const struct options *o)
 			goto out;
 		}
 		if (!o->json)
-			printf("cleanup: the child freed its blocks: in use %s -> %s\n",
+			printf("cleanup: the child freed its blocks: in use %s -> %s, RSS %s -> %s\n",
 			       human_bytes(before, b1, sizeof(b1)),
-			       human_bytes(sampler_in_use(sm), b2, sizeof(b2)));
+			       human_bytes(sampler_in_use(sm), b2, sizeof(b2)),
+			       human_bytes(rss, b3, sizeof(b3)),
+			       human_bytes(sampler_rss(sm), b4, sizeof(b4)));
 	}
 	child_stop(&c);
 	rc = sampler_finish(sm);

@@ -34,8 +34,7 @@ location_text(const struct la_location *loc, char *buf, size_t len)
 		snprintf(buf, len, "the whole heap");
 		break;
 	case LA_LOC_ARENA:
-		snprintf(buf, len, "%s",
-			 arena_text(loc, arena, sizeof(arena)));
+		snprintf(buf, len, "%s", arena_text(loc, arena, sizeof(arena)));
 		break;
 	case LA_LOC_SIZE_CLASS:
 		snprintf(buf, len, "chunks of %" PRIu64 "-%" PRIu64 " bytes",
@@ -142,8 +141,8 @@ request_range(const struct la_location *loc, char *buf, size_t len)
 	uint64_t lo = loc->chunk_size_min, hi = loc->chunk_size_max;
 
 	if (hi <= 1024)
-		snprintf(buf, len, "malloc() requests of %" PRIu64 "-%" PRIu64
-				   " bytes",
+		snprintf(buf, len,
+			 "malloc() requests of %" PRIu64 "-%" PRIu64 " bytes",
 			 lo > 32 ? lo - 23 : 0, hi - 8);
 	else
 		snprintf(buf, len,
@@ -186,9 +185,9 @@ static void
 finding_block(FILE *f, const struct la_finding *fd, pid_t pid)
 {
 	char where[160], b1[32], b2[32], b3[32], req[96];
-	double per_sample =
-		fd->consecutive ? (double)fd->growth_bytes / fd->consecutive
-				: 0;
+	double per_sample = fd->consecutive
+				    ? (double)fd->growth_bytes / fd->consecutive
+				    : 0;
 
 	location_text(&fd->loc, where, sizeof(where));
 	fprintf(f, "  %s\n", where);
@@ -205,7 +204,8 @@ finding_block(FILE *f, const struct la_finding *fd, pid_t pid)
 			(int)pid);
 		return;
 	}
-	fprintf(f, "    %s in use now; grew %s in %u samples in a row (%s per sample, %s per hour)\n",
+	fprintf(f,
+		"    %s in use now; grew %s in %u samples in a row (%s per sample, %s per hour)\n",
 		human_bytes(fd->in_use_bytes, b1, sizeof(b1)),
 		human_bytes(fd->growth_bytes, b2, sizeof(b2)), fd->consecutive,
 		human_bytes((uint64_t)per_sample, b3, sizeof(b3)),
@@ -237,9 +237,8 @@ report_check_text(FILE *f, const struct check_doc *d)
 	unsigned n = la_tracker_finding_count(d->tracker);
 	char b1[32], b2[32], b3[32], b4[32], span[32];
 	unsigned shown[3] = {0, 0, 0};
-	static const enum la_verdict order[] = {LA_VERDICT_LEAK,
-						LA_VERDICT_RETENTION,
-						LA_VERDICT_GROWING};
+	static const enum la_verdict order[] = {
+		LA_VERDICT_LEAK, LA_VERDICT_RETENTION, LA_VERDICT_GROWING};
 
 	la_tracker_info(d->tracker, &ti);
 	human_duration((double)(ti.last_time_unix_ns - ti.first_time_unix_ns) /
@@ -255,7 +254,8 @@ report_check_text(FILE *f, const struct check_doc *d)
 	if (ti.approximate)
 		fprintf(f,
 			"  %u sample%s approximate (the heap was busy): not used as evidence\n",
-			ti.approximate, ti.approximate == 1 ? " was" : "s were");
+			ti.approximate,
+			ti.approximate == 1 ? " was" : "s were");
 	if (d->last) {
 		struct la_totals t;
 		struct la_snapshot_info si;
@@ -270,7 +270,8 @@ report_check_text(FILE *f, const struct check_doc *d)
 			human_bytes(si.rss_bytes, b4, sizeof(b4)));
 	}
 	if (d->trims)
-		fprintf(f, "  malloc_trim(0) was called %u time%s (--auto-cleanup)\n",
+		fprintf(f,
+			"  malloc_trim(0) was called %u time%s (--auto-cleanup)\n",
 			d->trims, d->trims == 1 ? "" : "s");
 	for (unsigned v = 0; v < 3; v++) {
 		for (unsigned i = 0; i < n; i++) {
@@ -290,7 +291,8 @@ report_check_text(FILE *f, const struct check_doc *d)
 
 				if (shown[v] > 5)
 					continue;
-				fprintf(f, "  %s: %s in use, %u growth%s in a row\n",
+				fprintf(f,
+					"  %s: %s in use, %u growth%s in a row\n",
 					location_text(&fd.loc, where,
 						      sizeof(where)),
 					human_bytes(fd.in_use_bytes, b1,
@@ -326,7 +328,8 @@ report_check_text(FILE *f, const struct check_doc *d)
 			fprintf(f,
 				"no location grew by more than %.1f %% in %u samples in a row while holding %s or more\n",
 				d->rules->threshold_pct, d->rules->consecutive,
-				human_bytes(d->rules->min_size, b1, sizeof(b1)));
+				human_bytes(d->rules->min_size, b1,
+					    sizeof(b1)));
 	}
 	if (d->state_dir)
 		fprintf(f, "\nHistory and reports: %s\n", d->log_dir);
@@ -432,7 +435,8 @@ report_check_json(FILE *f, const struct check_doc *d)
 	json_string(&j, "command", d->command);
 	json_u64(&j, "pid", (uint64_t)d->pid);
 	json_string(&j, "comm", d->comm);
-	json_string(&j, "verdict", ti.leaks ? "leak" : "no_leak");
+	/* as the exit status: a leak now, or one reported in this run */
+	json_string(&j, "verdict", ti.leaks || d->n_seen ? "leak" : "no_leak");
 	json_u64(&j, "samples", ti.samples);
 	json_u64(&j, "samples_this_run", d->samples_this_run);
 	json_u64(&j, "approximate_samples", ti.approximate);
