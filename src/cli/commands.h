@@ -65,8 +65,9 @@ int sampler_wait(struct sampler *sm, double deadline, int extra_fd);
 int sampler_finish(struct sampler *sm);
 /* Whether a leak was reported during this run. */
 int sampler_found_leak(const struct sampler *sm);
-/* Bytes in use at the latest sample. */
+/* Bytes in use, and the target's RSS, at the latest sample. */
 uint64_t sampler_in_use(const struct sampler *sm);
+uint64_t sampler_rss(const struct sampler *sm);
 void sampler_close(struct sampler *sm);
 /* CLOCK_MONOTONIC in seconds */
 double mono_now(void);

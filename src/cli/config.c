@@ -126,8 +126,8 @@ apply_file(struct options *o, const char *path, int slot)
 		if (!option_fits(code, o->cmd)) {
 			if (section != CMD_NONE)
 				rc = options_usage_error(
-					"%s%s does not apply to %s", where,
-					key, options_command_name(section));
+					"%s%s does not apply to %s", where, key,
+					options_command_name(section));
 			continue;
 		}
 		val = (char *)keep(val);

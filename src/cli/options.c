@@ -140,7 +140,7 @@ options_parse_duration(const char *s, double *out)
 	static const struct {
 		const char *unit;
 		double seconds;
-	} units[] = {{"", 1},     {"s", 1},    {"ms", 1e-3}, {"m", 60},
+	} units[] = {{"", 1},	  {"s", 1},    {"ms", 1e-3}, {"m", 60},
 		     {"min", 60}, {"h", 3600}, {"d", 86400}};
 	char *end;
 	double v;
@@ -196,7 +196,8 @@ options_parse_size(const char *s, uint64_t *out)
 /* Which commands each option belongs to. */
 #define FOR(...) (__VA_ARGS__)
 #define C(cmd) (1u << (cmd))
-#define ALL_TARGET (C(CMD_MONITOR) | C(CMD_CHECK) | C(CMD_SNAPSHOT) | C(CMD_TRIM))
+#define ALL_TARGET \
+	(C(CMD_MONITOR) | C(CMD_CHECK) | C(CMD_SNAPSHOT) | C(CMD_TRIM))
 #define RULES (C(CMD_MONITOR) | C(CMD_CHECK) | C(CMD_SIMULATE))
 
 enum {
@@ -269,8 +270,8 @@ static const struct {
 };
 
 static const char *const command_names[] = {
-	[CMD_MONITOR] = "monitor", [CMD_CHECK] = "check",
-	[CMD_RESET] = "reset",	   [CMD_SNAPSHOT] = "snapshot",
+	[CMD_MONITOR] = "monitor",   [CMD_CHECK] = "check",
+	[CMD_RESET] = "reset",	     [CMD_SNAPSHOT] = "snapshot",
 	[CMD_SIMULATE] = "simulate", [CMD_TRIM] = "trim",
 };
 
@@ -400,8 +401,8 @@ option_apply(struct options *o, int code, const char *arg, const char *where)
 		break;
 	case OPT_LOG_DIR:
 		if (!arg || !*arg)
-			return options_usage_error(
-				"%s--log-dir needs a folder", where);
+			return options_usage_error("%s--log-dir needs a folder",
+						   where);
 		o->log_dir = arg;
 		break;
 	case OPT_SIZE: {
@@ -521,8 +522,9 @@ options_parse(int argc, char **argv, struct options *o)
 			o->verbose++;
 			continue;
 		case ':':
-			return options_usage_error("option '%s' needs an argument",
-						   argv[optind - 1]);
+			return options_usage_error(
+				"option '%s' needs an argument",
+				argv[optind - 1]);
 		case '?':
 			return options_usage_error("unknown option '%s'",
 						   argv[optind - 1]);
@@ -547,21 +549,24 @@ options_parse(int argc, char **argv, struct options *o)
 	case CMD_CHECK:
 		if ((o->pid > 0) == !!o->argv)
 			return options_usage_error(
-				"%s", o->argv ? "check takes -p PID or -- COMMAND, not both"
-					      : "check needs -p PID or -- COMMAND");
+				"%s",
+				o->argv ? "check takes -p PID or -- COMMAND, not both"
+					: "check needs -p PID or -- COMMAND");
 		break;
 	case CMD_RESET:
 		if ((o->pid > 0) == o->all)
 			return options_usage_error(
-				"%s", o->all ? "reset takes -p PID or --all, not both"
-					     : "reset needs -p PID or --all");
+				"%s",
+				o->all ? "reset takes -p PID or --all, not both"
+				       : "reset needs -p PID or --all");
 		break;
 	case CMD_SIMULATE:
 		break;
 	default:
 		if (o->pid <= 0)
 			return options_usage_error(
-				"%s needs -p PID", options_command_name(o->cmd));
+				"%s needs -p PID",
+				options_command_name(o->cmd));
 	}
 	return 0;
 }

@@ -41,8 +41,7 @@ struct check_doc {
 };
 
 /* "size class 1168-1184 B in the main arena" */
-const char *location_text(const struct la_location *loc, char *buf,
-			  size_t len);
+const char *location_text(const struct la_location *loc, char *buf, size_t len);
 /*
  * Whether the text report shows finding i: a leak is shown once, at its
  * most specific location (a size class in an arena rather than the same
