@@ -589,6 +589,55 @@ Test(rule, fragmentation_is_retention_not_leak, .timeout = 60)
 	ctx_close(&c);
 }
 
+/*
+ * monitor --auto-cleanup on a heap that fragments every 200 ms (in use
+ * flat, free growing; two steps per 0.4 s sample, never none): once the
+ * retention is found, malloc_trim(0) is called in the target, the RSS
+ * goes down, and it is still no leak.
+ */
+Test(rule, auto_cleanup_trims_retention, .timeout = 60)
+{
+	const char *argv[] = {"fragment", "12", NULL};
+	struct target t;
+	struct run_result r;
+	struct ctx c;
+	char pid[32];
+	const char *line;
+	double rb = 0, ra = 0;
+	char ub[16] = "", ua[16] = "";
+	int ret = -1, off = 0;
+
+	ctx_open(&c);
+	leaky_start(&t, argv);
+	pid_str(&t, pid, sizeof(pid));
+	leaky_cmd(&t, "timer 200 1", "timer on");
+	cr_expect_eq(la_run(&c, &r, "monitor", "-p", pid, "--interval", "0.4",
+			    "--duration", "2.4", "--auto-cleanup", NULL),
+		     0, "%s%s", r.out, r.err);
+	cr_expect(strstr(r.out, "RETENTION"), "%s", r.out);
+	line = strstr(r.out, "auto-cleanup: malloc_trim(0) returned ");
+	cr_assert(line, "no trim: %s%s", r.out, r.err);
+	cr_expect_eq(
+		sscanf(line,
+		       "auto-cleanup: malloc_trim(0) returned %d: RSS %lf %15[^ ,] -> %lf %15[^ ,]",
+		       &ret, &rb, ub, &ra, ua),
+		5, "%s", line);
+	cr_expect_eq(ret, 1, "%s", line);
+	cr_expect_str_eq(ub, ua, "%s", line);
+	cr_expect_lt(ra, rb, "RSS did not go down: %s", line);
+	cr_expect(strstr(r.out, "malloc_trim(0) was called 1 time"), "%s",
+		  r.out);
+	cr_expect_not(strstr(r.out, "LEAK"), "%s", r.out);
+	run_result_free(&r);
+	/* the timer's "stepped" lines come first */
+	cr_assert_eq(target_send(&t, "timer 0 0"), 0);
+	while (!off && target_read_line(&t, 20000) == 0)
+		off = !strcmp(t.line, "timer off");
+	cr_expect(off, "no answer to timer 0 0: %s", t.line);
+	expect_unharmed(&t);
+	ctx_close(&c);
+}
+
 /* ---- a real program: python3 ---------------------------------------------- */
 
 /*

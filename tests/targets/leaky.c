@@ -34,7 +34,8 @@
  * then an answer per command. Commands on stdin, one per line:
  *   again        print glibc's mallinfo2() as heapgen does
  *   step [N]     what the scenario says above, then "stepped ..."
- *   timer MS N   sizeclass, thread: leak N blocks every MS ms from now
+ *   timer MS N   sizeclass, thread: leak N blocks every MS ms from now;
+ *                fragment: one step every MS ms until the steps run out
  *                (MS 0 stops); answers "timer on" or "timer off"
  *   quit         exit(0); so does end of file (not when unattended)
  * Anything else is answered with "error ...". No stdio (it allocates):
@@ -438,7 +439,7 @@ command(char *line)
 			say("error this scenario has no steps\n");
 		}
 	} else if (!strcmp(line, "timer") && n >= 0 && m >= 0 &&
-		   (scen == SIZECLASS || scen == THREAD)) {
+		   (scen == SIZECLASS || scen == THREAD || scen == FRAGMENT)) {
 		set_timer(n, m);
 		say(n ? "timer on\n" : "timer off\n");
 	} else {
@@ -456,7 +457,12 @@ run_timer(void)
 		return -1;
 	now = now_ms();
 	while (now >= next_tick) {
-		leak(timer_n, 0);
+		if (scen == FRAGMENT) {
+			if (frag_done < frag_steps)
+				frag_step();
+		} else {
+			leak(timer_n, 0);
+		}
 		next_tick += timer_ms;
 	}
 	return (int)(next_tick - now);
