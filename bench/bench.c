@@ -29,6 +29,21 @@
  *           everyone else used (/proc), the target's ops per CPU second,
  *           and a model that other load does not disturb: time stopped
  *           plus the tool's CPU time over the cores, per interval.
+ *   monitor the same measure under `leakattach monitor --interval 1` and
+ *           `--interval 10` (one long-running tool, its leak tracker and
+ *           its log folder included), on bench/churn: storm's mix over a
+ *           100 MiB heap. Rounds interleave alone / 1 s / 10 s; each
+ *           monitored window begins I/2 after the monitor's first sample,
+ *           so it holds window / I samples and not the tool's start.
+ *           Extrapolated to --interval 60 as above.
+ *   monitor-rss  leakattach's own VmRSS and VmHWM (/proc/PID/status, read
+ *           every second) over a 60 s `monitor --interval 0.1` of a
+ *           128 MiB bench/bigheap: the peak, and whether it grows (the
+ *           first against the last 10 s, and a least-squares slope).
+ *
+ * The monitor figures give the tool a temporary log folder (removed at
+ * exit) and LEAKATTACH_CONFIG= (empty), so that no configuration is read;
+ * they count samples in the folder's history.jsonl.
  *
  * Every snapshot runs the real tool as a child, so its cost includes the
  * start of the process and the layout lookup (debug info), as a cron job
@@ -44,13 +59,16 @@
  *
  * To profile the tool: `bench --hold --free-every 16` builds the heap and
  * waits with its PID printed; `--wrap 'perf stat -d'` runs each snapshot
- * under a command; `--only pause` repeats the pause and RSS part alone.
+ * under a command; `--only pause` repeats the pause and RSS part alone
+ * (and `--only monitor`, `--only monitor-rss` the monitor figures).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <gnu/libc-version.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -61,6 +79,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
@@ -76,7 +95,13 @@
 #define HEAP_MAX_SIZE (64ull << 20) /* glibc's thread heaps are aligned so */
 #define PIECE (1u << 20) /* what leakattach reads per call too */
 
-enum { ONLY_PAUSE = 1, ONLY_STOP = 2, ONLY_TPUT = 4 };
+enum {
+	ONLY_PAUSE = 1,
+	ONLY_STOP = 2,
+	ONLY_TPUT = 4,
+	ONLY_MONITOR = 8,
+	ONLY_MONITOR_RSS = 16,
+};
 
 struct opts {
 	const char *tool; /* leakattach */
@@ -88,6 +113,9 @@ struct opts {
 	unsigned long long free_every[MAX_SHAPES]; /* heap shapes measured */
 	unsigned n_shapes;
 	unsigned storm_threads;
+	unsigned long long churn_mib; /* the heap of the monitor figure */
+	unsigned long long rss_mib; /* the heap of the monitor-rss figure */
+	double rss_seconds, rss_interval;
 	unsigned only;
 	int hold;
 	int verbose;
@@ -860,19 +888,51 @@ struct win {
 	double per_cpu; /* target ops per CPU second it got */
 	double target_cores; /* CPU the target got */
 	double other_cores; /* CPU the rest of the machine used */
+	double secs; /* the window's length */
 };
+
+/* The counters at the start of a window. */
+struct win_mark {
+	double ops, ns, busy, tcpu;
+};
+
+static void
+win_begin(struct target *t, struct win_mark *m)
+{
+	storm_count(t, &m->ops, &m->ns);
+	m->busy = machine_busy_s();
+	m->tcpu = process_cpu_s(t->pid);
+}
+
+/* The window since m; tool_s: CPU the tool took meanwhile, not "others". */
+static struct win
+win_end(struct target *t, const struct win_mark *m, double tool_s)
+{
+	double ops, ns, secs;
+	struct win w;
+
+	storm_count(t, &ops, &ns);
+	secs = (ns - m->ns) / 1e9;
+	w.secs = secs;
+	w.rate = (ops - m->ops) / secs;
+	w.target_cores = (process_cpu_s(t->pid) - m->tcpu) / secs;
+	w.per_cpu = w.target_cores > 0 ? w.rate / w.target_cores : 0;
+	w.other_cores =
+		(machine_busy_s() - m->busy - tool_s) / secs - w.target_cores;
+	if (w.other_cores < 0)
+		w.other_cores = 0;
+	return w;
+}
 
 /* One window: the target's ops/s, with a snapshot every `every` s (0: none). */
 static struct win
 window(const struct opts *o, struct target *t, double every,
        struct snapstats *ss)
 {
-	double ops0, ns0, ops1, ns1, start, busy0, tcpu0, tool_s = 0, secs;
-	struct win w;
+	struct win_mark m;
+	double start, tool_s = 0;
 
-	storm_count(t, &ops0, &ns0);
-	busy0 = machine_busy_s();
-	tcpu0 = process_cpu_s(t->pid);
+	win_begin(t, &m);
 	start = now_s();
 	if (every > 0)
 		for (double at = every / 2; at < o->window; at += every) {
@@ -893,16 +953,7 @@ window(const struct opts *o, struct target *t, double every,
 			ss->attempts += r.attempts;
 		}
 	sleep_until(start + o->window);
-	storm_count(t, &ops1, &ns1);
-	secs = (ns1 - ns0) / 1e9;
-	w.rate = (ops1 - ops0) / secs;
-	w.target_cores = (process_cpu_s(t->pid) - tcpu0) / secs;
-	w.per_cpu = w.target_cores > 0 ? w.rate / w.target_cores : 0;
-	w.other_cores =
-		(machine_busy_s() - busy0 - tool_s) / secs - w.target_cores;
-	if (w.other_cores < 0)
-		w.other_cores = 0;
-	return w;
+	return win_end(t, &m, tool_s);
 }
 
 static void
@@ -1025,27 +1076,567 @@ bench_tput(const struct opts *o)
 	fflush(stdout);
 }
 
+/* ---- 5. and 6. leakattach monitor --------------------------------------- */
+
+/*
+ * `leakattach monitor` is one long-running process: it keeps a session and
+ * the leak tracker between samples, and writes every sample to its log
+ * folder. Both figures give it a temporary log folder (removed at exit)
+ * and LEAKATTACH_CONFIG= (empty) so that no configuration file is read.
+ */
+static char mon_dir[PATH_MAX]; /* the temporary log folder, if any */
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void
+mon_dir_remove(void)
+{
+	if (mon_dir[0])
+		nftw(mon_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	mon_dir[0] = '\0';
+}
+
+static void
+mon_dir_make(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(mon_dir, sizeof(mon_dir), "%s/leakattach-bench-XXXXXX",
+		 tmp && *tmp == '/' ? tmp : "/tmp");
+	if (!mkdtemp(mon_dir)) {
+		int e = errno;
+
+		mon_dir[0] = '\0';
+		die("mkdtemp: %s", strerror(e));
+	}
+}
+
+/*
+ * Start `leakattach monitor -p PID --interval I --duration D --log-dir
+ * DIR --json [ARGS...]`, its stdout in DIR/monitor.json. It gets SIGTERM
+ * if we die (it then ends after the current sample and detaches).
+ */
+static pid_t
+monitor_start(const struct opts *o, pid_t pid, double interval, double duration)
+{
+	char pidstr[24], ivl[32], dur[32], out[PATH_MAX + 16];
+	const char *argv[MAX_ARGS + 16];
+	unsigned n = 0;
+	pid_t child;
+
+	snprintf(pidstr, sizeof(pidstr), "%d", (int)pid);
+	snprintf(ivl, sizeof(ivl), "%g", interval);
+	snprintf(dur, sizeof(dur), "%.3f", duration);
+	snprintf(out, sizeof(out), "%s/monitor.json", mon_dir);
+	argv[n++] = o->tool;
+	argv[n++] = "monitor";
+	argv[n++] = "-p";
+	argv[n++] = pidstr;
+	argv[n++] = "--interval";
+	argv[n++] = ivl;
+	argv[n++] = "--duration";
+	argv[n++] = dur;
+	argv[n++] = "--log-dir";
+	argv[n++] = mon_dir;
+	argv[n++] = "--json";
+	for (unsigned i = 0; i < o->n_tool_args; i++)
+		argv[n++] = o->tool_args[i];
+	argv[n] = NULL;
+	fflush(NULL);
+	child = fork();
+	if (child < 0)
+		die("fork: %s", strerror(errno));
+	if (child == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			      0600);
+
+		if (fd < 0 || dup2(fd, 1) < 0)
+			_exit(127);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		setenv("LEAKATTACH_CONFIG", "", 1);
+		execvp(argv[0], (char *const *)argv);
+		fprintf(stderr, "bench: cannot run %s: %s\n", argv[0],
+			strerror(errno));
+		_exit(127);
+	}
+	return child;
+}
+
+/* Wait for the monitor; dies unless it ended well (0: no leak, 1: leak). */
+static void
+monitor_reap(pid_t child, struct rusage *ru)
+{
+	int st;
+
+	while (wait4(child, &st, 0, ru) < 0)
+		if (errno != EINTR)
+			die("wait4: %s", strerror(errno));
+	if (!WIFEXITED(st) || WEXITSTATUS(st) > 1)
+		die("`leakattach monitor` failed (status %#x); see its message above",
+		    st);
+}
+
+static double
+ru_cpu_s(const struct rusage *ru)
+{
+	return (double)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) +
+	       (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1e6;
+}
+
+/* What the history of the target holds (DIR/targets/PID-START/history.jsonl). */
+struct history {
+	unsigned lines; /* samples written, complete lines */
+	unsigned approx; /* "consistent":false among the lines read */
+	unsigned n; /* pause_ms of the lines from `from` on */
+	double pause[MAX_MODEL];
+};
+
+/*
+ * Count the lines of the target's history; with h->pause wanted, keep the
+ * pause of lines from..end. A sample line, from the tool (abridged):
+ *   {"time_unix_ms":...,"command":"monitor","sample":2,"consistent":true,
+ *    ...,"pause_ms":36.060,"leaks":0,"retention":0,"growing":173}
+ */
+static void
+history_read(pid_t pid, unsigned from, struct history *h)
+{
+	char path[2 * PATH_MAX], prefix[32], *line = NULL;
+	struct dirent *de;
+	size_t cap = 0;
+	ssize_t len;
+	FILE *f = NULL;
+	DIR *d;
+
+	h->lines = h->approx = h->n = 0;
+	snprintf(path, sizeof(path), "%s/targets", mon_dir);
+	snprintf(prefix, sizeof(prefix), "%d-", (int)pid);
+	d = opendir(path);
+	while (d && (de = readdir(d)))
+		if (!strncmp(de->d_name, prefix, strlen(prefix))) {
+			snprintf(path, sizeof(path),
+				 "%s/targets/%s/history.jsonl", mon_dir,
+				 de->d_name);
+			f = fopen(path, "re");
+			break;
+		}
+	if (d)
+		closedir(d);
+	while (f && (len = getline(&line, &cap, f)) > 0) {
+		double v;
+
+		if (line[len - 1] != '\n')
+			break; /* being written */
+		if (h->lines++ < from)
+			continue;
+		h->approx += strstr(line, "\"consistent\":false") != NULL;
+		if (h->n < MAX_MODEL && !json_num(line, "pause_ms", &v))
+			h->pause[h->n++] = v;
+	}
+	free(line);
+	if (f)
+		fclose(f);
+}
+
+/* A number from the monitor's JSON report (DIR/monitor.json); -1: none. */
+static double
+monitor_json_num(const char *key)
+{
+	char path[PATH_MAX + 16], buf[4096];
+	double v = -1;
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/monitor.json", mon_dir);
+	f = fopen(path, "re");
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	if (json_num(buf, key, &v))
+		v = -1;
+	return v;
+}
+
+/* A "Vm...:" line of /proc/PID/status, in KiB; -1 when gone. */
+static double
+proc_status_kib(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	size_t kl = strlen(key);
+	double v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, kl)) {
+			v = strtod(line + kl, NULL);
+			break;
+		}
+	if (f)
+		fclose(f);
+	return v;
+}
+
+struct mon_win {
+	struct win w;
+	unsigned samples; /* taken inside the window */
+	double tool_s; /* the tool's CPU time inside the window */
+	double lead_s; /* start of the tool to its first sample written */
+};
+
+/*
+ * One window of o->window seconds: alone (every 0), or under a monitor
+ * started before it. A monitor samples at once and then every I s; the
+ * window starts I/2 after the first sample is written and the monitor's
+ * --duration is I/2 + window, so the window holds window/I samples, but
+ * neither the tool's start nor its first sample (which reads the debug
+ * information when the log folder has no layout yet).
+ */
+static struct mon_win
+monitor_window(const struct opts *o, struct target *t, double every,
+	       struct history *h)
+{
+	struct mon_win mw = {0};
+	struct win_mark m;
+	struct rusage ru;
+	double t0, cpu0 = 0;
+	unsigned before = 0;
+	pid_t child = 0;
+	int st;
+
+	if (every > 0) {
+		history_read(t->pid, UINT_MAX, h);
+		before = h->lines;
+		t0 = now_s();
+		child = monitor_start(o, t->pid, every, every / 2 + o->window);
+		for (;;) {
+			history_read(t->pid, UINT_MAX, h);
+			if (h->lines > before)
+				break;
+			if (waitpid(child, &st, WNOHANG) == child)
+				die("`leakattach monitor -p %d` ended before its first sample (status %#x)",
+				    (int)t->pid, st);
+			if (now_s() - t0 > 60)
+				die("`leakattach monitor -p %d` took no sample in 60 s",
+				    (int)t->pid);
+			usleep(5000); /* polling a file the tool appends to */
+		}
+		mw.lead_s = now_s() - t0;
+		sleep_until(now_s() + every / 2);
+		before = h->lines;
+		cpu0 = process_cpu_s(child);
+	}
+	win_begin(t, &m);
+	sleep_until(now_s() + o->window);
+	mw.w = win_end(t, &m, 0);
+	if (every > 0) {
+		/* the monitor ended after its last sample, before now */
+		history_read(t->pid, before, h);
+		mw.samples = h->lines - before;
+		monitor_reap(child, &ru);
+		mw.tool_s = ru_cpu_s(&ru) - cpu0;
+		mw.w.other_cores -= mw.tool_s / mw.w.secs;
+		if (mw.w.other_cores < 0)
+			mw.w.other_cores = 0;
+	}
+	return mw;
+}
+
+static void
+bench_monitor(const struct opts *o)
+{
+	static const double every[3] = {0, 1, 10};
+	static struct history h;
+	static double pause[MAX_MODEL], cpu[2 * MAX_ROUNDS];
+	double rate[3][MAX_ROUNDS], slow[3][MAX_ROUNDS], tc[3][MAX_ROUNDS],
+		oc[3][MAX_ROUNDS], pc[3][MAX_ROUNDS], pslow[3][MAX_ROUNDS],
+		nsamp[3][MAX_ROUNDS], lead[3][MAX_ROUNDS];
+	char nthreads[16], mib[32], b1[128], b2[128];
+	const char *argv[] = {"churn", "--threads", nthreads,
+			      "--mib", mib,	    NULL};
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned npause = 0, ncpu = 0, approx = 0;
+	double t0 = now_s();
+	struct target t;
+
+	snprintf(nthreads, sizeof(nthreads), "%u", o->storm_threads);
+	snprintf(mib, sizeof(mib), "%llu", o->churn_mib);
+	printf("5. monitor: bench/churn, %u threads doing malloc/free (bench/storm's mix) over a\n"
+	       "   %llu MiB heap; %u rounds, each a %.0f s window alone, under `leakattach monitor\n"
+	       "   --interval 1` and under `--interval 10` (order rotated per round); a monitored\n"
+	       "   window starts I/2 after the monitor's first sample, so it holds %.0f / I samples\n"
+	       "   and not the tool's start; slowdown against the round's own \"alone\" window\n",
+	       o->storm_threads, o->churn_mib, o->rounds, o->window, o->window);
+	fflush(stdout);
+	target_start(&t, o, argv, 120);
+	printf("   heap built: %.1f MiB in %llu chunks in %.1f s (bench/churn --mib %llu, PID %d)\n",
+	       (double)ready_field(&t, "bytes=") / 1048576,
+	       ready_field(&t, "chunks="), now_s() - t0, o->churn_mib,
+	       (int)t.pid);
+	fflush(stdout);
+	mon_dir_make();
+	sleep_until(now_s() + 1); /* the hot blocks reach their steady mix */
+	for (unsigned r = 0; r < o->rounds; r++) {
+		for (unsigned k = 0; k < 3; k++) {
+			unsigned p = (k + r) % 3;
+			struct mon_win mw = monitor_window(o, &t, every[p], &h);
+
+			rate[p][r] = mw.w.rate / 1e6;
+			pc[p][r] = mw.w.per_cpu / 1e6;
+			tc[p][r] = mw.w.target_cores;
+			oc[p][r] = mw.w.other_cores;
+			nsamp[p][r] = mw.samples;
+			lead[p][r] = mw.lead_s;
+			if (!p)
+				continue;
+			approx += h.approx;
+			for (unsigned i = 0; i < h.n && npause < MAX_MODEL; i++)
+				pause[npause++] = h.pause[i];
+			if (mw.samples)
+				cpu[ncpu++] = mw.tool_s * 1e3 / mw.samples;
+		}
+		for (unsigned p = 0; p < 3; p++) {
+			slow[p][r] = 100 * (1 - rate[p][r] / rate[0][r]);
+			pslow[p][r] = 100 * (1 - pc[p][r] / pc[0][r]);
+		}
+		if (o->verbose)
+			fprintf(stderr,
+				"  round %u: %.3f, %.3f, %.3f M ops/s; other load %.2f, %.2f, %.2f cores; %.0f, %.0f samples\n",
+				r + 1, rate[0][r], rate[1][r], rate[2][r],
+				oc[0][r], oc[1][r], oc[2][r], nsamp[1][r],
+				nsamp[2][r]);
+	}
+	target_stop(&t);
+	mon_dir_remove();
+	printf("   %-21s %-27s %-24s %-25s %-20s %s\n", "", "target M ops/s",
+	       "slowdown %", "M ops per target CPU s", "slowdown %",
+	       "cores: target/others");
+	for (unsigned p = 0; p < 3; p++) {
+		char label[64], b3[128], b4[128];
+
+		if (p == 0)
+			snprintf(label, sizeof(label), "alone (baseline)");
+		else
+			snprintf(label, sizeof(label),
+				 "monitor --interval %.0f", every[p]);
+		printf("   %-21s %-27s %-24s %-25s %-20s %.2f / %.2f\n", label,
+		       spread(b1, sizeof(b1), 2, rate[p], o->rounds),
+		       p ? spread(b2, sizeof(b2), 1, slow[p], o->rounds) : "",
+		       spread(b3, sizeof(b3), 2, pc[p], o->rounds),
+		       p ? spread(b4, sizeof(b4), 1, pslow[p], o->rounds) : "",
+		       median(tc[p], o->rounds), median(oc[p], o->rounds));
+	}
+	{
+		double s1 = median(slow[1], o->rounds);
+		double s10 = median(slow[2], o->rounds);
+		double lo, hi, plo, phi;
+
+		printf("   %-21s %.3f %% from --interval 1 (%.2f / 60), %.3f %% from --interval 10 (%.2f / 6)\n",
+		       "--interval 60, extrap.", s1 / 60, s1, s10 / 6, s10);
+		min_max(rate[0], o->rounds, &lo, &hi);
+		min_max(pc[0], o->rounds, &plo, &phi);
+		printf("   %-21s budget <= 0.5 %% at --interval 60: %s, but the \"alone\" windows alone\n"
+		       "   %-21s spread over %.0f %% of their median (%.0f %% per CPU s): smaller differences are noise\n",
+		       "", verdict(s1 / 60 <= 0.5), "",
+		       100 * (hi - lo) / median(rate[0], o->rounds),
+		       100 * (phi - plo) / median(pc[0], o->rounds));
+	}
+	for (unsigned p = 1; p < 3; p++)
+		printf("   --interval %-2.0f samples per window %s, first sample %s s after the start\n",
+		       every[p], spread(b1, sizeof(b1), 0, nsamp[p], o->rounds),
+		       spread(b2, sizeof(b2), 2, lead[p], o->rounds));
+	if (npause && ncpu) {
+		/*
+		 * As for the snapshots: the target stands still for the pause
+		 * of each sample, and the tool's CPU time (snapshot, tracker,
+		 * history and state files) is taken from its share of the
+		 * cores.
+		 */
+		double cost =
+			median(pause, npause) +
+			median(cpu, ncpu) / (double)(cores > 0 ? cores : 1);
+
+		printf("   samples in the windows: %u, pause %s ms, %u approximate;\n"
+		       "     tool CPU per sample %s ms (per window)\n",
+		       npause, spread(b1, sizeof(b1), 1, pause, npause), approx,
+		       spread(b2, sizeof(b2), 1, cpu, ncpu));
+		printf("   model (not disturbed by other load): stopped %.1f ms + tool CPU %.1f ms / %ld cores\n"
+		       "     = %.1f ms per sample: %.2f %% at 1 s, %.3f %% at 10 s, %.4f %% at 60 s;\n"
+		       "     budget <= 0.5 %% at --interval 60: %s\n",
+		       median(pause, npause), median(cpu, ncpu), cores, cost,
+		       cost / 10, cost / 100, cost / 600,
+		       verdict(cost / 600 <= 0.5));
+	}
+	printf("   this figure took %.0f s (windows of %.0f s; heap build, and I/2 s + the tool's start\n"
+	       "   before each monitored window)\n\n",
+	       now_s() - t0, o->window);
+	fflush(stdout);
+}
+
+#define MAX_READINGS 4096
+
+/* Least-squares slope of y over x. */
+static double
+slope(const double *x, const double *y, unsigned n)
+{
+	double sx = 0, sy = 0, sxx = 0, sxy = 0, d;
+
+	for (unsigned i = 0; i < n; i++) {
+		sx += x[i];
+		sy += y[i];
+		sxx += x[i] * x[i];
+		sxy += x[i] * y[i];
+	}
+	d = n * sxx - sx * sx;
+	return n > 1 && d != 0 ? (n * sxy - sx * sy) / d : 0;
+}
+
+static void
+bench_monitor_rss(const struct opts *o)
+{
+	static double at[MAX_READINGS], rss[MAX_READINGS], hwm[MAX_READINGS],
+		first[MAX_READINGS], last[MAX_READINGS];
+	static struct history h;
+	char mib[32], chunks[32], b1[128], series[512] = "";
+	const char *argv[] = {"bigheap",  "--mib", mib,
+			      "--chunks", chunks,  NULL};
+	unsigned n = 0, nfirst = 0, nlast = 0, before, from;
+	double t0 = now_s(), start, peak = 0, warm_kib, stopped = 0;
+	struct rusage ru;
+	struct target t;
+	pid_t child;
+
+	snprintf(mib, sizeof(mib), "%llu", o->rss_mib);
+	snprintf(chunks, sizeof(chunks), "%llu", o->rss_mib * 5000);
+	printf("6. monitor-rss: leakattach's own memory over a %.0f s `monitor --interval %g` of\n"
+	       "   bench/bigheap (%llu MiB in about %s chunks, idle): the tool's VmRSS and VmHWM\n"
+	       "   (/proc/PID/status) every second, after a first run that fills the log folder's\n"
+	       "   layout cache\n",
+	       o->rss_seconds, o->rss_interval, o->rss_mib, chunks);
+	fflush(stdout);
+	target_start(&t, o, argv, 600);
+	printf("   heap built: %.1f MiB in %llu chunks in %.1f s (bench/bigheap, PID %d)\n",
+	       (double)ready_field(&t, "bytes=") / 1048576,
+	       ready_field(&t, "chunks="), now_s() - t0, (int)t.pid);
+	fflush(stdout);
+	mon_dir_make();
+	/* One sample: the layout from the debug information, cached. */
+	monitor_reap(monitor_start(o, t.pid, 1, 0.5), &ru);
+	warm_kib = (double)ru.ru_maxrss;
+	history_read(t.pid, UINT_MAX, &h);
+	before = h.lines;
+
+	start = now_s();
+	child = monitor_start(o, t.pid, o->rss_interval, o->rss_seconds);
+	for (unsigned k = 1; n < MAX_READINGS; k++) {
+		double v, w;
+
+		sleep_until(start + k);
+		v = proc_status_kib(child, "VmRSS:");
+		w = proc_status_kib(child, "VmHWM:");
+		if (v < 0 || w < 0)
+			break; /* it has ended: a zombie has no memory */
+		at[n] = now_s() - start;
+		rss[n] = v;
+		hwm[n] = w;
+		n++;
+	}
+	monitor_reap(child, &ru);
+	history_read(t.pid, before, &h);
+	target_stop(&t);
+
+	for (unsigned i = 0; i < n; i++) {
+		if (hwm[i] > peak)
+			peak = hwm[i];
+		if (at[i] <= 10.5)
+			first[nfirst++] = rss[i];
+		if (at[i] >= at[n - 1] - 9.5)
+			last[nlast++] = rss[i];
+		if (i % 10 == 9 && strlen(series) < sizeof(series) - 16)
+			snprintf(series + strlen(series),
+				 sizeof(series) - strlen(series), " %.2f",
+				 rss[i] / 1024);
+	}
+	if ((double)ru.ru_maxrss > peak)
+		peak = (double)ru.ru_maxrss;
+	for (unsigned i = 0; i < h.n; i++)
+		stopped += h.pause[i] / 1e3;
+	for (from = 0; from < n && at[from] < 10; from++)
+		;
+
+	/* the run lasts --duration: its last sample is at rss_seconds */
+	printf("   %-27s peak %.1f MiB (ru_maxrss), 1 sample; budget <= 8 MiB: %s\n"
+	       "   %-27s (the layout from debug information, once per libc build)\n",
+	       "first run, empty folder", warm_kib / 1024,
+	       verdict(warm_kib / 1024 <= 8), "");
+	printf("   %-27s %u in %.0f s (%.1f per s; the report says %.0f), %u approximate\n",
+	       "samples", h.lines - before, o->rss_seconds,
+	       (h.lines - before) / o->rss_seconds,
+	       monitor_json_num("samples_this_run"), h.approx);
+	printf("   %-27s %s ms; the target stood still %.0f %% of the time\n",
+	       "pause per sample", spread(b1, sizeof(b1), 1, h.pause, h.n),
+	       100 * stopped / o->rss_seconds);
+	printf("   %-27s %.1f s (%.0f %% of one core), %.1f ms per sample\n",
+	       "tool CPU", ru_cpu_s(&ru), 100 * ru_cpu_s(&ru) / o->rss_seconds,
+	       h.lines > before ? 1e3 * ru_cpu_s(&ru) / (h.lines - before) : 0);
+	printf("   %-27s%s\n", "VmRSS every 10 s, MiB", series);
+	printf("   %-27s %.2f MiB (VmHWM %.2f, ru_maxrss %.2f)   budget <= 8 MiB: %s\n",
+	       "PEAK RSS", peak / 1024, n ? hwm[n - 1] / 1024 : 0,
+	       (double)ru.ru_maxrss / 1024, verdict(peak / 1024 <= 8));
+	printf("   %-27s VmRSS median %.2f MiB in the first 10 s, %.2f MiB in the last 10 s (%+.0f KiB);\n"
+	       "   %-27s slope %+.1f KiB/min after the first 10 s (least squares, %u readings)\n",
+	       "growth", median(first, nfirst) / 1024,
+	       median(last, nlast) / 1024,
+	       median(last, nlast) - median(first, nfirst), "",
+	       n > from ? 60 * slope(at + from, rss + from, n - from) : 0,
+	       n - from);
+	mon_dir_remove();
+	printf("   this figure took %.0f s\n\n", now_s() - t0);
+	fflush(stdout);
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 static void
 usage(FILE *f)
 {
-	fputs("usage: bench [--only pause,stop,tput] [--runs N] [--rounds N] [--window S]\n"
-	      "             [--leakattach PATH] [--targets DIR] [--mib M] [--chunks N]\n"
-	      "             [--free-every K,...] [--storm-threads N] [--tool-arg ARG]...\n"
-	      "             [--wrap 'CMD ARGS'] [--hold] [-v]\n"
+	fputs("usage: bench [--only pause,stop,tput,monitor,monitor-rss] [--runs N]\n"
+	      "             [--rounds N] [--window S] [--leakattach PATH] [--targets DIR]\n"
+	      "             [--mib M] [--chunks N] [--free-every K,...] [--storm-threads N]\n"
+	      "             [--churn-mib M] [--rss-mib M] [--rss-seconds S]\n"
+	      "             [--rss-interval S] [--tool-arg ARG]... [--wrap 'CMD ARGS']\n"
+	      "             [--hold] [-v]\n"
 	      "  --only LIST       parts to run (default all): pause (pause and peak RSS;\n"
-	      "                    also called rss), stop (stop latency), tput (throughput)\n"
+	      "                    also called rss), stop (stop latency), tput (throughput\n"
+	      "                    with snapshots), monitor (throughput under `leakattach\n"
+	      "                    monitor`, about 3 minutes), monitor-rss (the monitor's\n"
+	      "                    own RSS over a long run, about 70 s)\n"
 	      "  --runs N          runs per figure (default 5)\n"
-	      "  --rounds N        throughput rounds (default 5)\n"
+	      "  --rounds N        throughput rounds, tput and monitor (default 5)\n"
 	      "  --window S        seconds per throughput window (default 10; at least 10,\n"
 	      "                    so that the every-10-s window holds a snapshot)\n"
 	      "  --leakattach PATH the tool (default ./leakattach)\n"
-	      "  --targets DIR     where bigheap, threads and storm are (default: beside bench)\n"
+	      "  --targets DIR     where bigheap, threads, storm and churn are (default:\n"
+	      "                    beside bench)\n"
 	      "  --mib M, --chunks N  the big heap (default 1024 MiB in about 5000000\n"
 	      "                    chunks)\n"
 	      "  --free-every K,.. heap shapes to measure: every K-th chunk freed, 0 for\n"
 	      "                    none (default 0,16)\n"
+	      "  --storm-threads N threads of storm and churn (default 4)\n"
+	      "  --churn-mib M     monitor: churn's heap (default 100 MiB)\n"
+	      "  --rss-mib M       monitor-rss: bigheap's heap (default 128 MiB)\n"
+	      "  --rss-seconds S   monitor-rss: the monitor's --duration (default 60)\n"
+	      "  --rss-interval S  monitor-rss: the monitor's --interval (default 0.1)\n"
 	      "  --tool-arg ARG    one more argument for leakattach (e.g. --no-debuginfo)\n"
 	      "  --wrap 'CMD'      run the tool under CMD (e.g. 'perf stat -d'); ru_maxrss\n"
 	      "                    is then CMD's\n"
@@ -1070,6 +1661,10 @@ parse_only(const char *s)
 			m |= ONLY_STOP;
 		else if (!strcmp(tok, "tput") || !strcmp(tok, "throughput"))
 			m |= ONLY_TPUT;
+		else if (!strcmp(tok, "monitor"))
+			m |= ONLY_MONITOR;
+		else if (!strcmp(tok, "monitor-rss"))
+			m |= ONLY_MONITOR_RSS;
 		else {
 			usage(stderr);
 			exit(64);
@@ -1091,7 +1686,12 @@ main(int argc, char **argv)
 		.free_every = {0, 16},
 		.n_shapes = 2,
 		.storm_threads = 4,
-		.only = ONLY_PAUSE | ONLY_STOP | ONLY_TPUT,
+		.churn_mib = 100,
+		.rss_mib = 128,
+		.rss_seconds = 60,
+		.rss_interval = 0.1,
+		.only = ONLY_PAUSE | ONLY_STOP | ONLY_TPUT | ONLY_MONITOR |
+			ONLY_MONITOR_RSS,
 	};
 	const char *slash;
 	double t0 = now_s();
@@ -1153,6 +1753,18 @@ main(int argc, char **argv)
 		} else if (!strcmp(a, "--storm-threads")) {
 			TAKES_VALUE;
 			o.storm_threads = (unsigned)strtoul(v, NULL, 10);
+		} else if (!strcmp(a, "--churn-mib")) {
+			TAKES_VALUE;
+			o.churn_mib = strtoull(v, NULL, 0);
+		} else if (!strcmp(a, "--rss-mib")) {
+			TAKES_VALUE;
+			o.rss_mib = strtoull(v, NULL, 0);
+		} else if (!strcmp(a, "--rss-seconds")) {
+			TAKES_VALUE;
+			o.rss_seconds = strtod(v, NULL);
+		} else if (!strcmp(a, "--rss-interval")) {
+			TAKES_VALUE;
+			o.rss_interval = strtod(v, NULL);
 		} else if (!strcmp(a, "--tool-arg")) {
 			TAKES_VALUE;
 			if (o.n_tool_args < MAX_ARGS)
@@ -1181,7 +1793,9 @@ main(int argc, char **argv)
 #undef TAKES_VALUE
 	}
 	if (!o.runs || o.runs > MAX_RUNS || !o.rounds || !o.n_shapes ||
-	    o.rounds > MAX_ROUNDS || o.window < 10 || !o.storm_threads) {
+	    o.rounds > MAX_ROUNDS || o.window < 10 || !o.storm_threads ||
+	    !o.churn_mib || !o.rss_mib || o.rss_seconds < 20 ||
+	    o.rss_seconds > 3600 || o.rss_interval < 0.001) {
 		usage(stderr);
 		return 64;
 	}
@@ -1189,6 +1803,7 @@ main(int argc, char **argv)
 		die("%s: %s (build it first, or pass --leakattach PATH)",
 		    o.tool, strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
+	atexit(mon_dir_remove);
 	print_machine(&o);
 	if (o.only & ONLY_PAUSE)
 		bench_pause(&o);
@@ -1196,6 +1811,10 @@ main(int argc, char **argv)
 		bench_stop(&o);
 	if (o.only & ONLY_TPUT)
 		bench_tput(&o);
+	if (o.only & ONLY_MONITOR)
+		bench_monitor(&o);
+	if (o.only & ONLY_MONITOR_RSS)
+		bench_monitor_rss(&o);
 	printf("benchmark took %.0f s\n", now_s() - t0);
 	return 0;
 }
