@@ -264,14 +264,17 @@ out:
  * Rounds of letting the threads caught inside malloc run on, alone, until
  * no thread is inside malloc and no arena lock is held. A thread that only
  * *may* be inside (a malloc return address on its stack: stale stack
- * words look the same) holds us back for a few rounds only.
+ * words look the same) holds a walk back for a few rounds only, a call
+ * not at all (trim.c judges such threads itself); a call that may run
+ * with a lock held (tests only) waits only for the threads inside.
  */
 #define SETTLE_BUDGET_NS 50000000ull /* then walk and let the checks judge */
 #define SETTLE_SLICE_NS 10000ull /* a malloc call takes far less */
 #define SETTLE_PATIENCE 4
 
-static int
-settle(struct la_session *s, struct tracee_set *ts, unsigned *rounds)
+int
+session_settle(struct la_session *s, struct tracee_set *ts, enum settle_for why,
+	       unsigned *rounds)
 {
 	unsigned char *run = NULL;
 	struct quiesce_scan q;
@@ -291,7 +294,8 @@ settle(struct la_session *s, struct tracee_set *ts, unsigned *rounds)
 		err = quiesce_scan(&s->code, &s->layout, s->mem, ts, run, &q);
 		if (err)
 			break;
-		if (!q.inside && !q.locks && (!q.maybe || r >= SETTLE_PATIENCE))
+		if (!q.inside && (!q.locks || why == SETTLE_CALL_LOCKED) &&
+		    (!q.maybe || why != SETTLE_WALK || r >= SETTLE_PATIENCE))
 			break;
 		if (!q.inside && !q.maybe) /* a lock held, holder unknown */
 			memset(run, 1, ts->n);
@@ -314,7 +318,8 @@ settle(struct la_session *s, struct tracee_set *ts, unsigned *rounds)
 				 (unsigned long long)ts->t[i].regs.rip,
 				 run && run[i] ? "runs" : "stays");
 	free(run);
-	*rounds = r;
+	if (rounds)
+		*rounds = r;
 	return err;
 }
 
@@ -337,7 +342,7 @@ take_attempt(struct la_session *s, struct la_snapshot *snap,
 				       (int)s->pid);
 		return err;
 	}
-	err = settle(s, &ts, rounds);
+	err = session_settle(s, &ts, SETTLE_WALK, rounds);
 	if (err) { /* every thread was let go already */
 		tracee_set_free(&ts);
 		return err == -ESRCH ? la_fail(-ESRCH, "process %d exited",

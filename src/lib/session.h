@@ -24,4 +24,21 @@ struct la_session {
 	struct malloc_code code;
 };
 
+struct tracee_set;
+
+enum settle_for {
+	SETTLE_WALK, /* before a walk */
+	SETTLE_CALL, /* before a call into malloc: no lock may be held */
+	SETTLE_CALL_LOCKED, /* the same, locks allowed (tests only) */
+};
+
+/*
+ * With every thread stopped: let the threads caught inside malloc run on,
+ * alone, for at most 50 ms, until the heap is quiet for why. Returns 0 or
+ * an error from tracee_run_some(), after which nothing stays attached.
+ * rounds (may be NULL) gets the rounds it took.
+ */
+int session_settle(struct la_session *s, struct tracee_set *ts,
+		   enum settle_for why, unsigned *rounds);
+
 #endif

@@ -47,9 +47,6 @@
 #include "tracee.h"
 
 #define DEFAULT_TIMEOUT_MS 1000u
-/* letting threads caught inside malloc finish, as a snapshot does */
-#define SETTLE_BUDGET_NS 50000000ull
-#define SETTLE_SLICE_NS 10000ull
 #define TOP_SCAN 1024u /* quiesce.c's window: a malloc frame here is live */
 #define HANDLER_SCAN 4096u /* a handler's return address here: inside it */
 #define DEEP_SCAN (32u << 10) /* further up: maybe stale, ranks lower */
@@ -273,46 +270,6 @@ waits_for_arena_lock(void *arg, const struct user_regs_struct *r)
 	return 0;
 }
 
-/*
- * Let the threads caught inside malloc run on until none is inside and,
- * when locks matter, no arena lock is held, within a budget, as
- * session.c's settle() does before a walk.
- */
-static int
-settle(struct la_session *s, struct tracee_set *ts, int need_unlocked)
-{
-	unsigned char *run = NULL;
-	uint64_t until = la_now_ns() + SETTLE_BUDGET_NS;
-	struct quiesce_scan q;
-	unsigned stuck = 0, busy = UINT32_MAX;
-	int err = 0;
-
-	while (la_now_ns() < until) {
-		unsigned char *nr = realloc(run, ts->n ? ts->n : 1);
-
-		if (!nr) {
-			err = -ENOMEM;
-			break;
-		}
-		run = nr;
-		memsrc_invalidate(s->mem);
-		err = quiesce_scan(&s->code, &s->layout, s->mem, ts, run, &q);
-		if (err || (!q.inside && (!need_unlocked || !q.locks)))
-			break;
-		if (!q.inside && !q.maybe) /* a lock held, holder unknown */
-			memset(run, 1, ts->n);
-		stuck = q.inside + q.maybe < busy ? 0 : stuck + 1;
-		busy = q.inside + q.maybe;
-		err = tracee_run_some(
-			ts, run, SETTLE_SLICE_NS << (stuck < 8 ? stuck : 8),
-			s->stop_timeout_ms);
-		if (err)
-			break;
-	}
-	free(run);
-	return err;
-}
-
 struct judged {
 	enum verdict v;
 	int rank; /* lower is better */
@@ -506,7 +463,9 @@ trim_stopped(struct la_session *s, struct tracee_set *ts,
 	struct maps maps;
 	int err;
 
-	err = settle(s, ts, !o->no_lock_check);
+	err = session_settle(
+		s, ts, o->no_lock_check ? SETTLE_CALL_LOCKED : SETTLE_CALL,
+		NULL);
 	if (err)
 		return err;
 	/* Its other threads cannot run meanwhile, nor may the caller. */
