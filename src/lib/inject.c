@@ -138,8 +138,7 @@ caller(struct call *cl)
 
 /*
  * A new thread (PTRACE_EVENT_CLONE) joins the set with its first stop
- * pending, so that tracee_resume_all() detaches it in its turn. This
- * appends to the set as tracee.c does.
+ * pending, so that tracee_resume_all() detaches it in its turn.
  */
 static int
 adopt(struct call *cl, pid_t tid)
@@ -149,18 +148,9 @@ adopt(struct call *cl, pid_t tid)
 
 	if (find_index(cl, tid, &i))
 		return 0;
-	if (ts->n == ts->cap) {
-		size_t ncap = ts->cap ? ts->cap * 2 : 16;
-		struct tracee *nt = realloc(ts->t, ncap * sizeof(*nt));
-
-		if (!nt)
-			return -ENOMEM;
-		ts->t = nt;
-		ts->cap = ncap;
-	}
+	/* the mode array grows first, so a failure leaves the set as it was */
 	if (ts->n >= cl->mode_cap) {
-		size_t ncap =
-			ts->cap > cl->mode_cap * 2 ? ts->cap : cl->mode_cap * 2;
+		size_t ncap = cl->mode_cap ? cl->mode_cap * 2 : 16;
 		unsigned char *nm = realloc(cl->mode, ncap);
 
 		if (!nm)
@@ -168,11 +158,9 @@ adopt(struct call *cl, pid_t tid)
 		cl->mode = nm;
 		cl->mode_cap = ncap;
 	}
-	memset(&ts->t[ts->n], 0, sizeof(ts->t[0]));
-	ts->t[ts->n].tid = tid;
-	ts->t[ts->n].state = TRACEE_RUNNING;
-	cl->mode[ts->n] = RM_PENDING;
-	ts->n++;
+	if (tracee_set_add(ts, tid))
+		return -ENOMEM;
+	cl->mode[ts->n - 1] = RM_PENDING;
 	return 0;
 }
 
@@ -511,15 +499,7 @@ wait_call(struct call *cl)
 		 * A call takes from a fraction of a millisecond: yield first,
 		 * then sleep in short steps.
 		 */
-		if (progress) {
-			idle = 0;
-		} else if (++idle < 64) {
-			sched_yield();
-		} else {
-			struct timespec ts = {0, idle < 256 ? 20000 : 200000};
-
-			nanosleep(&ts, NULL);
-		}
+		tracee_backoff(&idle, progress);
 	}
 }
 

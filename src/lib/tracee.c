@@ -45,8 +45,8 @@ find(struct tracee_set *set, pid_t tid)
 	return NULL;
 }
 
-static int
-add(struct tracee_set *set, pid_t tid)
+int
+tracee_set_add(struct tracee_set *set, pid_t tid)
 {
 	if (set->n == set->cap) {
 		size_t ncap = set->cap ? set->cap * 2 : 16;
@@ -107,7 +107,7 @@ seize(struct tracee_set *set, pid_t tid)
 	char state = '?';
 
 	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)opts) == 0)
-		return add(set, tid);
+		return tracee_set_add(set, tid);
 	if (errno == ESRCH)
 		return 0; /* the thread exited meanwhile */
 	if (errno != EPERM)
@@ -116,7 +116,8 @@ seize(struct tracee_set *set, pid_t tid)
 	if (task_status(set->pid, tid, &tracer, &state))
 		return 0; /* gone */
 	if (tracer == getpid())
-		return add(set, tid); /* auto-attached by PTRACE_O_TRACECLONE */
+		return tracee_set_add(
+			set, tid); /* auto-attached by PTRACE_O_TRACECLONE */
 	if (state == 'Z' || state == 'X')
 		return 0; /* an exiting thread */
 	if (tracer)
@@ -207,7 +208,7 @@ static unsigned read_regs(struct tracee_set *set);
 /*
  * t reported PTRACE_EVENT_CLONE: an event stop is a stop, so t stays
  * here, and the new thread, auto-attached by PTRACE_O_TRACECLONE, joins
- * the set with its own stop pending. add() may move the array: t must
+ * the set with its own stop pending. tracee_set_add() may move the array: t must
  * not be used afterwards. Returns -ENOMEM or 0.
  */
 static int
@@ -218,7 +219,7 @@ adopt_clone(struct tracee_set *set, struct tracee *t)
 	t->state = TRACEE_STOPPED;
 	if (!ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &msg) &&
 	    !find(set, (pid_t)msg))
-		return add(set, (pid_t)msg);
+		return tracee_set_add(set, (pid_t)msg);
 	return 0;
 }
 
@@ -330,15 +331,21 @@ wait_stops(struct tracee_set *set, uint64_t deadline)
 		 * yield first (the target's threads may be waiting for this
 		 * core), then sleep in short steps.
 		 */
-		if (progress) {
-			idle = 0;
-		} else if (++idle < 64) {
-			sched_yield();
-		} else {
-			struct timespec ts = {0, idle < 256 ? 20000 : 200000};
+		tracee_backoff(&idle, progress);
+	}
+}
 
-			nanosleep(&ts, NULL);
-		}
+void
+tracee_backoff(unsigned *idle, int progress)
+{
+	if (progress) {
+		*idle = 0;
+	} else if (++*idle < 64) {
+		sched_yield();
+	} else {
+		struct timespec ts = {0, *idle < 256 ? 20000 : 200000};
+
+		nanosleep(&ts, NULL);
 	}
 }
 

@@ -56,7 +56,18 @@ int tracee_run_some(struct tracee_set *set, const unsigned char *run,
 /* Detach every thread; a thread that job control had stopped stays so. */
 int tracee_resume_all(struct tracee_set *set);
 void tracee_set_free(struct tracee_set *set);
+/*
+ * Append thread tid (seized, its stop pending: TRACEE_RUNNING) to the
+ * set; may move set->t. Returns 0 or -ENOMEM.
+ */
+int tracee_set_add(struct tracee_set *set, pid_t tid);
 
 uint64_t la_now_ns(void);
+/*
+ * In a loop polling for stops: after progress start again; else yield the
+ * CPU (the target's threads may be waiting for this core), and after 64
+ * rounds without progress sleep in short steps (20 us, then 200 us).
+ */
+void tracee_backoff(unsigned *idle, int progress);
 
 #endif
