@@ -67,8 +67,15 @@ apply_file(struct options *o, const char *path, int slot)
 	int lineno = 0, rc = 0;
 
 	if (!f) {
-		if (errno == ENOENT)
+		if (errno == ENOENT || errno == ENOTDIR)
 			return 0;
+		/* e.g. HOME still names another user's folder (sudo, setpriv) */
+		if (errno == EACCES) {
+			fprintf(stderr,
+				"leakattach: warning: cannot read the configuration file %s: %s; ignored\n",
+				path, strerror(errno));
+			return 0;
+		}
 		return options_usage_error(
 			"cannot read the configuration file %s: %s", path,
 			strerror(errno));

@@ -491,7 +491,11 @@ options_parse(int argc, char **argv, struct options *o)
 	o->sim_size_mb = 10;
 	o->sim_count = 10;
 	o->cmd = CMD_MONITOR;
-	if (argc > 1 && argv[1][0] != '-') {
+	if (argc < 2)
+		return options_usage_error(
+			"%s",
+			"no command or process given: 'leakattach -p PID' monitors a process");
+	if (argv[1][0] != '-') {
 		o->cmd = options_command(argv[1]);
 		if (o->cmd == CMD_NONE)
 			return options_usage_error("unknown command '%s'",
