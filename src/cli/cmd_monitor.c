@@ -155,6 +155,22 @@ sampler_open(const struct options *o, const char *command, pid_t pid,
 	return 0;
 }
 
+/* One sentence; a target that exited is news, not a failure of ours. */
+static void
+report_error(struct sampler *sm, int err)
+{
+	status_clear(sm);
+	if (err == -ESRCH) {
+		sm->gone = 1;
+		fprintf(stderr,
+			"leakattach: process %d (%s) exited after %u sample%s\n",
+			(int)sm->pid, sm->comm, sm->taken,
+			sm->taken == 1 ? "" : "s");
+		return;
+	}
+	fprintf(stderr, "leakattach: %s\n", la_errmsg());
+}
+
 /* Lock the target's state, saying so when another run holds it. */
 static int
 lock_target(struct sampler *sm, struct la_store_target **tg)
@@ -167,12 +183,8 @@ lock_target(struct sampler *sm, struct la_store_target **tg)
 			la_errmsg(), LOCK_WAIT_MS / 1000);
 		err = la_store_target_open(sm->st, sm->pid, LOCK_WAIT_MS, tg);
 	}
-	if (err) {
-		status_clear(sm);
-		fprintf(stderr, "leakattach: %s\n", la_errmsg());
-		if (err == -ESRCH)
-			sm->gone = 1;
-	}
+	if (err)
+		report_error(sm, err);
 	return err;
 }
 
@@ -362,10 +374,7 @@ sampler_sample(struct sampler *sm)
 	}
 	err = la_snapshot_take(sm->s, &snap);
 	if (err) {
-		status_clear(sm);
-		fprintf(stderr, "leakattach: %s\n", la_errmsg());
-		if (err == -ESRCH)
-			sm->gone = 1;
+		report_error(sm, err);
 		goto fail;
 	}
 	err = la_tracker_add(tr, snap);
