@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * modules.h - the ELF files mapped into a target (its executable and
+ * shared libraries), and what an address in them is: which module, which
+ * symbol (function or object, C++ names demangled), and with debug
+ * information which source line. Files are opened lazily, through
+ * /proc/PID/root (or map_files for deleted ones), like libc itself.
+ * Reads files only, never the target's memory; never stops the target.
+ */
+#ifndef LA_MODULES_H
+#define LA_MODULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct elffile;
+struct modules;
+
+struct module {
+	char path[512]; /* as mapped in the target */
+	uint64_t start, end; /* lowest and highest mapped address + 1 */
+	uint64_t bias; /* runtime address = link-time address + bias */
+};
+
+struct symbol_hit {
+	const struct module *module;
+	char name[256]; /* demangled for C++ ("Foo::bar(int)", "vtable for Foo") */
+	char raw[256]; /* as in the symbol table */
+	uint64_t start; /* runtime address of the symbol */
+	uint64_t offset; /* addr - start */
+	int is_function; /* STT_FUNC (else STT_OBJECT or other) */
+};
+
+/* Read /proc/PID/maps into the module list. -ESRCH, -ENOMEM... */
+int modules_open(pid_t pid, struct modules **out);
+void modules_close(struct modules *m);
+
+/* The module that maps addr, or NULL. */
+const struct module *modules_find(struct modules *m, uint64_t addr);
+
+/*
+ * The runtime ELF file of module mod (opened on first use; NULL when it
+ * cannot be opened). Owned by m.
+ */
+struct elffile *modules_elf(struct modules *m, const struct module *mod);
+
+/*
+ * The symbol whose [st_value, st_value + st_size) holds addr: the
+ * module's .symtab, else its debug file's .symtab (by build-id), else
+ * .dynsym. Returns 0, or -ENOENT when no symbol holds it (out->module is
+ * still set when a module maps addr).
+ */
+int modules_symbol(struct modules *m, uint64_t addr, struct symbol_hit *out);
+
+/*
+ * la_demangle - a C++ (Itanium ABI) name demangled, through libstdc++'s
+ * __cxa_demangle loaded with dlopen (so the library needs no C++ runtime
+ * when nobody demangles). Returns 0, or -ENOENT when name is not a C++
+ * name or no demangler is available; buf then holds name unchanged.
+ */
+int modules_demangle(const char *name, char *buf, size_t len);
+
+#endif
