@@ -638,6 +638,45 @@ Test(rule, auto_cleanup_trims_retention, .timeout = 60)
 	ctx_close(&c);
 }
 
+/*
+ * The same fragmenting heap while a thread leaks in its own arena: the
+ * retention is found, but a leak grows too, and trimming cannot fix a
+ * leak: --auto-cleanup says so and does not call malloc_trim.
+ */
+Test(rule, auto_cleanup_does_not_trim_while_a_leak_grows, .timeout = 60)
+{
+	const char *argv[] = {"fragment", "12", "thread", NULL};
+	struct target t;
+	struct run_result r;
+	struct ctx c;
+	char pid[32];
+	int off = 0;
+
+	ctx_open(&c);
+	leaky_start(&t, argv);
+	pid_str(&t, pid, sizeof(pid));
+	leaky_cmd(&t, "timer 200 200", "timer on");
+	cr_expect_eq(la_run(&c, &r, "monitor", "-p", pid, "--interval", "0.4",
+			    "--duration", "2.4", "--min-size", "64K",
+			    "--auto-cleanup", NULL),
+		     1, "%s%s", r.out, r.err);
+	cr_expect(strstr(r.out, "RETENTION"), "%s", r.out);
+	cr_expect(strstr(r.out, "LEAK"), "%s", r.out);
+	cr_expect(
+		strstr(r.err, "auto-cleanup: not trimming while a leak grows"),
+		"%s", r.err);
+	cr_expect_not(strstr(r.out, "auto-cleanup: malloc_trim(0) returned"),
+		      "%s", r.out);
+	cr_expect_not(strstr(r.out, "malloc_trim(0) was called"), "%s", r.out);
+	run_result_free(&r);
+	cr_assert_eq(target_send(&t, "timer 0 0"), 0);
+	while (!off && target_read_line(&t, 20000) == 0)
+		off = !strcmp(t.line, "timer off");
+	cr_expect(off, "no answer to timer 0 0: %s", t.line);
+	expect_unharmed(&t);
+	ctx_close(&c);
+}
+
 /* ---- a real program: python3 ---------------------------------------------- */
 
 /*

@@ -36,6 +36,7 @@
  *   step [N]     what the scenario says above, then "stepped ..."
  *   timer MS N   sizeclass, thread: leak N blocks every MS ms from now;
  *                fragment: one step every MS ms until the steps run out
+ *                (and with "thread", the worker leaks N blocks each time)
  *                (MS 0 stops); answers "timer on" or "timer off"
  *   quit         exit(0); so does end of file (not when unattended)
  * Anything else is answered with "error ...". No stdio (it allocates):
@@ -460,6 +461,8 @@ run_timer(void)
 		if (scen == FRAGMENT) {
 			if (frag_done < frag_steps)
 				frag_step();
+			if (threaded)
+				leak(timer_n, 0);
 		} else {
 			leak(timer_n, 0);
 		}
@@ -537,7 +540,7 @@ static void __attribute__((noreturn)) usage(void)
 {
 	static const char text[] =
 		"usage: leaky sizeclass [MS N] | thread [MS N] | cache [OPS] |\n"
-		"             sawtooth [K] | fragment [STEPS]\n";
+		"             sawtooth [K] | fragment [STEPS [thread]]\n";
 
 	write_all(2, text, strlen(text));
 	exit(2);
@@ -585,12 +588,16 @@ main(int argc, char **argv)
 			saw_k = a;
 		sayf("ready sawtooth k=%ld fill=%d\n", saw_k,
 		     SAW_BLOCKS * SAW_REQUEST);
-	} else if (!strcmp(argv[1], "fragment") && argc <= 3) {
+	} else if (!strcmp(argv[1], "fragment") &&
+		   (argc <= 3 || !strcmp(argv[3], "thread"))) {
 		scen = FRAGMENT;
-		if (argc == 3 && (a <= 0 || a > (long)ARRAY_SIZE(frag_chunks)))
+		if (argc >= 3 && (a <= 0 || a > (long)ARRAY_SIZE(frag_chunks)))
 			usage();
-		if (argc == 3)
+		if (argc >= 3)
 			frag_steps = a;
+		/* with "thread", a worker leaks in its own arena meanwhile */
+		if (argc == 4)
+			start_worker();
 		frag_setup();
 		sayf("ready fragment steps=%ld hole=%zu holes_per_step=%d\n",
 		     frag_steps, FRAG_HOLE_REQUEST + 8, FRAG_HOLES);
