@@ -9,6 +9,7 @@
 #ifndef LA_DEBUGINFO_H
 #define LA_DEBUGINFO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct debuginfo;
@@ -49,5 +50,62 @@ int64_t debuginfo_member_offset(const struct di_struct *s, const char *name);
  */
 int debuginfo_variable(struct debuginfo *di, const char *name, uint64_t *value,
 		       int *is_tls);
+
+/*
+ * The source file (as the line table names it, usually an absolute path)
+ * and line of the link-time address pc, from .debug_line: the row with the
+ * greatest address <= pc whose successor in its sequence lies above pc.
+ * The CU comes from .debug_aranges, else from each CU's low/high pc. Line
+ * tables are kept for the last few CUs asked about. -ENOENT when no line
+ * table covers pc.
+ */
+int debuginfo_line(struct debuginfo *di, uint64_t pc, char *file, size_t len,
+		   unsigned *line);
+
+/*
+ * Call frame information from a module's runtime file: its .eh_frame
+ * (Debian's separate debug files carry .eh_frame as NOBITS, so CFI never
+ * comes from them; research/ptrace-dwarf.md §4.2). The FDE list is read
+ * once at open. Registers are DWARF numbers (x86_64: 0 rax, 1 rdx, 2 rcx,
+ * 3 rbx, 4 rsi, 5 rdi, 6 rbp, 7 rsp, 8-15 r8-r15, 16 return address).
+ */
+struct debuginfo_cfi;
+
+#define CFI_NREGS 17
+
+enum cfi_rule_kind {
+	CFI_UNDEFINED, /* no value: for the return address, outermost frame */
+	CFI_SAME, /* unchanged from the callee */
+	CFI_OFFSET, /* saved at CFA + offset */
+	CFI_VAL_OFFSET, /* is CFA + offset */
+	CFI_REGISTER, /* is register reg (+ offset, for the CFA rule) */
+	CFI_EXPRESSION, /* saved at the address expr computes (CFA pushed) */
+	CFI_VAL_EXPRESSION, /* is what expr computes (CFA pushed) */
+};
+
+struct cfi_rule {
+	enum cfi_rule_kind kind;
+	unsigned reg;
+	int64_t offset;
+	const unsigned char *expr; /* DWARF expression, owned by the cfi */
+	size_t expr_len;
+};
+
+struct cfi_row {
+	/* CFI_REGISTER (reg + offset), or CFI_VAL_EXPRESSION (no CFA push) */
+	struct cfi_rule cfa;
+	struct cfi_rule reg[CFI_NREGS];
+	uint64_t fde_lo, fde_hi; /* link-time range of the FDE */
+};
+
+/*
+ * Open path's .eh_frame. -LA_ENODEBUGINFO when there is none (or it
+ * cannot be parsed), -ENOMEM.
+ */
+int debuginfo_cfi_open(const char *path, struct debuginfo_cfi **out);
+void debuginfo_cfi_close(struct debuginfo_cfi *cfi);
+/* The rules in effect at link-time address pc. -ENOENT: no FDE holds it. */
+int debuginfo_cfi_row(struct debuginfo_cfi *cfi, uint64_t pc,
+		      struct cfi_row *out);
 
 #endif

@@ -26,6 +26,8 @@ struct elffile {
 	size_t build_id_len;
 	char *debuglink;
 	int has_symtab;
+	/* sh_link (string table) of .symtab and .dynsym; 0 when absent */
+	size_t strtab[2];
 };
 
 static Elf_Scn *
@@ -91,6 +93,23 @@ read_debuglink(struct elffile *ef)
 	ef->debuglink = strdup(d->d_buf);
 }
 
+/* Where symbol names live, for elffile_symbol_name(). */
+static void
+read_strtabs(struct elffile *ef)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	while ((scn = elf_nextscn(ef->elf, scn))) {
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		if (sh.sh_type == SHT_SYMTAB && !ef->strtab[0])
+			ef->strtab[0] = sh.sh_link;
+		else if (sh.sh_type == SHT_DYNSYM && !ef->strtab[1])
+			ef->strtab[1] = sh.sh_link;
+	}
+}
+
 int
 elffile_open(const char *path, struct elffile **out)
 {
@@ -124,6 +143,7 @@ elffile_open(const char *path, struct elffile **out)
 	read_debuglink(ef);
 	ef->has_symtab = find_section(ef, ".symtab", &sh) != NULL &&
 			 sh.sh_type == SHT_SYMTAB;
+	read_strtabs(ef);
 	*out = ef;
 	return 0;
 }
@@ -442,4 +462,68 @@ elffile_foreach_function(const struct elffile *ef,
 
 	return foreach_symbol(ef, ef->has_symtab ? SHT_SYMTAB : SHT_DYNSYM,
 			      function_cb, &q);
+}
+
+struct any_symbol_query {
+	int (*fn)(const struct elf_sym *s, void *arg);
+	void *arg;
+};
+
+static int
+any_symbol_cb(const GElf_Sym *sym, const char *name, const char *file,
+	      void *arg)
+{
+	struct any_symbol_query *q = arg;
+	struct elf_sym s;
+
+	(void)file;
+	if (sym->st_shndx == SHN_UNDEF || sym->st_shndx == SHN_ABS || !*name)
+		return 0;
+	s.name = name;
+	s.name_off = sym->st_name;
+	s.value = sym->st_value;
+	s.size = sym->st_size;
+	s.type = GELF_ST_TYPE(sym->st_info);
+	s.bind = GELF_ST_BIND(sym->st_info);
+	return q->fn(&s, q->arg);
+}
+
+int
+elffile_foreach_symbol(const struct elffile *ef, int dynsym,
+		       int (*fn)(const struct elf_sym *s, void *arg), void *arg)
+{
+	struct any_symbol_query q = {fn, arg};
+
+	if (!ef->strtab[dynsym ? 1 : 0])
+		return -ENOENT;
+	return foreach_symbol(ef, dynsym ? SHT_DYNSYM : SHT_SYMTAB,
+			      any_symbol_cb, &q);
+}
+
+const char *
+elffile_symbol_name(const struct elffile *ef, int dynsym, uint32_t name_off)
+{
+	size_t strtab = ef->strtab[dynsym ? 1 : 0];
+
+	/* elf_strptr() checks the offset against the section's size. */
+	return strtab ? elf_strptr(ef->elf, strtab, name_off) : NULL;
+}
+
+uint64_t
+elffile_load_end(const struct elffile *ef)
+{
+	size_t n = 0;
+	uint64_t end = 0;
+
+	if (elf_getphdrnum(ef->elf, &n))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+
+		if (gelf_getphdr(ef->elf, (int)i, &ph) &&
+		    ph.p_type == PT_LOAD && ph.p_vaddr + ph.p_memsz > end &&
+		    ph.p_vaddr + ph.p_memsz >= ph.p_vaddr)
+			end = ph.p_vaddr + ph.p_memsz;
+	}
+	return end;
 }

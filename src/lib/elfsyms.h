@@ -74,4 +74,29 @@ int elffile_foreach_function(const struct elffile *ef,
 
 const char *elffile_path(const struct elffile *ef);
 
+/* One defined symbol, as elffile_foreach_symbol() reports it. */
+struct elf_sym {
+	const char *name;
+	uint32_t name_off; /* st_name: elffile_symbol_name() gives it back */
+	uint64_t value, size;
+	unsigned char type, bind; /* STT_*, STB_* */
+};
+
+/*
+ * Call fn for every defined (not SHN_UNDEF, not SHN_ABS) named symbol of
+ * .symtab (dynsym == 0) or .dynsym (dynsym != 0). Stops on != 0.
+ * -ENOENT when the file has no such table.
+ */
+int elffile_foreach_symbol(const struct elffile *ef, int dynsym,
+			   int (*fn)(const struct elf_sym *s, void *arg),
+			   void *arg);
+/*
+ * The name at st_name name_off of that table, or NULL: lets callers keep
+ * 4-byte offsets instead of pointers. Valid while ef is open.
+ */
+const char *elffile_symbol_name(const struct elffile *ef, int dynsym,
+				uint32_t name_off);
+/* Highest PT_LOAD p_vaddr + p_memsz (link-time), 0 when none. */
+uint64_t elffile_load_end(const struct elffile *ef);
+
 #endif

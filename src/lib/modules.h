@@ -25,7 +25,8 @@ struct module {
 
 struct symbol_hit {
 	const struct module *module;
-	char name[256]; /* demangled for C++ ("Foo::bar(int)", "vtable for Foo") */
+	/* demangled for C++ ("Foo::bar(int)", "vtable for Foo") */
+	char name[256];
 	char raw[256]; /* as in the symbol table */
 	uint64_t start; /* runtime address of the symbol */
 	uint64_t offset; /* addr - start */
@@ -60,5 +61,23 @@ int modules_symbol(struct modules *m, uint64_t addr, struct symbol_hit *out);
  * name or no demangler is available; buf then holds name unchanged.
  */
 int modules_demangle(const char *name, char *buf, size_t len);
+
+/*
+ * The source file and line of addr from the DWARF line tables: of the
+ * runtime file when it has DWARF, else of its debug file (found as for
+ * modules_symbol). For a return address pass ra - 1 (the call). Returns 0,
+ * or -ENOENT without debug information for addr (file is then "").
+ */
+int modules_line(struct modules *m, uint64_t addr, char *file, size_t len,
+		 unsigned *line);
+
+struct cfi_row;
+/*
+ * The call frame rules (debuginfo.h) at runtime address addr in mod, from
+ * the runtime file's .eh_frame, its FDE list read once per module. -ENOENT
+ * when the module has no CFI or no FDE holds addr.
+ */
+int modules_cfi_row(struct modules *m, const struct module *mod, uint64_t addr,
+		    struct cfi_row *row);
 
 #endif
