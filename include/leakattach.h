@@ -386,6 +386,111 @@ LA_API unsigned la_tracker_finding_count(const struct la_tracker *t);
 LA_API int la_tracker_finding(const struct la_tracker *t, unsigned i,
 			      struct la_finding *out);
 
+/* ---- Sampled chunks and their types ------------------------------------- */
+
+/*
+ * Options for la_snapshot_take_opts(). Zero-initialise, then set .sz.
+ * A watched location keeps, during the walk, a uniform random sample of
+ * the addresses of its in-use chunks (mmapped ones included; free and
+ * tcache chunks never), and the number of chunks it was drawn from. The
+ * memory is bounded by n_watch * sample_max * 16 bytes, whatever the heap.
+ */
+#define LA_WATCH_MAX 64
+#define LA_SAMPLE_MAX 65536
+
+struct la_snapshot_opts {
+	size_t sz; /* sizeof(struct la_snapshot_opts) */
+	/*
+	 * Locations to sample (for example from la_tracker_finding()), copied
+	 * by the call; at most LA_WATCH_MAX. A size kind matches the chunks
+	 * whose size lies in [chunk_size_min, chunk_size_max]; for a size
+	 * class of a snapshot that is exactly its in_use_chunks.
+	 */
+	const struct la_location *watch;
+	unsigned n_watch;
+	/* Chunks kept per location (0: 256; at most LA_SAMPLE_MAX). */
+	unsigned sample_max;
+};
+
+/*
+ * la_snapshot_take_opts - la_snapshot_take() that also samples the chunks
+ * of opts->watch (opts NULL: nothing watched, as la_snapshot_take()).
+ * The sample is drawn with a fixed seed, so the same heap gives the same
+ * sample. Fails as la_snapshot_take(), and with -EINVAL for more than
+ * LA_WATCH_MAX locations or sample_max above LA_SAMPLE_MAX.
+ */
+LA_API LA_MUST_CHECK int
+la_snapshot_take_opts(struct la_session *s, const struct la_snapshot_opts *opts,
+		      struct la_snapshot **out);
+
+/* The number of watched locations (0 for la_snapshot_take()). */
+LA_API unsigned la_snapshot_watch_count(const struct la_snapshot *snap);
+
+/*
+ * la_snapshot_sampled - the sample of watched location watch_index (the
+ * index into la_snapshot_opts.watch): *n chunk addresses (of the chunk
+ * header, as in glibc's mchunkptr; the program's data starts 16 bytes
+ * further), ascending, owned by snap, and the number of in-use chunks of
+ * the location they were drawn from (*n == *population when it held no
+ * more than sample_max). Any output pointer may be NULL. -ENOENT when
+ * watch_index is out of range.
+ */
+LA_API int la_snapshot_sampled(const struct la_snapshot *snap,
+			       unsigned watch_index,
+			       const uint64_t **chunk_addrs, unsigned *n,
+			       uint64_t *population);
+
+/* What named a chunk's type. */
+enum la_type_source {
+	LA_TYPE_UNKNOWN, /* plain data: the first word names nothing */
+	LA_TYPE_VTABLE, /* the first word points into a C++ vtable */
+	LA_TYPE_OBJECT, /* ... into a named object of a module's data */
+};
+
+struct la_type_count {
+	/*
+	 * VTABLE: the class, demangled ("Widget", "ns::Foo<int>");
+	 * OBJECT: the object pointed to, as "&widget_ops"; UNKNOWN:
+	 * "unknown".
+	 */
+	char name[256];
+	enum la_type_source source;
+	/* The module (executable or library) holding the symbol; "". */
+	char module[256];
+	unsigned chunks; /* sampled chunks of this type */
+	uint64_t bytes; /* their chunk sizes */
+	/* Scaled to the location's population: estimates. */
+	uint64_t est_chunks, est_bytes;
+};
+
+/*
+ * la_types_of - name the types of the sampled chunks of watched location
+ * watch_index of snap (taken from s with la_snapshot_take_opts()). For
+ * each sampled chunk it reads the first 8 bytes of the program's data
+ * (process_vm_readv, in batches, without stopping the target) and looks
+ * the value up in the target's modules: an address inside a C++ vtable
+ * symbol (_ZTV...) names that class, an address inside a named object in
+ * .data, .rodata, .data.rel.ro or .bss names that object. Chunks whose
+ * first word names nothing are counted in one LA_TYPE_UNKNOWN entry.
+ *
+ * The target runs on between the snapshot and this call: a sampled chunk
+ * that was freed (and maybe reused) meanwhile is read as it is now, and
+ * may be counted as another type or as unknown. Call it right after the
+ * snapshot. The work is bounded by the sample: at most sample_max words
+ * read and as many distinct symbol look-ups.
+ *
+ * Up to max entries go to out, by sampled chunks, most first, the
+ * unknown entry last; *n_out gets how many were written. est_chunks and
+ * est_bytes scale the sampled counts by population / sampled. Writes
+ * nothing into the target. Returns 0, -ENOENT (no such watched
+ * location), -EINVAL (snap is of another process), -ESRCH, -ENOMEM.
+ */
+LA_API LA_MUST_CHECK int la_types_of(struct la_session *s,
+				     const struct la_snapshot *snap,
+				     unsigned watch_index,
+				     struct la_type_count *out, unsigned max,
+				     unsigned *n_out);
+
 /* ---- The log folder ---------------------------------------------------- */
 
 /*

@@ -23,6 +23,30 @@ const char *human_bytes(uint64_t v, char *buf, size_t len);
 /* "2h05m", "45s", "1.5s" */
 const char *human_duration(double seconds, char *buf, size_t len);
 
+/*
+ * The types named in a watched location at the latest sample (from
+ * la_types_of()): the top ones, the unknown entry last when there is one.
+ */
+#define LOC_TYPES_MAX 8
+struct loc_types {
+	struct la_location loc;
+	unsigned sampled; /* chunks in the sample */
+	uint64_t sampled_bytes; /* their chunk sizes */
+	uint64_t population; /* in-use chunks of the location */
+	unsigned n;
+	struct la_type_count t[LOC_TYPES_MAX];
+};
+
+/* The types of location loc in d, or NULL when it was not watched. */
+struct check_doc;
+const struct loc_types *report_types_of(const struct check_doc *d,
+					const struct la_location *loc);
+/*
+ * The types of lt in one line for people, such as "Widget 91 %,
+ * &widget_ops 4 %, unknown 5 %"; "" when nothing was sampled.
+ */
+const char *types_line(const struct loc_types *lt, char *buf, size_t len);
+
 /* report_check.c: what monitor, check and simulate report. */
 struct check_doc {
 	const char *command; /* "monitor", "check", "simulate" */
@@ -38,6 +62,9 @@ struct check_doc {
 	unsigned n_seen;
 	const char *log_dir; /* NULL: none */
 	const char *state_dir; /* NULL: none */
+	/* the locations watched in the latest sample, and their types */
+	const struct loc_types *types;
+	unsigned n_types;
 };
 
 /* "size class 1168-1184 B in the main arena" */

@@ -5,7 +5,8 @@
  * next, the leakattach.check/1 JSON document (doc/leakattach.1 documents
  * it field by field; fields are only ever added within a version) and the
  * history line kept per sample. The verdicts themselves come from the
- * library's tracker; nothing here decides anything.
+ * library's tracker, the types of a leak from la_types_of(); nothing here
+ * decides anything, except which named types get an entry of their own.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -151,6 +152,88 @@ request_range(const struct la_location *loc, char *buf, size_t len)
 			 lo > 4096 ? lo - 4096 : lo - 23, hi - 8);
 }
 
+const struct loc_types *
+report_types_of(const struct check_doc *d, const struct la_location *loc)
+{
+	for (unsigned i = 0; i < d->n_types; i++)
+		if (!strcmp(d->types[i].loc.key, loc->key))
+			return &d->types[i];
+	return NULL;
+}
+
+static double
+share(const struct loc_types *lt, const struct la_type_count *t)
+{
+	return lt->sampled ? 100.0 * t->chunks / lt->sampled : 0;
+}
+
+const char *
+types_line(const struct loc_types *lt, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < lt->n && used < len; i++) {
+		int n = snprintf(buf + used, len - used, "%s%s %.0f %%",
+				 i ? ", " : "", lt->t[i].name,
+				 share(lt, &lt->t[i]));
+
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	return buf;
+}
+
+static unsigned
+named_types(const struct loc_types *lt)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < lt->n; i++)
+		n += lt->t[i].source != LA_TYPE_UNKNOWN;
+	return n;
+}
+
+/* The types block of a leak in the text report. */
+static void
+types_block(FILE *f, const struct loc_types *lt)
+{
+	char b1[32];
+
+	if (!lt->sampled)
+		return;
+	if (!named_types(lt)) {
+		fprintf(f,
+			"    types: no type recognised in %u sampled chunks (plain data: the first word is not a pointer to a vtable or a named object)\n",
+			lt->sampled);
+		return;
+	}
+	fprintf(f,
+		"    types, estimated from a sample of %u of its %" PRIu64
+		" chunks in use (first words read after the snapshot):\n",
+		lt->sampled, lt->population);
+	for (unsigned i = 0; i < lt->n; i++) {
+		const struct la_type_count *t = &lt->t[i];
+
+		if (t->source == LA_TYPE_UNKNOWN) {
+			fprintf(f,
+				"      %-32s %3.0f %%  (plain data or not named)\n",
+				"unknown", share(lt, t));
+			continue;
+		}
+		fprintf(f,
+			"      %-32s %3.0f %%  ~%s in ~%" PRIu64
+			" chunks  (%s in %s)\n",
+			t->name, share(lt, t),
+			human_bytes(t->est_bytes, b1, sizeof(b1)),
+			t->est_chunks,
+			t->source == LA_TYPE_VTABLE ? "C++ vtable"
+						    : "named object",
+			t->module[0] ? t->module : "?");
+	}
+}
+
 static void
 growth_list(FILE *f, const struct la_finding *fd)
 {
@@ -182,7 +265,8 @@ report_finding_line(FILE *f, const struct la_finding *fd, pid_t pid)
 }
 
 static void
-finding_block(FILE *f, const struct la_finding *fd, pid_t pid)
+finding_block(FILE *f, const struct la_finding *fd, pid_t pid,
+	      const struct loc_types *lt)
 {
 	char where[160], b1[32], b2[32], b3[32], req[96];
 	double per_sample = fd->consecutive
@@ -213,6 +297,8 @@ finding_block(FILE *f, const struct la_finding *fd, pid_t pid)
 	fprintf(f, "    growth per sample: ");
 	growth_list(f, fd);
 	fputc('\n', f);
+	if (lt)
+		types_block(f, lt);
 	if (fd->loc.kind == LA_LOC_SIZE_CLASS ||
 	    fd->loc.kind == LA_LOC_ARENA_SIZE_CLASS) {
 		request_range(&fd->loc, req, sizeof(req));
@@ -301,7 +387,8 @@ report_check_text(FILE *f, const struct check_doc *d)
 					fd.consecutive == 1 ? "" : "s");
 				continue;
 			}
-			finding_block(f, &fd, d->pid);
+			finding_block(f, &fd, d->pid,
+				      report_types_of(d, &fd.loc));
 		}
 	}
 	for (unsigned i = 0, past = 0; i < d->n_seen; i++) {
@@ -310,7 +397,7 @@ report_check_text(FILE *f, const struct check_doc *d)
 		if (!past++)
 			fprintf(f,
 				"\nLEAK reported during this run, no longer growing at the last sample:\n");
-		finding_block(f, &d->seen[i], d->pid);
+		finding_block(f, &d->seen[i], d->pid, NULL);
 		shown[0]++;
 	}
 	if (!shown[0]) {
@@ -335,8 +422,100 @@ report_check_text(FILE *f, const struct check_doc *d)
 		fprintf(f, "\nHistory and reports: %s\n", d->log_dir);
 }
 
+static const char *const source_names[] = {
+	[LA_TYPE_UNKNOWN] = "unknown",
+	[LA_TYPE_VTABLE] = "vtable",
+	[LA_TYPE_OBJECT] = "object",
+};
+
+/* The fields a type has wherever it appears. */
 static void
-finding_json(struct json *j, const struct la_finding *fd)
+type_fields(struct json *j, const struct la_type_count *t)
+{
+	json_string(j, "type", t->name);
+	json_string(j, "source", source_names[t->source]);
+	json_string(j, "module", t->module);
+	json_u64(j, "sampled_chunks", t->chunks);
+	json_u64(j, "sampled_bytes", t->bytes);
+	json_u64(j, "estimated_chunks", t->est_chunks);
+	json_u64(j, "estimated_bytes", t->est_bytes);
+}
+
+/* A watched location's named types (the unknown ones are not a type). */
+static void
+types_json(struct json *j, const struct loc_types *lt)
+{
+	json_u64(j, "types_sampled_chunks", lt->sampled);
+	json_array(j, "types");
+	for (unsigned i = 0; i < lt->n; i++) {
+		if (lt->t[i].source == LA_TYPE_UNKNOWN)
+			continue;
+		json_object(j, NULL);
+		json_string(j, "kind", "type");
+		type_fields(j, &lt->t[i]);
+		json_end_object(j);
+	}
+	json_end_array(j);
+}
+
+/*
+ * A named type that makes up at least this share of a leaking location's
+ * sampled chunks gets a leak entry of its own (at most TYPE_ENTRIES per
+ * location): what a user looks for first. A smaller share is more likely
+ * a type that merely lives in the same size class.
+ */
+#define TYPE_SHARE_MIN 25.0
+#define TYPE_ENTRIES 3
+
+static void
+type_entry_json(struct json *j, const struct la_finding *fd,
+		const struct loc_types *lt, const struct la_type_count *t)
+{
+	/* the location's growth, in proportion to the type's bytes */
+	double part =
+		lt->sampled_bytes ? (double)t->bytes / lt->sampled_bytes : 0;
+	char key[512];
+
+	snprintf(key, sizeof(key), "type:%s@%s", t->name, fd->loc.key);
+	json_object(j, NULL);
+	json_string(j, "kind", "type");
+	json_string(j, "location", key);
+	type_fields(j, t);
+	json_string(j, "within", fd->loc.key);
+	json_bool(j, "estimated", 1);
+	json_string(j, "verdict", verdict_names[fd->verdict]);
+	json_bool(j, "new", fd->is_new);
+	json_u64(j, "in_use_bytes", t->est_bytes);
+	json_u64(j, "growth_bytes", (uint64_t)(part * fd->growth_bytes));
+	json_double(j, "growth_bytes_per_hour", part * fd->bytes_per_hour);
+	json_array(j, "growth_percent");
+	for (unsigned k = 0; k < fd->n_growth; k++)
+		json_double(j, NULL, fd->growth_percent[k]);
+	json_end_array(j);
+	json_u64(j, "consecutive", fd->consecutive);
+	json_i64(j, "since_unix_ms", fd->base_time_unix_ns / 1000000);
+	json_i64(j, "time_unix_ms", fd->time_unix_ns / 1000000);
+	json_end_object(j);
+}
+
+static void
+type_entries_json(struct json *j, const struct la_finding *fd,
+		  const struct loc_types *lt)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; lt && i < lt->n && n < TYPE_ENTRIES; i++) {
+		if (lt->t[i].source == LA_TYPE_UNKNOWN ||
+		    share(lt, &lt->t[i]) < TYPE_SHARE_MIN)
+			continue;
+		type_entry_json(j, fd, lt, &lt->t[i]);
+		n++;
+	}
+}
+
+static void
+finding_json(struct json *j, const struct la_finding *fd,
+	     const struct loc_types *lt)
 {
 	char arena[32];
 
@@ -371,6 +550,8 @@ finding_json(struct json *j, const struct la_finding *fd)
 	json_u64(j, "consecutive", fd->consecutive);
 	json_i64(j, "since_unix_ms", fd->base_time_unix_ns / 1000000);
 	json_i64(j, "time_unix_ms", fd->time_unix_ns / 1000000);
+	if (lt)
+		types_json(j, lt);
 	json_end_object(j);
 }
 
@@ -453,12 +634,20 @@ report_check_json(FILE *f, const struct check_doc *d)
 		for (unsigned i = 0; i < n; i++)
 			if (!la_tracker_finding(d->tracker, i, &fd) &&
 			    fd.verdict == lists[l].v)
-				finding_json(&j, &fd);
+				finding_json(&j, &fd,
+					     report_types_of(d, &fd.loc));
+		/* then the main types of each leak, as leaks of their own */
+		for (unsigned i = 0; lists[l].v == LA_VERDICT_LEAK && i < n;
+		     i++)
+			if (!la_tracker_finding(d->tracker, i, &fd) &&
+			    fd.verdict == LA_VERDICT_LEAK)
+				type_entries_json(&j, &fd,
+						  report_types_of(d, &fd.loc));
 		json_end_array(&j);
 	}
 	json_array(&j, "leaks_this_run");
 	for (unsigned i = 0; i < d->n_seen; i++)
-		finding_json(&j, &d->seen[i]);
+		finding_json(&j, &d->seen[i], NULL);
 	json_end_array(&j);
 	if (d->last)
 		totals_json(&j, d->last);

@@ -2,8 +2,9 @@
 /*
  * session.c - the public facade: la_session_open() identifies the target
  * and its malloc layout; la_snapshot_take() runs one stop-walk-resume
- * cycle. Everything between the stop and the resume is in
- * take_attempt(), and every path out of it resumes the target.
+ * cycle (with la_snapshot_take_opts(), sampling watched locations on the
+ * way). Everything between the stop and the resume is in take_attempt(),
+ * and every path out of it resumes the target.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include "malloc_code.h"
 #include "malloc_layout.h"
 #include "memsrc.h"
+#include "modules.h"
 #include "procinfo.h"
 #include "procmaps.h"
 #include "quiesce.h"
@@ -208,6 +210,8 @@ la_session_close(struct la_session *s)
 	if (!s)
 		return;
 	memsrc_close(s->mem);
+	if (s->mods)
+		modules_close(s->mods);
 	glibc_loc_free(&s->loc);
 	free(s);
 }
@@ -250,6 +254,7 @@ walk_stopped(struct la_session *s, const struct tracee_set *ts,
 		/* glibc keeps struct pthread at the top of a thread's stack */
 		stacks[nst++] = t->regs.fs_base;
 	}
+	snap->walk = w; /* watched arenas are known by their address */
 	err = glibc_heap_walk(&s->layout, s->mem, &maps, tcaches, ntc, stacks,
 			      nst, snapshot_visit, snap, w);
 out_maps:
@@ -368,6 +373,14 @@ take_attempt(struct la_session *s, struct la_snapshot *snap,
 int
 la_snapshot_take(struct la_session *s, struct la_snapshot **out)
 {
+	return la_snapshot_take_opts(s, NULL, out);
+}
+
+int
+la_snapshot_take_opts(struct la_session *s, const struct la_snapshot_opts *opts,
+		      struct la_snapshot **out)
+{
+	struct la_snapshot_opts o = {0};
 	struct la_snapshot *snap;
 	struct heap_walk w;
 	struct timespec now;
@@ -377,9 +390,28 @@ la_snapshot_take(struct la_session *s, struct la_snapshot **out)
 
 	la_error_clear();
 	*out = NULL;
+	if (opts)
+		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	if (o.n_watch && !o.watch)
+		return la_fail(-EINVAL, "no locations to watch were given");
+	if (o.n_watch > LA_WATCH_MAX)
+		return la_fail(
+			-EINVAL,
+			"%u locations to watch: at most %u can be sampled in one snapshot",
+			o.n_watch, LA_WATCH_MAX);
+	if (o.sample_max > LA_SAMPLE_MAX)
+		return la_fail(
+			-EINVAL,
+			"a sample of %u chunks per location is too large: at most %u",
+			o.sample_max, LA_SAMPLE_MAX);
 	snap = snapshot_new();
 	if (!snap)
 		return la_fail(-ENOMEM, "out of memory");
+	if (o.n_watch && snapshot_watch(snap, o.watch, o.n_watch,
+					o.sample_max ? o.sample_max : 256)) {
+		la_snapshot_free(snap);
+		return la_fail(-ENOMEM, "out of memory");
+	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	for (;;) {
 		memset(&w, 0, sizeof(w));

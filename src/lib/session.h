@@ -14,6 +14,7 @@
 #include "malloc_layout.h"
 
 struct memsrc;
+struct modules;
 
 struct la_session {
 	pid_t pid;
@@ -22,6 +23,12 @@ struct la_session {
 	struct glibc_loc loc;
 	struct malloc_layout layout;
 	struct malloc_code code;
+	/*
+	 * The target's modules as mapped when snapshot mods_time was
+	 * taken (types.c; opened again for a newer snapshot), or NULL.
+	 */
+	struct modules *mods;
+	int64_t mods_time;
 };
 
 struct tracee_set;

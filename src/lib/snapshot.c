@@ -8,6 +8,8 @@
  *   hblks    = mmapped chunks           hblkhd  = their mapping lengths
  *   fordblks = top + fastbin + bin bytes (tcache counts as in use)
  *   uordblks = arena - fordblks         keepcost = main arena's top size
+ * Watched locations keep a bounded, uniform sample of their in-use chunks
+ * (reservoir sampling); what the chunks hold is types.c's business.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -49,9 +51,39 @@ snapshot_new(void)
 	return calloc(1, sizeof(struct la_snapshot));
 }
 
+/* The seed of every walk: the same heap gives the same sample. */
+#define SAMPLE_SEED 0x9e3779b97f4a7c15ull
+
+int
+snapshot_watch(struct la_snapshot *snap, const struct la_location *loc,
+	       unsigned n, unsigned sample_max)
+{
+	snap->watch = calloc(n ? n : 1, sizeof(*snap->watch));
+	if (!snap->watch)
+		return -ENOMEM;
+	snap->n_watch = n;
+	snap->sample_max = sample_max;
+	for (unsigned i = 0; i < n; i++) {
+		struct snap_watch *w = &snap->watch[i];
+
+		w->loc = loc[i];
+		w->addrs = calloc(sample_max, sizeof(*w->addrs));
+		w->sizes = calloc(sample_max, sizeof(*w->sizes));
+		if (!w->addrs || !w->sizes)
+			return -ENOMEM;
+	}
+	snap->rng = SAMPLE_SEED;
+	return 0;
+}
+
 void
 snapshot_reset(struct la_snapshot *snap)
 {
+	for (unsigned i = 0; i < snap->n_watch; i++) {
+		snap->watch[i].population = 0;
+		snap->watch[i].n = 0;
+	}
+	snap->rng = SAMPLE_SEED;
 	memset(snap->classes, 0, sizeof(snap->classes));
 	if (snap->arena_classes)
 		memset(snap->arena_classes, 0,
@@ -119,6 +151,64 @@ arena_class(struct la_snapshot *snap, unsigned arena, unsigned idx)
 	return &snap->arena_classes[arena][idx];
 }
 
+/* xorshift64*: cheap, and good enough to draw a sample */
+static uint64_t
+rng_next(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 0x2545f4914f6cdd1dull;
+}
+
+/* Does in-use chunk (arena index ai, size) lie in location loc? */
+static int
+watched(const struct la_snapshot *snap, const struct la_location *loc,
+	unsigned ai, uint64_t size)
+{
+	const struct arena_walk *aw;
+
+	if ((loc->kind == LA_LOC_SIZE_CLASS ||
+	     loc->kind == LA_LOC_ARENA_SIZE_CLASS) &&
+	    (size < loc->chunk_size_min || size > loc->chunk_size_max))
+		return 0;
+	if (loc->kind == LA_LOC_HEAP || loc->kind == LA_LOC_SIZE_CLASS)
+		return 1;
+	/* the arena kinds: mmapped chunks belong to no arena */
+	if (ai == ARENA_NONE || !snap->walk || ai >= snap->walk->n_arena)
+		return 0;
+	aw = &snap->walk->arena[ai];
+	return loc->arena_is_main ? aw->is_main
+				  : !aw->is_main && aw->addr == loc->arena_addr;
+}
+
+/*
+ * Algorithm R (Vitter 1985): the k-th chunk seen replaces a random slot
+ * with probability sample_max / k, so every chunk ends up in the sample
+ * with the same probability, in one pass and bounded memory.
+ */
+static void
+sample(struct la_snapshot *snap, unsigned ai, uint64_t addr, uint64_t size)
+{
+	for (unsigned i = 0; i < snap->n_watch; i++) {
+		struct snap_watch *w = &snap->watch[i];
+		uint64_t j;
+
+		if (!watched(snap, &w->loc, ai, size))
+			continue;
+		w->population++;
+		if (w->n < snap->sample_max) {
+			j = w->n++;
+		} else {
+			j = rng_next(&snap->rng) % w->population;
+			if (j >= snap->sample_max)
+				continue;
+		}
+		w->addrs[j] = addr;
+		w->sizes[j] = size;
+	}
+}
+
 void
 snapshot_visit(void *arg, unsigned arena, uint64_t addr, uint64_t size,
 	       enum chunk_kind kind)
@@ -127,11 +217,12 @@ snapshot_visit(void *arg, unsigned arena, uint64_t addr, uint64_t size,
 	unsigned idx;
 	struct la_counts *ac;
 
-	(void)addr;
 	count(&snap->totals.counts, size, kind);
 	/* Top chunks and metadata are not allocations: no size class. */
 	if (kind == CHUNK_TOP || kind == CHUNK_META)
 		return;
+	if (snap->n_watch && (kind == CHUNK_IN_USE || kind == CHUNK_MMAPPED))
+		sample(snap, arena, addr, size);
 	idx = size_class_index(size);
 	if (idx >= SIZE_CLASSES)
 		idx = SIZE_CLASSES - 1;
@@ -140,11 +231,50 @@ snapshot_visit(void *arg, unsigned arena, uint64_t addr, uint64_t size,
 		count(ac, size, kind);
 }
 
+struct chunk_ref {
+	uint64_t addr, size;
+};
+
+static int
+by_addr(const void *a, const void *b)
+{
+	const struct chunk_ref *x = a, *y = b;
+
+	return (x->addr > y->addr) - (x->addr < y->addr);
+}
+
+/* Sort a sample by address, its sizes along. */
+static int
+sort_sample(struct snap_watch *w)
+{
+	struct chunk_ref *r;
+
+	if (w->n < 2)
+		return 0;
+	r = malloc(w->n * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	for (unsigned i = 0; i < w->n; i++)
+		r[i] = (struct chunk_ref){w->addrs[i], w->sizes[i]};
+	qsort(r, w->n, sizeof(*r), by_addr);
+	for (unsigned i = 0; i < w->n; i++) {
+		w->addrs[i] = r[i].addr;
+		w->sizes[i] = r[i].size;
+	}
+	free(r);
+	return 0;
+}
+
 int
 snapshot_finish(struct la_snapshot *snap, const struct heap_walk *w)
 {
 	struct la_mallinfo *mi = &snap->mi;
 	struct la_counts *tc = &snap->totals.counts;
+
+	snap->walk = NULL;
+	for (unsigned i = 0; i < snap->n_watch; i++)
+		if (sort_sample(&snap->watch[i]))
+			return -ENOMEM;
 
 	snap->arenas =
 		calloc(w->n_arena ? w->n_arena : 1, sizeof(*snap->arenas));
@@ -208,6 +338,11 @@ la_snapshot_free(struct la_snapshot *snap)
 {
 	if (!snap)
 		return;
+	for (unsigned i = 0; snap->watch && i < snap->n_watch; i++) {
+		free(snap->watch[i].addrs);
+		free(snap->watch[i].sizes);
+	}
+	free(snap->watch);
 	free(snap->arenas);
 	free(snap->arena_classes);
 	free(snap);
@@ -316,4 +451,29 @@ la_snapshot_arena_size_class(const struct la_snapshot *snap, unsigned arena,
 	if (arena >= snap->n_arenas || arena >= snap->n_arena_classes)
 		return -ENOENT;
 	return nth_class(snap->arena_classes[arena], i, out);
+}
+
+unsigned
+la_snapshot_watch_count(const struct la_snapshot *snap)
+{
+	return snap->n_watch;
+}
+
+int
+la_snapshot_sampled(const struct la_snapshot *snap, unsigned watch_index,
+		    const uint64_t **chunk_addrs, unsigned *n,
+		    uint64_t *population)
+{
+	const struct snap_watch *w;
+
+	if (watch_index >= snap->n_watch)
+		return -ENOENT;
+	w = &snap->watch[watch_index];
+	if (chunk_addrs)
+		*chunk_addrs = w->addrs;
+	if (n)
+		*n = w->n;
+	if (population)
+		*population = w->population;
+	return 0;
 }

@@ -16,6 +16,20 @@
 /* Exact chunk sizes up to 1 KiB (classes 0..64), then 4 per power of two. */
 #define SIZE_CLASSES (65u + 4u * 54u)
 
+struct heap_walk;
+
+/*
+ * A watched location: a reservoir sample (Vitter's algorithm R) of its
+ * in-use chunks, addresses and sizes, and how many it was drawn from.
+ */
+struct snap_watch {
+	struct la_location loc;
+	uint64_t population;
+	uint64_t *addrs; /* sample_max; sorted by snapshot_finish() */
+	uint64_t *sizes; /* the chunk size of each address */
+	unsigned n;
+};
+
 struct la_snapshot {
 	struct la_snapshot_info info;
 	struct la_layout_info layout;
@@ -27,15 +41,29 @@ struct la_snapshot {
 	struct la_counts (*arena_classes)[SIZE_CLASSES];
 	unsigned n_arena_classes;
 	int oom; /* a per-arena table could not be allocated */
+	struct snap_watch *watch;
+	unsigned n_watch, sample_max;
+	uint64_t rng; /* the reservoir's xorshift state */
+	/* During the walk: the arenas found so far, for arena addresses. */
+	const struct heap_walk *walk;
 };
 
 unsigned size_class_index(uint64_t chunk_size);
 void size_class_bounds(unsigned idx, uint64_t *min, uint64_t *max);
 
 struct la_snapshot *snapshot_new(void);
+/*
+ * Watch locations (copied) with a sample of up to sample_max chunks each.
+ * -ENOMEM.
+ */
+int snapshot_watch(struct la_snapshot *snap, const struct la_location *loc,
+		   unsigned n, unsigned sample_max);
 /* Reset the counts for another attempt. */
 void snapshot_reset(struct la_snapshot *snap);
-/* A chunk_visit_fn; arg is the snapshot. */
+/*
+ * A chunk_visit_fn; arg is the snapshot. With watched arena locations,
+ * snap->walk must point at the heap_walk being filled.
+ */
 void snapshot_visit(void *arg, unsigned arena, uint64_t addr, uint64_t size,
 		    enum chunk_kind kind);
 /* Derive arenas, totals and mallinfo from the walk. */
