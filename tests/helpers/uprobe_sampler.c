@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * uprobe_sampler.c - opens uprobe sampling windows on a process, one after
+ * the other, until killed: what test_uprobe SIGKILLs at random moments to
+ * show that the kernel removes the probes and the target lives on.
+ *
+ * Usage: uprobe_sampler PID [MAX_MS [MAX_HITS [FN,FN...]]]
+ *        (defaults: 50, 2000, the library's default functions)
+ *
+ * Output, one line each: "open N" once window N's probes are set, and
+ * "window N hits=H lost=L ms=T close_ms=C err=E" once they are removed
+ * (written with one write(2), so a kill never leaves half a line);
+ * "error MESSAGE" and exit 2 when a window cannot be opened.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "uprobe.h"
+
+static int
+count_event(const struct alloc_event *ev, void *arg)
+{
+	/* Touch the copy, as an analyser would. */
+	if (ev->stack_len)
+		*(unsigned long *)arg += ((const unsigned char *)ev->stack)[0];
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct uprobe_opts o = {.sz = sizeof(o)};
+	unsigned long sink = 0;
+	pid_t pid;
+	char buf[160];
+
+	if (argc < 2) {
+		fprintf(stderr,
+			"usage: uprobe_sampler PID [MAX_MS [MAX_HITS [FN,...]]]\n");
+		return 2;
+	}
+	pid = (pid_t)atoi(argv[1]);
+	o.max_ms = argc > 2 ? (unsigned)atoi(argv[2]) : 50;
+	o.max_hits = argc > 3 ? (unsigned)atoi(argv[3]) : 2000;
+	for (int f = 0; argc > 4 && f < ALLOC_NFNS; f++) {
+		const char *name = alloc_fn_name((enum alloc_fn)f);
+		const char *p = strstr(argv[4], name);
+		size_t n = strlen(name);
+
+		if (p && (p == argv[4] || p[-1] == ',') &&
+		    (p[n] == '\0' || p[n] == ','))
+			o.fn_mask |= 1u << f;
+	}
+	for (unsigned long n = 1;; n++) {
+		struct uprobe_window *w;
+		const struct uprobe_stats *st;
+		uint64_t hits = 0;
+		int err, len;
+
+		err = uprobe_window_open(pid, &o, &w);
+		if (err) {
+			len = snprintf(buf, sizeof(buf), "error %s\n",
+				       la_errmsg());
+			if (write(1, buf, (size_t)len) < 0)
+				return 2;
+			return 2;
+		}
+		len = snprintf(buf, sizeof(buf), "open %lu\n", n);
+		if (write(1, buf, (size_t)len) < 0)
+			return 2;
+		err = uprobe_window_run(w, count_event, &sink);
+		st = uprobe_window_stats(w);
+		for (int f = 0; f < ALLOC_NFNS; f++)
+			hits += st->hits[f];
+		len = snprintf(buf, sizeof(buf),
+			       "window %lu hits=%llu lost=%llu ms=%.1f close_ms=%.1f err=%d\n",
+			       n, (unsigned long long)hits,
+			       (unsigned long long)st->lost,
+			       (double)st->run_ns / 1e6,
+			       (double)st->close_ns / 1e6, err);
+		uprobe_window_close(w);
+		if (write(1, buf, (size_t)len) < 0)
+			return 2;
+	}
+}
