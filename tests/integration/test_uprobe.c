@@ -28,6 +28,7 @@
 #define _GNU_SOURCE
 #endif
 #include <criterion/criterion.h>
+#include <dlfcn.h>
 #include <criterion/logging.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -213,11 +214,11 @@ wait_live(struct loop *l, struct collector *c)
 static void
 print_stats(const char *what, const struct uprobe_stats *st)
 {
-	cr_log_info("%s: malloc %" PRIu64 " calloc %" PRIu64
-		    " realloc %" PRIu64 " memalign %" PRIu64
-		    " posix_memalign %" PRIu64 " aligned_alloc %" PRIu64
-		    "; delivered %" PRIu64 ", lost %" PRIu64
-		    ", unmatched %" PRIu64 ", unfinished %" PRIu64
+	cr_log_info("%s: malloc %" PRIu64 " calloc %" PRIu64 " realloc %" PRIu64
+		    " memalign %" PRIu64 " posix_memalign %" PRIu64
+		    " aligned_alloc %" PRIu64 "; delivered %" PRIu64
+		    ", lost %" PRIu64 ", unmatched %" PRIu64
+		    ", unfinished %" PRIu64
 		    ", threads %u; open %.1f ms, run %.1f ms, close %.1f ms"
 		    "; stop %d",
 		    what, st->hits[ALLOC_MALLOC], st->hits[ALLOC_CALLOC],
@@ -275,10 +276,11 @@ Test(uprobe, sees_every_allocation_of_a_known_sequence, .timeout = 120)
 
 		/* glibc prints a null pointer as "(nil)": 0 then. */
 		ptr = old = 0;
-		cr_assert(sscanf(text[k],
-				 "ptr tid=%d fn=%31s size=%lu ptr=%llx old=%llx",
-				 &tid, fn, &size, &ptr, &old) >= 3,
-			  "bad line: %s", text[k]);
+		cr_assert(
+			sscanf(text[k],
+			       "ptr tid=%d fn=%31s size=%lu ptr=%llx old=%llx",
+			       &tid, fn, &size, &ptr, &old) >= 3,
+			"bad line: %s", text[k]);
 		f = fn_by_name(fn);
 		for (i = 0; i < c.n; i++) {
 			const struct seen *s = &c.v[i];
@@ -408,8 +410,8 @@ Test(uprobe, signals_reach_the_target_during_a_window, .timeout = 120)
 		do
 			command(&l, "signals", "signals ");
 		while (strcmp(l.t.line, want) && now_us() < deadline);
-		cr_assert_str_eq(l.t.line, want, "SIGUSR1 number %d not handled",
-				 i);
+		cr_assert_str_eq(l.t.line, want,
+				 "SIGUSR1 number %d not handled", i);
 	}
 	cr_assert_eq(c.ret, 0);
 	stop_bg(&c);
@@ -508,9 +510,8 @@ Test(uprobe, refuses_without_cap_sys_admin, .timeout = 60)
 
 Test(uprobe, throughput_during_a_window, .timeout = 180)
 {
-	struct uprobe_opts o = {.sz = sizeof(o),
-				.max_hits = 100000000,
-				.max_ms = 300};
+	struct uprobe_opts o = {
+		.sz = sizeof(o), .max_hits = 100000000, .max_ms = 300};
 	const struct uprobe_stats *st;
 	struct collector c;
 	struct loop l;
@@ -567,8 +568,8 @@ spawn_sampler(pid_t target, int *out_fd)
 	if (!child) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(pfd[1], 1);
-		execl(path, "uprobe_sampler", pidarg, "100", "1000000", "malloc",
-		      (char *)NULL);
+		execl(path, "uprobe_sampler", pidarg, "100", "1000000",
+		      "malloc", (char *)NULL);
 		_exit(127);
 	}
 	close(pfd[1]);
@@ -596,8 +597,8 @@ tally(int fd, unsigned long *windows, unsigned long *hits, unsigned long *lost,
 	     line = strtok_r(NULL, "\n", &save)) {
 		unsigned long w, h, lo;
 
-		if (sscanf(line, "window %lu hits=%lu lost=%lu", &w, &h,
-			   &lo) == 3) {
+		if (sscanf(line, "window %lu hits=%lu lost=%lu", &w, &h, &lo) ==
+		    3) {
 			(*windows)++;
 			*hits += h;
 			*lost += lo;
@@ -619,8 +620,19 @@ malloc_bytes_intact(pid_t pid, uint64_t addr)
 	struct iovec l = {theirs, sizeof(theirs)};
 	struct iovec r = {(void *)(uintptr_t)addr, sizeof(theirs)};
 
-	/* Same libc file in both processes: compare with our own malloc. */
-	memcpy(ours, (const void *)(uintptr_t)&malloc, sizeof(ours));
+	/*
+	 * Same libc file in both processes: compare with glibc's malloc in
+	 * ours, looked up in libc itself (in a sanitizer build, our own
+	 * "malloc" is the sanitizer's).
+	 */
+	void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+	void *fn = libc ? dlsym(libc, "malloc") : NULL;
+
+	if (libc)
+		dlclose(libc);
+	if (!fn)
+		return 0;
+	memcpy(ours, fn, sizeof(ours));
 	if (process_vm_readv(pid, &l, 1, &r, 1, 0) != (ssize_t)sizeof(theirs))
 		return 0;
 	return !memcmp(theirs, ours, sizeof(ours));
@@ -628,9 +640,8 @@ malloc_bytes_intact(pid_t pid, uint64_t addr)
 
 Test(uprobe, sampler_sigkill_leaves_the_target_unharmed, .timeout = 600)
 {
-	struct uprobe_opts o = {.sz = sizeof(o),
-				.max_ms = 10,
-				.fn_mask = 1u << ALLOC_MALLOC};
+	struct uprobe_opts o = {
+		.sz = sizeof(o), .max_ms = 10, .fn_mask = 1u << ALLOC_MALLOC};
 	unsigned long windows = 0, hits = 0, lost = 0;
 	unsigned deaths = 0, harmed = 0, trials = 200, intact_bad = 0;
 	unsigned in_window = 0;
@@ -660,7 +671,8 @@ Test(uprobe, sampler_sigkill_leaves_the_target_unharmed, .timeout = 600)
 		sleep_us(rand() % 600000);
 		kill(s, SIGKILL);
 		waitpid(s, &status, 0);
-		in_window += tally(fd, &windows, &hits, &lost, err, sizeof(err));
+		in_window +=
+			tally(fd, &windows, &hits, &lost, err, sizeof(err));
 		close(fd);
 		if (kill(l.t.pid, 0) || target_check_unharmed(&l.t, 0, NULL)) {
 			char state[64] = "?";
@@ -692,7 +704,8 @@ Test(uprobe, sampler_sigkill_leaves_the_target_unharmed, .timeout = 600)
 		    100.0 * after / base);
 	cr_assert_str_empty(err, "the sampler failed: %s", err);
 	cr_assert_gt(windows, 0, "no window ever completed");
-	cr_assert_geq(in_window, trials / 2, "too few kills hit an open window");
+	cr_assert_geq(in_window, trials / 2,
+		      "too few kills hit an open window");
 	cr_assert_eq(deaths, 0);
 	cr_assert_eq(harmed, 0);
 	cr_assert_eq(intact_bad, 0, "a breakpoint is left in malloc");
