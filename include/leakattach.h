@@ -410,7 +410,17 @@ struct la_snapshot_opts {
 	unsigned n_watch;
 	/* Chunks kept per location (0: 256; at most LA_SAMPLE_MAX). */
 	unsigned sample_max;
+	/*
+	 * Chunk addresses (of the header, as la_snapshot_sampled() gives
+	 * them) whose fate the walk records: in use or not, and the chunk
+	 * size when in use (la_snapshot_probe()). Copied by the call; at
+	 * most LA_PROBE_MAX, any order, duplicates allowed. This is how
+	 * la_callers_check() learns which sampled allocations survive.
+	 */
+	const uint64_t *probes;
+	unsigned n_probes;
 };
+#define LA_PROBE_MAX 65536
 
 /*
  * la_snapshot_take_opts - la_snapshot_take() that also samples the chunks
@@ -439,6 +449,15 @@ LA_API int la_snapshot_sampled(const struct la_snapshot *snap,
 			       unsigned watch_index,
 			       const uint64_t **chunk_addrs, unsigned *n,
 			       uint64_t *population);
+
+/*
+ * la_snapshot_probe - the fate of probed chunk chunk_addr in the walk:
+ * 1 when an in-use chunk (mmapped ones included) starts there, with its
+ * size in *chunk_size (may be NULL); 0 when none does (freed, merged,
+ * or not a chunk start); -ENOENT when chunk_addr was not probed.
+ */
+LA_API int la_snapshot_probe(const struct la_snapshot *snap,
+			     uint64_t chunk_addr, uint64_t *chunk_size);
 
 /* What named a chunk's type. */
 enum la_type_source {
@@ -490,6 +509,165 @@ LA_API LA_MUST_CHECK int la_types_of(struct la_session *s,
 				     unsigned watch_index,
 				     struct la_type_count *out, unsigned max,
 				     unsigned *n_out);
+
+/* ---- Callers: sampled allocations and their stacks ---------------------- */
+
+/*
+ * Chunk headers carry no call site. la_callers_sample() opens one short
+ * sampling window on the target's allocation functions, records for each
+ * call the size, the result and a copy of the stack, lets the target run
+ * on and unwinds the copies offline; la_callers_check() then tells, from
+ * a LATER snapshot, which of the sampled chunks are still in use. Callers
+ * whose sampled chunks survive in a growing location are where it grows
+ * from. Everything is sampled: the numbers are estimates.
+ */
+
+/* How the window is made. */
+enum la_callers_backend {
+	LA_CALLERS_AUTO, /* the best available: today the uprobe backend */
+	LA_CALLERS_UPROBE, /* kernel uprobes (perf_event_open), CAP_SYS_ADMIN */
+};
+
+/* The allocation functions, as bits of la_callers_opts.functions. */
+#define LA_ALLOC_MALLOC (1u << 0)
+#define LA_ALLOC_CALLOC (1u << 1)
+#define LA_ALLOC_REALLOC (1u << 2)
+#define LA_ALLOC_MEMALIGN (1u << 3)
+#define LA_ALLOC_POSIX_MEMALIGN (1u << 4)
+#define LA_ALLOC_ALIGNED_ALLOC (1u << 5)
+#define LA_ALLOC_VALLOC (1u << 6)
+#define LA_ALLOC_PVALLOC (1u << 7)
+#define LA_ALLOC_DEFAULT (LA_ALLOC_MALLOC | LA_ALLOC_CALLOC | LA_ALLOC_REALLOC)
+
+/* Options for la_callers_sample(). Zero-initialise, then set .sz. */
+struct la_callers_opts {
+	size_t sz; /* sizeof(struct la_callers_opts) */
+	enum la_callers_backend backend;
+	unsigned max_hits; /* calls to record (0: 1000) */
+	unsigned max_ms; /* window length (0: 50) */
+	/*
+	 * LA_ALLOC_* (0: LA_ALLOC_DEFAULT). With uprobes each function
+	 * costs two probes per thread, and closing each about 80 ms on
+	 * Linux 6.18 (a global RCU wait): probe few.
+	 */
+	unsigned functions;
+	unsigned max_threads; /* threads probed (0: 8) */
+};
+
+/* Bounds: distinct stacks, chunks kept per stack and in all. */
+#define LA_CALLER_FRAMES 16
+#define LA_CALLERS_STACKS_MAX 1024
+#define LA_CALLERS_PER_STACK 64
+#define LA_CALLERS_CHUNKS_MAX 4096
+#define LA_CALLER_CLASSES 8
+
+/* The sampled calls of one window, grouped by call stack. */
+struct la_callers;
+
+struct la_callers_info {
+	char backend[16]; /* "uprobe" */
+	pid_t pid;
+	int64_t time_unix_ns; /* when the window opened */
+	uint64_t hits; /* calls seen while the window was enabled */
+	uint64_t allocations; /* calls recorded (with their result) */
+	uint64_t lost; /* records the kernel dropped */
+	uint64_t failed; /* calls that returned NULL: not kept */
+	unsigned threads, threads_skipped; /* probed; over max_threads */
+	uint64_t open_ns; /* setting the probes up */
+	uint64_t window_ns; /* the probes enabled, until disabled */
+	uint64_t teardown_ns; /* removing the probes (the slow part) */
+	unsigned stacks; /* distinct stacks */
+	unsigned stacks_dropped; /* calls whose stack found no room */
+	unsigned kept_chunks; /* chunk addresses kept for the check */
+	/* after la_callers_check() */
+	int checked;
+	int64_t checked_unix_ns; /* the snapshot's time */
+	unsigned surviving_chunks;
+	uint64_t surviving_bytes;
+};
+
+struct la_frame {
+	uint64_t pc; /* return address (the call is just before it) */
+	/* the mapped file, as in /proc/PID/maps; "" when none maps pc */
+	char module[256];
+	uint64_t module_offset; /* pc as a link-time address of module */
+	char function[256]; /* demangled; "" when no symbol holds it */
+	char file[256]; /* with debug info; else "" */
+	unsigned line; /* with debug info; else 0 */
+};
+
+/* Sampled chunks of one caller in one size class (snapshot classes). */
+struct la_caller_class {
+	uint64_t chunk_size_min, chunk_size_max;
+	unsigned kept_chunks; /* sampled chunks kept in this class */
+	unsigned surviving_chunks;
+	uint64_t surviving_bytes; /* chunk sizes as the check saw them */
+};
+
+struct la_caller {
+	/* frame 0 is the allocation function's caller */
+	unsigned n_frames;
+	struct la_frame frames[LA_CALLER_FRAMES];
+	unsigned sampled_allocations; /* calls from this stack */
+	uint64_t sampled_bytes; /* bytes they asked for */
+	unsigned kept_chunks; /* of which kept for the check (first ones) */
+	unsigned surviving_chunks; /* of the kept, in use at the check */
+	uint64_t surviving_bytes;
+	/* the kept chunks by size class, most surviving bytes first */
+	unsigned n_classes;
+	struct la_caller_class classes[LA_CALLER_CLASSES];
+};
+
+/*
+ * la_callers_sample - open one sampling window on the target of s (the
+ * target is never stopped or written: the kernel copies registers and
+ * stack at each call) until max_hits calls or max_ms, remove the probes,
+ * unwind every record from its copies (CFI, then frame pointers) and
+ * group the calls by their first LA_CALLER_FRAMES return addresses, the
+ * allocation function itself left out. Symbols and lines are resolved
+ * before it returns. Fails with -EPERM/-EACCES (not privileged), -ENOENT
+ * (no uprobes in this kernel), -ESRCH, -LA_ENOTGLIBC, -EINVAL (a bad
+ * option), -ENOMEM; la_errmsg() says which and what to do. Free *out with
+ * la_callers_free().
+ */
+LA_API LA_MUST_CHECK int la_callers_sample(struct la_session *s,
+					   const struct la_callers_opts *opts,
+					   struct la_callers **out);
+LA_API void la_callers_free(struct la_callers *c);
+
+LA_API void la_callers_info(const struct la_callers *c,
+			    struct la_callers_info *out);
+
+/*
+ * la_callers_probes - the chunk addresses to pass as la_snapshot_opts
+ * probes to a later snapshot: *n of them (at most LA_CALLERS_CHUNKS_MAX),
+ * sorted, owned by c.
+ */
+LA_API void la_callers_probes(const struct la_callers *c,
+			      const uint64_t **chunk_addrs, unsigned *n);
+
+/*
+ * la_callers_check - mark which kept chunks are still in use in snap, a
+ * snapshot taken after the window with la_callers_probes() as its probes.
+ * A chunk survives when an in-use chunk of a size the call could have got
+ * starts at its address. A chunk freed and handed out again for the same
+ * size by another call counts as surviving: a false survivor, rare when
+ * the location grows and the freed chunk was short-lived. Callers are then
+ * ordered by surviving bytes. May be called again with a newer snapshot.
+ * Returns 0, -EINVAL (another process, or the snapshot did not probe these
+ * chunks).
+ */
+LA_API LA_MUST_CHECK int la_callers_check(struct la_callers *c,
+					  const struct la_snapshot *snap);
+
+/*
+ * The stacks: by surviving bytes after la_callers_check(), by sampled
+ * bytes before, most first. la_callers_get returns -ENOENT when i is out
+ * of range.
+ */
+LA_API unsigned la_callers_count(const struct la_callers *c);
+LA_API int la_callers_get(const struct la_callers *c, unsigned i,
+			  struct la_caller *out);
 
 /* ---- The log folder ---------------------------------------------------- */
 

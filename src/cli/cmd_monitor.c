@@ -16,6 +16,13 @@
  * what it is made of. That costs a few hundred reads of 8 bytes while
  * the target runs, and nothing when nothing grows.
  *
+ * Callers (--callers): after a sample where something grows (auto) or
+ * after every sample (always), one short sampling window records the
+ * allocation calls with their stacks (la_callers_sample(); kernel uprobes,
+ * so root); the next sample probes the chunks they got, and each growing
+ * size class is given the callers whose chunks survive in it. The windows
+ * live in this process only: a single check per invocation gets none.
+ *
  * Termination signals are blocked for the whole run and read from a
  * signalfd while waiting, so they never interrupt a snapshot: Ctrl-C ends
  * the run after the current sample, with the summary and a clean detach.
@@ -66,6 +73,11 @@ struct sampler {
 	unsigned n_seen;
 	struct loc_types types[WATCH_MAX]; /* of the latest sample */
 	unsigned n_types;
+	/* the window opened after the latest sample, checked at the next */
+	struct la_callers *pending;
+	struct loc_callers *callers; /* WATCH_MAX, from the latest check */
+	unsigned n_callers;
+	struct callers_run callers_run;
 	int refused_trim; /* said once that a leak is not trimmed */
 	int sigfd;
 	sigset_t term, oldmask;
@@ -141,6 +153,15 @@ sampler_open(const struct options *o, const char *command, pid_t pid,
 		return EXIT_ERROR;
 	}
 	sm->status_tty = isatty(STDERR_FILENO) && !o->json;
+	/* simulate is a self-test of the heap walk: no windows */
+	sm->callers_run.enabled =
+		o->callers != CALLERS_OFF && o->cmd != CMD_SIMULATE;
+	sm->callers = calloc(WATCH_MAX, sizeof(*sm->callers));
+	if (!sm->callers) {
+		fprintf(stderr, "leakattach: out of memory\n");
+		sampler_close(sm);
+		return EXIT_ERROR;
+	}
 	if (!cli_log_dir(o, sm->log_dir, sizeof(sm->log_dir))) {
 		fprintf(stderr,
 			"leakattach: no log folder: set HOME, or give one with --log-dir DIR or LEAKATTACH_LOG_DIR\n");
@@ -219,6 +240,10 @@ fill_doc(const struct sampler *sm, struct check_doc *d)
 		.state_dir = sm->state_dir[0] ? sm->state_dir : NULL,
 		.types = sm->types,
 		.n_types = sm->n_types,
+		.callers = sm->callers,
+		.n_callers = sm->n_callers,
+		.callers_run =
+			sm->callers_run.enabled ? &sm->callers_run : NULL,
 	};
 }
 
@@ -240,6 +265,22 @@ to_string(const struct sampler *sm,
 		return NULL;
 	}
 	return buf;
+}
+
+/* "  callers (estimates): make_entry (f.c:3) <- cache_insert ..." */
+static void
+print_top_caller(const struct loc_callers *lc)
+{
+	char fr[400];
+
+	if (!lc || !lc->n)
+		return;
+	printf("  top caller (estimated %.0f %% of the sampled survivors):",
+	       100.0 * lc->c[0].share);
+	for (unsigned i = 0; i < lc->c[0].c.n_frames && i < 4; i++)
+		printf("%s%s", i ? " <- " : " ",
+		       frame_text(&lc->c[0].c.frames[i], fr, sizeof(fr)));
+	putchar('\n');
 }
 
 /* Print what the latest sample made new; returns 1 when it was a leak. */
@@ -277,6 +318,7 @@ print_news(struct sampler *sm, const char *report_path)
 				printf("  types (estimated from %u sampled chunks): %s\n",
 				       lt->sampled,
 				       types_line(lt, line, sizeof(line)));
+			print_top_caller(report_callers_of(&d, &fd.loc));
 		}
 	}
 	if (report_path && !sm->o->json) {
@@ -443,6 +485,198 @@ name_types(struct sampler *sm, const struct la_snapshot *snap,
 	return k;
 }
 
+/* In-use bytes of a size-class location in snap. */
+static uint64_t
+loc_in_use(const struct la_snapshot *snap, const struct la_location *loc)
+{
+	struct la_size_class sc;
+	struct la_arena_stats as;
+	uint64_t sum = 0;
+	unsigned n;
+
+	if (loc->kind == LA_LOC_SIZE_CLASS) {
+		n = la_snapshot_size_class_count(snap);
+		for (unsigned i = 0; i < n; i++)
+			if (!la_snapshot_size_class(snap, i, &sc) &&
+			    sc.chunk_size_min >= loc->chunk_size_min &&
+			    sc.chunk_size_max <= loc->chunk_size_max)
+				sum += sc.counts.in_use_bytes;
+		return sum;
+	}
+	for (unsigned a = 0; a < la_snapshot_arena_count(snap); a++) {
+		if (la_snapshot_arena(snap, a, &as) ||
+		    as.is_main != loc->arena_is_main ||
+		    (!as.is_main && as.addr != loc->arena_addr))
+			continue;
+		n = la_snapshot_arena_size_class_count(snap, a);
+		for (unsigned i = 0; i < n; i++)
+			if (!la_snapshot_arena_size_class(snap, a, i, &sc) &&
+			    sc.chunk_size_min >= loc->chunk_size_min &&
+			    sc.chunk_size_max <= loc->chunk_size_max)
+				sum += sc.counts.in_use_bytes;
+	}
+	return sum;
+}
+
+/*
+ * Share out the growth of each growing size class since the window among
+ * the callers whose sampled chunks survive in it. A caller's weight is
+ * its surviving sampled bytes in the class, scaled up when it made more
+ * calls than it could keep chunks of. The arena of a chunk is not known:
+ * a class in an arena is given the callers of the class anywhere.
+ */
+static void
+attribute_callers(struct sampler *sm, const struct la_callers *c,
+		  const struct la_tracker *tr, const struct la_snapshot *prev,
+		  const struct la_snapshot *now)
+{
+	unsigned nf = la_tracker_finding_count(tr), nc = la_callers_count(c);
+	struct la_callers_info ci;
+	struct loc_caller *cand;
+	struct la_finding fd;
+
+	sm->n_callers = 0;
+	cand = malloc(sizeof(*cand));
+	if (!cand)
+		return;
+	la_callers_info(c, &ci);
+	for (unsigned i = 0; i < nf && sm->n_callers < WATCH_MAX; i++) {
+		struct loc_callers *lc = &sm->callers[sm->n_callers];
+		double total = 0;
+
+		if (la_tracker_finding(tr, i, &fd) ||
+		    fd.verdict == LA_VERDICT_RETENTION ||
+		    (fd.loc.kind != LA_LOC_SIZE_CLASS &&
+		     fd.loc.kind != LA_LOC_ARENA_SIZE_CLASS))
+			continue;
+		memset(lc, 0, sizeof(*lc));
+		lc->loc = fd.loc;
+		lc->info = ci;
+		if (prev) {
+			uint64_t a = loc_in_use(prev, &fd.loc);
+			uint64_t b = loc_in_use(now, &fd.loc);
+
+			lc->growth_since_window = b > a ? b - a : 0;
+		} else {
+			lc->growth_since_window = fd.growth_bytes;
+		}
+		for (unsigned pass = 0; pass < 2; pass++) {
+			for (unsigned k = 0; k < nc; k++) {
+				double w;
+				unsigned j;
+
+				memset(cand, 0, sizeof(*cand));
+				if (la_callers_get(c, k, &cand->c))
+					continue;
+				for (unsigned q = 0; q < cand->c.n_classes;
+				     q++) {
+					const struct la_caller_class *cc =
+						&cand->c.classes[q];
+
+					if (cc->chunk_size_min <
+						    fd.loc.chunk_size_min ||
+					    cc->chunk_size_max >
+						    fd.loc.chunk_size_max)
+						continue;
+					cand->class_surviving_chunks +=
+						cc->surviving_chunks;
+					cand->class_surviving_bytes +=
+						cc->surviving_bytes;
+				}
+				if (!cand->class_surviving_bytes)
+					continue;
+				w = (double)cand->class_surviving_bytes;
+				if (cand->c.kept_chunks &&
+				    cand->c.sampled_allocations >
+					    cand->c.kept_chunks)
+					w = w * cand->c.sampled_allocations /
+					    cand->c.kept_chunks;
+				if (pass == 0) {
+					total += w;
+					continue;
+				}
+				cand->share = total > 0 ? w / total : 0;
+				cand->est_bytes =
+					(uint64_t)(cand->share *
+						   lc->growth_since_window);
+				/* keep the top LOC_CALLERS_MAX, by share */
+				for (j = lc->n;
+				     j > 0 && lc->c[j - 1].share < cand->share;
+				     j--)
+					if (j < LOC_CALLERS_MAX)
+						lc->c[j] = lc->c[j - 1];
+				if (j < LOC_CALLERS_MAX) {
+					lc->c[j] = *cand;
+					if (lc->n < LOC_CALLERS_MAX)
+						lc->n++;
+				}
+			}
+		}
+		if (lc->n)
+			sm->n_callers++;
+	}
+	free(cand);
+}
+
+/* Window errors that mean "never on this machine": say so once. */
+static int
+callers_refused(int err)
+{
+	return err == -EPERM || err == -EACCES || err == -ENOENT;
+}
+
+/*
+ * After a sample: open the window whose chunks the next sample checks,
+ * when --callers says so. The target runs throughout; the probes'
+ * removal is what takes time (about 80 ms per probe on Linux 6.18).
+ */
+void
+sampler_window(struct sampler *sm)
+{
+	struct la_callers_opts co = {.sz = sizeof(co),
+				     .max_hits = sm->o->callers_hits,
+				     .max_ms = sm->o->callers_ms};
+	struct la_location watch[WATCH_MAX];
+	struct la_callers_info ci;
+	int err;
+
+	la_callers_free(sm->pending);
+	sm->pending = NULL;
+	if (!sm->callers_run.enabled || sm->callers_run.error[0] || sm->gone ||
+	    !sm->s || !sm->tracker)
+		return;
+	if (sm->o->callers == CALLERS_AUTO && !watch_list(sm->tracker, watch))
+		return;
+	err = la_callers_sample(sm->s, &co, &sm->pending);
+	if (err) {
+		status_clear(sm);
+		if (callers_refused(err)) {
+			snprintf(sm->callers_run.error,
+				 sizeof(sm->callers_run.error), "%s",
+				 la_errmsg());
+			fprintf(stderr,
+				"leakattach: callers: not sampled: %s\n",
+				la_errmsg());
+		} else if (err != -ESRCH) {
+			fprintf(stderr, "leakattach: callers: %s\n",
+				la_errmsg());
+		}
+		return;
+	}
+	la_callers_info(sm->pending, &ci);
+	sm->callers_run.windows++;
+	sm->callers_run.allocations += ci.allocations;
+	sm->callers_run.lost += ci.lost;
+	sm->callers_run.window_ms += (double)ci.window_ns / 1e6;
+	sm->callers_run.teardown_ms += (double)ci.teardown_ns / 1e6;
+	if (sm->o->verbose)
+		fprintf(stderr,
+			"leakattach: callers: %llu allocations in %.0f ms, %u stacks, %u chunks kept, teardown %.0f ms\n",
+			(unsigned long long)ci.allocations,
+			(double)ci.window_ns / 1e6, ci.stacks, ci.kept_chunks,
+			(double)ci.teardown_ns / 1e6);
+}
+
 int
 sampler_sample(struct sampler *sm)
 {
@@ -476,6 +710,9 @@ sampler_sample(struct sampler *sm)
 	so.watch = watch;
 	so.n_watch = watch_list(tr, watch);
 	so.sample_max = SAMPLE_CHUNKS;
+	/* the chunks of the window after the previous sample */
+	if (sm->pending)
+		la_callers_probes(sm->pending, &so.probes, &so.n_probes);
 	err = la_snapshot_take_opts(sm->s, &so, &snap);
 	if (err) {
 		report_error(sm, err);
@@ -486,6 +723,15 @@ sampler_sample(struct sampler *sm)
 	if (err) {
 		fprintf(stderr, "leakattach: out of memory\n");
 		goto fail;
+	}
+	if (sm->pending) {
+		if (la_callers_check(sm->pending, snap))
+			fprintf(stderr, "leakattach: callers: %s\n",
+				la_errmsg());
+		else
+			attribute_callers(sm, sm->pending, tr, sm->last, snap);
+		la_callers_free(sm->pending);
+		sm->pending = NULL;
 	}
 	la_tracker_free(sm->tracker);
 	la_snapshot_free(sm->last);
@@ -625,6 +871,8 @@ sampler_close(struct sampler *sm)
 	status_clear(sm);
 	la_tracker_free(sm->tracker);
 	la_snapshot_free(sm->last);
+	la_callers_free(sm->pending);
+	free(sm->callers);
 	la_session_close(sm->s);
 	la_store_close(sm->st);
 	if (sm->sigfd >= 0)
@@ -677,6 +925,8 @@ monitor(const struct options *o)
 			next = mono_now() + interval;
 		if (o->duration_s > 0 && next > start + o->duration_s + 1e-3)
 			break;
+		/* not after the last sample: nothing would check it */
+		sampler_window(sm);
 		if (sampler_wait(sm, next, -1))
 			break;
 	}
@@ -810,6 +1060,8 @@ check(const struct options *o)
 		err = sampler_sample(sm);
 		if (err)
 			break;
+		if (i + 1 < repeat)
+			sampler_window(sm);
 		next += interval;
 		if (next < mono_now())
 			next = mono_now() + interval;

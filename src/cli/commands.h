@@ -56,6 +56,12 @@ int sampler_open(const struct options *o, const char *command, pid_t pid,
  */
 int sampler_sample(struct sampler *sm);
 /*
+ * After a sample that another will follow: open the sampling window of
+ * --callers when it says so (the next sample checks it). Failures are
+ * printed (once when uprobes are refused) and never end the run.
+ */
+void sampler_window(struct sampler *sm);
+/*
  * Wait until the CLOCK_MONOTONIC time deadline (seconds). Returns 0 at
  * the deadline, 1 when a termination signal arrived, 2 when extra_fd (if
  * >= 0) became readable first.

@@ -24,9 +24,13 @@ options_usage(FILE *f)
 	fputs("Usage: leakattach [monitor] -p PID [--interval S] [--duration S]\n"
 	      "                  [--threshold PCT] [--consecutive N] [--min-size SIZE]\n"
 	      "                  [--log-dir DIR] [--json] [--auto-cleanup]\n"
+	      "                  [--callers=auto|always|off] [--callers-hits N]\n"
+	      "                  [--callers-ms MS]\n"
 	      "       leakattach check (-p PID | -- COMMAND [ARG...]) [--repeat N]\n"
 	      "                  [--interval S] [--threshold PCT] [--consecutive N]\n"
 	      "                  [--min-size SIZE] [--log-dir DIR] [--json]\n"
+	      "                  [--callers=auto|always|off] [--callers-hits N]\n"
+	      "                  [--callers-ms MS]\n"
 	      "       leakattach reset (-p PID | --all) [--log-dir DIR]\n"
 	      "       leakattach snapshot -p PID [--json] [--top N]\n"
 	      "       leakattach simulate [--size MIB] [--count N] [--interval S] [--cleanup]\n"
@@ -67,6 +71,14 @@ options_usage(FILE *f)
 	      "                    ~/.local/state/leakattach)\n"
 	      "      --auto-cleanup  monitor: when retention (not a leak) grew, call\n"
 	      "                    malloc_trim(0) in the target, as trim does\n"
+	      "      --callers=WHEN  monitor, check: sample the allocation functions\n"
+	      "                    for a moment with kernel uprobes (root) to find\n"
+	      "                    who allocates what grows: auto (default: after a\n"
+	      "                    sample where something grew), always, or off;\n"
+	      "                    the callers are estimates, checked at the next\n"
+	      "                    sample of the same run\n"
+	      "      --callers-hits N  calls recorded per window (1000)\n"
+	      "      --callers-ms MS  length of a window in milliseconds (50)\n"
 	      "      --all         reset: forget every process\n"
 	      "      --size MIB    simulate: size of each leaked block (10)\n"
 	      "      --count N     simulate: blocks to leak (10; 0 leaks nothing)\n"
@@ -88,7 +100,8 @@ options_usage(FILE *f)
 	      "Defaults may also come from /etc/leakattach.conf and\n"
 	      "$XDG_CONFIG_HOME/leakattach/config; the command line wins.\n"
 	      "Exit status: 0 no leak, 1 leak found, 2 error, 64 usage error.\n"
-	      "Only trim and --auto-cleanup write into the target. See leakattach(1).\n",
+	      "Only trim and --auto-cleanup write into the target; --callers windows\n"
+	      "make the kernel set uprobes in it for a moment. See leakattach(1).\n",
 	      f);
 }
 
@@ -218,6 +231,9 @@ enum {
 	OPT_TOP,
 	OPT_DEBUG_DIR,
 	OPT_NO_DEBUGINFO,
+	OPT_CALLERS,
+	OPT_CALLERS_HITS,
+	OPT_CALLERS_MS,
 };
 
 static const struct option longopts[] = {
@@ -239,6 +255,9 @@ static const struct option longopts[] = {
 	{"top", required_argument, NULL, OPT_TOP},
 	{"debug-dir", required_argument, NULL, OPT_DEBUG_DIR},
 	{"no-debuginfo", no_argument, NULL, OPT_NO_DEBUGINFO},
+	{"callers", required_argument, NULL, OPT_CALLERS},
+	{"callers-hits", required_argument, NULL, OPT_CALLERS_HITS},
+	{"callers-ms", required_argument, NULL, OPT_CALLERS_MS},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -267,6 +286,9 @@ static const struct {
 	{OPT_TOP, C(CMD_SNAPSHOT)},
 	{OPT_DEBUG_DIR, ALL_TARGET | C(CMD_SIMULATE)},
 	{OPT_NO_DEBUGINFO, ALL_TARGET | C(CMD_SIMULATE)},
+	{OPT_CALLERS, C(CMD_MONITOR) | C(CMD_CHECK)},
+	{OPT_CALLERS_HITS, C(CMD_MONITOR) | C(CMD_CHECK)},
+	{OPT_CALLERS_MS, C(CMD_MONITOR) | C(CMD_CHECK)},
 };
 
 static const char *const command_names[] = {
@@ -439,6 +461,32 @@ option_apply(struct options *o, int code, const char *arg, const char *where)
 		break;
 	case OPT_DEBUG_DIR:
 		o->debug_dir = arg;
+		break;
+	case OPT_CALLERS:
+		if (arg && !strcmp(arg, "auto"))
+			o->callers = CALLERS_AUTO;
+		else if (arg && !strcmp(arg, "always"))
+			o->callers = CALLERS_ALWAYS;
+		else if (arg && !strcmp(arg, "off"))
+			o->callers = CALLERS_OFF;
+		else
+			return options_usage_error(
+				"%s--callers takes auto, always or off, not '%s'",
+				where, arg ? arg : "");
+		break;
+	case OPT_CALLERS_HITS:
+		if (parse_uint(arg, 100000, &v) || v == 0)
+			return options_usage_error(
+				"%s--callers-hits needs a count from 1 to 100000, not '%s'",
+				where, arg);
+		o->callers_hits = (unsigned)v;
+		break;
+	case OPT_CALLERS_MS:
+		if (parse_uint(arg, 10000, &v) || v == 0)
+			return options_usage_error(
+				"%s--callers-ms needs milliseconds from 1 to 10000, not '%s'",
+				where, arg);
+		o->callers_ms = (unsigned)v;
 		break;
 	/* flags: in a configuration file they take yes/no */
 	case OPT_AUTO_CLEANUP:

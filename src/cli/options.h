@@ -42,6 +42,14 @@ struct options {
 	struct la_rules rules;
 	const char *log_dir; /* NULL: $LEAKATTACH_LOG_DIR, XDG, ~/.local */
 	int auto_cleanup; /* monitor: trim when retention grew */
+	/* monitor and check: sampling windows for the callers of a leak */
+	enum callers_mode {
+		CALLERS_AUTO, /* after a sample where something grows */
+		CALLERS_ALWAYS, /* after every sample */
+		CALLERS_OFF,
+	} callers;
+	unsigned callers_hits; /* calls per window (0: the library's) */
+	unsigned callers_ms; /* window length (0: the library's) */
 	int all; /* reset --all */
 	/* simulate */
 	double sim_size_mb; /* 10 */

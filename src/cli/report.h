@@ -47,6 +47,38 @@ const struct loc_types *report_types_of(const struct check_doc *d,
  */
 const char *types_line(const struct loc_types *lt, char *buf, size_t len);
 
+/*
+ * The callers of a growing size class, from the latest sampling window
+ * whose chunks a later sample checked: the top ones by surviving sampled
+ * bytes in the class, and the location's growth since the window shared
+ * out in that proportion (estimates).
+ */
+#define LOC_CALLERS_MAX 3
+struct loc_caller {
+	struct la_caller c;
+	unsigned class_surviving_chunks; /* in the location's size class */
+	uint64_t class_surviving_bytes;
+	double share; /* of all surviving sampled bytes in the class, 0-1 */
+	uint64_t est_bytes; /* share of the growth since the window */
+};
+
+struct loc_callers {
+	struct la_location loc;
+	struct la_callers_info info; /* the window they come from */
+	uint64_t growth_since_window;
+	unsigned n;
+	struct loc_caller c[LOC_CALLERS_MAX];
+};
+
+/* Sampling windows of this run, for "callers_sampling". */
+struct callers_run {
+	int enabled; /* --callers is not off */
+	unsigned windows;
+	uint64_t allocations, lost;
+	double window_ms, teardown_ms; /* summed over the windows */
+	char error[300]; /* why windows were not opened; "" */
+};
+
 /* report_check.c: what monitor, check and simulate report. */
 struct check_doc {
 	const char *command; /* "monitor", "check", "simulate" */
@@ -65,7 +97,17 @@ struct check_doc {
 	/* the locations watched in the latest sample, and their types */
 	const struct loc_types *types;
 	unsigned n_types;
+	/* the callers of growing size classes, and the windows of the run */
+	const struct loc_callers *callers;
+	unsigned n_callers;
+	const struct callers_run *callers_run; /* NULL: not sampling */
 };
+
+/* The callers of location loc in d, or NULL. */
+const struct loc_callers *report_callers_of(const struct check_doc *d,
+					    const struct la_location *loc);
+/* "make_entry (callerleak.c:103)" or "f (libfoo.so+0x1234)" */
+const char *frame_text(const struct la_frame *fr, char *buf, size_t len);
 
 /* "size class 1168-1184 B in the main arena" */
 const char *location_text(const struct la_location *loc, char *buf, size_t len);

@@ -5,8 +5,10 @@
  * next, the leakattach.check/1 JSON document (doc/leakattach.1 documents
  * it field by field; fields are only ever added within a version) and the
  * history line kept per sample. The verdicts themselves come from the
- * library's tracker, the types of a leak from la_types_of(); nothing here
- * decides anything, except which named types get an entry of their own.
+ * library's tracker, the types of a leak from la_types_of(), its callers
+ * from la_callers_check() as the sampler shared the growth out; nothing
+ * here decides anything, except which named types and callers get an
+ * entry of their own.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -234,6 +236,71 @@ types_block(FILE *f, const struct loc_types *lt)
 	}
 }
 
+const struct loc_callers *
+report_callers_of(const struct check_doc *d, const struct la_location *loc)
+{
+	for (unsigned i = 0; i < d->n_callers; i++)
+		if (!strcmp(d->callers[i].loc.key, loc->key))
+			return &d->callers[i];
+	return NULL;
+}
+
+static const char *
+base_name(const char *path)
+{
+	const char *p = strrchr(path, '/');
+
+	return p ? p + 1 : path;
+}
+
+const char *
+frame_text(const struct la_frame *fr, char *buf, size_t len)
+{
+	const char *fn = fr->function[0] ? fr->function : "??";
+
+	if (fr->file[0])
+		snprintf(buf, len, "%s (%s:%u)", fn, base_name(fr->file),
+			 fr->line);
+	else if (fr->module[0])
+		snprintf(buf, len, "%s (%s+%#" PRIx64 ")", fn,
+			 base_name(fr->module), fr->module_offset);
+	else
+		snprintf(buf, len, "%s (%#" PRIx64 ")", fn, fr->pc);
+	return buf;
+}
+
+/* Frames shown per caller in the text report. */
+#define TEXT_FRAMES 6
+
+/* The callers block of a growing size class in the text report. */
+static void
+callers_block(FILE *f, const struct loc_callers *lc)
+{
+	char b1[32], fr[600];
+
+	fprintf(f,
+		"    callers (sampled with %s: %" PRIu64
+		" allocations in %.0f ms, teardown %.0f ms; estimates):\n",
+		lc->info.backend, lc->info.allocations,
+		(double)lc->info.window_ns / 1e6,
+		(double)lc->info.teardown_ns / 1e6);
+	for (unsigned i = 0; i < lc->n; i++) {
+		const struct loc_caller *c = &lc->c[i];
+
+		fprintf(f,
+			"      #%u  ~%s since the window (%.0f %%): %u of %u sampled chunks still in use\n",
+			i + 1, human_bytes(c->est_bytes, b1, sizeof(b1)),
+			100.0 * c->share, c->class_surviving_chunks,
+			c->c.kept_chunks);
+		for (unsigned k = 0; k < c->c.n_frames && k < TEXT_FRAMES; k++)
+			fprintf(f, "          %s\n",
+				frame_text(&c->c.frames[k], fr, sizeof(fr)));
+		if (c->c.n_frames > TEXT_FRAMES)
+			fprintf(f, "          ... %u more\n",
+				c->c.n_frames - TEXT_FRAMES);
+	}
+}
+
 static void
 growth_list(FILE *f, const struct la_finding *fd)
 {
@@ -266,7 +333,7 @@ report_finding_line(FILE *f, const struct la_finding *fd, pid_t pid)
 
 static void
 finding_block(FILE *f, const struct la_finding *fd, pid_t pid,
-	      const struct loc_types *lt)
+	      const struct loc_types *lt, const struct loc_callers *lc)
 {
 	char where[160], b1[32], b2[32], b3[32], req[96];
 	double per_sample = fd->consecutive
@@ -299,6 +366,8 @@ finding_block(FILE *f, const struct la_finding *fd, pid_t pid,
 	fputc('\n', f);
 	if (lt)
 		types_block(f, lt);
+	if (lc && lc->n)
+		callers_block(f, lc);
 	if (fd->loc.kind == LA_LOC_SIZE_CLASS ||
 	    fd->loc.kind == LA_LOC_ARENA_SIZE_CLASS) {
 		request_range(&fd->loc, req, sizeof(req));
@@ -388,7 +457,8 @@ report_check_text(FILE *f, const struct check_doc *d)
 				continue;
 			}
 			finding_block(f, &fd, d->pid,
-				      report_types_of(d, &fd.loc));
+				      report_types_of(d, &fd.loc),
+				      report_callers_of(d, &fd.loc));
 		}
 	}
 	for (unsigned i = 0, past = 0; i < d->n_seen; i++) {
@@ -397,7 +467,7 @@ report_check_text(FILE *f, const struct check_doc *d)
 		if (!past++)
 			fprintf(f,
 				"\nLEAK reported during this run, no longer growing at the last sample:\n");
-		finding_block(f, &d->seen[i], d->pid, NULL);
+		finding_block(f, &d->seen[i], d->pid, NULL, NULL);
 		shown[0]++;
 	}
 	if (!shown[0]) {
@@ -418,6 +488,18 @@ report_check_text(FILE *f, const struct check_doc *d)
 				human_bytes(d->rules->min_size, b1,
 					    sizeof(b1)));
 	}
+	if (d->callers_run && d->callers_run->error[0])
+		fprintf(f, "\ncallers: not sampled: %s\n",
+			d->callers_run->error);
+	else if (d->callers_run && d->callers_run->windows)
+		fprintf(f,
+			"\ncallers: %u sampling window%s with uprobes, %" PRIu64
+			" allocations recorded (%" PRIu64
+			" lost), %.0f ms sampling, %.0f ms removing the probes\n",
+			d->callers_run->windows,
+			d->callers_run->windows == 1 ? "" : "s",
+			d->callers_run->allocations, d->callers_run->lost,
+			d->callers_run->window_ms, d->callers_run->teardown_ms);
 	if (d->state_dir)
 		fprintf(f, "\nHistory and reports: %s\n", d->log_dir);
 }
@@ -514,8 +596,95 @@ type_entries_json(struct json *j, const struct la_finding *fd,
 }
 
 static void
+stack_json(struct json *j, const struct la_caller *c)
+{
+	json_array(j, "stack");
+	for (unsigned k = 0; k < c->n_frames; k++) {
+		const struct la_frame *fr = &c->frames[k];
+
+		json_object(j, NULL);
+		json_string(j, "function", fr->function);
+		json_string(j, "file", fr->file);
+		json_u64(j, "line", fr->line);
+		json_string(j, "module", fr->module);
+		json_u64(j, "module_offset", fr->module_offset);
+		json_end_object(j);
+	}
+	json_end_array(j);
+}
+
+/* The fields a caller has wherever it appears. */
+static void
+caller_fields(struct json *j, const struct loc_caller *c)
+{
+	json_string(j, "kind", "caller");
+	stack_json(j, &c->c);
+	json_u64(j, "sampled_allocations", c->c.sampled_allocations);
+	json_u64(j, "sampled_bytes", c->c.sampled_bytes);
+	json_u64(j, "surviving_chunks", c->class_surviving_chunks);
+	json_u64(j, "surviving_bytes", c->class_surviving_bytes);
+	json_double(j, "share", c->share);
+	json_u64(j, "estimated_bytes", c->est_bytes);
+}
+
+static void
+callers_json(struct json *j, const struct loc_callers *lc)
+{
+	json_array(j, "callers");
+	for (unsigned i = 0; i < lc->n; i++) {
+		json_object(j, NULL);
+		caller_fields(j, &lc->c[i]);
+		json_end_object(j);
+	}
+	json_end_array(j);
+}
+
+/* A caller with at least this share gets a leak entry of its own. */
+#define CALLER_SHARE_MIN 0.25
+
+static void
+caller_entries_json(struct json *j, const struct la_finding *fd,
+		    const struct loc_callers *lc)
+{
+	char key[600];
+
+	for (unsigned i = 0; lc && i < lc->n; i++) {
+		const struct loc_caller *c = &lc->c[i];
+
+		if (c->share < CALLER_SHARE_MIN)
+			continue;
+		snprintf(key, sizeof(key), "caller:%s@%s",
+			 c->c.n_frames && c->c.frames[0].function[0]
+				 ? c->c.frames[0].function
+				 : "??",
+			 fd->loc.key);
+		json_object(j, NULL);
+		caller_fields(j, c);
+		json_string(j, "location", key);
+		json_string(j, "within", fd->loc.key);
+		json_bool(j, "estimated", 1);
+		json_string(j, "verdict", verdict_names[fd->verdict]);
+		json_bool(j, "new", fd->is_new);
+		json_u64(j, "in_use_bytes",
+			 (uint64_t)(c->share * fd->in_use_bytes));
+		json_u64(j, "growth_bytes",
+			 (uint64_t)(c->share * fd->growth_bytes));
+		json_double(j, "growth_bytes_per_hour",
+			    c->share * fd->bytes_per_hour);
+		json_array(j, "growth_percent");
+		for (unsigned k = 0; k < fd->n_growth; k++)
+			json_double(j, NULL, fd->growth_percent[k]);
+		json_end_array(j);
+		json_u64(j, "consecutive", fd->consecutive);
+		json_i64(j, "since_unix_ms", fd->base_time_unix_ns / 1000000);
+		json_i64(j, "time_unix_ms", fd->time_unix_ns / 1000000);
+		json_end_object(j);
+	}
+}
+
+static void
 finding_json(struct json *j, const struct la_finding *fd,
-	     const struct loc_types *lt)
+	     const struct loc_types *lt, const struct loc_callers *lc)
 {
 	char arena[32];
 
@@ -552,6 +721,8 @@ finding_json(struct json *j, const struct la_finding *fd,
 	json_i64(j, "time_unix_ms", fd->time_unix_ns / 1000000);
 	if (lt)
 		types_json(j, lt);
+	if (lc && lc->n)
+		callers_json(j, lc);
 	json_end_object(j);
 }
 
@@ -635,23 +806,43 @@ report_check_json(FILE *f, const struct check_doc *d)
 			if (!la_tracker_finding(d->tracker, i, &fd) &&
 			    fd.verdict == lists[l].v)
 				finding_json(&j, &fd,
-					     report_types_of(d, &fd.loc));
-		/* then the main types of each leak, as leaks of their own */
+					     report_types_of(d, &fd.loc),
+					     report_callers_of(d, &fd.loc));
+		/*
+		 * then the main types and callers of each leak, as leaks of
+		 * their own
+		 */
 		for (unsigned i = 0; lists[l].v == LA_VERDICT_LEAK && i < n;
 		     i++)
 			if (!la_tracker_finding(d->tracker, i, &fd) &&
-			    fd.verdict == LA_VERDICT_LEAK)
+			    fd.verdict == LA_VERDICT_LEAK) {
 				type_entries_json(&j, &fd,
 						  report_types_of(d, &fd.loc));
+				caller_entries_json(
+					&j, &fd, report_callers_of(d, &fd.loc));
+			}
 		json_end_array(&j);
 	}
 	json_array(&j, "leaks_this_run");
 	for (unsigned i = 0; i < d->n_seen; i++)
-		finding_json(&j, &d->seen[i], NULL);
+		finding_json(&j, &d->seen[i], NULL, NULL);
 	json_end_array(&j);
 	if (d->last)
 		totals_json(&j, d->last);
 	json_u64(&j, "trims", d->trims);
+	if (d->callers_run &&
+	    (d->callers_run->windows || d->callers_run->error[0])) {
+		json_object(&j, "callers_sampling");
+		json_string(&j, "backend", "uprobe");
+		json_u64(&j, "windows", d->callers_run->windows);
+		json_u64(&j, "allocations", d->callers_run->allocations);
+		json_u64(&j, "lost", d->callers_run->lost);
+		json_double(&j, "window_ms", d->callers_run->window_ms);
+		json_double(&j, "teardown_ms", d->callers_run->teardown_ms);
+		if (d->callers_run->error[0])
+			json_string(&j, "error", d->callers_run->error);
+		json_end_object(&j);
+	}
 	if (d->log_dir)
 		json_string(&j, "log_dir", d->log_dir);
 	if (d->state_dir)

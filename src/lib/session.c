@@ -404,9 +404,20 @@ la_snapshot_take_opts(struct la_session *s, const struct la_snapshot_opts *opts,
 			-EINVAL,
 			"a sample of %u chunks per location is too large: at most %u",
 			o.sample_max, LA_SAMPLE_MAX);
+	if (o.n_probes && !o.probes)
+		return la_fail(-EINVAL,
+			       "no chunk addresses to probe were given");
+	if (o.n_probes > LA_PROBE_MAX)
+		return la_fail(-EINVAL,
+			       "%u chunks to probe: at most %u in one snapshot",
+			       o.n_probes, LA_PROBE_MAX);
 	snap = snapshot_new();
 	if (!snap)
 		return la_fail(-ENOMEM, "out of memory");
+	if (o.n_probes && snapshot_probe(snap, o.probes, o.n_probes)) {
+		la_snapshot_free(snap);
+		return la_fail(-ENOMEM, "out of memory");
+	}
 	if (o.n_watch && snapshot_watch(snap, o.watch, o.n_watch,
 					o.sample_max ? o.sample_max : 256)) {
 		la_snapshot_free(snap);

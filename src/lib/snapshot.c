@@ -76,9 +76,56 @@ snapshot_watch(struct la_snapshot *snap, const struct la_location *loc,
 	return 0;
 }
 
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int
+snapshot_probe(struct la_snapshot *snap, const uint64_t *addrs, unsigned n)
+{
+	unsigned k = 0;
+
+	snap->probe_addrs = malloc((n ? n : 1) * sizeof(uint64_t));
+	snap->probe_sizes = calloc(n ? n : 1, sizeof(uint64_t));
+	if (!snap->probe_addrs || !snap->probe_sizes)
+		return -ENOMEM;
+	memcpy(snap->probe_addrs, addrs, n * sizeof(uint64_t));
+	qsort(snap->probe_addrs, n, sizeof(uint64_t), cmp_u64);
+	for (unsigned i = 0; i < n; i++)
+		if (!k || snap->probe_addrs[i] != snap->probe_addrs[k - 1])
+			snap->probe_addrs[k++] = snap->probe_addrs[i];
+	snap->n_probes = k;
+	return 0;
+}
+
+/* The index of addr among the probes, or -1. */
+static long
+probe_index(const struct la_snapshot *snap, uint64_t addr)
+{
+	unsigned lo = 0, hi = snap->n_probes;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (snap->probe_addrs[mid] < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < snap->n_probes && snap->probe_addrs[lo] == addr ? (long)lo
+								    : -1;
+}
+
 void
 snapshot_reset(struct la_snapshot *snap)
 {
+	if (snap->probe_sizes)
+		memset(snap->probe_sizes, 0,
+		       snap->n_probes * sizeof(*snap->probe_sizes));
 	for (unsigned i = 0; i < snap->n_watch; i++) {
 		snap->watch[i].population = 0;
 		snap->watch[i].n = 0;
@@ -223,6 +270,12 @@ snapshot_visit(void *arg, unsigned arena, uint64_t addr, uint64_t size,
 		return;
 	if (snap->n_watch && (kind == CHUNK_IN_USE || kind == CHUNK_MMAPPED))
 		sample(snap, arena, addr, size);
+	if (snap->n_probes && (kind == CHUNK_IN_USE || kind == CHUNK_MMAPPED)) {
+		long j = probe_index(snap, addr);
+
+		if (j >= 0)
+			snap->probe_sizes[j] = size;
+	}
 	idx = size_class_index(size);
 	if (idx >= SIZE_CLASSES)
 		idx = SIZE_CLASSES - 1;
@@ -343,6 +396,8 @@ la_snapshot_free(struct la_snapshot *snap)
 		free(snap->watch[i].sizes);
 	}
 	free(snap->watch);
+	free(snap->probe_addrs);
+	free(snap->probe_sizes);
 	free(snap->arenas);
 	free(snap->arena_classes);
 	free(snap);
@@ -476,4 +531,17 @@ la_snapshot_sampled(const struct la_snapshot *snap, unsigned watch_index,
 	if (population)
 		*population = w->population;
 	return 0;
+}
+
+int
+la_snapshot_probe(const struct la_snapshot *snap, uint64_t chunk_addr,
+		  uint64_t *chunk_size)
+{
+	long j = probe_index(snap, chunk_addr);
+
+	if (j < 0)
+		return -ENOENT;
+	if (chunk_size)
+		*chunk_size = snap->probe_sizes[j];
+	return snap->probe_sizes[j] != 0;
 }

@@ -44,6 +44,13 @@ struct la_snapshot {
 	struct snap_watch *watch;
 	unsigned n_watch, sample_max;
 	uint64_t rng; /* the reservoir's xorshift state */
+	/*
+	 * Probed chunk addresses, sorted and unique, and the size of the
+	 * in-use chunk found at each (0: none), for la_snapshot_probe().
+	 */
+	uint64_t *probe_addrs;
+	uint64_t *probe_sizes;
+	unsigned n_probes;
 	/* During the walk: the arenas found so far, for arena addresses. */
 	const struct heap_walk *walk;
 };
@@ -58,6 +65,8 @@ struct la_snapshot *snapshot_new(void);
  */
 int snapshot_watch(struct la_snapshot *snap, const struct la_location *loc,
 		   unsigned n, unsigned sample_max);
+/* Probe the n chunk addresses (copied, sorted, deduplicated). -ENOMEM. */
+int snapshot_probe(struct la_snapshot *snap, const uint64_t *addrs, unsigned n);
 /* Reset the counts for another attempt. */
 void snapshot_reset(struct la_snapshot *snap);
 /*

@@ -1,0 +1,647 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * callers.c - where allocations come from (DESIGN.md §2.4): one sampling
+ * window on the allocation functions, its records unwound offline and
+ * grouped by call stack, each stack with the chunks it allocated; a later
+ * snapshot probes those chunks, and the stacks whose chunks survive are
+ * where a growing location grows from.
+ *
+ * Responsible for: choosing the backend, keeping a bounded set of chunks
+ * per stack, survival, ordering, symbols of the frames. Not for: the
+ * window itself (uprobe.c; a ptrace int3 backend would deliver the same
+ * struct alloc_event), unwinding (unwind.c), symbols (modules.c), the
+ * walk that finds the survivors (snapshot.c, through the snapshot's
+ * probes), deciding when to sample (the caller).
+ *
+ * Each record is unwound in the window's callback, from the copy of the
+ * registers and stack the kernel made at the call: the target has already
+ * run on by then and never waits for us; only our draining of the ring
+ * buffers is slower (a full ring loses records, counted in lost). This
+ * keeps the memory bounded by the stacks, not by the copies (1000 copies
+ * of 16 KiB would be 16 MiB).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/user.h>
+#include <time.h>
+
+#define LOG_PREFIX "callers: "
+#include "error.h"
+#include "log.h"
+#include "modules.h"
+#include "session.h"
+#include "snapshot.h"
+#include "unwind.h"
+#include "uprobe.h"
+
+#define DEF_MAX_HITS 1000u
+#define DEF_MAX_MS 50u
+#define DEF_MAX_THREADS 8u
+/*
+ * Stack copied per call, and ring buffer per thread: a burst of calls
+ * faster than we drain must fit (8 KiB covers the frames of most call
+ * chains; 256 pages hold about 120 records).
+ */
+#define STACK_COPY 8192u
+#define RING_PAGES 256u
+/* A frame more than kept, so that frame 0 (malloc itself) can be skipped. */
+#define UNWIND_FRAMES (LA_CALLER_FRAMES + 1)
+/* glibc x86_64: the program's data starts after prev_size and size */
+#define CHUNK_DATA 16
+#define CHUNK_MIN 32
+
+_Static_assert(LA_ALLOC_MALLOC == 1u << ALLOC_MALLOC &&
+		       LA_ALLOC_CALLOC == 1u << ALLOC_CALLOC &&
+		       LA_ALLOC_REALLOC == 1u << ALLOC_REALLOC &&
+		       LA_ALLOC_MEMALIGN == 1u << ALLOC_MEMALIGN &&
+		       LA_ALLOC_POSIX_MEMALIGN == 1u << ALLOC_POSIX_MEMALIGN &&
+		       LA_ALLOC_ALIGNED_ALLOC == 1u << ALLOC_ALIGNED_ALLOC &&
+		       LA_ALLOC_VALLOC == 1u << ALLOC_VALLOC &&
+		       LA_ALLOC_PVALLOC == 1u << ALLOC_PVALLOC,
+	       "LA_ALLOC_* follow enum alloc_fn");
+
+/* A kept chunk: what a call got, and what the check found there. */
+struct kchunk {
+	uint64_t addr; /* the chunk header: ptr - 16 */
+	uint64_t want; /* the smallest chunk the request fits in */
+	uint64_t size; /* found at the check (0: not in use) */
+	unsigned stack;
+	unsigned char aligned; /* from an aligned function: any size >= want */
+	unsigned char dead; /* freed within the window: its address came back */
+};
+
+struct cstack {
+	uint64_t hash;
+	unsigned n_pcs;
+	uint64_t pcs[LA_CALLER_FRAMES];
+	unsigned allocations, kept;
+	uint64_t bytes;
+	unsigned surviving;
+	uint64_t surviving_bytes;
+	struct la_frame *frames; /* resolved once the window is over */
+};
+
+struct la_callers {
+	struct la_callers_info info;
+	struct cstack *stacks;
+	unsigned n_stacks;
+	unsigned *order; /* stack indexes, as la_callers_get() lists them */
+	unsigned *stack_slot; /* hash -> stack index + 1 */
+	size_t stack_mask;
+	struct kchunk *chunks;
+	unsigned n_chunks;
+	unsigned *chunk_slot; /* chunk addr -> chunk index + 1 */
+	size_t chunk_mask;
+	uint64_t *probes; /* the live chunks' addresses, sorted */
+	unsigned n_probes;
+	struct modules *mods; /* during la_callers_sample() only */
+};
+
+static uint64_t
+mix(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+	return h * 0xff51afd7ed558ccdull;
+}
+
+/*
+ * The request as glibc's request2size() makes it a chunk (x86_64): the
+ * request plus the 8-byte size field, rounded up to 16, at least 32.
+ */
+static uint64_t
+request_chunk(uint64_t req)
+{
+	uint64_t cs = (req + 8 + 15) & ~15ull;
+
+	return req > (1ull << 62) ? 0 : cs < CHUNK_MIN ? CHUNK_MIN : cs;
+}
+
+static struct cstack *
+stack_get(struct la_callers *c, const uint64_t *pcs, unsigned n)
+{
+	uint64_t h = n;
+	size_t i;
+
+	for (unsigned k = 0; k < n; k++)
+		h = mix(h, pcs[k]);
+	i = (size_t)(h >> 7) & c->stack_mask;
+	while (c->stack_slot[i]) {
+		struct cstack *st = &c->stacks[c->stack_slot[i] - 1];
+
+		if (st->hash == h && st->n_pcs == n &&
+		    !memcmp(st->pcs, pcs, n * sizeof(*pcs)))
+			return st;
+		i = (i + 1) & c->stack_mask;
+	}
+	if (c->n_stacks == LA_CALLERS_STACKS_MAX)
+		return NULL;
+	c->stack_slot[i] = c->n_stacks + 1;
+	c->stacks[c->n_stacks] = (struct cstack){.hash = h, .n_pcs = n};
+	memcpy(c->stacks[c->n_stacks].pcs, pcs, n * sizeof(*pcs));
+	return &c->stacks[c->n_stacks++];
+}
+
+/* The slot of chunk address addr: where it is, or where it goes. */
+static size_t
+chunk_slot(const struct la_callers *c, uint64_t addr)
+{
+	size_t i =
+		(size_t)((addr * 0x9e3779b97f4a7c15ull) >> 17) & c->chunk_mask;
+
+	while (c->chunk_slot[i] && c->chunks[c->chunk_slot[i] - 1].addr != addr)
+		i = (i + 1) & c->chunk_mask;
+	return i;
+}
+
+/* A chunk a recorded call freed or got again is no longer its owner's. */
+static void
+chunk_forget(struct la_callers *c, uint64_t addr)
+{
+	size_t i = chunk_slot(c, addr);
+
+	if (c->chunk_slot[i])
+		c->chunks[c->chunk_slot[i] - 1].dead = 1;
+}
+
+static void
+chunk_keep(struct la_callers *c, struct cstack *st,
+	   const struct alloc_event *ev)
+{
+	uint64_t addr = ev->ptr - CHUNK_DATA;
+	size_t i = chunk_slot(c, addr);
+	struct kchunk *k;
+
+	if (st->kept >= LA_CALLERS_PER_STACK ||
+	    c->n_chunks >= LA_CALLERS_CHUNKS_MAX)
+		return;
+	k = &c->chunks[c->n_chunks];
+	*k = (struct kchunk){
+		.addr = addr,
+		.want = request_chunk(ev->size),
+		.stack = (unsigned)(st - c->stacks),
+		.aligned = ev->fn != ALLOC_MALLOC && ev->fn != ALLOC_CALLOC &&
+			   ev->fn != ALLOC_REALLOC,
+	};
+	/* the map names the latest chunk at an address */
+	c->chunk_slot[i] = ++c->n_chunks;
+	st->kept++;
+}
+
+static int
+on_event(const struct alloc_event *ev, void *arg)
+{
+	struct la_callers *c = arg;
+	struct user_regs_struct regs;
+	struct unwind_frame f[UNWIND_FRAMES];
+	uint64_t pcs[LA_CALLER_FRAMES];
+	struct cstack *st;
+	unsigned n, k = 0;
+
+	c->info.allocations++;
+	if (ev->old_ptr)
+		chunk_forget(c, ev->old_ptr - CHUNK_DATA);
+	if (!ev->ptr || ev->ptr < CHUNK_DATA) {
+		c->info.failed++;
+		return 0;
+	}
+	/* malloc returned an address we hold: the chunk was freed since */
+	chunk_forget(c, ev->ptr - CHUNK_DATA);
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = ev->ip;
+	regs.rsp = ev->sp;
+	regs.rbp = ev->bp;
+	n = unwind_stack(c->mods, &regs, ev->sp, ev->stack, ev->stack_len, 0, f,
+			 UNWIND_FRAMES, NULL);
+	/* frame 0 is the allocation function's entry: start at its caller */
+	for (unsigned i = 1; i < n && k < LA_CALLER_FRAMES; i++)
+		pcs[k++] = f[i].pc;
+	st = stack_get(c, pcs, k);
+	if (!st) {
+		c->info.stacks_dropped++;
+		return 0;
+	}
+	st->allocations++;
+	st->bytes += ev->size;
+	chunk_keep(c, st, ev);
+	return 0;
+}
+
+/* Copy src into dst (len > 0), cut to fit. */
+static void
+copy_str(char *dst, size_t len, const char *src)
+{
+	size_t n = strnlen(src, len - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static void
+resolve_frame(struct modules *m, uint64_t pc, struct la_frame *fr)
+{
+	const struct module *mod;
+	struct symbol_hit hit;
+
+	memset(fr, 0, sizeof(*fr));
+	fr->pc = pc;
+	/* a return address: the call is the instruction before it */
+	mod = modules_find(m, pc - 1);
+	if (!mod)
+		return;
+	copy_str(fr->module, sizeof(fr->module), mod->path);
+	fr->module_offset = pc - mod->bias;
+	if (!modules_symbol(m, pc - 1, &hit) && hit.is_function)
+		copy_str(fr->function, sizeof(fr->function), hit.name);
+	if (modules_line(m, pc - 1, fr->file, sizeof(fr->file), &fr->line))
+		fr->file[0] = '\0';
+}
+
+/* A small cache, as the same return addresses recur in many stacks. */
+static int
+resolve_all(struct la_callers *c)
+{
+	unsigned cap = 64, n = 0;
+	struct la_frame *seen = malloc(cap * sizeof(*seen));
+
+	if (!seen)
+		return -ENOMEM;
+	for (unsigned s = 0; s < c->n_stacks; s++) {
+		struct cstack *st = &c->stacks[s];
+
+		st->frames =
+			calloc(st->n_pcs ? st->n_pcs : 1, sizeof(*st->frames));
+		if (!st->frames) {
+			free(seen);
+			return -ENOMEM;
+		}
+		for (unsigned i = 0; i < st->n_pcs; i++) {
+			unsigned j;
+
+			for (j = 0; j < n && seen[j].pc != st->pcs[i]; j++)
+				;
+			if (j == n) {
+				if (n == cap) {
+					void *nv = realloc(
+						seen, 2 * cap * sizeof(*seen));
+
+					if (!nv) {
+						free(seen);
+						return -ENOMEM;
+					}
+					seen = nv;
+					cap *= 2;
+				}
+				resolve_frame(c->mods, st->pcs[i], &seen[n++]);
+			}
+			st->frames[i] = seen[j];
+		}
+	}
+	free(seen);
+	return 0;
+}
+
+static int
+by_bytes(const void *a, const void *b, void *arg)
+{
+	const struct la_callers *c = arg;
+	const struct cstack *x = &c->stacks[*(const unsigned *)a];
+	const struct cstack *y = &c->stacks[*(const unsigned *)b];
+
+	if (x->surviving_bytes != y->surviving_bytes)
+		return x->surviving_bytes > y->surviving_bytes ? -1 : 1;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	return (x->allocations < y->allocations) -
+	       (x->allocations > y->allocations);
+}
+
+static void
+sort_stacks(struct la_callers *c)
+{
+	for (unsigned i = 0; i < c->n_stacks; i++)
+		c->order[i] = i;
+	qsort_r(c->order, c->n_stacks, sizeof(*c->order), by_bytes, c);
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The live chunks' addresses, sorted: what the next snapshot probes. */
+static int
+make_probes(struct la_callers *c)
+{
+	c->probes = malloc((c->n_chunks ? c->n_chunks : 1) * sizeof(uint64_t));
+	if (!c->probes)
+		return -ENOMEM;
+	for (unsigned i = 0; i < c->n_chunks; i++)
+		if (!c->chunks[i].dead)
+			c->probes[c->n_probes++] = c->chunks[i].addr;
+	qsort(c->probes, c->n_probes, sizeof(uint64_t), cmp_u64);
+	c->info.kept_chunks = c->n_probes;
+	return 0;
+}
+
+static int
+alloc_tables(struct la_callers *c)
+{
+	c->stack_mask = 2 * LA_CALLERS_STACKS_MAX - 1;
+	c->chunk_mask = 2 * LA_CALLERS_CHUNKS_MAX - 1;
+	c->stacks = calloc(LA_CALLERS_STACKS_MAX, sizeof(*c->stacks));
+	c->order = calloc(LA_CALLERS_STACKS_MAX, sizeof(*c->order));
+	c->stack_slot = calloc(c->stack_mask + 1, sizeof(*c->stack_slot));
+	c->chunks = calloc(LA_CALLERS_CHUNKS_MAX, sizeof(*c->chunks));
+	c->chunk_slot = calloc(c->chunk_mask + 1, sizeof(*c->chunk_slot));
+	return c->stacks && c->order && c->stack_slot && c->chunks &&
+			       c->chunk_slot
+		       ? 0
+		       : -ENOMEM;
+}
+
+/* The window's tables are only needed while it runs. */
+static void
+shrink(struct la_callers *c)
+{
+	free(c->stack_slot);
+	free(c->chunk_slot);
+	c->stack_slot = c->chunk_slot = NULL;
+}
+
+static int
+run_uprobe(struct la_callers *c, pid_t pid, const struct la_callers_opts *o)
+{
+	struct uprobe_opts uo = {
+		.sz = sizeof(uo),
+		.max_hits = o->max_hits,
+		.max_ms = o->max_ms,
+		.max_threads = o->max_threads,
+		.fn_mask = o->functions,
+		.stack_size = STACK_COPY,
+		.ring_pages = RING_PAGES,
+	};
+	const struct uprobe_stats *us;
+	struct uprobe_window *w;
+	int err;
+
+	err = uprobe_window_open(pid, &uo, &w);
+	if (err)
+		return err; /* the sentence is uprobe.c's */
+	err = uprobe_window_run(w, on_event, c);
+	us = uprobe_window_stats(w);
+	for (unsigned i = 0; i < ALLOC_NFNS; i++)
+		c->info.hits += us->hits[i];
+	c->info.lost = us->lost;
+	c->info.threads = us->threads;
+	c->info.threads_skipped = us->threads_skipped;
+	c->info.open_ns = us->open_ns;
+	c->info.window_ns = us->run_ns;
+	c->info.teardown_ns = us->close_ns;
+	uprobe_window_close(w);
+	if (err > 0)
+		err = 0;
+	return err;
+}
+
+int
+la_callers_sample(struct la_session *s, const struct la_callers_opts *opts,
+		  struct la_callers **out)
+{
+	struct la_callers_opts o = {0};
+	struct la_callers *c;
+	struct timespec now;
+	int err;
+
+	la_error_clear();
+	*out = NULL;
+	if (opts)
+		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	if (o.backend != LA_CALLERS_AUTO && o.backend != LA_CALLERS_UPROBE)
+		return la_fail(-EINVAL, "unknown callers backend %d",
+			       (int)o.backend);
+	if (o.functions & ~((1u << ALLOC_NFNS) - 1))
+		return la_fail(-EINVAL, "unknown allocation functions %#x",
+			       o.functions);
+	o.max_hits = o.max_hits ? o.max_hits : DEF_MAX_HITS;
+	o.max_ms = o.max_ms ? o.max_ms : DEF_MAX_MS;
+	o.max_threads = o.max_threads ? o.max_threads : DEF_MAX_THREADS;
+	o.functions = o.functions ? o.functions : LA_ALLOC_DEFAULT;
+	c = calloc(1, sizeof(*c));
+	if (!c || alloc_tables(c)) {
+		la_callers_free(c);
+		return la_fail(-ENOMEM, "out of memory");
+	}
+	snprintf(c->info.backend, sizeof(c->info.backend), "uprobe");
+	c->info.pid = s->pid;
+	/* the modules before the probes exist: the window starts at once */
+	err = modules_open(s->pid, &c->mods);
+	if (err) {
+		la_callers_free(c);
+		if (err == -ESRCH)
+			return la_fail(-ESRCH, "process %d exited",
+				       (int)s->pid);
+		return la_fail_default(err);
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	c->info.time_unix_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	err = run_uprobe(c, s->pid, &o);
+	if (!err)
+		err = resolve_all(c);
+	if (!err)
+		err = make_probes(c);
+	modules_close(c->mods);
+	c->mods = NULL;
+	shrink(c);
+	if (err) {
+		la_callers_free(c);
+		return err == -ENOMEM ? la_fail(-ENOMEM, "out of memory")
+				      : la_fail_default(err);
+	}
+	c->info.stacks = c->n_stacks;
+	sort_stacks(c);
+	pr_debug("%llu calls, %u stacks, %u chunks kept, teardown %.0f ms",
+		 (unsigned long long)c->info.allocations, c->n_stacks,
+		 c->info.kept_chunks, (double)c->info.teardown_ns / 1e6);
+	*out = c;
+	return 0;
+}
+
+void
+la_callers_free(struct la_callers *c)
+{
+	if (!c)
+		return;
+	for (unsigned i = 0; c->stacks && i < c->n_stacks; i++)
+		free(c->stacks[i].frames);
+	if (c->mods)
+		modules_close(c->mods);
+	free(c->stacks);
+	free(c->order);
+	free(c->stack_slot);
+	free(c->chunks);
+	free(c->chunk_slot);
+	free(c->probes);
+	free(c);
+}
+
+void
+la_callers_info(const struct la_callers *c, struct la_callers_info *out)
+{
+	*out = c->info;
+}
+
+void
+la_callers_probes(const struct la_callers *c, const uint64_t **chunk_addrs,
+		  unsigned *n)
+{
+	*chunk_addrs = c->probes;
+	*n = c->n_probes;
+}
+
+/*
+ * Could the chunk found at the check be the one the call got? It must be
+ * at least the request's chunk; glibc hands out a free chunk whole when
+ * the rest would be smaller than CHUNK_MIN, and mmapped chunks are whole
+ * pages (with their header in the first).
+ */
+static int
+same_chunk(const struct kchunk *k, uint64_t size)
+{
+	if (size < k->want)
+		return 0;
+	if (k->aligned)
+		return 1;
+	if (size - k->want < CHUNK_MIN)
+		return 1;
+	return !(size & 4095) && size - k->want < 4096 + CHUNK_DATA;
+}
+
+int
+la_callers_check(struct la_callers *c, const struct la_snapshot *snap)
+{
+	la_error_clear();
+	if (snap->info.pid != c->info.pid)
+		return la_fail(
+			-EINVAL,
+			"the snapshot is of process %d, the sample of process %d",
+			(int)snap->info.pid, (int)c->info.pid);
+	for (unsigned i = 0; i < c->n_chunks; i++) {
+		struct kchunk *k = &c->chunks[i];
+		uint64_t size = 0;
+		int r;
+
+		if (k->dead)
+			continue;
+		r = la_snapshot_probe(snap, k->addr, &size);
+		if (r < 0)
+			return la_fail(
+				-EINVAL,
+				"the snapshot did not probe the sampled chunks: pass la_callers_probes() in la_snapshot_opts");
+		k->size = r && same_chunk(k, size) ? size : 0;
+	}
+	c->info.surviving_chunks = 0;
+	c->info.surviving_bytes = 0;
+	for (unsigned s = 0; s < c->n_stacks; s++) {
+		c->stacks[s].surviving = 0;
+		c->stacks[s].surviving_bytes = 0;
+	}
+	for (unsigned i = 0; i < c->n_chunks; i++) {
+		const struct kchunk *k = &c->chunks[i];
+
+		if (k->dead || !k->size)
+			continue;
+		c->stacks[k->stack].surviving++;
+		c->stacks[k->stack].surviving_bytes += k->size;
+		c->info.surviving_chunks++;
+		c->info.surviving_bytes += k->size;
+	}
+	c->info.checked = 1;
+	c->info.checked_unix_ns = snap->info.time_unix_ns;
+	sort_stacks(c);
+	return 0;
+}
+
+unsigned
+la_callers_count(const struct la_callers *c)
+{
+	return c->n_stacks;
+}
+
+static int
+by_class_bytes(const void *a, const void *b)
+{
+	const struct la_caller_class *x = a, *y = b;
+
+	if (x->surviving_bytes != y->surviving_bytes)
+		return x->surviving_bytes > y->surviving_bytes ? -1 : 1;
+	return (x->kept_chunks < y->kept_chunks) -
+	       (x->kept_chunks > y->kept_chunks);
+}
+
+/* The kept chunks of stack si by size class (room for n in cls). */
+static unsigned
+classes_of(const struct la_callers *c, unsigned si, struct la_caller_class *cls,
+	   unsigned max)
+{
+	struct la_caller_class all[64];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < c->n_chunks; i++) {
+		const struct kchunk *k = &c->chunks[i];
+		uint64_t size = k->size ? k->size : k->want, lo, hi;
+		unsigned idx, j;
+
+		if (k->stack != si || k->dead)
+			continue;
+		idx = size_class_index(size);
+		if (idx >= SIZE_CLASSES)
+			idx = SIZE_CLASSES - 1;
+		size_class_bounds(idx, &lo, &hi);
+		for (j = 0; j < n && all[j].chunk_size_min != lo; j++)
+			;
+		if (j == n) {
+			if (n == sizeof(all) / sizeof(all[0]))
+				continue;
+			all[n++] = (struct la_caller_class){
+				.chunk_size_min = lo, .chunk_size_max = hi};
+		}
+		all[j].kept_chunks++;
+		if (k->size) {
+			all[j].surviving_chunks++;
+			all[j].surviving_bytes += k->size;
+		}
+	}
+	qsort(all, n, sizeof(all[0]), by_class_bytes);
+	if (n > max)
+		n = max;
+	memcpy(cls, all, n * sizeof(*cls));
+	return n;
+}
+
+int
+la_callers_get(const struct la_callers *c, unsigned i, struct la_caller *out)
+{
+	const struct cstack *st;
+
+	if (i >= c->n_stacks)
+		return -ENOENT;
+	st = &c->stacks[c->order[i]];
+	memset(out, 0, sizeof(*out));
+	out->n_frames = st->n_pcs;
+	if (st->frames)
+		memcpy(out->frames, st->frames,
+		       st->n_pcs * sizeof(*out->frames));
+	out->sampled_allocations = st->allocations;
+	out->sampled_bytes = st->bytes;
+	out->kept_chunks = st->kept;
+	out->surviving_chunks = st->surviving;
+	out->surviving_bytes = st->surviving_bytes;
+	out->n_classes =
+		classes_of(c, c->order[i], out->classes, LA_CALLER_CLASSES);
+	return 0;
+}

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test_callers.c - where a leak comes from (issue 5, deliverables 2 and
+ * 5), through the CLI only: callerleak leaks 1160-byte entries through
+ * main -> serve_requests -> cache_insert -> make_entry while churn_buffers
+ * allocates and frees 1100-1200 bytes three times as often, in the same
+ * size class. monitor --callers=auto opens a uprobe sampling window after
+ * each sample where something grows and checks its chunks at the next;
+ * the leak's top caller must be make_entry, cache_insert, serve_requests
+ * in that order, never churn_buffers. With debug info the frames have
+ * callerleak.c and lines; after strip --strip-debug the names come from
+ * .symtab and there are no lines. Both builds are PIE, the toolchain's
+ * default (the frames are relocated from the load address). --callers=off
+ * gives no callers. Every target is unharmed at the end.
+ *
+ * Uprobes need root (CAP_SYS_ADMIN since Linux 6.12): like test_uprobe,
+ * these tests fail rather than skip without it. Each window costs about
+ * 80 ms per probe to remove (3 functions x 2 probes x 1 thread here).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "target.h"
+
+#define EXIT_LEAK 1
+
+static void
+start(struct target *t, const char *name)
+{
+	int err = target_start(t, name, NULL, NULL);
+
+	cr_assert_eq(err, 0, "cannot start %s: %s", name, strerror(-err));
+	cr_assert_eq(target_read_line(t, 20000), 0, "no ready line");
+	cr_assert(!strncmp(t->line, "ready callerleak chunk=1168", 27), "%s",
+		  t->line);
+	/*
+	 * 4 entries leaked and 12 buffers churned every 10 ms: a window of
+	 * 50 ms sees several ticks, whenever it opens
+	 */
+	cr_assert_eq(target_send(t, "timer 10 4"), 0);
+	cr_assert_eq(target_read_line(t, 20000), 0);
+	cr_assert_str_eq(t->line, "timer on");
+}
+
+static void
+expect_unharmed(struct target *t)
+{
+	cr_expect_eq(target_check_unharmed(t, 0, NULL), 0, "%s", t->line);
+	target_stop(t);
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/*
+ * monitor the target for about 3 s with --callers=mode, in a log folder
+ * of its own and without configuration files; r gets the output.
+ */
+static void
+monitor(const struct target *t, const char *mode, int json,
+	struct run_result *r)
+{
+	char dir[] = "/tmp/la-callers-XXXXXX", pid[32], callers[32];
+	const char *env[] = {"LEAKATTACH_CONFIG=", NULL};
+	const char *argv[] = {leakattach_path(),
+			      "monitor",
+			      "-p",
+			      pid,
+			      "--interval",
+			      "0.4",
+			      "--duration",
+			      "3",
+			      "--min-size",
+			      "64K",
+			      callers,
+			      "--log-dir",
+			      dir,
+			      json ? "--json" : NULL,
+			      NULL};
+	int err;
+
+	cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	snprintf(pid, sizeof(pid), "%d", (int)t->pid);
+	snprintf(callers, sizeof(callers), "--callers=%s", mode);
+	err = run_capture(argv, env, 60000, r);
+	cr_assert_eq(err, 0, "running leakattach: %s", strerror(-err));
+	cr_assert_eq(r->status, EXIT_LEAK, "status %d\nstdout: %s\nstderr: %s",
+		     r->status, r->out, r->err);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A python3 check of a leakattach.check/1 document, with one argument. */
+static void
+py_expect(const char *doc, const char *script, const char *arg)
+{
+	char path[] = "/tmp/la-callers-json-XXXXXX";
+	const char *argv[] = {
+		"/usr/bin/python3", "-c", script, path, arg, NULL};
+	struct run_result r;
+	int fd = mkstemp(path), err;
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, doc, strlen(doc)), (ssize_t)strlen(doc));
+	close(fd);
+	err = run_capture(argv, NULL, 30000, &r);
+	cr_assert_eq(err, 0, "python3: %s", strerror(-err));
+	cr_expect_eq(r.status, 0, "JSON check failed:\n%s\ndocument: %.6000s",
+		     r.err, doc);
+	run_result_free(&r);
+	remove(path);
+}
+
+/* argv[2]: "debug" (frames have callerleak.c and lines) or "nodebug". */
+static const char leak_has_callers[] =
+	"import json, sys\n"
+	"d = json.load(open(sys.argv[1]))\n"
+	"debug = sys.argv[2] == 'debug'\n"
+	"assert d['verdict'] == 'leak', d['verdict']\n"
+	"cs = d['callers_sampling']\n"
+	"assert cs['backend'] == 'uprobe' and cs['windows'] >= 1, cs\n"
+	"for k in ('allocations', 'lost', 'window_ms', 'teardown_ms'):\n"
+	"    assert k in cs, k\n"
+	"assert cs['allocations'] > 0, cs\n"
+	"locs = [f for f in d['leaks'] if f['kind'] in ('size_class', 'arena_size_class')\n"
+	"        and f['chunk_size_min'] <= 1168 <= f['chunk_size_max']]\n"
+	"assert locs, d['leaks']\n"
+	"with_callers = [f for f in locs if f.get('callers')]\n"
+	"assert with_callers, locs\n"
+	"def names(c):\n"
+	"    return [fr['function'] for fr in c['stack']]\n"
+	"for f in with_callers:\n"
+	"    top = f['callers'][0]\n"
+	"    for k in ('sampled_allocations', 'surviving_chunks', 'surviving_bytes', 'estimated_bytes'):\n"
+	"        assert k in top, (k, top)\n"
+	"    assert top['kind'] == 'caller', top\n"
+	"    n = names(top)\n"
+	"    assert n[:3] == ['make_entry', 'cache_insert', 'serve_requests'], n\n"
+	"    assert 'churn_buffers' not in n, n\n"
+	"    assert top['surviving_chunks'] > 0 and top['estimated_bytes'] > 0, top\n"
+	"    for c in f['callers'][1:]:\n"
+	"        assert c['surviving_bytes'] <= top['surviving_bytes'], f['callers']\n"
+	"    for fr in top['stack'][:3]:\n"
+	"        assert fr['module'].endswith('/callerleak') or fr['module'].endswith('/callerleak-nodebug'), fr\n"
+	"        if debug:\n"
+	"            assert fr['file'].endswith('callerleak.c') and fr['line'] > 0, fr\n"
+	"        else:\n"
+	"            assert fr['file'] == '' and fr['line'] == 0, fr\n"
+	"entries = [f for f in d['leaks'] if f['kind'] == 'caller']\n"
+	"assert entries, d['leaks']\n"
+	"assert names(entries[0])[0] == 'make_entry', entries[0]\n"
+	"assert entries[0]['estimated'] is True, entries[0]\n"
+	"assert all(names(e)[0] != 'churn_buffers' for e in entries), entries\n";
+
+static void
+blames_the_chain(const char *name, const char *debug)
+{
+	struct target t;
+	struct run_result r;
+
+	start(&t, name);
+	monitor(&t, "auto", 1, &r);
+	py_expect(r.out, leak_has_callers, debug);
+	run_result_free(&r);
+	expect_unharmed(&t);
+}
+
+Test(callers, leak_blames_the_chain_with_lines, .timeout = 60)
+{
+	blames_the_chain("callerleak", "debug");
+}
+
+/* The names come from .symtab; no DWARF is left for lines. */
+Test(callers, leak_blames_the_chain_without_debug_info, .timeout = 60)
+{
+	blames_the_chain("callerleak-nodebug", "nodebug");
+}
+
+Test(callers, text_report_names_the_callers, .timeout = 60)
+{
+	struct target t;
+	struct run_result r;
+	const char *block, *entry;
+
+	start(&t, "callerleak");
+	monitor(&t, "auto", 0, &r);
+	block = strstr(r.out, "callers (sampled with uprobe: ");
+	cr_assert(block, "%s", r.out);
+	cr_expect(strstr(block, "estimates):"), "%s", block);
+	/* the first stack: the chain, with files and lines */
+	entry = strstr(block, "#1 ");
+	cr_assert(entry, "%s", block);
+	cr_expect(
+		strstr(entry, "make_entry (callerleak.c:") <
+				strstr(entry, "cache_insert (callerleak.c:") &&
+			strstr(entry, "cache_insert (callerleak.c:") <
+				strstr(entry,
+				       "serve_requests (callerleak.c:") &&
+			strstr(entry, "make_entry (callerleak.c:"),
+		"%s", block);
+	cr_expect(!strstr(block, "#2 ") || !strstr(entry, "churn_buffers") ||
+			  strstr(entry, "churn_buffers") > strstr(block, "#2 "),
+		  "%s", block);
+	cr_expect(strstr(r.out, "sampling window"), "%s", r.out);
+	run_result_free(&r);
+	expect_unharmed(&t);
+}
+
+Test(callers, off_gives_no_callers, .timeout = 60)
+{
+	static const char none[] =
+		"import json, sys\n"
+		"d = json.load(open(sys.argv[1]))\n"
+		"assert d['verdict'] == 'leak', d['verdict']\n"
+		"assert 'callers_sampling' not in d, d['callers_sampling']\n"
+		"for f in d['leaks'] + d['growing']:\n"
+		"    assert f['kind'] != 'caller' and 'callers' not in f, f\n";
+	struct target t;
+	struct run_result r;
+
+	start(&t, "callerleak");
+	monitor(&t, "off", 1, &r);
+	py_expect(r.out, none, "");
+	cr_expect(!strstr(r.err, "callers"), "%s", r.err);
+	run_result_free(&r);
+	expect_unharmed(&t);
+}
