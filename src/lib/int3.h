@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * int3.h - a bounded sampling window on the target's allocation functions
+ * through ptrace and int3 breakpoints, for when kernel uprobes are refused
+ * (no CAP_SYS_ADMIN). It delivers the same struct alloc_event as uprobe.h,
+ * with one difference: ENTRIES ONLY. ptr is always 0 (see below).
+ *
+ * THIS FORKS A PROCESS. int3_window_open() forks a small tracer process
+ * (int3_tracer_main(), named "la-int3-tracer") that holds the ptrace
+ * relationship; the caller's process only reads records from a socket.
+ * Why (research/ptrace-dwarf.md §1.4-1.6): an int3 byte left in the text,
+ * or an unwaited SIGTRAP stop, kills the target when its tracer dies. The
+ * tracer is small, in its own session, blocks SIGINT/SIGTERM/SIGHUP/
+ * SIGQUIT/SIGPIPE and the job-control stops, has no PDEATHSIG, and when
+ * the caller dies (SIGKILL included: its end of the socket closes) it
+ * restores every byte, rewinds, detaches and exits. So SIGKILLing the
+ * caller during a window is safe; SIGKILLing the tracer itself is not
+ * (an armed breakpoint stays in the text and kills the target on its
+ * next call: the residual risk, measured in test_int3).
+ *
+ * The caller sees one child process: it is reaped by int3_window_run() or
+ * int3_window_close(), by pid. A caller that reaps every child (waitpid
+ * -1) takes its status away; the window then reports tracer_status -1.
+ *
+ * Why no returned pointer: it needs a breakpoint at each call's return
+ * address, that is at arbitrary instructions in the callers (which cannot
+ * be emulated like a push, so a single step with the byte restored while
+ * other threads run past it) and one more int3 per call site left in the
+ * text if the tracer dies. Not done; callers.c needs ptr to follow chunks,
+ * so this backend is not wired into it yet.
+ *
+ * Probed instructions: the first instruction of the function must be a
+ * push of a register (Debian 12 glibc 2.36: malloc push %r12, 41 54;
+ * calloc push %r13; realloc push %r15), checked in the target at run time;
+ * it is emulated (rsp -= 8, the register stored at rsp, rip past the
+ * push), so there is no single step and the int3 stays in place for the
+ * whole window: one stop per call. A function whose bytes differ is not
+ * probed (stats.refused_mask). The memalign family starts with a
+ * rip-relative compare in 2.36: refused.
+ */
+#ifndef LA_INT3_H
+#define LA_INT3_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "uprobe.h" /* enum alloc_fn, struct alloc_event */
+
+struct int3_opts {
+	size_t sz; /* sizeof(struct int3_opts), for later fields */
+	unsigned max_hits; /* entries to deliver; 0: 2000 */
+	unsigned max_ms; /* window length from arming; 0: 100 */
+	unsigned stack_size; /* bytes of stack per entry; 0: 8 KiB, max 60000 */
+	unsigned fn_mask; /* 1u << ALLOC_*; 0: INT3_FNS_DEFAULT */
+};
+
+#define INT3_FNS_DEFAULT \
+	((1u << ALLOC_MALLOC) | (1u << ALLOC_CALLOC) | (1u << ALLOC_REALLOC))
+
+enum int3_stop {
+	INT3_STOP_NONE,
+	INT3_STOP_HITS, /* max_hits entries taken */
+	INT3_STOP_TIME, /* max_ms elapsed */
+	INT3_STOP_CALLBACK, /* the callback returned non-zero */
+	INT3_STOP_CANCEL, /* int3_window_cancel(), or our end closed */
+	INT3_STOP_EXIT, /* the target exited or executed another program */
+	INT3_STOP_TRACER, /* the tracer died or failed mid-window */
+};
+
+struct int3_stats {
+	uint64_t hits[ALLOC_NFNS]; /* entries taken by the tracer */
+	uint64_t delivered; /* events given to the callback */
+	uint64_t lost; /* events dropped: the socket to us was full */
+	uint64_t signals_forwarded; /* foreign signals re-injected */
+	uint64_t rewound; /* traps at the end: rip put back on the int3 */
+	unsigned threads; /* threads traced, new ones included */
+	unsigned abandoned; /* threads that did not stop at the end */
+	unsigned refused_mask; /* 1u << ALLOC_*: entry is not a push */
+	int tracer_status; /* its wait status; -1 when unknown */
+	uint64_t open_ns; /* fork to breakpoints armed */
+	uint64_t run_ns; /* armed until every byte restored */
+	uint64_t close_ns; /* stop-the-world, restore, detach */
+	enum int3_stop stop;
+};
+
+struct int3_window;
+
+/*
+ * int3_window_open - resolve the allocation functions of the glibc that
+ * pid uses, fork the tracer and wait until it has stopped every thread,
+ * checked the entry bytes, written the breakpoints and resumed the
+ * target: the window is running from here (events queue in the socket,
+ * about 4 MiB, then are counted lost), so call int3_window_run() at once.
+ * opts may be NULL. Fails with -ESRCH, -EPERM, -LA_ETRACED,
+ * -LA_ENOTGLIBC, -ENOTSUP (no function has a push at its entry), -ENOMEM,
+ * or what fork/socketpair returned; la_errmsg() says why.
+ */
+int int3_window_open(pid_t pid, const struct int3_opts *opts,
+		     struct int3_window **out);
+
+/*
+ * int3_window_run - deliver entries to fn (from this thread) until the
+ * tracer ends the window (max_hits, max_ms, the target's exit), fn returns
+ * non-zero or int3_window_cancel() is called; then wait for the tracer to
+ * restore, detach and exit. Returns 0, fn's non-zero value, or -errno.
+ * ptr is 0 in every event (see above).
+ */
+int int3_window_run(struct int3_window *w, uprobe_event_fn fn, void *arg);
+
+/* Ask a running window to stop soon; safe from any thread. */
+void int3_window_cancel(struct int3_window *w);
+
+const struct int3_stats *int3_window_stats(const struct int3_window *w);
+
+/* The entry address of fn in the target, or 0 when it is not probed. */
+uint64_t int3_window_fn_addr(const struct int3_window *w, enum alloc_fn fn);
+
+/* The tracer's pid while it runs (the tests kill it), else 0. */
+pid_t int3_window_tracer(const struct int3_window *w);
+
+/*
+ * Tell the tracer to finish, wait for it, free w. NULL is fine. Bounded:
+ * the tracer gives threads 2 s to stop before it detaches.
+ */
+void int3_window_close(struct int3_window *w);
+
+/*
+ * int3_tracer_main - the tracer's body, run in the child that
+ * int3_window_open() forks; the caller should _exit() with its return
+ * value. fd is a SOCK_SEQPACKET socket to the analyser; addr[fn] the
+ * entry address of each function to probe (0: not probed). Returns 0, or
+ * 1 after sending an error record. Exposed for tests and for a caller
+ * that wants to run the tracer in a process of its own making.
+ */
+int int3_tracer_main(int fd, pid_t pid, const struct int3_opts *opts,
+		     const uint64_t addr[ALLOC_NFNS]);
+
+#endif

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * int3_sampler.c - opens int3 sampling windows on a process, one after
+ * the other, until killed: the analyser that test_int3 SIGKILLs at random
+ * moments (its tracer must then restore the target and detach), or whose
+ * tracer it SIGKILLs (the residual risk).
+ *
+ * Usage: int3_sampler PID [MAX_MS [MAX_HITS [FN,FN...]]]
+ *        (defaults: 50, 2000, the backend's default functions)
+ *
+ * Output, one line each, each with one write(2) so a kill never leaves
+ * half a line: "open N tracer=T" once window N's breakpoints are armed
+ * (T: the tracer's pid), "window N hits=H lost=L ms=T close_ms=C stop=S
+ * err=E" once the tracer has restored the target and exited; "error
+ * MESSAGE" and exit 2 when a window cannot be opened. With
+ * INT3_SAMPLER_LOG=FILE the library's log (the tracer's too) is appended
+ * to FILE.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "int3.h"
+
+static int
+count_event(const struct alloc_event *ev, void *arg)
+{
+	/* Touch the copy, as an analyser would. */
+	if (ev->stack_len)
+		*(unsigned long *)arg += ((const unsigned char *)ev->stack)[0];
+	return 0;
+}
+
+/* INT3_SAMPLER_LOG=FILE: the library's log, the tracer's included. */
+static void
+log_to_file(enum la_log_level level, const char *msg)
+{
+	const char *path = getenv("INT3_SAMPLER_LOG");
+	char line[600];
+	int fd, len;
+
+	if (!path)
+		return;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	len = snprintf(line, sizeof(line), "%d %d %s\n", (int)getpid(),
+		       (int)level, msg);
+	if (write(fd, line, (size_t)len) < 0)
+		len = 0;
+	close(fd);
+}
+
+static int
+say(const char *buf, int len)
+{
+	return write(1, buf, (size_t)len) == len ? 0 : -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct int3_opts o = {.sz = sizeof(o)};
+	unsigned long sink = 0;
+	pid_t pid;
+	char buf[200];
+
+	if (argc < 2) {
+		fprintf(stderr,
+			"usage: int3_sampler PID [MAX_MS [MAX_HITS [FN,...]]]\n");
+		return 2;
+	}
+	if (getenv("INT3_SAMPLER_LOG"))
+		la_set_log_fn(log_to_file);
+	pid = (pid_t)atoi(argv[1]);
+	o.max_ms = argc > 2 ? (unsigned)atoi(argv[2]) : 50;
+	o.max_hits = argc > 3 ? (unsigned)atoi(argv[3]) : 2000;
+	for (int f = 0; argc > 4 && f < ALLOC_NFNS; f++) {
+		const char *name = alloc_fn_name((enum alloc_fn)f);
+		const char *p = strstr(argv[4], name);
+		size_t n = strlen(name);
+
+		if (p && (p == argv[4] || p[-1] == ',') &&
+		    (p[n] == '\0' || p[n] == ','))
+			o.fn_mask |= 1u << f;
+	}
+	for (unsigned long n = 1;; n++) {
+		struct int3_window *w;
+		const struct int3_stats *st;
+		uint64_t hits = 0;
+		int err, len;
+
+		err = int3_window_open(pid, &o, &w);
+		if (err) {
+			len = snprintf(buf, sizeof(buf), "error %s\n",
+				       la_errmsg());
+			say(buf, len);
+			return 2;
+		}
+		len = snprintf(buf, sizeof(buf), "open %lu tracer=%d\n", n,
+			       (int)int3_window_tracer(w));
+		if (say(buf, len))
+			return 2;
+		err = int3_window_run(w, count_event, &sink);
+		st = int3_window_stats(w);
+		for (int f = 0; f < ALLOC_NFNS; f++)
+			hits += st->hits[f];
+		len = snprintf(
+			buf, sizeof(buf),
+			"window %lu hits=%llu lost=%llu ms=%.1f close_ms=%.1f stop=%d err=%d\n",
+			n, (unsigned long long)hits,
+			(unsigned long long)st->lost, (double)st->run_ns / 1e6,
+			(double)st->close_ns / 1e6, (int)st->stop, err);
+		int3_window_close(w);
+		if (say(buf, len))
+			return 2;
+	}
+}

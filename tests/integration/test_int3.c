@@ -1,0 +1,736 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test_int3.c - sampling windows through ptrace int3 breakpoints (int3.c)
+ * on allocator_loop, through the internal API:
+ *
+ *  - sees_every_entry_of_a_known_sequence: two workers each make 100
+ *    malloc(4242), 50 calloc(7, 100) and 20 realloc(p, 9000) in
+ *    alloc_sequence(): exactly that many entries per worker thread, with
+ *    realloc's old pointers, ip at the entry, the return address on the
+ *    stack copy in alloc_sequence(). (No returned pointers: int3.h.)
+ *  - stops_at_max_hits, stops_at_max_ms: the two bounds.
+ *  - signals_reach_the_target_during_a_window: SIGUSR1 during a window.
+ *  - a_stopped_target_stays_stopped: job control wins.
+ *  - sampler_sigkill_leaves_the_target_unharmed: the analyser (int3_sampler)
+ *    SIGKILLed 200 times at random moments: no death, nothing harmed, the
+ *    malloc bytes are glibc's again (figures printed).
+ *  - tracer_sigkill_residual_risk: the tracer itself SIGKILLed 50 times
+ *    during a window: deaths counted and printed, not asserted (an int3
+ *    left in malloc kills the target on its next call; int3.h says so).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <leakattach.h>
+
+#include "int3.h"
+#include "target.h"
+
+#define MAX_SEEN (1 << 18)
+
+struct seen {
+	pid_t tid;
+	enum alloc_fn fn;
+	uint64_t size, old, ip, retaddr;
+	size_t stack_len;
+};
+
+struct collector {
+	struct int3_window *w;
+	struct seen *v;
+	unsigned long n, dropped, bad_ip;
+	pthread_t th;
+	int ret;
+};
+
+struct loop {
+	struct target t;
+	uint64_t seq_fn;
+	pid_t tids[8];
+	int ntids;
+};
+
+static void
+start_loop(struct loop *l, const char *threads)
+{
+	const char *argv[] = {threads, NULL};
+	const char *p;
+
+	memset(l, 0, sizeof(*l));
+	cr_assert_eq(target_start(&l->t, "allocator_loop", argv, NULL), 0,
+		     "cannot start allocator_loop");
+	cr_assert_eq(target_read_line(&l->t, 20000), 0, "allocator_loop: %s",
+		     l->t.line);
+	p = strstr(l->t.line, "seq_fn=");
+	cr_assert(p && !strncmp(l->t.line, "ready ", 6), "bad ready line: %s",
+		  l->t.line);
+	l->seq_fn = strtoull(p + 7, NULL, 16);
+	p = strstr(l->t.line, "tids=");
+	cr_assert(p, "no tids: %s", l->t.line);
+	p += 5;
+	while (*p && l->ntids < 8) {
+		char *end;
+
+		l->tids[l->ntids++] = (pid_t)strtol(p, &end, 10);
+		if (end == p)
+			break;
+		p = *end == ',' ? end + 1 : end;
+	}
+}
+
+static void
+command(struct loop *l, const char *cmd, const char *reply)
+{
+	cr_assert_eq(target_send(&l->t, cmd), 0, "send %s", cmd);
+	cr_assert_eq(target_read_line(&l->t, 10000), 0, "%s: %s", cmd,
+		     l->t.line);
+	cr_assert(!strncmp(l->t.line, reply, strlen(reply)),
+		  "%s: expected %s, got %s", cmd, reply, l->t.line);
+}
+
+static struct int3_window *
+open_window(pid_t pid, const struct int3_opts *o)
+{
+	struct int3_window *w = NULL;
+	int err = int3_window_open(pid, o, &w);
+
+	cr_assert_eq(err, 0, "int3_window_open: %s (%s)", la_errmsg(),
+		     strerror(-err));
+	return w;
+}
+
+static int
+collect(const struct alloc_event *ev, void *arg)
+{
+	struct collector *c = arg;
+	struct seen *s;
+
+	if (ev->ip != int3_window_fn_addr(c->w, ev->fn))
+		c->bad_ip++;
+	if (c->n >= MAX_SEEN) {
+		c->dropped++;
+		return 0;
+	}
+	s = &c->v[c->n];
+	s->tid = ev->tid;
+	s->fn = ev->fn;
+	s->size = ev->size;
+	s->old = ev->old_ptr;
+	s->ip = ev->ip;
+	s->stack_len = ev->stack_len;
+	s->retaddr = 0;
+	if (ev->stack_len >= 8)
+		memcpy(&s->retaddr, ev->stack, 8);
+	__atomic_store_n(&c->n, c->n + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static void *
+run_bg(void *arg)
+{
+	struct collector *c = arg;
+
+	c->ret = int3_window_run(c->w, collect, c);
+	return NULL;
+}
+
+static void
+start_bg(struct collector *c, struct int3_window *w)
+{
+	memset(c, 0, sizeof(*c));
+	c->w = w;
+	c->v = calloc(MAX_SEEN, sizeof(*c->v));
+	cr_assert(c->v);
+	cr_assert_eq(pthread_create(&c->th, NULL, run_bg, c), 0);
+}
+
+static void
+stop_bg(struct collector *c)
+{
+	int3_window_cancel(c->w);
+	pthread_join(c->th, NULL);
+	cr_assert_eq(c->ret, 0, "int3_window_run: %d %s", c->ret, la_errmsg());
+}
+
+static void
+print_stats(const char *what, const struct int3_stats *st)
+{
+	cr_log_info("%s: malloc %" PRIu64 " calloc %" PRIu64 " realloc %" PRIu64
+		    "; delivered %" PRIu64 ", lost %" PRIu64
+		    ", signals forwarded %" PRIu64 ", rewound %" PRIu64
+		    ", threads %u, abandoned %u, refused %#x; open %.1f ms, "
+		    "run %.1f ms, close %.1f ms; stop %d, tracer status %#x",
+		    what, st->hits[ALLOC_MALLOC], st->hits[ALLOC_CALLOC],
+		    st->hits[ALLOC_REALLOC], st->delivered, st->lost,
+		    st->signals_forwarded, st->rewound, st->threads,
+		    st->abandoned, st->refused_mask, (double)st->open_ns / 1e6,
+		    (double)st->run_ns / 1e6, (double)st->close_ns / 1e6,
+		    (int)st->stop, st->tracer_status);
+}
+
+/* Is the start of the target's malloc glibc's (no int3 left)? */
+static int
+malloc_bytes_intact(pid_t pid, uint64_t addr)
+{
+	unsigned char theirs[16], ours[16];
+	struct iovec l = {theirs, sizeof(theirs)};
+	struct iovec r = {(void *)(uintptr_t)addr, sizeof(theirs)};
+	/* glibc's own malloc, not a sanitizer's: same file in both */
+	void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+	void *fn = libc ? dlsym(libc, "malloc") : NULL;
+
+	if (libc)
+		dlclose(libc);
+	if (!fn)
+		return 0;
+	memcpy(ours, fn, sizeof(ours));
+	if (process_vm_readv(pid, &l, 1, &r, 1, 0) != (ssize_t)sizeof(theirs))
+		return 0;
+	return !memcmp(theirs, ours, sizeof(ours));
+}
+
+static uint64_t
+glibc_malloc_addr(pid_t pid)
+{
+	struct int3_opts o = {
+		.sz = sizeof(o), .max_ms = 1, .fn_mask = 1u << ALLOC_MALLOC};
+	struct int3_window *w = open_window(pid, &o);
+	uint64_t a = int3_window_fn_addr(w, ALLOC_MALLOC);
+
+	cr_assert_eq(int3_window_run(w, NULL, NULL), 0, "%s", la_errmsg());
+	int3_window_close(w);
+	cr_assert_neq(a, 0);
+	return a;
+}
+
+Test(int3, sees_every_entry_of_a_known_sequence, .timeout = 60)
+{
+	struct int3_opts o = {.sz = sizeof(o),
+			      .max_hits = 1000000,
+			      .max_ms = 30000,
+			      .stack_size = 4096};
+	const struct int3_stats *st;
+	static char text[2 * 180][160];
+	struct collector c;
+	struct loop l;
+	unsigned lines = 0, bad_ret = 0, foreign = 0, bad_old = 0;
+	uint64_t malloc_addr;
+
+	start_loop(&l, "2");
+	start_bg(&c, open_window(l.t.pid, &o));
+	cr_assert_eq(target_send(&l.t, "seq"), 0);
+	for (;;) {
+		cr_assert_eq(target_read_line(&l.t, 20000), 0, "seq: %s",
+			     l.t.line);
+		if (!strcmp(l.t.line, "done seq"))
+			break;
+		cr_assert_lt(lines, 2 * 180, "too many lines");
+		snprintf(text[lines++], sizeof(text[0]), "%.150s", l.t.line);
+	}
+	stop_bg(&c);
+	st = int3_window_stats(c.w);
+	print_stats("known sequence", st);
+	cr_assert_eq(lines, 2 * 180);
+	cr_assert_eq(st->lost, 0);
+	cr_assert_eq(c.bad_ip, 0, "%lu events with ip != the entry", c.bad_ip);
+	for (int k = 0; k < l.ntids; k++) {
+		unsigned nm = 0, nc = 0, nr = 0;
+
+		for (unsigned long i = 0; i < c.n; i++) {
+			const struct seen *s = &c.v[i];
+
+			if (s->tid != l.tids[k] ||
+			    s->retaddr - l.seq_fn >= 4096)
+				continue;
+			nm += s->fn == ALLOC_MALLOC && s->size == 4242;
+			nc += s->fn == ALLOC_CALLOC && s->size == 700;
+			if (s->fn == ALLOC_REALLOC && s->size == 9000) {
+				char want[64];
+				int found = 0;
+
+				nr++;
+				snprintf(want, sizeof(want), "old=%#" PRIx64,
+					 s->old);
+				for (unsigned j = 0; j < lines; j++)
+					found |= strstr(text[j], "realloc") &&
+						 strstr(text[j], want);
+				bad_old += !found;
+			}
+		}
+		cr_log_info("thread %d: %u malloc(4242), %u calloc(7, 100), "
+			    "%u realloc(p, 9000) from alloc_sequence()",
+			    (int)l.tids[k], nm, nc, nr);
+		cr_expect_eq(nm, 100, "thread %d: %u malloc(4242)",
+			     (int)l.tids[k], nm);
+		cr_expect_eq(nc, 50, "thread %d: %u calloc", (int)l.tids[k],
+			     nc);
+		cr_expect_eq(nr, 20, "thread %d: %u realloc", (int)l.tids[k],
+			     nr);
+	}
+	for (unsigned long i = 0; i < c.n; i++) {
+		int ok = c.v[i].tid == l.t.pid;
+
+		for (int k = 0; k < l.ntids; k++)
+			ok |= c.v[i].tid == l.tids[k];
+		foreign += !ok;
+		bad_ret += c.v[i].stack_len < 8;
+	}
+	cr_assert_eq(foreign, 0, "%u events from threads not the target's",
+		     foreign);
+	cr_assert_eq(bad_ret, 0, "%u events without a stack copy", bad_ret);
+	cr_assert_eq(bad_old, 0, "%u realloc old pointers not printed",
+		     bad_old);
+	malloc_addr = int3_window_fn_addr(c.w, ALLOC_MALLOC);
+	int3_window_close(c.w);
+	free(c.v);
+	cr_assert(malloc_bytes_intact(l.t.pid, malloc_addr),
+		  "int3 left in malloc");
+	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
+	target_stop(&l.t);
+}
+
+Test(int3, stops_at_max_hits, .timeout = 60)
+{
+	struct int3_opts o = {.sz = sizeof(o),
+			      .max_hits = 2000,
+			      .max_ms = 20000,
+			      .fn_mask = 1u << ALLOC_MALLOC};
+	const struct int3_stats *st;
+	struct int3_window *w;
+	struct loop l;
+	uint64_t addr;
+
+	start_loop(&l, "2");
+	addr = glibc_malloc_addr(l.t.pid);
+	command(&l, "storm", "ok");
+	w = open_window(l.t.pid, &o);
+	cr_assert_eq(int3_window_run(w, NULL, NULL), 0, "%s", la_errmsg());
+	st = int3_window_stats(w);
+	print_stats("max_hits 2000", st);
+	cr_assert_eq(st->stop, INT3_STOP_HITS);
+	cr_assert_eq(st->hits[ALLOC_MALLOC], 2000);
+	cr_assert_eq(st->delivered + st->lost, 2000);
+	cr_assert_eq(WIFEXITED(st->tracer_status) &&
+			     WEXITSTATUS(st->tracer_status) == 0,
+		     1, "tracer status %#x", st->tracer_status);
+	int3_window_close(w);
+	cr_assert(malloc_bytes_intact(l.t.pid, addr), "int3 left in malloc");
+	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
+	target_stop(&l.t);
+}
+
+Test(int3, stops_at_max_ms, .timeout = 60)
+{
+	struct int3_opts o = {.sz = sizeof(o),
+			      .max_hits = 100000000,
+			      .max_ms = 100,
+			      .fn_mask = 1u << ALLOC_MALLOC};
+	const struct int3_stats *st;
+	struct int3_window *w;
+	struct loop l;
+
+	start_loop(&l, "1");
+	for (int storm = 0; storm < 2; storm++) {
+		if (storm)
+			command(&l, "storm", "ok");
+		w = open_window(l.t.pid, &o);
+		cr_assert_eq(int3_window_run(w, NULL, NULL), 0, "%s",
+			     la_errmsg());
+		st = int3_window_stats(w);
+		print_stats(storm ? "100 ms, storm" : "100 ms, idle", st);
+		cr_assert_eq(st->stop, INT3_STOP_TIME);
+		cr_assert_geq(st->run_ns, 100000000ull);
+		cr_assert_lt(st->run_ns, 1000000000ull, "ran %.1f ms",
+			     (double)st->run_ns / 1e6);
+		if (storm)
+			cr_assert_gt(st->delivered, 0);
+		int3_window_close(w);
+	}
+	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
+	target_stop(&l.t);
+}
+
+Test(int3, signals_reach_the_target_during_a_window, .timeout = 60)
+{
+	struct int3_opts o = {.sz = sizeof(o),
+			      .max_hits = 100000000,
+			      .max_ms = 30000,
+			      .fn_mask = 1u << ALLOC_MALLOC};
+	struct collector c;
+	struct loop l;
+
+	start_loop(&l, "2");
+	command(&l, "storm", "ok");
+	start_bg(&c, open_window(l.t.pid, &o));
+	for (int i = 1; i <= 20; i++) {
+		int64_t deadline = now_us() + 5000000;
+		char want[32];
+
+		cr_assert_eq(kill(l.t.pid, SIGUSR1), 0);
+		snprintf(want, sizeof(want), "signals %d", i);
+		do
+			command(&l, "signals", "signals ");
+		while (strcmp(l.t.line, want) && now_us() < deadline);
+		cr_assert_str_eq(l.t.line, want,
+				 "SIGUSR1 number %d not handled", i);
+	}
+	stop_bg(&c);
+	print_stats("20 SIGUSR1", int3_window_stats(c.w));
+	cr_assert_gt(int3_window_stats(c.w)->delivered, 0);
+	cr_assert_geq(int3_window_stats(c.w)->signals_forwarded, 20);
+	int3_window_close(c.w);
+	free(c.v);
+	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
+	target_stop(&l.t);
+}
+
+Test(int3, a_stopped_target_stays_stopped, .timeout = 60)
+{
+	struct int3_opts o = {.sz = sizeof(o), .max_ms = 200};
+	const struct int3_stats *st;
+	struct int3_window *w;
+	struct loop l;
+	char state[64] = "";
+	int64_t deadline;
+
+	start_loop(&l, "2");
+	command(&l, "storm", "ok");
+	cr_assert_eq(kill(l.t.pid, SIGSTOP), 0);
+	deadline = now_us() + 5000000;
+	while (now_us() < deadline &&
+	       (proc_status_field(l.t.pid, "State", state, sizeof(state)) ||
+		state[0] != 'T'))
+		sleep_us(1000);
+	cr_assert_eq(state[0], 'T', "not stopped: %s", state);
+	w = open_window(l.t.pid, &o);
+	cr_assert_eq(int3_window_run(w, NULL, NULL), 0, "%s", la_errmsg());
+	st = int3_window_stats(w);
+	print_stats("stopped target", st);
+	cr_assert_eq(st->delivered, 0);
+	cr_assert_eq(st->stop, INT3_STOP_TIME);
+	int3_window_close(w);
+	cr_assert_eq(target_check_unharmed(&l.t, 1, NULL), 0, "%s", l.t.line);
+	cr_assert_eq(kill(l.t.pid, SIGCONT), 0);
+	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
+	target_stop(&l.t);
+}
+
+/* ---- kill safety ---------------------------------------------------------- */
+
+static pid_t
+spawn_sampler(pid_t target, const char *max_ms, int *out_fd)
+{
+	char dir[512], path[600], pidarg[16];
+	int pfd[2];
+	pid_t child;
+
+	cr_assert(target_path("", dir, sizeof(dir)));
+	snprintf(path, sizeof(path), "%s/../helpers/int3_sampler", dir);
+	snprintf(pidarg, sizeof(pidarg), "%d", (int)target);
+	cr_assert_eq(pipe2(pfd, O_CLOEXEC), 0);
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (!child) {
+		dup2(pfd[1], 1);
+		execl(path, "int3_sampler", pidarg, max_ms, "100000000",
+		      "malloc", (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	*out_fd = pfd[0];
+	return child;
+}
+
+/* Count the sampler's lines; 1 when the last says a window was open. */
+static int
+tally(int fd, unsigned long *windows, unsigned long *hits, char *err,
+      size_t errlen)
+{
+	static char buf[1 << 16];
+	size_t len = 0;
+	ssize_t n;
+	char *line, *save;
+	int open = 0;
+
+	while (len < sizeof(buf) - 1 &&
+	       (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		unsigned long w, h;
+
+		if (sscanf(line, "window %lu hits=%lu", &w, &h) == 2) {
+			(*windows)++;
+			*hits += h;
+			open = 0;
+		} else if (!strncmp(line, "open ", 5)) {
+			open = 1;
+		} else if (!strncmp(line, "error", 5) && !err[0]) {
+			snprintf(err, errlen, "%s", line);
+		}
+	}
+	return open;
+}
+
+/* Every thread of pid has TracerPid 0, within timeout_ms. */
+static int
+wait_untraced(pid_t pid, int timeout_ms)
+{
+	int64_t deadline = now_us() + (int64_t)timeout_ms * 1000;
+	char dir[64];
+
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	do {
+		struct dirent *e;
+		DIR *d = opendir(dir);
+		int traced = 0;
+
+		if (!d)
+			return -ESRCH;
+		while ((e = readdir(d))) {
+			char path[400], line[128];
+			FILE *f;
+
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s/status", dir,
+				 e->d_name);
+			f = fopen(path, "re");
+			if (!f)
+				continue;
+			while (fgets(line, sizeof(line), f))
+				if (!strncmp(line, "TracerPid:", 10) &&
+				    atoi(line + 10))
+					traced = 1;
+			fclose(f);
+		}
+		closedir(d);
+		if (!traced)
+			return 0;
+		sleep_us(2000);
+	} while (now_us() < deadline);
+	return -ETIMEDOUT;
+}
+
+/*
+ * Wait until no int3_sampler of target, nor its forked tracer (which
+ * keeps the sampler's command line), runs any more: a killed sampler's
+ * tracer restores, detaches and exits on its own. Returns how many were
+ * still running after timeout_ms.
+ */
+static int
+wait_tracers(pid_t target, int timeout_ms)
+{
+	int64_t deadline = now_us() + (int64_t)timeout_ms * 1000;
+	char want[64];
+	size_t wlen;
+	int left;
+
+	wlen = (size_t)snprintf(want, sizeof(want), "int3_sampler%c%d%c", 0,
+				(int)target, 0);
+	do {
+		struct dirent *e;
+		DIR *d = opendir("/proc");
+
+		left = 0;
+		if (!d)
+			return 0;
+		while ((e = readdir(d))) {
+			char path[300], buf[256], state[64];
+			ssize_t n;
+			int fd;
+
+			if (e->d_name[0] < '1' || e->d_name[0] > '9')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/cmdline",
+				 e->d_name);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			n = read(fd, buf, sizeof(buf));
+			close(fd);
+			if (n < (ssize_t)wlen || memcmp(buf, want, wlen))
+				continue;
+			if (!proc_status_field(atoi(e->d_name), "State", state,
+					       sizeof(state)) &&
+			    state[0] != 'Z' && state[0] != 'X')
+				left++;
+		}
+		closedir(d);
+		if (left)
+			sleep_us(1000);
+	} while (left && now_us() < deadline);
+	return left;
+}
+
+static int
+target_dead(struct loop *l)
+{
+	char state[64] = "?";
+
+	return kill(l->t.pid, 0) ||
+	       (!proc_status_field(l->t.pid, "State", state, sizeof(state)) &&
+		(state[0] == 'Z' || state[0] == 'X'));
+}
+
+Test(int3, sampler_sigkill_leaves_the_target_unharmed, .timeout = 120)
+{
+	unsigned long windows = 0, hits = 0;
+	unsigned deaths = 0, harmed = 0, bytes_left = 0, in_window = 0;
+	const unsigned trials = 200;
+	unsigned err_trial = 0;
+	uint64_t malloc_addr;
+	int64_t t0 = now_us();
+	struct loop l;
+	char err[256] = "";
+
+	start_loop(&l, "2");
+	malloc_addr = glibc_malloc_addr(l.t.pid);
+	cr_assert(malloc_bytes_intact(l.t.pid, malloc_addr),
+		  "malloc's bytes differ from ours before any kill");
+	command(&l, "storm", "ok");
+	srand((unsigned)getpid());
+	for (unsigned i = 0; i < trials; i++) {
+		int fd, status;
+		pid_t s = spawn_sampler(l.t.pid, "30", &fd);
+
+		/* 0-120 ms: opening, sampling (30 ms), ending, next ones */
+		sleep_us(rand() % 120000);
+		kill(s, SIGKILL);
+		waitpid(s, &status, 0);
+		in_window += tally(fd, &windows, &hits, err, sizeof(err));
+		if (err[0] && !err_trial++)
+			cr_log_error("trial %u: %s", i, err);
+		close(fd);
+		/* The orphaned tracer ends, restores and detaches. */
+		if (wait_tracers(l.t.pid, 5000))
+			cr_log_error("trial %u: a tracer still runs after 5 s",
+				     i);
+		if (!target_dead(&l) && wait_untraced(l.t.pid, 5000))
+			cr_log_error("trial %u: still traced after 5 s", i);
+		if (!target_dead(&l) &&
+		    !malloc_bytes_intact(l.t.pid, malloc_addr))
+			bytes_left++;
+		if (target_dead(&l) || target_check_unharmed(&l.t, 0, NULL)) {
+			cr_log_error("trial %u: target %s (%s)", i,
+				     target_dead(&l) ? "died" : "harmed",
+				     l.t.line);
+			if (target_dead(&l)) {
+				deaths++;
+				target_stop(&l.t);
+				start_loop(&l, "2");
+				command(&l, "storm", "ok");
+			} else {
+				harmed++;
+			}
+		}
+	}
+	cr_log_info("int3: sampler (analyser) SIGKILLed %u times, %u of them "
+		    "with a window open; %lu windows completed (%lu hits); "
+		    "target deaths %u, harmed %u, int3 bytes left %u; %.1f s",
+		    trials, in_window, windows, hits, deaths, harmed,
+		    bytes_left, (double)(now_us() - t0) / 1e6);
+	cr_assert_str_empty(err, "the sampler failed: %s", err);
+	cr_assert_gt(windows, 0, "no window ever completed");
+	cr_assert_geq(in_window, trials / 2, "too few kills hit a window");
+	cr_assert_eq(deaths, 0);
+	cr_assert_eq(harmed, 0);
+	cr_assert_eq(bytes_left, 0);
+	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
+	target_stop(&l.t);
+}
+
+/* The tracer's pid from "open N tracer=T", waiting up to 5 s. */
+static pid_t
+read_tracer(int fd)
+{
+	char buf[256];
+	size_t len = 0;
+	int64_t deadline = now_us() + 5000000;
+
+	while (now_us() < deadline && len < sizeof(buf) - 1) {
+		ssize_t n = read(fd, buf + len, 1);
+		char *p;
+
+		if (n <= 0)
+			return 0;
+		len++;
+		buf[len] = '\0';
+		if (buf[len - 1] == '\n' && (p = strstr(buf, "tracer=")))
+			return (pid_t)atoi(p + 7);
+		if (buf[len - 1] == '\n')
+			len = 0;
+	}
+	return 0;
+}
+
+Test(int3, tracer_sigkill_residual_risk, .timeout = 120)
+{
+	unsigned deaths = 0, survived = 0, harmed = 0, no_tracer = 0;
+	const unsigned trials = 50;
+	struct loop l;
+
+	start_loop(&l, "2");
+	command(&l, "storm", "ok");
+	srand((unsigned)getpid() * 7u);
+	for (unsigned i = 0; i < trials; i++) {
+		int fd, status;
+		pid_t s = spawn_sampler(l.t.pid, "100", &fd);
+		pid_t tracer = read_tracer(fd);
+
+		if (tracer > 0) {
+			/* 0-100 ms: inside the window, or ending it */
+			sleep_us(rand() % 100000);
+			kill(tracer, SIGKILL);
+		} else {
+			no_tracer++;
+		}
+		kill(s, SIGKILL);
+		waitpid(s, &status, 0);
+		close(fd);
+		/* a storming target hits a left int3 within microseconds */
+		wait_tracers(l.t.pid, 5000);
+		wait_untraced(l.t.pid, 2000);
+		sleep_us(20000);
+		if (target_dead(&l)) {
+			deaths++;
+			target_stop(&l.t);
+			start_loop(&l, "2");
+			command(&l, "storm", "ok");
+		} else if (target_check_unharmed(&l.t, 0, NULL)) {
+			harmed++;
+		} else {
+			survived++;
+		}
+	}
+	cr_log_info(
+		"int3: the TRACER itself SIGKILLed %u times during "
+		"100 ms windows on a malloc-storming target: %u target "
+		"deaths (%.0f%%), %u harmed, %u unharmed, %u without a "
+		"tracer pid. This is the residual risk of the int3 backend.",
+		trials, deaths, 100.0 * deaths / trials, harmed, survived,
+		no_tracer);
+	cr_assert_eq(no_tracer, 0, "the sampler never opened a window");
+	/* Not asserted zero: a left int3 kills. But the count must be real. */
+	cr_assert_eq(deaths + harmed + survived, trials);
+	target_stop(&l.t);
+}
