@@ -1164,6 +1164,11 @@ monitor_start(const struct opts *o, pid_t pid, double interval, double duration,
 	argv[n++] = "--json";
 	for (unsigned i = 0; i < o->n_tool_args; i++)
 		argv[n++] = o->tool_args[i];
+	/*
+	 * The monitor figures measure sampling alone; the callers figure
+	 * passes its own --callers, which comes later and wins.
+	 */
+	argv[n++] = "--callers=off";
 	if (extra)
 		argv[n++] = extra;
 	argv[n] = NULL;
@@ -1555,8 +1560,7 @@ bench_monitor_rss(const struct opts *o)
 	before = h.lines;
 
 	start = now_s();
-	child = monitor_start(o, t.pid, o->rss_interval, o->rss_seconds,
-			      NULL);
+	child = monitor_start(o, t.pid, o->rss_interval, o->rss_seconds, NULL);
 	for (unsigned k = 1; n < MAX_READINGS; k++) {
 		double v, w;
 
@@ -1825,9 +1829,9 @@ bench_callers(const struct opts *o)
 		double lost_ops[MAX_ROUNDS], lost_ms[MAX_ROUNDS],
 			samp_ms[MAX_ROUNDS], win_ms[MAX_ROUNDS],
 			tear_ms[MAX_ROUNDS], nwin[MAX_ROUNDS],
-			allocs[MAX_ROUNDS], rlost[MAX_ROUNDS],
-			wcpu[MAX_ROUNDS], total_pct[MAX_ROUNDS],
-			win_pct[MAX_ROUNDS], tc[NMODES][MAX_ROUNDS];
+			allocs[MAX_ROUNDS], rlost[MAX_ROUNDS], wcpu[MAX_ROUNDS],
+			total_pct[MAX_ROUNDS], win_pct[MAX_ROUNDS],
+			tc[NMODES][MAX_ROUNDS];
 		/* per round: the alone rate, the always run's unexplained loss */
 		double r_alone[MAX_ROUNDS], r_loss[MAX_ROUNDS];
 		double samp_med;
@@ -1920,7 +1924,8 @@ bench_callers(const struct opts *o)
 			total_pct[i] = (lost_ms[i] + samp_med) / 60e3 * 100;
 		}
 		printf("   --- backend %s%s%s%s ---\n", be->name,
-		       strcmp(backend_seen, be->name) ? " (the JSON says \"" : "",
+		       strcmp(backend_seen, be->name) ? " (the JSON says \""
+						      : "",
 		       strcmp(backend_seen, be->name) ? backend_seen : "",
 		       strcmp(backend_seen, be->name) ? "\")" : "");
 		printf("   %-26s %-27s %-7s %-8s %-11s %s\n", "",

@@ -920,9 +920,12 @@ monitor(const struct options *o)
 		if (err)
 			break;
 		next += interval;
-		/* a sample slower than the interval: do not pile up */
+		/*
+		 * A sample (and its callers window) slower than the interval:
+		 * take the next one at once, but never pile up to catch up.
+		 */
 		if (next < mono_now())
-			next = mono_now() + interval;
+			next = mono_now();
 		if (o->duration_s > 0 && next > start + o->duration_s + 1e-3)
 			break;
 		/* not after the last sample: nothing would check it */
@@ -1064,7 +1067,7 @@ check(const struct options *o)
 			sampler_window(sm);
 		next += interval;
 		if (next < mono_now())
-			next = mono_now() + interval;
+			next = mono_now();
 	}
 	if (child)
 		stop_command(child);
