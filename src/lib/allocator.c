@@ -34,40 +34,41 @@ same_file(const char *path, const struct mapping *m)
 }
 
 int
-allocator_open_target_file(pid_t pid, const struct mapping *m,
-			   struct elffile **out)
+allocator_target_path(pid_t pid, const struct mapping *m, char *buf, size_t len)
 {
-	char p[1024];
-	int err = -ENOENT;
-
 	/*
 	 * Through the target's root, so containers (another mount namespace)
 	 * see their own files; then as named, for a chroot in ours (maps
 	 * shows paths from our root). Only the very inode that is mapped.
 	 */
-	snprintf(p, sizeof(p), "/proc/%d/root%s", (int)pid, m->path);
-	if (!m->deleted && same_file(p, m)) {
-		err = elffile_open(p, out);
-		if (!err)
-			return 0;
-	}
-	if (!m->deleted && same_file(m->path, m)) {
-		err = elffile_open(m->path, out);
-		if (!err)
-			return 0;
-	}
+	snprintf(buf, len, "/proc/%d/root%s", (int)pid, m->path);
+	if (!m->deleted && same_file(buf, m))
+		return 0;
+	snprintf(buf, len, "%s", m->path);
+	if (!m->deleted && same_file(buf, m))
+		return 0;
 	/*
 	 * A deleted or replaced file (after a libc upgrade): the mapping
-	 * still has it. Opening map_files needs CAP_SYS_ADMIN or
+	 * still has it. Following map_files needs CAP_SYS_ADMIN or
 	 * CAP_CHECKPOINT_RESTORE (fs/proc/base.c).
 	 */
-	snprintf(p, sizeof(p), "/proc/%d/map_files/%llx-%llx", (int)pid,
+	snprintf(buf, len, "/proc/%d/map_files/%llx-%llx", (int)pid,
 		 (unsigned long long)m->start, (unsigned long long)m->end);
-	if (!elffile_open(p, out))
+	if (same_file(buf, m))
 		return 0;
-	pr_debug("%s: cannot open it through /proc/%d/root or map_files",
+	pr_debug("%s: cannot reach it through /proc/%d/root or map_files",
 		 m->path, (int)pid);
-	return err;
+	return -ENOENT;
+}
+
+int
+allocator_open_target_file(pid_t pid, const struct mapping *m,
+			   struct elffile **out)
+{
+	char p[1024];
+	int err = allocator_target_path(pid, m, p, sizeof(p));
+
+	return err ? err : elffile_open(p, out);
 }
 
 /* Well-known allocators, by the file that provides malloc. */

@@ -36,11 +36,15 @@ const char *allocator_static_kind(const struct elffile *ef);
 struct mapping;
 
 /*
- * Open the file behind a mapping of the target: /proc/PID/root/PATH when
- * that is still the mapped file (same inode), else
- * /proc/PID/map_files/START-END (a deleted or replaced file, as after a
- * libc upgrade).
+ * A path, valid in our namespace, to the file behind a mapping of the
+ * target: /proc/PID/root/PATH when that is still the mapped file (same
+ * inode), else PATH (a chroot), else /proc/PID/map_files/START-END (a
+ * deleted or replaced file, as after a libc upgrade). -ENOENT when none
+ * names the mapped inode.
  */
+int allocator_target_path(pid_t pid, const struct mapping *m, char *buf,
+			  size_t len);
+/* Open that file (allocator_target_path()). */
 int allocator_open_target_file(pid_t pid, const struct mapping *m,
 			       struct elffile **out);
 

@@ -40,9 +40,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -196,41 +194,6 @@ perf_event_open(struct perf_event_attr *a, pid_t pid, int cpu, int group,
 	return syscall(SYS_perf_event_open, a, pid, cpu, group, flags);
 }
 
-static int
-same_file(const char *path, const struct mapping *m)
-{
-	struct stat st;
-
-	return !stat(path, &st) && st.st_ino == m->inode &&
-	       major(st.st_dev) == m->dev_major &&
-	       minor(st.st_dev) == m->dev_minor;
-}
-
-/*
- * A path to the mapped inode that the kernel can resolve from our
- * namespace (as allocator_open_target_file()): the target's root first, so
- * containers work; map_files for a deleted or replaced file.
- */
-static int
-probe_path(struct uprobe_window *w, const struct mapping *m)
-{
-	snprintf(w->path, sizeof(w->path), "/proc/%d/root%s", (int)w->pid,
-		 m->path);
-	if (!m->deleted && same_file(w->path, m))
-		return 0;
-	snprintf(w->path, sizeof(w->path), "%s", m->path);
-	if (!m->deleted && same_file(w->path, m))
-		return 0;
-	snprintf(w->path, sizeof(w->path), "/proc/%d/map_files/%llx-%llx",
-		 (int)w->pid, (unsigned long long)m->start,
-		 (unsigned long long)m->end);
-	if (same_file(w->path, m))
-		return 0;
-	return la_fail(-ENOENT,
-		       "cannot reach %s of process %d to set uprobes on it",
-		       m->path, (int)w->pid);
-}
-
 /*
  * File offsets of the allocation functions. The offset is taken from the
  * executable mapping that holds the symbol's address (address - start +
@@ -290,7 +253,13 @@ resolve(struct uprobe_window *w)
 			      loc.path);
 		goto out_loc;
 	}
-	err = probe_path(w, lib);
+	/* the kernel resolves the path in our namespace, to the inode */
+	err = allocator_target_path(w->pid, lib, w->path, sizeof(w->path));
+	if (err)
+		err = la_fail(
+			-ENOENT,
+			"cannot reach %s of process %d to set uprobes on it",
+			lib->path, (int)w->pid);
 out_loc:
 	glibc_loc_free(&loc);
 out_maps:
