@@ -47,6 +47,7 @@
 #include "int3.h"
 #include "log.h"
 #include "memsrc.h"
+#include "procinfo.h"
 #include "procmaps.h"
 #include "tracee.h"
 
@@ -566,21 +567,10 @@ stopping(const struct tracer *tr)
 static int
 sigtrap_pending(pid_t pid, pid_t tid)
 {
-	char path[96], line[128];
-	unsigned long long mask = 0;
-	int found = 0;
-	FILE *f;
+	char v[64];
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid,
-		 (int)tid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (!found && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "SigPnd:", 7))
-			found = sscanf(line + 7, "%llx", &mask) == 1;
-	fclose(f);
-	return found && (mask & (1ull << (SIGTRAP - 1)));
+	return !procinfo_status_field(pid, tid, "SigPnd", v, sizeof(v)) &&
+	       (strtoull(v, NULL, 16) & (1ull << (SIGTRAP - 1)));
 }
 
 /*

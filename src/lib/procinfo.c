@@ -246,3 +246,33 @@ procinfo_memory(pid_t pid, uint64_t *rss, uint64_t *hwm)
 	*rss = st.rss_kb * 1024;
 	*hwm = st.hwm_kb * 1024;
 }
+
+int
+procinfo_status_field(pid_t pid, pid_t tid, const char *field, char *buf,
+		      size_t len)
+{
+	char path[96], line[256];
+	size_t flen = strlen(field);
+	int err = -ENOENT;
+	FILE *f;
+
+	if (tid)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/status",
+			 (int)pid, (int)tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (err && fgets(line, sizeof(line), f)) {
+		const char *v = line + flen + 1;
+
+		if (strncmp(line, field, flen) || line[flen] != ':')
+			continue;
+		v += strspn(v, " \t");
+		snprintf(buf, len, "%.*s", (int)strcspn(v, "\n"), v);
+		err = 0;
+	}
+	fclose(f);
+	return err;
+}

@@ -21,5 +21,13 @@ int procinfo_explain_eperm(pid_t pid);
 int procinfo_gone(pid_t pid);
 /* VmRSS and VmHWM in bytes (0 when unknown). */
 void procinfo_memory(pid_t pid, uint64_t *rss, uint64_t *hwm);
+/*
+ * The value of field ("SigIgn", "x86_Thread_features", ...) in
+ * /proc/PID/status (tid 0) or /proc/PID/task/TID/status, blanks and
+ * newline stripped. Returns 0, -errno when it cannot be read, -ENOENT
+ * when the field is missing.
+ */
+int procinfo_status_field(pid_t pid, pid_t tid, const char *field, char *buf,
+			  size_t len);
 
 #endif

@@ -328,6 +328,21 @@ session_settle(struct la_session *s, struct tracee_set *ts, enum settle_for why,
 	return err;
 }
 
+int
+session_stop(struct la_session *s, struct tracee_set *ts)
+{
+	int err = tracee_stop_all(s->pid, s->stop_timeout_ms, ts);
+
+	if (!err)
+		return 0;
+	tracee_set_free(ts);
+	if (err == -EPERM)
+		return procinfo_explain_eperm(s->pid);
+	if (err == -ESRCH)
+		return la_fail(-ESRCH, "process %d exited", (int)s->pid);
+	return err;
+}
+
 static int
 take_attempt(struct la_session *s, struct la_snapshot *snap,
 	     struct heap_walk *w, uint64_t *pause_ns, uint64_t *stop_ns,
@@ -337,16 +352,9 @@ take_attempt(struct la_session *s, struct la_snapshot *snap,
 	uint64_t t0;
 	int err;
 
-	err = tracee_stop_all(s->pid, s->stop_timeout_ms, &ts);
-	if (err) {
-		tracee_set_free(&ts);
-		if (err == -EPERM)
-			return procinfo_explain_eperm(s->pid);
-		if (err == -ESRCH)
-			return la_fail(-ESRCH, "process %d exited",
-				       (int)s->pid);
+	err = session_stop(s, &ts);
+	if (err)
 		return err;
-	}
 	err = session_settle(s, &ts, SETTLE_WALK, rounds);
 	if (err) { /* every thread was let go already */
 		tracee_set_free(&ts);

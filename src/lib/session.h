@@ -40,6 +40,13 @@ enum settle_for {
 };
 
 /*
+ * Stop every thread of the target (tracee_stop_all()). On failure nothing
+ * stays attached, ts is freed and la_errmsg() says why: why the attach
+ * was refused, that the process exited, or tracee.c's sentence.
+ */
+int session_stop(struct la_session *s, struct tracee_set *ts);
+
+/*
  * With every thread stopped: let the threads caught inside malloc run on,
  * alone, for at most 50 ms, until the heap is quiet for why. Returns 0 or
  * an error from tracee_run_some(), after which nothing stays attached.

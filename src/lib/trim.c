@@ -115,45 +115,27 @@ find_restorers(const struct la_session *s, struct facts *f)
 			elffile_path(s->loc.elf));
 }
 
-/* A hexadecimal field of a /proc status file ("SigCgt:\t0000000000004a02"). */
+/* A hexadecimal field of /proc/PID/status ("SigIgn:\t0000000000001000"). */
 static int
-status_hex(const char *path, const char *field, uint64_t *out)
+status_hex(pid_t pid, const char *field, uint64_t *out)
 {
-	char line[256];
-	size_t flen = strlen(field);
-	int found = 0;
-	FILE *f = fopen(path, "re");
+	char v[64];
+	int err = procinfo_status_field(pid, 0, field, v, sizeof(v));
 
-	if (!f)
-		return -errno;
-	while (!found && fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, flen) && line[flen] == ':') {
-			*out = strtoull(line + flen + 1, NULL, 16);
-			found = 1;
-		}
-	fclose(f);
-	return found ? 0 : -ENOENT;
+	if (!err)
+		*out = strtoull(v, NULL, 16);
+	return err;
 }
 
 /* "x86_Thread_features: shstk wrss" (Linux >= 6.6, CET user shadow stack) */
 static int
 thread_has_shstk(pid_t pid, pid_t tid)
 {
-	char path[96], line[256];
-	int found = 0;
-	FILE *f;
+	char v[128];
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid,
-		 (int)tid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "x86_Thread_features:", 20) &&
-		    strstr(line + 20, "shstk"))
-			found = 1;
-	fclose(f);
-	return found;
+	return !procinfo_status_field(pid, tid, "x86_Thread_features", v,
+				      sizeof(v)) &&
+	       strstr(v, "shstk");
 }
 
 /*
@@ -166,7 +148,6 @@ learn_facts(struct la_session *s, struct facts *f)
 {
 	const struct mapping *m;
 	struct maps maps;
-	char path[64];
 	uint64_t value, size;
 	int err;
 
@@ -179,9 +160,8 @@ learn_facts(struct la_session *s, struct facts *f)
 	f->fn_addr = s->loc.bias + value;
 	find_restorers(s, f);
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)s->pid);
-	if (status_hex(path, "SigCgt", &f->sigcgt) ||
-	    status_hex(path, "SigIgn", &f->sigign))
+	if (status_hex(s->pid, "SigCgt", &f->sigcgt) ||
+	    status_hex(s->pid, "SigIgn", &f->sigign))
 		return la_fail(-ESRCH, "process %d exited", (int)s->pid);
 	/*
 	 * The kernel forces the fault's SIGSEGV through (force_sig_fault):
@@ -551,16 +531,9 @@ la_trim(struct la_session *s, const struct la_trim_opts *opts,
 	err = learn_facts(s, &f);
 	if (err)
 		return la_fail_default(err);
-	err = tracee_stop_all(s->pid, s->stop_timeout_ms, &ts);
-	if (err) {
-		tracee_set_free(&ts);
-		if (err == -EPERM)
-			return procinfo_explain_eperm(s->pid);
-		if (err == -ESRCH)
-			return la_fail(-ESRCH, "process %d exited",
-				       (int)s->pid);
+	err = session_stop(s, &ts);
+	if (err)
 		return la_fail_default(err);
-	}
 	err = trim_stopped(s, &ts, &o, &f, out);
 	tracee_resume_all(&ts);
 	tracee_set_free(&ts);
