@@ -549,6 +549,36 @@ types_json(struct json *j, const struct loc_types *lt)
 #define TYPE_SHARE_MIN 25.0
 #define TYPE_ENTRIES 3
 
+/* The streak of a finding: its growths, their count, when it began. */
+static void
+streak_json(struct json *j, const struct la_finding *fd)
+{
+	json_array(j, "growth_percent");
+	for (unsigned k = 0; k < fd->n_growth; k++)
+		json_double(j, NULL, fd->growth_percent[k]);
+	json_end_array(j);
+	json_u64(j, "consecutive", fd->consecutive);
+	json_i64(j, "since_unix_ms", fd->base_time_unix_ns / 1000000);
+	json_i64(j, "time_unix_ms", fd->time_unix_ns / 1000000);
+}
+
+/*
+ * What a type or caller entry takes from the finding it lies within:
+ * part of its growth (estimated), in_use its estimated bytes in use.
+ */
+static void
+estimated_json(struct json *j, const struct la_finding *fd, double part,
+	       uint64_t in_use)
+{
+	json_string(j, "within", fd->loc.key);
+	json_bool(j, "estimated", 1);
+	json_string(j, "verdict", verdict_names[fd->verdict]);
+	json_bool(j, "new", fd->is_new);
+	json_u64(j, "in_use_bytes", in_use);
+	json_u64(j, "growth_bytes", (uint64_t)(part * fd->growth_bytes));
+	json_double(j, "growth_bytes_per_hour", part * fd->bytes_per_hour);
+	streak_json(j, fd);
+}
 static void
 type_entry_json(struct json *j, const struct la_finding *fd,
 		const struct loc_types *lt, const struct la_type_count *t)
@@ -563,20 +593,7 @@ type_entry_json(struct json *j, const struct la_finding *fd,
 	json_string(j, "kind", "type");
 	json_string(j, "location", key);
 	type_fields(j, t);
-	json_string(j, "within", fd->loc.key);
-	json_bool(j, "estimated", 1);
-	json_string(j, "verdict", verdict_names[fd->verdict]);
-	json_bool(j, "new", fd->is_new);
-	json_u64(j, "in_use_bytes", t->est_bytes);
-	json_u64(j, "growth_bytes", (uint64_t)(part * fd->growth_bytes));
-	json_double(j, "growth_bytes_per_hour", part * fd->bytes_per_hour);
-	json_array(j, "growth_percent");
-	for (unsigned k = 0; k < fd->n_growth; k++)
-		json_double(j, NULL, fd->growth_percent[k]);
-	json_end_array(j);
-	json_u64(j, "consecutive", fd->consecutive);
-	json_i64(j, "since_unix_ms", fd->base_time_unix_ns / 1000000);
-	json_i64(j, "time_unix_ms", fd->time_unix_ns / 1000000);
+	estimated_json(j, fd, part, t->est_bytes);
 	json_end_object(j);
 }
 
@@ -661,23 +678,8 @@ caller_entries_json(struct json *j, const struct la_finding *fd,
 		json_object(j, NULL);
 		caller_fields(j, c);
 		json_string(j, "location", key);
-		json_string(j, "within", fd->loc.key);
-		json_bool(j, "estimated", 1);
-		json_string(j, "verdict", verdict_names[fd->verdict]);
-		json_bool(j, "new", fd->is_new);
-		json_u64(j, "in_use_bytes",
-			 (uint64_t)(c->share * fd->in_use_bytes));
-		json_u64(j, "growth_bytes",
-			 (uint64_t)(c->share * fd->growth_bytes));
-		json_double(j, "growth_bytes_per_hour",
-			    c->share * fd->bytes_per_hour);
-		json_array(j, "growth_percent");
-		for (unsigned k = 0; k < fd->n_growth; k++)
-			json_double(j, NULL, fd->growth_percent[k]);
-		json_end_array(j);
-		json_u64(j, "consecutive", fd->consecutive);
-		json_i64(j, "since_unix_ms", fd->base_time_unix_ns / 1000000);
-		json_i64(j, "time_unix_ms", fd->time_unix_ns / 1000000);
+		estimated_json(j, fd, c->share,
+			       (uint64_t)(c->share * fd->in_use_bytes));
 		json_end_object(j);
 	}
 }
@@ -712,13 +714,7 @@ finding_json(struct json *j, const struct la_finding *fd,
 	json_u64(j, "base_bytes", fd->base_bytes);
 	json_u64(j, "growth_bytes", fd->growth_bytes);
 	json_double(j, "growth_bytes_per_hour", fd->bytes_per_hour);
-	json_array(j, "growth_percent");
-	for (unsigned k = 0; k < fd->n_growth; k++)
-		json_double(j, NULL, fd->growth_percent[k]);
-	json_end_array(j);
-	json_u64(j, "consecutive", fd->consecutive);
-	json_i64(j, "since_unix_ms", fd->base_time_unix_ns / 1000000);
-	json_i64(j, "time_unix_ms", fd->time_unix_ns / 1000000);
+	streak_json(j, fd);
 	if (lt)
 		types_json(j, lt);
 	if (lc && lc->n)
