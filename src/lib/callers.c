@@ -424,7 +424,7 @@ la_callers_sample(struct la_session *s, const struct la_callers_opts *opts,
 	if (o.backend != LA_CALLERS_AUTO && o.backend != LA_CALLERS_UPROBE)
 		return la_fail(-EINVAL, "unknown callers backend %d",
 			       (int)o.backend);
-	if (o.functions & ~((1u << ALLOC_NFNS) - 1))
+	if (o.functions & ~((1u << ALLOC_FREE) - 1))
 		return la_fail(-EINVAL, "unknown allocation functions %#x",
 			       o.functions);
 	o.max_hits = o.max_hits ? o.max_hits : DEF_MAX_HITS;

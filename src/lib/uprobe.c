@@ -83,6 +83,7 @@ static const char *const fn_names[ALLOC_NFNS] = {
 	[ALLOC_ALIGNED_ALLOC] = "aligned_alloc",
 	[ALLOC_VALLOC] = "valloc",
 	[ALLOC_PVALLOC] = "pvalloc",
+	[ALLOC_FREE] = "free",
 };
 
 /* One probe: a function's entry or return. */

@@ -27,6 +27,13 @@ enum alloc_fn {
 	ALLOC_ALIGNED_ALLOC,
 	ALLOC_VALLOC,
 	ALLOC_PVALLOC,
+	/*
+	 * Not an allocation: a free() entry (no return is probed). Asked
+	 * for with 1u << ALLOC_FREE in fn_mask; none of the defaults has
+	 * it. The event has old_ptr (the pointer freed, maybe 0), time_ns,
+	 * tid, ip and sp; size, ptr, end_ns are 0 and stack_len may be 0.
+	 */
+	ALLOC_FREE,
 	ALLOC_NFNS
 };
 
@@ -37,6 +44,13 @@ const char *alloc_fn_name(enum alloc_fn fn);
 struct alloc_event {
 	pid_t tid; /* in our pid namespace */
 	uint64_t time_ns; /* at entry, perf clock (CLOCK_MONOTONIC here) */
+	/*
+	 * At the return, same clock; 0 when unknown (a free). A free of ptr
+	 * with time_ns > end_ns freed this call's chunk; one before it
+	 * freed an earlier chunk at the same address (callers.c orders
+	 * events from several threads by these two times).
+	 */
+	uint64_t end_ns;
 	enum alloc_fn fn;
 	/*
 	 * Bytes asked for: malloc's size, calloc's nmemb * size (saturated),
