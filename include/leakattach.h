@@ -524,8 +524,17 @@ LA_API LA_MUST_CHECK int la_types_of(struct la_session *s,
 
 /* How the window is made. */
 enum la_callers_backend {
-	LA_CALLERS_AUTO, /* the best available: today the uprobe backend */
+	/* uprobes when permitted (and present), else int3 */
+	LA_CALLERS_AUTO,
 	LA_CALLERS_UPROBE, /* kernel uprobes (perf_event_open), CAP_SYS_ADMIN */
+	/*
+	 * ptrace int3 breakpoints, held by a tracer process of ours
+	 * ("la-int3-tracer"): no privilege beyond ptrace. Killing THAT
+	 * process with SIGKILL while a window is open kills a target that
+	 * allocates (the breakpoints stay in its text); killing the caller
+	 * is safe. malloc, calloc and realloc only.
+	 */
+	LA_CALLERS_INT3,
 };
 
 /* The allocation functions, as bits of la_callers_opts.functions. */
@@ -565,25 +574,41 @@ struct la_callers_opts {
 struct la_callers;
 
 struct la_callers_info {
-	char backend[16]; /* "uprobe" */
+	char backend[16]; /* "uprobe" or "int3" */
 	pid_t pid;
 	int64_t time_unix_ns; /* when the window opened */
 	uint64_t hits; /* calls seen while the window was enabled */
 	uint64_t allocations; /* calls recorded (with their result) */
 	uint64_t lost; /* records the kernel dropped */
 	uint64_t failed; /* calls that returned NULL: not kept */
+	uint64_t frees; /* free() calls seen (to follow the kept chunks) */
+	/* chunk addresses the window could not follow (its table was full) */
+	unsigned addresses_dropped;
 	unsigned threads, threads_skipped; /* probed; over max_threads */
 	uint64_t open_ns; /* setting the probes up */
 	uint64_t window_ns; /* the probes enabled, until disabled */
 	uint64_t teardown_ns; /* removing the probes (the slow part) */
 	unsigned stacks; /* distinct stacks */
 	unsigned stacks_dropped; /* calls whose stack found no room */
-	unsigned kept_chunks; /* chunk addresses kept for the check */
+	unsigned kept_chunks; /* chunks live at the window's end, kept */
+	/*
+	 * Kept chunks freed in the window (and not handed out again by a
+	 * recorded call): the control group. The check probes them too.
+	 */
+	unsigned control_chunks;
 	/* after la_callers_check() */
 	int checked;
 	int64_t checked_unix_ns; /* the snapshot's time */
 	unsigned surviving_chunks;
 	uint64_t surviving_bytes;
+	/*
+	 * Control chunks whose address was in use again (by a chunk of a
+	 * size their call could have got) at the check, and their share:
+	 * how often chance makes a freed chunk look like a survivor.
+	 */
+	unsigned control_reused;
+	double reuse_rate;
+	uint64_t attributed_bytes; /* the callers' own survivors, all */
 };
 
 struct la_frame {
@@ -599,9 +624,19 @@ struct la_frame {
 /* Sampled chunks of one caller in one size class (snapshot classes). */
 struct la_caller_class {
 	uint64_t chunk_size_min, chunk_size_max;
-	unsigned kept_chunks; /* sampled chunks kept in this class */
+	unsigned kept_chunks; /* sampled chunks live at the window's end */
 	unsigned surviving_chunks;
 	uint64_t surviving_bytes; /* chunk sizes as the check saw them */
+	/* after la_callers_check(): */
+	double reuse_rate; /* the control group's, in this class or all */
+	double chance_survivors; /* reuse_rate * kept_chunks */
+	/*
+	 * The surviving bytes that are this caller's own: 0 unless chance
+	 * (binomial, reuse_rate) gives as many survivors with a probability
+	 * under 1/1000, then scaled to (surviving - chance_survivors) /
+	 * (1 - reuse_rate) chunks.
+	 */
+	uint64_t attributed_bytes;
 };
 
 struct la_caller {
@@ -610,9 +645,11 @@ struct la_caller {
 	struct la_frame frames[LA_CALLER_FRAMES];
 	unsigned sampled_allocations; /* calls from this stack */
 	uint64_t sampled_bytes; /* bytes they asked for */
-	unsigned kept_chunks; /* of which kept for the check (first ones) */
+	unsigned kept_chunks; /* of which kept, live at the window's end */
+	unsigned freed_chunks; /* of which kept, but freed in the window */
 	unsigned surviving_chunks; /* of the kept, in use at the check */
 	uint64_t surviving_bytes;
+	uint64_t attributed_bytes; /* the classes' attributed_bytes, summed */
 	/* the kept chunks by size class, most surviving bytes first */
 	unsigned n_classes;
 	struct la_caller_class classes[LA_CALLER_CLASSES];
@@ -650,18 +687,22 @@ LA_API void la_callers_probes(const struct la_callers *c,
  * la_callers_check - mark which kept chunks are still in use in snap, a
  * snapshot taken after the window with la_callers_probes() as its probes.
  * A chunk survives when an in-use chunk of a size the call could have got
- * starts at its address. A chunk freed and handed out again for the same
- * size by another call counts as surviving: a false survivor, rare when
- * the location grows and the freed chunk was short-lived. Callers are then
- * ordered by surviving bytes. May be called again with a newer snapshot.
- * Returns 0, -EINVAL (another process, or the snapshot did not probe these
- * chunks).
+ * starts at its address. That is also true of a chunk freed after the
+ * window whose address was handed out again (a false survivor, common
+ * where a program churns chunks of the same size). So the chunks freed
+ * during the window are probed as well, as a control group: the share of
+ * them back in use is the chance of a false survivor, per size class, and
+ * a caller's survivors count (attributed_bytes) only where chance would
+ * give as many with a probability under 1/1000. Callers are then ordered by
+ * attributed bytes, then surviving bytes. May be called again with a
+ * newer snapshot. Returns 0, -EINVAL (another process, or the snapshot did
+ * not probe these chunks).
  */
 LA_API LA_MUST_CHECK int la_callers_check(struct la_callers *c,
 					  const struct la_snapshot *snap);
 
 /*
- * The stacks: by surviving bytes after la_callers_check(), by sampled
+ * The stacks: by attributed bytes after la_callers_check(), by sampled
  * bytes before, most first. la_callers_get returns -ENOENT when i is out
  * of range.
  */

@@ -6,12 +6,24 @@
  * snapshot probes those chunks, and the stacks whose chunks survive are
  * where a growing location grows from.
  *
- * Responsible for: choosing the backend, keeping a bounded set of chunks
- * per stack, survival, ordering, symbols of the frames. Not for: the
- * window itself (uprobe.c; a ptrace int3 backend would deliver the same
- * struct alloc_event), unwinding (unwind.c), symbols (modules.c), the
- * walk that finds the survivors (snapshot.c, through the snapshot's
- * probes), deciding when to sample (the caller).
+ * Responsible for: choosing the backend (uprobes when permitted, else
+ * int3), keeping a bounded set of chunks per stack, their fate in the
+ * window (frees are probed too), survival weighed against a control
+ * group, ordering, symbols of the frames. Not for: the window itself
+ * (uprobe.c, int3.c: both deliver struct alloc_event), unwinding
+ * (unwind.c), symbols (modules.c), the walk that finds the survivors
+ * (snapshot.c, through the snapshot's probes), deciding when to sample
+ * (the caller).
+ *
+ * False survivors. A chunk in use at the check, at the address a sampled
+ * call got, may be another chunk: freed after the window, its address
+ * handed out again. Where a program churns chunks of one size, glibc's
+ * LIFO tcache makes that likely, so survival alone would blame the
+ * churning caller. The chunks freed during the window are the control
+ * group: they are probed too, and the share of them back in use at the
+ * check is the chance of a false survivor (per size class when it has
+ * CONTROL_MIN of them, else pooled). A caller's survivors count only
+ * beyond that chance (callers_beyond_chance()).
  *
  * Each record is unwound in the window's callback, from the copy of the
  * registers and stack the kernel made at the call: the target has already
@@ -28,7 +40,9 @@
 #include <time.h>
 
 #define LOG_PREFIX "callers: "
+#include "callers.h"
 #include "error.h"
+#include "int3.h"
 #include "log.h"
 #include "modules.h"
 #include "session.h"
@@ -51,6 +65,10 @@
 /* glibc x86_64: the program's data starts after prev_size and size */
 #define CHUNK_DATA 16
 #define CHUNK_MIN 32
+/* Chunk addresses the window follows (allocations and frees). */
+#define ADDRS_MAX 16384u
+/* Control chunks a class needs for a rate of its own (else pooled). */
+#define CONTROL_MIN 8u
 
 _Static_assert(LA_ALLOC_MALLOC == 1u << ALLOC_MALLOC &&
 		       LA_ALLOC_CALLOC == 1u << ALLOC_CALLOC &&
@@ -66,20 +84,41 @@ _Static_assert(LA_ALLOC_MALLOC == 1u << ALLOC_MALLOC &&
 struct kchunk {
 	uint64_t addr; /* the chunk header: ptr - 16 */
 	uint64_t want; /* the smallest chunk the request fits in */
+	uint64_t end_ns; /* when the call returned it */
 	uint64_t size; /* found at the check (0: not in use) */
 	unsigned stack;
 	unsigned char aligned; /* from an aligned function: any size >= want */
-	unsigned char dead; /* freed within the window: its address came back */
+	/*
+	 * Freed within the window: a recorded call got its address again
+	 * later, or a recorded free() (or a moving realloc) let it go.
+	 */
+	unsigned char dead;
+	/*
+	 * Dead by a free with no recorded call taking the address again:
+	 * one of the control group, whose addresses the check also probes
+	 * to learn how often a freed address is back in use by then.
+	 */
+	unsigned char control;
+};
+
+/*
+ * What the window saw at one chunk address, from all threads: the latest
+ * return of a call that got it, the latest free of it. Events of several
+ * threads come in no global order; these two times order them.
+ */
+struct aslot {
+	uint64_t addr, alloc_end, free_ns;
 };
 
 struct cstack {
 	uint64_t hash;
 	unsigned n_pcs;
 	uint64_t pcs[LA_CALLER_FRAMES];
-	unsigned allocations, kept;
+	unsigned allocations, kept, freed;
 	uint64_t bytes;
 	unsigned surviving;
 	uint64_t surviving_bytes;
+	uint64_t attributed_bytes; /* after the check: beyond chance */
 	struct la_frame *frames; /* resolved once the window is over */
 };
 
@@ -92,10 +131,13 @@ struct la_callers {
 	size_t stack_mask;
 	struct kchunk *chunks;
 	unsigned n_chunks;
-	unsigned *chunk_slot; /* chunk addr -> chunk index + 1 */
-	size_t chunk_mask;
-	uint64_t *probes; /* the live chunks' addresses, sorted */
+	struct aslot *addrs; /* during the window: open addressing */
+	size_t addr_mask;
+	unsigned n_addrs;
+	uint64_t *probes; /* the live and control chunks' addresses, sorted */
 	unsigned n_probes;
+	/* after the check: the control group per size class */
+	unsigned *ctl_n, *ctl_reused;
 	struct modules *mods; /* during la_callers_sample() only */
 };
 
@@ -143,50 +185,92 @@ stack_get(struct la_callers *c, const uint64_t *pcs, unsigned n)
 	return &c->stacks[c->n_stacks++];
 }
 
-/* The slot of chunk address addr: where it is, or where it goes. */
-static size_t
-chunk_slot(const struct la_callers *c, uint64_t addr)
+/* The slot of chunk address addr, or NULL when it is not there. */
+static struct aslot *
+addr_find(const struct la_callers *c, uint64_t addr)
 {
 	size_t i =
-		(size_t)((addr * 0x9e3779b97f4a7c15ull) >> 17) & c->chunk_mask;
+		(size_t)((addr * 0x9e3779b97f4a7c15ull) >> 17) & c->addr_mask;
 
-	while (c->chunk_slot[i] && c->chunks[c->chunk_slot[i] - 1].addr != addr)
-		i = (i + 1) & c->chunk_mask;
-	return i;
+	while (c->addrs[i].addr && c->addrs[i].addr != addr)
+		i = (i + 1) & c->addr_mask;
+	return c->addrs[i].addr ? &c->addrs[i] : NULL;
 }
 
-/* A chunk a recorded call freed or got again is no longer its owner's. */
+/*
+ * The window saw chunk address addr handed out by a call that returned at
+ * alloc_end, or freed at free_ns (the other 0). A full table drops the
+ * note: that chunk's fate is then unknown, never wrong the other way.
+ */
 static void
-chunk_forget(struct la_callers *c, uint64_t addr)
+addr_note(struct la_callers *c, uint64_t addr, uint64_t alloc_end,
+	  uint64_t free_ns)
 {
-	size_t i = chunk_slot(c, addr);
+	size_t i =
+		(size_t)((addr * 0x9e3779b97f4a7c15ull) >> 17) & c->addr_mask;
+	struct aslot *a;
 
-	if (c->chunk_slot[i])
-		c->chunks[c->chunk_slot[i] - 1].dead = 1;
+	if (!addr)
+		return;
+	while (c->addrs[i].addr && c->addrs[i].addr != addr)
+		i = (i + 1) & c->addr_mask;
+	a = &c->addrs[i];
+	if (!a->addr) {
+		if (c->n_addrs >= ADDRS_MAX) {
+			c->info.addresses_dropped++;
+			return;
+		}
+		a->addr = addr;
+		c->n_addrs++;
+	}
+	if (alloc_end > a->alloc_end)
+		a->alloc_end = alloc_end;
+	if (free_ns > a->free_ns)
+		a->free_ns = free_ns;
 }
 
 static void
 chunk_keep(struct la_callers *c, struct cstack *st,
-	   const struct alloc_event *ev)
+	   const struct alloc_event *ev, uint64_t end_ns)
 {
-	uint64_t addr = ev->ptr - CHUNK_DATA;
-	size_t i = chunk_slot(c, addr);
-	struct kchunk *k;
-
 	if (st->kept >= LA_CALLERS_PER_STACK ||
 	    c->n_chunks >= LA_CALLERS_CHUNKS_MAX)
 		return;
-	k = &c->chunks[c->n_chunks];
-	*k = (struct kchunk){
-		.addr = addr,
+	c->chunks[c->n_chunks++] = (struct kchunk){
+		.addr = ev->ptr - CHUNK_DATA,
 		.want = request_chunk(ev->size),
+		.end_ns = end_ns,
 		.stack = (unsigned)(st - c->stacks),
 		.aligned = ev->fn != ALLOC_MALLOC && ev->fn != ALLOC_CALLOC &&
 			   ev->fn != ALLOC_REALLOC,
 	};
-	/* the map names the latest chunk at an address */
-	c->chunk_slot[i] = ++c->n_chunks;
 	st->kept++;
+}
+
+/*
+ * Once the window is over, with every thread's events in: a chunk whose
+ * address a recorded call got again after it returned was freed in the
+ * window; so was one freed after it returned, and that one joins the
+ * control group unless the address was handed out again.
+ */
+static void
+chunk_fates(struct la_callers *c)
+{
+	for (unsigned i = 0; i < c->n_chunks; i++) {
+		struct kchunk *k = &c->chunks[i];
+		const struct aslot *a = addr_find(c, k->addr);
+
+		if (!a)
+			continue;
+		if (a->alloc_end > k->end_ns) {
+			k->dead = 1;
+		} else if (a->free_ns > k->end_ns) {
+			k->dead = 1;
+			k->control = 1;
+		}
+		if (k->dead)
+			c->stacks[k->stack].freed++;
+	}
 }
 
 static int
@@ -198,16 +282,23 @@ on_event(const struct alloc_event *ev, void *arg)
 	uint64_t pcs[LA_CALLER_FRAMES];
 	struct cstack *st;
 	unsigned n, k = 0;
+	uint64_t end_ns = ev->end_ns ? ev->end_ns : ev->time_ns;
 
+	if (ev->fn == ALLOC_FREE) {
+		c->info.frees++;
+		if (ev->old_ptr >= CHUNK_DATA)
+			addr_note(c, ev->old_ptr - CHUNK_DATA, 0, ev->time_ns);
+		return 0;
+	}
 	c->info.allocations++;
-	if (ev->old_ptr)
-		chunk_forget(c, ev->old_ptr - CHUNK_DATA);
+	/* a realloc that moved the block freed the old chunk */
+	if (ev->old_ptr >= CHUNK_DATA && ev->ptr != ev->old_ptr)
+		addr_note(c, ev->old_ptr - CHUNK_DATA, 0, end_ns);
 	if (!ev->ptr || ev->ptr < CHUNK_DATA) {
 		c->info.failed++;
 		return 0;
 	}
-	/* malloc returned an address we hold: the chunk was freed since */
-	chunk_forget(c, ev->ptr - CHUNK_DATA);
+	addr_note(c, ev->ptr - CHUNK_DATA, end_ns, 0);
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = ev->ip;
 	regs.rsp = ev->sp;
@@ -224,7 +315,7 @@ on_event(const struct alloc_event *ev, void *arg)
 	}
 	st->allocations++;
 	st->bytes += ev->size;
-	chunk_keep(c, st, ev);
+	chunk_keep(c, st, ev, end_ns);
 	return 0;
 }
 
@@ -309,6 +400,8 @@ by_bytes(const void *a, const void *b, void *arg)
 	const struct cstack *x = &c->stacks[*(const unsigned *)a];
 	const struct cstack *y = &c->stacks[*(const unsigned *)b];
 
+	if (x->attributed_bytes != y->attributed_bytes)
+		return x->attributed_bytes > y->attributed_bytes ? -1 : 1;
 	if (x->surviving_bytes != y->surviving_bytes)
 		return x->surviving_bytes > y->surviving_bytes ? -1 : 1;
 	if (x->bytes != y->bytes)
@@ -333,18 +426,32 @@ cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The live chunks' addresses, sorted: what the next snapshot probes. */
+/*
+ * The live and the control chunks' addresses, sorted and unique: what the
+ * next snapshot probes.
+ */
 static int
 make_probes(struct la_callers *c)
 {
+	unsigned n = 0;
+
 	c->probes = malloc((c->n_chunks ? c->n_chunks : 1) * sizeof(uint64_t));
 	if (!c->probes)
 		return -ENOMEM;
-	for (unsigned i = 0; i < c->n_chunks; i++)
-		if (!c->chunks[i].dead)
-			c->probes[c->n_probes++] = c->chunks[i].addr;
-	qsort(c->probes, c->n_probes, sizeof(uint64_t), cmp_u64);
-	c->info.kept_chunks = c->n_probes;
+	for (unsigned i = 0; i < c->n_chunks; i++) {
+		const struct kchunk *k = &c->chunks[i];
+
+		if (!k->dead)
+			c->info.kept_chunks++;
+		else if (k->control)
+			c->info.control_chunks++;
+		if (!k->dead || k->control)
+			c->probes[n++] = k->addr;
+	}
+	qsort(c->probes, n, sizeof(uint64_t), cmp_u64);
+	for (unsigned i = 0; i < n; i++)
+		if (!c->n_probes || c->probes[c->n_probes - 1] != c->probes[i])
+			c->probes[c->n_probes++] = c->probes[i];
 	return 0;
 }
 
@@ -352,14 +459,16 @@ static int
 alloc_tables(struct la_callers *c)
 {
 	c->stack_mask = 2 * LA_CALLERS_STACKS_MAX - 1;
-	c->chunk_mask = 2 * LA_CALLERS_CHUNKS_MAX - 1;
+	c->addr_mask = 2 * ADDRS_MAX - 1;
 	c->stacks = calloc(LA_CALLERS_STACKS_MAX, sizeof(*c->stacks));
 	c->order = calloc(LA_CALLERS_STACKS_MAX, sizeof(*c->order));
 	c->stack_slot = calloc(c->stack_mask + 1, sizeof(*c->stack_slot));
 	c->chunks = calloc(LA_CALLERS_CHUNKS_MAX, sizeof(*c->chunks));
-	c->chunk_slot = calloc(c->chunk_mask + 1, sizeof(*c->chunk_slot));
+	c->addrs = calloc(c->addr_mask + 1, sizeof(*c->addrs));
+	c->ctl_n = calloc(SIZE_CLASSES, sizeof(*c->ctl_n));
+	c->ctl_reused = calloc(SIZE_CLASSES, sizeof(*c->ctl_reused));
 	return c->stacks && c->order && c->stack_slot && c->chunks &&
-			       c->chunk_slot
+			       c->addrs && c->ctl_n && c->ctl_reused
 		       ? 0
 		       : -ENOMEM;
 }
@@ -369,8 +478,9 @@ static void
 shrink(struct la_callers *c)
 {
 	free(c->stack_slot);
-	free(c->chunk_slot);
-	c->stack_slot = c->chunk_slot = NULL;
+	free(c->addrs);
+	c->stack_slot = NULL;
+	c->addrs = NULL;
 }
 
 static int
@@ -381,7 +491,7 @@ run_uprobe(struct la_callers *c, pid_t pid, const struct la_callers_opts *o)
 		.max_hits = o->max_hits,
 		.max_ms = o->max_ms,
 		.max_threads = o->max_threads,
-		.fn_mask = o->functions,
+		.fn_mask = o->functions | (1u << ALLOC_FREE),
 		.stack_size = STACK_COPY,
 		.ring_pages = RING_PAGES,
 	};
@@ -408,6 +518,75 @@ run_uprobe(struct la_callers *c, pid_t pid, const struct la_callers_opts *o)
 	return err;
 }
 
+/*
+ * The int3 backend: a tracer process of its own holds the target while
+ * the window is open (int3.h); it has no memalign family (their entries
+ * are not emulated), and asks for free() like the uprobe backend.
+ */
+static int
+run_int3(struct la_callers *c, pid_t pid, const struct la_callers_opts *o)
+{
+	struct int3_opts io = {
+		.sz = sizeof(io),
+		.max_hits = o->max_hits,
+		.max_ms = o->max_ms,
+		.fn_mask =
+			(o->functions & INT3_FNS_DEFAULT) | (1u << ALLOC_FREE),
+		.stack_size = STACK_COPY,
+	};
+	const struct int3_stats *is;
+	struct int3_window *w;
+	int err;
+
+	if (!(o->functions & INT3_FNS_DEFAULT))
+		return la_fail(
+			-ENOTSUP,
+			"the int3 backend probes only malloc, calloc and realloc: ask for one of them, or use --callers-backend=uprobe as root");
+	err = int3_window_open(pid, &io, &w);
+	if (err)
+		return err; /* the sentence is int3.c's */
+	err = int3_window_run(w, on_event, c);
+	is = int3_window_stats(w);
+	for (unsigned i = 0; i < ALLOC_NFNS; i++)
+		if (i != ALLOC_FREE)
+			c->info.hits += is->hits[i];
+	c->info.lost = is->lost;
+	c->info.threads = is->threads;
+	c->info.open_ns = is->open_ns;
+	c->info.window_ns = is->run_ns;
+	c->info.teardown_ns = is->close_ns;
+	int3_window_close(w);
+	if (err > 0)
+		err = 0;
+	return err;
+}
+
+/* Uprobes refused for good on this machine: not privileged, or none. */
+static int
+uprobe_refused(int err)
+{
+	return err == -EPERM || err == -EACCES || err == -ENOENT ||
+	       err == -EOPNOTSUPP;
+}
+
+static int
+run_window(struct la_callers *c, pid_t pid, const struct la_callers_opts *o)
+{
+	int err;
+
+	if (o->backend != LA_CALLERS_INT3) {
+		snprintf(c->info.backend, sizeof(c->info.backend), "uprobe");
+		err = run_uprobe(c, pid, o);
+		if (o->backend == LA_CALLERS_UPROBE || !uprobe_refused(err))
+			return err;
+		pr_debug("uprobes refused (%s): the int3 backend instead",
+			 la_errmsg());
+		la_error_clear();
+	}
+	snprintf(c->info.backend, sizeof(c->info.backend), "int3");
+	return run_int3(c, pid, o);
+}
+
 int
 la_callers_sample(struct la_session *s, const struct la_callers_opts *opts,
 		  struct la_callers **out)
@@ -421,7 +600,8 @@ la_callers_sample(struct la_session *s, const struct la_callers_opts *opts,
 	*out = NULL;
 	if (opts)
 		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
-	if (o.backend != LA_CALLERS_AUTO && o.backend != LA_CALLERS_UPROBE)
+	if (o.backend != LA_CALLERS_AUTO && o.backend != LA_CALLERS_UPROBE &&
+	    o.backend != LA_CALLERS_INT3)
 		return la_fail(-EINVAL, "unknown callers backend %d",
 			       (int)o.backend);
 	if (o.functions & ~((1u << ALLOC_FREE) - 1))
@@ -436,7 +616,6 @@ la_callers_sample(struct la_session *s, const struct la_callers_opts *opts,
 		la_callers_free(c);
 		return la_fail(-ENOMEM, "out of memory");
 	}
-	snprintf(c->info.backend, sizeof(c->info.backend), "uprobe");
 	c->info.pid = s->pid;
 	/* the modules before the probes exist: the window starts at once */
 	err = modules_open(s->pid, &c->mods);
@@ -449,9 +628,11 @@ la_callers_sample(struct la_session *s, const struct la_callers_opts *opts,
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	c->info.time_unix_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-	err = run_uprobe(c, s->pid, &o);
-	if (!err)
+	err = run_window(c, s->pid, &o);
+	if (!err) {
+		chunk_fates(c);
 		err = resolve_all(c);
+	}
 	if (!err)
 		err = make_probes(c);
 	modules_close(c->mods);
@@ -484,8 +665,10 @@ la_callers_free(struct la_callers *c)
 	free(c->order);
 	free(c->stack_slot);
 	free(c->chunks);
-	free(c->chunk_slot);
+	free(c->addrs);
 	free(c->probes);
+	free(c->ctl_n);
+	free(c->ctl_reused);
 	free(c);
 }
 
@@ -521,21 +704,161 @@ same_chunk(const struct kchunk *k, uint64_t size)
 	return !(size & 4095) && size - k->want < 4096 + CHUNK_DATA;
 }
 
+static int
+by_class_bytes(const void *a, const void *b)
+{
+	const struct la_caller_class *x = a, *y = b;
+
+	if (x->attributed_bytes != y->attributed_bytes)
+		return x->attributed_bytes > y->attributed_bytes ? -1 : 1;
+	if (x->surviving_bytes != y->surviving_bytes)
+		return x->surviving_bytes > y->surviving_bytes ? -1 : 1;
+	return (x->kept_chunks < y->kept_chunks) -
+	       (x->kept_chunks > y->kept_chunks);
+}
+
+/*
+ * Could chance alone make s of a survivors, when a freed address is back
+ * in use by the check with probability p? The number back in use by
+ * chance is binomial(a, p): its tail P(X >= s) is summed exactly (a is
+ * at most LA_CALLERS_PER_STACK), as the normal approximation is too
+ * generous for a few chunks at a small p. Below ALPHA, the survivors
+ * are the caller's own; *own estimates how many, the false ones taken
+ * out of the rest: (s - p a) / (1 - p).
+ */
+#define ALPHA 1e-3
+
+static double
+binomial_tail(unsigned a, unsigned s, double p)
+{
+	double pmf = 1.0, below = 0;
+
+	if (s == 0)
+		return 1.0;
+	if (p <= 0)
+		return 0;
+	if (p >= 1.0 || s > a)
+		return s > a ? 0 : 1.0;
+	for (unsigned i = 0; i < a; i++)
+		pmf *= 1.0 - p; /* P(X = 0) */
+	for (unsigned k = 0; k < s; k++) {
+		below += pmf;
+		pmf *= (double)(a - k) / (k + 1) * p / (1.0 - p);
+	}
+	return below >= 1.0 ? 0 : 1.0 - below;
+}
+
+int
+callers_beyond_chance(unsigned a, unsigned s, double p, double *own)
+{
+	double excess = (double)s - p * a, t;
+
+	*own = 0;
+	if (!s || s > a || excess < 1.0 || p >= 1.0)
+		return 0;
+	if (binomial_tail(a, s, p) >= ALPHA)
+		return 0;
+	t = excess / (1.0 - p);
+	*own = t > s ? s : t;
+	return 1;
+}
+
+/* The control group's reuse in class idx, or the pooled one, or 0. */
+static double
+reuse_rate(const struct la_callers *c, unsigned idx)
+{
+	if (c->ctl_n[idx] >= CONTROL_MIN)
+		return (double)c->ctl_reused[idx] / c->ctl_n[idx];
+	if (c->info.control_chunks >= CONTROL_MIN)
+		return (double)c->info.control_reused / c->info.control_chunks;
+	return 0;
+}
+
+static unsigned
+class_of(uint64_t size)
+{
+	unsigned idx = size_class_index(size);
+
+	return idx < SIZE_CLASSES ? idx : SIZE_CLASSES - 1;
+}
+
+/*
+ * The kept chunks of stack si by size class (room for max in cls), with
+ * each class's survivors weighed against the control group: returns the
+ * classes filled; *attributed gets the bytes beyond chance, all classes.
+ */
+static unsigned
+classes_of(const struct la_callers *c, unsigned si, struct la_caller_class *cls,
+	   unsigned max, uint64_t *attributed)
+{
+	struct la_caller_class all[64];
+	unsigned n = 0;
+
+	*attributed = 0;
+	for (unsigned i = 0; i < c->n_chunks; i++) {
+		const struct kchunk *k = &c->chunks[i];
+		uint64_t size = k->size ? k->size : k->want, lo, hi;
+		unsigned j;
+
+		if (k->stack != si || k->dead)
+			continue;
+		size_class_bounds(class_of(size), &lo, &hi);
+		for (j = 0; j < n && all[j].chunk_size_min != lo; j++)
+			;
+		if (j == n) {
+			if (n == sizeof(all) / sizeof(all[0]))
+				continue;
+			all[n++] = (struct la_caller_class){
+				.chunk_size_min = lo, .chunk_size_max = hi};
+		}
+		all[j].kept_chunks++;
+		if (k->size) {
+			all[j].surviving_chunks++;
+			all[j].surviving_bytes += k->size;
+		}
+	}
+	for (unsigned j = 0; j < n; j++) {
+		struct la_caller_class *x = &all[j];
+		double own;
+
+		if (!c->info.checked)
+			continue;
+		x->reuse_rate = reuse_rate(c, class_of(x->chunk_size_min));
+		x->chance_survivors = x->reuse_rate * x->kept_chunks;
+		if (callers_beyond_chance(x->kept_chunks, x->surviving_chunks,
+					  x->reuse_rate, &own))
+			x->attributed_bytes =
+				(uint64_t)((double)x->surviving_bytes * own /
+					   x->surviving_chunks);
+		*attributed += x->attributed_bytes;
+	}
+	qsort(all, n, sizeof(all[0]), by_class_bytes);
+	if (n > max)
+		n = max;
+	memcpy(cls, all, n * sizeof(*cls));
+	return n;
+}
+
 int
 la_callers_check(struct la_callers *c, const struct la_snapshot *snap)
 {
+	struct la_caller_class tmp[1];
+
 	la_error_clear();
 	if (snap->info.pid != c->info.pid)
 		return la_fail(
 			-EINVAL,
 			"the snapshot is of process %d, the sample of process %d",
 			(int)snap->info.pid, (int)c->info.pid);
+	memset(c->ctl_n, 0, SIZE_CLASSES * sizeof(*c->ctl_n));
+	memset(c->ctl_reused, 0, SIZE_CLASSES * sizeof(*c->ctl_reused));
+	c->info.control_reused = 0;
 	for (unsigned i = 0; i < c->n_chunks; i++) {
 		struct kchunk *k = &c->chunks[i];
 		uint64_t size = 0;
 		int r;
 
-		if (k->dead)
+		if (k->dead && !k->control)
 			continue;
 		r = la_snapshot_probe(snap, k->addr, &size);
 		if (r < 0)
@@ -543,9 +866,20 @@ la_callers_check(struct la_callers *c, const struct la_snapshot *snap)
 				-EINVAL,
 				"the snapshot did not probe the sampled chunks: pass la_callers_probes() in la_snapshot_opts");
 		k->size = r && same_chunk(k, size) ? size : 0;
+		if (k->control) {
+			unsigned idx = class_of(k->want);
+
+			c->ctl_n[idx]++;
+			if (k->size) {
+				c->ctl_reused[idx]++;
+				c->info.control_reused++;
+			}
+			k->size = 0; /* freed: never a survivor */
+		}
 	}
 	c->info.surviving_chunks = 0;
 	c->info.surviving_bytes = 0;
+	c->info.attributed_bytes = 0;
 	for (unsigned s = 0; s < c->n_stacks; s++) {
 		c->stacks[s].surviving = 0;
 		c->stacks[s].surviving_bytes = 0;
@@ -562,6 +896,14 @@ la_callers_check(struct la_callers *c, const struct la_snapshot *snap)
 	}
 	c->info.checked = 1;
 	c->info.checked_unix_ns = snap->info.time_unix_ns;
+	c->info.reuse_rate = c->info.control_chunks
+				     ? (double)c->info.control_reused /
+					       c->info.control_chunks
+				     : 0;
+	for (unsigned s = 0; s < c->n_stacks; s++) {
+		classes_of(c, s, tmp, 0, &c->stacks[s].attributed_bytes);
+		c->info.attributed_bytes += c->stacks[s].attributed_bytes;
+	}
 	sort_stacks(c);
 	return 0;
 }
@@ -570,57 +912,6 @@ unsigned
 la_callers_count(const struct la_callers *c)
 {
 	return c->n_stacks;
-}
-
-static int
-by_class_bytes(const void *a, const void *b)
-{
-	const struct la_caller_class *x = a, *y = b;
-
-	if (x->surviving_bytes != y->surviving_bytes)
-		return x->surviving_bytes > y->surviving_bytes ? -1 : 1;
-	return (x->kept_chunks < y->kept_chunks) -
-	       (x->kept_chunks > y->kept_chunks);
-}
-
-/* The kept chunks of stack si by size class (room for n in cls). */
-static unsigned
-classes_of(const struct la_callers *c, unsigned si, struct la_caller_class *cls,
-	   unsigned max)
-{
-	struct la_caller_class all[64];
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < c->n_chunks; i++) {
-		const struct kchunk *k = &c->chunks[i];
-		uint64_t size = k->size ? k->size : k->want, lo, hi;
-		unsigned idx, j;
-
-		if (k->stack != si || k->dead)
-			continue;
-		idx = size_class_index(size);
-		if (idx >= SIZE_CLASSES)
-			idx = SIZE_CLASSES - 1;
-		size_class_bounds(idx, &lo, &hi);
-		for (j = 0; j < n && all[j].chunk_size_min != lo; j++)
-			;
-		if (j == n) {
-			if (n == sizeof(all) / sizeof(all[0]))
-				continue;
-			all[n++] = (struct la_caller_class){
-				.chunk_size_min = lo, .chunk_size_max = hi};
-		}
-		all[j].kept_chunks++;
-		if (k->size) {
-			all[j].surviving_chunks++;
-			all[j].surviving_bytes += k->size;
-		}
-	}
-	qsort(all, n, sizeof(all[0]), by_class_bytes);
-	if (n > max)
-		n = max;
-	memcpy(cls, all, n * sizeof(*cls));
-	return n;
 }
 
 int
@@ -638,10 +929,11 @@ la_callers_get(const struct la_callers *c, unsigned i, struct la_caller *out)
 		       st->n_pcs * sizeof(*out->frames));
 	out->sampled_allocations = st->allocations;
 	out->sampled_bytes = st->bytes;
-	out->kept_chunks = st->kept;
+	out->kept_chunks = st->kept - st->freed;
 	out->surviving_chunks = st->surviving;
 	out->surviving_bytes = st->surviving_bytes;
-	out->n_classes =
-		classes_of(c, c->order[i], out->classes, LA_CALLER_CLASSES);
+	out->freed_chunks = st->freed;
+	out->n_classes = classes_of(c, c->order[i], out->classes,
+				    LA_CALLER_CLASSES, &out->attributed_bytes);
 	return 0;
 }
