@@ -520,10 +520,12 @@ loc_in_use(const struct la_snapshot *snap, const struct la_location *loc)
 
 /*
  * Share out the growth of each growing size class since the window among
- * the callers whose sampled chunks survive in it. A caller's weight is
- * its surviving sampled bytes in the class, scaled up when it made more
- * calls than it could keep chunks of. The arena of a chunk is not known:
- * a class in an arena is given the callers of the class anywhere.
+ * the callers whose sampled chunks survive in it beyond chance (the
+ * library weighs them against the chunks freed in the window). A
+ * caller's weight is its attributed bytes in the class, scaled up when it
+ * made more calls than it could keep chunks of. The arena of a chunk is
+ * not known: a class in an arena is given the callers of the class
+ * anywhere.
  */
 static void
 attribute_callers(struct sampler *sm, const struct la_callers *c,
@@ -563,7 +565,7 @@ attribute_callers(struct sampler *sm, const struct la_callers *c,
 		for (unsigned pass = 0; pass < 2; pass++) {
 			for (unsigned k = 0; k < nc; k++) {
 				double w;
-				unsigned j;
+				unsigned j, kept;
 
 				memset(cand, 0, sizeof(*cand));
 				if (la_callers_get(c, k, &cand->c))
@@ -578,19 +580,26 @@ attribute_callers(struct sampler *sm, const struct la_callers *c,
 					    cc->chunk_size_max >
 						    fd.loc.chunk_size_max)
 						continue;
+					cand->class_kept_chunks +=
+						cc->kept_chunks;
 					cand->class_surviving_chunks +=
 						cc->surviving_chunks;
 					cand->class_surviving_bytes +=
 						cc->surviving_bytes;
+					cand->class_chance +=
+						cc->chance_survivors;
+					cand->class_attributed_bytes +=
+						cc->attributed_bytes;
 				}
-				if (!cand->class_surviving_bytes)
+				/* survivors that chance explains: not one */
+				if (!cand->class_attributed_bytes)
 					continue;
-				w = (double)cand->class_surviving_bytes;
-				if (cand->c.kept_chunks &&
-				    cand->c.sampled_allocations >
-					    cand->c.kept_chunks)
+				w = (double)cand->class_attributed_bytes;
+				kept = cand->c.kept_chunks +
+				       cand->c.freed_chunks;
+				if (kept && cand->c.sampled_allocations > kept)
 					w = w * cand->c.sampled_allocations /
-					    cand->c.kept_chunks;
+					    kept;
 				if (pass == 0) {
 					total += w;
 					continue;
@@ -622,7 +631,8 @@ attribute_callers(struct sampler *sm, const struct la_callers *c,
 static int
 callers_refused(int err)
 {
-	return err == -EPERM || err == -EACCES || err == -ENOENT;
+	return err == -EPERM || err == -EACCES || err == -ENOENT ||
+	       err == -ENOTSUP;
 }
 
 /*
@@ -634,6 +644,7 @@ void
 sampler_window(struct sampler *sm)
 {
 	struct la_callers_opts co = {.sz = sizeof(co),
+				     .backend = sm->o->callers_backend,
 				     .max_hits = sm->o->callers_hits,
 				     .max_ms = sm->o->callers_ms};
 	struct la_location watch[WATCH_MAX];
@@ -648,6 +659,12 @@ sampler_window(struct sampler *sm)
 	if (sm->o->callers == CALLERS_AUTO && !watch_list(sm->tracker, watch))
 		return;
 	err = la_callers_sample(sm->s, &co, &sm->pending);
+	if (err && !sm->callers_run.windows)
+		snprintf(sm->callers_run.backend,
+			 sizeof(sm->callers_run.backend), "%s",
+			 co.backend == LA_CALLERS_UPROBE ? "uprobe"
+			 : co.backend == LA_CALLERS_INT3 ? "int3"
+							 : "auto");
 	if (err) {
 		status_clear(sm);
 		if (callers_refused(err)) {
@@ -664,6 +681,8 @@ sampler_window(struct sampler *sm)
 		return;
 	}
 	la_callers_info(sm->pending, &ci);
+	snprintf(sm->callers_run.backend, sizeof(sm->callers_run.backend), "%s",
+		 ci.backend);
 	sm->callers_run.windows++;
 	sm->callers_run.allocations += ci.allocations;
 	sm->callers_run.lost += ci.lost;
@@ -671,10 +690,11 @@ sampler_window(struct sampler *sm)
 	sm->callers_run.teardown_ms += (double)ci.teardown_ns / 1e6;
 	if (sm->o->verbose)
 		fprintf(stderr,
-			"leakattach: callers: %llu allocations in %.0f ms, %u stacks, %u chunks kept, teardown %.0f ms\n",
-			(unsigned long long)ci.allocations,
+			"leakattach: callers: %s: %llu allocations and %llu frees in %.0f ms, %u stacks, %u chunks kept, %u freed, teardown %.0f ms\n",
+			ci.backend, (unsigned long long)ci.allocations,
+			(unsigned long long)ci.frees,
 			(double)ci.window_ns / 1e6, ci.stacks, ci.kept_chunks,
-			(double)ci.teardown_ns / 1e6);
+			ci.control_chunks, (double)ci.teardown_ns / 1e6);
 }
 
 int
@@ -730,6 +750,16 @@ sampler_sample(struct sampler *sm)
 				la_errmsg());
 		else
 			attribute_callers(sm, sm->pending, tr, sm->last, snap);
+		if (sm->o->verbose) {
+			struct la_callers_info ci;
+
+			la_callers_info(sm->pending, &ci);
+			fprintf(stderr,
+				"leakattach: callers: %u of %u kept chunks still in use; %u of %u freed ones in use again (%.0f %%: the chance of a false survivor)\n",
+				ci.surviving_chunks, ci.kept_chunks,
+				ci.control_reused, ci.control_chunks,
+				100.0 * ci.reuse_rate);
+		}
 		la_callers_free(sm->pending);
 		sm->pending = NULL;
 	}

@@ -25,12 +25,12 @@ options_usage(FILE *f)
 	      "                  [--threshold PCT] [--consecutive N] [--min-size SIZE]\n"
 	      "                  [--log-dir DIR] [--json] [--auto-cleanup]\n"
 	      "                  [--callers=auto|always|off] [--callers-hits N]\n"
-	      "                  [--callers-ms MS]\n"
+	      "                  [--callers-ms MS] [--callers-backend=auto|uprobe|int3]\n"
 	      "       leakattach check (-p PID | -- COMMAND [ARG...]) [--repeat N]\n"
 	      "                  [--interval S] [--threshold PCT] [--consecutive N]\n"
 	      "                  [--min-size SIZE] [--log-dir DIR] [--json]\n"
 	      "                  [--callers=auto|always|off] [--callers-hits N]\n"
-	      "                  [--callers-ms MS]\n"
+	      "                  [--callers-ms MS] [--callers-backend=auto|uprobe|int3]\n"
 	      "       leakattach reset (-p PID | --all) [--log-dir DIR]\n"
 	      "       leakattach snapshot -p PID [--json] [--top N]\n"
 	      "       leakattach simulate [--size MIB] [--count N] [--interval S] [--cleanup]\n"
@@ -72,13 +72,17 @@ options_usage(FILE *f)
 	      "      --auto-cleanup  monitor: when retention (not a leak) grew, call\n"
 	      "                    malloc_trim(0) in the target, as trim does\n"
 	      "      --callers=WHEN  monitor, check: sample the allocation functions\n"
-	      "                    for a moment with kernel uprobes (root) to find\n"
-	      "                    who allocates what grows: auto (default: after a\n"
-	      "                    sample where something grew), always, or off;\n"
-	      "                    the callers are estimates, checked at the next\n"
-	      "                    sample of the same run\n"
+	      "                    for a moment to find who allocates what grows:\n"
+	      "                    auto (default: after a sample where something\n"
+	      "                    grew), always, or off; the callers are estimates,\n"
+	      "                    checked at the next sample of the same run\n"
 	      "      --callers-hits N  calls recorded per window (1000)\n"
 	      "      --callers-ms MS  length of a window in milliseconds (50)\n"
+	      "      --callers-backend=B  how to sample: auto (default: uprobe when\n"
+	      "                    permitted, else int3), uprobe (kernel uprobes, root)\n"
+	      "                    or int3 (ptrace breakpoints held by a helper process,\n"
+	      "                    la-int3-tracer; SIGKILLing THAT process during a\n"
+	      "                    window kills the target; killing leakattach is safe)\n"
 	      "      --all         reset: forget every process\n"
 	      "      --size MIB    simulate: size of each leaked block (10)\n"
 	      "      --count N     simulate: blocks to leak (10; 0 leaks nothing)\n"
@@ -100,8 +104,9 @@ options_usage(FILE *f)
 	      "Defaults may also come from /etc/leakattach.conf and\n"
 	      "$XDG_CONFIG_HOME/leakattach/config; the command line wins.\n"
 	      "Exit status: 0 no leak, 1 leak found, 2 error, 64 usage error.\n"
-	      "Only trim and --auto-cleanup write into the target; --callers windows\n"
-	      "make the kernel set uprobes in it for a moment. See leakattach(1).\n",
+	      "Only trim and --auto-cleanup write into the target; a --callers window\n"
+	      "sets breakpoints in it for a moment (uprobes, or int3 without root).\n"
+	      "See leakattach(1).\n",
 	      f);
 }
 
@@ -234,6 +239,7 @@ enum {
 	OPT_CALLERS,
 	OPT_CALLERS_HITS,
 	OPT_CALLERS_MS,
+	OPT_CALLERS_BACKEND,
 };
 
 static const struct option longopts[] = {
@@ -258,6 +264,7 @@ static const struct option longopts[] = {
 	{"callers", required_argument, NULL, OPT_CALLERS},
 	{"callers-hits", required_argument, NULL, OPT_CALLERS_HITS},
 	{"callers-ms", required_argument, NULL, OPT_CALLERS_MS},
+	{"callers-backend", required_argument, NULL, OPT_CALLERS_BACKEND},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -289,6 +296,7 @@ static const struct {
 	{OPT_CALLERS, C(CMD_MONITOR) | C(CMD_CHECK)},
 	{OPT_CALLERS_HITS, C(CMD_MONITOR) | C(CMD_CHECK)},
 	{OPT_CALLERS_MS, C(CMD_MONITOR) | C(CMD_CHECK)},
+	{OPT_CALLERS_BACKEND, C(CMD_MONITOR) | C(CMD_CHECK)},
 };
 
 static const char *const command_names[] = {
@@ -487,6 +495,18 @@ option_apply(struct options *o, int code, const char *arg, const char *where)
 				"%s--callers-ms needs milliseconds from 1 to 10000, not '%s'",
 				where, arg);
 		o->callers_ms = (unsigned)v;
+		break;
+	case OPT_CALLERS_BACKEND:
+		if (arg && !strcmp(arg, "auto"))
+			o->callers_backend = LA_CALLERS_AUTO;
+		else if (arg && !strcmp(arg, "uprobe"))
+			o->callers_backend = LA_CALLERS_UPROBE;
+		else if (arg && !strcmp(arg, "int3"))
+			o->callers_backend = LA_CALLERS_INT3;
+		else
+			return options_usage_error(
+				"%s--callers-backend takes auto, uprobe or int3, not '%s'",
+				where, arg ? arg : "");
 		break;
 	/* flags: in a configuration file they take yes/no */
 	case OPT_AUTO_CLEANUP:

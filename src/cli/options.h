@@ -48,6 +48,7 @@ struct options {
 		CALLERS_ALWAYS, /* after every sample */
 		CALLERS_OFF,
 	} callers;
+	enum la_callers_backend callers_backend; /* LA_CALLERS_AUTO */
 	unsigned callers_hits; /* calls per window (0: the library's) */
 	unsigned callers_ms; /* window length (0: the library's) */
 	int all; /* reset --all */

@@ -49,16 +49,20 @@ const char *types_line(const struct loc_types *lt, char *buf, size_t len);
 
 /*
  * The callers of a growing size class, from the latest sampling window
- * whose chunks a later sample checked: the top ones by surviving sampled
- * bytes in the class, and the location's growth since the window shared
- * out in that proportion (estimates).
+ * whose chunks a later sample checked: the top ones by attributed bytes
+ * in the class (surviving sampled bytes beyond chance), and the
+ * location's growth since the window shared out in that proportion
+ * (estimates). A caller whose survivors chance explains is not one.
  */
 #define LOC_CALLERS_MAX 3
 struct loc_caller {
 	struct la_caller c;
-	unsigned class_surviving_chunks; /* in the location's size class */
+	unsigned class_kept_chunks; /* in the location's size class */
+	unsigned class_surviving_chunks;
 	uint64_t class_surviving_bytes;
-	double share; /* of all surviving sampled bytes in the class, 0-1 */
+	double class_chance; /* survivors chance alone would give */
+	uint64_t class_attributed_bytes;
+	double share; /* of all attributed sampled bytes in the class, 0-1 */
 	uint64_t est_bytes; /* share of the growth since the window */
 };
 
@@ -73,6 +77,7 @@ struct loc_callers {
 /* Sampling windows of this run, for "callers_sampling". */
 struct callers_run {
 	int enabled; /* --callers is not off */
+	char backend[16]; /* of the latest window: "uprobe", "int3" */
 	unsigned windows;
 	uint64_t allocations, lost;
 	double window_ms, teardown_ms; /* summed over the windows */

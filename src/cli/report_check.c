@@ -280,18 +280,19 @@ callers_block(FILE *f, const struct loc_callers *lc)
 
 	fprintf(f,
 		"    callers (sampled with %s: %" PRIu64
-		" allocations in %.0f ms, teardown %.0f ms; estimates):\n",
+		" allocations in %.0f ms, teardown %.0f ms; %.0f %% of the chunks freed in the window were in use again; estimates):\n",
 		lc->info.backend, lc->info.allocations,
 		(double)lc->info.window_ns / 1e6,
-		(double)lc->info.teardown_ns / 1e6);
+		(double)lc->info.teardown_ns / 1e6,
+		100.0 * lc->info.reuse_rate);
 	for (unsigned i = 0; i < lc->n; i++) {
 		const struct loc_caller *c = &lc->c[i];
 
 		fprintf(f,
-			"      #%u  ~%s since the window (%.0f %%): %u of %u sampled chunks still in use\n",
+			"      #%u  ~%s since the window (%.0f %%): %u of %u sampled chunks still in use (%.1f by chance)\n",
 			i + 1, human_bytes(c->est_bytes, b1, sizeof(b1)),
 			100.0 * c->share, c->class_surviving_chunks,
-			c->c.kept_chunks);
+			c->class_kept_chunks, c->class_chance);
 		for (unsigned k = 0; k < c->c.n_frames && k < TEXT_FRAMES; k++)
 			fprintf(f, "          %s\n",
 				frame_text(&c->c.frames[k], fr, sizeof(fr)));
@@ -493,11 +494,14 @@ report_check_text(FILE *f, const struct check_doc *d)
 			d->callers_run->error);
 	else if (d->callers_run && d->callers_run->windows)
 		fprintf(f,
-			"\ncallers: %u sampling window%s with uprobes, %" PRIu64
+			"\ncallers: %u sampling window%s with %s, %" PRIu64
 			" allocations recorded (%" PRIu64
 			" lost), %.0f ms sampling, %.0f ms removing the probes\n",
 			d->callers_run->windows,
 			d->callers_run->windows == 1 ? "" : "s",
+			!strcmp(d->callers_run->backend, "int3")
+				? "int3 breakpoints"
+				: "uprobes",
 			d->callers_run->allocations, d->callers_run->lost,
 			d->callers_run->window_ms, d->callers_run->teardown_ms);
 	if (d->state_dir)
@@ -638,8 +642,11 @@ caller_fields(struct json *j, const struct loc_caller *c)
 	stack_json(j, &c->c);
 	json_u64(j, "sampled_allocations", c->c.sampled_allocations);
 	json_u64(j, "sampled_bytes", c->c.sampled_bytes);
+	json_u64(j, "kept_chunks", c->class_kept_chunks);
 	json_u64(j, "surviving_chunks", c->class_surviving_chunks);
 	json_u64(j, "surviving_bytes", c->class_surviving_bytes);
+	json_double(j, "chance_chunks", c->class_chance);
+	json_u64(j, "attributed_bytes", c->class_attributed_bytes);
 	json_double(j, "share", c->share);
 	json_u64(j, "estimated_bytes", c->est_bytes);
 }
@@ -829,7 +836,7 @@ report_check_json(FILE *f, const struct check_doc *d)
 	if (d->callers_run &&
 	    (d->callers_run->windows || d->callers_run->error[0])) {
 		json_object(&j, "callers_sampling");
-		json_string(&j, "backend", "uprobe");
+		json_string(&j, "backend", d->callers_run->backend);
 		json_u64(&j, "windows", d->callers_run->windows);
 		json_u64(&j, "allocations", d->callers_run->allocations);
 		json_u64(&j, "lost", d->callers_run->lost);
