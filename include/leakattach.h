@@ -592,8 +592,9 @@ struct la_callers_info {
 	unsigned stacks_dropped; /* calls whose stack found no room */
 	unsigned kept_chunks; /* chunks live at the window's end, kept */
 	/*
-	 * Kept chunks freed in the window (and not handed out again by a
-	 * recorded call): the control group. The check probes them too.
+	 * Kept chunks freed in the window (a recorded free, or their
+	 * address handed out again): the control group. The check probes
+	 * them too.
 	 */
 	unsigned control_chunks;
 	/* after la_callers_check() */

@@ -94,9 +94,10 @@ struct kchunk {
 	 */
 	unsigned char dead;
 	/*
-	 * Dead by a free with no recorded call taking the address again:
-	 * one of the control group, whose addresses the check also probes
-	 * to learn how often a freed address is back in use by then.
+	 * Dead, so one of the control group: the check also probes its
+	 * address, to learn how often a freed address is in use again by
+	 * then (maybe by a chunk the window saw: that is what happens to
+	 * the chunks freed after the window too).
 	 */
 	unsigned char control;
 };
@@ -250,8 +251,11 @@ chunk_keep(struct la_callers *c, struct cstack *st,
 /*
  * Once the window is over, with every thread's events in: a chunk whose
  * address a recorded call got again after it returned was freed in the
- * window; so was one freed after it returned, and that one joins the
- * control group unless the address was handed out again.
+ * window; so was one freed after it returned. Both join the control
+ * group. Not only the second kind: an address freed and not handed out
+ * again by the end of the window is more often one deep in a tcache bin,
+ * rarely used (measured: 8 % of them in use at the check, against 4 of 4
+ * churned chunks freed just after the window).
  */
 static void
 chunk_fates(struct la_callers *c)
@@ -262,9 +266,7 @@ chunk_fates(struct la_callers *c)
 
 		if (!a)
 			continue;
-		if (a->alloc_end > k->end_ns) {
-			k->dead = 1;
-		} else if (a->free_ns > k->end_ns) {
+		if (a->alloc_end > k->end_ns || a->free_ns > k->end_ns) {
 			k->dead = 1;
 			k->control = 1;
 		}
