@@ -814,6 +814,12 @@ struct la_trim_result {
 	pid_t tid; /* the thread that made the call */
 	uint64_t call_ns; /* from the call to its return */
 	uint64_t pause_ns; /* the chosen thread was away from its own code */
+	/*
+	 * The call was still running (outside a lock wait) when the timeout
+	 * passed, so it was let finish, with a warning: 1; 2 when it also
+	 * ran past ten times the timeout (a second warning). Else 0.
+	 */
+	unsigned overran;
 };
 
 /*

@@ -326,11 +326,13 @@ timed_out(struct call *cl, size_t i, uint64_t ran_ns, int *warned)
 			pr_warn("the call in thread %d still runs after %llu ms (at pc %#llx): it may hold a lock, so it is let finish",
 				(int)cl->tid, ms, (unsigned long long)r.rip);
 		*warned = 1;
+		cl->out->overran = 1;
 	} else if (*warned == 1 &&
 		   ran_ns >= HARD_CAP_FACTOR * 1000000ull * c->timeout_ms) {
 		pr_warn("the call in thread %d still runs after %llu ms: abandoning it outside a lock wait would crash the process, so it is still waited for",
 			(int)cl->tid, ms);
 		*warned = 2;
+		cl->out->overran = 2;
 	}
 	cl->mode[i] = RM_FREE; /* the stop we asked for came: no other */
 	cont(cl, i, 0);

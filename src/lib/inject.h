@@ -57,6 +57,12 @@ struct inject_result {
 	uint64_t away_ns; /* registers replaced -> restored */
 	unsigned signals_forwarded; /* to the other threads, meanwhile */
 	unsigned signals_delivered; /* to the calling thread, meanwhile */
+	/*
+	 * The timeout passed while the call ran outside a lock wait, so it
+	 * was let finish: 1, with a warning; 2, with a second one past
+	 * HARD_CAP_FACTOR times the timeout. 0 otherwise.
+	 */
+	unsigned overran;
 };
 
 /*

@@ -500,6 +500,7 @@ trim_stopped(struct la_session *s, struct tracee_set *ts,
 	out->returned = (int)(uint32_t)res.ret;
 	out->call_ns = res.call_ns;
 	out->pause_ns = res.away_ns;
+	out->overran = res.overran;
 	if (res.signals_forwarded || res.signals_delivered)
 		pr_info("signals meanwhile: %u forwarded, %u to the calling thread",
 			res.signals_forwarded, res.signals_delivered);

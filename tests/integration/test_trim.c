@@ -406,15 +406,22 @@ Test(trim, lets_a_slow_call_finish, .timeout = 120)
 	la_session_close(s);
 	la_set_log_fn(NULL);
 	note("lets_a_slow_call_finish: %s, returned %d after %.2f ms "
-	     "(timeout 1 ms), %u warnings",
-	     la_strerror(err), res.returned, res.call_ns / 1e6,
+	     "(timeout 1 ms), overran %u, %u warnings",
+	     la_strerror(err), res.returned, res.call_ns / 1e6, res.overran,
 	     still_runs_warnings);
 	cr_expect_eq(err, 0, "la_trim: %s", la_errmsg());
 	cr_expect_eq(res.returned, 1);
-	/* one at the timeout, one more past 10 times it */
-	if (res.call_ns > 3000000)
-		cr_expect(still_runs_warnings >= 1 && still_runs_warnings <= 2,
-			  "%u warnings", still_runs_warnings);
+	/*
+	 * One warning when the timeout was seen while the call ran, one more
+	 * past 10 times it. Not the call's duration: a tool descheduled past
+	 * the timeout may see the return first (then no warning is due).
+	 */
+	cr_expect_eq(still_runs_warnings, res.overran,
+		     "%u warnings, overran %u", still_runs_warnings,
+		     res.overran);
+	/* 2 MiB of fragments take malloc_trim well past 1 ms */
+	cr_expect(res.overran || res.call_ns > 1000000,
+		  "call %.2f ms, overran %u", res.call_ns / 1e6, res.overran);
 	cr_expect_eq(target_check_unharmed(&t, 0, NULL), 0, "%s", t.line);
 	expect_wake_ok(&t, "after a slow call");
 	cr_expect_eq(target_stop(&t), 0);
