@@ -44,14 +44,14 @@
  *           backend: bench/churn as for monitor, in rounds that interleave
  *           the target alone, `monitor --interval 1 --duration W
  *           --callers=off` and the same with --callers=always (a window
- *           after every sample); the target's ops are counted around the
+ *           after every sample) and --callers-backend; the target's ops are counted around the
  *           whole monitor run, so a window's setup and teardown (closing
  *           the perf uprobe events, about 80 ms each on Linux 6.18,
  *           serialised) are in. Windows, window_ms and teardown_ms come
  *           from the JSON's callers_sampling. Per window: the ops lost
  *           beyond the samples' own loss, extrapolated to --interval 60
- *           with a window after every sample. A backend that --callers
- *           cannot select yet (int3) is printed as "not measured".
+ *           with a window after every sample. Each backend is selected
+ *           with --callers-backend (uprobe, int3).
  *
  * The monitor figures give the tool a temporary log folder (removed at
  * exit) and LEAKATTACH_CONFIG= (empty), so that no configuration is read;
@@ -1135,12 +1135,13 @@ mon_dir_make(void)
 
 /*
  * Start `leakattach monitor -p PID --interval I --duration D --log-dir
- * DIR --json [ARGS...] [EXTRA]`, its stdout in DIR/monitor.json. It gets SIGTERM
- * if we die (it then ends after the current sample and detaches).
+ * DIR --json [ARGS...] --callers=off [EXTRA...]` (extra NULL-terminated, or
+ * NULL), its stdout in DIR/monitor.json. It gets SIGTERM if we die (it
+ * then ends after the current sample and detaches).
  */
 static pid_t
 monitor_start(const struct opts *o, pid_t pid, double interval, double duration,
-	      const char *extra)
+	      const char *const *extra)
 {
 	char pidstr[24], ivl[32], dur[32], out[PATH_MAX + 16];
 	const char *argv[MAX_ARGS + 16];
@@ -1169,8 +1170,8 @@ monitor_start(const struct opts *o, pid_t pid, double interval, double duration,
 	 * passes its own --callers, which comes later and wins.
 	 */
 	argv[n++] = "--callers=off";
-	if (extra)
-		argv[n++] = extra;
+	for (unsigned i = 0; extra && extra[i] && i < 4; i++)
+		argv[n++] = extra[i];
 	argv[n] = NULL;
 	fflush(NULL);
 	child = fork();
@@ -1631,23 +1632,20 @@ bench_monitor_rss(const struct opts *o)
 /* ---- 7. callers: the cost of one sampling window ------------------------ */
 
 /*
- * The backends of --callers (issue 5 item 3). select: the argument that
- * makes `leakattach monitor` open a window after every sample with that
+ * The backends of --callers (issue 5 item 3). select: the arguments that
+ * make `leakattach monitor` open a window after every sample with that
  * backend; NULL while the tool offers no way to choose it. help_word: how
  * to tell from `leakattach --help` that the backend was built in.
- *
- * SLOT FOR THE INT3 BACKEND (src/lib/int3.c, being written): once
- * --callers can select it, put its argument here (e.g. a
- * "--callers-backend=int3" next to --callers=always, see callers_run());
- * until then the figure prints "int3: not measured".
  */
 static const struct cbackend {
 	const char *name; /* as in the JSON's callers_sampling.backend */
-	const char *select[2]; /* the monitor's arguments */
+	const char *select[3]; /* the monitor's arguments */
 	const char *help_word;
 } cbackends[] = {
-	{"uprobe", {"--callers=always", NULL}, "uprobes"},
-	{"int3", {NULL, NULL}, "int3"},
+	{"uprobe",
+	 {"--callers=always", "--callers-backend=uprobe", NULL},
+	 "uprobe"},
+	{"int3", {"--callers=always", "--callers-backend=int3", NULL}, "int3"},
 };
 
 /* What one monitor run's JSON (DIR/monitor.json) says about its windows. */
@@ -1754,8 +1752,7 @@ callers_run(const struct opts *o, struct target *t, double interval,
 	if (!args) {
 		sleep_until(now_s() + duration);
 	} else {
-		/* monitor_start takes one extra argument: at most 1 here */
-		child = monitor_start(o, t->pid, interval, duration, args[0]);
+		child = monitor_start(o, t->pid, interval, duration, args);
 		monitor_reap(child, &ru);
 		cr.tool_cpu_s = ru_cpu_s(&ru);
 		callers_json_read(&cr.cj);
@@ -1819,7 +1816,7 @@ bench_callers(const struct opts *o)
 	fflush(stdout);
 	mon_dir_make();
 	/* the first sample of a log folder reads the debug information */
-	monitor_reap(monitor_start(o, t.pid, 1, 0.5, "--callers=off"), NULL);
+	monitor_reap(monitor_start(o, t.pid, 1, 0.5, NULL), NULL);
 	for (unsigned b = 0; b < sizeof(cbackends) / sizeof(cbackends[0]);
 	     b++) {
 		const struct cbackend *be = &cbackends[b];
