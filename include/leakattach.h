@@ -762,6 +762,24 @@ LA_API void la_store_target_close(struct la_store_target *tg);
 LA_API LA_MUST_CHECK int la_store_target_load(struct la_store_target *tg,
 					      const struct la_rules *rules,
 					      struct la_tracker **out);
+/*
+ * la_store_target_save_callers - keep a sampling window that no snapshot
+ * has checked yet (la_callers_sample()), for the next invocation: the file
+ * DIR/targets/PID-STARTTIME/callers, replaced atomically; NULL removes it.
+ * la_store_target_load_callers - the window kept there, its frames named
+ * again from the target's modules and its probes made, ready for the next
+ * snapshot and la_callers_check(); the file is removed (a window is
+ * checked once). *out is NULL when none was kept. A file that is not a
+ * window of this build of leakattach for this process, or damaged, is
+ * removed and 1 returned with the reason in la_errmsg() (a warning).
+ */
+LA_API LA_MUST_CHECK int
+la_store_target_save_callers(struct la_store_target *tg,
+			     const struct la_callers *callers);
+LA_API LA_MUST_CHECK int
+la_store_target_load_callers(struct la_store_target *tg,
+			     struct la_callers **out);
+
 /* la_store_target_save - replace the kept state with t, atomically. */
 LA_API LA_MUST_CHECK int la_store_target_save(struct la_store_target *tg,
 					      const struct la_tracker *t);

@@ -627,6 +627,25 @@ attribute_callers(struct sampler *sm, const struct la_callers *c,
 	free(cand);
 }
 
+/*
+ * check: keep the window of the last sample in the log folder, for the
+ * next check (or monitor) of the process to check. Nothing to keep
+ * removes what an earlier run kept (it was checked by now, or is older).
+ */
+void
+sampler_keep_window(struct sampler *sm)
+{
+	struct la_store_target *tg;
+
+	if (!sm->callers_run.enabled || sm->gone || lock_target(sm, &tg))
+		return;
+	if (la_store_target_save_callers(tg, sm->pending)) {
+		status_clear(sm);
+		fprintf(stderr, "leakattach: callers: %s\n", la_errmsg());
+	}
+	la_store_target_close(tg);
+}
+
 /* Window errors that mean "never on this machine": say so once. */
 static int
 callers_refused(int err)
@@ -725,6 +744,20 @@ sampler_sample(struct sampler *sm)
 		status_clear(sm);
 		fprintf(stderr, "leakattach: %s\n", la_errmsg());
 		goto fail;
+	}
+	/* a window that an earlier check of this process left to check */
+	if (!sm->pending && sm->callers_run.enabled) {
+		err = la_store_target_load_callers(tg, &sm->pending);
+		if (err) {
+			status_clear(sm);
+			fprintf(stderr, "leakattach: %s%s\n",
+				err == 1 ? "warning: " : "callers: ",
+				la_errmsg());
+		} else if (sm->pending && sm->o->verbose) {
+			status_clear(sm);
+			fprintf(stderr,
+				"leakattach: callers: checking the sampling window an earlier run kept\n");
+		}
 	}
 	/* the tracker as the previous sample left it says what to watch */
 	so.watch = watch;
@@ -1093,8 +1126,14 @@ check(const struct options *o)
 		err = sampler_sample(sm);
 		if (err)
 			break;
-		if (i + 1 < repeat)
+		/*
+		 * A window after the last sample too, unless the program is
+		 * ours and stops now: the next check of the process checks it.
+		 */
+		if (i + 1 < repeat || !child)
 			sampler_window(sm);
+		if (i + 1 == repeat && !child)
+			sampler_keep_window(sm);
 		next += interval;
 		if (next < mono_now())
 			next = mono_now();

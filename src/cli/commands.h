@@ -58,9 +58,14 @@ int sampler_sample(struct sampler *sm);
 /*
  * After a sample that another will follow: open the sampling window of
  * --callers when it says so (the next sample checks it). Failures are
- * printed (once when uprobes are refused) and never end the run.
+ * printed (once when no window can be opened) and never end the run.
  */
 void sampler_window(struct sampler *sm);
+/*
+ * check, after its last sample and window: keep the window (or none) in
+ * the log folder for the next run's first sample. Failures are printed.
+ */
+void sampler_keep_window(struct sampler *sm);
 /*
  * Wait until the CLOCK_MONOTONIC time deadline (seconds). Returns 0 at
  * the deadline, 1 when a termination signal arrived, 2 when extra_fd (if

@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * callers.h - the part of callers.c that is pure arithmetic, for the unit
- * tests: whether a caller's surviving chunks are more than the reuse of
- * freed addresses would give by chance.
+ * callers.h - what callers.c offers inside the library: the arithmetic of
+ * chance (pure, for the unit tests), and a window written to and read
+ * from a file (for store.c).
  */
 #ifndef LA_CALLERS_H
 #define LA_CALLERS_H
+
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "leakattach.h"
 
 /*
  * callers_beyond_chance - a of a caller's chunks were live at the end of
@@ -17,5 +22,17 @@
  * with *own 0. With p 0 every survivor is the caller's own.
  */
 int callers_beyond_chance(unsigned a, unsigned s, double p, double *own);
+
+/*
+ * callers_write - c, a window not yet checked, to f, for the next
+ * invocation (store.c makes the file). callers_read - a window written by
+ * callers_write() for process pid, checked field by field, its frames
+ * named again from the target's modules, its probes made: ready for a
+ * snapshot and la_callers_check(). Fail with -EIO, -LA_EBADSTATE (not a
+ * window of this build, of another process, damaged: la_errmsg() says
+ * which), -ESRCH, -ENOMEM.
+ */
+int callers_write(const struct la_callers *c, FILE *f);
+int callers_read(FILE *f, pid_t pid, struct la_callers **out);
 
 #endif

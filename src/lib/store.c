@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #define LOG_PREFIX "store: "
+#include "callers.h"
 #include "error.h"
 #include "log.h"
 #include "tracker.h"
@@ -488,9 +489,13 @@ la_store_target_load(struct la_store_target *tg, const struct la_rules *rules,
 		path, why, kept);
 }
 
-/* What a file is to hold: a tracker's state, or else len bytes of buf. */
+/*
+ * What a file is to hold: a tracker's state, a sampling window, or else
+ * len bytes of buf.
+ */
 struct content {
 	const struct la_tracker *t;
+	const struct la_callers *callers;
 	const char *buf;
 	size_t len;
 };
@@ -515,6 +520,8 @@ write_synced(const char *tmp, const struct content *c)
 	}
 	if (c->t)
 		err = tracker_write(c->t, f);
+	else if (c->callers)
+		err = callers_write(c->callers, f);
 	else if (c->len && fwrite(c->buf, 1, c->len, f) != c->len)
 		err = -EIO;
 	if (!err && fflush(f))
@@ -528,21 +535,21 @@ write_synced(const char *tmp, const struct content *c)
 	return err;
 }
 
-int
-la_store_target_save(struct la_store_target *tg, const struct la_tracker *t)
+/* Replace the file name of the target's folder with c, atomically. */
+static int
+replace_file(struct la_store_target *tg, const char *name,
+	     const struct content *c)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
-	struct content c = {.t = t};
 	int err;
 
-	la_error_clear();
-	err = path_fmt(path, sizeof(path), "%s/state", tg->dir);
+	err = path_fmt(path, sizeof(path), "%s/%s", tg->dir, name);
 	if (!err)
-		err = path_fmt(tmp, sizeof(tmp), "%s/state.%d.tmp", tg->dir,
+		err = path_fmt(tmp, sizeof(tmp), "%s/%s.%d.tmp", tg->dir, name,
 			       (int)getpid());
 	if (err)
 		return err;
-	err = write_synced(tmp, &c);
+	err = write_synced(tmp, c);
 	if (!err && rename(tmp, path)) {
 		err = -errno;
 		unlink(tmp);
@@ -553,6 +560,69 @@ la_store_target_save(struct la_store_target *tg, const struct la_tracker *t)
 		return la_fail(err, "cannot write %s: %s", path,
 			       strerror(-err));
 	return 0;
+}
+
+int
+la_store_target_save(struct la_store_target *tg, const struct la_tracker *t)
+{
+	struct content c = {.t = t};
+
+	la_error_clear();
+	return replace_file(tg, "state", &c);
+}
+
+int
+la_store_target_save_callers(struct la_store_target *tg,
+			     const struct la_callers *callers)
+{
+	struct content c = {.callers = callers};
+	char path[PATH_MAX];
+	int err;
+
+	la_error_clear();
+	if (callers)
+		return replace_file(tg, "callers", &c);
+	err = path_fmt(path, sizeof(path), "%s/callers", tg->dir);
+	if (err)
+		return err;
+	if (unlink(path) && errno != ENOENT) {
+		err = -errno;
+		return la_fail(err, "cannot remove %s: %s", path,
+			       strerror(-err));
+	}
+	return 0;
+}
+
+int
+la_store_target_load_callers(struct la_store_target *tg,
+			     struct la_callers **out)
+{
+	char path[PATH_MAX], why[300];
+	FILE *f;
+	int err;
+
+	la_error_clear();
+	*out = NULL;
+	err = path_fmt(path, sizeof(path), "%s/callers", tg->dir);
+	if (err)
+		return err;
+	f = fopen(path, "re");
+	if (!f && errno == ENOENT)
+		return 0;
+	if (!f) {
+		err = -errno;
+		return la_fail(err, "cannot read %s: %s", path, strerror(-err));
+	}
+	err = callers_read(f, tg->pid, out);
+	fclose(f);
+	/* checked once: never again, whatever came of it */
+	if (unlink(path) && errno != ENOENT)
+		pr_warn("cannot remove %s: %s", path, strerror(errno));
+	if (err != -LA_EBADSTATE && err != -EIO)
+		return err;
+	snprintf(why, sizeof(why), "%s", la_errmsg());
+	return la_fail(1, "sampling window %s is unusable (%s): removed", path,
+		       why);
 }
 
 int

@@ -301,3 +301,111 @@ Test(callers, off_gives_no_callers, .timeout = 60)
 	run_result_free(&r);
 	expect_unharmed(&t);
 }
+
+/* One `leakattach check -p PID` in log folder dir; r gets its output. */
+static void
+check_once(const struct target *t, const char *dir, int json,
+	   struct run_result *r)
+{
+	char pid[32];
+	const char *env[] = {"LEAKATTACH_CONFIG=", NULL};
+	const char *argv[] = {leakattach_path(),      "check", "-p",	    pid,
+			      "--min-size",	      "64K",   "--log-dir", dir,
+			      json ? "--json" : "-v", NULL};
+	int err;
+
+	snprintf(pid, sizeof(pid), "%d", (int)t->pid);
+	err = run_capture(argv, env, 60000, r);
+	cr_assert_eq(err, 0, "running leakattach: %s", strerror(-err));
+	cr_assert(r->status == 0 || r->status == EXIT_LEAK,
+		  "status %d\nstdout: %s\nstderr: %s", r->status, r->out,
+		  r->err);
+}
+
+/* The file where a check keeps its window for the next, or "". */
+static void
+kept_window(const char *dir, char *path, size_t len)
+{
+	char cmd[300];
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ls %s/targets/*/callers 2>/dev/null", dir);
+	path[0] = '\0';
+	f = popen(cmd, "r");
+	cr_assert(f);
+	if (!fgets(path, (int)len, f))
+		path[0] = '\0';
+	pclose(f);
+	path[strcspn(path, "\n")] = '\0';
+}
+
+/*
+ * Checks from cron: each single check keeps the window of its sample in
+ * the log folder, and the next check of the process checks it. The
+ * fourth check (three growths in a row) reports the leak with its
+ * callers: the chain, never the churn.
+ */
+Test(callers, a_check_keeps_its_window_for_the_next, .timeout = 120)
+{
+	char dir[] = "/tmp/la-callers-XXXXXX", kept[400];
+	struct target t;
+	struct run_result r;
+
+	cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	start(&t, "callerleak");
+	for (int i = 0; i < 5; i++) {
+		if (i)
+			usleep(400000);
+		check_once(&t, dir, i == 4, &r);
+		if (i < 4)
+			run_result_free(&r);
+		kept_window(dir, kept, sizeof(kept));
+		/* the first sample has nothing that grew: no window yet */
+		if (i == 0)
+			cr_expect_str_empty(kept, "after check 1");
+		else
+			cr_expect_str_not_empty(kept, "after check %d", i + 1);
+	}
+	cr_expect_eq(r.status, EXIT_LEAK, "%s", r.out);
+	py_expect(r.out, leak_has_callers, "debug:uprobe");
+	run_result_free(&r);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	expect_unharmed(&t);
+}
+
+/* A damaged window file: a warning, removed, the check goes on. */
+Test(callers, a_damaged_kept_window_is_removed, .timeout = 120)
+{
+	char dir[] = "/tmp/la-callers-XXXXXX", kept[400];
+	struct target t;
+	struct run_result r;
+	FILE *f;
+	int c;
+
+	cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	start(&t, "callerleak");
+	for (int i = 0; i < 2; i++) {
+		if (i)
+			usleep(400000);
+		check_once(&t, dir, 0, &r);
+		run_result_free(&r);
+	}
+	kept_window(dir, kept, sizeof(kept));
+	cr_assert_str_not_empty(kept);
+	/* one byte changed in the middle */
+	f = fopen(kept, "r+");
+	cr_assert(f);
+	cr_assert_eq(fseek(f, 600, SEEK_SET), 0);
+	c = fgetc(f);
+	cr_assert_neq(c, EOF);
+	cr_assert_eq(fseek(f, 600, SEEK_SET), 0);
+	cr_assert_neq(fputc(c ^ 0xff, f), EOF);
+	fclose(f);
+	check_once(&t, dir, 0, &r);
+	cr_expect(strstr(r.err, "warning: sampling window") &&
+			  strstr(r.err, "checksum") && strstr(r.err, "removed"),
+		  "%s", r.err);
+	run_result_free(&r);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	expect_unharmed(&t);
+}
