@@ -41,6 +41,7 @@
 
 #define LOG_PREFIX "callers: "
 #include "callers.h"
+#include "checksum.h"
 #include "error.h"
 #include "int3.h"
 #include "log.h"
@@ -965,17 +966,6 @@ struct file_stack {
 	uint64_t bytes;
 	uint64_t pcs[LA_CALLER_FRAMES];
 };
-
-static uint64_t
-fnv1a(uint64_t h, const void *p, size_t len)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
-#define FNV_INIT 0xcbf29ce484222325ull
 
 static int
 put(FILE *f, uint64_t *sum, const void *p, size_t len)

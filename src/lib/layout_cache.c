@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #define LOG_PREFIX "layout cache: "
+#include "checksum.h"
 #include "layout_cache.h"
 #include "log.h"
 #include "malloc_code.h"
@@ -25,19 +26,11 @@ struct header {
 	uint64_t sum; /* of the layout and the code, as stored */
 };
 
-/* FNV-1a: a damaged entry must not pass for a layout. */
+/* FNV-1a of a then b: a damaged entry must not pass for a layout. */
 static uint64_t
 checksum(const void *a, size_t alen, const void *b, size_t blen)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	const unsigned char *p = a;
-
-	for (size_t i = 0; i < alen; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
-	p = b;
-	for (size_t i = 0; i < blen; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
-	return h;
+	return fnv1a(fnv1a(FNV_INIT, a, alen), b, blen);
 }
 
 static int

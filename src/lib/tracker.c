@@ -25,6 +25,7 @@
 #include <string.h>
 
 #define LOG_PREFIX "tracker: "
+#include "checksum.h"
 #include "error.h"
 #include "log.h"
 #include "snapshot.h"
@@ -590,15 +591,7 @@ la_tracker_finding(const struct la_tracker *t, unsigned i,
 #define STATE_LINE_MAX 1024
 #define STATE_TOKENS_MAX (6 + LA_GROWTH_MAX)
 
-/* FNV-1a, as in layout_cache.c: a damaged state must not pass. */
-static uint64_t
-fnv1a(uint64_t h, const char *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
-	return h;
-}
-#define FNV_INIT 0xcbf29ce484222325ull
+/* FNV-1a (checksum.h): a damaged state must not pass. */
 
 struct state_out {
 	FILE *f;
