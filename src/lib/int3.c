@@ -2,9 +2,11 @@
 /*
  * int3.c - sampling windows through ptrace int3 breakpoints (see int3.h).
  * Responsible for: the tracer process (stop the world, check and arm the
- * entries, a drain-first event loop, the orderly end that restores every
- * byte), the records it sends, the analyser's side of the socket. Not
- * for: unwinding, symbols, pairing returns (there are none here).
+ * entries, a drain-first event loop, fake return addresses and their
+ * faults, the orderly end that restores every byte and every return
+ * address), the records it sends (one per completed call, sent when it
+ * returns), the analyser's side of the socket. Not for: unwinding,
+ * symbols, attribution.
  *
  * Facts used (research/ptrace-dwarf.md §1.2-1.6, §5.1, verified there):
  *  - A ptrace stop that the tracer has waited for is harmless if the
@@ -15,6 +17,11 @@
  *    emulating the push (rsp -= 8, store, rip = bp + len) costs one stop
  *    per call and never takes the byte out, so no other thread can run
  *    past an unarmed entry while one thread single-steps.
+ *  - A return to an address in page 0 faults with rip and si_addr that
+ *    address and rsp just above the popped slot; the SIGSEGV is forced
+ *    (force_sig_fault) and reported to the tracer as a signal-delivery
+ *    stop before any handler runs; a stop waited for and resumed with
+ *    signal 0 drops it (trim.c uses the same trick for malloc_trim).
  *  - A SEIZEd tracer gets SIGCHLD for each stop of its tracees: a
  *    signalfd wakes the loop, waitpid(-1, WNOHANG | __WALL) drains it. The
  *    tracer is a fresh child, so every child it has is a tracee.
@@ -59,6 +66,18 @@
 #define STOP_TIMEOUT_MS 2000u
 #define READY_TIMEOUT_MS 10000
 #define MSG_MAX 512
+#define GRACE_MS 100u /* at the end: for pending calls to return */
+
+/*
+ * Fake return addresses: 0x10, 0x18, ... 0x88, in the never-mapped page
+ * 0, one per pending call of a thread (its index in tthread.pend: the
+ * nesting depth, in the usual last-in first-out order).
+ */
+#define MAX_DEPTH 16u
+#define FAKE_BASE 0x10ull
+#define FAKE_STEP 8ull
+#define FAKE_END (FAKE_BASE + FAKE_STEP * MAX_DEPTH)
+#define SIG_BIT(s) (1ull << ((s)-1))
 
 enum rec_type { REC_READY = 1, REC_EVENT, REC_END, REC_ERROR };
 
@@ -69,6 +88,7 @@ struct rec {
 	int32_t tid;
 	int32_t err;
 	uint64_t time_ns, ip, sp, bp, di, si, dx;
+	uint64_t end_ns, ret; /* at the return: its time and rax */
 	uint32_t len; /* payload bytes: stack, stats or message */
 	uint32_t pad;
 };
@@ -77,18 +97,37 @@ struct rec {
 
 enum { T_RUN, T_STOP, T_GONE };
 
+/*
+ * A call whose return we wait for: its slot (rsp at the entry, where the
+ * return address was) holds fake_ret(index) until the call returns.
+ */
+struct pending {
+	uint64_t slot;
+	uint64_t ret; /* the real return address */
+	struct rec *rec; /* the entry's record and stack; NULL: unused */
+};
+
 struct tthread {
 	pid_t tid;
 	unsigned char state;
 	unsigned char want_stop; /* interrupted at the end: a stop comes */
 	unsigned char group_stop;
+	unsigned char shstk; /* a shadow stack: no fake returns */
+	unsigned npend;
+	struct pending pend[MAX_DEPTH];
+};
+
+enum bp_kind {
+	BP_PUSH, /* push %reg: rsp -= 8, [rsp] = reg */
+	BP_TEST_RDI, /* 48 85 ff, test %rdi,%rdi: flags from rdi */
 };
 
 struct bp {
 	uint64_t addr;
 	uint64_t orig; /* the word at addr before arming */
+	enum bp_kind kind;
 	int reg; /* user_regs_struct index of the pushed register */
-	int len; /* 1 (push %rXX) or 2 (REX.B push %r8-%r15) */
+	int len; /* bytes of the emulated instruction; 0: not probed */
 	int armed;
 };
 
@@ -103,8 +142,26 @@ struct tracer {
 	unsigned char *msg; /* a record and its stack */
 	uint64_t taken;
 	int peer_gone, exec_seen;
+	int no_returns; /* SIGSEGV ignored, or page 0 mapped */
 	struct int3_stats st;
 };
+
+static uint64_t
+fake_ret(unsigned depth)
+{
+	return FAKE_BASE + FAKE_STEP * depth;
+}
+
+/* "x86_Thread_features: shstk wrss" (Linux >= 6.6, CET user shadow stack) */
+static int
+thread_has_shstk(pid_t pid, pid_t tid)
+{
+	char v[128];
+
+	return !procinfo_status_field(pid, tid, "x86_Thread_features", v,
+				      sizeof(v)) &&
+	       strstr(v, "shstk");
+}
 
 static struct tthread *
 t_find(struct tracer *tr, pid_t tid)
@@ -136,8 +193,39 @@ t_add(struct tracer *tr, pid_t tid, int state)
 	memset(t, 0, sizeof(*t));
 	t->tid = tid;
 	t->state = (unsigned char)state;
+	t->shstk = (unsigned char)thread_has_shstk(tr->pid, tid);
 	tr->st.threads++;
 	return t;
+}
+
+/* Forget t's pending calls (the thread or the image is gone). */
+static void
+t_drop_pending(struct tracer *tr, struct tthread *t)
+{
+	for (unsigned i = 0; i < MAX_DEPTH; i++)
+		if (t->pend[i].rec) {
+			free(t->pend[i].rec);
+			t->pend[i].rec = NULL;
+			tr->st.returns_abandoned++;
+		}
+	t->npend = 0;
+}
+
+static void
+t_gone(struct tracer *tr, struct tthread *t)
+{
+	t->state = T_GONE;
+	t_drop_pending(tr, t);
+}
+
+static unsigned
+n_pending(const struct tracer *tr)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < tr->n; i++)
+		n += tr->th[i].npend;
+	return n;
 }
 
 static void
@@ -235,7 +323,10 @@ stopped_tid(struct tracer *tr)
 
 /*
  * Decode the entry instruction: 50+r is push %r (1 byte), 41 50+r is
- * push %r8+r (2 bytes). Anything else cannot be emulated here.
+ * push %r8+r (2 bytes), 48 85 ff is test %rdi,%rdi (free in glibc 2.36).
+ * Anything else cannot be emulated here. An allocation function also
+ * needs its return caught (fake return addresses): not probed when the
+ * process ignores SIGSEGV or has page 0 mapped (tr->no_returns).
  */
 static int
 check_and_arm(struct tracer *tr, pid_t tid, const uint64_t addr[ALLOC_NFNS])
@@ -244,11 +335,15 @@ check_and_arm(struct tracer *tr, pid_t tid, const uint64_t addr[ALLOC_NFNS])
 
 	for (int f = 0; f < ALLOC_NFNS; f++) {
 		struct bp *b = &tr->bp[f];
-		unsigned b0, b1;
+		unsigned b0, b1, b2;
 		long word;
 
 		if (!addr[f] || !(tr->o.fn_mask & (1u << f)))
 			continue;
+		if (f != ALLOC_FREE && tr->no_returns) {
+			tr->st.refused_mask |= 1u << f;
+			continue;
+		}
 		errno = 0;
 		word = ptrace(PTRACE_PEEKTEXT, tid, (void *)addr[f], 0);
 		if (errno) {
@@ -257,15 +352,21 @@ check_and_arm(struct tracer *tr, pid_t tid, const uint64_t addr[ALLOC_NFNS])
 		}
 		b0 = (unsigned)word & 0xff;
 		b1 = ((unsigned)word >> 8) & 0xff;
+		b2 = ((unsigned)word >> 16) & 0xff;
 		if (b0 >= 0x50 && b0 <= 0x57) {
+			b->kind = BP_PUSH;
 			b->reg = (int)(b0 - 0x50);
 			b->len = 1;
 		} else if (b0 == 0x41 && b1 >= 0x50 && b1 <= 0x57) {
+			b->kind = BP_PUSH;
 			b->reg = 8 + (int)(b1 - 0x50);
 			b->len = 2;
+		} else if (b0 == 0x48 && b1 == 0x85 && b2 == 0xff) {
+			b->kind = BP_TEST_RDI;
+			b->len = 3;
 		} else {
-			pr_info("%s begins with %02x %02x, not a push: not probed",
-				alloc_fn_name((enum alloc_fn)f), b0, b1);
+			pr_info("%s begins with %02x %02x %02x, not an instruction we emulate: not probed",
+				alloc_fn_name((enum alloc_fn)f), b0, b1, b2);
 			tr->st.refused_mask |= 1u << f;
 			continue;
 		}
@@ -333,48 +434,57 @@ is_job_control_stop(int sig)
 	       sig == SIGTTOU;
 }
 
+static void
+fill_rec(struct rec *rec, struct tthread *t, struct bp *b, enum alloc_fn fn,
+	 const struct user_regs_struct *r)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->type = REC_EVENT;
+	rec->fn = (uint32_t)fn;
+	rec->tid = t->tid;
+	rec->time_ns = la_now_ns();
+	rec->ip = b->addr;
+	rec->sp = r->rsp;
+	rec->bp = r->rbp;
+	rec->di = r->rdi;
+	rec->si = r->rsi;
+	rec->dx = r->rdx;
+}
+
 /*
- * Our trap, during the window: take the copies, emulate the push, resume,
- * and only then send. r holds the registers at the trap (rip = bp + 1).
+ * free's test %rdi,%rdi: ZF = rdi == 0, SF = bit 63, PF = even parity of
+ * the low byte, CF = OF = 0; AF is undefined and kept, like the rest.
  */
 static void
-on_hit(struct tracer *tr, struct tthread *t, struct bp *b, enum alloc_fn fn,
-       struct user_regs_struct *r)
+emulate_test_rdi(struct user_regs_struct *r)
 {
-	struct rec *rec = (struct rec *)tr->msg;
-	uint64_t sp = r->rsp, val = *reg_slot(r, b->reg);
-	struct iovec local = {tr->msg + sizeof(*rec), tr->o.stack_size};
-	struct iovec remote = {(void *)(uintptr_t)sp, tr->o.stack_size};
-	int want = tr->taken < tr->o.max_hits;
-	ssize_t got = 0;
+	const unsigned long long cf = 1, pf = 1 << 2, zf = 1 << 6, sf = 1 << 7,
+				 of = 1 << 11;
+	unsigned long long fl = r->eflags & ~(cf | pf | zf | sf | of);
 
-	if (want) {
-		/* Partial near the top of the stack: what was read counts. */
-		got = process_vm_readv(tr->pid, &local, 1, &remote, 1, 0);
-		if (got < 0)
-			got = 0;
-		memset(rec, 0, sizeof(*rec));
-		rec->type = REC_EVENT;
-		rec->fn = (uint32_t)fn;
-		rec->tid = t->tid;
-		rec->time_ns = la_now_ns();
-		rec->ip = b->addr;
-		rec->sp = sp;
-		rec->bp = r->rbp;
-		rec->di = r->rdi;
-		rec->si = r->rsi;
-		rec->dx = r->rdx;
-		rec->len = (uint32_t)got;
-	}
-	if (ptrace(PTRACE_POKEDATA, t->tid, (void *)(sp - 8), (void *)val)) {
-		/* Killed meanwhile (ESRCH): nothing to resume. */
-		t->state = T_RUN;
-		return;
-	}
-	r->rsp = sp - 8;
+	if (!r->rdi)
+		fl |= zf;
+	if (r->rdi >> 63)
+		fl |= sf;
+	if (!(__builtin_popcount((unsigned)(r->rdi & 0xff)) & 1))
+		fl |= pf;
+	r->eflags = fl;
+}
+
+/* A free: no stack, no return; sent once the thread runs again. */
+static void
+on_free_hit(struct tracer *tr, struct tthread *t, struct bp *b,
+	    enum alloc_fn fn, struct user_regs_struct *r)
+{
+	struct rec rec;
+	int want = tr->taken < tr->o.max_hits;
+
+	if (want)
+		fill_rec(&rec, t, b, fn, r);
+	emulate_test_rdi(r);
 	r->rip = b->addr + (unsigned)b->len;
 	if (ptrace(PTRACE_SETREGS, t->tid, 0, r)) {
-		t->state = T_RUN;
+		t->state = T_RUN; /* killed meanwhile (ESRCH) */
 		return;
 	}
 	t_cont(t, 0);
@@ -382,7 +492,220 @@ on_hit(struct tracer *tr, struct tthread *t, struct bp *b, enum alloc_fn fn,
 		return;
 	tr->taken++;
 	tr->st.hits[fn]++;
-	send_rec(tr, rec, tr->msg + sizeof(*rec), (size_t)got, 1);
+	send_rec(tr, &rec, NULL, 0, 1);
+}
+
+/*
+ * Can this call's return be caught with a fake return address, without
+ * changing the target's signal handling? The fault's SIGSEGV is forced
+ * (force_sig_fault): blocked, it would be unblocked and its handler reset
+ * to SIG_DFL for good. A shadow stack would refuse the return.
+ */
+static int
+return_catchable(struct tracer *tr, struct tthread *t)
+{
+	uint64_t mask = 0;
+
+	if (tr->no_returns || t->shstk || t->npend >= MAX_DEPTH)
+		return 0;
+	if (ptrace(PTRACE_GETSIGMASK, t->tid, (void *)sizeof(mask), &mask))
+		return 0;
+	return !(mask & SIG_BIT(SIGSEGV));
+}
+
+/* The lowest unused depth of t; MAX_DEPTH if none. */
+static unsigned
+free_depth(const struct tthread *t)
+{
+	unsigned d = 0;
+
+	while (d < MAX_DEPTH && t->pend[d].rec)
+		d++;
+	return d;
+}
+
+/*
+ * Our trap at an allocation function, during the window: take the copies,
+ * emulate the push, put a fake return address in the slot, resume; the
+ * event is sent when the call returns (on_return()). r holds the registers
+ * at the trap (rip = bp + 1).
+ */
+static void
+on_hit(struct tracer *tr, struct tthread *t, struct bp *b, enum alloc_fn fn,
+       struct user_regs_struct *r)
+{
+	uint64_t sp = r->rsp, val = *reg_slot(r, b->reg), ret = 0;
+	uint64_t words[2];
+	struct rec *rec = NULL;
+	unsigned d = MAX_DEPTH;
+	int want = tr->taken < tr->o.max_hits;
+	ssize_t got = 0;
+
+	if (want) {
+		tr->taken++;
+		tr->st.hits[fn]++;
+		/* a call at the same slot: an older one there is dead */
+		for (unsigned i = 0; i < MAX_DEPTH; i++)
+			if (t->pend[i].rec && t->pend[i].slot == sp) {
+				free(t->pend[i].rec);
+				t->pend[i].rec = NULL;
+				t->npend--;
+				tr->st.returns_abandoned++;
+			}
+		if (return_catchable(tr, t))
+			rec = malloc(sizeof(*rec) + tr->o.stack_size);
+		if (!rec)
+			tr->st.returns_skipped++;
+	}
+	if (rec) {
+		unsigned char *stack = (unsigned char *)(rec + 1);
+		struct iovec local = {stack, tr->o.stack_size};
+		struct iovec remote = {(void *)(uintptr_t)sp, tr->o.stack_size};
+
+		/* Partial near the top of the stack: what was read counts. */
+		got = process_vm_readv(tr->pid, &local, 1, &remote, 1, 0);
+		if (got < 8) {
+			free(rec);
+			rec = NULL;
+			tr->st.returns_skipped++;
+		}
+	}
+	if (rec) {
+		unsigned char *stack = (unsigned char *)(rec + 1);
+
+		fill_rec(rec, t, b, fn, r);
+		rec->len = (uint32_t)got;
+		memcpy(&ret, stack, 8);
+		/* Outer pending calls' slots: their real return address. */
+		for (unsigned i = 0; i < MAX_DEPTH; i++) {
+			const struct pending *p = &t->pend[i];
+
+			if (p->rec && p->slot >= sp &&
+			    p->slot - sp <= (uint64_t)got - 8)
+				memcpy(stack + (p->slot - sp), &p->ret, 8);
+		}
+		d = free_depth(t);
+	}
+	/* [sp - 8] = the pushed register; [sp] = our fake return */
+	words[0] = val;
+	words[1] = rec ? fake_ret(d) : ret;
+	{
+		struct iovec local = {words, rec ? 16 : 8};
+		struct iovec remote = {(void *)(uintptr_t)(sp - 8),
+				       rec ? 16 : 8};
+
+		if (process_vm_writev(tr->pid, &local, 1, &remote, 1, 0) !=
+			    (ssize_t)local.iov_len &&
+		    (ptrace(PTRACE_POKEDATA, t->tid, (void *)(sp - 8),
+			    (void *)val) ||
+		     (rec && ptrace(PTRACE_POKEDATA, t->tid, (void *)sp,
+				    (void *)fake_ret(d))))) {
+			/* Killed meanwhile (ESRCH): nothing to resume. */
+			free(rec);
+			t->state = T_RUN;
+			return;
+		}
+	}
+	r->rsp = sp - 8;
+	r->rip = b->addr + (unsigned)b->len;
+	if (ptrace(PTRACE_SETREGS, t->tid, 0, r)) {
+		free(rec);
+		t->state = T_RUN;
+		return;
+	}
+	if (rec) {
+		t->pend[d].slot = sp;
+		t->pend[d].ret = ret;
+		t->pend[d].rec = rec;
+		t->npend++;
+	}
+	t_cont(t, 0);
+}
+
+/*
+ * Is this SIGSEGV stop the return of one of our pending calls? It is when
+ * the thread faulted at a fake address (rip and si_addr both) with rsp
+ * just above a pending call's slot. Usually that call is the thread's
+ * own; a call whose thread differs (a user-level context switched
+ * threads) is looked for too. Returns the pending call, and its thread in
+ * *owner.
+ */
+static struct pending *
+our_return(struct tracer *tr, struct tthread *t, int sig,
+	   const struct user_regs_struct *r, struct tthread **owner)
+{
+	siginfo_t si;
+	unsigned d;
+
+	if (sig != SIGSEGV || r->rip < FAKE_BASE || r->rip >= FAKE_END ||
+	    (r->rip - FAKE_BASE) % FAKE_STEP)
+		return NULL;
+	if (ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) ||
+	    si.si_signo != SIGSEGV || si.si_code <= 0 ||
+	    (uint64_t)(uintptr_t)si.si_addr != r->rip)
+		return NULL;
+	d = (unsigned)((r->rip - FAKE_BASE) / FAKE_STEP);
+	if (t->pend[d].rec && t->pend[d].slot + 8 == r->rsp) {
+		*owner = t;
+		return &t->pend[d];
+	}
+	for (size_t i = 0; i < tr->n; i++) {
+		struct pending *p = &tr->th[i].pend[d];
+
+		if (p->rec && p->slot + 8 == r->rsp) {
+			*owner = &tr->th[i];
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The return of a pending call: the result is in rax; put rip at the real
+ * return address and drop the signal (the caller resumes, or keeps the
+ * thread stopped while ending). Then the event can be sent.
+ */
+static int
+fix_return(struct tracer *tr, struct tthread *t, struct tthread *owner,
+	   struct pending *p, struct user_regs_struct *r)
+{
+	r->rip = p->ret;
+	if (ptrace(PTRACE_SETREGS, t->tid, 0, r))
+		return -1;
+	p->rec->ret = r->rax;
+	owner->npend--;
+	tr->st.returns_caught++;
+	return 0;
+}
+
+static void
+send_return(struct tracer *tr, struct pending *p)
+{
+	struct rec *rec = p->rec;
+
+	p->rec = NULL;
+	rec->end_ns = la_now_ns();
+	send_rec(tr, rec, rec + 1, rec->len, 1);
+	free(rec);
+}
+
+/* Our SIGSEGV during the window: fix up, resume, then send. */
+static int
+on_return(struct tracer *tr, struct tthread *t, int sig,
+	  struct user_regs_struct *r)
+{
+	struct tthread *owner;
+	struct pending *p = our_return(tr, t, sig, r, &owner);
+
+	if (!p)
+		return 0;
+	if (fix_return(tr, t, owner, p, r)) {
+		t->state = T_RUN; /* killed meanwhile (ESRCH) */
+		return 1;
+	}
+	t_cont(t, 0);
+	send_return(tr, p);
+	return 1;
 }
 
 /* The new thread of a PTRACE_EVENT_CLONE: its first stop comes later. */
@@ -399,6 +722,18 @@ on_clone(struct tracer *tr, pid_t parent)
 		c->want_stop = 1; /* SEIZE: it starts with a trap stop */
 }
 
+/* A new image: the old one's breakpoints and pending calls are gone. */
+static void
+on_exec(struct tracer *tr, pid_t tid)
+{
+	tr->exec_seen = 1;
+	for (size_t i = 0; i < tr->n; i++) {
+		if (tr->th[i].tid != tid)
+			tr->th[i].state = T_GONE;
+		t_drop_pending(tr, &tr->th[i]);
+	}
+}
+
 /*
  * One wait status during the window. Order (research §1.6): our trap is
  * handled and resumed first; a foreign signal is re-injected at once.
@@ -412,7 +747,7 @@ window_status(struct tracer *tr, pid_t tid, int st)
 	if (!t)
 		return; /* out of memory: it stays in its stop until we exit */
 	if (WIFEXITED(st) || WIFSIGNALED(st)) {
-		t->state = T_GONE;
+		t_gone(tr, t);
 		return;
 	}
 	if (!WIFSTOPPED(st))
@@ -425,11 +760,31 @@ window_status(struct tracer *tr, pid_t tid, int st)
 		enum alloc_fn fn;
 		struct bp *b;
 
-		if (sig == SIGTRAP && !ptrace(PTRACE_GETREGS, tid, 0, &r) &&
-		    (b = bp_at(tr, r.rip - 1, &fn)) && b->armed) {
-			on_hit(tr, t, b, fn, &r);
+		if ((sig != SIGTRAP && sig != SIGSEGV) ||
+		    ptrace(PTRACE_GETREGS, tid, 0, &r))
+			goto foreign;
+		if (sig == SIGSEGV) {
+			if (on_return(tr, t, sig, &r))
+				return;
+			goto foreign;
+		}
+		b = bp_at(tr, r.rip - 1, &fn);
+		if (b && b->armed) {
+			if (b->kind == BP_TEST_RDI)
+				on_free_hit(tr, t, b, fn, &r);
+			else
+				on_hit(tr, t, b, fn, &r);
 			return;
 		}
+		if (b) {
+			/* a trap from before the bytes were restored */
+			r.rip--;
+			if (!ptrace(PTRACE_SETREGS, tid, 0, &r))
+				tr->st.rewound++;
+			t_cont(t, 0);
+			return;
+		}
+	foreign:
 		tr->st.signals_forwarded++;
 		t_cont(t, sig);
 		return;
@@ -454,10 +809,7 @@ window_status(struct tracer *tr, pid_t tid, int st)
 		return;
 	case PTRACE_EVENT_EXEC:
 		/* the old image, breakpoints and all, is gone */
-		tr->exec_seen = 1;
-		for (size_t i = 0; i < tr->n; i++)
-			if (tr->th[i].tid != tid)
-				tr->th[i].state = T_GONE;
+		on_exec(tr, tid);
 		return; /* stays stopped: the window ends */
 	default:
 		t_cont(t, 0);
@@ -502,7 +854,7 @@ end_status(struct tracer *tr, pid_t tid, int st)
 	if (!t)
 		return;
 	if (WIFEXITED(st) || WIFSIGNALED(st)) {
-		t->state = T_GONE;
+		t_gone(tr, t);
 		return;
 	}
 	if (!WIFSTOPPED(st))
@@ -512,6 +864,8 @@ end_status(struct tracer *tr, pid_t tid, int st)
 	switch (ev) {
 	case 0: {
 		struct user_regs_struct r;
+		struct tthread *owner;
+		struct pending *p;
 		enum alloc_fn fn;
 
 		if (sig == SIGTRAP && !ptrace(PTRACE_GETREGS, tid, 0, &r) &&
@@ -521,6 +875,16 @@ end_status(struct tracer *tr, pid_t tid, int st)
 				tr->st.rewound++;
 			/* want_stop stays: the INTERRUPT's trap is dropped
 			 * by the detach (JOBCTL_TRAP_MASK) */
+			t->want_stop = 0;
+			return;
+		}
+		/* a pending call returned: fix it up, keep the thread */
+		if (sig == SIGSEGV && !ptrace(PTRACE_GETREGS, tid, 0, &r) &&
+		    (p = our_return(tr, t, sig, &r, &owner))) {
+			if (!fix_return(tr, t, owner, p, &r)) {
+				tr->st.returns_at_end++;
+				send_return(tr, p);
+			}
 			t->want_stop = 0;
 			return;
 		}
@@ -542,10 +906,7 @@ end_status(struct tracer *tr, pid_t tid, int st)
 			t->want_stop = 0; /* an event stop is a stop */
 		return;
 	case PTRACE_EVENT_EXEC:
-		tr->exec_seen = 1;
-		for (size_t i = 0; i < tr->n; i++)
-			if (tr->th[i].tid != tid)
-				tr->th[i].state = T_GONE;
+		on_exec(tr, tid);
 		t->want_stop = 0;
 		return;
 	default:
@@ -563,24 +924,31 @@ stopping(const struct tracer *tr)
 	return 0;
 }
 
-/* SIGTRAP (bit 4) in the thread's private pending set: "SigPnd:\t0..10" */
+/*
+ * SIGTRAP or SIGSEGV in the thread's private pending set
+ * ("SigPnd:\t0..10"): an int3 trap, or a fault at a fake return address,
+ * whose stop has not come yet.
+ */
 static int
-sigtrap_pending(pid_t pid, pid_t tid)
+trap_pending(pid_t pid, pid_t tid)
 {
 	char v[64];
 
 	return !procinfo_status_field(pid, tid, "SigPnd", v, sizeof(v)) &&
-	       (strtoull(v, NULL, 16) & (1ull << (SIGTRAP - 1)));
+	       (strtoull(v, NULL, 16) & (SIG_BIT(SIGTRAP) | SIG_BIT(SIGSEGV)));
 }
 
 /*
  * A thread can take its INTERRUPT's trap (or a group stop) with the
- * SIGTRAP of an int3 still pending: get_signal() runs the job-control
- * traps before it dequeues signals (kernel/signal.c). Detached like that,
- * it would take the SIGTRAP untraced and die. So let each such thread
- * dequeue it under our eyes: its signal-delivery stop comes at once, and
- * end_status() rewinds it and drops the signal. A group stop survives
- * this: __ptrace_unlink() re-arms it while the group is stopped.
+ * SIGTRAP of an int3, or the SIGSEGV of a return to a fake address, still
+ * pending: get_signal() runs the job-control traps before it dequeues
+ * signals (kernel/signal.c). Detached like that, it would take the signal
+ * untraced and die. So let each such thread dequeue it under our eyes:
+ * its signal-delivery stop comes at once (a fault's signal is dequeued
+ * first), and end_status() rewinds the trap or fixes the return up, and
+ * drops the signal; a foreign SIGSEGV is delivered, as it would have
+ * been. A group stop survives this: __ptrace_unlink() re-arms it while
+ * the group is stopped.
  */
 static void
 consume_traps(struct tracer *tr, uint64_t deadline)
@@ -594,7 +962,7 @@ consume_traps(struct tracer *tr, uint64_t deadline)
 			struct tthread *t = &tr->th[i];
 
 			if (t->state != T_STOP ||
-			    !sigtrap_pending(tr->pid, t->tid))
+			    !trap_pending(tr->pid, t->tid))
 				continue;
 			t_cont(t, 0);
 			any = 1;
@@ -612,16 +980,10 @@ consume_traps(struct tracer *tr, uint64_t deadline)
 	}
 }
 
-/*
- * The orderly end (research §1.5): stop every thread, restore the bytes,
- * rewind and drop any trap of ours, detach. A listening thread (group
- * stop) is interrupted too: it re-traps, and the detach keeps its group
- * stop.
- */
+/* Interrupt every running thread and wait for all to stop. */
 static void
-finish(struct tracer *tr)
+stop_world(struct tracer *tr, uint64_t deadline)
 {
-	uint64_t t0 = la_now_ns(), deadline;
 	unsigned idle = 0;
 
 	for (size_t i = 0; i < tr->n; i++) {
@@ -632,7 +994,6 @@ finish(struct tracer *tr)
 		if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) == 0)
 			t->want_stop = 1;
 	}
-	deadline = la_now_ns() + STOP_TIMEOUT_MS * 1000000ull;
 	while (stopping(tr) && la_now_ns() < deadline) {
 		size_t before = tr->n;
 		int st;
@@ -640,7 +1001,7 @@ finish(struct tracer *tr)
 
 		if (w < 0 && errno == ECHILD) {
 			for (size_t i = 0; i < tr->n; i++)
-				tr->th[i].state = T_GONE;
+				t_gone(tr, &tr->th[i]);
 			break;
 		}
 		if (w > 0)
@@ -650,13 +1011,136 @@ finish(struct tracer *tr)
 			tr->th[i].want_stop = 1;
 		tracee_backoff(&idle, w > 0);
 	}
+}
+
+/* A thread that runs (not in a group stop) and has pending calls. */
+static int
+returns_to_come(const struct tracer *tr)
+{
+	for (size_t i = 0; i < tr->n; i++)
+		if (tr->th[i].npend && tr->th[i].state == T_RUN &&
+		    !tr->th[i].group_stop)
+			return 1;
+	return 0;
+}
+
+/*
+ * The bytes are restored; calls are still pending. Let every thread run,
+ * still traced, for up to GRACE_MS, so that they return through their
+ * fake address and are fixed up as in the window (window_status(): a
+ * late trap is rewound there too).
+ */
+static void
+let_returns_come(struct tracer *tr)
+{
+	uint64_t deadline = la_now_ns() + GRACE_MS * 1000000ull;
+	unsigned idle = 0;
+
+	for (size_t i = 0; i < tr->n; i++) {
+		struct tthread *t = &tr->th[i];
+
+		if (t->state != T_STOP)
+			continue;
+		if (t->group_stop) {
+			if (!ptrace(PTRACE_LISTEN, t->tid, 0, 0))
+				t->state = T_RUN;
+		} else {
+			t_cont(t, 0);
+		}
+		t->want_stop = 0;
+	}
+	while (returns_to_come(tr) && !tr->exec_seen &&
+	       la_now_ns() < deadline) {
+		int st;
+		pid_t w = waitpid(-1, &st, WNOHANG | __WALL);
+
+		if (w < 0 && errno == ECHILD) {
+			for (size_t i = 0; i < tr->n; i++)
+				t_gone(tr, &tr->th[i]);
+			break;
+		}
+		if (w > 0)
+			window_status(tr, w, st);
+		tracee_backoff(&idle, w > 0);
+	}
+}
+
+/*
+ * Calls still pending with every thread stopped: put the real return
+ * address back in each slot that still holds our fake one, if the frame
+ * is still live (rsp <= slot). A slot above rsp is dead (a longjmp left
+ * the call): never write there.
+ */
+static void
+restore_slots(struct tracer *tr)
+{
+	for (size_t i = 0; i < tr->n; i++) {
+		struct tthread *t = &tr->th[i];
+		struct user_regs_struct r;
+		int regs = 0;
+
+		if (!t->npend)
+			continue;
+		if (t->state == T_STOP)
+			regs = !ptrace(PTRACE_GETREGS, t->tid, 0, &r);
+		for (unsigned d = 0; d < MAX_DEPTH; d++) {
+			struct pending *p = &t->pend[d];
+			long word;
+
+			if (!p->rec)
+				continue;
+			free(p->rec);
+			p->rec = NULL;
+			t->npend--;
+			if (!regs || r.rsp > p->slot) {
+				tr->st.returns_abandoned++;
+				continue;
+			}
+			errno = 0;
+			word = ptrace(PTRACE_PEEKDATA, t->tid, (void *)p->slot,
+				      0);
+			if (errno || (uint64_t)word != fake_ret(d) ||
+			    ptrace(PTRACE_POKEDATA, t->tid, (void *)p->slot,
+				   (void *)p->ret)) {
+				tr->st.returns_abandoned++;
+				continue;
+			}
+			tr->st.returns_restored++;
+		}
+	}
+}
+
+/*
+ * The orderly end (research §1.5): stop every thread, restore the bytes,
+ * rewind and drop any trap of ours; let pending calls return (fixed up as
+ * usual), stop again and put back the return addresses of those that did
+ * not; detach. A listening thread (group stop) is interrupted too: it
+ * re-traps, and the detach keeps its group stop.
+ */
+static void
+finish(struct tracer *tr)
+{
+	uint64_t t0 = la_now_ns(), deadline;
+
+	deadline = la_now_ns() + STOP_TIMEOUT_MS * 1000000ull;
+	stop_world(tr, deadline);
 	pr_debug("ending: %zu threads, stopped in %.1f ms", tr->n,
 		 (double)(la_now_ns() - t0) / 1e6);
 	disarm(tr);
 	consume_traps(tr, deadline);
 	tr->st.run_ns = la_now_ns() - tr->st.run_ns;
+	if (n_pending(tr) && !tr->exec_seen) {
+		uint64_t g0 = la_now_ns();
+
+		let_returns_come(tr);
+		deadline = la_now_ns() + STOP_TIMEOUT_MS * 1000000ull;
+		stop_world(tr, deadline);
+		consume_traps(tr, deadline);
+		tr->st.grace_ns = la_now_ns() - g0;
+	}
 	/* Anything that came meanwhile: a late trap is rewound here. */
 	drain(tr, end_status);
+	restore_slots(tr);
 	for (size_t i = 0; i < tr->n; i++) {
 		struct tthread *t = &tr->th[i];
 
@@ -719,6 +1203,36 @@ tracer_setup(struct tracer *tr, const struct int3_opts *opts)
 	return 0;
 }
 
+/*
+ * Can returns be caught through faults at fake addresses in page 0? Not
+ * when SIGSEGV is ignored (the forced fault signal would reset it to
+ * SIG_DFL for good) nor when something is mapped there. Read once, with
+ * the process stopped; a sigaction() during the window goes unnoticed.
+ */
+static int
+returns_possible(pid_t pid)
+{
+	struct maps maps;
+	char v[64];
+	int ok;
+
+	if (procinfo_status_field(pid, 0, "SigIgn", v, sizeof(v)))
+		return 0;
+	if (strtoull(v, NULL, 16) & SIG_BIT(SIGSEGV)) {
+		pr_info("process %d ignores SIGSEGV: the allocation functions are not probed (their returns cannot be caught)",
+			(int)pid);
+		return 0;
+	}
+	if (procmaps_read(pid, &maps))
+		return 0;
+	ok = !procmaps_find(&maps, 0) && !procmaps_find(&maps, FAKE_END - 1);
+	procmaps_free(&maps);
+	if (!ok)
+		pr_info("process %d has memory in page 0: the allocation functions are not probed (their returns cannot be caught)",
+			(int)pid);
+	return ok;
+}
+
 int
 int3_tracer_main(int fd, pid_t pid, const struct int3_opts *opts,
 		 const uint64_t addr[ALLOC_NFNS])
@@ -766,6 +1280,7 @@ int3_tracer_main(int fd, pid_t pid, const struct int3_opts *opts,
 	}
 	tracee_set_free(&set);
 	tr.st.open_ns = la_now_ns();
+	tr.no_returns = !returns_possible(pid);
 	if (!check_and_arm(&tr, stopped_tid(&tr), addr)) {
 		err = la_fail(
 			-ENOTSUP,
@@ -1075,6 +1590,8 @@ to_event(const struct rec *r, const unsigned char *stack,
 	memset(ev, 0, sizeof(*ev));
 	ev->tid = r->tid;
 	ev->time_ns = r->time_ns;
+	ev->end_ns = r->end_ns;
+	ev->ptr = r->ret;
 	ev->fn = (enum alloc_fn)r->fn;
 	ev->ip = r->ip;
 	ev->sp = r->sp;
@@ -1098,6 +1615,9 @@ to_event(const struct rec *r, const unsigned char *stack,
 	case ALLOC_POSIX_MEMALIGN:
 		ev->align = r->si;
 		ev->size = r->dx;
+		break;
+	case ALLOC_FREE:
+		ev->old_ptr = r->di;
 		break;
 	default:
 		ev->size = r->di;

@@ -2,41 +2,65 @@
 /*
  * int3.h - a bounded sampling window on the target's allocation functions
  * through ptrace and int3 breakpoints, for when kernel uprobes are refused
- * (no CAP_SYS_ADMIN). It delivers the same struct alloc_event as uprobe.h,
- * with one difference: ENTRIES ONLY. ptr is always 0 (see below).
+ * (no CAP_SYS_ADMIN). It delivers the same struct alloc_event as uprobe.h:
+ * one event per completed call (entry and return: ptr, end_ns), and with
+ * 1u << ALLOC_FREE in fn_mask one per free (old_ptr; no stack, no
+ * return).
  *
  * THIS FORKS A PROCESS. int3_window_open() forks a small tracer process
  * (int3_tracer_main(), named "la-int3-tracer") that holds the ptrace
  * relationship; the caller's process only reads records from a socket.
  * Why (research/ptrace-dwarf.md §1.4-1.6): an int3 byte left in the text,
- * or an unwaited SIGTRAP stop, kills the target when its tracer dies. The
- * tracer is small, in its own session, blocks SIGINT/SIGTERM/SIGHUP/
- * SIGQUIT/SIGPIPE and the job-control stops, has no PDEATHSIG, and when
- * the caller dies (SIGKILL included: its end of the socket closes) it
- * restores every byte, rewinds, detaches and exits. So SIGKILLing the
- * caller during a window is safe; SIGKILLing the tracer itself is not
- * (an armed breakpoint stays in the text and kills the target on its
- * next call: the residual risk, measured in test_int3).
+ * an unwaited SIGTRAP stop, or a fake return address left on a stack
+ * (below) kills the target when its tracer dies. The tracer is small, in
+ * its own session, blocks SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGPIPE and the
+ * job-control stops, has no PDEATHSIG, and when the caller dies (SIGKILL
+ * included: its end of the socket closes) it restores every byte, lets
+ * the pending calls return, puts back the return addresses of those that
+ * did not, detaches and exits. So SIGKILLing the caller during a window
+ * is safe; SIGKILLing the tracer itself is not (an armed breakpoint stays
+ * in the text and kills the target on its next call, and a thread inside
+ * malloc then returns to a fake address and dies: the residual risk,
+ * measured in test_int3).
  *
  * The caller sees one child process: it is reaped by int3_window_run() or
  * int3_window_close(), by pid. A caller that reaps every child (waitpid
  * -1) takes its status away; the window then reports tracer_status -1.
  *
- * Why no returned pointer: it needs a breakpoint at each call's return
- * address, that is at arbitrary instructions in the callers (which cannot
- * be emulated like a push, so a single step with the byte restored while
- * other threads run past it) and one more int3 per call site left in the
- * text if the tracer dies. Not done; callers.c needs ptr to follow chunks,
- * so this backend is not wired into it yet.
+ * Probed instructions, emulated so that there is no single step and the
+ * int3 stays in place for the whole window (one stop per call): a push of
+ * a register (Debian 12 glibc 2.36: malloc push %r12, 41 54; calloc push
+ * %r13; realloc push %r15: rsp -= 8, the register stored at rsp, rip past
+ * it), and free's test %rdi,%rdi (48 85 ff: the flags it sets, rip += 3).
+ * The bytes are checked in the target at run time; a function whose bytes
+ * differ is not probed (stats.refused_mask). The memalign family starts
+ * with a rip-relative compare in 2.36: refused.
  *
- * Probed instructions: the first instruction of the function must be a
- * push of a register (Debian 12 glibc 2.36: malloc push %r12, 41 54;
- * calloc push %r13; realloc push %r15), checked in the target at run time;
- * it is emulated (rsp -= 8, the register stored at rsp, rip past the
- * push), so there is no single step and the int3 stays in place for the
- * whole window: one stop per call. A function whose bytes differ is not
- * probed (stats.refused_mask). The memalign family starts with a
- * rip-relative compare in 2.36: refused.
+ * Returned pointers: at an allocation function's entry the tracer copies
+ * the stack (with the real return address), then writes a fake return
+ * address into the slot at rsp: 0x10 + 8 * depth, in the never-mapped
+ * page 0 (depth: the call's nesting on its thread; realloc(NULL, n) calls
+ * malloc). The return faults there; the tracer catches that SIGSEGV (rip
+ * and si_addr the fake address, rsp just above the slot), reads rax, puts
+ * rip at the real return address, drops the signal and resumes, then
+ * sends the event. A SIGSEGV that is not ours is delivered as usual. A
+ * stack copy that covers the slot of an outer pending call has that
+ * call's real return address, not the fake one.
+ * At the end of a window (and on the caller's EOF, and on every error
+ * path) the bytes are restored first, the threads run up to 100 ms more
+ * so that pending calls return and are fixed up as usual; for those still
+ * pending the real return address is written back into the slot, only if
+ * it still holds our fake value and the frame is live (rsp <= slot)
+ * (stats.returns_*). A call whose return cannot be caught is not
+ * delivered (returns_skipped): its thread blocks SIGSEGV (the forced
+ * signal would reset a handler), has a shadow stack, or is nested more
+ * than 16 deep; when the process ignores SIGSEGV or maps page 0 no
+ * allocation function is probed (refused_mask).
+ * While a call is pending, its frame's return address is the fake one:
+ * an unwinder in the target itself (backtrace() in a signal handler that
+ * interrupted malloc) stops there; a fork() from such a handler leaves
+ * the fake address in the untraced child, which dies if the interrupted
+ * call returns there.
  */
 #ifndef LA_INT3_H
 #define LA_INT3_H
@@ -49,7 +73,7 @@
 
 struct int3_opts {
 	size_t sz; /* sizeof(struct int3_opts), for later fields */
-	unsigned max_hits; /* entries to deliver; 0: 2000 */
+	unsigned max_hits; /* entries to take (frees too); 0: 2000 */
 	unsigned max_ms; /* window length from arming; 0: 100 */
 	unsigned stack_size; /* bytes of stack per entry; 0: 8 KiB, max 60000 */
 	unsigned fn_mask; /* 1u << ALLOC_*; 0: INT3_FNS_DEFAULT */
@@ -74,13 +98,19 @@ struct int3_stats {
 	uint64_t lost; /* events dropped: the socket to us was full */
 	uint64_t signals_forwarded; /* foreign signals re-injected */
 	uint64_t rewound; /* traps at the end: rip put back on the int3 */
+	uint64_t returns_caught; /* pending calls that returned to us */
+	uint64_t returns_at_end; /* of those, caught while ending */
+	uint64_t returns_restored; /* still pending: return address put back */
+	uint64_t returns_abandoned; /* dead frame, thread gone, or unknown */
+	uint64_t returns_skipped; /* entries whose return was not probed */
 	unsigned threads; /* threads traced, new ones included */
 	unsigned abandoned; /* threads that did not stop at the end */
 	unsigned refused_mask; /* 1u << ALLOC_*: entry is not a push */
 	int tracer_status; /* its wait status; -1 when unknown */
 	uint64_t open_ns; /* fork to breakpoints armed */
 	uint64_t run_ns; /* armed until every byte restored */
-	uint64_t close_ns; /* stop-the-world, restore, detach */
+	uint64_t close_ns; /* stop-the-world, restore, returns, detach */
+	uint64_t grace_ns; /* of close_ns: waiting for pending returns */
 	enum int3_stop stop;
 };
 
@@ -100,11 +130,12 @@ int int3_window_open(pid_t pid, const struct int3_opts *opts,
 		     struct int3_window **out);
 
 /*
- * int3_window_run - deliver entries to fn (from this thread) until the
- * tracer ends the window (max_hits, max_ms, the target's exit), fn returns
- * non-zero or int3_window_cancel() is called; then wait for the tracer to
- * restore, detach and exit. Returns 0, fn's non-zero value, or -errno.
- * ptr is 0 in every event (see above).
+ * int3_window_run - deliver completed calls (and frees) to fn (from this
+ * thread, in order of completion) until the tracer ends the window
+ * (max_hits, max_ms, the target's exit), fn returns non-zero or
+ * int3_window_cancel() is called; then wait for the tracer to restore,
+ * let pending calls return (their events come then), detach and exit.
+ * Returns 0, fn's non-zero value, or -errno.
  */
 int int3_window_run(struct int3_window *w, uprobe_event_fn fn, void *arg);
 
@@ -121,7 +152,8 @@ pid_t int3_window_tracer(const struct int3_window *w);
 
 /*
  * Tell the tracer to finish, wait for it, free w. NULL is fine. Bounded:
- * the tracer gives threads 2 s to stop before it detaches.
+ * the tracer gives threads 2 s to stop (twice when calls are pending,
+ * with up to 100 ms for them to return in between) before it detaches.
  */
 void int3_window_close(struct int3_window *w);
 
