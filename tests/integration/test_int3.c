@@ -3,20 +3,28 @@
  * test_int3.c - sampling windows through ptrace int3 breakpoints (int3.c)
  * on allocator_loop, through the internal API:
  *
- *  - sees_every_entry_of_a_known_sequence: two workers each make 100
+ *  - sees_every_allocation_of_a_known_sequence: two workers each make 100
  *    malloc(4242), 50 calloc(7, 100) and 20 realloc(p, 9000) in
- *    alloc_sequence(): exactly that many entries per worker thread, with
- *    realloc's old pointers, ip at the entry, the return address on the
- *    stack copy in alloc_sequence(). (No returned pointers: int3.h.)
+ *    alloc_sequence(): exactly that many calls per worker thread, each
+ *    with the very pointer the target prints (and realloc's old one),
+ *    end_ns >= time_ns, ip at the entry, the return address on the stack
+ *    copy in alloc_sequence().
+ *  - sees_the_frees_of_a_known_sequence: with free probed too, every
+ *    pointer the target still owns after "seq" has a free event from its
+ *    main thread, after the end of the call that returned it.
  *  - stops_at_max_hits, stops_at_max_ms: the two bounds.
  *  - signals_reach_the_target_during_a_window: SIGUSR1 during a window.
  *  - a_stopped_target_stays_stopped: job control wins.
- *  - sampler_sigkill_leaves_the_target_unharmed: the analyser (int3_sampler)
- *    SIGKILLed 200 times at random moments: no death, nothing harmed, the
- *    malloc bytes are glibc's again (figures printed).
+ *  - sampler_sigkill_leaves_the_target_unharmed: the analyser (int3_sampler,
+ *    malloc and free probed, so malloc calls are pending with fake return
+ *    addresses) SIGKILLed 200 times at random moments: no death (a fake
+ *    return address left on a stack kills at malloc's return), nothing
+ *    harmed (alive, untraced, the storm still runs), the malloc bytes are
+ *    glibc's again; and afterwards "seq" still works (figures printed).
  *  - tracer_sigkill_residual_risk: the tracer itself SIGKILLed 50 times
  *    during a window: deaths counted and printed, not asserted (an int3
- *    left in malloc kills the target on its next call; int3.h says so).
+ *    left in malloc, or a fake return address in a thread inside malloc,
+ *    kills the target; int3.h says so).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -47,7 +55,7 @@
 struct seen {
 	pid_t tid;
 	enum alloc_fn fn;
-	uint64_t size, old, ip, retaddr;
+	uint64_t size, ptr, old, ip, retaddr, time_ns, end_ns;
 	size_t stack_len;
 };
 
@@ -99,7 +107,10 @@ collect(const struct alloc_event *ev, void *arg)
 	s->tid = ev->tid;
 	s->fn = ev->fn;
 	s->size = ev->size;
+	s->ptr = ev->ptr;
 	s->old = ev->old_ptr;
+	s->time_ns = ev->time_ns;
+	s->end_ns = ev->end_ns;
 	s->ip = ev->ip;
 	s->stack_len = ev->stack_len;
 	s->retaddr = 0;
@@ -140,16 +151,70 @@ static void
 print_stats(const char *what, const struct int3_stats *st)
 {
 	cr_log_info("%s: malloc %" PRIu64 " calloc %" PRIu64 " realloc %" PRIu64
-		    "; delivered %" PRIu64 ", lost %" PRIu64
+		    " free %" PRIu64 "; delivered %" PRIu64 ", lost %" PRIu64
 		    ", signals forwarded %" PRIu64 ", rewound %" PRIu64
-		    ", threads %u, abandoned %u, refused %#x; open %.1f ms, "
-		    "run %.1f ms, close %.1f ms; stop %d, tracer status %#x",
+		    "; returns caught %" PRIu64 " (%" PRIu64
+		    " while ending), restored %" PRIu64 ", abandoned %" PRIu64
+		    ", skipped %" PRIu64
+		    "; threads %u, abandoned %u, refused %#x; open %.1f ms, "
+		    "run %.1f ms, close %.1f ms (grace %.1f ms); stop %d, "
+		    "tracer status %#x",
 		    what, st->hits[ALLOC_MALLOC], st->hits[ALLOC_CALLOC],
-		    st->hits[ALLOC_REALLOC], st->delivered, st->lost,
-		    st->signals_forwarded, st->rewound, st->threads,
-		    st->abandoned, st->refused_mask, (double)st->open_ns / 1e6,
+		    st->hits[ALLOC_REALLOC], st->hits[ALLOC_FREE],
+		    st->delivered, st->lost, st->signals_forwarded, st->rewound,
+		    st->returns_caught, st->returns_at_end,
+		    st->returns_restored, st->returns_abandoned,
+		    st->returns_skipped, st->threads, st->abandoned,
+		    st->refused_mask, (double)st->open_ns / 1e6,
 		    (double)st->run_ns / 1e6, (double)st->close_ns / 1e6,
-		    (int)st->stop, st->tracer_status);
+		    (double)st->grace_ns / 1e6, (int)st->stop,
+		    st->tracer_status);
+}
+
+static enum alloc_fn
+fn_by_name(const char *name)
+{
+	for (int f = 0; f < ALLOC_NFNS; f++)
+		if (!strcmp(name, alloc_fn_name((enum alloc_fn)f)))
+			return (enum alloc_fn)f;
+	return ALLOC_NFNS;
+}
+
+/* One "ptr tid=T fn=F size=S ptr=P old=O" line of allocator_loop. */
+struct line {
+	int tid;
+	enum alloc_fn fn;
+	unsigned long size;
+	unsigned long long ptr, old;
+};
+
+static void
+parse_line(const char *text, struct line *ln)
+{
+	char fn[32];
+
+	/* glibc prints a null pointer as "(nil)": 0 then. */
+	memset(ln, 0, sizeof(*ln));
+	cr_assert(sscanf(text, "ptr tid=%d fn=%31s size=%lu ptr=%llx old=%llx",
+			 &ln->tid, fn, &ln->size, &ln->ptr, &ln->old) >= 3,
+		  "bad line: %s", text);
+	ln->fn = fn_by_name(fn);
+	cr_assert_neq(ln->fn, ALLOC_NFNS, "bad function: %s", text);
+}
+
+/* The event of the call that a printed line describes, or NULL. */
+static const struct seen *
+find_call(const struct collector *c, const struct line *ln)
+{
+	for (unsigned long i = 0; i < c->n; i++) {
+		const struct seen *s = &c->v[i];
+
+		if (s->tid == ln->tid && s->fn == ln->fn && s->ptr == ln->ptr &&
+		    s->size == ln->size &&
+		    (ln->fn != ALLOC_REALLOC || s->old == ln->old))
+			return s;
+	}
+	return NULL;
 }
 
 static uint64_t
@@ -166,7 +231,7 @@ glibc_malloc_addr(pid_t pid)
 	return a;
 }
 
-Test(int3, sees_every_entry_of_a_known_sequence, .timeout = 60)
+Test(int3, sees_every_allocation_of_a_known_sequence, .timeout = 60)
 {
 	struct int3_opts o = {.sz = sizeof(o),
 			      .max_hits = 1000000,
@@ -176,7 +241,8 @@ Test(int3, sees_every_entry_of_a_known_sequence, .timeout = 60)
 	static char text[2 * 180][160];
 	struct collector c;
 	struct loop l;
-	unsigned lines = 0, bad_ret = 0, foreign = 0, bad_old = 0;
+	unsigned lines = 0, bad_ret = 0, foreign = 0, missing = 0,
+		 checked = 0, bad_time = 0;
 	int err;
 	uint64_t malloc_addr;
 
@@ -191,7 +257,24 @@ Test(int3, sees_every_entry_of_a_known_sequence, .timeout = 60)
 	print_stats("known sequence", st);
 	cr_assert_eq(lines, 2 * 180);
 	cr_assert_eq(st->lost, 0);
+	cr_assert_eq(st->returns_skipped + st->returns_abandoned, 0);
 	cr_assert_eq(c.bad_ip, 0, "%lu events with ip != the entry", c.bad_ip);
+	/* Every printed call of a probed function, with its very pointer. */
+	for (unsigned k = 0; k < lines; k++) {
+		struct line ln;
+
+		parse_line(text[k], &ln);
+		if (ln.fn == ALLOC_POSIX_MEMALIGN)
+			continue; /* the memalign family is refused */
+		checked++;
+		if (!find_call(&c, &ln)) {
+			if (!missing++)
+				cr_log_error("no event for: %s", text[k]);
+		}
+	}
+	cr_assert_eq(checked, 2 * 170);
+	cr_assert_eq(missing, 0, "%u of %u printed calls not seen", missing,
+		     checked);
 	for (int k = 0; k < l.ntids; k++) {
 		unsigned nm = 0, nc = 0, nr = 0;
 
@@ -203,18 +286,7 @@ Test(int3, sees_every_entry_of_a_known_sequence, .timeout = 60)
 				continue;
 			nm += s->fn == ALLOC_MALLOC && s->size == 4242;
 			nc += s->fn == ALLOC_CALLOC && s->size == 700;
-			if (s->fn == ALLOC_REALLOC && s->size == 9000) {
-				char want[64];
-				int found = 0;
-
-				nr++;
-				snprintf(want, sizeof(want), "old=%#" PRIx64,
-					 s->old);
-				for (unsigned j = 0; j < lines; j++)
-					found |= strstr(text[j], "realloc") &&
-						 strstr(text[j], want);
-				bad_old += !found;
-			}
+			nr += s->fn == ALLOC_REALLOC && s->size == 9000;
 		}
 		cr_log_info("thread %d: %u malloc(4242), %u calloc(7, 100), "
 			    "%u realloc(p, 9000) from alloc_sequence()",
@@ -233,17 +305,104 @@ Test(int3, sees_every_entry_of_a_known_sequence, .timeout = 60)
 			ok |= c.v[i].tid == l.tids[k];
 		foreign += !ok;
 		bad_ret += c.v[i].stack_len < 8;
+		bad_time += !c.v[i].end_ns || c.v[i].end_ns < c.v[i].time_ns;
 	}
 	cr_assert_eq(foreign, 0, "%u events from threads not the target's",
 		     foreign);
 	cr_assert_eq(bad_ret, 0, "%u events without a stack copy", bad_ret);
-	cr_assert_eq(bad_old, 0, "%u realloc old pointers not printed",
-		     bad_old);
+	cr_assert_eq(bad_time, 0, "%u events without end_ns >= time_ns",
+		     bad_time);
 	malloc_addr = int3_window_fn_addr(c.w, ALLOC_MALLOC);
 	int3_window_close(c.w);
 	free(c.v);
 	cr_assert_eq(malloc_bytes_check(l.t.pid, malloc_addr), 0,
 		     "int3 left in malloc");
+	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
+	target_stop(&l.t);
+}
+
+Test(int3, sees_the_frees_of_a_known_sequence, .timeout = 60)
+{
+	struct int3_opts o = {.sz = sizeof(o),
+			      .max_hits = 1000000,
+			      .max_ms = 30000,
+			      .stack_size = 512,
+			      .fn_mask = INT3_FNS_DEFAULT | 1u << ALLOC_FREE};
+	const struct int3_stats *st;
+	static char text[2 * 180][160];
+	static struct line ln[2 * 180];
+	struct collector c;
+	struct loop l;
+	unsigned lines = 0, owned = 0, missing = 0, bad_free = 0;
+	unsigned long frees = 0;
+	uint64_t free_addr;
+	int err;
+
+	start_loop(&l, "2");
+	start_bg(&c, open_window(l.t.pid, &o));
+	free_addr = int3_window_fn_addr(c.w, ALLOC_FREE);
+	cr_assert_neq(free_addr, 0, "free not probed (refused %#x)",
+		      int3_window_stats(c.w)->refused_mask);
+	cr_assert_eq(target_send(&l.t, "seq"), 0);
+	/* the frees come before "done seq" */
+	err = loop_read_seq(&l, text, 2 * 180, &lines);
+	cr_assert_eq(err, 0, "seq: %s", l.t.line);
+	stop_bg(&c);
+	st = int3_window_stats(c.w);
+	print_stats("known sequence and its frees", st);
+	cr_assert_eq(lines, 2 * 180);
+	cr_assert_eq(st->lost, 0);
+	for (unsigned k = 0; k < lines; k++)
+		parse_line(text[k], &ln[k]);
+	for (unsigned long i = 0; i < c.n; i++) {
+		const struct seen *s = &c.v[i];
+
+		if (s->fn != ALLOC_FREE)
+			continue;
+		frees++;
+		/* free's contract: no stack, no return, ip at the entry */
+		bad_free += s->stack_len || s->ptr || s->end_ns || s->size ||
+			    s->ip != free_addr;
+	}
+	cr_assert_eq(bad_free, 0, "%u malformed free events", bad_free);
+	for (unsigned k = 0; k < lines; k++) {
+		const struct seen *call = NULL;
+		unsigned long i;
+		int moved = 0;
+
+		/* a malloc result that a realloc took over is not owned */
+		for (unsigned j = 0; j < lines; j++)
+			moved |= ln[k].fn == ALLOC_MALLOC &&
+				 ln[j].fn == ALLOC_REALLOC &&
+				 ln[j].tid == ln[k].tid &&
+				 ln[j].old == ln[k].ptr;
+		if (moved || !ln[k].ptr)
+			continue;
+		owned++;
+		if (ln[k].fn != ALLOC_POSIX_MEMALIGN) {
+			call = find_call(&c, &ln[k]);
+			cr_assert(call, "no event for: %s", text[k]);
+		}
+		for (i = 0; i < c.n; i++) {
+			const struct seen *s = &c.v[i];
+
+			if (s->fn == ALLOC_FREE && s->old == ln[k].ptr &&
+			    s->tid == l.t.pid &&
+			    (!call || s->time_ns > call->end_ns))
+				break;
+		}
+		if (i == c.n && !missing++)
+			cr_log_error("no free after the call: %s", text[k]);
+	}
+	cr_log_info("%u owned pointers printed, %lu free events, %u without "
+		    "their free",
+		    owned, frees, missing);
+	/* 2 x (80 malloc + 50 calloc + 20 realloc + 10 posix_memalign) */
+	cr_assert_eq(owned, 2 * 160);
+	cr_assert_eq(missing, 0, "%u owned pointers without a free event",
+		     missing);
+	int3_window_close(c.w);
+	free(c.v);
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
 	target_stop(&l.t);
 }
@@ -373,10 +532,10 @@ Test(int3, a_stopped_target_stays_stopped, .timeout = 60)
 /* ---- kill safety ---------------------------------------------------------- */
 
 static pid_t
-spawn_sampler(pid_t target, const char *max_ms, int *out_fd)
+spawn_sampler(pid_t target, const char *max_ms, const char *fns, int *out_fd)
 {
 	char pidarg[16];
-	const char *args[] = {pidarg, max_ms, "100000000", "malloc", NULL};
+	const char *args[] = {pidarg, max_ms, "100000000", fns, NULL};
 	pid_t child = 0;
 
 	snprintf(pidarg, sizeof(pidarg), "%d", (int)target);
@@ -486,6 +645,46 @@ target_dead(struct loop *l)
 		(state[0] == 'Z' || state[0] == 'X'));
 }
 
+/*
+ * The storm still makes progress: a worker that returned into a wrong
+ * place, or was left stopped, would not (the others would still count:
+ * allocator_loop's workers share nothing but the count).
+ */
+static int
+storm_runs(struct loop *l)
+{
+	unsigned long a = 0, b = 0;
+
+	if (loop_progress(l, &a))
+		return 0;
+	for (int i = 0; i < 100 && b <= a; i++) {
+		sleep_us(2000);
+		if (loop_progress(l, &b))
+			return 0;
+	}
+	if (b <= a)
+		snprintf(l->t.line, sizeof(l->t.line),
+			 "the storm stopped at %lu calls", a);
+	return b > a;
+}
+
+/* After the storm: "seq" gives every pointer, all non-null. */
+static void
+seq_still_works(struct loop *l)
+{
+	static char text[8 * 180][160];
+	unsigned lines = 0, null = 0;
+
+	command(l, "calm", "ok");
+	cr_assert_eq(target_send(&l->t, "seq"), 0);
+	cr_assert_eq(loop_read_seq(l, text, 8 * 180, &lines), 0, "seq: %s",
+		     l->t.line);
+	cr_assert_eq(lines, (unsigned)l->ntids * 180);
+	for (unsigned k = 0; k < lines; k++)
+		null += !strstr(text[k], "ptr=0x");
+	cr_assert_eq(null, 0, "%u calls failed after the kills", null);
+}
+
 Test(int3, sampler_sigkill_leaves_the_target_unharmed, .timeout = 120)
 {
 	struct sampler_tally tl = {0};
@@ -504,7 +703,7 @@ Test(int3, sampler_sigkill_leaves_the_target_unharmed, .timeout = 120)
 	srand((unsigned)getpid());
 	for (unsigned i = 0; i < trials; i++) {
 		int fd, status;
-		pid_t s = spawn_sampler(l.t.pid, "30", &fd);
+		pid_t s = spawn_sampler(l.t.pid, "30", "malloc,free", &fd);
 
 		/* 0-120 ms: opening, sampling (30 ms), ending, next ones */
 		sleep_us(rand() % 120000);
@@ -524,7 +723,8 @@ Test(int3, sampler_sigkill_leaves_the_target_unharmed, .timeout = 120)
 		if (!target_dead(&l) &&
 		    malloc_bytes_check(l.t.pid, malloc_addr))
 			bytes_left++;
-		if (target_dead(&l) || target_check_unharmed(&l.t, 0, NULL)) {
+		if (target_dead(&l) || target_check_unharmed(&l.t, 0, NULL) ||
+		    !storm_runs(&l)) {
 			cr_log_error("trial %u: target %s (%s)", i,
 				     target_dead(&l) ? "died" : "harmed",
 				     l.t.line);
@@ -550,6 +750,7 @@ Test(int3, sampler_sigkill_leaves_the_target_unharmed, .timeout = 120)
 	cr_assert_eq(harmed, 0);
 	cr_assert_eq(bytes_left, 0);
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
+	seq_still_works(&l);
 	target_stop(&l.t);
 }
 
@@ -588,7 +789,7 @@ Test(int3, tracer_sigkill_residual_risk, .timeout = 120)
 	srand((unsigned)getpid() * 7u);
 	for (unsigned i = 0; i < trials; i++) {
 		int fd, status;
-		pid_t s = spawn_sampler(l.t.pid, "100", &fd);
+		pid_t s = spawn_sampler(l.t.pid, "100", "malloc", &fd);
 		pid_t tracer = read_tracer(fd);
 
 		if (tracer > 0) {
