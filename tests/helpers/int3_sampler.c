@@ -11,7 +11,8 @@
  * Output, one line each, each with one write(2) so a kill never leaves
  * half a line: "open N tracer=T" once window N's breakpoints are armed
  * (T: the tracer's pid), "window N hits=H lost=L ms=T close_ms=C stop=S
- * err=E" once the tracer has restored the target and exited; "error
+ * err=E returns=C/E/R/A" once the tracer has restored the target and
+ * exited (returns caught, of them while ending, restored, abandoned); "error
  * MESSAGE" and exit 2 when a window cannot be opened. With
  * INT3_SAMPLER_LOG=FILE the library's log (the tracer's too) is appended
  * to FILE.
@@ -111,10 +112,14 @@ main(int argc, char **argv)
 			hits += st->hits[f];
 		len = snprintf(
 			buf, sizeof(buf),
-			"window %lu hits=%llu lost=%llu ms=%.1f close_ms=%.1f stop=%d err=%d\n",
+			"window %lu hits=%llu lost=%llu ms=%.1f close_ms=%.1f stop=%d err=%d returns=%llu/%llu/%llu/%llu\n",
 			n, (unsigned long long)hits,
 			(unsigned long long)st->lost, (double)st->run_ns / 1e6,
-			(double)st->close_ns / 1e6, (int)st->stop, err);
+			(double)st->close_ns / 1e6, (int)st->stop, err,
+			(unsigned long long)st->returns_caught,
+			(unsigned long long)st->returns_at_end,
+			(unsigned long long)st->returns_restored,
+			(unsigned long long)st->returns_abandoned);
 		int3_window_close(w);
 		if (say(buf, len))
 			return 2;

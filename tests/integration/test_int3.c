@@ -15,6 +15,9 @@
  *  - stops_at_max_hits, stops_at_max_ms: the two bounds.
  *  - signals_reach_the_target_during_a_window: SIGUSR1 during a window.
  *  - a_stopped_target_stays_stopped: job control wins.
+ *  - stopped_inside_malloc_gets_its_return_address_back: a thread held
+ *    by SIGSTOP inside malloc when the window ends gets its real return
+ *    address back (restored, not left fake), and lives on after SIGCONT.
  *  - sampler_sigkill_leaves_the_target_unharmed: the analyser (int3_sampler,
  *    malloc and free probed, so malloc calls are pending with fake return
  *    addresses) SIGKILLed 200 times at random moments: no death (a fake
@@ -150,25 +153,24 @@ stop_bg(struct collector *c)
 static void
 print_stats(const char *what, const struct int3_stats *st)
 {
-	cr_log_info("%s: malloc %" PRIu64 " calloc %" PRIu64 " realloc %" PRIu64
-		    " free %" PRIu64 "; delivered %" PRIu64 ", lost %" PRIu64
-		    ", signals forwarded %" PRIu64 ", rewound %" PRIu64
-		    "; returns caught %" PRIu64 " (%" PRIu64
-		    " while ending), restored %" PRIu64 ", abandoned %" PRIu64
-		    ", skipped %" PRIu64
-		    "; threads %u, abandoned %u, refused %#x; open %.1f ms, "
-		    "run %.1f ms, close %.1f ms (grace %.1f ms); stop %d, "
-		    "tracer status %#x",
-		    what, st->hits[ALLOC_MALLOC], st->hits[ALLOC_CALLOC],
-		    st->hits[ALLOC_REALLOC], st->hits[ALLOC_FREE],
-		    st->delivered, st->lost, st->signals_forwarded, st->rewound,
-		    st->returns_caught, st->returns_at_end,
-		    st->returns_restored, st->returns_abandoned,
-		    st->returns_skipped, st->threads, st->abandoned,
-		    st->refused_mask, (double)st->open_ns / 1e6,
-		    (double)st->run_ns / 1e6, (double)st->close_ns / 1e6,
-		    (double)st->grace_ns / 1e6, (int)st->stop,
-		    st->tracer_status);
+	cr_log_info(
+		"%s: malloc %" PRIu64 " calloc %" PRIu64 " realloc %" PRIu64
+		" free %" PRIu64 "; delivered %" PRIu64 ", lost %" PRIu64
+		", signals forwarded %" PRIu64 ", rewound %" PRIu64
+		"; returns caught %" PRIu64 " (%" PRIu64
+		" while ending), restored %" PRIu64 ", abandoned %" PRIu64
+		", skipped %" PRIu64
+		"; threads %u, abandoned %u, refused %#x; open %.1f ms, "
+		"run %.1f ms, close %.1f ms (grace %.1f ms); stop %d, "
+		"tracer status %#x",
+		what, st->hits[ALLOC_MALLOC], st->hits[ALLOC_CALLOC],
+		st->hits[ALLOC_REALLOC], st->hits[ALLOC_FREE], st->delivered,
+		st->lost, st->signals_forwarded, st->rewound,
+		st->returns_caught, st->returns_at_end, st->returns_restored,
+		st->returns_abandoned, st->returns_skipped, st->threads,
+		st->abandoned, st->refused_mask, (double)st->open_ns / 1e6,
+		(double)st->run_ns / 1e6, (double)st->close_ns / 1e6,
+		(double)st->grace_ns / 1e6, (int)st->stop, st->tracer_status);
 }
 
 static enum alloc_fn
@@ -241,8 +243,8 @@ Test(int3, sees_every_allocation_of_a_known_sequence, .timeout = 60)
 	static char text[2 * 180][160];
 	struct collector c;
 	struct loop l;
-	unsigned lines = 0, bad_ret = 0, foreign = 0, missing = 0,
-		 checked = 0, bad_time = 0;
+	unsigned lines = 0, bad_ret = 0, foreign = 0, missing = 0, checked = 0,
+		 bad_time = 0;
 	int err;
 	uint64_t malloc_addr;
 
@@ -683,6 +685,58 @@ seq_still_works(struct loop *l)
 	for (unsigned k = 0; k < lines; k++)
 		null += !strstr(text[k], "ptr=0x");
 	cr_assert_eq(null, 0, "%u calls failed after the kills", null);
+}
+
+/*
+ * A thread stopped by SIGSTOP inside malloc cannot return during the
+ * window's end: its slot gets the real return address back, and after
+ * SIGCONT the target lives on (a fake address left there would kill it at
+ * malloc's return). Whether a thread is inside malloc at the SIGSTOP is
+ * chance: tried until it happened 3 times, at most 40 windows.
+ */
+Test(int3, stopped_inside_malloc_gets_its_return_address_back, .timeout = 60)
+{
+	struct int3_opts o = {.sz = sizeof(o),
+			      .max_hits = 100000000,
+			      .max_ms = 60,
+			      .stack_size = 256,
+			      .fn_mask = 1u << ALLOC_MALLOC};
+	uint64_t restored = 0, abandoned = 0;
+	unsigned tries = 0;
+	struct loop l;
+
+	start_loop(&l, "4");
+	command(&l, "storm", "ok");
+	while (restored < 3 && tries++ < 40) {
+		const struct int3_stats *st;
+		struct collector c;
+		char state[64] = "";
+
+		start_bg(&c, open_window(l.t.pid, &o));
+		sleep_us(20000);
+		cr_assert_eq(kill(l.t.pid, SIGSTOP), 0);
+		pthread_join(c.th, NULL);
+		cr_assert_eq(c.ret, 0, "%s", la_errmsg());
+		st = int3_window_stats(c.w);
+		restored += st->returns_restored;
+		abandoned += st->returns_abandoned;
+		if (st->returns_restored)
+			print_stats("SIGSTOP inside malloc", st);
+		int3_window_close(c.w);
+		free(c.v);
+		wait_state(l.t.pid, 'T', 5000, state, sizeof(state));
+		cr_assert_eq(state[0], 'T', "not stopped: %s", state);
+		cr_assert_eq(kill(l.t.pid, SIGCONT), 0);
+		cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0,
+			     "try %u: %s", tries, l.t.line);
+		cr_assert(storm_runs(&l), "try %u: %s", tries, l.t.line);
+	}
+	cr_log_info("%u windows, %" PRIu64
+		    " return addresses restored, %" PRIu64 " abandoned",
+		    tries, restored, abandoned);
+	cr_assert_geq(restored, 1, "no thread was inside malloc at a SIGSTOP");
+	cr_assert_eq(abandoned, 0);
+	target_stop(&l.t);
 }
 
 Test(int3, sampler_sigkill_leaves_the_target_unharmed, .timeout = 120)
