@@ -66,6 +66,7 @@
 #define STOP_TIMEOUT_MS 2000u
 #define READY_TIMEOUT_MS 10000
 #define MSG_MAX 512
+#define FREES_PER_HIT 4u
 #define GRACE_MS 100u /* at the end: for pending calls to return */
 
 /*
@@ -140,7 +141,8 @@ struct tracer {
 	struct bp bp[ALLOC_NFNS];
 	unsigned char *stack;
 	unsigned char *msg; /* a record and its stack */
-	uint64_t taken;
+	uint64_t taken; /* allocation entries: max_hits bounds them */
+	uint64_t frees; /* free entries: FREES_PER_HIT * max_hits at most */
 	int peer_gone, exec_seen;
 	int no_returns; /* SIGSEGV ignored, or page 0 mapped */
 	struct int3_stats st;
@@ -471,13 +473,19 @@ emulate_test_rdi(struct user_regs_struct *r)
 	r->eflags = fl;
 }
 
-/* A free: no stack, no return; sent once the thread runs again. */
+/*
+ * A free: no stack, no return; sent once the thread runs again. Frees do
+ * not count toward max_hits (it bounds the allocations the window
+ * samples); they are taken while the window samples, FREES_PER_HIT per
+ * allocation at most.
+ */
 static void
 on_free_hit(struct tracer *tr, struct tthread *t, struct bp *b,
 	    enum alloc_fn fn, struct user_regs_struct *r)
 {
 	struct rec rec;
-	int want = tr->taken < tr->o.max_hits;
+	int want = tr->taken < tr->o.max_hits &&
+		   tr->frees < FREES_PER_HIT * (uint64_t)tr->o.max_hits;
 
 	if (want)
 		fill_rec(&rec, t, b, fn, r);
@@ -490,7 +498,7 @@ on_free_hit(struct tracer *tr, struct tthread *t, struct bp *b,
 	t_cont(t, 0);
 	if (!want)
 		return;
-	tr->taken++;
+	tr->frees++;
 	tr->st.hits[fn]++;
 	send_rec(tr, &rec, NULL, 0, 1);
 }

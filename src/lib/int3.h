@@ -73,7 +73,11 @@
 
 struct int3_opts {
 	size_t sz; /* sizeof(struct int3_opts), for later fields */
-	unsigned max_hits; /* entries to take (frees too); 0: 2000 */
+	/*
+	 * allocation entries to take; 0: 2000. Frees do not count: they are
+	 * taken while the window runs, at most 4 per allocation entry.
+	 */
+	unsigned max_hits;
 	unsigned max_ms; /* window length from arming; 0: 100 */
 	unsigned stack_size; /* bytes of stack per entry; 0: 8 KiB, max 60000 */
 	unsigned fn_mask; /* 1u << ALLOC_*; 0: INT3_FNS_DEFAULT */
