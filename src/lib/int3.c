@@ -1215,7 +1215,7 @@ tracer_setup(struct tracer *tr, const struct int3_opts *opts)
  * Can returns be caught through faults at fake addresses in page 0? Not
  * when SIGSEGV is ignored (the forced fault signal would reset it to
  * SIG_DFL for good) nor when something is mapped there. Read once, with
- * the process stopped; a sigaction() during the window goes unnoticed.
+ * the process stopped; a handler the target installs during the window goes unnoticed.
  */
 static int
 returns_possible(pid_t pid)
