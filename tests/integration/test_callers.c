@@ -22,12 +22,16 @@
  * these tests fail rather than skip without it.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "target.h"
@@ -408,4 +412,135 @@ Test(callers, a_damaged_kept_window_is_removed, .timeout = 120)
 	run_result_free(&r);
 	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 	expect_unharmed(&t);
+}
+
+/* Is a la-int3-tracer whose parent is ppid running? */
+static int
+tracer_of(pid_t ppid)
+{
+	char path[64], buf[512];
+	struct dirent *de;
+	int found = 0;
+	DIR *d = opendir("/proc");
+
+	while (d && !found && (de = readdir(d))) {
+		pid_t pid = (pid_t)atoi(de->d_name);
+		char comm[600] = "", pp[32] = "";
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+		FILE *f = fopen(path, "r");
+
+		if (!f)
+			continue;
+		if (fgets(buf, sizeof(buf), f))
+			snprintf(comm, sizeof(comm), "%s", buf);
+		fclose(f);
+		if (strncmp(comm, "la-int3-tracer", 14))
+			continue;
+		if (proc_status_field(pid, "PPid", pp, sizeof(pp)) == 0 &&
+		    atoi(pp) == (int)ppid)
+			found = 1;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* Any la-int3-tracer left, after waiting up to ms for them to end. */
+static int
+tracers_left(int ms)
+{
+	for (int waited = 0;; waited += 50) {
+		struct run_result r;
+		const char *argv[] = {"pgrep", "-x", "la-int3-tracer", NULL};
+		int err = run_capture(argv, NULL, 10000, &r), left;
+
+		left = !err && r.status == 0;
+		run_result_free(&r);
+		if (!left || waited >= ms)
+			return left;
+		sleep_us(50000);
+	}
+}
+
+/*
+ * SIGKILL `leakattach monitor --callers=always` at random moments, KILLS
+ * times, with the backend given: the target keeps running unharmed (it
+ * allocates all the time: a breakpoint or a fake return address left
+ * behind would kill it), and no tracer is left. With int3, a kill counts
+ * as "in a window" when leakattach's tracer ran at that moment.
+ */
+#define KILLS 40
+
+static void
+kill_leakattach_during_windows(const char *backend)
+{
+	char dir[] = "/tmp/la-callers-XXXXXX", pid[32], be[64];
+	struct target t;
+	unsigned in_window = 0, seed = (unsigned)getpid();
+
+	cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	start(&t, "callerleak");
+	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
+	snprintf(be, sizeof(be), "--callers-backend=%s", backend);
+	for (int i = 0; i < KILLS; i++) {
+		const char *argv[] = {leakattach_path(),
+				      "monitor",
+				      "-p",
+				      pid,
+				      "--interval",
+				      "0.05",
+				      "--callers=always",
+				      be,
+				      "--callers-ms",
+				      "30",
+				      "--log-dir",
+				      dir,
+				      NULL};
+		pid_t la = fork();
+		int st;
+
+		cr_assert_geq(la, 0);
+		if (!la) {
+			int null = open("/dev/null", O_RDWR);
+
+			dup2(null, 1);
+			dup2(null, 2);
+			setenv("LEAKATTACH_CONFIG", "", 1);
+			execv(argv[0], (char *const *)argv);
+			_exit(127);
+		}
+		sleep_us(100000 + rand_r(&seed) % 700000);
+		in_window += tracer_of(la);
+		kill(la, SIGKILL);
+		cr_assert_eq(waitpid(la, &st, 0), la);
+		/* its tracer restores and detaches on its own, then ends */
+		cr_assert(!tracers_left(5000),
+			  "after kill %d: a tracer is left", i + 1);
+		cr_assert_eq(target_check_unharmed(&t, 0, NULL), 0,
+			     "after kill %d: %s", i + 1, t.line);
+	}
+	/* the target still allocates and answers, a second later too */
+	sleep_us(1000000);
+	cr_expect_eq(target_check_unharmed(&t, 0, NULL), 0, "%s", t.line);
+	fprintf(stderr,
+		"test_callers: %s: %d SIGKILLs of leakattach, %u with its tracer running; target unharmed\n",
+		backend, KILLS, in_window);
+	if (!strcmp(backend, "int3"))
+		cr_expect_geq(in_window, KILLS / 4, "only %u kills in a window",
+			      in_window);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	target_stop(&t);
+}
+
+Test(callers, sigkill_of_leakattach_during_int3_windows, .timeout = 240)
+{
+	kill_leakattach_during_windows("int3");
+}
+
+Test(callers, sigkill_of_leakattach_during_uprobe_windows, .timeout = 240)
+{
+	kill_leakattach_during_windows("uprobe");
 }
