@@ -27,6 +27,25 @@
  *  - Since Linux 6.12 (and its stable trees) uprobes need CAP_SYS_ADMIN;
  *    CAP_PERFMON and perf_event_paranoid do not matter (commit
  *    ba677dbe77af).
+ *  - Closing a uprobe perf event takes about 80 ms here when it is the
+ *    last user of its probe: perf_trace_event_unreg() ->
+ *    tracepoint_synchronize_unregister() under event_mutex, serialised
+ *    machine-wide. Through the PMU every event is the last user of its own
+ *    local trace_uprobe.
+ *  - A tracefs probe (a line in uprobe_events, then PERF_TYPE_TRACEPOINT
+ *    with its id, per task) is shared: its filter lists the perf events
+ *    and their mm (trace_uprobe.c, trace_uprobe_filter_add()). Closing an
+ *    event that is not the last user only removes it from the filter and,
+ *    when no event is left for that mm, the breakpoint from that mm
+ *    (uprobe_perf_close() -> uprobe_apply(false)): a few ms at most,
+ *    measured. An "anchor" (a disabled per-task event on a child of ours,
+ *    opened first, closed last) keeps the target's events from ever being
+ *    the last user. The child's own libc gets the breakpoints too; it only
+ *    waits in read(2).
+ *  - Writing uprobe_events needs only write access to the file, not
+ *    CAP_SYS_ADMIN (verified): we still ask for CAP_SYS_ADMIN, so that
+ *    both paths are allowed to the same callers. Never open it with
+ *    O_TRUNC: that removes every uprobe definition on the machine.
  */
 #include <asm/perf_regs.h>
 #include <dirent.h>
@@ -40,9 +59,13 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/capability.h>
 
 #define LOG_PREFIX "uprobe: "
 #include "allocator.h"
@@ -54,6 +77,7 @@
 #include "uprobe.h"
 
 #define PMU_DIR "/sys/bus/event_source/devices/uprobe"
+#define GROUP_PREFIX "leakattach_"
 
 #define DEF_MAX_HITS 2000u
 #define DEF_MAX_MS 100u
@@ -90,6 +114,12 @@ static const char *const fn_names[ALLOC_NFNS] = {
 struct probe {
 	enum alloc_fn fn;
 	int ret;
+	unsigned stack; /* PERF_SAMPLE_STACK_USER bytes; 0: none */
+	/* tracefs only: */
+	char name[48]; /* event name in our group */
+	int defined; /* the definition is ours to remove */
+	uint64_t tp_id; /* events/GROUP/NAME/id */
+	int anchor; /* the anchor event's fd, or -1 */
 };
 
 struct pending {
@@ -127,7 +157,12 @@ struct uprobe_window {
 	struct memsrc *mem;
 	size_t page, data_len;
 	unsigned char *scratch; /* a record that wraps the ring's end */
-	uint64_t accepted;
+	uint64_t accepted, frees;
+	/* tracefs: the directory ("" for the PMU), our group, the anchor */
+	char tracefs[64];
+	char group[48];
+	pid_t anchor_pid;
+	int anchor_pipe; /* its write end: the child exits on EOF */
 	int enabled, stopping, ran;
 	volatile int cancel;
 	struct uprobe_stats st;
@@ -244,9 +279,23 @@ resolve(struct uprobe_window *w)
 			continue;
 		w->offset[fn] = off;
 		w->addr[fn] = addr;
-		w->probes[w->nprobes++] = (struct probe){fn, 0};
-		w->probes[w->nprobes++] = (struct probe){fn, 1};
-		nfound++;
+		/*
+		 * An entry's stack for unwinding, memptr's target at
+		 * posix_memalign's return; free: its entry only, no stack.
+		 */
+		w->probes[w->nprobes++] = (struct probe){
+			.fn = fn,
+			.stack = fn == ALLOC_FREE ? 0 : w->o.stack_size,
+			.anchor = -1};
+		if (fn != ALLOC_FREE)
+			w->probes[w->nprobes++] = (struct probe){
+				.fn = fn,
+				.ret = 1,
+				.stack = fn == ALLOC_POSIX_MEMALIGN ? RET_STACK
+								    : 0,
+				.anchor = -1};
+		if (fn != ALLOC_FREE)
+			nfound++;
 	}
 	if (!nfound) {
 		err = la_fail(-LA_ENOTGLIBC,
@@ -266,6 +315,278 @@ out_loc:
 out_maps:
 	procmaps_free(&maps);
 	return err;
+}
+
+/* ---- tracefs probes and their anchor ------------------------------------- */
+
+static int
+have_sys_admin(void)
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return 0;
+	return !!(d[CAP_SYS_ADMIN / 32].effective &
+		  (1u << (CAP_SYS_ADMIN % 32)));
+}
+
+/* One command to uprobe_events: append, never truncate. */
+static int
+tracefs_cmd(const struct uprobe_window *w, const char *cmd)
+{
+	char path[128];
+	size_t len = strlen(cmd);
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/uprobe_events", w->tracefs);
+	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, cmd, len) != (ssize_t)len)
+		err = errno ? -errno : -EIO;
+	close(fd);
+	return err;
+}
+
+/*
+ * Definitions of a leakattach that died (its pid gone) stay, inert, until
+ * someone removes them: do it. One still in use (EBUSY) stays.
+ */
+static void
+tracefs_clean_stale(const struct uprobe_window *w)
+{
+	char path[128], *buf = NULL, *line, *save;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/uprobe_events", w->tracefs);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (;;) {
+		if (cap - len < 4096) {
+			char *nb = cap < (16u << 20) ? realloc(buf, cap + 65536)
+						     : NULL;
+
+			if (!nb)
+				break;
+			buf = nb;
+			cap += 65536;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (!buf)
+		return;
+	buf[len] = '\0';
+	/* "p:leakattach_123/malloc_e1 /path:0x..." */
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *g = strchr(line, ':'), *end, *sp, cmd[160];
+		long pid;
+
+		if (!g || strncmp(g + 1, GROUP_PREFIX, strlen(GROUP_PREFIX)))
+			continue;
+		g++;
+		pid = strtol(g + strlen(GROUP_PREFIX), &end, 10);
+		sp = strchr(g, ' ');
+		if (*end != '/' || pid <= 0 || !sp || pid == (long)getpid() ||
+		    !kill((pid_t)pid, 0) || errno != ESRCH)
+			continue;
+		*sp = '\0';
+		snprintf(cmd, sizeof(cmd), "-:%.150s\n", g);
+		if (!tracefs_cmd(w, cmd))
+			pr_debug("removed the stale uprobe definition %s", g);
+	}
+	free(buf);
+}
+
+/* Remove our definitions (after every event on them is closed). */
+static void
+tracefs_undefine(struct uprobe_window *w)
+{
+	for (int i = 0; i < w->nprobes; i++) {
+		struct probe *p = &w->probes[i];
+		char cmd[128];
+		int err;
+
+		if (!p->defined)
+			continue;
+		snprintf(cmd, sizeof(cmd), "-:%s/%s\n", w->group, p->name);
+		err = tracefs_cmd(w, cmd);
+		if (err)
+			pr_warn("cannot remove the uprobe definition %s/%s: %s",
+				w->group, p->name, strerror(-err));
+		p->defined = 0;
+	}
+}
+
+static int
+tracefs_define(struct uprobe_window *w)
+{
+	static unsigned serial;
+	unsigned n = __atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED);
+
+	snprintf(w->group, sizeof(w->group), GROUP_PREFIX "%d", (int)getpid());
+	for (int i = 0; i < w->nprobes; i++) {
+		struct probe *p = &w->probes[i];
+		char cmd[1300], path[256], buf[32];
+		int err;
+
+		snprintf(p->name, sizeof(p->name), "%s_%c%u", fn_names[p->fn],
+			 p->ret ? 'r' : 'e', n);
+		snprintf(cmd, sizeof(cmd), "%c:%s/%s %s:%#llx\n",
+			 p->ret ? 'r' : 'p', w->group, p->name, w->path,
+			 (unsigned long long)w->offset[p->fn]);
+		err = tracefs_cmd(w, cmd);
+		if (err)
+			return err;
+		p->defined = 1;
+		snprintf(path, sizeof(path), "%s/events/%s/%s/id", w->tracefs,
+			 w->group, p->name);
+		err = read_sysfs(path, buf, sizeof(buf));
+		if (err)
+			return err;
+		p->tp_id = strtoull(buf, NULL, 10);
+		if (!p->tp_id)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * The anchor's child: a process of ours with its own mm that only waits
+ * for our end of the pipe to close (our window closing, or our death; and
+ * PR_SET_PDEATHSIG as well). It keeps no fd of ours: a copy of another
+ * window's perf fd would keep that window's probes alive. Only
+ * async-signal-safe calls after fork().
+ */
+static void __attribute__((noreturn)) anchor_child(int rd, pid_t parent)
+{
+	char c;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(0);
+	if (rd != 0 && dup2(rd, 0) != 0)
+		_exit(0);
+	if (syscall(SYS_close_range, 1u, ~0u, 0u))
+		for (int fd = 1; fd < 65536; fd++)
+			close(fd);
+	while (read(0, &c, 1) < 0 && errno == EINTR)
+		;
+	_exit(0);
+}
+
+static int
+anchor_start(struct uprobe_window *w)
+{
+	pid_t parent = getpid();
+	int pfd[2], err = 0;
+
+	if (pipe2(pfd, O_CLOEXEC))
+		return -errno;
+	w->anchor_pid = fork();
+	if (w->anchor_pid < 0) {
+		err = -errno;
+		w->anchor_pid = 0;
+		close(pfd[0]);
+		close(pfd[1]);
+		return err;
+	}
+	if (!w->anchor_pid)
+		anchor_child(pfd[0], parent);
+	close(pfd[0]);
+	w->anchor_pipe = pfd[1];
+	/* Counting events, disabled: they only hold the probes. */
+	for (int i = 0; i < w->nprobes; i++) {
+		struct perf_event_attr a;
+		long fd;
+
+		memset(&a, 0, sizeof(a));
+		a.size = sizeof(a);
+		a.type = PERF_TYPE_TRACEPOINT;
+		a.config = w->probes[i].tp_id;
+		a.disabled = 1;
+		a.exclude_kernel = 1;
+		a.exclude_hv = 1;
+		fd = perf_event_open(&a, w->anchor_pid, -1, -1,
+				     PERF_FLAG_FD_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		w->probes[i].anchor = (int)fd;
+	}
+	return 0;
+}
+
+/*
+ * After the target's events are closed: close the anchors (each the last
+ * user of its probe: about 80 ms), end the child, remove the definitions.
+ */
+static void
+tracefs_release(struct uprobe_window *w)
+{
+	uint64_t t0 = mono_ns();
+
+	for (int i = 0; i < w->nprobes; i++) {
+		if (w->probes[i].anchor >= 0)
+			close(w->probes[i].anchor);
+		w->probes[i].anchor = -1;
+	}
+	if (w->anchor_pid > 0) {
+		close(w->anchor_pipe);
+		while (waitpid(w->anchor_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		w->anchor_pid = 0;
+	}
+	tracefs_undefine(w);
+	if (w->tracefs[0])
+		w->st.release_ns += mono_ns() - t0;
+}
+
+/*
+ * Use tracefs when it is there, writable, and we have CAP_SYS_ADMIN;
+ * else (or when anything in it fails) the uprobe PMU. Returns 1 when the
+ * tracefs path is set up.
+ */
+static int
+tracefs_setup(struct uprobe_window *w)
+{
+	static const char *const dirs[] = {"/sys/kernel/tracing",
+					   "/sys/kernel/debug/tracing"};
+	int err;
+
+	if (w->o.flags & UPROBE_PMU_ONLY || !have_sys_admin() ||
+	    strpbrk(w->path, " \t\n"))
+		return 0;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		char f[128];
+
+		snprintf(f, sizeof(f), "%s/uprobe_events", dirs[i]);
+		if (!access(f, W_OK)) {
+			snprintf(w->tracefs, sizeof(w->tracefs), "%s", dirs[i]);
+			break;
+		}
+	}
+	if (!w->tracefs[0])
+		return 0;
+	tracefs_clean_stale(w);
+	err = tracefs_define(w);
+	if (!err)
+		err = anchor_start(w);
+	if (!err)
+		return 1;
+	pr_info("tracefs uprobes in %s failed (%s): using the uprobe PMU",
+		w->tracefs, strerror(-err));
+	tracefs_release(w);
+	w->st.release_ns = 0;
+	w->tracefs[0] = '\0';
+	return 0;
 }
 
 static int
@@ -316,19 +637,22 @@ thread_open(struct uprobe_window *w, struct uthread *t, int enabled)
 
 		memset(&a, 0, sizeof(a));
 		a.size = sizeof(a);
-		a.type = (uint32_t)w->pmu_type;
-		a.config = p->ret ? 1ull << w->retbit : 0;
-		a.config1 = (uint64_t)(uintptr_t)w->path;
-		a.config2 = w->offset[p->fn];
+		if (w->tracefs[0]) {
+			a.type = PERF_TYPE_TRACEPOINT;
+			a.config = p->tp_id;
+		} else {
+			a.type = (uint32_t)w->pmu_type;
+			a.config = p->ret ? 1ull << w->retbit : 0;
+			a.config1 = (uint64_t)(uintptr_t)w->path;
+			a.config2 = w->offset[p->fn];
+		}
 		a.sample_period = 1;
 		a.sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID |
 				PERF_SAMPLE_TIME | PERF_SAMPLE_REGS_USER;
 		a.sample_regs_user = REGS_MASK;
-		/* An entry's stack for unwinding; memptr's target at return. */
-		if (!p->ret || p->fn == ALLOC_POSIX_MEMALIGN) {
+		if (p->stack) {
 			a.sample_type |= PERF_SAMPLE_STACK_USER;
-			a.sample_stack_user =
-				p->ret ? RET_STACK : w->o.stack_size;
+			a.sample_stack_user = p->stack;
 		}
 		a.disabled = i == 0 && !enabled;
 		a.exclude_kernel = 1;
@@ -464,6 +788,7 @@ uprobe_window_open(pid_t pid, const struct uprobe_opts *opts,
 	if (!w)
 		return -ENOMEM;
 	w->pid = pid;
+	w->anchor_pipe = -1;
 	if (opts)
 		memcpy(&w->o, opts,
 		       opts->sz && opts->sz < sizeof(w->o) ? opts->sz
@@ -483,6 +808,10 @@ uprobe_window_open(pid_t pid, const struct uprobe_opts *opts,
 		w->o.max_threads = DEF_MAX_THREADS;
 	if (!w->o.fn_mask)
 		w->o.fn_mask = UPROBE_FNS_DEFAULT;
+	if (!w->o.max_frees)
+		w->o.max_frees = w->o.max_hits > UINT32_MAX / 4
+					 ? UINT32_MAX
+					 : 4 * w->o.max_hits;
 	pages = w->o.ring_pages ? w->o.ring_pages : DEF_RING_PAGES;
 	if (pages & (pages - 1) || pages > 4096) {
 		err = la_fail(
@@ -507,9 +836,6 @@ uprobe_window_open(pid_t pid, const struct uprobe_opts *opts,
 		err = -ENOMEM;
 		goto fail;
 	}
-	err = read_pmu(w);
-	if (err)
-		goto fail;
 	err = memsrc_pid_open(pid, &w->mem);
 	if (err) {
 		err = la_fail(err, "cannot read process %d: %s", (int)pid,
@@ -519,6 +845,13 @@ uprobe_window_open(pid_t pid, const struct uprobe_opts *opts,
 	err = resolve(w);
 	if (err)
 		goto fail;
+	/* The anchors first: the target's events are never last users. */
+	w->st.tracefs = tracefs_setup(w);
+	if (!w->st.tracefs) {
+		err = read_pmu(w);
+		if (err)
+			goto fail;
+	}
 	err = scan_threads(w);
 	if (!err && !w->nth)
 		err = la_fail(-ESRCH, "process %d has no thread left",
@@ -629,8 +962,9 @@ on_entry(struct uprobe_window *w, struct uthread *t, enum alloc_fn fn,
 {
 	struct pending *p;
 
-	/* After max_hits: only returns of calls already entered count. */
-	if (w->stopping || w->accepted >= w->o.max_hits)
+	/* After the bounds: only returns of calls already entered count. */
+	if (w->stopping || w->accepted >= w->o.max_hits ||
+	    w->frees >= w->o.max_frees)
 		return;
 	if (t->depth == PENDING_MAX) {
 		struct pending first = t->pend[0];
@@ -661,6 +995,31 @@ on_entry(struct uprobe_window *w, struct uthread *t, enum alloc_fn fn,
 	t->depth++;
 	w->accepted++;
 	w->st.hits[fn]++;
+}
+
+/* A free() entry: delivered at once, no return is probed. */
+static int
+on_free(struct uprobe_window *w, const struct sample *s, uprobe_event_fn cb,
+	void *arg)
+{
+	struct alloc_event ev;
+
+	if (w->frees >= w->o.max_frees) {
+		w->st.frees_dropped++;
+		return 0;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.tid = (pid_t)s->tid;
+	ev.time_ns = s->time;
+	ev.fn = ALLOC_FREE;
+	ev.old_ptr = s->regs[PERF_REG_X86_DI];
+	ev.ip = s->regs[PERF_REG_X86_IP];
+	ev.sp = s->regs[PERF_REG_X86_SP];
+	ev.bp = s->regs[PERF_REG_X86_BP];
+	w->frees++;
+	w->st.hits[ALLOC_FREE]++;
+	w->st.delivered++;
+	return cb ? cb(&ev, arg) : 0;
 }
 
 /* posix_memalign's *memptr: from the return's stack copy, else live. */
@@ -710,6 +1069,7 @@ on_return(struct uprobe_window *w, struct uthread *t, enum alloc_fn fn,
 	memset(&ev, 0, sizeof(ev));
 	ev.tid = (pid_t)s->tid;
 	ev.time_ns = p->time_ns;
+	ev.end_ns = s->time;
 	ev.fn = fn;
 	ev.ip = p->ip;
 	ev.sp = p->sp;
@@ -794,14 +1154,12 @@ handle_record(struct uprobe_window *w, struct uthread *t,
 		w->st.bad_records++;
 		return 0;
 	}
-	if (parse_sample(&c,
-			 !w->probes[i].ret ||
-				 w->probes[i].fn == ALLOC_POSIX_MEMALIGN,
-			 &s) ||
-	    !s.have_regs) {
+	if (parse_sample(&c, w->probes[i].stack != 0, &s) || !s.have_regs) {
 		w->st.bad_records++;
 		return 0;
 	}
+	if (w->probes[i].fn == ALLOC_FREE)
+		return on_free(w, &s, cb, arg);
 	if (!w->probes[i].ret) {
 		on_entry(w, t, w->probes[i].fn, &s);
 		return 0;
@@ -874,7 +1232,9 @@ set_enabled(struct uprobe_window *w, int on)
 }
 
 /*
- * Closing is what removes the probes, and it is slow: each perf uprobe
+ * Closing the target's events is what removes its breakpoints. Through
+ * tracefs each close only removes a filter (the anchors are the last
+ * users): a few ms for all of them. Through the PMU it is slow: each
  * event has its own trace_uprobe, and its release waits for RCU grace
  * periods under event_mutex (perf_uprobe_destroy() ->
  * perf_trace_event_unreg() -> tracepoint_synchronize_unregister()),
@@ -951,7 +1311,8 @@ uprobe_window_run(struct uprobe_window *w, uprobe_event_fn cb, void *arg)
 			w->st.stop = UPROBE_STOP_TIME;
 			break;
 		}
-		if (w->accepted >= w->o.max_hits) {
+		if (w->accepted >= w->o.max_hits ||
+		    w->frees >= w->o.max_frees) {
 			/* Let the calls already entered return. */
 			if (!grace)
 				grace = now + GRACE_NS;
@@ -1012,7 +1373,8 @@ uprobe_window_run(struct uprobe_window *w, uprobe_event_fn cb, void *arg)
 	 * the rings hold everything there will be.
 	 */
 	set_enabled(w, 0);
-	w->st.run_ns = mono_ns() - t0;
+	w->st.disabled_at_ns = mono_ns();
+	w->st.run_ns = w->st.disabled_at_ns - t0;
 	for (unsigned i = 0; i < w->nth; i++) {
 		struct uthread *t = &w->th[i];
 
@@ -1059,6 +1421,7 @@ uprobe_window_close(struct uprobe_window *w)
 	if (!w)
 		return;
 	close_all(w);
+	tracefs_release(w);
 	for (unsigned i = 0; i < w->nth; i++) {
 		for (int k = 0; k < PENDING_MAX; k++)
 			free(w->th[i].pend[k].stack);

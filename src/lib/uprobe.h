@@ -8,6 +8,24 @@
  * us; the kernel removes the probes when the window's fds close, also when
  * leakattach dies (research/ptrace-dwarf.md §1.6, §5.2).
  *
+ * Two ways to the same kernel uprobes (both removed by the kernel when our
+ * fds close):
+ *  - tracefs (preferred, when /sys/kernel/tracing/uprobe_events is
+ *    writable and we have CAP_SYS_ADMIN): one definition per probe in the
+ *    group leakattach_<our pid>, shared by the target's threads, plus an
+ *    "anchor" event per probe on a small child of ours. Closing one perf
+ *    uprobe event costs about 80 ms on Linux 6.18 (a synchronisation
+ *    under the machine-wide event_mutex), paid only by the last user of a
+ *    probe: with the anchor that is never one of the target's events, so
+ *    the target's breakpoints go away in a few ms once sampling ends, and
+ *    the slow part is paid by uprobe_window_close() when the target no
+ *    longer traps. Our definitions are removed there too; those of a
+ *    leakattach that died (group leakattach_<pid>, pid gone) are removed
+ *    at the next uprobe_window_open(). No definition is ever enabled.
+ *  - the uprobe PMU (fallback): one private probe per event, each close
+ *    about 80 ms with the target still trapping until its function's last
+ *    event is closed (2 events per function and thread).
+ *
  * Not here: unwinding the stack copies, symbols, attribution (callers),
  * the ptrace int3 backend.
  */
@@ -86,12 +104,24 @@ struct uprobe_opts {
 	unsigned ring_pages; /* ring buffer per thread, power of 2; 0: 128 */
 	unsigned max_threads; /* threads with events; 0: 64 */
 	unsigned fn_mask; /* 1u << ALLOC_*; 0: UPROBE_FNS_DEFAULT */
+	/*
+	 * free() events to deliver (with 1u << ALLOC_FREE in fn_mask); 0:
+	 * 4 * max_hits. They do not count toward max_hits, but reaching this
+	 * bound ends the window like max_hits does (stop UPROBE_STOP_HITS),
+	 * so that no free of a delivered allocation is silently missed.
+	 */
+	unsigned max_frees;
+	unsigned flags; /* UPROBE_* below */
 };
 
+/* Use the uprobe PMU even when tracefs could be used (tests, comparisons). */
+#define UPROBE_PMU_ONLY 1u
+
 /*
- * Every function but the obsolete valloc and pvalloc: each probed
- * function costs two events per thread, and each event about 80 ms to
- * close (see uprobe_window_run()).
+ * Every function but the obsolete valloc and pvalloc, and not free: each
+ * probed function costs two events per thread and, through tracefs, one
+ * anchor whose close takes about 80 ms in uprobe_window_close() (through
+ * the PMU: each event about 80 ms, see uprobe_window_run()).
  */
 #define UPROBE_FNS_DEFAULT                                                     \
 	((1u << ALLOC_MALLOC) | (1u << ALLOC_CALLOC) | (1u << ALLOC_REALLOC) | \
@@ -120,6 +150,20 @@ struct uprobe_stats {
 	uint64_t run_ns; /* enabled until disabled */
 	uint64_t close_ns; /* closing the events: the probes' removal */
 	enum uprobe_stop stop;
+	/* Added later: */
+	int tracefs; /* 1: tracefs probes with anchors; 0: the uprobe PMU */
+	uint64_t frees_dropped; /* free() entries over max_frees */
+	/*
+	 * CLOCK_MONOTONIC when the events were disabled (the end of the
+	 * sampling), to time how long the target still traps afterwards.
+	 */
+	uint64_t disabled_at_ns;
+	/*
+	 * uprobe_window_close(): closing the anchors (about 80 ms each),
+	 * ending their child and removing our definitions. The target no
+	 * longer traps then. 0 on the PMU path.
+	 */
+	uint64_t release_ns;
 };
 
 struct uprobe_window;
@@ -145,10 +189,17 @@ int uprobe_window_open(pid_t pid, const struct uprobe_opts *opts,
  * target's exit; then close every probe. Once per window. Returns 0 (the
  * reason is in the stats), fn's non-zero return value, or -errno.
  *
- * Closing is the slow part on Linux 6.18: about 80 ms per event, two
- * events per probed function and thread, serialised in the kernel. The
- * target keeps trapping (without records) on a function until its last
- * event is closed; functions are closed in enum order, malloc first.
+ * free() entries, when asked for, are delivered as they are read (fn
+ * ALLOC_FREE, at most max_frees of them), allocations once they return.
+ *
+ * Through tracefs, the target's events are closed here in a few ms in all
+ * (each removes a filter; the anchors make sure none of them is the last
+ * user of its probe): the target stops trapping right after sampling.
+ * Through the PMU, closing is the slow part on Linux 6.18: about 80 ms per
+ * event, two events per probed function and thread, serialised in the
+ * kernel; the target keeps trapping (without records) on a function until
+ * its last event is closed; functions are closed in enum order, malloc
+ * first.
  */
 int uprobe_window_run(struct uprobe_window *w, uprobe_event_fn fn, void *arg);
 
@@ -164,7 +215,11 @@ const struct uprobe_stats *uprobe_window_stats(const struct uprobe_window *w);
  */
 uint64_t uprobe_window_fn_addr(const struct uprobe_window *w, enum alloc_fn fn);
 
-/* Close any probe left open and free w. NULL is fine. */
+/*
+ * Close any probe left open and free w. NULL is fine. Through tracefs this
+ * is where the 80 ms per probe are paid (closing the anchors, after the
+ * target's events), then our definitions are removed.
+ */
 void uprobe_window_close(struct uprobe_window *w);
 
 #endif
