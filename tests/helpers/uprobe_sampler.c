@@ -8,7 +8,9 @@
  *        (defaults: 50, 2000, the library's default functions)
  *
  * Output, one line each: "open N" once window N's probes are set, and
- * "window N hits=H lost=L ms=T close_ms=C err=E" once they are removed
+ * "window N hits=H lost=L ms=T close_ms=C release_ms=R tracefs=F err=E"
+ * once they are removed (close_ms: the target's events; release_ms:
+ * uprobe_window_close(), the anchors and definitions on the tracefs path)
  * (written with one write(2), so a kill never leaves half a line);
  * "error MESSAGE" and exit 2 when a window cannot be opened.
  */
@@ -16,10 +18,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
 #include "uprobe.h"
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
 
 static int
 count_event(const struct alloc_event *ev, void *arg)
@@ -58,8 +70,9 @@ main(int argc, char **argv)
 	for (unsigned long n = 1;; n++) {
 		struct uprobe_window *w;
 		const struct uprobe_stats *st;
-		uint64_t hits = 0;
-		int err, len;
+		uint64_t hits = 0, lost;
+		double t0, run_ms, close_ms;
+		int err, len, tracefs;
 
 		err = uprobe_window_open(pid, &o, &w);
 		if (err) {
@@ -76,13 +89,18 @@ main(int argc, char **argv)
 		st = uprobe_window_stats(w);
 		for (int f = 0; f < ALLOC_NFNS; f++)
 			hits += st->hits[f];
-		len = snprintf(buf, sizeof(buf),
-			       "window %lu hits=%llu lost=%llu ms=%.1f close_ms=%.1f err=%d\n",
-			       n, (unsigned long long)hits,
-			       (unsigned long long)st->lost,
-			       (double)st->run_ns / 1e6,
-			       (double)st->close_ns / 1e6, err);
+		/* st goes with w: the figures first, then the release. */
+		lost = st->lost;
+		run_ms = (double)st->run_ns / 1e6;
+		close_ms = (double)st->close_ns / 1e6;
+		tracefs = st->tracefs;
+		t0 = now_ms();
 		uprobe_window_close(w);
+		len = snprintf(
+			buf, sizeof(buf),
+			"window %lu hits=%llu lost=%llu ms=%.1f close_ms=%.1f release_ms=%.1f tracefs=%d err=%d\n",
+			n, (unsigned long long)hits, (unsigned long long)lost,
+			run_ms, close_ms, now_ms() - t0, tracefs, err);
 		if (write(1, buf, (size_t)len) < 0)
 			return 2;
 	}
