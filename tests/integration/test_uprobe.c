@@ -779,6 +779,7 @@ Test(uprobe, throughput_during_a_window, .timeout = 180)
 		struct collector c;
 		struct watcher wa;
 		double base, during, closing, after, teardown, teardown0;
+		double close_ms;
 		unsigned long p0, p1, p2;
 		int64_t t0, t1, t2, tr;
 
@@ -814,6 +815,7 @@ Test(uprobe, throughput_during_a_window, .timeout = 180)
 			    st);
 		during = (double)(p1 - p0) * 1e6 / (double)(t1 - t0);
 		closing = (double)(p2 - p1) * 1e6 / (double)(t2 - t1);
+		close_ms = (double)st->close_ns / 1e6; /* st goes with w */
 		tr = now_us();
 		uprobe_window_close(c.w);
 		tr = now_us() - tr;
@@ -830,8 +832,8 @@ Test(uprobe, throughput_during_a_window, .timeout = 180)
 			closing, 100.0 * (1 - closing / base),
 			(double)(t2 - t1) / 1000,
 			(1 - closing / base) * (double)(t2 - t1) / 1000, after,
-			100.0 * after / base, teardown0, teardown,
-			(double)st->close_ns / 1e6, (double)tr / 1000);
+			100.0 * after / base, teardown0, teardown, close_ms,
+			(double)tr / 1000);
 		cr_assert_eq(c.ret, 0);
 		cr_assert_gt(wa.last_cc_ns, 0, "no 0xcc ever seen: bad watch");
 		/* Measured: ~10 ms; only a gross failure fails. */
