@@ -836,12 +836,16 @@ Test(uprobe, throughput_during_a_window, .timeout = 180)
 			(double)tr / 1000);
 		cr_assert_eq(c.ret, 0);
 		cr_assert_gt(wa.last_cc_ns, 0, "no 0xcc ever seen: bad watch");
-		/* Measured: ~10 ms; only a gross failure fails. */
-		if (!pmu)
-			cr_assert_lt(teardown, 300.0,
-				     "the target trapped %.1f ms after the "
-				     "window",
-				     teardown);
+		/*
+		 * A figure, not a test (measured: about 10 ms with tracefs,
+		 * 2.4 s with the PMU; more when another process closes
+		 * probes meanwhile, as the closes share a kernel mutex): the
+		 * rule for timings is bench/, "make bench". That no 0xcc is
+		 * left is tested by leaves_no_definition_nor_breakpoint.
+		 */
+		fprintf(stderr,
+			"test_uprobe: %s: target-visible teardown %.1f ms\n",
+			what, teardown);
 		free(c.v);
 	}
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
