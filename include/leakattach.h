@@ -555,9 +555,10 @@ struct la_callers_opts {
 	unsigned max_hits; /* calls to record (0: 1000) */
 	unsigned max_ms; /* window length (0: 50) */
 	/*
-	 * LA_ALLOC_* (0: LA_ALLOC_DEFAULT). With uprobes each function
-	 * costs two probes per thread, and closing each about 80 ms on
-	 * Linux 6.18 (a global RCU wait): probe few.
+	 * LA_ALLOC_* (0: LA_ALLOC_DEFAULT); free() is always probed too
+	 * (to follow the chunks). With uprobes, removing each probed
+	 * function costs leakattach about 80 ms on Linux 6.18 (a global
+	 * RCU wait), after the target is free of the probes.
 	 */
 	unsigned functions;
 	unsigned max_threads; /* threads probed (0: 8) */

@@ -656,8 +656,9 @@ callers_refused(int err)
 
 /*
  * After a sample: open the window whose chunks the next sample checks,
- * when --callers says so. The target runs throughout; the probes'
- * removal is what takes time (about 80 ms per probe on Linux 6.18).
+ * when --callers says so. The target runs throughout; with uprobes the
+ * kernel's removal of the probes is what takes us time (about 80 ms per
+ * probed function on Linux 6.18, after the target is free of them).
  */
 void
 sampler_window(struct sampler *sm)
