@@ -1642,10 +1642,15 @@ static const struct cbackend {
 	const char *select[3]; /* the monitor's arguments */
 	const char *help_word;
 } cbackends[] = {
+	/*
+	 * int3 first: a process that kernel uprobes have probed refuses
+	 * int3 windows for the rest of its life (see int3.c, resolve()),
+	 * and the backends share one target.
+	 */
+	{"int3", {"--callers=always", "--callers-backend=int3", NULL}, "int3"},
 	{"uprobe",
 	 {"--callers=always", "--callers-backend=uprobe", NULL},
 	 "uprobe"},
-	{"int3", {"--callers=always", "--callers-backend=int3", NULL}, "int3"},
 };
 
 /* What one monitor run's JSON (DIR/monitor.json) says about its windows. */

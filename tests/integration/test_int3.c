@@ -51,6 +51,7 @@
 
 #include "allocloop.h"
 #include "int3.h"
+#include "uprobe.h"
 #include "target.h"
 
 #define MAX_SEEN (1 << 18)
@@ -884,5 +885,36 @@ Test(int3, tracer_sigkill_residual_risk, .timeout = 120)
 		     no_tracer, trials);
 	/* Not asserted zero: a left int3 kills. But the count must be real. */
 	cr_assert_eq(deaths + harmed + survived, trials);
+	target_stop(&l.t);
+}
+
+/*
+ * A process that kernel uprobes have probed keeps their "[uprobes]" page,
+ * and the kernel takes int3 traps in its files for uprobe hits: it steps
+ * over ours without telling the tracer (0 hits on 6.18). The window is
+ * refused with a sentence that names the way out, and nothing is
+ * written; the target is unharmed.
+ */
+Test(int3, refuses_a_process_probed_with_uprobes, .timeout = 60)
+{
+	struct uprobe_opts uo = {.sz = sizeof(uo), .max_ms = 20};
+	struct uprobe_window *uw;
+	struct int3_window *w = NULL;
+	struct loop l;
+	int err;
+
+	start_loop(&l, "1");
+	command(&l, "storm", "ok");
+	err = uprobe_window_open(l.t.pid, &uo, &uw);
+	cr_assert_eq(err, 0, "uprobes (run as root): %s", la_errmsg());
+	cr_assert_geq(uprobe_window_run(uw, NULL, NULL), 0, "%s", la_errmsg());
+	uprobe_window_close(uw);
+	err = int3_window_open(l.t.pid, NULL, &w);
+	cr_expect_eq(err, -ENOTSUP, "%d: %s", err, la_errmsg());
+	cr_expect(strstr(la_errmsg(), "[uprobes]") &&
+			  strstr(la_errmsg(), "--callers-backend=uprobe"),
+		  "%s", la_errmsg());
+	cr_expect_null(w);
+	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
 	target_stop(&l.t);
 }
