@@ -154,17 +154,6 @@ fake_ret(unsigned depth)
 	return FAKE_BASE + FAKE_STEP * depth;
 }
 
-/* "x86_Thread_features: shstk wrss" (Linux >= 6.6, CET user shadow stack) */
-static int
-thread_has_shstk(pid_t pid, pid_t tid)
-{
-	char v[128];
-
-	return !procinfo_status_field(pid, tid, "x86_Thread_features", v,
-				      sizeof(v)) &&
-	       strstr(v, "shstk");
-}
-
 static struct tthread *
 t_find(struct tracer *tr, pid_t tid)
 {
@@ -195,7 +184,7 @@ t_add(struct tracer *tr, pid_t tid, int state)
 	memset(t, 0, sizeof(*t));
 	t->tid = tid;
 	t->state = (unsigned char)state;
-	t->shstk = (unsigned char)thread_has_shstk(tr->pid, tid);
+	t->shstk = (unsigned char)procinfo_thread_has_shstk(tr->pid, tid);
 	tr->st.threads++;
 	return t;
 }

@@ -276,3 +276,14 @@ procinfo_status_field(pid_t pid, pid_t tid, const char *field, char *buf,
 	fclose(f);
 	return err;
 }
+
+/* "x86_Thread_features: shstk wrss" (Linux >= 6.6, CET user shadow stack) */
+int
+procinfo_thread_has_shstk(pid_t pid, pid_t tid)
+{
+	char v[128];
+
+	return !procinfo_status_field(pid, tid, "x86_Thread_features", v,
+				      sizeof(v)) &&
+	       strstr(v, "shstk");
+}

@@ -29,5 +29,11 @@ void procinfo_memory(pid_t pid, uint64_t *rss, uint64_t *hwm);
  */
 int procinfo_status_field(pid_t pid, pid_t tid, const char *field, char *buf,
 			  size_t len);
+/*
+ * Does thread tid of pid run with a CET user shadow stack (Linux >= 6.6,
+ * "x86_Thread_features: shstk")? A return to an address of our choosing
+ * would fault there. 0 when it cannot be told.
+ */
+int procinfo_thread_has_shstk(pid_t pid, pid_t tid);
 
 #endif

@@ -127,17 +127,6 @@ status_hex(pid_t pid, const char *field, uint64_t *out)
 	return err;
 }
 
-/* "x86_Thread_features: shstk wrss" (Linux >= 6.6, CET user shadow stack) */
-static int
-thread_has_shstk(pid_t pid, pid_t tid)
-{
-	char v[128];
-
-	return !procinfo_status_field(pid, tid, "x86_Thread_features", v,
-				      sizeof(v)) &&
-	       strstr(v, "shstk");
-}
-
 /*
  * What must hold for the process as a whole, before anything is
  * stopped: malloc_trim exists and is code, the fault at address 0 is a
@@ -348,7 +337,7 @@ judge(struct la_session *s, const struct tracee *t, const struct facts *f,
 		j->v = V_SEGV;
 		return;
 	}
-	if (thread_has_shstk(s->pid, t->tid))
+	if (procinfo_thread_has_shstk(s->pid, t->tid))
 		j->v = V_SHSTK;
 }
 
