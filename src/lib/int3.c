@@ -828,6 +828,27 @@ drain(struct tracer *tr, void (*fn)(struct tracer *, pid_t, int))
 	}
 }
 
+/*
+ * One status, if any, to fn; without blocking. Returns the pid it came
+ * from, 0 when none is there, -1 when we have no tracee left (each is
+ * then marked gone).
+ */
+static pid_t
+wait_one(struct tracer *tr, void (*fn)(struct tracer *, pid_t, int))
+{
+	int st;
+	pid_t w = waitpid(-1, &st, WNOHANG | __WALL);
+
+	if (w < 0 && errno == ECHILD) {
+		for (size_t i = 0; i < tr->n; i++)
+			t_gone(tr, &tr->th[i]);
+		return -1;
+	}
+	if (w > 0)
+		fn(tr, w, st);
+	return w > 0 ? w : 0;
+}
+
 static int
 alive(const struct tracer *tr)
 {
@@ -967,11 +988,10 @@ consume_traps(struct tracer *tr, uint64_t deadline)
 		if (!any)
 			return;
 		while (stopping(tr) && la_now_ns() < deadline) {
-			int st;
-			pid_t w = waitpid(-1, &st, WNOHANG | __WALL);
+			pid_t w = wait_one(tr, end_status);
 
-			if (w > 0)
-				end_status(tr, w, st);
+			if (w < 0)
+				break;
 			tracee_backoff(&idle, w > 0);
 		}
 	}
@@ -993,16 +1013,10 @@ stop_world(struct tracer *tr, uint64_t deadline)
 	}
 	while (stopping(tr) && la_now_ns() < deadline) {
 		size_t before = tr->n;
-		int st;
-		pid_t w = waitpid(-1, &st, WNOHANG | __WALL);
+		pid_t w = wait_one(tr, end_status);
 
-		if (w < 0 && errno == ECHILD) {
-			for (size_t i = 0; i < tr->n; i++)
-				t_gone(tr, &tr->th[i]);
+		if (w < 0)
 			break;
-		}
-		if (w > 0)
-			end_status(tr, w, st);
 		/* a thread born now has its first stop coming: wait for it */
 		for (size_t i = before; i < tr->n; i++)
 			tr->th[i].want_stop = 1;
@@ -1048,16 +1062,10 @@ let_returns_come(struct tracer *tr)
 	}
 	while (returns_to_come(tr) && !tr->exec_seen &&
 	       la_now_ns() < deadline) {
-		int st;
-		pid_t w = waitpid(-1, &st, WNOHANG | __WALL);
+		pid_t w = wait_one(tr, window_status);
 
-		if (w < 0 && errno == ECHILD) {
-			for (size_t i = 0; i < tr->n; i++)
-				t_gone(tr, &tr->th[i]);
+		if (w < 0)
 			break;
-		}
-		if (w > 0)
-			window_status(tr, w, st);
 		tracee_backoff(&idle, w > 0);
 	}
 }
