@@ -533,14 +533,21 @@ attribute_callers(struct sampler *sm, const struct la_callers *c,
 		  const struct la_snapshot *now)
 {
 	unsigned nf = la_tracker_finding_count(tr), nc = la_callers_count(c);
+	unsigned n_old = sm->n_callers;
+	struct loc_callers *old;
 	struct la_callers_info ci;
 	struct loc_caller *cand;
 	struct la_finding fd;
 
-	sm->n_callers = 0;
 	cand = malloc(sizeof(*cand));
-	if (!cand)
+	old = malloc((n_old ? n_old : 1) * sizeof(*old));
+	if (!cand || !old) {
+		free(cand);
+		free(old);
 		return;
+	}
+	memcpy(old, sm->callers, n_old * sizeof(*old));
+	sm->n_callers = 0;
 	la_callers_info(c, &ci);
 	for (unsigned i = 0; i < nf && sm->n_callers < WATCH_MAX; i++) {
 		struct loc_callers *lc = &sm->callers[sm->n_callers];
@@ -621,10 +628,19 @@ attribute_callers(struct sampler *sm, const struct la_callers *c,
 				}
 			}
 		}
+		/*
+		 * A window that names no caller beyond chance here (a short
+		 * one, under load) keeps what an earlier window of this run
+		 * found for the location, with that window's figures.
+		 */
+		for (unsigned k = 0; !lc->n && k < n_old; k++)
+			if (!strcmp(old[k].loc.key, fd.loc.key))
+				*lc = old[k];
 		if (lc->n)
 			sm->n_callers++;
 	}
 	free(cand);
+	free(old);
 }
 
 /*
