@@ -546,7 +546,14 @@ enum la_callers_backend {
 #define LA_ALLOC_ALIGNED_ALLOC (1u << 5)
 #define LA_ALLOC_VALLOC (1u << 6)
 #define LA_ALLOC_PVALLOC (1u << 7)
-#define LA_ALLOC_DEFAULT (LA_ALLOC_MALLOC | LA_ALLOC_CALLOC | LA_ALLOC_REALLOC)
+/*
+ * Every allocation function but the obsolete valloc and pvalloc. The int3
+ * backend probes malloc, calloc and realloc of them (the others begin
+ * with instructions it does not emulate).
+ */
+#define LA_ALLOC_DEFAULT                                        \
+	(LA_ALLOC_MALLOC | LA_ALLOC_CALLOC | LA_ALLOC_REALLOC | \
+	 LA_ALLOC_MEMALIGN | LA_ALLOC_POSIX_MEMALIGN | LA_ALLOC_ALIGNED_ALLOC)
 
 /* Options for la_callers_sample(). Zero-initialise, then set .sz. */
 struct la_callers_opts {
