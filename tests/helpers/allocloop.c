@@ -237,3 +237,20 @@ sampler_tally(int fd, struct sampler_tally *st)
 	}
 	return 0;
 }
+
+int
+loop_parse_call(const char *text, const char *(*fn_name)(unsigned),
+		unsigned nfns, struct loop_call *out)
+{
+	char fn[32];
+
+	/* glibc prints a null pointer as "(nil)": 0 then. */
+	memset(out, 0, sizeof(*out));
+	if (sscanf(text, "ptr tid=%d fn=%31s size=%lu ptr=%llx old=%llx",
+		   &out->tid, fn, &out->size, &out->ptr, &out->old) < 3)
+		return -EPROTO;
+	for (out->fn = 0; out->fn < nfns; out->fn++)
+		if (!strcmp(fn, fn_name(out->fn)))
+			return 0;
+	return -EPROTO;
+}

@@ -98,4 +98,20 @@ struct sampler_tally {
  */
 int sampler_tally(int fd, struct sampler_tally *st);
 
+/* One "ptr tid=T fn=F size=S ptr=P old=O" line that "seq" prints. */
+struct loop_call {
+	int tid;
+	unsigned fn; /* an enum alloc_fn of uprobe.h, by its name */
+	unsigned long size;
+	unsigned long long ptr, old; /* "(nil)" is 0 */
+};
+
+/*
+ * loop_parse_call - parse such a line; fn_name(i) names function i for
+ * i < nfns (alloc_fn_name of uprobe.h: this file stays apart from the
+ * library). Returns 0, or -EPROTO for another line or an unknown name.
+ */
+int loop_parse_call(const char *text, const char *(*fn_name)(unsigned),
+		    unsigned nfns, struct loop_call *out);
+
 #endif /* LA_TESTS_ALLOCLOOP_H */

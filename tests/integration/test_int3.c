@@ -174,40 +174,22 @@ print_stats(const char *what, const struct int3_stats *st)
 		(double)st->grace_ns / 1e6, (int)st->stop, st->tracer_status);
 }
 
-static enum alloc_fn
-fn_by_name(const char *name)
+static const char *
+fn_name(unsigned f)
 {
-	for (int f = 0; f < ALLOC_NFNS; f++)
-		if (!strcmp(name, alloc_fn_name((enum alloc_fn)f)))
-			return (enum alloc_fn)f;
-	return ALLOC_NFNS;
+	return alloc_fn_name((enum alloc_fn)f);
 }
 
-/* One "ptr tid=T fn=F size=S ptr=P old=O" line of allocator_loop. */
-struct line {
-	int tid;
-	enum alloc_fn fn;
-	unsigned long size;
-	unsigned long long ptr, old;
-};
-
 static void
-parse_line(const char *text, struct line *ln)
+parse_line(const char *text, struct loop_call *ln)
 {
-	char fn[32];
-
-	/* glibc prints a null pointer as "(nil)": 0 then. */
-	memset(ln, 0, sizeof(*ln));
-	cr_assert(sscanf(text, "ptr tid=%d fn=%31s size=%lu ptr=%llx old=%llx",
-			 &ln->tid, fn, &ln->size, &ln->ptr, &ln->old) >= 3,
-		  "bad line: %s", text);
-	ln->fn = fn_by_name(fn);
-	cr_assert_neq(ln->fn, ALLOC_NFNS, "bad function: %s", text);
+	cr_assert_eq(loop_parse_call(text, fn_name, ALLOC_NFNS, ln), 0,
+		     "bad line: %s", text);
 }
 
 /* The event of the call that a printed line describes, or NULL. */
 static const struct seen *
-find_call(const struct collector *c, const struct line *ln)
+find_call(const struct collector *c, const struct loop_call *ln)
 {
 	for (unsigned long i = 0; i < c->n; i++) {
 		const struct seen *s = &c->v[i];
@@ -264,7 +246,7 @@ Test(int3, sees_every_allocation_of_a_known_sequence, .timeout = 60)
 	cr_assert_eq(c.bad_ip, 0, "%lu events with ip != the entry", c.bad_ip);
 	/* Every printed call of a probed function, with its very pointer. */
 	for (unsigned k = 0; k < lines; k++) {
-		struct line ln;
+		struct loop_call ln;
 
 		parse_line(text[k], &ln);
 		if (ln.fn == ALLOC_POSIX_MEMALIGN)
@@ -333,7 +315,7 @@ Test(int3, sees_the_frees_of_a_known_sequence, .timeout = 60)
 			      .fn_mask = INT3_FNS_DEFAULT | 1u << ALLOC_FREE};
 	const struct int3_stats *st;
 	static char text[2 * 180][160];
-	static struct line ln[2 * 180];
+	static struct loop_call ln[2 * 180];
 	struct collector c;
 	struct loop l;
 	unsigned lines = 0, owned = 0, missing = 0, bad_free = 0;

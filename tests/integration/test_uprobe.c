@@ -212,13 +212,10 @@ print_stats(const char *what, const struct uprobe_stats *st)
 		    (double)st->close_ns / 1e6, (int)st->stop);
 }
 
-static enum alloc_fn
-fn_by_name(const char *name)
+static const char *
+fn_name(unsigned f)
 {
-	for (int f = 0; f < ALLOC_NFNS; f++)
-		if (!strcmp(name, alloc_fn_name((enum alloc_fn)f)))
-			return (enum alloc_fn)f;
-	return ALLOC_NFNS;
+	return alloc_fn_name((enum alloc_fn)f);
 }
 
 static uint64_t
@@ -347,27 +344,17 @@ Test(uprobe, sees_every_allocation_of_a_known_sequence, .timeout = 120)
 	cr_assert_eq(err, 0, "seq: %s", l.t.line);
 	stop_bg(&c);
 	for (unsigned k = 0; k < lines; k++) {
-		char fn[32];
-		int tid;
-		unsigned long size;
-		unsigned long long ptr, old;
-		enum alloc_fn f;
+		struct loop_call ln;
 		unsigned long i;
 
-		/* glibc prints a null pointer as "(nil)": 0 then. */
-		ptr = old = 0;
-		cr_assert(
-			sscanf(text[k],
-			       "ptr tid=%d fn=%31s size=%lu ptr=%llx old=%llx",
-			       &tid, fn, &size, &ptr, &old) >= 3,
-			"bad line: %s", text[k]);
-		f = fn_by_name(fn);
+		cr_assert_eq(loop_parse_call(text[k], fn_name, ALLOC_NFNS, &ln),
+			     0, "bad line: %s", text[k]);
 		for (i = 0; i < c.n; i++) {
 			const struct seen *s = &c.v[i];
 
-			if (s->tid == tid && s->fn == f && s->ptr == ptr &&
-			    s->size == size &&
-			    (f != ALLOC_REALLOC || s->old == old))
+			if (s->tid == ln.tid && s->fn == ln.fn &&
+			    s->ptr == ln.ptr && s->size == ln.size &&
+			    (ln.fn != ALLOC_REALLOC || s->old == ln.old))
 				break;
 		}
 		if (i == c.n) {
@@ -450,20 +437,14 @@ Test(uprobe, sees_the_frees_of_a_known_sequence, .timeout = 120)
 		    st->hits[ALLOC_FREE], st->frees_dropped, st->tracefs);
 	cr_assert_eq(lines, 2 * 180, "%u lines from the target", lines);
 	for (unsigned k = 0; k < lines; k++) {
-		char fn[32];
-		int tid;
-		unsigned long size;
-		unsigned long long ptr = 0, old = 0;
+		struct loop_call ln;
 
-		cr_assert(
-			sscanf(text[k],
-			       "ptr tid=%d fn=%31s size=%lu ptr=%llx old=%llx",
-			       &tid, fn, &size, &ptr, &old) >= 3,
-			"bad line: %s", text[k]);
-		ptrs[k] = ptr;
-		olds[k] = old;
-		fns[k] = fn_by_name(fn);
-		tids[k] = tid;
+		cr_assert_eq(loop_parse_call(text[k], fn_name, ALLOC_NFNS, &ln),
+			     0, "bad line: %s", text[k]);
+		ptrs[k] = ln.ptr;
+		olds[k] = ln.old;
+		fns[k] = (enum alloc_fn)ln.fn;
+		tids[k] = ln.tid;
 	}
 	for (unsigned long i = 0; i < c.n; i++) {
 		const struct seen *s = &c.v[i];
