@@ -595,7 +595,18 @@ struct la_callers_info {
 	unsigned threads, threads_skipped; /* probed; over max_threads */
 	uint64_t open_ns; /* setting the probes up */
 	uint64_t window_ns; /* the probes enabled, until disabled */
-	uint64_t teardown_ns; /* removing the probes (the slow part) */
+	/*
+	 * Removing the probes from the target: it runs free of them
+	 * after this (the uprobe events of its threads, or the tracer's
+	 * restore and detach).
+	 */
+	uint64_t teardown_ns;
+	/*
+	 * Then the rest of the removal, ours alone while the target runs
+	 * normally: with uprobes, the kernel's waits of about 80 ms per
+	 * probed function (Linux 6.18); 0 with int3.
+	 */
+	uint64_t release_ns;
 	unsigned stacks; /* distinct stacks */
 	unsigned stacks_dropped; /* calls whose stack found no room */
 	unsigned kept_chunks; /* chunks live at the window's end, kept */

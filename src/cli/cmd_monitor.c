@@ -724,6 +724,7 @@ sampler_window(struct sampler *sm)
 	sm->callers_run.lost += ci.lost;
 	sm->callers_run.window_ms += (double)ci.window_ns / 1e6;
 	sm->callers_run.teardown_ms += (double)ci.teardown_ns / 1e6;
+	sm->callers_run.release_ms += (double)ci.release_ns / 1e6;
 	if (sm->o->verbose)
 		fprintf(stderr,
 			"leakattach: callers: %s: %llu allocations and %llu frees in %.0f ms, %u stacks, %u chunks kept, %u freed, teardown %.0f ms\n",

@@ -80,7 +80,8 @@ struct callers_run {
 	char backend[16]; /* of the latest window: "uprobe", "int3" */
 	unsigned windows;
 	uint64_t allocations, lost;
-	double window_ms, teardown_ms; /* summed over the windows */
+	/* summed over the windows */
+	double window_ms, teardown_ms, release_ms;
 	char error[300]; /* why windows were not opened; "" */
 };
 

@@ -496,14 +496,15 @@ report_check_text(FILE *f, const struct check_doc *d)
 		fprintf(f,
 			"\ncallers: %u sampling window%s with %s, %" PRIu64
 			" allocations recorded (%" PRIu64
-			" lost), %.0f ms sampling, %.0f ms removing the probes\n",
+			" lost), %.0f ms sampling, %.0f ms removing the probes from the target (then %.0f ms of ours)\n",
 			d->callers_run->windows,
 			d->callers_run->windows == 1 ? "" : "s",
 			!strcmp(d->callers_run->backend, "int3")
 				? "int3 breakpoints"
 				: "uprobes",
 			d->callers_run->allocations, d->callers_run->lost,
-			d->callers_run->window_ms, d->callers_run->teardown_ms);
+			d->callers_run->window_ms, d->callers_run->teardown_ms,
+			d->callers_run->release_ms);
 	if (d->state_dir)
 		fprintf(f, "\nHistory and reports: %s\n", d->log_dir);
 }
@@ -842,6 +843,7 @@ report_check_json(FILE *f, const struct check_doc *d)
 		json_u64(&j, "lost", d->callers_run->lost);
 		json_double(&j, "window_ms", d->callers_run->window_ms);
 		json_double(&j, "teardown_ms", d->callers_run->teardown_ms);
+		json_double(&j, "release_ms", d->callers_run->release_ms);
 		if (d->callers_run->error[0])
 			json_string(&j, "error", d->callers_run->error);
 		json_end_object(&j);

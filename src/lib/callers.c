@@ -48,6 +48,7 @@
 #include "modules.h"
 #include "session.h"
 #include "snapshot.h"
+#include "tracee.h"
 #include "unwind.h"
 #include "uprobe.h"
 
@@ -515,7 +516,9 @@ run_uprobe(struct la_callers *c, pid_t pid, const struct la_callers_opts *o)
 	c->info.open_ns = us->open_ns;
 	c->info.window_ns = us->run_ns;
 	c->info.teardown_ns = us->close_ns;
+	c->info.release_ns = la_now_ns();
 	uprobe_window_close(w);
+	c->info.release_ns = la_now_ns() - c->info.release_ns;
 	if (err > 0)
 		err = 0;
 	return err;
