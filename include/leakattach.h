@@ -569,6 +569,13 @@ struct la_callers_opts {
 	 */
 	unsigned functions;
 	unsigned max_threads; /* threads probed (0: 8) */
+	/*
+	 * After max_hits or max_ms, the window stays open this long only to
+	 * see frees of the sampled chunks (0: 25 ms): a chunk freed just
+	 * after the sampling is then known dead, instead of its address,
+	 * reused by then, making it look like a survivor.
+	 */
+	unsigned follow_ms;
 };
 
 /* Bounds: distinct stacks, chunks kept per stack and in all. */
@@ -590,6 +597,7 @@ struct la_callers_info {
 	uint64_t lost; /* records the kernel dropped */
 	uint64_t failed; /* calls that returned NULL: not kept */
 	uint64_t frees; /* free() calls seen (to follow the kept chunks) */
+	uint64_t followed; /* calls seen after the sampling, not sampled */
 	/* chunk addresses the window could not follow (its table was full) */
 	unsigned addresses_dropped;
 	unsigned threads, threads_skipped; /* probed; over max_threads */

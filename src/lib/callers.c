@@ -71,6 +71,15 @@
 #define ADDRS_MAX 16384u
 /* Control chunks a class needs for a rate of its own (else pooled). */
 #define CONTROL_MIN 8u
+/*
+ * After the sampling, the window follows the frees of the sampled chunks
+ * for DEF_FOLLOW_MS: a chunk churned at the window's end is then seen
+ * freed, not left for the check to find its address reused. The calls
+ * made meanwhile are not sampled, but the backend must let them through.
+ */
+#define DEF_FOLLOW_MS 25u
+#define FOLLOW_HITS_FACTOR 8u
+#define FOLLOW_HITS_MAX 1000000u
 
 _Static_assert(LA_ALLOC_MALLOC == 1u << ALLOC_MALLOC &&
 		       LA_ALLOC_CALLOC == 1u << ALLOC_CALLOC &&
@@ -142,6 +151,13 @@ struct la_callers {
 	/* after the check: the control group per size class */
 	unsigned *ctl_n, *ctl_reused;
 	struct modules *mods; /* during la_callers_sample() only */
+	/*
+	 * During the window: calls are sampled from the first event's time
+	 * until max_ms or max_hits (sample_end); the frees of the sampled
+	 * chunks are then followed for follow_ns more, and the window ends.
+	 */
+	uint64_t first_ns, sample_end, max_ns, follow_ns;
+	unsigned max_hits;
 };
 
 static uint64_t
@@ -288,21 +304,35 @@ on_event(const struct alloc_event *ev, void *arg)
 	unsigned n, k = 0;
 	uint64_t end_ns = ev->end_ns ? ev->end_ns : ev->time_ns;
 
+	if (!c->first_ns || ev->time_ns < c->first_ns)
+		c->first_ns = ev->time_ns;
+	if (!c->sample_end && ev->time_ns > c->first_ns + c->max_ns)
+		c->sample_end = c->first_ns + c->max_ns;
+	/* the frees are followed for a while: then the window is over */
+	if (c->sample_end && ev->time_ns > c->sample_end + c->follow_ns)
+		return 1;
 	if (ev->fn == ALLOC_FREE) {
 		c->info.frees++;
 		if (ev->old_ptr >= CHUNK_DATA)
 			addr_note(c, ev->old_ptr - CHUNK_DATA, 0, ev->time_ns);
 		return 0;
 	}
-	c->info.allocations++;
 	/* a realloc that moved the block freed the old chunk */
 	if (ev->old_ptr >= CHUNK_DATA && ev->ptr != ev->old_ptr)
 		addr_note(c, ev->old_ptr - CHUNK_DATA, 0, end_ns);
+	if (ev->ptr >= CHUNK_DATA)
+		addr_note(c, ev->ptr - CHUNK_DATA, end_ns, 0);
+	/* after the sampling: only what it says of the sampled chunks */
+	if (c->sample_end && ev->time_ns > c->sample_end) {
+		c->info.followed++;
+		return 0;
+	}
+	if (++c->info.allocations >= c->max_hits && !c->sample_end)
+		c->sample_end = ev->time_ns;
 	if (!ev->ptr || ev->ptr < CHUNK_DATA) {
 		c->info.failed++;
 		return 0;
 	}
-	addr_note(c, ev->ptr - CHUNK_DATA, end_ns, 0);
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = ev->ip;
 	regs.rsp = ev->sp;
@@ -487,13 +517,25 @@ shrink(struct la_callers *c)
 	c->addrs = NULL;
 }
 
+/*
+ * The backend's bound on calls: the sampled ones, and room for the calls
+ * made while the frees are followed (on_event() ends the window).
+ */
+static unsigned
+backend_hits(const struct la_callers_opts *o)
+{
+	uint64_t n = (uint64_t)o->max_hits * FOLLOW_HITS_FACTOR;
+
+	return n > FOLLOW_HITS_MAX ? FOLLOW_HITS_MAX : (unsigned)n;
+}
+
 static int
 run_uprobe(struct la_callers *c, pid_t pid, const struct la_callers_opts *o)
 {
 	struct uprobe_opts uo = {
 		.sz = sizeof(uo),
-		.max_hits = o->max_hits,
-		.max_ms = o->max_ms,
+		.max_hits = backend_hits(o),
+		.max_ms = o->max_ms + o->follow_ms,
 		.max_threads = o->max_threads,
 		.fn_mask = o->functions | (1u << ALLOC_FREE),
 		.stack_size = STACK_COPY,
@@ -534,8 +576,8 @@ run_int3(struct la_callers *c, pid_t pid, const struct la_callers_opts *o)
 {
 	struct int3_opts io = {
 		.sz = sizeof(io),
-		.max_hits = o->max_hits,
-		.max_ms = o->max_ms,
+		.max_hits = backend_hits(o),
+		.max_ms = o->max_ms + o->follow_ms,
 		.fn_mask =
 			(o->functions & INT3_FNS_DEFAULT) | (1u << ALLOC_FREE),
 		.stack_size = STACK_COPY,
@@ -616,6 +658,7 @@ la_callers_sample(struct la_session *s, const struct la_callers_opts *opts,
 	o.max_hits = o.max_hits ? o.max_hits : DEF_MAX_HITS;
 	o.max_ms = o.max_ms ? o.max_ms : DEF_MAX_MS;
 	o.max_threads = o.max_threads ? o.max_threads : DEF_MAX_THREADS;
+	o.follow_ms = o.follow_ms ? o.follow_ms : DEF_FOLLOW_MS;
 	o.functions = o.functions ? o.functions : LA_ALLOC_DEFAULT;
 	c = calloc(1, sizeof(*c));
 	if (!c || alloc_tables(c)) {
@@ -623,6 +666,9 @@ la_callers_sample(struct la_session *s, const struct la_callers_opts *opts,
 		return la_fail(-ENOMEM, "out of memory");
 	}
 	c->info.pid = s->pid;
+	c->max_hits = o.max_hits;
+	c->max_ns = (uint64_t)o.max_ms * 1000000u;
+	c->follow_ns = (uint64_t)o.follow_ms * 1000000u;
 	/* the modules before the probes exist: the window starts at once */
 	err = modules_open(s->pid, &c->mods);
 	if (err) {
