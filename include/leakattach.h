@@ -570,10 +570,12 @@ struct la_callers_opts {
 	unsigned functions;
 	unsigned max_threads; /* threads probed (0: 8) */
 	/*
-	 * After max_hits or max_ms, the window stays open this long only to
-	 * see frees of the sampled chunks (0: 25 ms): a chunk freed just
-	 * after the sampling is then known dead, instead of its address,
-	 * reused by then, making it look like a survivor.
+	 * After max_hits or max_ms, the window stays open only to see frees
+	 * of the sampled chunks: this long (0: 25 ms) and until as many
+	 * calls as were sampled came (a slow target lives slower), at most
+	 * 4 * max_ms. A chunk freed just after the sampling is then known
+	 * dead, instead of its address, reused by then, making it look like
+	 * a survivor.
 	 */
 	unsigned follow_ms;
 };

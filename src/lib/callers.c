@@ -78,6 +78,7 @@
  * made meanwhile are not sampled, but the backend must let them through.
  */
 #define DEF_FOLLOW_MS 25u
+#define FOLLOW_MAX_FACTOR 4u
 #define FOLLOW_HITS_FACTOR 8u
 #define FOLLOW_HITS_MAX 1000000u
 
@@ -308,11 +309,20 @@ on_event(const struct alloc_event *ev, void *arg)
 		c->first_ns = ev->time_ns;
 	if (!c->sample_end && ev->time_ns > c->first_ns + c->max_ns)
 		c->sample_end = c->first_ns + c->max_ns;
-	/* the frees are followed for a while: then the window is over */
-	if (c->sample_end && ev->time_ns > c->sample_end + c->follow_ns)
+	/*
+	 * The frees are followed for follow_ns, and for as many calls as
+	 * were sampled (a slow target makes fewer calls in that time: a
+	 * chunk it churns lives longer), at most FOLLOW_MAX_FACTOR times
+	 * max_ms: then the window is over.
+	 */
+	if (c->sample_end && ev->time_ns > c->sample_end + c->follow_ns &&
+	    (c->info.followed >= c->info.allocations ||
+	     ev->time_ns > c->sample_end + FOLLOW_MAX_FACTOR * c->max_ns))
 		return 1;
 	if (ev->fn == ALLOC_FREE) {
 		c->info.frees++;
+		if (c->sample_end && ev->time_ns > c->sample_end)
+			c->info.followed++;
 		if (ev->old_ptr >= CHUNK_DATA)
 			addr_note(c, ev->old_ptr - CHUNK_DATA, 0, ev->time_ns);
 		return 0;
@@ -529,13 +539,24 @@ backend_hits(const struct la_callers_opts *o)
 	return n > FOLLOW_HITS_MAX ? FOLLOW_HITS_MAX : (unsigned)n;
 }
 
+/* Its bound on time: the sampling and the longest following. */
+static unsigned
+backend_ms(const struct la_callers_opts *o)
+{
+	uint64_t ms = (uint64_t)o->max_ms * (1 + FOLLOW_MAX_FACTOR);
+
+	if (o->follow_ms > o->max_ms * FOLLOW_MAX_FACTOR)
+		ms = o->max_ms + (uint64_t)o->follow_ms;
+	return ms > 600000 ? 600000 : (unsigned)ms;
+}
+
 static int
 run_uprobe(struct la_callers *c, pid_t pid, const struct la_callers_opts *o)
 {
 	struct uprobe_opts uo = {
 		.sz = sizeof(uo),
 		.max_hits = backend_hits(o),
-		.max_ms = o->max_ms + o->follow_ms,
+		.max_ms = backend_ms(o),
 		.max_threads = o->max_threads,
 		.fn_mask = o->functions | (1u << ALLOC_FREE),
 		.stack_size = STACK_COPY,
@@ -577,7 +598,7 @@ run_int3(struct la_callers *c, pid_t pid, const struct la_callers_opts *o)
 	struct int3_opts io = {
 		.sz = sizeof(io),
 		.max_hits = backend_hits(o),
-		.max_ms = o->max_ms + o->follow_ms,
+		.max_ms = backend_ms(o),
 		.fn_mask =
 			(o->functions & INT3_FNS_DEFAULT) | (1u << ALLOC_FREE),
 		.stack_size = STACK_COPY,
