@@ -180,17 +180,41 @@ stop_bg(struct collector *c)
 		     la_errmsg());
 }
 
-/* The window is live once the storm's calls come through. */
+/* Has every worker of l had an event in c yet? */
+static int
+all_workers_seen(const struct loop *l, struct collector *c)
+{
+	unsigned long n = __atomic_load_n(&c->n, __ATOMIC_ACQUIRE);
+
+	for (int k = 0; k < l->ntids; k++) {
+		unsigned long i;
+
+		for (i = 0; i < n && c->v[i].tid != l->tids[k]; i++)
+			;
+		if (i == n)
+			return 0;
+	}
+	return n > 0;
+}
+
+/*
+ * The window is live once the storm's calls come through from every
+ * worker: the events of the threads are enabled one after the other, so
+ * one thread's event says nothing of the next (a CI run lost the first 72
+ * calls of the second worker that way).
+ */
 static void
 wait_live(struct loop *l, struct collector *c)
 {
 	int64_t deadline = now_us() + 10 * 1000000;
 
 	command(l, "storm", "ok");
-	while (!__atomic_load_n(&c->n, __ATOMIC_ACQUIRE) && now_us() < deadline)
+	while (!all_workers_seen(l, c) && now_us() < deadline)
 		sleep_us(1000);
 	command(l, "calm", "ok");
-	cr_assert(c->n > 0, "no event within 10 s of a malloc storm");
+	cr_assert(
+		all_workers_seen(l, c),
+		"not every worker had an event within 10 s of a malloc storm");
 }
 
 static void
