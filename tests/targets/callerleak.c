@@ -40,7 +40,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "target_io.h"
+#define TARGET_NAME "callerleak"
+#include "target_report.h"
 
 #define ENTRY_REQUEST 1160 /* chunk 1168 */
 #define CHURN_MIN 1100
@@ -55,52 +56,6 @@
 #else
 #define CHAIN __attribute__((noinline))
 #endif
-
-static void __attribute__((noreturn)) die(const char *msg)
-{
-	write_all(2, "callerleak: ", 12);
-	write_all(2, msg, strlen(msg));
-	write_all(2, "\n", 1);
-	_exit(1);
-}
-
-static void sayf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-sayf(const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		die("output line too long");
-	write_all(1, buf, (size_t)n);
-}
-
-static void
-report_mallinfo(void)
-{
-	struct mallinfo2 mi = mallinfo2();
-
-	sayf("mallinfo2 arena=%zu ordblks=%zu smblks=%zu hblks=%zu "
-	     "hblkhd=%zu usmblks=%zu fsmblks=%zu uordblks=%zu "
-	     "fordblks=%zu keepcost=%zu\n",
-	     mi.arena, mi.ordblks, mi.smblks, mi.hblks, mi.hblkhd, mi.usmblks,
-	     mi.fsmblks, mi.uordblks, mi.fordblks, mi.keepcost);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Kept reachable, as a cache that is never evicted would keep them. */
 static void *kept[KEPT_MAX];

@@ -57,7 +57,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "target_io.h"
+#define TARGET_NAME "leaky"
+#include "target_report.h"
 
 #define KIB ((size_t)1024)
 #define MIB (1024 * KIB)
@@ -69,43 +70,6 @@
 /* sizeclass, thread: chunk 1168 = 1160 + 8, rounded up to 16 */
 #define LEAK_REQUEST 1160
 
-static void __attribute__((noreturn)) die(const char *msg)
-{
-	write_all(2, "leaky: ", 7);
-	write_all(2, msg, strlen(msg));
-	write_all(2, "\n", 1);
-	_exit(1);
-}
-
-static void sayf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-sayf(const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		die("output line too long");
-	write_all(1, buf, (size_t)n);
-}
-
-static void
-report_mallinfo(void)
-{
-	struct mallinfo2 mi = mallinfo2();
-
-	sayf("mallinfo2 arena=%zu ordblks=%zu smblks=%zu hblks=%zu "
-	     "hblkhd=%zu usmblks=%zu fsmblks=%zu uordblks=%zu "
-	     "fordblks=%zu keepcost=%zu\n",
-	     mi.arena, mi.ordblks, mi.smblks, mi.hblks, mi.hblkhd, mi.usmblks,
-	     mi.fsmblks, mi.uordblks, mi.fordblks, mi.keepcost);
-}
-
 static void *
 xmalloc(size_t size)
 {
@@ -116,15 +80,6 @@ xmalloc(size_t size)
 	/* write every byte, as a program filling its data would */
 	memset(p, 0x5a, size);
 	return p;
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* xorshift64*, seeded: the same run every time */

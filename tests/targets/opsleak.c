@@ -28,7 +28,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "target_io.h"
+#define TARGET_NAME "opsleak"
+#include "target_report.h"
 
 #define WIDGETS_MAX 200000
 
@@ -70,43 +71,6 @@ static const struct widget_ops gadget_ops = {
 static struct widget *widgets[WIDGETS_MAX];
 static size_t nwidgets;
 static int checksum;
-
-static void __attribute__((noreturn)) die(const char *msg)
-{
-	write_all(2, "opsleak: ", 9);
-	write_all(2, msg, strlen(msg));
-	write_all(2, "\n", 1);
-	_exit(1);
-}
-
-static void sayf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-sayf(const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		die("output line too long");
-	write_all(1, buf, (size_t)n);
-}
-
-static void
-report_mallinfo(void)
-{
-	struct mallinfo2 mi = mallinfo2();
-
-	sayf("mallinfo2 arena=%zu ordblks=%zu smblks=%zu hblks=%zu "
-	     "hblkhd=%zu usmblks=%zu fsmblks=%zu uordblks=%zu "
-	     "fordblks=%zu keepcost=%zu\n",
-	     mi.arena, mi.ordblks, mi.smblks, mi.hblks, mi.hblkhd, mi.usmblks,
-	     mi.fsmblks, mi.uordblks, mi.fordblks, mi.keepcost);
-}
 
 static struct widget *
 widget_new(const struct widget_ops *ops, int id)
