@@ -254,3 +254,31 @@ loop_parse_call(const char *text, const char *(*fn_name)(unsigned),
 			return 0;
 	return -EPROTO;
 }
+
+void
+seen_add(struct seen *v, unsigned long *n, unsigned long *dropped,
+	 unsigned long *bad_ip, uint64_t fn_addr, const struct alloc_event *ev)
+{
+	struct seen *s;
+
+	if (ev->ip != fn_addr)
+		(*bad_ip)++;
+	if (*n >= MAX_SEEN) {
+		(*dropped)++;
+		return;
+	}
+	s = &v[*n];
+	s->tid = ev->tid;
+	s->fn = ev->fn;
+	s->size = ev->size;
+	s->ptr = ev->ptr;
+	s->old = ev->old_ptr;
+	s->ip = ev->ip;
+	s->time_ns = ev->time_ns;
+	s->end_ns = ev->end_ns;
+	s->stack_len = ev->stack_len;
+	s->retaddr = 0;
+	if (ev->stack_len >= 8)
+		memcpy(&s->retaddr, ev->stack, 8);
+	__atomic_store_n(n, *n + 1, __ATOMIC_RELEASE);
+}

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "target.h"
+#include "uprobe.h" /* struct alloc_event, what both backends deliver */
 
 /* A running allocator_loop and what its ready line said. */
 struct loop {
@@ -97,6 +98,26 @@ struct sampler_tally {
  * 0 (read errors end the reading, like end of file).
  */
 int sampler_tally(int fd, struct sampler_tally *st);
+
+/* What the window tests keep of one delivered event. */
+struct seen {
+	pid_t tid;
+	enum alloc_fn fn;
+	uint64_t size, ptr, old, ip, retaddr, time_ns, end_ns;
+	size_t stack_len;
+};
+#define MAX_SEEN (1 << 18)
+
+/*
+ * seen_add - copy ev (and the return address, the first word of its
+ * stack copy) into v[*n], then publish *n + 1 with a release store, so
+ * that another thread may read v[0 .. *n) with an acquire load. Beyond
+ * MAX_SEEN it counts *dropped instead. An ip other than fn_addr (the
+ * window's entry address of ev->fn) counts in *bad_ip.
+ */
+void seen_add(struct seen *v, unsigned long *n, unsigned long *dropped,
+	      unsigned long *bad_ip, uint64_t fn_addr,
+	      const struct alloc_event *ev);
 
 /* One "ptr tid=T fn=F size=S ptr=P old=O" line that "seq" prints. */
 struct loop_call {

@@ -54,15 +54,6 @@
 #include "uprobe.h"
 #include "target.h"
 
-#define MAX_SEEN (1 << 18)
-
-struct seen {
-	pid_t tid;
-	enum alloc_fn fn;
-	uint64_t size, ptr, old, ip, retaddr, time_ns, end_ns;
-	size_t stack_len;
-};
-
 struct collector {
 	struct int3_window *w;
 	struct seen *v;
@@ -99,28 +90,9 @@ static int
 collect(const struct alloc_event *ev, void *arg)
 {
 	struct collector *c = arg;
-	struct seen *s;
 
-	if (ev->ip != int3_window_fn_addr(c->w, ev->fn))
-		c->bad_ip++;
-	if (c->n >= MAX_SEEN) {
-		c->dropped++;
-		return 0;
-	}
-	s = &c->v[c->n];
-	s->tid = ev->tid;
-	s->fn = ev->fn;
-	s->size = ev->size;
-	s->ptr = ev->ptr;
-	s->old = ev->old_ptr;
-	s->time_ns = ev->time_ns;
-	s->end_ns = ev->end_ns;
-	s->ip = ev->ip;
-	s->stack_len = ev->stack_len;
-	s->retaddr = 0;
-	if (ev->stack_len >= 8)
-		memcpy(&s->retaddr, ev->stack, 8);
-	__atomic_store_n(&c->n, c->n + 1, __ATOMIC_RELEASE);
+	seen_add(c->v, &c->n, &c->dropped, &c->bad_ip,
+		 int3_window_fn_addr(c->w, ev->fn), ev);
 	return 0;
 }
 
