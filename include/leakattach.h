@@ -572,7 +572,7 @@ struct la_callers_opts {
 	/*
 	 * After max_hits or max_ms, the window stays open only to see frees
 	 * of the sampled chunks: this long (0: 25 ms) and until as many
-	 * calls as were sampled came (a slow target lives slower), at most
+	 * calls as were sampled came (64 at least: a slow target lives slower), at most
 	 * 4 * max_ms. A chunk freed just after the sampling is then known
 	 * dead, instead of its address, reused by then, making it look like
 	 * a survivor.
@@ -658,7 +658,11 @@ struct la_caller_class {
 	unsigned surviving_chunks;
 	uint64_t surviving_bytes; /* chunk sizes as the check saw them */
 	/* after la_callers_check(): */
-	double reuse_rate; /* the control group's, in this class or all */
+	/*
+	 * The control group's, in this class (8 chunks or more) or all, as
+	 * (reused + 1) / (freed + 2): one half when the window saw no free.
+	 */
+	double reuse_rate;
 	double chance_survivors; /* reuse_rate * kept_chunks */
 	/*
 	 * The surviving bytes that are this caller's own: 0 unless chance

@@ -79,6 +79,7 @@
  */
 #define DEF_FOLLOW_MS 25u
 #define FOLLOW_MAX_FACTOR 4u
+#define FOLLOW_MIN_CALLS 64u
 #define FOLLOW_HITS_FACTOR 8u
 #define FOLLOW_HITS_MAX 1000000u
 
@@ -311,12 +312,13 @@ on_event(const struct alloc_event *ev, void *arg)
 		c->sample_end = c->first_ns + c->max_ns;
 	/*
 	 * The frees are followed for follow_ns, and for as many calls as
-	 * were sampled (a slow target makes fewer calls in that time: a
-	 * chunk it churns lives longer), at most FOLLOW_MAX_FACTOR times
-	 * max_ms: then the window is over.
+	 * were sampled, FOLLOW_MIN_CALLS at least (a slow target makes
+	 * fewer calls in that time: a chunk it churns lives longer), at
+	 * most FOLLOW_MAX_FACTOR times max_ms: then the window is over.
 	 */
 	if (c->sample_end && ev->time_ns > c->sample_end + c->follow_ns &&
-	    (c->info.followed >= c->info.allocations ||
+	    ((c->info.followed >= c->info.allocations &&
+	      c->info.followed >= FOLLOW_MIN_CALLS) ||
 	     ev->time_ns > c->sample_end + FOLLOW_MAX_FACTOR * c->max_ns))
 		return 1;
 	if (ev->fn == ALLOC_FREE) {
@@ -836,15 +838,18 @@ callers_beyond_chance(unsigned a, unsigned s, double p, double *own)
 	return 1;
 }
 
-/* The control group's reuse in class idx, or the pooled one, or 0. */
+/*
+ * The control group's reuse in class idx, else the pooled one. Estimated
+ * as (reused + 1) / (freed + 2), so that a window that saw few frees
+ * proves little: with none, the chance is taken as one half (a CI run
+ * blamed a churner whose 2 of 2 chunks survived when 0 was assumed).
+ */
 static double
 reuse_rate(const struct la_callers *c, unsigned idx)
 {
 	if (c->ctl_n[idx] >= CONTROL_MIN)
-		return (double)c->ctl_reused[idx] / c->ctl_n[idx];
-	if (c->info.control_chunks >= CONTROL_MIN)
-		return (double)c->info.control_reused / c->info.control_chunks;
-	return 0;
+		return (c->ctl_reused[idx] + 1.0) / (c->ctl_n[idx] + 2.0);
+	return (c->info.control_reused + 1.0) / (c->info.control_chunks + 2.0);
 }
 
 static unsigned
