@@ -74,6 +74,7 @@
 #include "log.h"
 #include "memsrc.h"
 #include "procmaps.h"
+#include "tracefs.h"
 #include "uprobe.h"
 
 #define PMU_DIR "/sys/bus/event_source/devices/uprobe"
@@ -160,6 +161,7 @@ struct uprobe_window {
 	uint64_t accepted, frees;
 	/* tracefs: the directory ("" for the PMU), our group, the anchor */
 	char tracefs[64];
+	struct tracefs *tfs;
 	char group[48];
 	pid_t anchor_pid;
 	int anchor_pipe; /* its write end: the child exits on EOF */
@@ -318,6 +320,8 @@ out_maps:
 }
 
 /* ---- tracefs probes and their anchor ------------------------------------- */
+
+static int open_error(struct uprobe_window *w, int err, const struct probe *p);
 
 static int
 have_sys_admin(void)
@@ -545,48 +549,58 @@ tracefs_release(struct uprobe_window *w)
 		w->anchor_pid = 0;
 	}
 	tracefs_undefine(w);
+	tracefs_close(w->tfs);
+	w->tfs = NULL;
 	if (w->tracefs[0])
 		w->st.release_ns += mono_ns() - t0;
 }
 
 /*
- * Use tracefs when it is there, writable, and we have CAP_SYS_ADMIN;
- * else (or when anything in it fails) the uprobe PMU. Returns 1 when the
- * tracefs path is set up.
+ * Use tracefs: the machine's mount, else one of our own in a private mount
+ * namespace (tracefs.h). Needs CAP_SYS_ADMIN either way (uprobes do since
+ * Linux 6.12). Returns 1 when the tracefs path is set up, 0 when the PMU
+ * is to be used (UPROBE_PMU_ONLY), or a negative error with a sentence:
+ * the PMU is never a silent fallback, since removing its probes stalls
+ * the target's allocator for seconds (uprobe.h).
  */
 static int
 tracefs_setup(struct uprobe_window *w)
 {
-	static const char *const dirs[] = {"/sys/kernel/tracing",
-					   "/sys/kernel/debug/tracing"};
 	int err;
 
-	if (w->o.flags & UPROBE_PMU_ONLY || !have_sys_admin() ||
-	    strpbrk(w->path, " \t\n"))
+	if (w->o.flags & UPROBE_PMU_ONLY)
 		return 0;
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		char f[128];
-
-		snprintf(f, sizeof(f), "%s/uprobe_events", dirs[i]);
-		if (!access(f, W_OK)) {
-			snprintf(w->tracefs, sizeof(w->tracefs), "%s", dirs[i]);
-			break;
-		}
-	}
-	if (!w->tracefs[0])
-		return 0;
+	if (!have_sys_admin())
+		return open_error(w, -EPERM, NULL);
+	if (strpbrk(w->path, " \t\n"))
+		return la_fail(
+			-EOPNOTSUPP,
+			"cannot define a uprobe on %s: its path has white space; use --callers-backend=int3",
+			w->path);
+	err = tracefs_open(w->o.flags & UPROBE_TRACEFS_PRIVATE ? TRACEFS_PRIVATE
+							       : TRACEFS_MOUNT,
+			   &w->tfs);
+	if (err == -ENOENT)
+		return la_fail(
+			-EOPNOTSUPP,
+			"%s; without tracefs, removing uprobes would stall process %d for seconds: use --callers-backend=int3",
+			la_errmsg(), (int)w->pid);
+	if (err)
+		return err;
+	snprintf(w->tracefs, sizeof(w->tracefs), "%s", tracefs_dir(w->tfs));
+	w->st.tracefs_private = tracefs_is_private(w->tfs);
 	tracefs_clean_stale(w);
 	err = tracefs_define(w);
 	if (!err)
 		err = anchor_start(w);
 	if (!err)
 		return 1;
-	pr_info("tracefs uprobes in %s failed (%s): using the uprobe PMU",
-		w->tracefs, strerror(-err));
+	la_fail(-EOPNOTSUPP, "tracefs uprobes in %s failed: %s", w->tracefs,
+		strerror(-err));
 	tracefs_release(w);
 	w->st.release_ns = 0;
 	w->tracefs[0] = '\0';
-	return 0;
+	return -EOPNOTSUPP;
 }
 
 static int
@@ -846,7 +860,10 @@ uprobe_window_open(pid_t pid, const struct uprobe_opts *opts,
 	if (err)
 		goto fail;
 	/* The anchors first: the target's events are never last users. */
-	w->st.tracefs = tracefs_setup(w);
+	err = tracefs_setup(w);
+	if (err < 0)
+		goto fail;
+	w->st.tracefs = err;
 	if (!w->st.tracefs) {
 		err = read_pmu(w);
 		if (err)

@@ -10,8 +10,9 @@
  *
  * Two ways to the same kernel uprobes (both removed by the kernel when our
  * fds close):
- *  - tracefs (preferred, when /sys/kernel/tracing/uprobe_events is
- *    writable and we have CAP_SYS_ADMIN): one definition per probe in the
+ *  - tracefs (always, with CAP_SYS_ADMIN: the machine's mount, or where
+ *    none is mounted a private one held by a child of ours, tracefs.h):
+ *    one definition per probe in the
  *    group leakattach_<our pid>, shared by the target's threads, plus an
  *    "anchor" event per probe on a small child of ours. Closing one perf
  *    uprobe event costs about 80 ms on Linux 6.18 (a synchronisation
@@ -22,7 +23,9 @@
  *    longer traps. Our definitions are removed there too; those of a
  *    leakattach that died (group leakattach_<pid>, pid gone) are removed
  *    at the next uprobe_window_open(). No definition is ever enabled.
- *  - the uprobe PMU (fallback): one private probe per event, each close
+ *  - the uprobe PMU (tests only, UPROBE_PMU_ONLY; it was the fallback
+ *    until it was measured stalling a target's malloc at 0.1 % of its
+ *    rate for 1-7 s per window): one private probe per event, each close
  *    about 80 ms with the target still trapping until its function's last
  *    event is closed (2 events per function and thread).
  *
@@ -114,8 +117,13 @@ struct uprobe_opts {
 	unsigned flags; /* UPROBE_* below */
 };
 
-/* Use the uprobe PMU even when tracefs could be used (tests, comparisons). */
+/*
+ * Use the uprobe PMU (tests, comparisons). Never the default, nor a
+ * fallback: its teardown stalls the target for seconds.
+ */
 #define UPROBE_PMU_ONLY 1u
+/* Mount a private tracefs even when the machine has one (tests). */
+#define UPROBE_TRACEFS_PRIVATE 2u
 
 /*
  * Every function but the obsolete valloc and pvalloc, and not free: each
@@ -164,6 +172,11 @@ struct uprobe_stats {
 	 * longer traps then. 0 on the PMU path.
 	 */
 	uint64_t release_ns;
+	/*
+	 * 1: tracefs was not mounted, and a child of ours mounted one in a
+	 * private mount namespace (tracefs.h).
+	 */
+	int tracefs_private;
 };
 
 struct uprobe_window;
@@ -176,7 +189,8 @@ typedef int (*uprobe_event_fn)(const struct alloc_event *ev, void *arg);
  * probe on each, disabled. The breakpoints exist in the target from here
  * (hits cost a trap but record nothing until uprobe_window_run()), so run
  * at once. opts may be NULL. Fails with -EACCES/-EPERM (not privileged:
- * the sentence says what to do), -ENOENT (no uprobe PMU in this kernel),
+ * the sentence says what to do), -EOPNOTSUPP (no tracefs, and none could
+ * be mounted), -ENOENT (no uprobe PMU in this kernel),
  * -ESRCH, -LA_ENOTGLIBC, -LA_EBADELF, -EMFILE, -ENOMEM.
  */
 int uprobe_window_open(pid_t pid, const struct uprobe_opts *opts,

@@ -18,6 +18,10 @@
  *    uprobe_window_close(); the probed entries hold 0xcc during the window
  *    and not once uprobe_window_run() returned; the PMU path (the
  *    fallback) defines nothing.
+ *  - a_private_tracefs_leaves_the_mounts_alone: where tracefs is not
+ *    mounted (forced with UPROBE_TRACEFS_PRIVATE), a child of ours mounts
+ *    one in a private namespace; the window works, our mount table never
+ *    changes, no definition and no child of ours outlives the window.
  *  - stops_at_max_hits, stops_at_max_ms: the two bounds.
  *  - signals_reach_the_target_during_a_window: SIGUSR1 sent during a
  *    window are all handled by the target.
@@ -60,6 +64,7 @@
 
 #include "allocloop.h"
 #include "target.h"
+#include "tracefs.h"
 #include "uprobe.h"
 
 struct collector {
@@ -226,17 +231,25 @@ mono_ns(void)
 /*
  * Definitions in uprobe_events of group leakattach_<pid>: ours (pid) into
  * *mine, those whose pid is gone into *stale. -1 when tracefs is not
- * readable.
+ * readable. Through the machine's tracefs, or where none is mounted a
+ * private one (tracefs.h): there is one set of definitions either way.
  */
 static int
 count_definitions(pid_t pid, int *mine, int *stale)
 {
-	FILE *f = fopen("/sys/kernel/tracing/uprobe_events", "r");
-	char line[1400];
+	struct tracefs *tfs;
+	char line[1400], path[128];
+	FILE *f = NULL;
 
 	*mine = *stale = 0;
-	if (!f)
+	if (tracefs_open(TRACEFS_MOUNT, &tfs))
 		return -1;
+	snprintf(path, sizeof(path), "%s/uprobe_events", tracefs_dir(tfs));
+	f = fopen(path, "r");
+	if (!f) {
+		tracefs_close(tfs);
+		return -1;
+	}
 	while (fgets(line, sizeof(line), f)) {
 		const char *g = strstr(line, ":leakattach_");
 		char *end;
@@ -251,6 +264,7 @@ count_definitions(pid_t pid, int *mine, int *stale)
 		*stale += kill((pid_t)p, 0) && errno == ESRCH;
 	}
 	fclose(f);
+	tracefs_close(tfs);
 	return 0;
 }
 
@@ -559,6 +573,100 @@ Test(uprobe, leaves_no_definition_nor_breakpoint, .timeout = 120)
 		cr_assert_eq(after, 0, "a breakpoint is left after close");
 		cr_assert_eq(mine, 0, "%d definitions of ours left", mine);
 	}
+	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
+	target_stop(&l.t);
+}
+
+/* Our own mount table, as text (mountinfo lists each mount once). */
+static char *
+read_mountinfo(void)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char *buf = calloc(1, 1 << 20);
+	size_t n;
+
+	cr_assert(f && buf);
+	n = fread(buf, 1, (1 << 20) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* Children of ours still alive, besides the target. */
+static int
+count_children(pid_t except)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children",
+		 (int)syscall(SYS_gettid));
+	f = fopen(path, "r");
+	cr_assert(f);
+	while (getdelim(&line, &cap, ' ', f) > 0) {
+		long p = strtol(line, NULL, 10);
+
+		n += p > 0 && p != (long)except;
+	}
+	free(line);
+	fclose(f);
+	return n;
+}
+
+/*
+ * Where no tracefs is mounted (forced here, so that every machine runs it),
+ * a child of ours mounts one in a private namespace: the window works, its
+ * teardown is as quick as through the machine's tracefs, our mount table
+ * never changes, and neither the mount's child nor a definition outlives
+ * the window.
+ */
+Test(uprobe, a_private_tracefs_leaves_the_mounts_alone, .timeout = 120)
+{
+	struct uprobe_opts o = {.sz = sizeof(o),
+				.max_ms = 100,
+				.fn_mask = (1u << ALLOC_MALLOC) |
+					   (1u << ALLOC_FREE),
+				.flags = UPROBE_TRACEFS_PRIVATE};
+	char *before, *during, *after;
+	const struct uprobe_stats *st;
+	struct uprobe_window *w;
+	int mine, stale, children;
+	struct loop l;
+
+	start_loop(&l, "2");
+	command(&l, "storm", "ok");
+	before = read_mountinfo();
+	w = open_window(l.t.pid, &o);
+	st = uprobe_window_stats(w);
+	cr_assert_eq(st->tracefs, 1);
+	cr_assert_eq(st->tracefs_private, 1);
+	during = read_mountinfo();
+	cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0,
+		     "cannot read uprobe_events");
+	cr_assert_eq(mine, 3, "%d definitions of ours", mine);
+	cr_assert_eq(uprobe_window_run(w, NULL, NULL), 0, "%s", la_errmsg());
+	print_stats("private tracefs window", st);
+	cr_assert_gt(st->delivered, 0, "no event through a private tracefs");
+	cr_assert_eq(any_breakpoint(l.t.pid, (uint64_t[]){uprobe_window_fn_addr(
+						     w, ALLOC_MALLOC)},
+				    1),
+		     0, "a breakpoint is left after uprobe_window_run()");
+	/* A figure: the same few ms as through the machine's tracefs. */
+	cr_log_info("private tracefs: target's events closed in %.1f ms",
+		    (double)st->close_ns / 1e6);
+	uprobe_window_close(w);
+	after = read_mountinfo();
+	children = count_children(l.t.pid);
+	cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0);
+	cr_assert_str_eq(during, before, "our mounts changed during a window");
+	cr_assert_str_eq(after, before, "our mounts changed after a window");
+	cr_assert_eq(mine, 0, "%d definitions of ours left", mine);
+	cr_assert_eq(children, 0, "%d children of ours left", children);
+	free(before);
+	free(during);
+	free(after);
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
 	target_stop(&l.t);
 }
