@@ -560,7 +560,7 @@ struct la_callers_opts {
 	size_t sz; /* sizeof(struct la_callers_opts) */
 	enum la_callers_backend backend;
 	unsigned max_hits; /* calls to record (0: 1000) */
-	unsigned max_ms; /* window length (0: 50) */
+	unsigned max_ms; /* sampling length (0: 20) */
 	/*
 	 * LA_ALLOC_* (0: LA_ALLOC_DEFAULT); free() is always probed too
 	 * (to follow the chunks). With uprobes, removing each probed
@@ -571,11 +571,13 @@ struct la_callers_opts {
 	unsigned max_threads; /* threads probed (0: 8) */
 	/*
 	 * After max_hits or max_ms, the window stays open only to see frees
-	 * of the sampled chunks: this long (0: 25 ms) and until as many
-	 * calls as were sampled came (64 at least: a slow target lives slower), at most
-	 * 4 * max_ms. A chunk freed just after the sampling is then known
-	 * dead, instead of its address, reused by then, making it look like
-	 * a survivor.
+	 * of the sampled chunks: this long (0: 15 ms) and until as many
+	 * calls as were sampled came (64 at least: a slow target lives
+	 * slower); the whole window never lasts more than max_ms +
+	 * follow_ms (a busy target does little else while the probes are
+	 * on). A chunk freed just after the sampling is then known dead,
+	 * instead of its address, reused by then, making it look like a
+	 * survivor.
 	 */
 	unsigned follow_ms;
 };
@@ -639,6 +641,11 @@ struct la_callers_info {
 	unsigned control_reused;
 	double reuse_rate;
 	uint64_t attributed_bytes; /* the callers' own survivors, all */
+	/*
+	 * With LA_CALLERS_AUTO, why the window is not the first choice
+	 * (uprobes): the sentence of their refusal; "" otherwise.
+	 */
+	char backend_why[256];
 };
 
 struct la_frame {

@@ -717,6 +717,11 @@ sampler_window(struct sampler *sm)
 		return;
 	}
 	la_callers_info(sm->pending, &ci);
+	if (ci.backend_why[0] && !sm->callers_run.windows) {
+		status_clear(sm);
+		fprintf(stderr, "leakattach: callers: using %s: %s\n",
+			ci.backend, ci.backend_why);
+	}
 	snprintf(sm->callers_run.backend, sizeof(sm->callers_run.backend), "%s",
 		 ci.backend);
 	sm->callers_run.windows++;

@@ -78,7 +78,7 @@ options_usage(FILE *f)
 	      "                    checked at the next sample (a check keeps its\n"
 	      "                    window in the log folder for the next run)\n"
 	      "      --callers-hits N  calls recorded per window (1000)\n"
-	      "      --callers-ms MS  length of a window in milliseconds (50)\n"
+	      "      --callers-ms MS  sampling time of a window in milliseconds (20)\n"
 	      "      --callers-backend=B  how to sample: auto (default: uprobe when\n"
 	      "                    permitted, else int3), uprobe (kernel uprobes, root)\n"
 	      "                    or int3 (ptrace breakpoints held by a helper process,\n"

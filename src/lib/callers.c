@@ -52,8 +52,15 @@
 #include "unwind.h"
 #include "uprobe.h"
 
+/*
+ * While the probes are on, a target that allocates all the time does
+ * almost nothing else (every call traps: measured at about 1 % of its
+ * rate with uprobes and int3 alike), so a window's cost to it is about
+ * its length: 20 ms of sampling and 15 ms of following at most, plus the
+ * teardown, keep it under the 50 ms budget (bench: `--only window`).
+ */
 #define DEF_MAX_HITS 1000u
-#define DEF_MAX_MS 50u
+#define DEF_MAX_MS 20u
 #define DEF_MAX_THREADS 8u
 /*
  * Stack copied per call, and ring buffer per thread: a burst of calls
@@ -76,9 +83,10 @@
  * for DEF_FOLLOW_MS: a chunk churned at the window's end is then seen
  * freed, not left for the check to find its address reused. The calls
  * made meanwhile are not sampled, but the backend must let them through.
+ * The whole window, sampling and following, never lasts more than
+ * max_ms + follow_ms: the backend's bound on time.
  */
-#define DEF_FOLLOW_MS 25u
-#define FOLLOW_MAX_FACTOR 4u
+#define DEF_FOLLOW_MS 15u
 #define FOLLOW_MIN_CALLS 64u
 #define FOLLOW_HITS_FACTOR 8u
 #define FOLLOW_HITS_MAX 1000000u
@@ -313,13 +321,14 @@ on_event(const struct alloc_event *ev, void *arg)
 	/*
 	 * The frees are followed for follow_ns, and for as many calls as
 	 * were sampled, FOLLOW_MIN_CALLS at least (a slow target makes
-	 * fewer calls in that time: a chunk it churns lives longer), at
-	 * most FOLLOW_MAX_FACTOR times max_ms: then the window is over.
+	 * fewer calls in that time: a chunk it churns lives longer), until
+	 * max_ns + follow_ns after the first call at most (the backend's
+	 * bound ends the window there too): then the window is over.
 	 */
 	if (c->sample_end && ev->time_ns > c->sample_end + c->follow_ns &&
 	    ((c->info.followed >= c->info.allocations &&
 	      c->info.followed >= FOLLOW_MIN_CALLS) ||
-	     ev->time_ns > c->sample_end + FOLLOW_MAX_FACTOR * c->max_ns))
+	     ev->time_ns > c->first_ns + c->max_ns + c->follow_ns))
 		return 1;
 	if (ev->fn == ALLOC_FREE) {
 		c->info.frees++;
@@ -541,14 +550,12 @@ backend_hits(const struct la_callers_opts *o)
 	return n > FOLLOW_HITS_MAX ? FOLLOW_HITS_MAX : (unsigned)n;
 }
 
-/* Its bound on time: the sampling and the longest following. */
+/* Its bound on time: the sampling and the following. */
 static unsigned
 backend_ms(const struct la_callers_opts *o)
 {
-	uint64_t ms = (uint64_t)o->max_ms * (1 + FOLLOW_MAX_FACTOR);
+	uint64_t ms = (uint64_t)o->max_ms + o->follow_ms;
 
-	if (o->follow_ms > o->max_ms * FOLLOW_MAX_FACTOR)
-		ms = o->max_ms + (uint64_t)o->follow_ms;
 	return ms > 600000 ? 600000 : (unsigned)ms;
 }
 
@@ -650,6 +657,8 @@ run_window(struct la_callers *c, pid_t pid, const struct la_callers_opts *o)
 		err = run_uprobe(c, pid, o);
 		if (o->backend == LA_CALLERS_UPROBE || !uprobe_refused(err))
 			return err;
+		snprintf(c->info.backend_why, sizeof(c->info.backend_why), "%s",
+			 la_errmsg());
 		pr_debug("uprobes refused (%s): the int3 backend instead",
 			 la_errmsg());
 		la_error_clear();

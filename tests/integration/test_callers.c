@@ -510,8 +510,14 @@ kill_leakattach_during_windows(const char *backend, int kills)
 				      "0.05",
 				      "--callers=always",
 				      be,
+				      /*
+				       * long windows, so that a fair share
+				       * of the kills lands in one: a
+				       * window lasts its sampling time and
+				       * at most 15 ms of following
+				       */
 				      "--callers-ms",
-				      "30",
+				      "100",
 				      "--log-dir",
 				      dir,
 				      NULL};
