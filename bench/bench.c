@@ -247,6 +247,15 @@ verdict(int met)
 
 /* ---- targets ------------------------------------------------------------ */
 
+/*
+ * Start targets in a session of their own (setsid): with autogroup
+ * scheduling (CONFIG_SCHED_AUTOGROUP, on in most distributions) each
+ * session gets an equal share of the CPUs, and a target in our session
+ * would pay for every tool we start beside it, as a service does not pay
+ * for a command run from a shell or cron.
+ */
+static int targets_setsid;
+
 struct target {
 	pid_t pid;
 	int in_fd, out_fd;
@@ -314,6 +323,8 @@ target_start(struct target *t, const struct opts *o, const char *const argv[],
 	if (t->pid == 0) {
 		dup2(in[0], 0);
 		dup2(out[1], 1);
+		if (targets_setsid)
+			setsid();
 		execv(path, (char *const *)argv);
 		fprintf(stderr, "bench: cannot run %s: %s\n", path,
 			strerror(errno));
@@ -2163,7 +2174,8 @@ first_line(const char *path, char *out, size_t size, const char *otherwise)
 
 /*
  * Run argv with stdout and stderr in files (NULL: /dev/null), without a
- * configuration file, SIGTERMed if we die; its status and rusage.
+ * configuration file, SIGTERMed if we die, in a session of its own (see
+ * targets_setsid); its status and rusage.
  */
 static int
 window_run(const char *const *argv, const char *out, const char *err,
@@ -2184,6 +2196,7 @@ window_run(const char *const *argv, const char *out, const char *err,
 
 		if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
 			_exit(127);
+		setsid();
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		setenv("LEAKATTACH_CONFIG", "", 1);
 		execvp(argv[0], (char *const *)argv);
@@ -2597,9 +2610,10 @@ bench_window(const struct opts *o)
 	       "   single `leakattach check -p PID --callers=always --callers-backend=B --json`\n"
 	       "   (one sample, then one window) against `--callers=off` (the sample alone),\n"
 	       "   interleaved, %u of each, on bench/churn --mib %s with 1 and 8 threads, a\n"
-	       "   fresh target per backend and thread count. The tool runs in a mount\n"
-	       "   namespace of its own (unshare -m) with tracefs unmounted (where it can,\n"
-	       "   leakattach then mounts a private one) or mounted. The span: from the tool's\n"
+	       "   fresh target per backend and thread count. Target and tool run in sessions\n"
+	       "   of their own (autogroup scheduling), the tool in a mount namespace of its\n"
+	       "   own (unshare -m) with tracefs unmounted (where it can, leakattach then\n"
+	       "   mounts a private one) or mounted. The span: from the tool's\n"
 	       "   start to %.1f s after its exit, or on in %.2f s steps until the target is\n"
 	       "   back (its ops per CPU second within %.0f %% of before, or within the noise\n"
 	       "   of the window before; at most %.0f s). Lost = (rate x span - ops) / rate, in\n"
@@ -2640,7 +2654,9 @@ bench_window(const struct opts *o)
 			struct target t;
 
 			/* A fresh target: uprobes leave int3 refused. */
+			targets_setsid = 1;
 			target_start(&t, o, argv, 60);
+			targets_setsid = 0;
 			printf("   --- %s, %s thread%s: bench/churn PID %d, %llu chunks%s; loadavg %.2f\n",
 			       backends[bi], threads[ti], ti ? "s" : "",
 			       (int)t.pid, ready_field(&t, "chunks="),
