@@ -2151,6 +2151,7 @@ struct wtrial {
 	double stall_ms; /* its threads blocked beyond their usual */
 	double tolerance_pct; /* "back": ops per CPU s within this */
 	double before, after; /* its ops/s just before and just after */
+	double before_cpu; /* its ops per CPU second just before */
 	double span_s; /* the tool's start to the end of the span */
 	double past_s; /* the end of the span past exit + WIN_SETTLE_S */
 	double wall_s, cpu_ms; /* the tool's (and its namespace's shell) */
@@ -2262,6 +2263,9 @@ rel_diff(double a, double b)
 struct wquiet {
 	struct wmark m[3];
 	int valid;
+	/* how much the halves differed, in every window so far */
+	double noise[2 * MAX_ROUNDS * 3 + 2], noise_blocked[2 * MAX_ROUNDS * 3 + 2];
+	unsigned n_noise;
 };
 
 /*
@@ -2304,17 +2308,24 @@ window_measure(struct target *t, const char *const *argv, const char *out,
 	 * the tool are counted. Per CPU second, and not per second: other
 	 * processes take the target's CPU as they please, and a rate that
 	 * waits for them to stop ends the span at random. The tolerance is
-	 * WIN_TOLERANCE, or twice the difference between the two halves of
-	 * the window before where the machine is noisier than that (a
-	 * loaded machine moves the rate per CPU second by 10-20 % from one
-	 * quarter second to the next: other threads on the same core and
-	 * caches), at most 50 %: a target still probed runs several times
-	 * slower, and a stopped one not at all.
+	 * WIN_TOLERANCE, or where the machine is noisier than that twice the
+	 * median difference between the two halves of the windows before
+	 * and after the trials so far on this target (a loaded machine moves
+	 * the rate per CPU second by 10-20 % from one quarter second to the
+	 * next: other threads on the same core and caches), at most 50 %: a
+	 * target still probed runs several times slower, and a stopped one
+	 * not at all.
 	 */
-	tol = 2 * rel_diff(h1.per_cpu, h2.per_cpu);
+	if (q->n_noise < sizeof(q->noise) / sizeof(q->noise[0])) {
+		q->noise[q->n_noise] = rel_diff(h1.per_cpu, h2.per_cpu);
+		q->noise_blocked[q->n_noise] =
+			h1.blocked > h2.blocked ? h1.blocked - h2.blocked
+						: h2.blocked - h1.blocked;
+		q->n_noise++;
+	}
+	tol = 2 * median(q->noise, q->n_noise);
 	tol = tol < WIN_TOLERANCE ? WIN_TOLERANCE : tol > 0.5 ? 0.5 : tol;
-	tol_blocked = 2 * (h1.blocked > h2.blocked ? h1.blocked - h2.blocked
-						   : h2.blocked - h1.blocked);
+	tol_blocked = 2 * median(q->noise_blocked, q->n_noise);
 	if (tol_blocked < WIN_TOLERANCE)
 		tol_blocked = WIN_TOLERANCE;
 	w->tolerance_pct = 100 * tol;
@@ -2353,6 +2364,7 @@ window_measure(struct target *t, const char *const *argv, const char *out,
 	q->valid = 1;
 	after = wspan_of(&mc, &ma);
 	w->before = before.rate;
+	w->before_cpu = before.per_cpu;
 	w->after = after.rate;
 	w->drift_pct = 100 * rel_diff(before.rate, after.rate);
 
@@ -2506,7 +2518,7 @@ window_report(const struct wtarget *x, const int *ns_ok,
 	      char ns_why[][256])
 {
 	static double v[M_N * MAX_ROUNDS], w2[M_N * MAX_ROUNDS],
-		w3[M_N * MAX_ROUNDS];
+		w3[M_N * MAX_ROUNDS], w4[M_N * MAX_ROUNDS];
 	static const char *const label[M_N] = {
 		"sample alone (off)", "window, tracefs unmounted",
 		"window, tracefs mounted"};
@@ -2584,14 +2596,25 @@ window_report(const struct wtarget *x, const int *ns_ok,
 			v[na] = x->tr[md][i].before / 1e6;
 			w2[na] = x->tr[md][i].drift_pct;
 			w3[na] = x->tr[md][i].others;
+			w4[na] = x->tr[md][i].before_cpu > 0
+					 ? x->tr[md][i].before /
+						   x->tr[md][i].before_cpu
+					 : 0;
 			na++;
 		}
-	if (na)
+	if (na) {
 		printf("   target %s M ops/s; its rates before and after differ by\n"
 		       "     %s %% (noise); others used %s cores\n",
 		       spread(b1, sizeof(b1), 2, v, na),
 		       spread(b2, sizeof(b2), 0, w2, na),
 		       spread(b3, sizeof(b3), 2, w3, na));
+		/*
+		 * A CPU ms the target loses (to probes, to the tool) is
+		 * 1 / cores ms of its work: on a busy machine, more.
+		 */
+		printf("   the target got %s cores (its ops/s over its ops per CPU s)\n",
+		       spread(b1, sizeof(b1), 2, w4, na));
+	}
 }
 
 static void
@@ -2616,7 +2639,7 @@ bench_window(const struct opts *o)
 	       "   mounts a private one) or mounted. The span: from the tool's\n"
 	       "   start to %.1f s after its exit, or on in %.2f s steps until the target is\n"
 	       "   back (its ops per CPU second within %.0f %% of before, or within the noise\n"
-	       "   of the window before; at most %.0f s). Lost = (rate x span - ops) / rate, in\n"
+	       "   of the windows so far; at most %.0f s). Lost = (rate x span - ops) / rate, in\n"
 	       "   ms of the target's work, the rate the mean of %.1f s just before and %.1f s\n"
 	       "   just after. Per CPU s: the ops missing at its ops per CPU second, plus the\n"
 	       "   time its threads were stalled (neither running nor waiting for a CPU):\n"
