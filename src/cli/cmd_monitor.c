@@ -961,8 +961,19 @@ sampler_close(struct sampler *sm)
 	free(sm->callers);
 	la_session_close(sm->s);
 	la_store_close(sm->st);
-	if (sm->sigfd >= 0)
+	if (sm->sigfd >= 0) {
+		struct signalfd_siginfo si;
+
+		/*
+		 * A Ctrl-C that came during the last sample or window asked
+		 * for what is being done: the end. Taken here, it is not
+		 * delivered when the mask is restored, which would kill us
+		 * after the report, with the wrong exit status.
+		 */
+		while (read(sm->sigfd, &si, sizeof(si)) == sizeof(si))
+			;
 		close(sm->sigfd);
+	}
 	sigprocmask(SIG_SETMASK, &sm->oldmask, NULL);
 	free(sm);
 }
