@@ -104,6 +104,8 @@ postgres user.
                    auto-tracefs  the defaults, tracefs mounted (in a
                                  private mount namespace of the monitor)
                    off           --callers=off
+                   always        --callers=always: a window after every
+                                 sample, to see what windows cost
                  (default "$configs")
   --nice N       run the server, pgbench and the monitors at this nice
                  value (-20..19; 0, the default, leaves it): on a shared
@@ -191,8 +193,8 @@ fi
 	die 64 "--warmup must be 0 or at least $((margin + 5)) s"
 for c in $configs; do
 	case $c in
-	auto | auto-tracefs | off) ;;
-	*) die 64 "unknown configuration '$c' (auto, auto-tracefs, off)" ;;
+	auto | auto-tracefs | off | always) ;;
+	*) die 64 "unknown configuration '$c' (auto, auto-tracefs, off, always)" ;;
 	esac
 done
 [ -n "$configs" ] || die 64 "--configs is empty"
@@ -441,16 +443,16 @@ json_field()
 
 hz=$(getconf CLK_TCK)
 results=$tmp/out/rounds.tsv
-printf 'cycle\tmode\ttps\ttx\tcpu_s\tload\twindows\tpause_ms\tmon_cpu_s\tmon_s\tsamples\tgone\tproblems\n' >"$results"
+printf 'cycle\tmode\ttps\ttx\tcpu_s\tload\twindows\tpause_ms\tmon_cpu_s\tmon_s\tsamples\tgone\tlate\tproblems\n' >"$results"
 
 # run_round CYCLE LABEL CONFIG DURATION: one pgbench run, monitored unless
 # CONFIG is "bare"; appends a line to $results and prints one.
 run_round()
 {
 	local cycle=$1 label=$2 cfg=$3 dur=$4 dir=$tmp/out/$2
-	local tb stop_at now b i n args rc ok f v sd
+	local tb stop_at now b i n args rc ok f v sd ended
 	local ct0 ht0 ht1 mon_cpu=0 mon_s=0 tps tx cpu load
-	local samples=0 windows=0 wms=0 tms=0 rms=0 pause=0 gone=0 bad=""
+	local samples=0 windows=0 wms=0 tms=0 rms=0 pause=0 gone=0 late=0 bad=""
 
 	mkdir -p "$dir"
 	sql "VACUUM pgbench_branches" "VACUUM pgbench_tellers" \
@@ -477,7 +479,9 @@ run_round()
 		for v in "${b[@]}"; do
 			n=$((n + 1))
 			args=(-p "$v" --interval "$interval" --log-dir "$tmp/la" --json)
-			[ "$cfg" = off ] && args+=(--callers=off)
+			case $cfg in
+			off | always) args+=(--callers="$cfg") ;;
+			esac
 			# A background job of a script ignores SIGINT; the
 			# monitor must see the SIGINT that stops it.
 			if [ "$cfg" = auto-tracefs ]; then
@@ -525,7 +529,25 @@ run_round()
 			n=$((i + 1))
 			rc=${mon_rc[$i]}
 			f=$dir/mon$n.json
-			[ "$rc" -le 1 ] || bad+=" monitor$n:exit$rc"
+			# Its backend ended (with pgbench) before the monitor
+			# acted on the SIGINT, which waits for the window in
+			# progress and its release: the monitor says "exited
+			# after N samples" and exits 2, or dies of the SIGINT
+			# still pending (130) when it unblocks signals on its
+			# way out. Counted as late, not a problem of the target.
+			ended=0
+			grep -q 'exited after [0-9]* sample' "$dir/mon$n.err" && ended=1
+			case $rc in
+			0 | 1) ;;
+			2 | 130)
+				if [ "$ended" = 1 ]; then
+					late=$((late + 1))
+				else
+					bad+=" monitor$n:exit$rc"
+				fi
+				;;
+			*) bad+=" monitor$n:exit$rc" ;;
+			esac
 			v=$(grep -o '"samples_this_run":[0-9]*' "$f" | head -n 1 | cut -d: -f2)
 			samples=$((samples + ${v:-0}))
 			v=$(json_field "$f" windows)
@@ -533,7 +555,10 @@ run_round()
 			wms=$(awk -v a="$wms" -v b="$(json_field "$f" window_ms)" 'BEGIN { print a + b }')
 			tms=$(awk -v a="$tms" -v b="$(json_field "$f" teardown_ms)" 'BEGIN { print a + b }')
 			rms=$(awk -v a="$rms" -v b="$(json_field "$f" release_ms)" 'BEGIN { print a + b }')
-			grep -q '"callers_sampling":{[^}]*"error"' "$f" && bad+=" monitor$n:windows-refused"
+			if grep -q '"callers_sampling":{[^}]*"error"' "$f" &&
+				[ "$ended" = 0 ]; then
+				bad+=" monitor$n:windows-refused"
+			fi
 			# the time each sample stopped the backend: its history
 			sd=$(grep -o '"state_dir":"[^"]*"' "$f" | head -n 1 | cut -d'"' -f4)
 			if [ -n "$sd" ] && [ -f "$sd/history.jsonl" ]; then
@@ -568,9 +593,9 @@ run_round()
 		bad+=" server-log:$(grep -cE 'terminated by signal|server process' "$tmp/pg/server.log")-backend-deaths"
 	fi
 	load=$(cut -d' ' -f1 /proc/loadavg)
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$cycle" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$cycle" \
 		"$cfg" "$tps" "$tx" "$cpu" "$load" "$windows" "$pause" "$mon_cpu" \
-		"$mon_s" "$samples" "$gone" "${bad:--}" >>"$results"
+		"$mon_s" "$samples" "$gone" "$late" "${bad:--}" >>"$results"
 	printf '%-17s tps %7.1f  tx/CPU-s %6.1f  load %5s' "$label" "$tps" \
 		"$(awk -v a="$tx" -v b="$cpu" 'BEGIN { print a / b }')" "$load"
 	if [ "$cfg" != bare ]; then
@@ -581,6 +606,7 @@ run_round()
 			)" "$samples" "$pause" "$windows" "$wms" "$tms" "$rms" \
 			"$mon_stop_ms" "$mon_cpu"
 		[ "$gone" -eq 0 ] || printf '  %d backends ended first' "$gone"
+		[ "$late" -eq 0 ] || printf ' (%d monitors late: exit 2 or 130)' "$late"
 		[ "$mon_stalled" -eq 0 ] || printf '  %d monitors did not stop within 30 s of SIGINT' "$mon_stalled"
 	fi
 	printf '%s\n' "${bad:+  PROBLEMS:$bad}"
@@ -631,8 +657,9 @@ NR == 1 || $1 == 0 { next }
 	stopped[m, k] = $10 > 0 ? $8 / (clients * $10 * 1000) * 100 : 0
 	moncpu[m, k] = $10 > 0 ? $9 / (cores * $10) * 100 : 0
 	model[m, k] = stopped[m, k] + moncpu[m, k]
-	if ($13 != "-")
-		prob[m] = prob[m] " c" $1 ":" $13
+	late[m] += $13
+	if ($14 != "-")
+		prob[m] = prob[m] " c" $1 ":" $14
 	ctps[$1, m] = $3
 	cycles = $1 > cycles ? $1 : cycles
 }
@@ -669,6 +696,9 @@ END {
 	printf "modelled: stopped + mon. CPU, the median round; stopped: the time the samples stopped each backend, in %% of\n"
 	printf "the monitored time (a lower bound: the others may wait for its locks); mon. CPU: the monitors'"'"' CPU time in\n"
 	printf "%% of the %d cores over the monitored time. windows: the callers windows opened in all rounds.\n", cores
+	for (i = 1; i <= nc; i++)
+		if (late[cf[i]])
+			printf "%s: %d monitors were late: their backend ended with pgbench before they acted on the SIGINT (exit 2 or 130).\n", cf[i], late[cf[i]]
 	if (spread > 4 * budget)
 		printf "The bare rounds spread over %.1f %%, %.0f times the budget: the tps loss of this run cannot show whether the budget is met.\n", spread, spread / budget
 }' "$results"
