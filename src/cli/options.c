@@ -80,10 +80,12 @@ options_usage(FILE *f)
 	      "      --callers-hits N  calls recorded per window (1000)\n"
 	      "      --callers-ms MS  sampling time of a window in milliseconds (20)\n"
 	      "      --callers-backend=B  how to sample: auto (default: uprobe when\n"
-	      "                    permitted, else int3), uprobe (kernel uprobes, root)\n"
+	      "                    permitted, else none), uprobe (kernel uprobes, root)\n"
 	      "                    or int3 (ptrace breakpoints held by a helper process,\n"
-	      "                    la-int3-tracer; SIGKILLing THAT process during a\n"
-	      "                    window kills the target; killing leakattach is safe)\n"
+	      "                    la-int3-tracer; only when asked for: it can kill\n"
+	      "                    programs that call regcomp() or glob(), and\n"
+	      "                    SIGKILLing THAT process during a window kills the\n"
+	      "                    target; killing leakattach is safe)\n"
 	      "      --all         reset: forget every process\n"
 	      "      --size MIB    simulate: size of each leaked block (10)\n"
 	      "      --count N     simulate: blocks to leak (10; 0 leaks nothing)\n"
@@ -106,7 +108,7 @@ options_usage(FILE *f)
 	      "$XDG_CONFIG_HOME/leakattach/config; the command line wins.\n"
 	      "Exit status: 0 no leak, 1 leak found, 2 error, 64 usage error.\n"
 	      "Only trim and --auto-cleanup write into the target; a --callers window\n"
-	      "sets breakpoints in it for a moment (uprobes, or int3 without root).\n"
+	      "sets breakpoints in it for a moment (uprobes, or int3 when asked for).\n"
 	      "See leakattach(1).\n",
 	      f);
 }
