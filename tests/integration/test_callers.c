@@ -102,8 +102,14 @@ monitor(const struct target *t, const char *mode, const char *backend,
 			      pid,
 			      "--interval",
 			      "0.4",
+			      /*
+			       * 4 samples at least for a verdict: each uprobe
+			       * window costs leakattach about 1 s (the
+			       * kernel's waits), 2 s and more on a loaded
+			       * machine
+			       */
 			      "--duration",
-			      "5",
+			      "8",
 			      "--min-size",
 			      "64K",
 			      callers,
