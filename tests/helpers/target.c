@@ -577,7 +577,13 @@ int proc_status_field(pid_t pid, const char *field, char *buf, size_t len)
 	return status_file_field(path, field, buf, len);
 }
 
-/* Check one thread; fills t->line and returns < 0 when it is harmed. */
+/* How long a thread may take to re-enter its job control stop. */
+#define SETTLE_MS 5000
+
+/*
+ * Check one thread; fills t->line and returns < 0 when it is harmed,
+ * -EINPROGRESS when it should be stopped and is R (runnable).
+ */
 static int check_task(struct target *t, pid_t tid, int expect_stopped)
 {
 	char path[96], state[64], tracer[32];
@@ -614,6 +620,14 @@ static int check_task(struct target *t, pid_t tid, int expect_stopped)
 			 (int)t->pid, state);
 		return -EINVAL;
 	}
+	if (expect_stopped && state[0] == 'R') {
+		/* On its way back into the stop: see target_check_unharmed() */
+		snprintf(t->line, sizeof(t->line),
+			 "thread %d of %d should be stopped (State: %s, for "
+			 "more than %d ms)",
+			 (int)tid, (int)t->pid, state, SETTLE_MS);
+		return -EINPROGRESS;
+	}
 	if (expect_stopped && state[0] != 'T') {
 		snprintf(t->line, sizeof(t->line),
 			 "thread %d of %d should be stopped (State: %s)",
@@ -623,13 +637,36 @@ static int check_task(struct target *t, pid_t tid, int expect_stopped)
 	return 0;
 }
 
+/* Check every thread of t; the first harm found wins. */
+static int check_tasks(struct target *t, int expect_stopped)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *dir;
+	int err = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)t->pid);
+	dir = opendir(path);
+	if (!dir) {
+		err = -errno;
+		snprintf(t->line, sizeof(t->line), "cannot list %s: %s", path,
+			 strerror(-err));
+		return err;
+	}
+	while (!err && (de = readdir(dir)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		err = check_task(t, (pid_t)atoi(de->d_name), expect_stopped);
+	}
+	closedir(dir);
+	return err;
+}
+
 int target_check_unharmed(struct target *t, int expect_stopped,
 			  uint64_t out[10])
 {
-	char state[64], path[64];
-	struct dirent *de;
+	char state[64];
 	int64_t deadline;
-	DIR *dir;
 	int err;
 
 	if (t->pid <= 0) {
@@ -649,21 +686,20 @@ int target_check_unharmed(struct target *t, int expect_stopped,
 		return -ESRCH;
 	}
 
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)t->pid);
-	dir = opendir(path);
-	if (!dir) {
-		err = -errno;
-		snprintf(t->line, sizeof(t->line), "cannot list %s: %s", path,
-			 strerror(-err));
-		return err;
-	}
-	err = 0;
-	while (!err && (de = readdir(dir)) != NULL) {
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		err = check_task(t, (pid_t)atoi(de->d_name), expect_stopped);
-	}
-	closedir(dir);
+	/*
+	 * A thread detached from a group stop is woken to enter it again
+	 * (kernel __ptrace_unlink() sets JOBCTL_STOP_PENDING and calls
+	 * ptrace_signal_wake_up(); do_signal_stop() puts it back in
+	 * TASK_STOPPED): it is R until it gets a CPU, which a loaded
+	 * machine may take a while to give. It runs no user code meanwhile.
+	 * Wait for that, and only that; any other state fails at once.
+	 */
+	deadline = now_ms() + SETTLE_MS;
+	while ((err = check_tasks(t, expect_stopped)) == -EINPROGRESS &&
+	       now_ms() < deadline)
+		sleep_us(1000);
+	if (err == -EINPROGRESS)
+		err = -EINVAL;
 	if (err < 0 || expect_stopped)
 		return err;
 

@@ -85,7 +85,9 @@ int target_wait_mallinfo(struct target *t, uint64_t out[10]);
  * target_check_unharmed - the target exists and is not a zombie, and in
  * every one of its threads TracerPid is 0 and State is neither t (tracing
  * stop) nor T (stopped). With expect_stopped, every thread must instead be
- * in State T (job control stop) and nothing is sent. Otherwise "again" is
+ * in State T (job control stop) and nothing is sent; a thread in State R
+ * is given up to 5 s to get there (a thread detached from a group stop is
+ * woken to re-enter it: R until it gets a CPU). Otherwise "again" is
  * sent and a mallinfo2 line must come back within 5 s; it is parsed into
  * out. out may be NULL, and then an "alive" answer (from sleeper) is
  * accepted too. Returns 0, or a negative errno value with the reason in

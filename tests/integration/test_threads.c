@@ -156,6 +156,7 @@ Test(threads, stop_resume_churn, .timeout = 120)
 	sleep_us(100000);
 	for (int r = 0; r < ROUNDS; r++) {
 		struct tracee_set set;
+		char nthreads[32];
 		unsigned long a, b;
 		unsigned total, ours, nstopped = 0;
 		int err;
@@ -166,6 +167,9 @@ Test(threads, stop_resume_churn, .timeout = 120)
 		a = read_counter(t.pid, addr);
 		sleep_us(20000);
 		b = read_counter(t.pid, addr);
+		if (proc_status_field(t.pid, "Threads", nthreads,
+				      sizeof(nthreads)))
+			snprintf(nthreads, sizeof(nthreads), "?");
 		count_tasks(t.pid, &total, &ours, bad, sizeof(bad));
 		for (size_t i = 0; i < set.n; i++)
 			nstopped += set.t[i].state == TRACEE_STOPPED;
@@ -174,8 +178,9 @@ Test(threads, stop_resume_churn, .timeout = 120)
 		if (a != b) {
 			moved++;
 			cr_log_error("round %d: the counter moved by %lu while "
-				     "every thread was supposedly stopped",
-				     r, b - a);
+				     "every thread was supposedly stopped (%u "
+				     "in the set stopped, %s in the process)",
+				     r, b - a, nstopped, nthreads);
 		}
 		if (ours != total) {
 			missed++;

@@ -12,6 +12,10 @@
  *    nothing changed in the target.
  *  - refuses_a_stopped_target: a process stopped by job control is
  *    refused (exit 2) and stays stopped.
+ *  - refusals_leave_a_stopped_target_stopped: the same 200 times, half
+ *    through the CLI, half through la_trim(): 100 ms after each, every
+ *    thread is in its job control stop and untraced; after SIGCONT the
+ *    heap is unchanged and the target unharmed.
  *  - abandons_a_call_waiting_for_a_lock: the same target through the
  *    library with the lock check off (tests only) and a 200 ms timeout:
  *    -LA_ECALLTIMEOUT in about that time, the thread restored exactly (it
@@ -301,30 +305,132 @@ Test(trim, refuses_when_a_lock_is_held, .timeout = 120)
 	cr_expect_eq(target_stop(&t), 0);
 }
 
+/*
+ * SIGSTOP t and wait until every one of its threads is in the stop: the
+ * signal wakes one thread, which then stops the others (kernel
+ * do_signal_stop()), so for a moment some may still sleep or run.
+ */
+static void
+stop_by_job_control(struct target *t)
+{
+	int64_t deadline = now_us() + 5000000;
+
+	cr_assert_eq(kill(t->pid, SIGSTOP), 0);
+	while (target_check_unharmed(t, 1, NULL) && now_us() < deadline)
+		sleep_us(1000);
+	cr_assert_eq(target_check_unharmed(t, 1, NULL), 0, "after SIGSTOP: %s",
+		     t->line);
+}
+
 /* A process stopped by job control cannot run the call: refused. */
 Test(trim, refuses_a_stopped_target, .timeout = 120)
 {
 	struct target t;
 	struct run_result r;
 	uint64_t mi0[MI_NFIELDS], mi1[MI_NFIELDS];
-	int64_t deadline = now_us() + 5000000;
-	char state[64] = "";
 
 	start_fragger(&t, "frag", "2", mi0);
-	cr_assert_eq(kill(t.pid, SIGSTOP), 0);
-	while (now_us() < deadline &&
-	       (proc_status_field(t.pid, "State", state, sizeof(state)) ||
-		state[0] != 'T'))
-		sleep_us(1000);
+	stop_by_job_control(&t);
 	cr_assert_eq(run_trim(t.pid, 0, &r), 0, "leakattach: %s", r.err);
 	cr_expect_eq(r.status, 2, "status %d: %s", r.status, r.err);
 	cr_expect_not_null(strstr(r.err, "job control"), "%s", r.err);
 	run_result_free(&r);
+	/* detached threads re-enter the stop: target_check_unharmed() waits */
 	cr_expect_eq(target_check_unharmed(&t, 1, NULL), 0, "%s", t.line);
 	cr_assert_eq(kill(t.pid, SIGCONT), 0);
 	cr_expect_eq(target_check_unharmed(&t, 0, mi1), 0, "%s", t.line);
 	expect_same_mallinfo(mi1, mi0, "after SIGCONT");
 	expect_wake_ok(&t, "after SIGCONT");
+	cr_expect_eq(target_stop(&t), 0);
+}
+
+/* Threads of pid whose State is R (runnable) right now. */
+static unsigned
+runnable_threads(pid_t pid)
+{
+	char path[64], state[64];
+	struct dirent *e;
+	unsigned n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	cr_assert_not_null(d, "cannot list %s", path);
+	while ((e = readdir(d))) {
+		if (atoi(e->d_name) > 0 &&
+		    !proc_status_field((pid_t)atoi(e->d_name), "State", state,
+				       sizeof(state)) &&
+		    state[0] == 'R')
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+#define STOPPED_REFUSALS 200
+
+/*
+ * The refusal of a stopped target, STOPPED_REFUSALS times: every one
+ * leaves each thread in its job control stop (State T, not the tracing
+ * stop t, TracerPid 0) 100 ms later, and after SIGCONT the heap is as it
+ * was and the blockers find their registers intact. Every fragger thread
+ * sleeps in read(2) when running, so a thread that leakattach let go
+ * instead of back into the stop shows S, never T. Even refusals run the
+ * CLI, what users run (it takes a snapshot before it calls la_trim(), so
+ * each run also stops and resumes the stopped target once more); odd
+ * ones la_trim() on one session, the same code without the exit of the
+ * CLI, whose kernel-made detach (exit_ptrace()) would hide a thread that
+ * the library left traced. Half through the library also keeps the run
+ * well under a minute on a loaded machine.
+ */
+Test(trim, refusals_leave_a_stopped_target_stopped, .timeout = 300)
+{
+	struct la_session *s;
+	struct target t;
+	uint64_t mi0[MI_NFIELDS], mi1[MI_NFIELDS];
+	unsigned runnable_at_100ms = 0, refused = 0;
+	int64_t t0 = now_us();
+
+	start_fragger(&t, "frag", "2", mi0);
+	stop_by_job_control(&t);
+	cr_assert_eq(la_session_open(t.pid, NULL, &s), 0, "%s", la_errmsg());
+	for (int i = 0; i < STOPPED_REFUSALS; i++) {
+		struct la_trim_result res;
+		struct run_result r;
+		int err;
+
+		if (i % 2 == 0) {
+			cr_assert_eq(run_trim(t.pid, 0, &r), 0,
+				     "leakattach: %s", r.err);
+			cr_assert_eq(r.status, 2, "refusal %d: status %d: %s",
+				     i, r.status, r.err);
+			cr_assert_not_null(strstr(r.err, "job control"),
+					   "refusal %d: %s", i, r.err);
+			run_result_free(&r);
+		} else {
+			err = la_trim(s, NULL, &res);
+			cr_assert_eq(err, -LA_EBUSY, "refusal %d: %d: %s", i,
+				     err, la_errmsg());
+			cr_assert_not_null(strstr(la_errmsg(), "job control"),
+					   "refusal %d: %s", i, la_errmsg());
+		}
+		refused++;
+		sleep_us(100000);
+		runnable_at_100ms += runnable_threads(t.pid) > 0;
+		cr_assert_eq(target_check_unharmed(&t, 1, NULL), 0,
+			     "100 ms after refusal %d: %s", i, t.line);
+	}
+	la_session_close(s);
+	note("refusals_leave_a_stopped_target_stopped: %u refusals in %.1f s; "
+	     "a thread was still on its way back into the stop 100 ms after "
+	     "%u of them",
+	     refused, (now_us() - t0) / 1e6, runnable_at_100ms);
+	cr_assert_eq(kill(t.pid, SIGCONT), 0);
+	cr_expect_eq(target_check_unharmed(&t, 0, mi1), 0, "%s", t.line);
+	expect_same_mallinfo(mi1, mi0, "after SIGCONT");
+	expect_wake_ok(&t, "after SIGCONT");
+	cr_assert_eq(ask(&t, "verify", "verify"), 0);
+	cr_expect_str_eq(t.line, "verify ok");
 	cr_expect_eq(target_stop(&t), 0);
 }
 
