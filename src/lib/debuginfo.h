@@ -27,7 +27,17 @@ struct di_struct {
 	struct di_member m[DEBUGINFO_MAX_MEMBERS];
 };
 
+/*
+ * Open path's DWARF. When the file allows it, questions are answered from
+ * one compilation unit at a time, read alone (debuginfo.c says how):
+ * memory in proportion to that unit, not to the file. Else, and whenever
+ * that fails, libdwarf reads the whole file. -LA_ENODEBUGINFO.
+ */
 int debuginfo_open(const char *path, struct debuginfo **out);
+/* The same, reading the whole file from the start (the fallback). */
+int debuginfo_open_whole(const char *path, struct debuginfo **out);
+/* Whether di still reads one unit at a time. */
+int debuginfo_sliced(const struct debuginfo *di);
 void debuginfo_close(struct debuginfo *di);
 
 /*
