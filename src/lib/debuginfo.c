@@ -214,7 +214,7 @@ read_section_table(int fd, const char *const *names_wanted, int n,
 			d->fsize -= sizeof(ch);
 			d->size = ch.ch_size;
 		}
-		if (d->size > SEC_MAX)
+		if (d->size >= SEC_MAX)
 			goto out;
 	}
 	err = 0;
@@ -246,12 +246,21 @@ read_sections(int fd, struct sec *out)
  * Inflating a stream can only start at its beginning. So that each CU
  * read does not inflate everything in front of it again, the state of the
  * inflater is kept (inflateCopy(): 32 KiB of window and 7 KiB of state)
- * every ZCHECK_EVERY bytes of output, the first time a read gets there;
+ * every MiB of output (or every ZCHECK_MAX-th of the section, for bigger
+ * ones: the memory stays bounded), the first time a read gets there;
  * zr_seek() resumes from the last one in front of the offset. For libc6-dbg
  * that is 6 checkpoints (240 KiB) once every CU has been read.
  */
 #define ZCHECK_EVERY (1u << 20)
-#define ZCHECK_MAX 256u
+#define ZCHECK_MAX 8u
+
+static uint64_t
+zcheck_every(const struct sec *s)
+{
+	uint64_t every = (s->size + ZCHECK_MAX - 1) / ZCHECK_MAX;
+
+	return every < ZCHECK_EVERY ? ZCHECK_EVERY : every;
+}
 
 struct zcheck {
 	uint64_t pos; /* inflated bytes before this point */
@@ -321,7 +330,7 @@ zr_close(struct zread *r)
 	r->z_live = 0;
 }
 
-/* Keep the inflater's state at r->pos, a multiple of ZCHECK_EVERY. */
+/* Keep the inflater's state at r->pos, a multiple of zcheck_every(). */
 static void
 zr_checkpoint(struct zread *r)
 {
@@ -363,7 +372,8 @@ zr_read(struct zread *r, void *buf, uint64_t len)
 	}
 	r->z.next_out = buf;
 	while (len) {
-		uint64_t next = (r->pos / ZCHECK_EVERY + 1) * ZCHECK_EVERY;
+		uint64_t every = zcheck_every(r->s);
+		uint64_t next = (r->pos / every + 1) * every;
 		uInt chunk = (uInt)(len < next - r->pos ? len : next - r->pos);
 		int zr;
 
@@ -479,8 +489,9 @@ zr_unit_length(struct zread *r, unsigned char *hdr, unsigned *hlen,
 /* ---- .debug_aranges: which CU holds an address -------------------------- */
 
 struct arange {
-	uint64_t lo, hi;
-	uint64_t cu; /* offset of the CU header in .debug_info */
+	uint64_t lo;
+	uint32_t len;
+	uint32_t cu; /* offset of the CU header (.debug_info < SEC_MAX) */
 };
 
 static int
@@ -547,7 +558,8 @@ read_aranges(int fd, struct sec *s, struct arange **out, size_t *nout)
 
 			if (!a && !l)
 				break;
-			if (!l || a + l < a)
+			/* (a range of 4 GiB or more is no code of ours) */
+			if (!l || a + l < a || l > UINT32_MAX || cu >= SEC_MAX)
 				continue;
 			if (n == cap) {
 				size_t ncap = cap ? 2 * cap : 256;
@@ -561,7 +573,7 @@ read_aranges(int fd, struct sec *s, struct arange **out, size_t *nout)
 				v = nv;
 				cap = ncap;
 			}
-			v[n++] = (struct arange){a, a + l, cu};
+			v[n++] = (struct arange){a, (uint32_t)l, (uint32_t)cu};
 		}
 	}
 	zr_close(&r);
@@ -593,7 +605,7 @@ arange_find(const struct arange *v, size_t n, uint64_t pc, uint64_t *cu)
 			hi = mid;
 	}
 	for (unsigned k = 0; lo > 0 && k < 16; k++, lo--)
-		if (pc < v[lo - 1].hi) {
+		if (pc - v[lo - 1].lo < v[lo - 1].len) {
 			*cu = v[lo - 1].cu;
 			return 0;
 		}
@@ -1727,7 +1739,45 @@ again:
 
 /* ---- call frame information ------------------------------------------- */
 
+/*
+ * libdwarf's list of a module's FDEs costs about 400 bytes per FDE, 1.5 MB
+ * for libc's 3700. So when the file has the usual .eh_frame_hdr (its
+ * sorted table of (initial location, FDE), datarel sdata4, written by
+ * ld's --eh-frame-hdr; LSB 5.0, "Exception Frames"), the FDE of a pc is
+ * found in that table and handed to libdwarf alone, with its CIE, in a
+ * small image: the CIE first, the FDE after it with its CIE pointer
+ * patched, and the section's address set so that the FDE keeps its own
+ * address and its pc-relative fields mean what they meant. The last
+ * CFI_UNITS FDEs are kept (stacks revisit the same functions). Without a
+ * usable table, libdwarf reads every FDE, as before.
+ */
+#define CFI_UNITS 8
+#define FDE_MAX (64u << 10) /* an FDE or CIE longer than this is not one */
+
+struct fde_unit {
+	int64_t idx; /* in the table; -1: unused */
+	unsigned long stamp;
+	struct unit u;
+	Dwarf_Cie *cies;
+	Dwarf_Signed ncies;
+	Dwarf_Fde *fdes;
+	Dwarf_Signed nfdes;
+};
+
+enum { CFI_EH_FRAME, CFI_EH_FRAME_HDR, CFI_NSEC };
+
+static const char *const cfi_sec_names[CFI_NSEC] = {".eh_frame",
+						    ".eh_frame_hdr"};
+
 struct debuginfo_cfi {
+	/* one FDE at a time (fd >= 0) */
+	int fd;
+	struct sec sec[CFI_NSEC];
+	int32_t (*table)[2]; /* (initial location, FDE), hdr-relative */
+	size_t nfde;
+	struct fde_unit units[CFI_UNITS];
+	unsigned long clock;
+	/* else libdwarf's list of every FDE */
 	Dwarf_Debug dbg;
 	Dwarf_Cie *cies;
 	Dwarf_Signed ncies;
@@ -1735,15 +1785,62 @@ struct debuginfo_cfi {
 	Dwarf_Signed nfdes;
 };
 
-int
-debuginfo_cfi_open(const char *path, struct debuginfo_cfi **out)
+static void
+fde_unit_free(struct fde_unit *f)
 {
-	struct debuginfo_cfi *c = calloc(1, sizeof(*c));
+	if (f->fdes)
+		dwarf_fde_cie_list_dealloc(f->u.dbg, f->cies, f->ncies, f->fdes,
+					   f->nfdes);
+	unit_free(&f->u);
+	memset(f, 0, sizeof(*f));
+	f->idx = -1;
+}
+
+/* The search table of .eh_frame_hdr, or an error: then the whole list. */
+static int
+cfi_read_table(struct debuginfo_cfi *c)
+{
+	const struct sec *eh = &c->sec[CFI_EH_FRAME];
+	const struct sec *hdr = &c->sec[CFI_EH_FRAME_HDR];
+	unsigned char h[12];
+	uint32_t count;
+	int err;
+
+	if (!eh->present || !hdr->present || eh->zlib || hdr->zlib)
+		return -ENOENT;
+	if (hdr->size < sizeof(h) ||
+	    (err = pread_all(c->fd, h, sizeof(h), hdr->off)))
+		return -ENOENT;
+	/*
+	 * version 1; eh_frame_ptr (any 4-byte encoding); fde_count udata4;
+	 * table datarel|sdata4 (DW_EH_PE_*: glibc's unwind-pe.h values).
+	 */
+	if (h[0] != 1 || (h[1] & 0x0f) != 0x0b || h[2] != 0x03 || h[3] != 0x3b)
+		return -ENOENT;
+	memcpy(&count, h + 8, 4);
+	if (!count || count > (hdr->size - sizeof(h)) / 8)
+		return -ENOENT;
+	c->table = malloc((size_t)count * sizeof(*c->table));
+	if (!c->table)
+		return -ENOMEM;
+	err = pread_all(c->fd, c->table, (size_t)count * sizeof(*c->table),
+			hdr->off + sizeof(h));
+	if (err) {
+		free(c->table);
+		c->table = NULL;
+		return err;
+	}
+	c->nfde = count;
+	return 0;
+}
+
+/* The whole list, as before: libdwarf reads every FDE of the file. */
+static int
+cfi_open_whole(const char *path, struct debuginfo_cfi *c)
+{
 	Dwarf_Error err = NULL;
 	int res;
 
-	if (!c)
-		return -ENOMEM;
 	/* No true_path buffer: the runtime file itself, never its debug file. */
 	res = dwarf_init_path(path, NULL, 0, DW_DLC_READ, DW_GROUPNUMBER_ANY,
 			      ignore_error, &c->dbg, &c->dbg, NULL, 0, NULL,
@@ -1751,7 +1848,9 @@ debuginfo_cfi_open(const char *path, struct debuginfo_cfi **out)
 	if (res != DW_DLV_OK) {
 		pr_debug("%s: %s", path,
 			 res == DW_DLV_ERROR ? dwarf_errmsg(err) : "no CFI");
-		free(c);
+		if (res == DW_DLV_ERROR)
+			dwarf_dealloc(NULL, err, DW_DLA_ERROR);
+		c->dbg = NULL;
 		return -LA_ENODEBUGINFO;
 	}
 	err = NULL;
@@ -1761,11 +1860,63 @@ debuginfo_cfi_open(const char *path, struct debuginfo_cfi **out)
 		pr_debug("%s: no .eh_frame: %s", path,
 			 res == DW_DLV_ERROR ? dwarf_errmsg(err) : "empty");
 		c->fdes = NULL;
-		debuginfo_cfi_close(c);
 		return -LA_ENODEBUGINFO;
+	}
+	return 0;
+}
+
+static int
+cfi_open(const char *path, int slices, struct debuginfo_cfi **out)
+{
+	struct debuginfo_cfi *c = calloc(1, sizeof(*c));
+	int err = -ENOENT;
+
+	if (!c)
+		return -ENOMEM;
+	for (unsigned i = 0; i < CFI_UNITS; i++)
+		c->units[i].idx = -1;
+	c->fd = -1;
+	if (slices) {
+		c->fd = open(path, O_RDONLY | O_CLOEXEC);
+		err = c->fd < 0 ? -errno
+				: read_section_table(c->fd, cfi_sec_names,
+						     CFI_NSEC, c->sec);
+		if (!err)
+			err = cfi_read_table(c);
+	}
+	if (err) {
+		if (c->fd >= 0)
+			close(c->fd);
+		c->fd = -1;
+		if (slices)
+			pr_debug("%s: no usable .eh_frame_hdr; every FDE read",
+				 path);
+		err = cfi_open_whole(path, c);
+		if (err) {
+			debuginfo_cfi_close(c);
+			return err;
+		}
 	}
 	*out = c;
 	return 0;
+}
+
+int
+debuginfo_cfi_open(const char *path, struct debuginfo_cfi **out)
+{
+	return cfi_open(path, 1, out);
+}
+
+int
+debuginfo_cfi_open_whole(const char *path, struct debuginfo_cfi **out)
+{
+	return cfi_open(path, 0, out);
+}
+
+int
+debuginfo_cfi_sliced(const struct debuginfo_cfi *c)
+{
+	return c->fd >= 0;
 }
 
 void
@@ -1773,11 +1924,130 @@ debuginfo_cfi_close(struct debuginfo_cfi *c)
 {
 	if (!c)
 		return;
+	for (unsigned i = 0; i < CFI_UNITS; i++)
+		fde_unit_free(&c->units[i]);
+	free(c->table);
+	if (c->fd >= 0)
+		close(c->fd);
 	if (c->fdes)
 		dwarf_fde_cie_list_dealloc(c->dbg, c->cies, c->ncies, c->fdes,
 					   c->nfdes);
-	dwarf_finish(c->dbg, NULL);
+	if (c->dbg)
+		dwarf_finish(c->dbg, NULL);
 	free(c);
+}
+
+/* An .eh_frame entry's total size at off (length field included). */
+static int
+eh_entry(struct debuginfo_cfi *c, uint64_t off, uint32_t *total)
+{
+	const struct sec *eh = &c->sec[CFI_EH_FRAME];
+	uint32_t len;
+
+	if (off > eh->size || eh->size - off < 8 ||
+	    pread_all(c->fd, &len, 4, eh->off + off))
+		return -ENOENT;
+	/* 0 ends the section; 0xffffffff (64-bit lengths) is not ours */
+	if (!len || len > FDE_MAX || len < 4 || len > eh->size - off - 4)
+		return -ENOENT;
+	*total = len + 4;
+	return 0;
+}
+
+/* Table entry idx's FDE and its CIE, alone in an image, read by libdwarf. */
+static int
+fde_unit_build(struct debuginfo_cfi *c, size_t idx, struct fde_unit *f)
+{
+	const struct sec *eh = &c->sec[CFI_EH_FRAME];
+	const struct sec *hdr = &c->sec[CFI_EH_FRAME_HDR];
+	uint64_t fde_addr = hdr->addr + (uint64_t)(int64_t)c->table[idx][1];
+	uint64_t fde_off, cie_off;
+	uint32_t fde_len, cie_len, cie_ptr, new_ptr;
+	struct img_sec v[1];
+	unsigned char *p;
+	int err;
+
+	memset(f, 0, sizeof(*f));
+	f->idx = -1;
+	if (fde_addr < eh->addr || fde_addr - eh->addr >= eh->size)
+		return -ENOENT;
+	fde_off = fde_addr - eh->addr;
+	if (eh_entry(c, fde_off, &fde_len) ||
+	    pread_all(c->fd, &cie_ptr, 4, eh->off + fde_off + 4) || !cie_ptr ||
+	    cie_ptr > fde_off + 4)
+		return -ENOENT;
+	cie_off = fde_off + 4 - cie_ptr;
+	if (eh_entry(c, cie_off, &cie_len))
+		return -ENOENT;
+	/* The CIE at 0, the FDE right after it, then a 0 length: the end. */
+	v[0] = (struct img_sec){".eh_frame", eh->addr + fde_off - cie_len,
+				(uint64_t)cie_len + fde_len + 4, 0};
+	err = img_alloc(&f->u, v, 1);
+	if (err)
+		return err;
+	p = f->u.img + v[0].off;
+	err = pread_all(c->fd, p, cie_len, eh->off + cie_off);
+	if (!err)
+		err = pread_all(c->fd, p + cie_len, fde_len, eh->off + fde_off);
+	new_ptr = cie_len + 4; /* from the FDE's CIE pointer back to 0 */
+	memcpy(p + cie_len + 4, &new_ptr, 4);
+	if (!err)
+		err = img_open(&f->u);
+	if (!err &&
+	    (dwarf_get_fde_list_eh(f->u.dbg, &f->cies, &f->ncies, &f->fdes,
+				   &f->nfdes, NULL) != DW_DLV_OK ||
+	     f->nfdes != 1)) {
+		f->fdes = NULL;
+		err = -LA_ENODEBUGINFO;
+	}
+	if (err) {
+		fde_unit_free(f);
+		return err;
+	}
+	f->idx = (int64_t)idx;
+	return 0;
+}
+
+/* The FDE list that holds pc's rules: one FDE's, or the whole file's. */
+static int
+cfi_fdes(struct debuginfo_cfi *c, uint64_t pc, Dwarf_Fde **fdes)
+{
+	const struct sec *hdr = &c->sec[CFI_EH_FRAME_HDR];
+	size_t lo = 0, hi = c->nfde;
+	struct fde_unit *f = NULL, *old = &c->units[0];
+	int err;
+
+	if (c->fd < 0) {
+		*fdes = c->fdes;
+		return 0;
+	}
+	/* The last entry starting at or below pc (the table is sorted). */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (hdr->addr + (uint64_t)(int64_t)c->table[mid][0] <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return -ENOENT;
+	for (unsigned i = 0; i < CFI_UNITS; i++) {
+		if (c->units[i].idx == (int64_t)(lo - 1))
+			f = &c->units[i];
+		if (c->units[i].stamp < old->stamp)
+			old = &c->units[i];
+	}
+	if (!f) {
+		f = old;
+		fde_unit_free(f);
+		err = fde_unit_build(c, lo - 1, f);
+		if (err)
+			return err == -ENOMEM ? err : -ENOENT;
+	}
+	f->stamp = ++c->clock;
+	*fdes = f->fdes;
+	return 0;
 }
 
 /* One libdwarf rule in our terms (libdwarf.h, Dwarf_Regtable_Entry3_s). */
@@ -1830,8 +2100,10 @@ debuginfo_cfi_row(struct debuginfo_cfi *c, uint64_t pc, struct cfi_row *out)
 	Dwarf_Fde fde = NULL;
 	Dwarf_Addr lo = 0, hi = 0, row_pc = 0;
 	const Dwarf_Regtable_Entry3 *cfa;
+	Dwarf_Fde *fdes = NULL;
 
-	if (dwarf_get_fde_at_pc(c->fdes, pc, &fde, &lo, &hi, NULL) != DW_DLV_OK)
+	if (cfi_fdes(c, pc, &fdes) ||
+	    dwarf_get_fde_at_pc(fdes, pc, &fde, &lo, &hi, NULL) != DW_DLV_OK)
 		return -ENOENT;
 	memset(rules, 0, sizeof(rules));
 	if (dwarf_get_fde_info_for_all_regs3(fde, pc, &tab, &row_pc, NULL) !=

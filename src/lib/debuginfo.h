@@ -75,9 +75,11 @@ int debuginfo_line(struct debuginfo *di, uint64_t pc, char *file, size_t len,
 /*
  * Call frame information from a module's runtime file: its .eh_frame
  * (Debian's separate debug files carry .eh_frame as NOBITS, so CFI never
- * comes from them; research/ptrace-dwarf.md §4.2). The FDE list is read
- * once at open. Registers are DWARF numbers (x86_64: 0 rax, 1 rdx, 2 rcx,
- * 3 rbx, 4 rsi, 5 rdi, 6 rbp, 7 rsp, 8-15 r8-r15, 16 return address).
+ * comes from them; research/ptrace-dwarf.md §4.2). The FDE of an address
+ * is found through .eh_frame_hdr and read alone (the last few are kept);
+ * without that table, every FDE is read at open. Registers are DWARF
+ * numbers (x86_64: 0 rax, 1 rdx, 2 rcx, 3 rbx, 4 rsi, 5 rdi, 6 rbp, 7 rsp,
+ * 8-15 r8-r15, 16 return address).
  */
 struct debuginfo_cfi;
 
@@ -97,7 +99,9 @@ struct cfi_rule {
 	enum cfi_rule_kind kind;
 	unsigned reg;
 	int64_t offset;
-	const unsigned char *expr; /* DWARF expression, owned by the cfi */
+	/* DWARF expression, owned by the cfi: valid until the next
+	 * debuginfo_cfi_row() or debuginfo_cfi_close() */
+	const unsigned char *expr;
 	size_t expr_len;
 };
 
@@ -113,6 +117,10 @@ struct cfi_row {
  * cannot be parsed), -ENOMEM.
  */
 int debuginfo_cfi_open(const char *path, struct debuginfo_cfi **out);
+/* The same, reading every FDE at open (the fallback). */
+int debuginfo_cfi_open_whole(const char *path, struct debuginfo_cfi **out);
+/* Whether cfi reads one FDE at a time. */
+int debuginfo_cfi_sliced(const struct debuginfo_cfi *cfi);
 void debuginfo_cfi_close(struct debuginfo_cfi *cfi);
 /* The rules in effect at link-time address pc. -ENOENT: no FDE holds it. */
 int debuginfo_cfi_row(struct debuginfo_cfi *cfi, uint64_t pc,

@@ -14,7 +14,10 @@
  *    of every function of callchain (DWARF in the executable itself,
  *    uncompressed), still from one CU at a time at the end;
  *  - a file without .debug_aranges (libc's debug file after objcopy) is
- *    read whole, and gives the same answers.
+ *    read whole, and gives the same answers;
+ *  - call frame information: the FDE found through .eh_frame_hdr and
+ *    read alone gives the rules of libdwarf's whole list, around every
+ *    function of libc and of three builds of callchain, and in .plt.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -186,7 +189,7 @@ ParameterizedTest(struct version *v, debuginfo,
 
 /* ---- lines ---------------------------------------------------------- */
 
-#define MAX_PCS 400
+#define MAX_PCS 8192
 
 struct sample {
 	uint64_t pc[MAX_PCS];
@@ -328,5 +331,115 @@ Test(debuginfo, a_file_without_aranges_is_read_whole, .timeout = 120)
 	for (size_t i = 0; i < NVARS; i++) {
 		cr_expect_eq(one.verr[i], 0, "%s: %d", vars[i], one.verr[i]);
 		cr_expect_eq(one.val[i], all.val[i], "%s", vars[i]);
+	}
+}
+
+/* ---- call frame information -------------------------------------------- */
+
+static void
+expect_same_rule(const struct cfi_rule *a, const struct cfi_rule *b,
+		 uint64_t pc, const char *what)
+{
+	cr_expect_eq(a->kind, b->kind, "pc %#llx %s: kind %d, not %d",
+		     (unsigned long long)pc, what, a->kind, b->kind);
+	cr_expect_eq(a->reg, b->reg, "pc %#llx %s: reg", (unsigned long long)pc,
+		     what);
+	cr_expect_eq(a->offset, b->offset, "pc %#llx %s: offset",
+		     (unsigned long long)pc, what);
+	cr_expect_eq(a->expr_len, b->expr_len, "pc %#llx %s: expression",
+		     (unsigned long long)pc, what);
+	if (a->expr_len == b->expr_len && a->expr_len)
+		cr_expect(a->expr && b->expr &&
+				  !memcmp(a->expr, b->expr, a->expr_len),
+			  "pc %#llx %s: expression", (unsigned long long)pc,
+			  what);
+}
+
+/*
+ * The rows of every sampled pc (a function's first byte, second byte,
+ * middle and last byte, and every 4th byte of .plt) agree between the
+ * FDE read alone and the whole list; returns how many had one.
+ */
+static unsigned
+same_rows(const char *path, const char *symfile)
+{
+	static struct sample s;
+	struct debuginfo_cfi *one, *all;
+	struct elffile *ef;
+	uint64_t plt = 0, plt_size = 0;
+	const void *data;
+	unsigned found = 0, tried = 0;
+
+	sample_functions(symfile, 1, &s);
+	cr_assert_eq(elffile_open(path, &ef), 0, "%s", path);
+	if (elffile_section(ef, ".plt", &plt, &plt_size, &data))
+		plt_size = 0;
+	elffile_close(ef);
+	cr_assert_eq(debuginfo_cfi_open(path, &one), 0, "%s", path);
+	cr_assert_eq(debuginfo_cfi_open_whole(path, &all), 0, "%s", path);
+	cr_expect_eq(debuginfo_cfi_sliced(one), 1,
+		     "%s: FDEs are not read one at a time", path);
+	cr_expect_eq(debuginfo_cfi_sliced(all), 0);
+	for (unsigned i = 0; i < s.n + plt_size / 4; i++) {
+		/* sample_cb kept middles; the size is gone: ask around them */
+		uint64_t base = i < s.n ? s.pc[i] : plt + 4 * (i - s.n);
+		uint64_t pcs[4] = {base, base + 1, base - 1, base + 7};
+
+		for (unsigned k = 0; k < (i < s.n ? 4u : 1u); k++) {
+			struct cfi_row ra, rb;
+			int ea, eb;
+
+			memset(&ra, 0, sizeof(ra));
+			memset(&rb, 0, sizeof(rb));
+			/* one then the other: each row is read before the
+			 * next call may free its expressions */
+			ea = debuginfo_cfi_row(one, pcs[k], &ra);
+			eb = debuginfo_cfi_row(all, pcs[k], &rb);
+			tried++;
+			cr_expect_eq(ea, eb, "%s: pc %#llx: %d, not %d", path,
+				     (unsigned long long)pcs[k], ea, eb);
+			if (ea || eb)
+				continue;
+			found++;
+			cr_expect_eq(ra.fde_lo, rb.fde_lo, "pc %#llx",
+				     (unsigned long long)pcs[k]);
+			cr_expect_eq(ra.fde_hi, rb.fde_hi, "pc %#llx",
+				     (unsigned long long)pcs[k]);
+			expect_same_rule(&ra.cfa, &rb.cfa, pcs[k], "CFA");
+			for (unsigned r = 0; r < CFI_NREGS; r++)
+				expect_same_rule(&ra.reg[r], &rb.reg[r], pcs[k],
+						 "register");
+		}
+	}
+	cr_expect_geq(found, tried / 2, "%s: rows for %u of %u pcs", path,
+		      found, tried);
+	cr_expect_eq(debuginfo_cfi_sliced(one), 1);
+	debuginfo_cfi_close(one);
+	debuginfo_cfi_close(all);
+	return found;
+}
+
+Test(debuginfo, libc_cfi_one_fde_at_a_time, .timeout = 120)
+{
+	char dbg[PATH_MAX];
+	Dl_info info;
+	uint64_t pc;
+
+	cr_assert(dladdr((void *)gnu_get_libc_version, &info) &&
+		  info.dli_fname);
+	/* libc's .symtab is in its debug file; the CFI in libc itself */
+	libc_debug_file("", dbg, sizeof(dbg), &pc);
+	same_rows(info.dli_fname, dbg);
+}
+
+Test(debuginfo, executable_cfi_one_fde_at_a_time)
+{
+	const char *const names[] = {"callchain", "callchain-o2",
+				     "callchain-nopie"};
+	char prog[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		target_path(names[i], prog, sizeof(prog));
+		same_rows(prog, prog);
 	}
 }
