@@ -65,9 +65,9 @@ int debuginfo_variable(struct debuginfo *di, const char *name, uint64_t *value,
  * The source file (as the line table names it, usually an absolute path)
  * and line of the link-time address pc, from .debug_line: the row with the
  * greatest address <= pc whose successor in its sequence lies above pc.
- * The CU comes from .debug_aranges, else from each CU's low/high pc. Line
- * tables are kept for the last few CUs asked about. -ENOENT when no line
- * table covers pc.
+ * The CU comes from .debug_aranges (else, reading the whole file, from
+ * each CU's low/high pc). Line tables are kept, copied, for the last few
+ * CUs asked about. -ENOENT when no line table covers pc.
  */
 int debuginfo_line(struct debuginfo *di, uint64_t pc, char *file, size_t len,
 		   unsigned *line);
