@@ -1744,24 +1744,24 @@ again:
  * for libc's 3700. So when the file has the usual .eh_frame_hdr (its
  * sorted table of (initial location, FDE), datarel sdata4, written by
  * ld's --eh-frame-hdr; LSB 5.0, "Exception Frames"), the FDE of a pc is
- * found in that table and handed to libdwarf alone, with its CIE, in a
- * small image: the CIE first, the FDE after it with its CIE pointer
- * patched, and the section's address set so that the FDE keeps its own
- * address and its pc-relative fields mean what they meant. The last
- * CFI_UNITS FDEs are kept (stacks revisit the same functions). Without a
- * usable table, libdwarf reads every FDE, as before.
+ * found in that table, and libdwarf is handed the last CFI_FDES FDEs
+ * asked for (stacks revisit the same functions), with their CIEs, in a
+ * small image rebuilt when another one is needed: each CIE once, then the
+ * FDEs, their CIE pointers patched, their pc-relative initial locations
+ * moved by as much as the FDE moved, so that they mean what they meant.
+ * One image per module: a Dwarf_Debug costs some 25 KB. Without a usable
+ * table, or with encodings this does not move, libdwarf reads every FDE,
+ * as before.
  */
-#define CFI_UNITS 8
+#define CFI_FDES 32
 #define FDE_MAX (64u << 10) /* an FDE or CIE longer than this is not one */
 
-struct fde_unit {
-	int64_t idx; /* in the table; -1: unused */
+struct fde_slot {
+	int64_t idx; /* in the table; -1: free */
 	unsigned long stamp;
-	struct unit u;
-	Dwarf_Cie *cies;
-	Dwarf_Signed ncies;
-	Dwarf_Fde *fdes;
-	Dwarf_Signed nfdes;
+	uint64_t fde_off; /* in .eh_frame */
+	uint64_t lo, hi; /* its range, once in the image */
+	uint64_t img_off; /* its offset in the image's .eh_frame */
 };
 
 enum { CFI_EH_FRAME, CFI_EH_FRAME_HDR, CFI_NSEC };
@@ -1769,14 +1769,28 @@ enum { CFI_EH_FRAME, CFI_EH_FRAME_HDR, CFI_NSEC };
 static const char *const cfi_sec_names[CFI_NSEC] = {".eh_frame",
 						    ".eh_frame_hdr"};
 
+/*
+ * The table stays in the file (postgres's is 137 KB): kept in memory are
+ * the first location of every FDE_BLOCK entries, and the last block read.
+ */
+#define FDE_BLOCK 64u
+
 struct debuginfo_cfi {
 	/* one FDE at a time (fd >= 0) */
 	int fd;
 	struct sec sec[CFI_NSEC];
-	int32_t (*table)[2]; /* (initial location, FDE), hdr-relative */
-	size_t nfde;
-	struct fde_unit units[CFI_UNITS];
+	uint32_t nfde;
+	int32_t *first; /* of each block: initial location, hdr-relative */
+	uint32_t nblocks;
+	int64_t block_no; /* in block; -1: none */
+	int32_t block[FDE_BLOCK][2]; /* (initial location, FDE) */
+	struct fde_slot slot[CFI_FDES];
 	unsigned long clock;
+	struct unit u; /* the image of the slots' FDEs */
+	Dwarf_Cie *ucies;
+	Dwarf_Signed nucies;
+	Dwarf_Fde *ufdes;
+	Dwarf_Signed nufdes;
 	/* else libdwarf's list of every FDE */
 	Dwarf_Debug dbg;
 	Dwarf_Cie *cies;
@@ -1786,17 +1800,45 @@ struct debuginfo_cfi {
 };
 
 static void
-fde_unit_free(struct fde_unit *f)
+cfi_image_free(struct debuginfo_cfi *c)
 {
-	if (f->fdes)
-		dwarf_fde_cie_list_dealloc(f->u.dbg, f->cies, f->ncies, f->fdes,
-					   f->nfdes);
-	unit_free(&f->u);
-	memset(f, 0, sizeof(*f));
-	f->idx = -1;
+	if (c->ufdes)
+		dwarf_fde_cie_list_dealloc(c->u.dbg, c->ucies, c->nucies,
+					   c->ufdes, c->nufdes);
+	c->ufdes = NULL;
+	c->ucies = NULL;
+	unit_free(&c->u);
 }
 
-/* The search table of .eh_frame_hdr, or an error: then the whole list. */
+/* The table's byte offset in the file of entry i. */
+static uint64_t
+cfi_entry_off(const struct debuginfo_cfi *c, uint64_t i)
+{
+	return c->sec[CFI_EH_FRAME_HDR].off + 12 + 8 * i;
+}
+
+/* Block b of the table into c->block; its number of entries. */
+static uint32_t
+cfi_load_block(struct debuginfo_cfi *c, uint32_t b)
+{
+	uint32_t n = c->nfde - b * FDE_BLOCK;
+
+	if (n > FDE_BLOCK)
+		n = FDE_BLOCK;
+	if (c->block_no != (int64_t)b) {
+		c->block_no = -1;
+		if (pread_all(c->fd, c->block, n * sizeof(c->block[0]),
+			      cfi_entry_off(c, (uint64_t)b * FDE_BLOCK)))
+			return 0;
+		c->block_no = b;
+	}
+	return n;
+}
+
+/*
+ * The search table of .eh_frame_hdr (its header checked, the first
+ * location of each block kept), or an error: then the whole list.
+ */
 static int
 cfi_read_table(struct debuginfo_cfi *c)
 {
@@ -1806,6 +1848,7 @@ cfi_read_table(struct debuginfo_cfi *c)
 	uint32_t count;
 	int err;
 
+	c->block_no = -1;
 	if (!eh->present || !hdr->present || eh->zlib || hdr->zlib)
 		return -ENOENT;
 	if (hdr->size < sizeof(h) ||
@@ -1820,17 +1863,61 @@ cfi_read_table(struct debuginfo_cfi *c)
 	memcpy(&count, h + 8, 4);
 	if (!count || count > (hdr->size - sizeof(h)) / 8)
 		return -ENOENT;
-	c->table = malloc((size_t)count * sizeof(*c->table));
-	if (!c->table)
-		return -ENOMEM;
-	err = pread_all(c->fd, c->table, (size_t)count * sizeof(*c->table),
-			hdr->off + sizeof(h));
-	if (err) {
-		free(c->table);
-		c->table = NULL;
-		return err;
-	}
 	c->nfde = count;
+	c->nblocks = (count + FDE_BLOCK - 1) / FDE_BLOCK;
+	c->first = malloc(c->nblocks * sizeof(*c->first));
+	if (!c->first)
+		return -ENOMEM;
+	for (uint32_t b = 0; b < c->nblocks; b++) {
+		if (!cfi_load_block(c, b)) {
+			free(c->first);
+			c->first = NULL;
+			return -LA_EBADELF;
+		}
+		c->first[b] = c->block[0][0];
+	}
+	return 0;
+}
+
+/*
+ * The index of the table's last entry whose initial location is at or
+ * below pc (the table is sorted), and its FDE's address; -ENOENT.
+ */
+static int
+cfi_search(struct debuginfo_cfi *c, uint64_t pc, uint32_t *idx,
+	   uint64_t *fde_addr)
+{
+	uint64_t base = c->sec[CFI_EH_FRAME_HDR].addr;
+	uint32_t lo = 0, hi = c->nblocks, b, n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (base + (uint64_t)(int64_t)c->first[mid] <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return -ENOENT;
+	b = lo - 1;
+	n = cfi_load_block(c, b);
+	if (!n)
+		return -ENOENT;
+	lo = 0;
+	hi = n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (base + (uint64_t)(int64_t)c->block[mid][0] <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return -ENOENT;
+	*idx = b * FDE_BLOCK + lo - 1;
+	*fde_addr = base + (uint64_t)(int64_t)c->block[lo - 1][1];
 	return 0;
 }
 
@@ -1873,9 +1960,10 @@ cfi_open(const char *path, int slices, struct debuginfo_cfi **out)
 
 	if (!c)
 		return -ENOMEM;
-	for (unsigned i = 0; i < CFI_UNITS; i++)
-		c->units[i].idx = -1;
+	for (unsigned i = 0; i < CFI_FDES; i++)
+		c->slot[i].idx = -1;
 	c->fd = -1;
+	c->block_no = -1;
 	if (slices) {
 		c->fd = open(path, O_RDONLY | O_CLOEXEC);
 		err = c->fd < 0 ? -errno
@@ -1924,9 +2012,8 @@ debuginfo_cfi_close(struct debuginfo_cfi *c)
 {
 	if (!c)
 		return;
-	for (unsigned i = 0; i < CFI_UNITS; i++)
-		fde_unit_free(&c->units[i]);
-	free(c->table);
+	cfi_image_free(c);
+	free(c->first);
 	if (c->fd >= 0)
 		close(c->fd);
 	if (c->fdes)
@@ -1954,99 +2041,276 @@ eh_entry(struct debuginfo_cfi *c, uint64_t off, uint32_t *total)
 	return 0;
 }
 
-/* Table entry idx's FDE and its CIE, alone in an image, read by libdwarf. */
-static int
-fde_unit_build(struct debuginfo_cfi *c, size_t idx, struct fde_unit *f)
+/* A DW_EH_PE_* pointer's size (glibc's unwind-pe.h); 0: not one of ours. */
+static unsigned
+eh_pe_size(unsigned char enc)
 {
-	const struct sec *eh = &c->sec[CFI_EH_FRAME];
-	const struct sec *hdr = &c->sec[CFI_EH_FRAME_HDR];
-	uint64_t fde_addr = hdr->addr + (uint64_t)(int64_t)c->table[idx][1];
-	uint64_t fde_off, cie_off;
-	uint32_t fde_len, cie_len, cie_ptr, new_ptr;
-	struct img_sec v[1];
-	unsigned char *p;
-	int err;
-
-	memset(f, 0, sizeof(*f));
-	f->idx = -1;
-	if (fde_addr < eh->addr || fde_addr - eh->addr >= eh->size)
-		return -ENOENT;
-	fde_off = fde_addr - eh->addr;
-	if (eh_entry(c, fde_off, &fde_len) ||
-	    pread_all(c->fd, &cie_ptr, 4, eh->off + fde_off + 4) || !cie_ptr ||
-	    cie_ptr > fde_off + 4)
-		return -ENOENT;
-	cie_off = fde_off + 4 - cie_ptr;
-	if (eh_entry(c, cie_off, &cie_len))
-		return -ENOENT;
-	/* The CIE at 0, the FDE right after it, then a 0 length: the end. */
-	v[0] = (struct img_sec){".eh_frame", eh->addr + fde_off - cie_len,
-				(uint64_t)cie_len + fde_len + 4, 0};
-	err = img_alloc(&f->u, v, 1);
-	if (err)
-		return err;
-	p = f->u.img + v[0].off;
-	err = pread_all(c->fd, p, cie_len, eh->off + cie_off);
-	if (!err)
-		err = pread_all(c->fd, p + cie_len, fde_len, eh->off + fde_off);
-	new_ptr = cie_len + 4; /* from the FDE's CIE pointer back to 0 */
-	memcpy(p + cie_len + 4, &new_ptr, 4);
-	if (!err)
-		err = img_open(&f->u);
-	if (!err &&
-	    (dwarf_get_fde_list_eh(f->u.dbg, &f->cies, &f->ncies, &f->fdes,
-				   &f->nfdes, NULL) != DW_DLV_OK ||
-	     f->nfdes != 1)) {
-		f->fdes = NULL;
-		err = -LA_ENODEBUGINFO;
+	switch (enc & 0x0f) {
+	case 0x00: /* absptr */
+	case 0x04: /* udata8 */
+	case 0x0c: /* sdata8 */
+		return 8;
+	case 0x02: /* udata2 */
+	case 0x0a: /* sdata2 */
+		return 2;
+	case 0x03: /* udata4 */
+	case 0x0b: /* sdata4 */
+		return 4;
 	}
-	if (err) {
-		fde_unit_free(f);
-		return err;
-	}
-	f->idx = (int64_t)idx;
 	return 0;
 }
 
-/* The FDE list that holds pc's rules: one FDE's, or the whole file's. */
+/*
+ * The encoding of the initial locations of a CIE's FDEs: its 'R'
+ * augmentation (LSB 5.0, "The Common Information Entry Format"), absptr
+ * without one. -1 for what this file does not read.
+ */
+static int
+cie_fde_encoding(const unsigned char *cie, uint32_t total)
+{
+	const unsigned char *aug, *end = cie + total;
+	size_t at = 9, len = total;
+	int ok = 1, enc = 0;
+	uint64_t auglen;
+	uint32_t id;
+
+	memcpy(&id, cie + 4, 4);
+	if (total < 10 || id || (cie[8] != 1 && cie[8] != 3))
+		return -1;
+	aug = cie + at;
+	if (!memchr(aug, 0, (size_t)(end - aug)))
+		return -1;
+	at += strlen((const char *)aug) + 1;
+	read_uleb(cie, len, &at, &ok); /* code alignment */
+	read_uleb(cie, len, &at, &ok); /* data alignment (SLEB, same bytes) */
+	if (cie[8] == 1)
+		at++; /* return address register */
+	else
+		read_uleb(cie, len, &at, &ok);
+	if (aug[0] != 'z')
+		return aug[0] ? -1 : 0;
+	auglen = read_uleb(cie, len, &at, &ok);
+	if (!ok || at > len || auglen > len - at)
+		return -1;
+	for (const unsigned char *a = aug + 1; *a; a++) {
+		if (at >= len)
+			return -1;
+		switch (*a) {
+		case 'R':
+			enc = cie[at++];
+			break;
+		case 'L':
+			at++;
+			break;
+		case 'P': {
+			unsigned sz = eh_pe_size(cie[at]);
+
+			if (!sz)
+				return -1;
+			at += 1 + sz;
+			break;
+		}
+		case 'S':
+			break;
+		default:
+			return -1;
+		}
+	}
+	return enc;
+}
+
+/*
+ * The slots' FDEs and their CIEs in a new image, read by libdwarf; each
+ * slot's range and place in it. An error leaves no image.
+ */
+static int
+cfi_image_build(struct debuginfo_cfi *c)
+{
+	const struct sec *eh = &c->sec[CFI_EH_FRAME];
+	struct {
+		uint64_t cie_off, cie_new;
+		uint32_t cie_len, fde_len;
+		int enc;
+	} e[CFI_FDES];
+	uint64_t cies[CFI_FDES], size = 0;
+	unsigned ncies = 0;
+	struct img_sec v[1];
+	unsigned char *p;
+	int err = 0;
+
+	cfi_image_free(c);
+	for (unsigned i = 0; i < CFI_FDES; i++) {
+		struct fde_slot *f = &c->slot[i];
+		uint32_t ptr;
+		unsigned k;
+
+		if (f->idx < 0)
+			continue;
+		if (eh_entry(c, f->fde_off, &e[i].fde_len) ||
+		    pread_all(c->fd, &ptr, 4, eh->off + f->fde_off + 4) ||
+		    !ptr || ptr > f->fde_off + 4)
+			return -ENOENT;
+		e[i].cie_off = f->fde_off + 4 - ptr;
+		if (eh_entry(c, e[i].cie_off, &e[i].cie_len))
+			return -ENOENT;
+		for (k = 0; k < ncies && cies[k] != e[i].cie_off; k++)
+			;
+		if (k == ncies) {
+			cies[ncies++] = e[i].cie_off;
+			size += e[i].cie_len;
+		}
+		size += e[i].fde_len;
+	}
+	/* CIEs first, FDEs after them, then a 0 length: the end */
+	v[0] = (struct img_sec){".eh_frame", eh->addr, size + 4, 0};
+	err = img_alloc(&c->u, v, 1);
+	if (err)
+		return err;
+	p = c->u.img + v[0].off;
+	size = 0;
+	for (unsigned k = 0; k < ncies && !err; k++) {
+		for (unsigned i = 0; i < CFI_FDES; i++)
+			if (c->slot[i].idx >= 0 && e[i].cie_off == cies[k]) {
+				err = pread_all(c->fd, p + size, e[i].cie_len,
+						eh->off + cies[k]);
+				for (unsigned j = 0; j < CFI_FDES; j++)
+					if (c->slot[j].idx >= 0 &&
+					    e[j].cie_off == cies[k]) {
+						e[j].cie_new = size;
+						e[j].enc = cie_fde_encoding(
+							p + size, e[i].cie_len);
+					}
+				size += e[i].cie_len;
+				break;
+			}
+	}
+	for (unsigned i = 0; i < CFI_FDES && !err; i++) {
+		struct fde_slot *f = &c->slot[i];
+		unsigned char *q = p + size;
+		uint32_t ptr = (uint32_t)(size + 4 - e[i].cie_new);
+		int64_t delta = (int64_t)f->fde_off - (int64_t)size;
+		unsigned sz;
+
+		if (f->idx < 0)
+			continue;
+		err = pread_all(c->fd, q, e[i].fde_len, eh->off + f->fde_off);
+		sz = e[i].enc >= 0 ? eh_pe_size((unsigned char)e[i].enc) : 0;
+		/* absolute or pc-relative, direct, 4 or 8 bytes */
+		if (!err && (!sz || sz < 4 || (e[i].enc & 0xe0) ||
+			     (e[i].enc & 0x70) > 0x10 || 8 + sz > e[i].fde_len))
+			err = -ENOENT;
+		if (err)
+			break;
+		memcpy(q + 4, &ptr, 4);
+		if ((e[i].enc & 0x70) == 0x10) {
+			/* its field moved by -delta: the value by +delta */
+			if (sz == 4) {
+				int32_t v4;
+				int64_t nv;
+
+				memcpy(&v4, q + 8, 4);
+				nv = (int64_t)v4 + delta;
+				if (nv < INT32_MIN || nv > INT32_MAX) {
+					err = -ENOENT;
+					break;
+				}
+				v4 = (int32_t)nv;
+				memcpy(q + 8, &v4, 4);
+			} else {
+				uint64_t v8;
+
+				memcpy(&v8, q + 8, 8);
+				v8 += (uint64_t)delta;
+				memcpy(q + 8, &v8, 8);
+			}
+		}
+		f->img_off = size;
+		size += e[i].fde_len;
+	}
+	if (!err)
+		err = img_open(&c->u);
+	if (!err &&
+	    dwarf_get_fde_list_eh(c->u.dbg, &c->ucies, &c->nucies, &c->ufdes,
+				  &c->nufdes, NULL) != DW_DLV_OK) {
+		c->ufdes = NULL;
+		err = -LA_ENODEBUGINFO;
+	}
+	/* Each slot's range, from libdwarf: matched by its place. */
+	for (Dwarf_Signed k = 0; !err && k < c->nufdes; k++) {
+		Dwarf_Addr lo = 0;
+		Dwarf_Unsigned len = 0, blen;
+		Dwarf_Ptr bytes;
+		Dwarf_Off cie_o, fde_o = 0;
+		Dwarf_Signed cie_i;
+
+		if (dwarf_get_fde_range(c->ufdes[k], &lo, &len, &bytes, &blen,
+					&cie_o, &cie_i, &fde_o,
+					NULL) != DW_DLV_OK)
+			continue;
+		for (unsigned i = 0; i < CFI_FDES; i++)
+			if (c->slot[i].idx >= 0 &&
+			    c->slot[i].img_off == fde_o) {
+				c->slot[i].lo = lo;
+				c->slot[i].hi = lo + len;
+			}
+	}
+	if (err)
+		cfi_image_free(c);
+	return err;
+}
+
+/* The FDE list that holds pc's rules: the image's, or the whole file's. */
 static int
 cfi_fdes(struct debuginfo_cfi *c, uint64_t pc, Dwarf_Fde **fdes)
 {
-	const struct sec *hdr = &c->sec[CFI_EH_FRAME_HDR];
-	size_t lo = 0, hi = c->nfde;
-	struct fde_unit *f = NULL, *old = &c->units[0];
+	struct fde_slot *f = NULL, *old = &c->slot[0];
+	uint64_t fde_addr;
+	uint32_t idx;
 	int err;
 
 	if (c->fd < 0) {
 		*fdes = c->fdes;
 		return 0;
 	}
-	/* The last entry starting at or below pc (the table is sorted). */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (hdr->addr + (uint64_t)(int64_t)c->table[mid][0] <= pc)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!lo)
-		return -ENOENT;
-	for (unsigned i = 0; i < CFI_UNITS; i++) {
-		if (c->units[i].idx == (int64_t)(lo - 1))
-			f = &c->units[i];
-		if (c->units[i].stamp < old->stamp)
-			old = &c->units[i];
-	}
+	for (unsigned i = 0; i < CFI_FDES && !f && c->ufdes; i++)
+		if (c->slot[i].idx >= 0 && pc >= c->slot[i].lo &&
+		    pc < c->slot[i].hi)
+			f = &c->slot[i];
 	if (!f) {
-		f = old;
-		fde_unit_free(f);
-		err = fde_unit_build(c, lo - 1, f);
+		err = cfi_search(c, pc, &idx, &fde_addr);
 		if (err)
+			return err;
+		for (unsigned i = 0; i < CFI_FDES; i++) {
+			if (c->slot[i].idx == (int64_t)idx)
+				f = &c->slot[i];
+			if (c->slot[i].stamp < old->stamp)
+				old = &c->slot[i];
+		}
+		/* f: in the image, pc past its FDE's end (libdwarf says so) */
+	}
+	if (!f || !c->ufdes) {
+		const struct sec *eh = &c->sec[CFI_EH_FRAME];
+
+		if (fde_addr < eh->addr || fde_addr - eh->addr >= eh->size)
+			return -ENOENT;
+		if (!f)
+			f = old;
+		f->idx = idx;
+		f->fde_off = fde_addr - eh->addr;
+		f->lo = f->hi = 0;
+		err = cfi_image_build(c);
+		if (err) {
+			/* this FDE, it seems: the others as they were */
+			f->idx = -1;
+			f->stamp = 0;
+			if (cfi_image_build(c))
+				for (unsigned i = 0; i < CFI_FDES; i++)
+					c->slot[i].idx = -1;
 			return err == -ENOMEM ? err : -ENOENT;
+		}
 	}
 	f->stamp = ++c->clock;
-	*fdes = f->fdes;
+	*fdes = c->ufdes;
 	return 0;
 }
 
