@@ -76,7 +76,7 @@ int debuginfo_line(struct debuginfo *di, uint64_t pc, char *file, size_t len,
  * Call frame information from a module's runtime file: its .eh_frame
  * (Debian's separate debug files carry .eh_frame as NOBITS, so CFI never
  * comes from them; research/ptrace-dwarf.md §4.2). The FDE of an address
- * is found through .eh_frame_hdr and read alone (the last few are kept);
+ * is found through .eh_frame_hdr and read with the last few asked for;
  * without that table, every FDE is read at open. Registers are DWARF
  * numbers (x86_64: 0 rax, 1 rdx, 2 rcx, 3 rbx, 4 rsi, 5 rdi, 6 rbp, 7 rsp,
  * 8-15 r8-r15, 16 return address).
@@ -119,7 +119,7 @@ struct cfi_row {
 int debuginfo_cfi_open(const char *path, struct debuginfo_cfi **out);
 /* The same, reading every FDE at open (the fallback). */
 int debuginfo_cfi_open_whole(const char *path, struct debuginfo_cfi **out);
-/* Whether cfi reads one FDE at a time. */
+/* Whether cfi reads FDEs as they are asked for. */
 int debuginfo_cfi_sliced(const struct debuginfo_cfi *cfi);
 void debuginfo_cfi_close(struct debuginfo_cfi *cfi);
 /* The rules in effect at link-time address pc. -ENOENT: no FDE holds it. */
