@@ -27,7 +27,17 @@ struct di_struct {
 	struct di_member m[DEBUGINFO_MAX_MEMBERS];
 };
 
+/*
+ * Open path's DWARF. When the file allows it, questions are answered from
+ * one compilation unit at a time, read alone (debuginfo.c says how):
+ * memory in proportion to that unit, not to the file. Else, and whenever
+ * that fails, libdwarf reads the whole file. -LA_ENODEBUGINFO.
+ */
 int debuginfo_open(const char *path, struct debuginfo **out);
+/* The same, reading the whole file from the start (the fallback). */
+int debuginfo_open_whole(const char *path, struct debuginfo **out);
+/* Whether di still reads one unit at a time. */
+int debuginfo_sliced(const struct debuginfo *di);
 void debuginfo_close(struct debuginfo *di);
 
 /*
@@ -55,9 +65,9 @@ int debuginfo_variable(struct debuginfo *di, const char *name, uint64_t *value,
  * The source file (as the line table names it, usually an absolute path)
  * and line of the link-time address pc, from .debug_line: the row with the
  * greatest address <= pc whose successor in its sequence lies above pc.
- * The CU comes from .debug_aranges, else from each CU's low/high pc. Line
- * tables are kept for the last few CUs asked about. -ENOENT when no line
- * table covers pc.
+ * The CU comes from .debug_aranges (else, reading the whole file, from
+ * each CU's low/high pc). Line tables are kept, copied, for the last few
+ * CUs asked about. -ENOENT when no line table covers pc.
  */
 int debuginfo_line(struct debuginfo *di, uint64_t pc, char *file, size_t len,
 		   unsigned *line);
@@ -65,9 +75,11 @@ int debuginfo_line(struct debuginfo *di, uint64_t pc, char *file, size_t len,
 /*
  * Call frame information from a module's runtime file: its .eh_frame
  * (Debian's separate debug files carry .eh_frame as NOBITS, so CFI never
- * comes from them; research/ptrace-dwarf.md §4.2). The FDE list is read
- * once at open. Registers are DWARF numbers (x86_64: 0 rax, 1 rdx, 2 rcx,
- * 3 rbx, 4 rsi, 5 rdi, 6 rbp, 7 rsp, 8-15 r8-r15, 16 return address).
+ * comes from them; research/ptrace-dwarf.md §4.2). The FDE of an address
+ * is found through .eh_frame_hdr and read with the last few asked for;
+ * without that table, every FDE is read at open. Registers are DWARF
+ * numbers (x86_64: 0 rax, 1 rdx, 2 rcx, 3 rbx, 4 rsi, 5 rdi, 6 rbp, 7 rsp,
+ * 8-15 r8-r15, 16 return address).
  */
 struct debuginfo_cfi;
 
@@ -87,7 +99,9 @@ struct cfi_rule {
 	enum cfi_rule_kind kind;
 	unsigned reg;
 	int64_t offset;
-	const unsigned char *expr; /* DWARF expression, owned by the cfi */
+	/* DWARF expression, owned by the cfi: valid until the next
+	 * debuginfo_cfi_row() or debuginfo_cfi_close() */
+	const unsigned char *expr;
 	size_t expr_len;
 };
 
@@ -103,6 +117,10 @@ struct cfi_row {
  * cannot be parsed), -ENOMEM.
  */
 int debuginfo_cfi_open(const char *path, struct debuginfo_cfi **out);
+/* The same, reading every FDE at open (the fallback). */
+int debuginfo_cfi_open_whole(const char *path, struct debuginfo_cfi **out);
+/* Whether cfi reads FDEs as they are asked for. */
+int debuginfo_cfi_sliced(const struct debuginfo_cfi *cfi);
 void debuginfo_cfi_close(struct debuginfo_cfi *cfi);
 /* The rules in effect at link-time address pc. -ENOENT: no FDE holds it. */
 int debuginfo_cfi_row(struct debuginfo_cfi *cfi, uint64_t pc,

@@ -9,6 +9,8 @@
 #include <libelf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define LOG_PREFIX "elf: "
@@ -18,6 +20,7 @@
 
 struct elffile {
 	int fd;
+	uint64_t file_size;
 	Elf *elf;
 	char *path;
 	GElf_Ehdr ehdr;
@@ -28,6 +31,8 @@ struct elffile {
 	int has_symtab;
 	/* sh_link (string table) of .symtab and .dynsym; 0 when absent */
 	size_t strtab[2];
+	/* where those string tables are in the file */
+	uint64_t strtab_off[2], strtab_size[2];
 };
 
 static Elf_Scn *
@@ -108,6 +113,18 @@ read_strtabs(struct elffile *ef)
 		else if (sh.sh_type == SHT_DYNSYM && !ef->strtab[1])
 			ef->strtab[1] = sh.sh_link;
 	}
+	for (int k = 0; k < 2; k++) {
+		Elf_Scn *str = ef->strtab[k]
+				       ? elf_getscn(ef->elf, ef->strtab[k])
+				       : NULL;
+
+		if (str && gelf_getshdr(str, &sh) && sh.sh_type == SHT_STRTAB &&
+		    sh.sh_offset <= ef->file_size &&
+		    sh.sh_size <= ef->file_size - sh.sh_offset) {
+			ef->strtab_off[k] = sh.sh_offset;
+			ef->strtab_size[k] = sh.sh_size;
+		}
+	}
 }
 
 int
@@ -115,6 +132,7 @@ elffile_open(const char *path, struct elffile **out)
 {
 	struct elffile *ef;
 	GElf_Shdr sh;
+	struct stat st;
 
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return -LA_EBADELF;
@@ -129,6 +147,8 @@ elffile_open(const char *path, struct elffile **out)
 		return err;
 	}
 	ef->path = strdup(path);
+	if (!fstat(ef->fd, &st))
+		ef->file_size = (uint64_t)st.st_size;
 	ef->elf = elf_begin(ef->fd, ELF_C_READ_MMAP, NULL);
 	if (!ef->path || !ef->elf || elf_kind(ef->elf) != ELF_K_ELF ||
 	    !gelf_getehdr(ef->elf, &ef->ehdr) ||
@@ -240,9 +260,121 @@ name_matches(const char *symname, const char *name)
 }
 
 /*
+ * The symbols and names of a symbol table section, for one walk. Mapped
+ * for the walk alone when possible: through libelf's mapping of the file
+ * (ELF_C_READ_MMAP) every page a walk touches stays resident, and counted
+ * in our RSS, until elffile_close(), and whole tables are walked once
+ * (libc6-dbg's .symtab and .strtab: 370 KB; postgres's .dynsym and
+ * .dynstr: 460 KB). Else through libelf.
+ */
+struct wmap {
+	void *base;
+	size_t len;
+	const unsigned char *p; /* the section's first byte */
+	uint64_t size;
+};
+
+struct symsrc {
+	int mapped;
+	struct wmap syms, strs;
+	uint64_t count; /* entries */
+	/* through libelf */
+	const struct elffile *ef;
+	Elf_Data *d;
+	size_t strndx;
+};
+
+static int
+wmap_open(const struct elffile *ef, const GElf_Shdr *sh, struct wmap *w)
+{
+	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t off = sh->sh_offset & ~(pg - 1);
+
+	memset(w, 0, sizeof(*w));
+	if (sh->sh_type == SHT_NOBITS || !sh->sh_size ||
+	    sh->sh_offset > ef->file_size ||
+	    sh->sh_size > ef->file_size - sh->sh_offset)
+		return -1;
+	w->len = (size_t)(sh->sh_offset - off + sh->sh_size);
+	w->base =
+		mmap(NULL, w->len, PROT_READ, MAP_PRIVATE, ef->fd, (off_t)off);
+	if (w->base == MAP_FAILED) {
+		w->base = NULL;
+		return -1;
+	}
+	w->p = (const unsigned char *)w->base + (sh->sh_offset - off);
+	w->size = sh->sh_size;
+	return 0;
+}
+
+static void
+wmap_close(struct wmap *w)
+{
+	if (w->base)
+		munmap(w->base, w->len);
+	w->base = NULL;
+}
+
+/* The symbol table at scn (header sh); -1 when it cannot be read. */
+static int
+symsrc_open(const struct elffile *ef, Elf_Scn *scn, const GElf_Shdr *sh,
+	    struct symsrc *s)
+{
+	Elf_Scn *strscn = elf_getscn(ef->elf, sh->sh_link);
+	GElf_Shdr strsh;
+
+	memset(s, 0, sizeof(*s));
+	s->ef = ef;
+	s->strndx = sh->sh_link;
+	if (sh->sh_entsize == sizeof(Elf64_Sym) && strscn &&
+	    gelf_getshdr(strscn, &strsh) && strsh.sh_type == SHT_STRTAB &&
+	    !wmap_open(ef, sh, &s->syms) && !wmap_open(ef, &strsh, &s->strs)) {
+		s->mapped = 1;
+		s->count = s->syms.size / sizeof(Elf64_Sym);
+		return 0;
+	}
+	wmap_close(&s->syms);
+	s->d = elf_getdata(scn, NULL);
+	if (!s->d || !sh->sh_entsize)
+		return -1;
+	s->count = s->d->d_size / sh->sh_entsize;
+	return 0;
+}
+
+static void
+symsrc_close(struct symsrc *s)
+{
+	wmap_close(&s->syms);
+	wmap_close(&s->strs);
+}
+
+/* Symbol i and its name (NULL when the name is not in the table). */
+static int
+symsrc_get(const struct symsrc *s, uint64_t i, GElf_Sym *sym, const char **name)
+{
+	if (i >= s->count)
+		return -1;
+	if (!s->mapped) {
+		if (!gelf_getsym(s->d, (int)i, sym))
+			return -1;
+		*name = elf_strptr(s->ef->elf, s->strndx, sym->st_name);
+		return 0;
+	}
+	/* ELF64 little-endian on x86_64 (elffile_open): GElf_Sym's layout */
+	memcpy(sym, s->syms.p + i * sizeof(Elf64_Sym), sizeof(*sym));
+	*name = NULL;
+	/* as elf_strptr(): inside the table and ended by a NUL */
+	if (sym->st_name < s->strs.size &&
+	    memchr(s->strs.p + sym->st_name, 0, s->strs.size - sym->st_name))
+		*name = (const char *)s->strs.p + sym->st_name;
+	return 0;
+}
+
+/*
  * Call fn for every named symbol of the SHT_SYMTAB or SHT_DYNSYM sections,
  * with the source file named by the last STT_FILE symbol before it (the
- * linker groups local symbols by input file). Stops on != 0.
+ * linker groups local symbols by input file). Stops on != 0. The names
+ * are valid during the call only.
  */
 static int
 foreach_symbol(const struct elffile *ef, Elf64_Word type,
@@ -255,34 +387,27 @@ foreach_symbol(const struct elffile *ef, Elf64_Word type,
 
 	while ((scn = elf_nextscn(ef->elf, scn))) {
 		const char *file = "";
-		Elf_Data *d;
-		size_t count;
+		struct symsrc src;
+		int ret = 0;
 
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type != type ||
-		    !sh.sh_entsize)
+		    !sh.sh_entsize || symsrc_open(ef, scn, &sh, &src))
 			continue;
-		d = elf_getdata(scn, NULL);
-		if (!d)
-			continue;
-		count = d->d_size / sh.sh_entsize;
-		for (size_t i = 1; i < count; i++) {
+		for (uint64_t i = 1; i < src.count && !ret; i++) {
 			GElf_Sym sym;
 			const char *n;
-			int ret;
 
-			if (!gelf_getsym(d, (int)i, &sym))
-				continue;
-			n = elf_strptr(ef->elf, sh.sh_link, sym.st_name);
-			if (!n)
+			if (symsrc_get(&src, i, &sym, &n) || !n)
 				continue;
 			if (GELF_ST_TYPE(sym.st_info) == STT_FILE) {
 				file = n;
 				continue;
 			}
 			ret = fn(&sym, n, file, arg);
-			if (ret)
-				return ret;
 		}
+		symsrc_close(&src);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -355,9 +480,11 @@ elffile_foreach_reloc(const struct elffile *ef,
 	GElf_Shdr sh;
 
 	while ((scn = elf_nextscn(ef->elf, scn))) {
-		Elf_Data *d, *symd = NULL;
+		Elf_Data *d;
 		GElf_Shdr symsh;
 		Elf_Scn *symscn;
+		struct symsrc src;
+		int have_syms = 0, ret = 0;
 		size_t count;
 
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA ||
@@ -368,13 +495,13 @@ elffile_foreach_reloc(const struct elffile *ef,
 			continue;
 		symscn = elf_getscn(ef->elf, sh.sh_link);
 		if (symscn && gelf_getshdr(symscn, &symsh))
-			symd = elf_getdata(symscn, NULL);
+			have_syms = !symsrc_open(ef, symscn, &symsh, &src);
 		count = d->d_size / sh.sh_entsize;
-		for (size_t i = 0; i < count; i++) {
+		for (size_t i = 0; i < count && !ret; i++) {
 			GElf_Rela rela;
 			GElf_Sym sym;
+			const char *n;
 			struct elf_reloc r;
-			int ret;
 
 			if (!gelf_getrela(d, (int)i, &rela))
 				continue;
@@ -383,17 +510,15 @@ elffile_foreach_reloc(const struct elffile *ef,
 			r.sym = (uint32_t)GELF_R_SYM(rela.r_info);
 			r.addend = rela.r_addend;
 			r.sym_name = "";
-			if (r.sym && symd &&
-			    gelf_getsym(symd, (int)r.sym, &sym)) {
-				const char *n = elf_strptr(
-					ef->elf, symsh.sh_link, sym.st_name);
-				if (n)
-					r.sym_name = n;
-			}
+			if (r.sym && have_syms &&
+			    !symsrc_get(&src, r.sym, &sym, &n) && n)
+				r.sym_name = n;
 			ret = fn(&r, arg);
-			if (ret)
-				return ret;
 		}
+		if (have_syms)
+			symsrc_close(&src);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -500,13 +625,31 @@ elffile_foreach_symbol(const struct elffile *ef, int dynsym,
 			      any_symbol_cb, &q);
 }
 
-const char *
-elffile_symbol_name(const struct elffile *ef, int dynsym, uint32_t name_off)
+int
+elffile_symbol_name(const struct elffile *ef, int dynsym, uint32_t name_off,
+		    char *buf, size_t len)
 {
-	size_t strtab = ef->strtab[dynsym ? 1 : 0];
+	uint64_t size = ef->strtab_size[dynsym ? 1 : 0];
+	size_t want;
+	ssize_t n;
 
-	/* elf_strptr() checks the offset against the section's size. */
-	return strtab ? elf_strptr(ef->elf, strtab, name_off) : NULL;
+	/*
+	 * Read, not through libelf's mapping: names looked up one by one
+	 * (the frames of a window) would leave a page of a big string table
+	 * resident per name (postgres's .dynstr is 200 KB).
+	 */
+	if (!len || name_off >= size)
+		return -ENOENT;
+	want = size - name_off < len - 1 ? (size_t)(size - name_off) : len - 1;
+	n = pread(ef->fd, buf, want,
+		  (off_t)(ef->strtab_off[dynsym ? 1 : 0] + name_off));
+	if (n < 0 || (size_t)n != want)
+		return -ENOENT;
+	buf[n] = '\0';
+	/* as elf_strptr(): a name runs into a NUL inside its table */
+	if (strlen(buf) == (size_t)n && want == size - name_off)
+		return -ENOENT;
+	return 0;
 }
 
 uint64_t

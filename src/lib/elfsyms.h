@@ -17,7 +17,7 @@ struct elf_reloc {
 	uint32_t type; /* R_X86_64_* */
 	uint32_t sym; /* symbol index (0: none) */
 	int64_t addend;
-	const char *sym_name; /* "" when sym == 0 */
+	const char *sym_name; /* "" when sym == 0; valid during the call */
 };
 
 int elffile_open(const char *path, struct elffile **out);
@@ -65,6 +65,8 @@ int elffile_find_string(const struct elffile *ef, const char *needle, char *buf,
  * Call fn for every function symbol: of .symtab when there is one (file is
  * then the source file named by the last STT_FILE symbol before it, as the
  * linker groups local symbols), else of .dynsym (file ""). Stops on != 0.
+ * name and file are valid during the call only (the table is mapped for
+ * the walk alone).
  */
 int elffile_foreach_function(const struct elffile *ef,
 			     int (*fn)(const char *name, const char *file,
@@ -85,17 +87,19 @@ struct elf_sym {
 /*
  * Call fn for every defined (not SHN_UNDEF, not SHN_ABS) named symbol of
  * .symtab (dynsym == 0) or .dynsym (dynsym != 0). Stops on != 0.
- * -ENOENT when the file has no such table.
+ * -ENOENT when the file has no such table. s->name is valid during the
+ * call only.
  */
 int elffile_foreach_symbol(const struct elffile *ef, int dynsym,
 			   int (*fn)(const struct elf_sym *s, void *arg),
 			   void *arg);
 /*
- * The name at st_name name_off of that table, or NULL: lets callers keep
- * 4-byte offsets instead of pointers. Valid while ef is open.
+ * The name at st_name name_off of that table into buf (cut to len - 1
+ * bytes), or -ENOENT: lets callers keep 4-byte offsets instead of
+ * pointers.
  */
-const char *elffile_symbol_name(const struct elffile *ef, int dynsym,
-				uint32_t name_off);
+int elffile_symbol_name(const struct elffile *ef, int dynsym, uint32_t name_off,
+			char *buf, size_t len);
 /* Highest PT_LOAD p_vaddr + p_memsz (link-time), 0 when none. */
 uint64_t elffile_load_end(const struct elffile *ef);
 

@@ -108,36 +108,21 @@ member(const struct di_struct *s, const char *name, uint32_t *out)
 	return 0;
 }
 
-int
-malloc_layout_from_dwarf(const struct layout_ctx *ctx,
-			 struct malloc_layout *out)
+/*
+ * The layout from the DWARF of malloc.c's CU in di: -LA_ENODEBUGINFO when
+ * a type, variable or member is missing, -LA_ELAYOUT when implausible.
+ */
+static int
+layout_from_debuginfo(const struct layout_ctx *ctx, struct debuginfo *di,
+		      const char *path, uint64_t pc, struct malloc_layout *out)
 {
-	const char *path;
-	struct debuginfo *di = NULL;
-	const struct elffile *dbgelf = ctx->debug_elf;
 	struct di_struct ms, mp, hi, tc;
 	struct malloc_layout l;
-	uint64_t pc = 0, arena, mpv, tls_off = 0;
-	int is_tls, have_tls = 0, err = -LA_ENODEBUGINFO;
+	uint64_t arena, mpv, tls_off = 0;
+	int is_tls, have_tls = 0;
 	int64_t hp;
 	uint32_t top;
 
-	if (!ctx->use_dwarf)
-		return -LA_ENODEBUGINFO;
-	if (!dbgelf) {
-		uint64_t a, s;
-		const void *d;
-
-		/* A binary built with -g carries its own DWARF. */
-		if (elffile_section(ctx->elf, ".debug_info", &a, &s, &d))
-			return -LA_ENODEBUGINFO;
-		dbgelf = ctx->elf;
-	}
-	path = elffile_path(dbgelf);
-	if (elffile_symbol(dbgelf, "__libc_malloc", &pc, NULL))
-		elffile_symbol(dbgelf, "malloc", &pc, NULL);
-	if (debuginfo_open(path, &di))
-		goto out;
 	if (debuginfo_select_cu(di, pc, "/malloc.c") ||
 	    debuginfo_struct(di, "malloc_state", &ms) ||
 	    debuginfo_struct(di, "malloc_par", &mp) ||
@@ -145,7 +130,7 @@ malloc_layout_from_dwarf(const struct layout_ctx *ctx,
 	    debuginfo_variable(di, "main_arena", &arena, &is_tls) || is_tls ||
 	    debuginfo_variable(di, "mp_", &mpv, &is_tls) || is_tls) {
 		pr_debug("%s: malloc's types or variables not found", path);
-		goto out;
+		return -LA_ENODEBUGINFO;
 	}
 	memset(&l, 0, sizeof(l));
 	if (member(&ms, "mutex", &l.ms_mutex) ||
@@ -164,7 +149,7 @@ malloc_layout_from_dwarf(const struct layout_ctx *ctx,
 	    member(&mp, "mmapped_mem", &l.mp_mmapped_mem) ||
 	    member(&mp, "sbrk_base", &l.mp_sbrk_base)) {
 		pr_debug("%s: a malloc struct member is missing", path);
-		goto out;
+		return -LA_ENODEBUGINFO;
 	}
 	top = l.ms_top;
 	l.nfastbins = (top - l.ms_fastbins) / 8;
@@ -187,7 +172,7 @@ malloc_layout_from_dwarf(const struct layout_ctx *ctx,
 	}
 	if (l.nfastbins == 0 || l.nfastbins > 16 || l.ms_size < l.ms_next) {
 		pr_warn("%s: implausible malloc_state layout", path);
-		goto out;
+		return -LA_ELAYOUT;
 	}
 	l.safe_linking = -1;
 	l.main_arena_addr = ctx->bias + arena;
@@ -198,11 +183,52 @@ malloc_layout_from_dwarf(const struct layout_ctx *ctx,
 	malloc_layout_version(ctx->elf, l.glibc_version,
 			      sizeof(l.glibc_version));
 	*out = l;
-	pr_debug("from DWARF in %s: main_arena %#llx mp_ %#llx", path,
-		 (unsigned long long)l.main_arena_addr,
-		 (unsigned long long)l.mp_addr);
-	err = 0;
-out:
+	return 0;
+}
+
+int
+malloc_layout_from_dwarf(const struct layout_ctx *ctx,
+			 struct malloc_layout *out)
+{
+	const char *path;
+	struct debuginfo *di = NULL;
+	const struct elffile *dbgelf = ctx->debug_elf;
+	uint64_t pc = 0;
+	int err = -LA_ENODEBUGINFO;
+
+	if (!ctx->use_dwarf)
+		return -LA_ENODEBUGINFO;
+	if (!dbgelf) {
+		uint64_t a, s;
+		const void *d;
+
+		/* A binary built with -g carries its own DWARF. */
+		if (elffile_section(ctx->elf, ".debug_info", &a, &s, &d))
+			return -LA_ENODEBUGINFO;
+		dbgelf = ctx->elf;
+	}
+	path = elffile_path(dbgelf);
+	if (elffile_symbol(dbgelf, "__libc_malloc", &pc, NULL))
+		elffile_symbol(dbgelf, "malloc", &pc, NULL);
+	if (debuginfo_open(path, &di))
+		return -LA_ENODEBUGINFO;
+	err = layout_from_debuginfo(ctx, di, path, pc, out);
+	if (err && debuginfo_sliced(di)) {
+		/* Read alone, malloc.c's CU did not do: ask the whole file. */
+		pr_debug("%s: trying all of its DWARF", path);
+		debuginfo_close(di);
+		di = NULL;
+		if (debuginfo_open_whole(path, &di))
+			return err;
+		err = layout_from_debuginfo(ctx, di, path, pc, out);
+	}
+	if (err == -LA_ELAYOUT)
+		err = -LA_ENODEBUGINFO; /* as before: the signatures may do */
+	if (!err)
+		pr_debug("from DWARF in %s%s: main_arena %#llx mp_ %#llx", path,
+			 debuginfo_sliced(di) ? " (one CU)" : "",
+			 (unsigned long long)out->main_arena_addr,
+			 (unsigned long long)out->mp_addr);
 	debuginfo_close(di);
 	return err;
 }
