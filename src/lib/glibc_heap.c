@@ -22,18 +22,11 @@
 #include "malloc_layout.h"
 #include "memsrc.h"
 #include "procmaps.h"
+#include "readahead.h"
 
 #define WINDOW (1u << 20) /* bytes read per process_vm_readv */
 #define MAX_ARENAS 4096u
 #define MAX_HEAPS_PER_ARENA 65536u
-
-/* A read-ahead window over one segment. */
-struct seq {
-	struct memsrc *mem;
-	unsigned char *buf;
-	uint64_t base;
-	size_t len;
-};
 
 /*
  * The chunks that look in use but are not (tcache and fastbin entries) and
@@ -55,7 +48,7 @@ struct walker {
 	chunk_visit_fn visit;
 	void *arg;
 	struct heap_walk *out;
-	struct seq seq;
+	struct readahead *ra; /* owns mem while walk_segment() runs */
 	uint64_t heap_max;
 	uint64_t tcache_found, fast_found;
 	struct listed *listed;
@@ -86,27 +79,6 @@ mark(struct heap_walk *w, struct arena_walk *aw, const char *fmt, ...)
 	vsnprintf(w->why, sizeof(w->why), fmt, ap);
 	va_end(ap);
 	pr_debug("%s", w->why);
-}
-
-static const unsigned char *
-seq_get(struct seq *s, uint64_t addr, size_t n, uint64_t limit, int *err)
-{
-	size_t want;
-
-	if (addr >= s->base && addr - s->base + n <= s->len)
-		return s->buf + (addr - s->base);
-	if (limit <= addr || limit - addr < n) {
-		*err = -EFAULT;
-		return NULL;
-	}
-	want = limit - addr < WINDOW ? (size_t)(limit - addr) : WINDOW;
-	s->len = 0;
-	*err = memsrc_read(s->mem, addr, s->buf, want);
-	if (*err)
-		return NULL;
-	s->base = addr;
-	s->len = want;
-	return s->buf;
 }
 
 /* chunk2mem(p) must be 16-aligned: the first chunk of a region. */
@@ -196,8 +168,8 @@ classify(struct walker *W, unsigned ai, uint64_t p, uint64_t cs, int inuse,
  * fencepost (size 0), or end. 16-byte chunks are fenceposts.
  */
 static int
-walk_segment(struct walker *W, unsigned ai, uint64_t start, uint64_t end,
-	     uint64_t top)
+walk_chunks(struct walker *W, unsigned ai, uint64_t start, uint64_t end,
+	    uint64_t top)
 {
 	struct arena_walk *aw = &W->out->arena[ai];
 	uint64_t p = start, prev = 0, prev_size = 0, prev_fd = 0, prev_bk = 0;
@@ -217,7 +189,7 @@ walk_segment(struct walker *W, unsigned ai, uint64_t start, uint64_t end,
 	while (p < end && guard--) {
 		int err = 0;
 		size_t want = end - p >= 32 ? 32 : 16; /* with fd and bk */
-		const unsigned char *h = seq_get(&W->seq, p, want, end, &err);
+		const unsigned char *h = readahead_get(W->ra, p, want, &err);
 		uint64_t sz, cs, fd = 0, bk = 0;
 
 		if (!h) {
@@ -283,6 +255,29 @@ walk_segment(struct walker *W, unsigned ai, uint64_t start, uint64_t end,
 		     (unsigned long long)start);
 	}
 	return 0;
+}
+
+/*
+ * The segment is read in windows, the next one while this one is parsed
+ * (readahead.c). A walk that reaches top reads no further than its header
+ * (with fd and bk), so nothing past it is read ahead: the rest of a thread
+ * heap is top, up to 64 MiB. The visitor reads no target memory
+ * (chunk_visit_fn), so the read-ahead may own the memory source until the
+ * segment is done.
+ */
+static int
+walk_segment(struct walker *W, unsigned ai, uint64_t start, uint64_t end,
+	     uint64_t top)
+{
+	uint64_t ahead_hi = end;
+	int err;
+
+	if (top >= start && top < end && end - top > 32)
+		ahead_hi = top + 32;
+	readahead_begin(W->ra, end, ahead_hi);
+	err = walk_chunks(W, ai, start, end, top);
+	readahead_end(W->ra);
+	return err;
 }
 
 /*
@@ -774,10 +769,9 @@ glibc_heap_walk(struct malloc_layout *l, struct memsrc *mem,
 
 	memset(out, 0, sizeof(*out));
 	out->consistent = 1;
-	W.seq.mem = mem;
-	W.seq.buf = malloc(WINDOW);
-	if (!W.seq.buf)
-		return -ENOMEM;
+	err = readahead_new(mem, WINDOW, &W.ra);
+	if (err)
+		return err;
 	W.heap_max = malloc_layout_heap_max(l, mem);
 	if (memsrc_u64(mem, l->mp_addr + l->mp_sbrk_base, &sbrk_base) ||
 	    memsrc_read_cached(mem, l->mp_addr + l->mp_n_mmaps, &n_mmaps, 4) ||
@@ -828,6 +822,7 @@ glibc_heap_walk(struct malloc_layout *l, struct memsrc *mem,
 		     (unsigned long long)out->mp_n_mmaps,
 		     (unsigned long long)out->mp_mmapped_mem);
 done:
+	readahead_free(W.ra); /* joins its thread: mem is ours alone again */
 	out->bytes_read = mem->bytes_read - before;
 	for (unsigned i = 0; bufs && i < out->n_arena; i++)
 		free(bufs[i]);
@@ -836,7 +831,6 @@ done:
 	free(sysmem);
 	free(W.segs);
 	free(W.listed);
-	free(W.seq.buf);
 	freelists_free(&W.fl);
 	return err;
 }

@@ -28,6 +28,11 @@ enum chunk_kind {
 
 #define ARENA_NONE 0xffffffffu /* arena index of mmapped chunks */
 
+/*
+ * Called for each chunk, in address order within a heap. It must not read
+ * the walk's memory source: a helper thread may be reading through it
+ * (readahead.h).
+ */
 typedef void (*chunk_visit_fn)(void *arg, unsigned arena, uint64_t addr,
 			       uint64_t size, enum chunk_kind kind);
 

@@ -11,6 +11,7 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -507,6 +508,126 @@ Test(glibc_heap, walks_every_heap_of_a_thread_arena, .timeout = 10)
 	assert_mallinfo_eq(&c.snap->mi, &want);
 	la_snapshot_free(c.snap);
 	glibc_heap_walk_free(&out);
+	synth_free(&s);
+}
+
+/*
+ * Heaps of many read windows (1 MiB each): the next window is read by a
+ * helper thread while the walk parses one (readahead.c), chunks larger
+ * than a window jump over windows read ahead, a thread heap's top stops
+ * the read-ahead. The walk must see what the builder laid out, exactly as
+ * on the small heaps above, and must have used the helper.
+ */
+struct threads_seen {
+	struct counter c;
+	unsigned base, most; /* threads before the walk, most during it */
+};
+
+static unsigned
+count_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	unsigned n = 0;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static void
+count_chunk_and_threads(void *arg, unsigned arena, uint64_t addr,
+			uint64_t size, enum chunk_kind kind)
+{
+	struct threads_seen *t = arg;
+
+	count_chunk(&t->c, arena, addr, size, kind);
+	if (t->c.visits % 32 == 0) {
+		unsigned n = count_threads();
+
+		if (n > t->most)
+			t->most = n;
+	}
+}
+
+Test(glibc_heap, walks_heaps_of_many_windows_like_small_ones, .timeout = 20)
+{
+	const uint64_t h2 = SYNTH_THREAD_HEAP + HEAP_MAX_DEFAULT;
+	struct threads_seen t = { 0 };
+	struct maps maps = { NULL, 0 };
+	struct heap_walk out;
+	struct la_mallinfo want;
+	struct memsrc *mem;
+	struct synth s;
+	unsigned ta;
+	uint64_t ttc;
+
+	synth_init(&s, 6u << 20);
+	synth_tcache_struct(&s, 0);
+	for (unsigned i = 0; i < 600; i++) {
+		uint64_t size = 0x20 + 0x10 * ((i * 37) % 190);
+
+		if (i == 200)
+			synth_inuse(&s, 0, 0x180000); /* 1.5 MiB */
+		else if (i == 400)
+			synth_inuse(&s, 0, 0x240000); /* 2.25 MiB */
+		else if (i % 50 == 25)
+			synth_fast_put(&s, 0, 0x30);
+		else if (i % 10 == 5 && size <= 0x3f0)
+			synth_bin_put(&s, 0, size,
+				      (unsigned)synth_smallbin(size));
+		else
+			synth_inuse(&s, 0, size);
+	}
+	synth_top(&s, 0);
+	/* two heaps: the first left with 1.4 MiB in the unsorted bin */
+	ta = synth_thread_arena(&s, SYNTH_THREAD_HEAP, 3u << 20);
+	ttc = synth_tcache_struct(&s, ta);
+	for (unsigned i = 0; i < 250; i++) {
+		if (i == 100)
+			synth_inuse(&s, ta, 0x140000); /* 1.25 MiB */
+		else if (i == 120)
+			synth_tcache_put(&s, ta, ttc, 0x100);
+		else
+			synth_inuse(&s, ta, 0x20 + 0x10 * ((i * 53) % 150));
+	}
+	synth_grow_heap(&s, ta, h2, 2u << 20);
+	for (unsigned i = 0; i < 60; i++)
+		synth_inuse(&s, ta, 0x20 + 0x10 * ((i * 29) % 100));
+	synth_top(&s, ta); /* nearly 2 MiB of top: not read ahead */
+
+	t.c.snap = snapshot_new();
+	cr_assert_not_null(t.c.snap);
+	mem = synth_memsrc(&s);
+	t.base = t.most = count_threads();
+	memset(&out, 0, sizeof(out));
+	cr_assert_eq(glibc_heap_walk(&s.l, mem, &maps, s.tcaches, s.ntc, NULL,
+				     0, count_chunk_and_threads, &t, &out),
+		     0);
+	cr_assert_eq(t.most, t.base + 1,
+		     "%u threads during the walk, %u before: no helper",
+		     t.most, t.base);
+	cr_assert_eq(count_threads(), t.base, "the helper outlived the walk");
+	cr_assert_eq(out.consistent, 1, "inconsistent: %s", out.why);
+	cr_assert_eq(out.arena[1].heaps, 2);
+	assert_walk_matches(&s, &t.c);
+	assert_arena_sums(&s, &out);
+	/*
+	 * Less than a plain read of the three heaps (11 MiB): the chunks
+	 * larger than a window are jumped over (a window read ahead may be
+	 * lost at each jump), the thread heap's top is not read ahead.
+	 */
+	cr_log_info("%llu bytes read", (unsigned long long)out.bytes_read);
+	cr_assert_lt(out.bytes_read, 11u << 20, "%llu bytes read",
+		     (unsigned long long)out.bytes_read);
+	cr_assert_eq(snapshot_finish(t.c.snap, &out), 0);
+	synth_mallinfo(&s, &want);
+	assert_mallinfo_eq(&t.c.snap->mi, &want);
+	la_snapshot_free(t.c.snap);
+	glibc_heap_walk_free(&out);
+	memsrc_close(mem);
 	synth_free(&s);
 }
 
