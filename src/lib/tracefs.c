@@ -57,10 +57,16 @@ static void __attribute__((noreturn)) mount_child(int rd, int st, pid_t parent)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(0);
+	/*
+	 * EBUSY: tracefs is mounted there already (do_add_mount() refuses
+	 * the same superblock on its own root), in the namespace we copied:
+	 * that mount is ours to use just as well.
+	 */
 	if (unshare(CLONE_NEWNS) ||
 	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
-	    mount("tracefs", MOUNT_POINT, "tracefs",
-		  MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
+	    (mount("tracefs", MOUNT_POINT, "tracefs",
+		   MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) &&
+	     errno != EBUSY))
 		err = errno;
 	if (write(st, &err, sizeof(err)) != sizeof(err) || err)
 		_exit(0);

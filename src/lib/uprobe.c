@@ -580,11 +580,16 @@ tracefs_setup(struct uprobe_window *w)
 	err = tracefs_open(w->o.flags & UPROBE_TRACEFS_PRIVATE ? TRACEFS_PRIVATE
 							       : TRACEFS_MOUNT,
 			   &w->tfs);
-	if (err == -ENOENT)
+	if (err == -ENOENT) {
+		char why[200];
+
+		/* la_fail() writes where la_errmsg() points */
+		snprintf(why, sizeof(why), "%s", la_errmsg());
 		return la_fail(
 			-EOPNOTSUPP,
-			"%s; without tracefs, removing uprobes would stall process %d for seconds: use --callers-backend=int3",
-			la_errmsg(), (int)w->pid);
+			"%s; without tracefs, removing uprobes would stall process %d for seconds",
+			why, (int)w->pid);
+	}
 	if (err)
 		return err;
 	snprintf(w->tracefs, sizeof(w->tracefs), "%s", tracefs_dir(w->tfs));
