@@ -4,8 +4,9 @@
  * 5), through the CLI only: callerleak leaks 1160-byte entries through
  * main -> serve_requests -> cache_insert -> make_entry while churn_buffers
  * allocates and frees 1100-1200 bytes three times as often, in the same
- * size class. monitor --callers=auto opens a uprobe sampling window after
- * each sample where something grows and checks its chunks at the next;
+ * size class. check --repeat 8 --callers=auto opens a uprobe sampling
+ * window after each sample where something grows and checks its chunks at
+ * the next;
  * the leak's top caller must be make_entry, cache_insert, serve_requests
  * in that order, never churn_buffers. With debug info the frames have
  * callerleak.c and lines; after strip --strip-debug the names come from
@@ -81,12 +82,12 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 enum privilege { ROOT, NO_SYS_ADMIN };
 
 /*
- * monitor the target for about 5 s with --callers=mode (and
+ * check the target 8 times, 0.4 s apart, with --callers=mode (and
  * --callers-backend=backend unless NULL), in a log folder of its own and
  * without configuration files; r gets the output.
  */
 static void
-monitor(const struct target *t, const char *mode, const char *backend,
+check_with_callers(const struct target *t, const char *mode, const char *backend,
 	enum privilege priv, int json, struct run_result *r)
 {
 	char dir[] = "/tmp/la-callers-XXXXXX", pid[32], callers[32],
@@ -97,22 +98,20 @@ monitor(const struct target *t, const char *mode, const char *backend,
 			      "--inh-caps=-sys_admin,-perfmon,-bpf",
 			      "--",
 			      leakattach_path(),
-			      "monitor",
+			      /*
+			       * check, not monitor --duration: a verdict
+			       * needs 4 samples, and a uprobe window costs
+			       * leakattach about 1 s (the kernel's waits),
+			       * 3 s and more in the sanitizer build on a
+			       * loaded machine, so a time gave too few
+			       */
+			      "check",
 			      "-p",
 			      pid,
+			      "--repeat",
+			      "8",
 			      "--interval",
 			      "0.4",
-			      /*
-			       * 4 samples at least for a verdict: each uprobe
-			       * window costs leakattach about 1 s (the
-			       * kernel's waits), 2 s and more on a loaded
-			       * machine; int3 windows end at once: 5 s give
-			       * about 12 samples, what these tests were
-			       * written for (20 samples in 8 s once ended
-			       * with the leak not current: noted at issue 10)
-			       */
-			      "--duration",
-			      backend && !strcmp(backend, "int3") ? "5" : "8",
 			      "--min-size",
 			      "64K",
 			      callers,
@@ -214,7 +213,7 @@ blames_the_chain(const char *name, const char *backend, enum privilege priv,
 	struct run_result r;
 
 	start(&t, name);
-	monitor(&t, "auto", backend, priv, 1, &r);
+	check_with_callers(&t, "auto", backend, priv, 1, &r);
 	py_expect(r.out, leak_has_callers, expect);
 	run_result_free(&r);
 	expect_unharmed(&t);
@@ -262,7 +261,7 @@ Test(callers, auto_without_cap_sys_admin_samples_no_callers, .timeout = 60)
 	struct run_result r;
 
 	start(&t, "callerleak");
-	monitor(&t, "auto", NULL, NO_SYS_ADMIN, 1, &r);
+	check_with_callers(&t, "auto", NULL, NO_SYS_ADMIN, 1, &r);
 	py_expect(r.out, refused, "");
 	run_result_free(&r);
 	expect_unharmed(&t);
@@ -284,7 +283,7 @@ Test(callers, uprobe_backend_refused_says_why, .timeout = 60)
 	struct run_result r;
 
 	start(&t, "callerleak");
-	monitor(&t, "auto", "uprobe", NO_SYS_ADMIN, 1, &r);
+	check_with_callers(&t, "auto", "uprobe", NO_SYS_ADMIN, 1, &r);
 	py_expect(r.out, refused, "");
 	run_result_free(&r);
 	expect_unharmed(&t);
@@ -297,7 +296,7 @@ Test(callers, text_report_names_the_callers, .timeout = 60)
 	const char *block, *entry;
 
 	start(&t, "callerleak");
-	monitor(&t, "auto", NULL, ROOT, 0, &r);
+	check_with_callers(&t, "auto", NULL, ROOT, 0, &r);
 	block = strstr(r.out, "callers (sampled with uprobe: ");
 	cr_assert(block, "%s", r.out);
 	cr_expect(strstr(block, "estimates):"), "%s", block);
@@ -332,7 +331,7 @@ Test(callers, off_gives_no_callers, .timeout = 60)
 	struct run_result r;
 
 	start(&t, "callerleak");
-	monitor(&t, "off", NULL, ROOT, 1, &r);
+	check_with_callers(&t, "off", NULL, ROOT, 1, &r);
 	py_expect(r.out, none, "");
 	cr_expect(!strstr(r.err, "callers"), "%s", r.err);
 	run_result_free(&r);
