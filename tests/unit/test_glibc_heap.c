@@ -20,6 +20,7 @@
 #include "malloc_layout.h"
 #include "memsrc.h"
 #include "procmaps.h"
+#include "readahead.h"
 #include "snapshot.h"
 #include "synthheap.h"
 
@@ -564,6 +565,8 @@ Test(glibc_heap, walks_heaps_of_many_windows_like_small_ones, .timeout = 20)
 	unsigned ta;
 	uint64_t ttc;
 
+	/* whatever the load on the machine that runs the test */
+	glibc_heap_set_readahead_flags(READAHEAD_ALWAYS);
 	synth_init(&s, 6u << 20);
 	synth_tcache_struct(&s, 0);
 	for (unsigned i = 0; i < 600; i++) {

@@ -5,8 +5,8 @@
  * many of them: every range served holds the bytes a plain read gives,
  * errors are those of a plain read (holes, a process gone), nothing is
  * read ahead past where the scan stops, the memory source is never used
- * by two threads at once, and the helper thread blocks signals and is
- * joined.
+ * by two threads at once, the helper thread blocks signals and is joined,
+ * and with no CPU to spare nothing is read ahead.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -237,7 +237,7 @@ scan(struct watched *w, const unsigned char *buf, const size_t *regions,
 	unsigned gets = 0, failed = 0;
 	size_t off = 0;
 
-	cr_assert_eq(readahead_new(&w->src, WIN, &ra), 0);
+	cr_assert_eq(readahead_new(&w->src, WIN, READAHEAD_ALWAYS, &ra), 0);
 	readahead_begin(ra, BASE + hi, BASE + ahead_hi);
 	jumps = 0;
 	while (off < hi) {
@@ -369,7 +369,7 @@ Test(readahead, blocks_signals_in_its_thread_and_joins_it, .timeout = 20)
 	struct readahead *ra;
 	int err = 0;
 
-	cr_assert_eq(readahead_new(&w->src, WIN, &ra), 0);
+	cr_assert_eq(readahead_new(&w->src, WIN, READAHEAD_ALWAYS, &ra), 0);
 	/* a scan of one window: no thread */
 	readahead_begin(ra, BASE + WIN, BASE + WIN);
 	cr_assert_not_null(readahead_get(ra, BASE, 32, &err));
@@ -392,12 +392,46 @@ Test(readahead, blocks_signals_in_its_thread_and_joins_it, .timeout = 20)
 	readahead_free(ra);
 	cr_assert_eq(count_threads(), before, "the helper outlived its free");
 	/* freed in the middle of a scan, a read ahead perhaps in flight */
-	cr_assert_eq(readahead_new(&w->src, WIN, &ra), 0);
+	cr_assert_eq(readahead_new(&w->src, WIN, READAHEAD_ALWAYS, &ra), 0);
 	readahead_begin(ra, BASE + len, BASE + len);
 	cr_assert_not_null(readahead_get(ra, BASE, 32, &err));
 	readahead_free(ra);
 	cr_assert_eq(count_threads(), before);
 	cr_assert_eq(atomic_load(&w->inflight), 0);
+	memsrc_close(&w->src);
+	free(buf);
+}
+
+/* Pinned to one CPU: no CPU to spare for a helper, so no helper. */
+Test(readahead, reads_alone_with_no_cpu_to_spare, .timeout = 20)
+{
+	const size_t len = 2u << 20;
+	const size_t regions[] = { 0, len };
+	unsigned char *buf = random_bytes(len);
+	struct watched *w = watched_new(buf, regions, 1);
+	unsigned before = count_threads();
+	struct readahead *ra;
+	cpu_set_t one;
+	int err = 0;
+
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	cr_assert_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+	cr_assert_eq(readahead_new(&w->src, WIN, 0, &ra), 0);
+	readahead_begin(ra, BASE + len, BASE + len);
+	for (size_t off = 0; off + 32 <= len; off += 256) {
+		const unsigned char *p = readahead_get(ra, BASE + off, 32, &err);
+
+		cr_assert_not_null(p, "+%#zx: %d", off, err);
+		cr_assert_eq(memcmp(p, buf + off, 32), 0);
+	}
+	readahead_end(ra);
+	cr_assert_eq(readahead_threaded(ra), 0, "a helper on the one CPU");
+	cr_assert_eq(count_threads(), before);
+	cr_assert_eq(atomic_load(&w->helper_reads), 0);
+	/* every window read once, by the caller */
+	cr_assert_leq(w->src.bytes_read, len + (len / WIN) * READAHEAD_OVERLAP);
+	readahead_free(ra);
 	memsrc_close(&w->src);
 	free(buf);
 }
