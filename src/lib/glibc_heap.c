@@ -28,6 +28,14 @@
 #define MAX_ARENAS 4096u
 #define MAX_HEAPS_PER_ARENA 65536u
 
+static unsigned readahead_flags; /* glibc_heap_set_readahead_flags() */
+
+void
+glibc_heap_set_readahead_flags(unsigned flags)
+{
+	readahead_flags = flags;
+}
+
 /*
  * The chunks that look in use but are not (tcache and fastbin entries) and
  * the tcache structs, sorted by address: the walk visits a segment in
@@ -769,7 +777,7 @@ glibc_heap_walk(struct malloc_layout *l, struct memsrc *mem,
 
 	memset(out, 0, sizeof(*out));
 	out->consistent = 1;
-	err = readahead_new(mem, WINDOW, &W.ra);
+	err = readahead_new(mem, WINDOW, readahead_flags, &W.ra);
 	if (err)
 		return err;
 	W.heap_max = malloc_layout_heap_max(l, mem);

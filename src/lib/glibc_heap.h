@@ -76,4 +76,10 @@ int glibc_heap_walk(struct malloc_layout *l, struct memsrc *mem,
 		    chunk_visit_fn visit, void *arg, struct heap_walk *out);
 void glibc_heap_walk_free(struct heap_walk *w);
 
+/*
+ * For unit tests: the readahead flags of later walks (READAHEAD_ALWAYS:
+ * read ahead whether a CPU is free or not). Set before walking.
+ */
+void glibc_heap_set_readahead_flags(unsigned flags);
+
 #endif

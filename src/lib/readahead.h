@@ -19,6 +19,11 @@
  * readahead_end() no read is in flight. The thread is started on the
  * first scan longer than one window, blocks every signal, and is joined by
  * readahead_free(); it never outlives the readahead.
+ *
+ * Reading ahead pays only with a CPU to spare: the two threads then work
+ * at once. With none (every CPU busy, or only one allowed), the two would
+ * share the caller's CPU and be slower than the caller alone, so a scan
+ * then reads ahead nothing unless READAHEAD_ALWAYS.
  */
 #ifndef LA_READAHEAD_H
 #define LA_READAHEAD_H
@@ -35,8 +40,11 @@ struct readahead;
  */
 #define READAHEAD_OVERLAP 32u
 
+#define READAHEAD_ALWAYS 1u /* read ahead whether a CPU is free or not */
+
 /* window: bytes per read, more than 2 * READAHEAD_OVERLAP. */
-int readahead_new(struct memsrc *mem, size_t window, struct readahead **out);
+int readahead_new(struct memsrc *mem, size_t window, unsigned flags,
+		  struct readahead **out);
 void readahead_free(struct readahead *ra);
 
 /*
