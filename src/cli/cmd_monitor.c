@@ -54,6 +54,8 @@
 #define WATCH_GROWING 4
 /* Chunks sampled per watched location. */
 #define SAMPLE_CHUNKS 256
+/* A callers window that does not fit is skipped this many times less one. */
+#define SKIP_RETRY 5
 
 struct sampler {
 	const struct options *o;
@@ -78,6 +80,7 @@ struct sampler {
 	struct loc_callers *callers; /* WATCH_MAX, from the latest check */
 	unsigned n_callers;
 	struct callers_run callers_run;
+	unsigned skip_streak; /* windows skipped in a row (SKIP_RETRY) */
 	int refused_trim; /* said once that a leak is not trimmed */
 	int sigfd;
 	sigset_t term, oldmask;
@@ -677,7 +680,7 @@ callers_refused(int err)
  * probed function on Linux 6.18, after the target is free of them).
  */
 void
-sampler_window(struct sampler *sm)
+sampler_window(struct sampler *sm, double next)
 {
 	struct la_callers_opts co = {.sz = sizeof(co),
 				     .backend = sm->o->callers_backend,
@@ -685,6 +688,7 @@ sampler_window(struct sampler *sm)
 				     .max_ms = sm->o->callers_ms};
 	struct la_location watch[WATCH_MAX];
 	struct la_callers_info ci;
+	double t0;
 	int err;
 
 	la_callers_free(sm->pending);
@@ -694,7 +698,27 @@ sampler_window(struct sampler *sm)
 		return;
 	if (sm->o->callers == CALLERS_AUTO && !watch_list(sm->tracker, watch))
 		return;
+	/*
+	 * A window that would end after the next sample is due is skipped,
+	 * judged by the last one's time; every SKIP_RETRY-th in a row runs
+	 * anyway and is timed again (the first of a session is slower, and
+	 * a window slowed once by other load must not end sampling).
+	 */
+	t0 = mono_now();
+	if (next > 0 && t0 + sm->callers_run.last_s > next &&
+	    sm->skip_streak + 1 < SKIP_RETRY) {
+		sm->skip_streak++;
+		if (!sm->callers_run.skipped++) {
+			status_clear(sm);
+			fprintf(stderr,
+				"leakattach: callers: a sampling window (%.0f ms the last time) does not fit before the next sample: windows that do not fit are skipped (a longer --interval makes room)\n",
+				sm->callers_run.last_s * 1e3);
+		}
+		return;
+	}
+	sm->skip_streak = 0;
 	err = la_callers_sample(sm->s, &co, &sm->pending);
+	sm->callers_run.last_s = mono_now() - t0;
 	if (err && !sm->callers_run.windows)
 		snprintf(sm->callers_run.backend,
 			 sizeof(sm->callers_run.backend), "%s",
@@ -1013,20 +1037,27 @@ monitor(const struct options *o)
 	print_header(sm, interval, until);
 	start = next = mono_now();
 	for (;;) {
+		double began = mono_now();
+
 		err = sampler_sample(sm);
 		if (err)
 			break;
-		next += interval;
 		/*
-		 * A sample (and its callers window) slower than the interval:
-		 * take the next one at once, but never pile up to catch up.
+		 * Samples keep to a grid of the interval. One that began late
+		 * by half an interval or more (the machine stalled us) starts
+		 * the grid anew, so that the next is an interval after it, never
+		 * a few ms (a comparison that cannot show growth); one slower
+		 * than the interval is followed at once, without piling up.
 		 */
+		if (began - next >= interval / 2)
+			next = began;
+		next += interval;
 		if (next < mono_now())
 			next = mono_now();
 		if (o->duration_s > 0 && next > start + o->duration_s + 1e-3)
 			break;
 		/* not after the last sample: nothing would check it */
-		sampler_window(sm);
+		sampler_window(sm, next);
 		if (sampler_wait(sm, next, -1))
 			break;
 	}
@@ -1164,13 +1195,15 @@ check(const struct options *o)
 		 * A window after the last sample too, unless the program is
 		 * ours and stops now: the next check of the process checks it.
 		 */
-		if (i + 1 < repeat || !child)
-			sampler_window(sm);
-		if (i + 1 == repeat && !child)
-			sampler_keep_window(sm);
 		next += interval;
 		if (next < mono_now())
 			next = mono_now();
+		if (i + 1 < repeat)
+			sampler_window(sm, next);
+		else if (!child)
+			sampler_window(sm, 0);
+		if (i + 1 == repeat && !child)
+			sampler_keep_window(sm);
 	}
 	if (child)
 		stop_command(child);

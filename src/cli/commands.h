@@ -59,8 +59,12 @@ int sampler_sample(struct sampler *sm);
  * After a sample that another will follow: open the sampling window of
  * --callers when it says so (the next sample checks it). Failures are
  * printed (once when no window can be opened) and never end the run.
+ * next is when the next sample is due (CLOCK_MONOTONIC seconds; 0: no
+ * sample is due, as after check's last): a window that would not end by
+ * then, judged by the last one's time, is skipped (and counted), so that
+ * windows never push samples off their cadence.
  */
-void sampler_window(struct sampler *sm);
+void sampler_window(struct sampler *sm, double next);
 /*
  * check, after its last sample and window: keep the window (or none) in
  * the log folder for the next run's first sample. Failures are printed.

@@ -82,6 +82,9 @@ struct callers_run {
 	uint64_t allocations, lost;
 	/* summed over the windows */
 	double window_ms, teardown_ms, release_ms;
+	/* windows not opened: the last one took longer than the time left */
+	unsigned skipped;
+	double last_s; /* the last window's time, all of it, in seconds */
 	char error[300]; /* why windows were not opened; "" */
 };
 

@@ -492,11 +492,17 @@ report_check_text(FILE *f, const struct check_doc *d)
 	if (d->callers_run && d->callers_run->error[0])
 		fprintf(f, "\ncallers: not sampled: %s\n",
 			d->callers_run->error);
-	else if (d->callers_run && d->callers_run->windows)
+	else if (d->callers_run && d->callers_run->windows) {
+		char ours[64] = "";
+
+		/* the probes kept across windows are released at the end */
+		if (d->callers_run->release_ms >= 0.5)
+			snprintf(ours, sizeof(ours), " (then %.0f ms of ours)",
+				 d->callers_run->release_ms);
 		fprintf(f,
 			"\ncallers: %u sampling window%s with %s, %" PRIu64
 			" allocations recorded (%" PRIu64
-			" lost), %.0f ms sampling, %.0f ms removing the probes from the target (then %.0f ms of ours)\n",
+			" lost), %.0f ms sampling, %.0f ms removing the probes from the target%s\n",
 			d->callers_run->windows,
 			d->callers_run->windows == 1 ? "" : "s",
 			!strcmp(d->callers_run->backend, "int3")
@@ -504,7 +510,13 @@ report_check_text(FILE *f, const struct check_doc *d)
 				: "uprobes",
 			d->callers_run->allocations, d->callers_run->lost,
 			d->callers_run->window_ms, d->callers_run->teardown_ms,
-			d->callers_run->release_ms);
+			ours);
+	}
+	if (d->callers_run && d->callers_run->skipped)
+		fprintf(f,
+			"callers: %u window%s skipped: not enough time before the next sample (a longer --interval makes room)\n",
+			d->callers_run->skipped,
+			d->callers_run->skipped == 1 ? "" : "s");
 	if (d->state_dir)
 		fprintf(f, "\nHistory and reports: %s\n", d->log_dir);
 }
@@ -835,7 +847,8 @@ report_check_json(FILE *f, const struct check_doc *d)
 		totals_json(&j, d->last);
 	json_u64(&j, "trims", d->trims);
 	if (d->callers_run &&
-	    (d->callers_run->windows || d->callers_run->error[0])) {
+	    (d->callers_run->windows || d->callers_run->skipped ||
+	     d->callers_run->error[0])) {
 		json_object(&j, "callers_sampling");
 		json_string(&j, "backend", d->callers_run->backend);
 		json_u64(&j, "windows", d->callers_run->windows);
@@ -844,6 +857,7 @@ report_check_json(FILE *f, const struct check_doc *d)
 		json_double(&j, "window_ms", d->callers_run->window_ms);
 		json_double(&j, "teardown_ms", d->callers_run->teardown_ms);
 		json_double(&j, "release_ms", d->callers_run->release_ms);
+		json_u64(&j, "windows_skipped", d->callers_run->skipped);
 		if (d->callers_run->error[0])
 			json_string(&j, "error", d->callers_run->error);
 		json_end_object(&j);

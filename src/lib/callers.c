@@ -559,8 +559,14 @@ backend_ms(const struct la_callers_opts *o)
 	return ms > 600000 ? 600000 : (unsigned)ms;
 }
 
+/*
+ * The session keeps its probes from one window to the next (uprobe.h,
+ * uprobe_opts.keep): their release, about 80 ms a probe, is paid once when
+ * the session closes, not after every window.
+ */
 static int
-run_uprobe(struct la_callers *c, pid_t pid, const struct la_callers_opts *o)
+run_uprobe(struct la_callers *c, struct la_session *s,
+	   const struct la_callers_opts *o)
 {
 	struct uprobe_opts uo = {
 		.sz = sizeof(uo),
@@ -570,12 +576,13 @@ run_uprobe(struct la_callers *c, pid_t pid, const struct la_callers_opts *o)
 		.fn_mask = o->functions | (1u << ALLOC_FREE),
 		.stack_size = STACK_COPY,
 		.ring_pages = RING_PAGES,
+		.keep = &s->uprobes,
 	};
 	const struct uprobe_stats *us;
 	struct uprobe_window *w;
 	int err;
 
-	err = uprobe_window_open(pid, &uo, &w);
+	err = uprobe_window_open(s->pid, &uo, &w);
 	if (err)
 		return err; /* the sentence is uprobe.c's */
 	err = uprobe_window_run(w, on_event, c);
@@ -648,13 +655,14 @@ uprobe_refused(int err)
 }
 
 static int
-run_window(struct la_callers *c, pid_t pid, const struct la_callers_opts *o)
+run_window(struct la_callers *c, struct la_session *s,
+	   const struct la_callers_opts *o)
 {
 	int err;
 
 	if (o->backend != LA_CALLERS_INT3) {
 		snprintf(c->info.backend, sizeof(c->info.backend), "uprobe");
-		err = run_uprobe(c, pid, o);
+		err = run_uprobe(c, s, o);
 		if (o->backend == LA_CALLERS_UPROBE || !uprobe_refused(err))
 			return err;
 		/*
@@ -672,7 +680,7 @@ run_window(struct la_callers *c, pid_t pid, const struct la_callers_opts *o)
 			c->info.backend_why);
 	}
 	snprintf(c->info.backend, sizeof(c->info.backend), "int3");
-	return run_int3(c, pid, o);
+	return run_int3(c, s->pid, o);
 }
 
 int
@@ -720,7 +728,7 @@ la_callers_sample(struct la_session *s, const struct la_callers_opts *opts,
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	c->info.time_unix_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-	err = run_window(c, s->pid, &o);
+	err = run_window(c, s, &o);
 	if (!err) {
 		chunk_fates(c);
 		err = resolve_all(c);

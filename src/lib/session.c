@@ -31,6 +31,7 @@
 #include "session.h"
 #include "snapshot.h"
 #include "tracee.h"
+#include "uprobe.h"
 
 #define MAX_ATTEMPTS 5
 
@@ -212,6 +213,7 @@ la_session_close(struct la_session *s)
 	memsrc_close(s->mem);
 	if (s->mods)
 		modules_close(s->mods);
+	uprobe_probes_release(s->uprobes);
 	glibc_loc_free(&s->loc);
 	free(s);
 }

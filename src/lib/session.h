@@ -16,6 +16,8 @@
 struct memsrc;
 struct modules;
 
+struct uprobe_probes;
+
 struct la_session {
 	pid_t pid;
 	unsigned stop_timeout_ms;
@@ -29,6 +31,11 @@ struct la_session {
 	 */
 	struct modules *mods;
 	int64_t mods_time;
+	/*
+	 * The uprobe backend's probes, kept from one callers window to the
+	 * next (uprobe.h): released by la_session_close(). NULL: none.
+	 */
+	struct uprobe_probes *uprobes;
 };
 
 struct tracee_set;

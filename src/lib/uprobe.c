@@ -170,6 +170,24 @@ struct uprobe_window {
 	struct uprobe_stats st;
 };
 
+/*
+ * What a window holds of its tracefs probes, moved out of it by
+ * uprobe_window_close() when kept (uprobe_opts.keep) and back into the
+ * next window of the session.
+ */
+struct uprobe_probes {
+	char path[1100];
+	uint64_t offset[ALLOC_NFNS];
+	struct probe probes[NPROBES];
+	int nprobes;
+	char tracefs[64];
+	struct tracefs *tfs;
+	char group[48];
+	pid_t anchor_pid;
+	int anchor_pipe;
+	int tracefs_private;
+};
+
 const char *
 alloc_fn_name(enum alloc_fn fn)
 {
@@ -555,6 +573,104 @@ tracefs_release(struct uprobe_window *w)
 		w->st.release_ns += mono_ns() - t0;
 }
 
+/* Move w's tracefs probes to p, leaving w none to release. */
+static void
+probes_move_out(struct uprobe_window *w, struct uprobe_probes *p)
+{
+	memcpy(p->path, w->path, sizeof(p->path));
+	memcpy(p->offset, w->offset, sizeof(p->offset));
+	memcpy(p->probes, w->probes, sizeof(p->probes));
+	p->nprobes = w->nprobes;
+	memcpy(p->tracefs, w->tracefs, sizeof(p->tracefs));
+	memcpy(p->group, w->group, sizeof(p->group));
+	p->tfs = w->tfs;
+	p->anchor_pid = w->anchor_pid;
+	p->anchor_pipe = w->anchor_pipe;
+	p->tracefs_private = w->st.tracefs_private;
+	for (int i = 0; i < w->nprobes; i++) {
+		w->probes[i].defined = 0;
+		w->probes[i].anchor = -1;
+	}
+	w->tfs = NULL;
+	w->anchor_pid = 0;
+	w->anchor_pipe = -1;
+	w->tracefs[0] = '\0';
+}
+
+/* The reverse, into a window that has none of its own yet. */
+static void
+probes_move_in(struct uprobe_window *w, struct uprobe_probes *p)
+{
+	for (int i = 0; i < w->nprobes; i++) {
+		memcpy(w->probes[i].name, p->probes[i].name,
+		       sizeof(w->probes[i].name));
+		w->probes[i].defined = p->probes[i].defined;
+		w->probes[i].tp_id = p->probes[i].tp_id;
+		w->probes[i].anchor = p->probes[i].anchor;
+		p->probes[i].defined = 0;
+		p->probes[i].anchor = -1;
+	}
+	memcpy(w->tracefs, p->tracefs, sizeof(w->tracefs));
+	memcpy(w->group, p->group, sizeof(w->group));
+	w->tfs = p->tfs;
+	w->anchor_pid = p->anchor_pid;
+	w->anchor_pipe = p->anchor_pipe;
+	w->st.tracefs_private = p->tracefs_private;
+	p->tfs = NULL;
+	p->anchor_pid = 0;
+	p->anchor_pipe = -1;
+	p->nprobes = 0;
+}
+
+/*
+ * Can w use the kept probes p? The same file, functions and offsets, every
+ * probe defined with its anchor, the anchor's child alive (a dead one's
+ * events no longer hold the probes: the target's events would be their
+ * last users again) and the tracefs still there.
+ */
+static int
+probes_fit(const struct uprobe_window *w, struct uprobe_probes *p)
+{
+	char path[128];
+
+	if (strcmp(p->path, w->path) || p->nprobes != w->nprobes ||
+	    memcmp(p->offset, w->offset, sizeof(p->offset)))
+		return 0;
+	for (int i = 0; i < w->nprobes; i++)
+		if (p->probes[i].fn != w->probes[i].fn ||
+		    p->probes[i].ret != w->probes[i].ret ||
+		    !p->probes[i].defined || p->probes[i].anchor < 0)
+			return 0;
+	if (p->anchor_pid <= 0 || waitpid(p->anchor_pid, NULL, WNOHANG) != 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s/uprobe_events", p->tracefs);
+	return !access(path, W_OK);
+}
+
+void
+uprobe_probes_release(struct uprobe_probes *p)
+{
+	struct uprobe_window *w;
+
+	if (!p)
+		return;
+	/* a window holding them releases them, as its own */
+	w = calloc(1, sizeof(*w));
+	if (w) {
+		w->anchor_pipe = -1;
+		w->nprobes = p->nprobes;
+		memcpy(w->probes, p->probes, sizeof(w->probes));
+		for (int i = 0; i < p->nprobes; i++) {
+			w->probes[i].defined = 0;
+			w->probes[i].anchor = -1;
+		}
+		probes_move_in(w, p);
+		tracefs_release(w);
+		free(w);
+	}
+	free(p);
+}
+
 /*
  * Use tracefs: the machine's mount, else one of our own in a private mount
  * namespace (tracefs.h). Needs CAP_SYS_ADMIN either way (uprobes do since
@@ -864,8 +980,18 @@ uprobe_window_open(pid_t pid, const struct uprobe_opts *opts,
 	err = resolve(w);
 	if (err)
 		goto fail;
+	if (w->o.keep && *w->o.keep) {
+		struct uprobe_probes *p = *w->o.keep;
+
+		*w->o.keep = NULL;
+		if (!(w->o.flags & UPROBE_PMU_ONLY) && probes_fit(w, p)) {
+			probes_move_in(w, p);
+			w->st.reused = 1;
+		}
+		uprobe_probes_release(p);
+	}
 	/* The anchors first: the target's events are never last users. */
-	err = tracefs_setup(w);
+	err = w->st.reused ? 1 : tracefs_setup(w);
 	if (err < 0)
 		goto fail;
 	w->st.tracefs = err;
@@ -1443,6 +1569,16 @@ uprobe_window_close(struct uprobe_window *w)
 	if (!w)
 		return;
 	close_all(w);
+	/* kept for the session's next window, when they can serve it */
+	if (w->o.keep && !*w->o.keep && w->tracefs[0] && w->nprobes &&
+	    w->anchor_pid > 0) {
+		struct uprobe_probes *p = calloc(1, sizeof(*p));
+
+		if (p) {
+			probes_move_out(w, p);
+			*w->o.keep = p;
+		}
+	}
 	tracefs_release(w);
 	for (unsigned i = 0; i < w->nth; i++) {
 		for (int k = 0; k < PENDING_MAX; k++)

@@ -99,6 +99,8 @@ struct alloc_event {
 	size_t stack_len;
 };
 
+struct uprobe_probes;
+
 struct uprobe_opts {
 	size_t sz; /* sizeof(struct uprobe_opts), for later fields */
 	unsigned max_hits; /* entries to deliver; 0: 2000 */
@@ -115,6 +117,22 @@ struct uprobe_opts {
 	 */
 	unsigned max_frees;
 	unsigned flags; /* UPROBE_* below */
+	/*
+	 * Probes kept from one window to the next of a session (tracefs
+	 * only; NULL: none). When *keep holds probes on the same file and
+	 * functions, with their anchor alive, the window uses them: no
+	 * definitions to write, no anchors to open. Others in *keep are
+	 * released first. uprobe_window_close() then leaves the window's
+	 * probes in *keep rather than paying their release (about 80 ms a
+	 * probe, uprobe_window_close()), so that a session's windows cost
+	 * it that once, in uprobe_probes_release(), and not per window: a
+	 * window then takes what its sampling takes, and samples keep
+	 * their cadence. The target holds no breakpoint between windows:
+	 * only its own events, closed at each window's end, ask for them
+	 * in its memory; kept probes are definitions, never enabled, and
+	 * anchors on a child of ours.
+	 */
+	struct uprobe_probes **keep;
 };
 
 /*
@@ -177,6 +195,8 @@ struct uprobe_stats {
 	 * private mount namespace (tracefs.h).
 	 */
 	int tracefs_private;
+	/* 1: the probes were kept by an earlier window (uprobe_opts.keep) */
+	int reused;
 };
 
 struct uprobe_window;
@@ -235,5 +255,15 @@ uint64_t uprobe_window_fn_addr(const struct uprobe_window *w, enum alloc_fn fn);
  * target's events), then our definitions are removed.
  */
 void uprobe_window_close(struct uprobe_window *w);
+
+/*
+ * Release probes kept by uprobe_window_close() (uprobe_opts.keep): close
+ * the anchors (about 80 ms each, the kernel's), end their child and the
+ * private tracefs' if any, remove the definitions. NULL is fine. The
+ * definitions of a leakattach killed while it kept probes stay, inert
+ * (never enabled, no event on them), until the next window of any
+ * leakattach removes them (their group names a pid that is gone).
+ */
+void uprobe_probes_release(struct uprobe_probes *p);
 
 #endif

@@ -379,6 +379,63 @@ kept_window(const char *dir, char *path, size_t len)
 }
 
 /*
+ * Windows keep to the samples' interval: a monitor with a window after
+ * every sample still samples every 0.5 s (each window's probes were
+ * removed after it, a wait of about 1 s, until runs kept them: samples
+ * came 1.05 s apart), never two samples closer than half an interval; a
+ * window that would not fit is skipped and counted, never late.
+ */
+static const char keeps_interval[] =
+	"import json, sys, glob, statistics\n"
+	"d = json.load(open(sys.argv[1]))\n"
+	"cs = d['callers_sampling']\n"
+	"h = glob.glob(sys.argv[2] + '/targets/*/history.jsonl')\n"
+	"assert len(h) == 1, h\n"
+	"ts = [json.loads(l)['time_unix_ms'] for l in open(h[0])]\n"
+	"gaps = [b - a for a, b in zip(ts, ts[1:])]\n"
+	"assert len(ts) >= 8, (len(ts), gaps, cs)\n"
+	"assert cs['windows'] >= 2, cs\n"
+	"assert cs['windows'] + cs['windows_skipped'] == len(ts) - 1, (cs, len(ts))\n"
+	"assert min(gaps) >= 250, (gaps, cs)\n"
+	"assert statistics.median(gaps) <= 600, (gaps, cs)\n";
+
+Test(callers, monitor_windows_keep_the_interval, .timeout = 120)
+{
+	char dir[] = "/tmp/la-callers-XXXXXX", pid[32];
+	const char *env[] = {"LEAKATTACH_CONFIG=", NULL};
+	const char *argv[] = {leakattach_path(),
+			      "monitor",
+			      "-p",
+			      pid,
+			      "--interval",
+			      "0.5",
+			      "--duration",
+			      "5",
+			      "--min-size",
+			      "64K",
+			      "--callers=always",
+			      "--log-dir",
+			      dir,
+			      "--json",
+			      NULL};
+	struct target t;
+	struct run_result r;
+	int err;
+
+	cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	start(&t, "callerleak");
+	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
+	err = run_capture(argv, env, 60000, &r);
+	cr_assert_eq(err, 0, "running leakattach: %s", strerror(-err));
+	cr_assert(r.status == 0 || r.status == EXIT_LEAK,
+		  "status %d\nstdout: %s\nstderr: %s", r.status, r.out, r.err);
+	py_expect(r.out, keeps_interval, dir);
+	run_result_free(&r);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	expect_unharmed(&t);
+}
+
+/*
  * Checks from cron: each single check keeps the window of its sample in
  * the log folder, and the next check of the process checks it. The
  * fourth check (three growths in a row) reports the leak with its

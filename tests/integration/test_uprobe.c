@@ -22,6 +22,14 @@
  *    mounted (forced with UPROBE_TRACEFS_PRIVATE), a child of ours mounts
  *    one in a private namespace; the window works, our mount table never
  *    changes, no definition and no child of ours outlives the window.
+ *  - kept_probes_serve_the_next_window: with uprobe_opts.keep, closing a
+ *    window keeps its definitions and anchor (its close then pays no
+ *    release) while the target holds no breakpoint; the next window on
+ *    the same functions reuses them and delivers; one on other functions
+ *    releases them and defines its own; uprobe_probes_release() leaves
+ *    no definition, no child and the mounts as they were. Through the
+ *    machine's tracefs (or the private one where none is mounted) and a
+ *    private one forced.
  *  - stops_at_max_hits, stops_at_max_ms: the two bounds.
  *  - signals_reach_the_target_during_a_window: SIGUSR1 sent during a
  *    window are all handled by the target.
@@ -282,6 +290,19 @@ count_definitions(pid_t pid, int *mine, int *stale)
 	fclose(f);
 	tracefs_close(tfs);
 	return 0;
+}
+
+/* Is tracefs mounted where we run (not a private one of ours)? */
+static int
+machine_tracefs(void)
+{
+	struct tracefs *tfs;
+	int mounted;
+
+	cr_assert_eq(tracefs_open(TRACEFS_MOUNT, &tfs), 0, "%s", la_errmsg());
+	mounted = !tracefs_is_private(tfs);
+	tracefs_close(tfs);
+	return mounted;
 }
 
 /* The first byte of the target's text at addr; -1 when unreadable. */
@@ -689,6 +710,94 @@ Test(uprobe, a_private_tracefs_leaves_the_mounts_alone, .timeout = 120)
 	free(before);
 	free(during);
 	free(after);
+	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
+	target_stop(&l.t);
+}
+
+Test(uprobe, kept_probes_serve_the_next_window, .timeout = 120)
+{
+	const unsigned mask = (1u << ALLOC_MALLOC) | (1u << ALLOC_FREE);
+	struct loop l;
+
+	start_loop(&l, "2");
+	command(&l, "storm", "ok");
+	for (int priv = 0; priv < 2; priv++) {
+		struct uprobe_probes *keep = NULL;
+		struct uprobe_opts o = {
+			.sz = sizeof(o),
+			.max_ms = 50,
+			.fn_mask = mask,
+			.flags = priv ? UPROBE_TRACEFS_PRIVATE : 0,
+			.keep = &keep};
+		char *before = read_mountinfo(), *after;
+		const struct uprobe_stats *st;
+		struct uprobe_window *w;
+		uint64_t malloc_at;
+		int mine, stale, children;
+		int64_t t0, close_us, release_us;
+
+		/* 1: defines its probes and keeps them */
+		w = open_window(l.t.pid, &o);
+		st = uprobe_window_stats(w);
+		cr_assert_eq(st->tracefs, 1);
+		cr_assert_eq(st->reused, 0);
+		malloc_at = uprobe_window_fn_addr(w, ALLOC_MALLOC);
+		cr_assert_eq(uprobe_window_run(w, NULL, NULL), 0, "%s",
+			     la_errmsg());
+		t0 = now_us();
+		uprobe_window_close(w);
+		close_us = now_us() - t0;
+		cr_assert_not_null(keep, "the probes were not kept");
+		cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0);
+		cr_assert_eq(mine, 3, "%d definitions kept", mine);
+		/* the target allocates all the while: never a breakpoint */
+		for (int i = 0; i < 20; i++) {
+			cr_assert_eq(any_breakpoint(l.t.pid, &malloc_at, 1), 0,
+				     "a breakpoint between windows (%d ms)",
+				     i * 10);
+			usleep(10000);
+		}
+		/* 2: the same functions: the kept probes serve */
+		w = open_window(l.t.pid, &o);
+		st = uprobe_window_stats(w);
+		cr_assert_null(keep, "the window did not take the probes");
+		cr_assert_eq(st->reused, 1, "the kept probes were not reused");
+		cr_assert_eq(st->tracefs_private, priv || !machine_tracefs(),
+			     "private %d", st->tracefs_private);
+		cr_assert_eq(uprobe_window_run(w, NULL, NULL), 0, "%s",
+			     la_errmsg());
+		cr_assert_gt(st->delivered, 0, "no event through kept probes");
+		uprobe_window_close(w);
+		cr_assert_not_null(keep);
+		/* 3: other functions: the kept ones are released first */
+		o.fn_mask = mask | (1u << ALLOC_CALLOC);
+		w = open_window(l.t.pid, &o);
+		st = uprobe_window_stats(w);
+		cr_assert_null(keep);
+		cr_assert_eq(st->reused, 0);
+		cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0);
+		cr_assert_eq(mine, 5, "%d definitions: the old ones are left",
+			     mine);
+		cr_assert_eq(uprobe_window_run(w, NULL, NULL), 0, "%s",
+			     la_errmsg());
+		uprobe_window_close(w);
+		cr_assert_not_null(keep);
+		t0 = now_us();
+		uprobe_probes_release(keep);
+		release_us = now_us() - t0;
+		after = read_mountinfo();
+		children = count_children(l.t.pid);
+		cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0);
+		cr_assert_eq(mine, 0, "%d definitions of ours left", mine);
+		cr_assert_eq(children, 0, "%d children of ours left", children);
+		cr_assert_str_eq(after, before, "our mounts changed");
+		cr_assert_eq(any_breakpoint(l.t.pid, &malloc_at, 1), 0);
+		cr_log_info("%s tracefs: a window's close %.1f ms with its probes kept; their release %.1f ms",
+			    priv ? "private" : "the machine's",
+			    close_us / 1000.0, release_us / 1000.0);
+		free(before);
+		free(after);
+	}
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
 	target_stop(&l.t);
 }
