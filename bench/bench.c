@@ -9,14 +9,25 @@
  * with "met" or "NOT met"; the exit status says only whether the benchmark
  * could run (0) or not (2).
  *
- *   pause   a 1 GiB heap in about 5 M chunks (bench/bigheap), once with
- *           every chunk in use and once with 1 chunk in 16 free (in the
- *           bins): the pause of `leakattach snapshot -p PID --json`
- *           against a bare process_vm_readv of the same heap mappings in
- *           1 MiB pieces (the target's [heap] and its thread heaps),
- *           interleaved run by run. Then leakattach's peak RSS (ru_maxrss
- *           from wait4) on those heaps and on a tiny one, with the layout
- *           from debug info and with --no-debuginfo.
+ *   pause   the pause of `leakattach snapshot -p PID --json` against a bare
+ *           process_vm_readv of the same heap mappings in 1 MiB pieces
+ *           (the target's [heap] and its thread heaps), interleaved run by
+ *           run, on four shapes of heap: bench/bigheap's 1 GiB in about
+ *           5 M chunks, packed (every chunk in use) and fragmented (1 chunk
+ *           in 16 free, in the bins), the fragmented one again built by 8
+ *           threads in arenas of their own (multi-arena: 9 arenas, 25
+ *           heaps), and a busy one (bench/churn: 4 threads doing
+ *           malloc/free over 100 MiB). Then leakattach's peak RSS
+ *           (ru_maxrss from wait4) on those heaps and on a tiny one
+ *           (bench/threads 1 idle). Each for a first run and for later
+ *           runs, and the RSS with --no-debuginfo too. A first run gets a
+ *           fresh, empty log folder (LEAKATTACH_LOG_DIR, removed after), so
+ *           the layout comes from the libc's debug info, as on the first
+ *           run for a libc; it is counted as such when the JSON's layout
+ *           source is "dwarf" and the folder then holds the layout, which
+ *           the tool keeps only when DWARF gave it; `leakattach -vv` names
+ *           the debug file. Later runs share one log folder, its layout
+ *           cache filled by a warm-up run. About 45 s.
  *   stop    stop latency (stop_ms) for 4 and 100 threads, idle (blocked in
  *           a futex) and spinning (always runnable) (bench/threads).
  *   tput    an allocation-heavy target (bench/storm: 4 threads doing
@@ -70,13 +81,16 @@
  *           missing at its ops per CPU second, plus the time its threads
  *           were stalled (/proc/PID/task/TID/schedstat).
  *
- * The monitor figures give the tool a temporary log folder (removed at
- * exit) and LEAKATTACH_CONFIG= (empty), so that no configuration is read;
- * they count samples in the folder's history.jsonl.
+ * The pause and monitor figures give the tool temporary log folders
+ * (removed at exit) and LEAKATTACH_CONFIG= (empty), so that no
+ * configuration is read and no state left on the machine counts; the
+ * monitor figures count samples in the folder's history.jsonl. (The stop
+ * and throughput figures use the tool's default log folder.)
  *
  * Every snapshot runs the real tool as a child, so its cost includes the
- * start of the process and the layout lookup (debug info), as a cron job
- * calling `leakattach snapshot` would pay it.
+ * start of the process and the layout lookup (debug info on a first run,
+ * the layout cache after), as a cron job calling `leakattach snapshot`
+ * would pay it.
  *
  * Targets are started with a pipe on stdin and stdout, print one readiness
  * line, die with us (PR_SET_PDEATHSIG) and end when their stdin closes.
@@ -145,6 +159,7 @@ struct opts {
 	unsigned long long mib, chunks;
 	unsigned long long free_every[MAX_SHAPES]; /* heap shapes measured */
 	unsigned n_shapes;
+	unsigned arenas; /* threads of the multi-arena shape (0: none) */
 	unsigned storm_threads;
 	unsigned long long churn_mib; /* the heap of the monitor figure */
 	unsigned long long rss_mib; /* the heap of the monitor-rss figure */
@@ -243,6 +258,41 @@ static const char *
 verdict(int met)
 {
 	return met ? "met" : "NOT met";
+}
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* A temporary folder of ours, $TMPDIR/leakattach-bench-XXXXXX, into dir. */
+static void
+tmpdir_make(char *dir, size_t size)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(dir, size, "%s/leakattach-bench-XXXXXX",
+		 tmp && *tmp == '/' ? tmp : "/tmp");
+	if (!mkdtemp(dir)) {
+		int e = errno;
+
+		dir[0] = '\0';
+		die("mkdtemp: %s", strerror(e));
+	}
+}
+
+/* Remove it with all it holds (nothing when dir is ""). */
+static void
+tmpdir_remove(char *dir)
+{
+	if (dir[0])
+		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	dir[0] = '\0';
 }
 
 /* ---- targets ------------------------------------------------------------ */
@@ -375,8 +425,9 @@ ready_field(const struct target *t, const char *key)
 struct run {
 	double pause_ms, stop_ms, walk_ms, wall_ms, cpu_ms;
 	double bytes_read, maxrss_kib;
-	unsigned attempts, settle_rounds;
+	unsigned attempts, settle_rounds, arenas;
 	int consistent;
+	int dwarf; /* the JSON's layout.source is "dwarf" */
 };
 
 static int
@@ -396,13 +447,18 @@ json_num(const char *js, const char *key, double *out)
 /*
  * `[WRAP...] leakattach snapshot -p PID --json [ARGS...] [EXTRA]`: parse its JSON,
  * its rusage from wait4. Dies when the tool fails: a benchmark of a
- * failing tool means nothing.
+ * failing tool means nothing. With log_dir, the tool gets it as
+ * LEAKATTACH_LOG_DIR (its layout cache is log_dir/layouts) and
+ * LEAKATTACH_CONFIG= (no configuration file read); without, the tool's
+ * default folder. With err_path, its stderr goes there.
  */
 static void
-tool_snapshot(const struct opts *o, pid_t pid, const char *extra, struct run *r)
+tool_run(const struct opts *o, pid_t pid, const char *extra,
+	 const char *log_dir, const char *err_path, struct run *r)
 {
 	const char *argv[2 * MAX_ARGS + 8];
 	char pidstr[24], *js = NULL;
+	const char *lay, *src;
 	size_t len = 0, cap = 0;
 	unsigned n = 0;
 	struct rusage ru;
@@ -433,6 +489,18 @@ tool_snapshot(const struct opts *o, pid_t pid, const char *extra, struct run *r)
 		die("fork: %s", strerror(errno));
 	if (child == 0) {
 		dup2(out[1], 1);
+		if (err_path) {
+			int fd = open(err_path,
+				      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+				      0600);
+
+			if (fd < 0 || dup2(fd, 2) < 0)
+				_exit(127);
+		}
+		if (log_dir) {
+			setenv("LEAKATTACH_LOG_DIR", log_dir, 1);
+			setenv("LEAKATTACH_CONFIG", "", 1);
+		}
 		execvp(argv[0], (char *const *)argv);
 		fprintf(stderr, "bench: cannot run %s: %s\n", argv[0],
 			strerror(errno));
@@ -473,6 +541,11 @@ tool_snapshot(const struct opts *o, pid_t pid, const char *extra, struct run *r)
 		r->attempts = (unsigned)v;
 	if (!json_num(js, "settle_rounds", &v)) /* newer tools only */
 		r->settle_rounds = (unsigned)v;
+	if (!json_num(js, "arenas", &v))
+		r->arenas = (unsigned)v;
+	lay = strstr(js, "\"layout\":{");
+	src = lay ? strstr(lay, "\"source\":") : NULL;
+	r->dwarf = src && !strncmp(src, "\"source\":\"dwarf\"", 16);
 	r->consistent =
 		strstr(js, "\"consistent\":true") != NULL &&
 		strstr(js, "\"consistent\":true") < strstr(js, "\"layout\"");
@@ -487,6 +560,13 @@ tool_snapshot(const struct opts *o, pid_t pid, const char *extra, struct run *r)
 			r->consistent ? "" : " (approximate)", r->maxrss_kib,
 			r->cpu_ms, r->wall_ms);
 	free(js);
+}
+
+/* The same in the tool's default log folder, as a user would run it. */
+static void
+tool_snapshot(const struct opts *o, pid_t pid, const char *extra, struct run *r)
+{
+	tool_run(o, pid, extra, NULL, NULL, r);
 }
 
 /* ---- the machine -------------------------------------------------------- */
@@ -595,6 +675,12 @@ read_ranges_ms(pid_t pid, const struct range *r, unsigned n, void *buf,
 			struct iovec rem = {(void *)(uintptr_t)a, want};
 			ssize_t got = process_vm_readv(pid, &l, 1, &rem, 1, 0);
 
+			/*
+			 * EFAULT: a busy target's mapping shrank since its
+			 * maps were read (malloc.c heap_trim, systrim).
+			 */
+			if (got < 0 && errno == EFAULT)
+				break;
 			if (got <= 0)
 				die("process_vm_readv(%d, %#llx): %s", (int)pid,
 				    (unsigned long long)a, strerror(errno));
@@ -603,16 +689,6 @@ read_ranges_ms(pid_t pid, const struct range *r, unsigned n, void *buf,
 		}
 	return (now_s() - t0) * 1e3;
 }
-
-/* One shape of the big heap: every K-th chunk freed (0: none). */
-struct heap_result {
-	unsigned long long every, chunks, bytes, freed;
-	double heap_mib;
-	unsigned nranges, approx, attempts;
-	double base[MAX_RUNS], pause[MAX_RUNS], ratio[MAX_RUNS], stop[MAX_RUNS],
-		walk[MAX_RUNS], cpu[MAX_RUNS], readmib[MAX_RUNS];
-	double rss[2][MAX_RUNS]; /* as configured, and --no-debuginfo */
-};
 
 static int
 has_tool_arg(const struct opts *o, const char *arg)
@@ -638,32 +714,246 @@ hold(const struct opts *o, struct target *t)
 		;
 }
 
+/*
+ * The shapes of heap measured: bench/bigheap packed and fragmented
+ * (--free-every), the last of those spread over thread arenas (--arenas),
+ * a busy heap (bench/churn, its threads doing malloc/free all the time)
+ * and, for the tool's memory alone, a tiny one (bench/threads 1 idle).
+ */
+enum { RUN_FIRST, RUN_LATER, RUN_NODEBUG, RUN_KINDS };
+
+static const char *const run_label[RUN_KINDS] = {
+	"first run (empty log folder: layout from debug info)",
+	"later runs (layout cached)",
+	"--no-debuginfo (layout from signatures)",
+};
+
+struct heap_result {
+	unsigned long long
+		every; /* bigheap: every K-th chunk freed (0: none) */
+	unsigned threads; /* bigheap: builder threads (0: the main arena) */
+	int busy; /* bench/churn */
+	int tiny; /* bench/threads 1 idle: the tool's memory only */
+	unsigned long long chunks, bytes, freed;
+	double heap_mib;
+	unsigned nranges, arenas, approx, attempts;
+	unsigned not_dwarf; /* first runs whose layout was not from DWARF */
+	unsigned not_kept; /* first runs that kept no layout in their folder */
+	double base[MAX_RUNS], stop[MAX_RUNS], walk[MAX_RUNS],
+		readmib[MAX_RUNS];
+	/* [RUN_FIRST] and [RUN_LATER] */
+	double pause[2][MAX_RUNS], ratio[2][MAX_RUNS], cpu[2][MAX_RUNS],
+		wall[2][MAX_RUNS];
+	double rss[RUN_KINDS][MAX_RUNS];
+};
+
+#define MAX_RANGES 256
+
+/*
+ * The log folders of the pause figures, so that no state of the machine
+ * counts: one for the later runs (its layout cache filled by a warm-up
+ * run), a fresh, empty one per first run.
+ */
+static char later_dir[PATH_MAX], first_dir[PATH_MAX];
+
+static void
+pause_dirs_remove(void)
+{
+	tmpdir_remove(first_dir);
+	tmpdir_remove(later_dir);
+}
+
+/*
+ * Does DIR/layouts hold a layout? The tool keeps one there only when it
+ * learned it from DWARF (session.c: layout_cache_save after
+ * malloc_layout_from_dwarf), so on a first run this says the debug info
+ * was read, not merely found.
+ */
+static int
+layout_kept(const char *dir)
+{
+	char path[PATH_MAX + 16];
+	struct dirent *e;
+	int found = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/layouts", dir);
+	d = opendir(path);
+	while (d && !found && (e = readdir(d)))
+		found = !strncmp(e->d_name, "layout-", 7);
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/*
+ * A first run: a fresh, empty log folder, so the layout comes from the
+ * libc's debug info (libdwarf) as on the first run for a libc; the folder
+ * is removed after.
+ */
+static void
+first_run(const struct opts *o, pid_t pid, struct heap_result *h, struct run *r)
+{
+	tmpdir_make(first_dir, sizeof(first_dir));
+	tool_run(o, pid, NULL, first_dir, NULL, r);
+	h->not_dwarf += !r->dwarf;
+	h->not_kept += !layout_kept(first_dir);
+	tmpdir_remove(first_dir);
+}
+
+/* The rest of the first line of PATH holding NEEDLE, into out; -1: none. */
+static int
+log_find(const char *path, const char *needle, char *out, size_t size)
+{
+	char line[2048];
+	int found = -1;
+	FILE *f = fopen(path, "re");
+
+	while (f && found && fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, needle);
+
+		if (p) {
+			p += strlen(needle);
+			p[strcspn(p, "\n")] = '\0';
+			snprintf(out, size, "%s", p);
+			found = 0;
+		}
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/*
+ * Where the layout comes from on a first and on a later run, in the
+ * tool's own words (-vv: "layout: from DWARF in FILE (...)", "layout
+ * cache: using FILE"; session.c, layout_cache.c), so that the figures
+ * below say what they measured.
+ */
+static void
+layout_probe(const struct opts *o, pid_t pid, char *first, char *later,
+	     size_t size)
+{
+	char err[PATH_MAX + 16], buf[PATH_MAX + 64], *p;
+	struct run r;
+
+	tmpdir_make(first_dir, sizeof(first_dir));
+	snprintf(err, sizeof(err), "%s/stderr", first_dir);
+	tool_run(o, pid, "-vv", first_dir, err, &r);
+	if (!log_find(err, "layout: from DWARF in ", buf, sizeof(buf))) {
+		p = strstr(buf, ": main_arena");
+		if (p)
+			*p = '\0';
+		/* the target's root as the tool sees it: /proc/PID/root */
+		p = buf;
+		if (!strncmp(p, "/proc/", 6) && strstr(p, "/root/"))
+			p = strstr(p, "/root/") + 5;
+		snprintf(first, size, "from debug info: DWARF in %s", p);
+	} else if (r.dwarf && layout_kept(first_dir)) {
+		snprintf(
+			first, size,
+			"from debug info (leakattach -vv did not say which file)");
+	} else {
+		snprintf(
+			first, size,
+			"NOT from debug info (install the libc's debug package, e.g. libc6-dbg): the figures below are not those of a first run with debug info");
+	}
+	tool_run(o, pid, "-vv", first_dir, err, &r);
+	if (!log_find(err, "layout cache: using ", buf, sizeof(buf))) {
+		p = strrchr(buf, '/');
+		snprintf(later, size, "from the layout cache (layouts/%s)",
+			 p ? p + 1 : buf);
+	} else {
+		snprintf(
+			later, size,
+			"NOT from the layout cache (leakattach -vv did not say it used one)");
+	}
+	tmpdir_remove(first_dir);
+}
+
+static const char *
+shape_label(const struct opts *o, const struct heap_result *h, char *buf,
+	    size_t size)
+{
+	char freed[64];
+
+	if (h->every)
+		snprintf(freed, sizeof(freed), "1 in %llu chunks free",
+			 h->every);
+	else
+		snprintf(freed, sizeof(freed), "every chunk in use");
+	if (h->tiny)
+		snprintf(buf, size,
+			 "tiny: 1 idle thread (bench/threads 1 idle)");
+	else if (h->busy)
+		snprintf(
+			buf, size,
+			"busy: %.0f MiB, %u threads doing malloc/free (bench/churn), %u arenas",
+			(double)o->churn_mib, o->storm_threads, h->arenas);
+	else if (h->threads)
+		snprintf(buf, size,
+			 "multi-arena: %.0f MiB, %u threads, %u arenas, %s",
+			 (double)h->bytes / 1048576, h->threads, h->arenas,
+			 freed);
+	else
+		snprintf(buf, size, "%s: %.0f MiB, %s",
+			 h->every ? "fragmented" : "packed",
+			 (double)h->bytes / 1048576, freed);
+	return buf;
+}
+
 static void
 measure_heap(const struct opts *o, struct heap_result *h, int nodebug_col)
 {
-	char mib[32], chunks[32], every[32];
-	const char *argv[] = {"bigheap", "--mib",	 mib,	"--chunks",
-			      chunks,	 "--free-every", every, NULL};
-	struct range ranges[64];
+	char mib[32], chunks[32], every[32], threads[16], cmd[256] = "";
+	const char *argv[12];
+	static struct range ranges[MAX_RANGES];
+	unsigned na = 0;
 	struct target t;
 	struct run r;
 	uint64_t bytes;
 	double t0;
 	void *rbuf;
 
-	snprintf(mib, sizeof(mib), "%llu", o->mib);
-	snprintf(chunks, sizeof(chunks), "%llu", o->chunks);
-	snprintf(every, sizeof(every), "%llu", h->every);
+	if (h->busy) {
+		snprintf(threads, sizeof(threads), "%u", o->storm_threads);
+		snprintf(mib, sizeof(mib), "%llu", o->churn_mib);
+		argv[na++] = "churn";
+		argv[na++] = "--threads";
+		argv[na++] = threads;
+		argv[na++] = "--mib";
+		argv[na++] = mib;
+	} else {
+		snprintf(mib, sizeof(mib), "%llu", o->mib);
+		snprintf(chunks, sizeof(chunks), "%llu", o->chunks);
+		snprintf(every, sizeof(every), "%llu", h->every);
+		snprintf(threads, sizeof(threads), "%u", h->threads);
+		argv[na++] = "bigheap";
+		argv[na++] = "--mib";
+		argv[na++] = mib;
+		argv[na++] = "--chunks";
+		argv[na++] = chunks;
+		argv[na++] = "--free-every";
+		argv[na++] = every;
+		if (h->threads) {
+			argv[na++] = "--threads";
+			argv[na++] = threads;
+		}
+	}
+	argv[na] = NULL;
+	for (unsigned i = 0; i < na; i++)
+		snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), "%s%s",
+			 i ? " " : "bench/", argv[i]);
 	t0 = now_s();
 	target_start(&t, o, argv, 600);
 	h->chunks = ready_field(&t, "chunks=");
 	h->bytes = ready_field(&t, "bytes=");
 	h->freed = ready_field(&t, "freed=");
-	printf("   heap built: %.1f MiB in %llu chunks, %llu of them free, in %.1f s (bench/bigheap --free-every %llu, PID %d)\n",
+	printf("   heap built: %.1f MiB in %llu chunks, %llu of them free, in %.1f s (%s, PID %d)\n",
 	       (double)h->bytes / 1048576, h->chunks, h->freed, now_s() - t0,
-	       h->every, (int)t.pid);
+	       cmd, (int)t.pid);
 	fflush(stdout);
-	h->nranges = heap_ranges(t.pid, ranges, 64);
+	h->nranges = heap_ranges(t.pid, ranges, MAX_RANGES);
 	for (unsigned i = 0; i < h->nranges; i++)
 		h->heap_mib +=
 			(double)(ranges[i].end - ranges[i].start) / 1048576;
@@ -675,35 +965,55 @@ measure_heap(const struct opts *o, struct heap_result *h, int nodebug_col)
 	rbuf = malloc(PIECE);
 	if (!rbuf)
 		die("out of memory");
-	/* A warm-up of each, not counted: page tables, caches, debug files. */
+	/*
+	 * A warm-up of each, not counted: page tables, caches, debug files;
+	 * it fills the later runs' layout cache too.
+	 */
 	read_ranges_ms(t.pid, ranges, h->nranges, rbuf, &bytes);
-	tool_snapshot(o, t.pid, NULL, &r);
+	tool_run(o, t.pid, NULL, later_dir, NULL, &r);
 	for (unsigned i = 0; i < o->runs; i++) {
-		/* alternate the order: neither always runs first */
+		struct run rf, rl;
+
+		/* a busy heap's mappings change: read them each time */
+		if (h->busy)
+			h->nranges = heap_ranges(t.pid, ranges, MAX_RANGES);
+		/* alternate the order: neither kind of run always goes first */
 		if (i % 2)
-			tool_snapshot(o, t.pid, NULL, &r);
+			tool_run(o, t.pid, NULL, later_dir, NULL, &rl);
+		else
+			first_run(o, t.pid, h, &rf);
 		h->base[i] =
 			read_ranges_ms(t.pid, ranges, h->nranges, rbuf, &bytes);
-		if (!(i % 2))
-			tool_snapshot(o, t.pid, NULL, &r);
-		h->pause[i] = r.pause_ms;
-		h->stop[i] = r.stop_ms;
-		h->walk[i] = r.walk_ms;
-		h->rss[0][i] = r.maxrss_kib / 1024;
-		h->cpu[i] = r.cpu_ms;
-		h->readmib[i] = r.bytes_read / 1048576;
-		h->ratio[i] = r.pause_ms / h->base[i];
-		h->approx += !r.consistent;
-		h->attempts += r.attempts;
+		if (i % 2)
+			first_run(o, t.pid, h, &rf);
+		else
+			tool_run(o, t.pid, NULL, later_dir, NULL, &rl);
+		h->pause[RUN_LATER][i] = rl.pause_ms;
+		h->pause[RUN_FIRST][i] = rf.pause_ms;
+		h->ratio[RUN_LATER][i] = rl.pause_ms / h->base[i];
+		h->ratio[RUN_FIRST][i] = rf.pause_ms / h->base[i];
+		h->cpu[RUN_LATER][i] = rl.cpu_ms;
+		h->cpu[RUN_FIRST][i] = rf.cpu_ms;
+		h->wall[RUN_LATER][i] = rl.wall_ms;
+		h->wall[RUN_FIRST][i] = rf.wall_ms;
+		h->rss[RUN_LATER][i] = rl.maxrss_kib / 1024;
+		h->rss[RUN_FIRST][i] = rf.maxrss_kib / 1024;
+		h->stop[i] = rl.stop_ms;
+		h->walk[i] = rl.walk_ms;
+		h->readmib[i] = rl.bytes_read / 1048576;
+		h->arenas = rl.arenas;
+		h->approx += !rl.consistent + !rf.consistent;
+		h->attempts += rl.attempts + rf.attempts;
 		if (o->verbose)
 			fprintf(stderr,
-				"  run %u: read %.2f ms, pause %.2f ms, ratio %.2f\n",
-				i + 1, h->base[i], h->pause[i], h->ratio[i]);
+				"  run %u: read %.2f ms, pause %.2f ms (first run %.2f ms), ratio %.2f\n",
+				i + 1, h->base[i], rl.pause_ms, rf.pause_ms,
+				h->ratio[RUN_LATER][i]);
 	}
 	free(rbuf);
 	for (unsigned i = 0; nodebug_col && i < o->runs; i++) {
-		tool_snapshot(o, t.pid, "--no-debuginfo", &r);
-		h->rss[1][i] = r.maxrss_kib / 1024;
+		tool_run(o, t.pid, "--no-debuginfo", later_dir, NULL, &r);
+		h->rss[RUN_NODEBUG][i] = r.maxrss_kib / 1024;
 	}
 	target_stop(&t);
 }
@@ -711,101 +1021,167 @@ measure_heap(const struct opts *o, struct heap_result *h, int nodebug_col)
 static void
 print_heap(const struct opts *o, const struct heap_result *h)
 {
-	char buf[128], what[96];
+	char buf[128], what[160];
+	static const char *const kind[2] = {"first run", "later runs"};
 
-	if (h->every)
-		snprintf(what, sizeof(what),
-			 "1 in %llu chunks free (%llu in bins)", h->every,
-			 h->freed);
-	else
-		snprintf(what, sizeof(what), "every chunk in use");
-	printf("   -- %s\n", what);
+	printf("   -- %s\n", shape_label(o, h, what, sizeof(what)));
 	printf("   %-38s %s ms   (%.1f MiB in %u mapping(s), 1 MiB per call)\n",
 	       "baseline: process_vm_readv of the heap",
 	       spread(buf, sizeof(buf), 1, h->base, o->runs), h->heap_mib,
 	       h->nranges);
-	printf("   %-38s %s ms\n", "leakattach pause",
-	       spread(buf, sizeof(buf), 1, h->pause, o->runs));
-	printf("   %-38s %s ms\n", "  of which stop",
-	       spread(buf, sizeof(buf), 2, h->stop, o->runs));
-	printf("   %-38s %s ms\n", "  of which read + walk",
-	       spread(buf, sizeof(buf), 1, h->walk, o->runs));
-	printf("   %-38s %s MiB\n", "  target memory read",
-	       spread(buf, sizeof(buf), 1, h->readmib, o->runs));
-	printf("   %-38s %s ms\n", "  tool CPU per run (user+sys)",
-	       spread(buf, sizeof(buf), 0, h->cpu, o->runs));
+	for (int k = RUN_LATER; k >= RUN_FIRST; k--) {
+		char label[64];
+
+		snprintf(label, sizeof(label), "leakattach pause, %s", kind[k]);
+		printf("   %-38s %s ms\n", label,
+		       spread(buf, sizeof(buf), 1, h->pause[k], o->runs));
+		if (k == RUN_LATER) {
+			printf("   %-38s %s ms\n", "  of which stop",
+			       spread(buf, sizeof(buf), 2, h->stop, o->runs));
+			printf("   %-38s %s ms\n", "  of which read + walk",
+			       spread(buf, sizeof(buf), 1, h->walk, o->runs));
+			printf("   %-38s %s MiB\n", "  target memory read",
+			       spread(buf, sizeof(buf), 1, h->readmib,
+				      o->runs));
+		}
+		printf("   %-38s %s ms\n", "  tool CPU per run (user+sys)",
+		       spread(buf, sizeof(buf), 0, h->cpu[k], o->runs));
+		printf("   %-38s %s ms\n", "  tool wall time per run",
+		       spread(buf, sizeof(buf), 0, h->wall[k], o->runs));
+	}
 	printf("   %-38s %u of %u, %u stop(s) in all\n",
-	       "  approximate snapshots", h->approx, o->runs, h->attempts);
-	printf("   %-38s %s      budget <= 1.3: %s\n", "RATIO pause / read",
-	       spread(buf, sizeof(buf), 2, h->ratio, o->runs),
-	       verdict(median(h->ratio, o->runs) <= 1.3));
+	       "approximate snapshots (both kinds)", h->approx, 2 * o->runs,
+	       h->attempts);
+	for (int k = RUN_LATER; k >= RUN_FIRST; k--) {
+		char label[64];
+
+		snprintf(label, sizeof(label), "RATIO pause / read, %s",
+			 kind[k]);
+		printf("   %-38s %s      budget <= 1.3: %s\n", label,
+		       spread(buf, sizeof(buf), 2, h->ratio[k], o->runs),
+		       verdict(median(h->ratio[k], o->runs) <= 1.3));
+	}
+}
+
+static void
+print_rss(const struct opts *o, const struct heap_result *h, int nodebug_col)
+{
+	char buf[128], what[160];
+
+	printf("   -- %s\n", shape_label(o, h, what, sizeof(what)));
+	for (int k = 0; k < RUN_KINDS; k++) {
+		if (k == RUN_NODEBUG && !nodebug_col)
+			continue;
+		printf("   %-52s %-20s budget <= 8 MiB: %s\n", run_label[k],
+		       spread(buf, sizeof(buf), 1, h->rss[k], o->runs),
+		       verdict(median(h->rss[k], o->runs) <= 8));
+	}
+	if (h->not_dwarf || h->not_kept)
+		printf("   !! %u of %u first runs did NOT take the layout from debug info (%u kept none)\n",
+		       h->not_dwarf, o->runs, h->not_kept);
 }
 
 static void
 bench_pause(const struct opts *o)
 {
-	static struct heap_result heaps[MAX_SHAPES];
+	static struct heap_result heaps[MAX_SHAPES + 3];
 	const char *tiny_argv[] = {"threads", "1", "idle", NULL};
-	double tiny[2][MAX_RUNS];
 	int nodebug_col = !has_tool_arg(o, "--no-debuginfo");
-	char b1[128], b2[128];
+	char first_how[PATH_MAX + 128], later_how[PATH_MAX + 128], what[160];
+	double t0 = now_s(), worst_rss = 0, worst_ratio[2] = {0, 0};
+	unsigned n = 0, worst_rss_at = 0, worst_ratio_at[2] = {0, 0};
+	unsigned not_dwarf = 0;
+	struct heap_result *tiny;
 	struct target t;
 	struct run r;
 
-	printf("1. pause per snapshot of a %llu MiB heap in about %llu chunks, against a bare\n"
-	       "   process_vm_readv of the same heap mappings (same target, runs interleaved)\n",
-	       o->mib, o->chunks);
-	for (unsigned s = 0; s < o->n_shapes; s++) {
-		heaps[s].every = o->free_every[s];
+	for (unsigned s = 0; s < o->n_shapes; s++)
+		heaps[n++] = (struct heap_result){.every = o->free_every[s]};
+	if (o->arenas)
+		heaps[n++] = (struct heap_result){
+			.every = o->free_every[o->n_shapes - 1],
+			.threads = o->arenas};
+	heaps[n++] = (struct heap_result){.busy = 1};
+	tmpdir_make(later_dir, sizeof(later_dir));
+
+	printf("1. pause per snapshot against a bare process_vm_readv of the same heap mappings\n"
+	       "   (same target, runs interleaved) on bench/bigheap, %llu MiB in about %llu\n"
+	       "   chunks (--free-every%s), and on a busy bench/churn.\n"
+	       "   First run: a fresh, empty log folder each (layout from debug info); later\n"
+	       "   runs: one folder (layout cached)\n",
+	       o->mib, o->chunks, o->arenas ? ", then in thread arenas" : "");
+	fflush(stdout);
+	for (unsigned s = 0; s < n; s++) {
 		measure_heap(o, &heaps[s], nodebug_col);
-		if (o->hold)
+		if (o->hold) {
+			pause_dirs_remove();
 			return;
+		}
 		print_heap(o, &heaps[s]);
+		for (int k = RUN_FIRST; k <= RUN_LATER; k++)
+			if (median(heaps[s].ratio[k], o->runs) >
+			    worst_ratio[k]) {
+				worst_ratio[k] =
+					median(heaps[s].ratio[k], o->runs);
+				worst_ratio_at[k] = s;
+			}
 		fflush(stdout);
 	}
+	for (int k = RUN_LATER; k >= RUN_FIRST; k--)
+		printf("   %-38s %.2f (%s)   budget <= 1.3: %s\n",
+		       k == RUN_LATER ? "WORST RATIO, later runs"
+				      : "WORST RATIO, first run",
+		       worst_ratio[k],
+		       shape_label(o, &heaps[worst_ratio_at[k]], what,
+				   sizeof(what)),
+		       verdict(worst_ratio[k] <= 1.3));
 
-	/* The same tool on a tiny heap: its RSS without a big walk. */
+	/* The same tool on a tiny heap: its memory without a big walk. */
+	tiny = &heaps[n++];
+	*tiny = (struct heap_result){.tiny = 1};
 	target_start(&t, o, tiny_argv, 30);
+	layout_probe(o, t.pid, first_how, later_how, sizeof(first_how));
+	tool_run(o, t.pid, NULL, later_dir, NULL, &r); /* warm-up */
 	for (unsigned i = 0; i < o->runs; i++) {
-		tool_snapshot(o, t.pid, NULL, &r);
-		tiny[0][i] = r.maxrss_kib / 1024;
+		first_run(o, t.pid, tiny, &r);
+		tiny->rss[RUN_FIRST][i] = r.maxrss_kib / 1024;
+		tool_run(o, t.pid, NULL, later_dir, NULL, &r);
+		tiny->rss[RUN_LATER][i] = r.maxrss_kib / 1024;
 		if (nodebug_col) {
-			tool_snapshot(o, t.pid, "--no-debuginfo", &r);
-			tiny[1][i] = r.maxrss_kib / 1024;
+			tool_run(o, t.pid, "--no-debuginfo", later_dir, NULL,
+				 &r);
+			tiny->rss[RUN_NODEBUG][i] = r.maxrss_kib / 1024;
 		}
 	}
 	target_stop(&t);
 
-	printf("2. leakattach peak RSS in MiB (ru_maxrss from wait4), budget <= 8 MiB\n");
-	printf("   %-38s %-28s %s\n", "",
-	       o->n_tool_args ? "as configured" : "layout from debug info",
-	       nodebug_col ? "--no-debuginfo" : "");
-	printf("   %-38s %-28s %s\n", "baseline: a tiny heap (1 thread)",
-	       spread(b1, sizeof(b1), 1, tiny[0], o->runs),
-	       nodebug_col ? spread(b2, sizeof(b2), 1, tiny[1], o->runs) : "");
-	for (unsigned s = 0; s < o->n_shapes; s++) {
-		const struct heap_result *h = &heaps[s];
-		char label[64];
+	printf("2. leakattach peak RSS in MiB (ru_maxrss from wait4), budget <= 8 MiB\n"
+	       "   first run: a fresh, empty log folder (LEAKATTACH_LOG_DIR, removed after), as\n"
+	       "   on the first run for a libc; the layout, as `leakattach -vv` tells it:\n"
+	       "     %s\n"
+	       "   later runs: one log folder, its layout cache filled by a warm-up run:\n"
+	       "     %s\n",
+	       first_how, later_how);
+	if (o->n_tool_args)
+		printf("   (tool arguments as configured above)\n");
+	for (unsigned s = 0; s < n; s++) {
+		double m = median(heaps[s].rss[RUN_FIRST], o->runs);
 
-		if (h->every)
-			snprintf(label, sizeof(label),
-				 "%.0f MiB heap, 1 in %llu free",
-				 (double)h->bytes / 1048576, h->every);
-		else
-			snprintf(label, sizeof(label),
-				 "%.0f MiB heap, all in use",
-				 (double)h->bytes / 1048576);
-		printf("   %-38s %-28s %s\n", label,
-		       spread(b1, sizeof(b1), 1, h->rss[0], o->runs),
-		       nodebug_col
-			       ? spread(b2, sizeof(b2), 1, h->rss[1], o->runs)
-			       : "");
-		printf("   %-38s %-28s %s\n", "  budget <= 8 MiB",
-		       verdict(median(h->rss[0], o->runs) <= 8),
-		       nodebug_col ? verdict(median(h->rss[1], o->runs) <= 8)
-				   : "");
+		print_rss(o, &heaps[s], nodebug_col);
+		not_dwarf += heaps[s].not_dwarf + heaps[s].not_kept;
+		if (m > worst_rss) {
+			worst_rss = m;
+			worst_rss_at = s;
+		}
 	}
-	printf("\n");
+	/* a budget for the first run with debug info needs such runs */
+	printf("   %-52s %.1f MiB (%s)   budget <= 8 MiB: %s\n",
+	       "WORST first run (layout from debug info)", worst_rss,
+	       shape_label(o, &heaps[worst_rss_at], what, sizeof(what)),
+	       not_dwarf ? "NOT measured (debug info not read, see !! above)"
+			 : verdict(worst_rss <= 8));
+	pause_dirs_remove();
+	printf("   (pause and RSS took %.0f s)\n\n", now_s() - t0);
 	fflush(stdout);
 }
 
@@ -1130,37 +1506,16 @@ bench_tput(const struct opts *o)
  */
 static char mon_dir[PATH_MAX]; /* the temporary log folder, if any */
 
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 static void
 mon_dir_remove(void)
 {
-	if (mon_dir[0])
-		nftw(mon_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	mon_dir[0] = '\0';
+	tmpdir_remove(mon_dir);
 }
 
 static void
 mon_dir_make(void)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(mon_dir, sizeof(mon_dir), "%s/leakattach-bench-XXXXXX",
-		 tmp && *tmp == '/' ? tmp : "/tmp");
-	if (!mkdtemp(mon_dir)) {
-		int e = errno;
-
-		mon_dir[0] = '\0';
-		die("mkdtemp: %s", strerror(e));
-	}
+	tmpdir_make(mon_dir, sizeof(mon_dir));
 }
 
 /*
@@ -2793,7 +3148,7 @@ usage(FILE *f)
 	fputs("usage: bench [--only pause,stop,tput,monitor,monitor-rss,callers,window]\n"
 	      "             [--runs N] [--rounds N] [--window S] [--leakattach PATH]\n"
 	      "             [--targets DIR] [--mib M] [--chunks N] [--free-every K,...]\n"
-	      "             [--storm-threads N]\n"
+	      "             [--arenas T] [--storm-threads N]\n"
 	      "             [--churn-mib M] [--rss-mib M] [--rss-seconds S]\n"
 	      "             [--rss-interval S] [--tool-arg ARG]... [--wrap 'CMD ARGS']\n"
 	      "             [--hold] [-v]\n"
@@ -2820,8 +3175,11 @@ usage(FILE *f)
 	      "                    chunks)\n"
 	      "  --free-every K,.. heap shapes to measure: every K-th chunk freed, 0 for\n"
 	      "                    none (default 0,16)\n"
+	      "  --arenas T        pause: the last of those shapes again, built by T\n"
+	      "                    threads in arenas of their own (default 8; 0: not)\n"
 	      "  --storm-threads N threads of storm and churn (default 4)\n"
-	      "  --churn-mib M     monitor, callers: churn's heap (default 100 MiB)\n"
+	      "  --churn-mib M     pause (the busy heap), monitor, callers: churn's heap\n"
+	      "                    (default 100 MiB)\n"
 	      "  --rss-mib M       monitor-rss: bigheap's heap (default 128 MiB)\n"
 	      "  --rss-seconds S   monitor-rss: the monitor's --duration (default 60)\n"
 	      "  --rss-interval S  monitor-rss: the monitor's --interval (default 0.1)\n"
@@ -2878,6 +3236,7 @@ main(int argc, char **argv)
 		.chunks = 5000000,
 		.free_every = {0, 16},
 		.n_shapes = 2,
+		.arenas = 8,
 		.storm_threads = 4,
 		.churn_mib = 100,
 		.rss_mib = 128,
@@ -2944,6 +3303,9 @@ main(int argc, char **argv)
 				if (end == q)
 					break;
 			}
+		} else if (!strcmp(a, "--arenas")) {
+			TAKES_VALUE;
+			o.arenas = (unsigned)strtoul(v, NULL, 10);
 		} else if (!strcmp(a, "--storm-threads")) {
 			TAKES_VALUE;
 			o.storm_threads = (unsigned)strtoul(v, NULL, 10);
@@ -2987,6 +3349,7 @@ main(int argc, char **argv)
 #undef TAKES_VALUE
 	}
 	if (!o.runs || o.runs > MAX_RUNS || !o.rounds || !o.n_shapes ||
+	    o.arenas > 64 || /* bench/bigheap's MAX_THREADS */
 	    !o.win_rounds || o.win_rounds > MAX_ROUNDS ||
 	    o.rounds > MAX_ROUNDS || o.window < 10 || !o.storm_threads ||
 	    !o.churn_mib || !o.rss_mib || o.rss_seconds < 20 ||
@@ -2999,6 +3362,7 @@ main(int argc, char **argv)
 		    o.tool, strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
 	atexit(mon_dir_remove);
+	atexit(pause_dirs_remove);
 	print_machine(&o);
 	if (o.only & ONLY_PAUSE)
 		bench_pause(&o);
