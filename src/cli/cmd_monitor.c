@@ -1017,6 +1017,25 @@ print_header(const struct sampler *sm, double interval, const char *until)
 	fflush(stdout);
 }
 
+/*
+ * When the sample after one due at due and begun at began is due. Samples
+ * keep to a grid of the interval. One that began late by half an interval
+ * or more (a window or the machine held us up) starts the grid anew, so
+ * that the next is an interval after it, never a few ms (a comparison
+ * that cannot show growth, and breaks a streak); one slower than the
+ * interval is followed at once, without piling up.
+ */
+static double
+next_due(double due, double began, double interval)
+{
+	double now = mono_now();
+
+	if (began - due >= interval / 2)
+		due = began;
+	due += interval;
+	return due < now ? now : due;
+}
+
 static int
 monitor(const struct options *o)
 {
@@ -1042,18 +1061,7 @@ monitor(const struct options *o)
 		err = sampler_sample(sm);
 		if (err)
 			break;
-		/*
-		 * Samples keep to a grid of the interval. One that began late
-		 * by half an interval or more (the machine stalled us) starts
-		 * the grid anew, so that the next is an interval after it, never
-		 * a few ms (a comparison that cannot show growth); one slower
-		 * than the interval is followed at once, without piling up.
-		 */
-		if (began - next >= interval / 2)
-			next = began;
-		next += interval;
-		if (next < mono_now())
-			next = mono_now();
+		next = next_due(next, began, interval);
 		if (o->duration_s > 0 && next > start + o->duration_s + 1e-3)
 			break;
 		/* not after the last sample: nothing would check it */
@@ -1177,12 +1185,15 @@ check(const struct options *o)
 	if (child)
 		next += interval;
 	for (unsigned i = 0; i < repeat; i++) {
+		double began;
+
 		if (i || child) {
 			if (sampler_wait(sm, next, -1)) {
 				stopped = 1;
 				break;
 			}
 		}
+		began = mono_now();
 		if (child && command_exited(child, sm ? i : 0, o->argv)) {
 			child = 0;
 			err = 1;
@@ -1195,9 +1206,7 @@ check(const struct options *o)
 		 * A window after the last sample too, unless the program is
 		 * ours and stops now: the next check of the process checks it.
 		 */
-		next += interval;
-		if (next < mono_now())
-			next = mono_now();
+		next = next_due(next, began, interval);
 		if (i + 1 < repeat)
 			sampler_window(sm, next);
 		else if (!child)

@@ -596,8 +596,13 @@ kill_leakattach_during_windows(const char *backend, int kills)
 				      "monitor",
 				      "-p",
 				      pid,
+				      /*
+				       * room for a window after every
+				       * sample: one that does not fit
+				       * before the next is skipped
+				       */
 				      "--interval",
-				      "0.05",
+				      "0.25",
 				      "--callers=always",
 				      be,
 				      /*
