@@ -182,8 +182,24 @@ sampler_open(const struct options *o, const char *command, pid_t pid,
 	 * yet: its session is opened at the first sample, an interval later.
 	 */
 	if (!o->argv) {
-		err = cli_session_open(o, pid, &sm->s);
+		struct la_store_target *tg;
+
+		/*
+		 * A session refuses a traced target, and another leakattach's
+		 * sample traces it during its pause: then again under the
+		 * target's lock, as a sample is taken.
+		 */
+		err = cli_session_try(o, pid, &sm->s);
+		if (err == -LA_ETRACED) {
+			if (la_store_target_open(sm->st, pid, LOCK_WAIT_MS,
+						 &tg))
+				tg = NULL;
+			err = cli_session_try(o, pid, &sm->s);
+			la_store_target_close(tg);
+		}
 		if (err) {
+			fprintf(stderr, "leakattach: %s\n", la_errmsg());
+			err = EXIT_ERROR;
 			sampler_close(sm);
 			return err;
 		}
@@ -776,11 +792,17 @@ sampler_sample(struct sampler *sm)
 	int err, new_retention = 0, any_leak = 0, news = 0;
 
 	path[0] = '\0';
-	if (!sm->s && cli_session_open(sm->o, sm->pid, &sm->s))
-		return EXIT_ERROR;
 	err = lock_target(sm, &tg);
 	if (err)
 		return EXIT_ERROR;
+	/*
+	 * Under the lock: opening a session refuses a traced target, and
+	 * another leakattach's sample of it traces it for its pause.
+	 */
+	if (!sm->s && cli_session_open(sm->o, sm->pid, &sm->s)) {
+		la_store_target_close(tg);
+		return EXIT_ERROR;
+	}
 	snprintf(sm->state_dir, sizeof(sm->state_dir), "%s",
 		 la_store_target_dir(tg));
 	err = la_store_target_load(tg, &sm->o->rules, &tr);

@@ -33,6 +33,9 @@ const char *cli_log_dir(const struct options *o, char *buf, size_t len);
  */
 int cli_session_open(const struct options *o, pid_t pid,
 		     struct la_session **out);
+/* The same, silent: la_session_open()'s error, la_errmsg() says why. */
+int cli_session_try(const struct options *o, pid_t pid,
+		    struct la_session **out);
 /* SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE: the signals that end us. */
 void cli_term_signals(sigset_t *set);
 /* The command name of pid from /proc/PID/comm ("" when unknown). */

@@ -74,11 +74,10 @@ mkdirs(const char *path)
 }
 
 int
-cli_session_open(const struct options *o, pid_t pid, struct la_session **out)
+cli_session_try(const struct options *o, pid_t pid, struct la_session **out)
 {
 	struct la_session_opts so = {.sz = sizeof(so)};
 	char base[1024], cache[1100];
-	int err;
 
 	so.debug_dir = o->debug_dir;
 	so.no_debuginfo = o->no_debuginfo;
@@ -90,8 +89,13 @@ cli_session_open(const struct options *o, pid_t pid, struct la_session **out)
 		snprintf(cache, sizeof(cache), "%s/layouts", base);
 		so.cache_dir = cache;
 	}
-	err = la_session_open(pid, &so, out);
-	if (err) {
+	return la_session_open(pid, &so, out);
+}
+
+int
+cli_session_open(const struct options *o, pid_t pid, struct la_session **out)
+{
+	if (cli_session_try(o, pid, out)) {
 		fprintf(stderr, "leakattach: %s\n", la_errmsg());
 		return EXIT_ERROR;
 	}
