@@ -5,15 +5,20 @@
  * moments (its tracer must then restore the target and detach), or whose
  * tracer it SIGKILLs (the residual risk).
  *
- * Usage: int3_sampler PID [MAX_MS [MAX_HITS [FN,FN...]]]
+ * Usage: int3_sampler PID [MAX_MS [MAX_HITS [FN,FN... [WORD...]]]]
  *        (defaults: 50, 2000, the backend's default functions)
+ * WORDs, after the functions ("-" for the default ones):
+ *   session    setsid() first: its own session and process group, like
+ *              a job a shell started (the test kills that group or that
+ *              session, and the tracer must not be in either)
  *
  * Output, one line each, each with one write(2) so a kill never leaves
  * half a line: "open N tracer=T" once window N's breakpoints are armed
  * (T: the tracer's pid), "window N hits=H lost=L ms=T close_ms=C stop=S
  * err=E returns=C/E/R/A" once the tracer has restored the target and
- * exited (returns caught, of them while ending, restored, abandoned); "error
- * MESSAGE" and exit 2 when a window cannot be opened. With
+ * exited (returns caught, of them while ending, restored, abandoned);
+ * "error MESSAGE" and exit 2 when a window
+ * cannot be opened, or a WORD cannot be done. With
  * INT3_SAMPLER_LOG=FILE the library's log (the tracer's too) is appended
  * to FILE.
  */
@@ -62,6 +67,31 @@ say(const char *buf, int len)
 	return write(1, buf, (size_t)len) == len ? 0 : -1;
 }
 
+/* The WORDs after the functions; 0, or -1 with a line said. */
+static int
+setup(int argc, char **argv)
+{
+	char buf[200];
+	int len;
+
+	for (int i = 5; i < argc; i++) {
+		if (!strcmp(argv[i], "session")) {
+			if (setsid() < 0)
+				goto fail;
+		} else {
+			errno = EINVAL;
+			goto fail;
+		}
+		continue;
+	fail:
+		len = snprintf(buf, sizeof(buf), "error %s: %s\n", argv[i],
+			       strerror(errno));
+		say(buf, len);
+		return -1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -72,11 +102,13 @@ main(int argc, char **argv)
 
 	if (argc < 2) {
 		fprintf(stderr,
-			"usage: int3_sampler PID [MAX_MS [MAX_HITS [FN,...]]]\n");
+			"usage: int3_sampler PID [MAX_MS [MAX_HITS [FN,... [WORD...]]]]\n");
 		return 2;
 	}
 	if (getenv("INT3_SAMPLER_LOG"))
 		la_set_log_fn(log_to_file);
+	if (setup(argc, argv))
+		return 2;
 	pid = (pid_t)atoi(argv[1]);
 	o.max_ms = argc > 2 ? (unsigned)atoi(argv[2]) : 50;
 	o.max_hits = argc > 3 ? (unsigned)atoi(argv[3]) : 2000;

@@ -28,6 +28,11 @@
  *    during a window: deaths counted and printed, not asserted (an int3
  *    left in malloc, or a fake return address in a thread inside malloc,
  *    kills the target; int3.h says so).
+ *  - killing_the_analysers_process_group (session)_spares_the_target: the
+ *    sampler in a session and group of its own, as a job; SIGKILL to that
+ *    group (`kill -- -PGID`) or session (`pkill -s SID`) 20 times each
+ *    during windows: the tracer is in neither, no death, nothing harmed
+ *    or left (counts printed).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -488,17 +493,25 @@ Test(int3, a_stopped_target_stays_stopped, .timeout = 60)
 
 /* ---- kill safety ---------------------------------------------------------- */
 
+/* int3_sampler on target, with a WORD of its usage (or NULL). */
 static pid_t
-spawn_sampler(pid_t target, const char *max_ms, const char *fns, int *out_fd)
+spawn_sampler_with(pid_t target, const char *max_ms, const char *fns,
+		   const char *word, int *out_fd)
 {
 	char pidarg[16];
-	const char *args[] = {pidarg, max_ms, "100000000", fns, NULL};
+	const char *args[] = {pidarg, max_ms, "100000000", fns, word, NULL};
 	pid_t child = 0;
 
 	snprintf(pidarg, sizeof(pidarg), "%d", (int)target);
 	cr_assert_eq(sampler_spawn("int3_sampler", args, 0, &child, out_fd), 0,
 		     "cannot start int3_sampler");
 	return child;
+}
+
+static pid_t
+spawn_sampler(pid_t target, const char *max_ms, const char *fns, int *out_fd)
+{
+	return spawn_sampler_with(target, max_ms, fns, NULL, out_fd);
 }
 
 /* Every thread of pid has TracerPid 0, within timeout_ms. */
@@ -840,6 +853,162 @@ Test(int3, tracer_sigkill_residual_risk, .timeout = 120)
 	/* Not asserted zero: a left int3 kills. But the count must be real. */
 	cr_assert_eq(deaths + harmed + survived, trials);
 	target_stop(&l.t);
+}
+
+/* The process group and session of pid, from /proc/PID/stat. */
+static int
+proc_ids(pid_t pid, pid_t *pgrp, pid_t *sid)
+{
+	char path[64], buf[512], *p;
+	int fd, pg, sd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	/* "pid (comm) state ppid pgrp session ...": comm may hold ") " */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %*d %d %d", &pg, &sd) != 2)
+		return -EPROTO;
+	*pgrp = (pid_t)pg;
+	*sid = (pid_t)sd;
+	return 0;
+}
+
+/* What `pkill -KILL -s SID` does: SIGKILL every process of session sid. */
+static unsigned
+kill_session(pid_t sid)
+{
+	struct dirent *e;
+	unsigned n = 0;
+	DIR *d = opendir("/proc");
+
+	while (d && (e = readdir(d))) {
+		pid_t pid = (pid_t)atoi(e->d_name), pg, sd;
+
+		if (pid > 0 && !proc_ids(pid, &pg, &sd) && sd == sid &&
+		    !kill(pid, SIGKILL))
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int
+running(pid_t pid)
+{
+	char state[64] = "";
+
+	return !proc_status_field(pid, "State", state, sizeof(state)) &&
+	       state[0] != 'Z' && state[0] != 'X';
+}
+
+/*
+ * The user ends leakattach through its process group (Ctrl-C, `kill --
+ * -PGID`) or its session (`pkill -s SID`, a terminal hanging up): the
+ * tracer must be in neither, so that even SIGKILL sent that way reaches
+ * only the analyser, whose tracer then restores and detaches. The
+ * sampler runs as a job would (a session and group of its own, its pid
+ * their id); each trial SIGKILLs that group or session 0-100 ms into a
+ * window. Counted: tracers found in the group or session, target deaths
+ * (49 of 50 when the tracer dies mid-window), harm, int3 bytes left,
+ * threads still traced, and whether the storm runs on.
+ */
+static void
+kill_analyser_job(int session, unsigned trials)
+{
+	unsigned deaths = 0, harmed = 0, bytes_left = 0, traced = 0;
+	unsigned shared = 0, in_window = 0, no_tracer = 0, hit = 0;
+	const char *how = session ? "session" : "process group";
+	uint64_t malloc_addr;
+	struct loop l;
+
+	start_loop(&l, "2");
+	malloc_addr = glibc_malloc_addr(l.t.pid);
+	command(&l, "storm", "ok");
+	srand((unsigned)getpid() * 3u + (unsigned)session);
+	for (unsigned i = 0; i < trials; i++) {
+		int fd, status;
+		pid_t s = spawn_sampler_with(l.t.pid, "100", "malloc,free",
+					     "session", &fd);
+		pid_t tracer = read_tracer(fd), pg = 0, sd = 0;
+
+		if (tracer > 0) {
+			cr_assert_eq(proc_ids(tracer, &pg, &sd), 0,
+				     "trial %u: tracer %d", i, (int)tracer);
+			shared += pg == s || sd == s;
+			/* 0-100 ms: inside the window, or ending it */
+			sleep_us(rand() % 100000);
+			in_window += running(tracer);
+		} else {
+			no_tracer++;
+		}
+		if (session)
+			hit += kill_session(s) > 0;
+		else
+			hit += kill(-s, SIGKILL) == 0;
+		cr_assert_eq(waitpid(s, &status, 0), s);
+		close(fd);
+		/* The orphaned tracer ends, restores and detaches. */
+		if (wait_tracers(l.t.pid, 5000))
+			cr_log_error("trial %u: a tracer still runs after 5 s",
+				     i);
+		if (!target_dead(&l) && wait_untraced(l.t.pid, 5000))
+			traced++;
+		if (!target_dead(&l) &&
+		    malloc_bytes_check(l.t.pid, malloc_addr))
+			bytes_left++;
+		if (target_dead(&l) || target_check_unharmed(&l.t, 0, NULL) ||
+		    !storm_runs(&l)) {
+			cr_log_error("trial %u: target %s (%s)", i,
+				     target_dead(&l) ? "died" : "harmed",
+				     l.t.line);
+			if (target_dead(&l)) {
+				deaths++;
+				target_stop(&l.t);
+				start_loop(&l, "2");
+				command(&l, "storm", "ok");
+			} else {
+				harmed++;
+			}
+		}
+	}
+	cr_log_info("int3: the analyser's %s SIGKILLed %u times (%u of them "
+		    "found it, %u with the tracer running): tracer in that %s "
+		    "%u times; target deaths %u, harmed %u, int3 bytes left "
+		    "%u, still traced after 5 s %u; no tracer %u",
+		    how, trials, hit, in_window, how, shared, deaths, harmed,
+		    bytes_left, traced, no_tracer);
+	cr_assert_lt(no_tracer, trials / 5,
+		     "the sampler opened no window in %u of %u trials",
+		     no_tracer, trials);
+	cr_assert_eq(hit, trials, "the %s was not there to kill", how);
+	cr_assert_geq(in_window, trials / 4, "too few kills hit a window");
+	cr_assert_eq(shared, 0, "the tracer was in the analyser's %s", how);
+	cr_assert_eq(deaths, 0);
+	cr_assert_eq(harmed, 0);
+	cr_assert_eq(bytes_left, 0);
+	cr_assert_eq(traced, 0);
+	seq_still_works(&l);
+	target_stop(&l.t);
+}
+
+Test(int3, killing_the_analysers_process_group_spares_the_target,
+     .timeout = 120)
+{
+	kill_analyser_job(0, 20);
+}
+
+Test(int3, killing_the_analysers_session_spares_the_target, .timeout = 120)
+{
+	kill_analyser_job(1, 20);
 }
 
 /*
