@@ -1160,6 +1160,59 @@ finish(struct tracer *tr)
 	tr->st.close_ns = la_now_ns() - t0;
 }
 
+/* Write v to an open oom_score_adj file; 0 or -errno (EACCES: refused). */
+static int
+oom_write(int fd, int v)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%d\n", v);
+
+	return pwrite(fd, buf, (size_t)len, 0) == len ? 0 : -errno;
+}
+
+/*
+ * The OOM killer must not pick the tracer while its breakpoints are in
+ * (a SIGKILL of the tracer is the one way the int3 backend kills the
+ * target): lower our oom_score_adj to OOM_SCORE_ADJ_MIN (-1000), which
+ * exempts a process. Without CAP_SYS_RESOURCE the kernel refuses a value
+ * below the process's oom_score_adj_min (fs/proc/base.c,
+ * __set_oom_adj(): -EACCES), which fork copies and which only a
+ * privileged write sets; every value from there up is accepted. So,
+ * refused -1000, find the lowest value accepted by bisection between
+ * -1000 and the current one (at most 11 writes, before the target is
+ * touched). Never raises it. Returns the value we run with; the current
+ * one if the file cannot be used.
+ */
+static int
+oom_protect(void)
+{
+	int fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+	int lo = -1000, hi;
+	char buf[16];
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	hi = atoi(buf);
+	if (n > 0 && hi > lo) {
+		if (!oom_write(fd, lo))
+			hi = lo;
+		/* lo is refused, hi accepted (it is the current value) */
+		while (hi - lo > 1) {
+			int mid = lo + (hi - lo) / 2;
+
+			if (oom_write(fd, mid))
+				lo = mid;
+			else
+				hi = mid;
+		}
+	}
+	close(fd);
+	return hi;
+}
+
 static void
 block_signals(sigset_t *chld)
 {
@@ -1257,6 +1310,7 @@ int3_tracer_main(int fd, pid_t pid, const struct int3_opts *opts,
 	block_signals(&chld);
 	setsid();
 	prctl(PR_SET_NAME, "la-int3-tracer", 0, 0, 0);
+	tr.st.oom_score_adj = oom_protect();
 	tr.sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 	err = tracer_setup(&tr, opts);
 	if (err || tr.sfd < 0) {

@@ -14,14 +14,15 @@
  * an unwaited SIGTRAP stop, or a fake return address left on a stack
  * (below) kills the target when its tracer dies. The tracer is small, in
  * its own session, blocks SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGPIPE and the
- * job-control stops, has no PDEATHSIG, and when the caller dies (SIGKILL
- * included: its end of the socket closes) it restores every byte, lets
- * the pending calls return, puts back the return addresses of those that
- * did not, detaches and exits. So SIGKILLing the caller during a window
- * is safe; SIGKILLing the tracer itself is not (an armed breakpoint stays
- * in the text and kills the target on its next call, and a thread inside
- * malloc then returns to a fake address and dies: the residual risk,
- * measured in test_int3).
+ * job-control stops, has no PDEATHSIG, runs with oom_score_adj -1000
+ * where the process may set it (CAP_SYS_RESOURCE; else as low as it may),
+ * and when the caller dies (SIGKILL included: its end of the socket
+ * closes) it restores every byte, lets the pending calls return, puts
+ * back the return addresses of those that did not, detaches and exits.
+ * So SIGKILLing the caller during a window is safe; SIGKILLing the tracer
+ * itself is not (an armed breakpoint stays in the text and kills the
+ * target on its next call, and a thread inside malloc then returns to a
+ * fake address and dies: the residual risk, measured in test_int3).
  *
  * The caller sees one child process: it is reaped by int3_window_run() or
  * int3_window_close(), by pid. A caller that reaps every child (waitpid
@@ -111,6 +112,7 @@ struct int3_stats {
 	unsigned abandoned; /* threads that did not stop at the end */
 	unsigned refused_mask; /* 1u << ALLOC_*: entry is not a push */
 	int tracer_status; /* its wait status; -1 when unknown */
+	int oom_score_adj; /* the tracer's: -1000 when it was allowed */
 	uint64_t open_ns; /* fork to breakpoints armed */
 	uint64_t run_ns; /* armed until every byte restored */
 	uint64_t close_ns; /* stop-the-world, restore, returns, detach */

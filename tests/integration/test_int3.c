@@ -28,11 +28,6 @@
  *    during a window: deaths counted and printed, not asserted (an int3
  *    left in malloc, or a fake return address in a thread inside malloc,
  *    kills the target; int3.h says so).
- *  - killing_the_analysers_process_group (session)_spares_the_target: the
- *    sampler in a session and group of its own, as a job; SIGKILL to that
- *    group (`kill -- -PGID`) or session (`pkill -s SID`) 20 times each
- *    during windows: the tracer is in neither, no death, nothing harmed
- *    or left (counts printed).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -1009,6 +1004,129 @@ Test(int3, killing_the_analysers_process_group_spares_the_target,
 Test(int3, killing_the_analysers_session_spares_the_target, .timeout = 120)
 {
 	kill_analyser_job(1, 20);
+}
+
+/* pid's oom_score_adj, or -2000 when it cannot be read. */
+static int
+oom_score_adj(pid_t pid)
+{
+	char path[64], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -2000;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -2000;
+	buf[n] = '\0';
+	return atoi(buf);
+}
+
+/* Can a child of ours set its oom_score_adj to v? */
+static int
+may_set_oom(int v)
+{
+	pid_t c = fork();
+	int st;
+
+	cr_assert_geq(c, 0);
+	if (!c) {
+		char buf[16];
+		int len = snprintf(buf, sizeof(buf), "%d\n", v);
+		int fd = open("/proc/self/oom_score_adj", O_WRONLY);
+
+		_exit(fd >= 0 && write(fd, buf, (size_t)len) == len ? 0 : 1);
+	}
+	cr_assert_eq(waitpid(c, &st, 0), c);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/*
+ * The sampler with word; returns the oom_score_adj of its tracer, read
+ * during a window, and of the sampler itself.
+ */
+static void
+tracer_oom(const char *word, int *tracer_adj, int *sampler_adj)
+{
+	struct loop l;
+	int fd, status;
+	pid_t s, tracer;
+
+	start_loop(&l, "1");
+	s = spawn_sampler_with(l.t.pid, "200", "-", word, &fd);
+	tracer = read_tracer(fd);
+	cr_assert_gt(tracer, 0, "no window opened (%s)", word ? word : "");
+	*tracer_adj = oom_score_adj(tracer);
+	*sampler_adj = oom_score_adj(s);
+	kill(s, SIGKILL);
+	waitpid(s, &status, 0);
+	close(fd);
+	cr_assert_eq(wait_tracers(l.t.pid, 5000), 0);
+	cr_assert_eq(wait_untraced(l.t.pid, 5000), 0);
+	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
+	target_stop(&l.t);
+}
+
+/*
+ * The OOM killer must not choose the tracer (its SIGKILL mid-window kills
+ * the target): it runs with oom_score_adj -1000 when the process may set
+ * that (CAP_SYS_RESOURCE), else as low as it may, and never higher than
+ * the analyser's.
+ */
+Test(int3, the_oom_killer_spares_the_tracer, .timeout = 60)
+{
+	int t, s, may = may_set_oom(-1000);
+
+	tracer_oom(NULL, &t, &s);
+	cr_log_info("int3: tracer oom_score_adj %d, sampler's %d; -1000 "
+		    "allowed here: %s",
+		    t, s, may ? "yes" : "no");
+	cr_assert_neq(t, -2000, "cannot read the tracer's oom_score_adj");
+	cr_assert_leq(t, s, "the tracer's oom_score_adj was raised");
+	if (may)
+		cr_assert_eq(t, -1000);
+}
+
+/*
+ * Without CAP_SYS_RESOURCE a process may lower its oom_score_adj only
+ * down to the value last set with the privilege (fs/proc/base.c,
+ * __set_oom_adj()); the tracer goes that far and no further. With the
+ * privilege here, the sampler sets -300 with it, drops it and sets 200:
+ * its tracer must find -300. Without (a container, say), the sampler
+ * raises its value by 300: its tracer must come down to a value that a
+ * child of ours may set, and one less it may not.
+ */
+Test(int3, an_unprivileged_tracer_lowers_its_oom_score_adj_as_it_may,
+     .timeout = 60)
+{
+	int own = oom_score_adj(getpid()), t, s;
+	char word[32];
+
+	cr_assert_neq(own, -2000);
+	if (may_set_oom(-1000)) {
+		tracer_oom("oom=-300,200", &t, &s);
+		cr_log_info("int3: without CAP_SYS_RESOURCE (least allowed "
+			    "-300, sampler at %d): tracer oom_score_adj %d",
+			    s, t);
+		cr_assert_eq(s, 200, "the sampler's oom_score_adj is %d", s);
+		cr_assert_eq(t, -300);
+		return;
+	}
+	snprintf(word, sizeof(word), "oom=%d",
+		 own + 300 > 1000 ? 1000 : own + 300);
+	tracer_oom(word, &t, &s);
+	cr_log_info("int3: no CAP_SYS_RESOURCE here; ours %d, sampler's %d: "
+		    "tracer oom_score_adj %d",
+		    own, s, t);
+	cr_assert_gt(s, own, "the sampler did not raise its value");
+	cr_assert_leq(t, own, "the tracer did not come down");
+	cr_assert(may_set_oom(t), "%d is not allowed", t);
+	cr_assert(t == -1000 || !may_set_oom(t - 1),
+		  "%d is allowed: the tracer stopped short", t - 1);
 }
 
 /*
