@@ -143,6 +143,7 @@ struct tracer {
 	unsigned char *msg; /* a record and its stack */
 	uint64_t taken; /* allocation entries: max_hits bounds them */
 	uint64_t frees; /* free entries: FREES_PER_HIT * max_hits at most */
+	uint64_t full_since; /* the first event lost since one was queued */
 	int peer_gone, exec_seen;
 	int no_returns; /* SIGSEGV ignored, or page 0 mapped */
 	struct int3_stats st;
@@ -233,11 +234,15 @@ send_rec(struct tracer *tr, const struct rec *r, const void *payload,
 		n = sendmsg(tr->fd, &mh,
 			    MSG_NOSIGNAL | (may_drop ? MSG_DONTWAIT : 0));
 	while (n < 0 && errno == EINTR);
-	if (n >= 0)
+	if (n >= 0) {
+		tr->full_since = 0;
 		return;
-	if (errno == EAGAIN || errno == ENOBUFS)
+	}
+	if (errno == EAGAIN || errno == ENOBUFS) {
 		tr->st.lost++;
-	else
+		if (!tr->full_since)
+			tr->full_since = la_now_ns();
+	} else
 		tr->peer_gone = 1; /* EPIPE, ECONNRESET: the analyser died */
 }
 
@@ -1246,6 +1251,10 @@ tracer_setup(struct tracer *tr, const struct int3_opts *opts)
 		tr->o.max_hits = DEF_MAX_HITS;
 	if (!tr->o.max_ms)
 		tr->o.max_ms = DEF_MAX_MS;
+	if (!tr->o.limit_ms)
+		tr->o.limit_ms = INT3_LIMIT_MS;
+	if (tr->o.max_ms > tr->o.limit_ms)
+		tr->o.max_ms = tr->o.limit_ms;
 	if (!tr->o.stack_size)
 		tr->o.stack_size = DEF_STACK;
 	if (tr->o.stack_size > MAX_STACK)
@@ -1381,6 +1390,9 @@ int3_tracer_main(int fd, pid_t pid, const struct int3_opts *opts,
 			tr.st.stop = INT3_STOP_EXIT;
 		else if (tr.peer_gone)
 			tr.st.stop = INT3_STOP_CANCEL;
+		else if (tr.full_since &&
+			 now - tr.full_since >= INT3_BEHIND_MS * 1000000ull)
+			tr.st.stop = INT3_STOP_BEHIND;
 		if (tr.st.stop != INT3_STOP_NONE)
 			break;
 		pfd[0].fd = tr.sfd;

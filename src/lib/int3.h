@@ -79,10 +79,27 @@ struct int3_opts {
 	 * taken while the window runs, at most 4 per allocation entry.
 	 */
 	unsigned max_hits;
-	unsigned max_ms; /* window length from arming; 0: 100 */
+	unsigned max_ms; /* window length from arming; 0: 100; <= limit_ms */
 	unsigned stack_size; /* bytes of stack per entry; 0: 8 KiB, max 60000 */
 	unsigned fn_mask; /* 1u << ALLOC_*; 0: INT3_FNS_DEFAULT */
+	/*
+	 * The tracer's own bound on a window, whatever max_ms asks: it
+	 * restores the bytes this long after arming, however slow or stuck
+	 * the analyser is (0: INT3_LIMIT_MS). On a target that allocates
+	 * all the time every call stops it, so the window's length is about
+	 * what it costs the target. Raise it knowingly (the tests that wait
+	 * for a sequence of calls do).
+	 */
+	unsigned limit_ms;
 };
+
+#define INT3_LIMIT_MS 250u
+/*
+ * The analyser is behind when the tracer could queue no event for this
+ * long (the socket stayed full): the window ends (INT3_STOP_BEHIND), as
+ * its events would be lost while every call still stops the target.
+ */
+#define INT3_BEHIND_MS 20u
 
 #define INT3_FNS_DEFAULT \
 	((1u << ALLOC_MALLOC) | (1u << ALLOC_CALLOC) | (1u << ALLOC_REALLOC))
@@ -95,6 +112,7 @@ enum int3_stop {
 	INT3_STOP_CANCEL, /* int3_window_cancel(), or our end closed */
 	INT3_STOP_EXIT, /* the target exited or executed another program */
 	INT3_STOP_TRACER, /* the tracer died or failed mid-window */
+	INT3_STOP_BEHIND, /* the analyser read nothing for INT3_BEHIND_MS */
 };
 
 struct int3_stats {
@@ -127,7 +145,9 @@ struct int3_window;
  * pid uses, fork the tracer and wait until it has stopped every thread,
  * checked the entry bytes, written the breakpoints and resumed the
  * target: the window is running from here (events queue in the socket,
- * about 4 MiB, then are counted lost), so call int3_window_run() at once.
+ * up to 4 MiB for root, then are counted lost, and the window ends when
+ * none could be queued for INT3_BEHIND_MS), so call int3_window_run() at
+ * once.
  * opts may be NULL. Fails with -ESRCH, -EPERM, -LA_ETRACED,
  * -LA_ENOTGLIBC, -ENOTSUP (no function has a push at its entry), -ENOMEM,
  * or what fork/socketpair returned; la_errmsg() says why.

@@ -12,7 +12,8 @@
  *  - sees_the_frees_of_a_known_sequence: with free probed too, every
  *    pointer the target still owns after "seq" has a free event from its
  *    main thread, after the end of the call that returned it.
- *  - stops_at_max_hits, stops_at_max_ms: the two bounds.
+ *  - stops_at_max_hits, stops_at_max_ms: the two bounds (the tests that
+ *    need long windows raise limit_ms).
  *  - signals_reach_the_target_during_a_window: SIGUSR1 during a window.
  *  - a_stopped_target_stays_stopped: job control wins.
  *  - stopped_inside_malloc_gets_its_return_address_back: a thread held
@@ -193,6 +194,7 @@ Test(int3, sees_every_allocation_of_a_known_sequence, .timeout = 60)
 	struct int3_opts o = {.sz = sizeof(o),
 			      .max_hits = 1000000,
 			      .max_ms = 30000,
+			      .limit_ms = 30000,
 			      .stack_size = 4096};
 	const struct int3_stats *st;
 	static char text[2 * 180][160];
@@ -283,6 +285,7 @@ Test(int3, sees_the_frees_of_a_known_sequence, .timeout = 60)
 	struct int3_opts o = {.sz = sizeof(o),
 			      .max_hits = 1000000,
 			      .max_ms = 30000,
+			      .limit_ms = 30000,
 			      .stack_size = 512,
 			      .fn_mask = INT3_FNS_DEFAULT | 1u << ALLOC_FREE};
 	const struct int3_stats *st;
@@ -369,6 +372,7 @@ Test(int3, stops_at_max_hits, .timeout = 60)
 	struct int3_opts o = {.sz = sizeof(o),
 			      .max_hits = 2000,
 			      .max_ms = 20000,
+			      .limit_ms = 20000,
 			      .fn_mask = 1u << ALLOC_MALLOC};
 	const struct int3_stats *st;
 	struct int3_window *w;
@@ -431,6 +435,7 @@ Test(int3, signals_reach_the_target_during_a_window, .timeout = 60)
 	struct int3_opts o = {.sz = sizeof(o),
 			      .max_hits = 100000000,
 			      .max_ms = 30000,
+			      .limit_ms = 30000,
 			      .fn_mask = 1u << ALLOC_MALLOC};
 	struct collector c;
 	struct loop l;
@@ -1127,6 +1132,72 @@ Test(int3, an_unprivileged_tracer_lowers_its_oom_score_adj_as_it_may,
 	cr_assert(may_set_oom(t), "%d is not allowed", t);
 	cr_assert(t == -1000 || !may_set_oom(t - 1),
 		  "%d is allowed: the tracer stopped short", t - 1);
+}
+
+/*
+ * A stuck analyser (stopped, or busy elsewhere) cannot keep the
+ * breakpoints in: whatever max_ms asks, the tracer restores the bytes
+ * INT3_LIMIT_MS after arming at the latest, and sooner when the target
+ * allocates while nobody reads (the socket full for INT3_BEHIND_MS).
+ * Here the analyser opens a window that asks for 60 s and reads nothing;
+ * the time until malloc's bytes are glibc's again and no thread is
+ * traced is measured (printed), and bounded by the limit plus 2 s.
+ */
+Test(int3, a_stuck_analyser_cannot_keep_the_breakpoints_in, .timeout = 60)
+{
+	struct int3_opts o = {.sz = sizeof(o),
+			      .max_hits = 100000000,
+			      .max_ms = 60000,
+			      .fn_mask = 1u << ALLOC_MALLOC};
+	struct loop l;
+	uint64_t addr;
+
+	start_loop(&l, "2");
+	addr = glibc_malloc_addr(l.t.pid);
+	for (int storm = 0; storm < 2; storm++) {
+		const struct int3_stats *st;
+		struct int3_window *w;
+		int64_t t0, out = -1;
+
+		if (storm)
+			command(&l, "storm", "ok");
+		w = open_window(l.t.pid, &o);
+		t0 = now_us();
+		while (now_us() - t0 < 10000000) {
+			if (!malloc_bytes_check(l.t.pid, addr) &&
+			    !wait_untraced(l.t.pid, 0)) {
+				out = now_us() - t0;
+				break;
+			}
+			sleep_us(500);
+		}
+		/* Now read what the tracer left in the socket. */
+		cr_assert_eq(int3_window_run(w, NULL, NULL), 0, "%s",
+			     la_errmsg());
+		st = int3_window_stats(w);
+		print_stats(storm ? "stuck analyser, storm"
+				  : "stuck analyser, idle",
+			    st);
+		cr_log_info("int3: analyser reading nothing, target %s: "
+			    "breakpoints out and untraced %.1f ms after the "
+			    "open (limit %u ms), stop %d, lost %" PRIu64,
+			    storm ? "storming" : "idle", (double)out / 1e3,
+			    INT3_LIMIT_MS, (int)st->stop, st->lost);
+		cr_assert_geq(out, 0, "still armed or traced after 10 s");
+		cr_assert_lt(out, (INT3_LIMIT_MS + 2000) * 1000ll,
+			     "out after %.1f ms", (double)out / 1e3);
+		cr_assert_lt(st->run_ns, (INT3_LIMIT_MS + 2000) * 1000000ull);
+		if (storm)
+			cr_assert(st->stop == INT3_STOP_BEHIND ||
+					  st->stop == INT3_STOP_TIME,
+				  "stop %d", (int)st->stop);
+		else
+			cr_assert_eq(st->stop, INT3_STOP_TIME);
+		int3_window_close(w);
+		cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s",
+			     l.t.line);
+	}
+	target_stop(&l.t);
 }
 
 /*
