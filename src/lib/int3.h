@@ -76,21 +76,30 @@ struct int3_opts {
 	size_t sz; /* sizeof(struct int3_opts), for later fields */
 	/*
 	 * allocation entries to take; 0: 2000. Frees do not count: they are
-	 * taken while the window runs, at most 4 per allocation entry.
+	 * taken while the window samples or follows, at most 4 per
+	 * allocation entry.
 	 */
 	unsigned max_hits;
-	unsigned max_ms; /* window length from arming; 0: 100; <= limit_ms */
+	unsigned max_ms; /* sampling, from arming; 0: 100; within limit_ms */
 	unsigned stack_size; /* bytes of stack per entry; 0: 8 KiB, max 60000 */
 	unsigned fn_mask; /* 1u << ALLOC_*; 0: INT3_FNS_DEFAULT */
 	/*
-	 * The tracer's own bound on a window, whatever max_ms asks: it
-	 * restores the bytes this long after arming, however slow or stuck
-	 * the analyser is (0: INT3_LIMIT_MS). On a target that allocates
-	 * all the time every call stops it, so the window's length is about
-	 * what it costs the target. Raise it knowingly (the tests that wait
-	 * for a sequence of calls do).
+	 * The tracer's own bound on a window, sampling and following, from
+	 * arming until it starts restoring the bytes, whatever max_ms and
+	 * follow_ms ask and however slow or stuck the analyser is (0:
+	 * INT3_LIMIT_MS). Raise it knowingly (the tests that wait for a
+	 * sequence of calls do).
 	 */
 	unsigned limit_ms;
+	/*
+	 * With free() probed: once the sampling ends (max_hits entries or
+	 * max_ms), the window goes on this long (0: not at all; within
+	 * limit_ms) with free() alone, to see the frees of the sampled
+	 * chunks: the allocation functions' bytes are put back at the next
+	 * stop, so that a call made while following stops the target once
+	 * (free) instead of three times (entry, return, free).
+	 */
+	unsigned follow_ms;
 };
 
 #define INT3_LIMIT_MS 250u
@@ -106,8 +115,9 @@ struct int3_opts {
 
 enum int3_stop {
 	INT3_STOP_NONE,
+	/* these two: and then follow_ms, if asked for, elapsed too */
 	INT3_STOP_HITS, /* max_hits entries taken */
-	INT3_STOP_TIME, /* max_ms elapsed */
+	INT3_STOP_TIME, /* max_ms (or limit_ms) elapsed */
 	INT3_STOP_CALLBACK, /* the callback returned non-zero */
 	INT3_STOP_CANCEL, /* int3_window_cancel(), or our end closed */
 	INT3_STOP_EXIT, /* the target exited or executed another program */
@@ -135,6 +145,7 @@ struct int3_stats {
 	uint64_t run_ns; /* armed until every byte restored */
 	uint64_t close_ns; /* stop-the-world, restore, returns, detach */
 	uint64_t grace_ns; /* of close_ns: waiting for pending returns */
+	uint64_t follow_ns; /* of run_ns: following, free() alone */
 	enum int3_stop stop;
 };
 

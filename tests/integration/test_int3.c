@@ -14,6 +14,9 @@
  *    main thread, after the end of the call that returned it.
  *  - stops_at_max_hits, stops_at_max_ms: the two bounds (the tests that
  *    need long windows raise limit_ms).
+ *  - follows_the_frees_with_free_alone: with follow_ms, after max_hits
+ *    allocations the window goes on with free() alone: malloc's bytes
+ *    are glibc's again, frees (of sampled pointers too) keep coming.
  *  - signals_reach_the_target_during_a_window: SIGUSR1 during a window.
  *  - a_stopped_target_stays_stopped: job control wins.
  *  - stopped_inside_malloc_gets_its_return_address_back: a thread held
@@ -404,6 +407,7 @@ Test(int3, stops_at_max_ms, .timeout = 60)
 	struct int3_opts o = {.sz = sizeof(o),
 			      .max_hits = 100000000,
 			      .max_ms = 100,
+			      .limit_ms = 100,
 			      .fn_mask = 1u << ALLOC_MALLOC};
 	const struct int3_stats *st;
 	struct int3_window *w;
@@ -426,6 +430,89 @@ Test(int3, stops_at_max_ms, .timeout = 60)
 			cr_assert_gt(st->delivered, 0);
 		int3_window_close(w);
 	}
+	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
+	target_stop(&l.t);
+}
+
+/* What the following test keeps of a window's events. */
+struct follow_seen {
+	pid_t pid;
+	uint64_t malloc_addr, last_alloc_ns;
+	unsigned long allocs, frees_after, frees_of_sampled;
+	int restored; /* malloc's bytes at the last free while following */
+	uint64_t ptrs[256];
+};
+
+static int
+follow_event(const struct alloc_event *ev, void *arg)
+{
+	struct follow_seen *f = arg;
+
+	if (ev->fn != ALLOC_FREE) {
+		if (f->allocs < 256)
+			f->ptrs[f->allocs] = ev->ptr;
+		f->allocs++;
+		if (ev->time_ns > f->last_alloc_ns)
+			f->last_alloc_ns = ev->time_ns;
+		return 0;
+	}
+	if (!f->allocs || ev->time_ns <= f->last_alloc_ns + 1000000)
+		return 0;
+	f->frees_after++;
+	for (unsigned long i = 0; i < f->allocs && i < 256; i++)
+		if (f->ptrs[i] == ev->old_ptr) {
+			f->frees_of_sampled++;
+			break;
+		}
+	f->restored = !malloc_bytes_check(f->pid, f->malloc_addr);
+	return 0;
+}
+
+/*
+ * follow_ms: once max_hits allocations are taken, the window goes on
+ * with free() alone: malloc's bytes are glibc's again (checked at each
+ * free seen while following), frees keep coming, among them frees of
+ * sampled pointers, and no allocation is taken beyond max_hits.
+ */
+Test(int3, follows_the_frees_with_free_alone, .timeout = 60)
+{
+	struct int3_opts o = {.sz = sizeof(o),
+			      .max_hits = 200,
+			      .max_ms = 5000,
+			      .follow_ms = 30,
+			      .limit_ms = 10000,
+			      .stack_size = 256,
+			      .fn_mask = 1u << ALLOC_MALLOC | 1u << ALLOC_FREE};
+	struct follow_seen f = {0};
+	const struct int3_stats *st;
+	struct int3_window *w;
+	struct loop l;
+
+	start_loop(&l, "2");
+	f.pid = l.t.pid;
+	f.malloc_addr = glibc_malloc_addr(l.t.pid);
+	command(&l, "storm", "ok");
+	w = open_window(l.t.pid, &o);
+	cr_assert_eq(int3_window_run(w, follow_event, &f), 0, "%s",
+		     la_errmsg());
+	st = int3_window_stats(w);
+	print_stats("follow 30 ms", st);
+	cr_log_info("int3: %lu allocations, then %lu frees while following "
+		    "(%lu of sampled pointers); malloc restored then: %s",
+		    f.allocs, f.frees_after, f.frees_of_sampled,
+		    f.restored ? "yes" : "no");
+	cr_assert_eq(st->hits[ALLOC_MALLOC], o.max_hits);
+	cr_assert_eq(st->stop, INT3_STOP_HITS);
+	/* follow_ms, or until it took as many frees as it may */
+	cr_assert(st->follow_ns >= o.follow_ms * 1000000ull ||
+			  st->hits[ALLOC_FREE] == 4 * o.max_hits,
+		  "followed %.1f ms, %" PRIu64 " frees",
+		  (double)st->follow_ns / 1e6, st->hits[ALLOC_FREE]);
+	cr_assert_gt(f.frees_after, 0, "no free seen while following");
+	cr_assert_gt(f.frees_of_sampled, 0, "no sampled pointer freed");
+	cr_assert(f.restored, "malloc still armed while following");
+	int3_window_close(w);
+	cr_assert_eq(malloc_bytes_check(l.t.pid, f.malloc_addr), 0);
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
 	target_stop(&l.t);
 }
@@ -492,6 +579,16 @@ Test(int3, a_stopped_target_stays_stopped, .timeout = 60)
 }
 
 /* ---- kill safety ---------------------------------------------------------- */
+
+/* The samplers' windows: as long as the tracer allows by default. */
+static const char *
+window_ms(void)
+{
+	static char ms[16];
+
+	snprintf(ms, sizeof(ms), "%u", INT3_LIMIT_MS);
+	return ms;
+}
 
 /* int3_sampler on target, with a WORD of its usage (or NULL). */
 static pid_t
@@ -811,12 +908,12 @@ Test(int3, tracer_sigkill_residual_risk, .timeout = 120)
 	srand((unsigned)getpid() * 7u);
 	for (unsigned i = 0; i < trials; i++) {
 		int fd, status;
-		pid_t s = spawn_sampler(l.t.pid, "100", "malloc", &fd);
+		pid_t s = spawn_sampler(l.t.pid, window_ms(), "malloc", &fd);
 		pid_t tracer = read_tracer(fd);
 
 		if (tracer > 0) {
-			/* 0-100 ms: inside the window, or ending it */
-			sleep_us(rand() % 100000);
+			/* inside the window, or ending it */
+			sleep_us(rand() % (INT3_LIMIT_MS * 1000));
 			kill(tracer, SIGKILL);
 		} else {
 			no_tracer++;
@@ -841,11 +938,11 @@ Test(int3, tracer_sigkill_residual_risk, .timeout = 120)
 	}
 	cr_log_info(
 		"int3: the TRACER itself SIGKILLed %u times during "
-		"100 ms windows on a malloc-storming target: %u target "
+		"%u ms windows on a malloc-storming target: %u target "
 		"deaths (%.0f%%), %u harmed, %u unharmed, %u without a "
 		"tracer pid. This is the residual risk of the int3 backend.",
-		trials, deaths, 100.0 * deaths / trials, harmed, survived,
-		no_tracer);
+		trials, INT3_LIMIT_MS, deaths, 100.0 * deaths / trials, harmed,
+		survived, no_tracer);
 	/* under load a sampler may not open its window in time: tolerate a few */
 	cr_assert_lt(no_tracer, trials / 5,
 		     "the sampler opened no window in %u of %u trials",
@@ -916,7 +1013,7 @@ running(pid_t pid)
  * tracer must be in neither, so that even SIGKILL sent that way reaches
  * only the analyser, whose tracer then restores and detaches. The
  * sampler runs as a job would (a session and group of its own, its pid
- * their id); each trial SIGKILLs that group or session 0-100 ms into a
+ * their id); each trial SIGKILLs that group or session 0-40 ms into a
  * window. Counted: tracers found in the group or session, target deaths
  * (49 of 50 when the tracer dies mid-window), harm, int3 bytes left,
  * threads still traced, and whether the storm runs on.
@@ -936,16 +1033,16 @@ kill_analyser_job(int session, unsigned trials)
 	srand((unsigned)getpid() * 3u + (unsigned)session);
 	for (unsigned i = 0; i < trials; i++) {
 		int fd, status;
-		pid_t s = spawn_sampler_with(l.t.pid, "100", "malloc,free",
-					     "session", &fd);
+		pid_t s = spawn_sampler_with(l.t.pid, window_ms(),
+					     "malloc,free", "session", &fd);
 		pid_t tracer = read_tracer(fd), pg = 0, sd = 0;
 
 		if (tracer > 0) {
 			cr_assert_eq(proc_ids(tracer, &pg, &sd), 0,
 				     "trial %u: tracer %d", i, (int)tracer);
 			shared += pg == s || sd == s;
-			/* 0-100 ms: inside the window, or ending it */
-			sleep_us(rand() % 100000);
+			/* inside the window, or ending it */
+			sleep_us(rand() % (INT3_LIMIT_MS * 1000));
 			in_window += running(tracer);
 		} else {
 			no_tracer++;
