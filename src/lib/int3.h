@@ -148,6 +148,12 @@ struct int3_stats {
 	uint64_t returns_abandoned; /* dead frame, thread gone, or unknown */
 	uint64_t returns_skipped; /* entries whose return was not probed */
 	unsigned threads; /* threads traced, new ones included */
+	/*
+	 * processes the target created during the window: forked ones put
+	 * right and let go before they ran, vforked ones traced like
+	 * threads until they executed a program
+	 */
+	unsigned children;
 	unsigned abandoned; /* threads that did not stop at the end */
 	unsigned refused_mask; /* 1u << ALLOC_*: entry is not a push */
 	int tracer_status; /* its wait status; -1 when unknown */
