@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * int3.c - sampling windows through ptrace int3 breakpoints (see int3.h).
- * Responsible for: the tracer process (stop the world, check and arm the
- * entries, a drain-first event loop, fake return addresses and their
- * faults, the orderly end that restores every byte and every return
- * address), the records it sends (one per completed call, sent when it
+ * Responsible for: the tracer process (seize every thread, stop one to
+ * check and arm the entries, a drain-first event loop, fake return
+ * addresses and their faults, the processes the target creates meanwhile,
+ * the orderly end that restores every byte and every return address and
+ * lets each thread go as soon as it stops), the records it sends (one per completed call, sent when it
  * returns), the analyser's side of the socket. Not for: unwinding,
  * symbols, attribution.
  *
@@ -37,6 +38,7 @@
  *    holds its tracees in their stops; they are released when it dies or
  *    continues).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -147,6 +149,7 @@ struct tthread {
 	 * own_mm: with a memory of its own, a copy of the target's.
 	 */
 	unsigned char child, own_mm;
+	unsigned char consumed; /* pending traps let through at the end */
 	unsigned npend;
 	struct pending pend[MAX_DEPTH];
 };
@@ -183,6 +186,7 @@ struct tracer {
 	 * the next stop (unarm), free() alone stays.
 	 */
 	int following, unarm;
+	int ending; /* the window is over: nothing more is taken */
 	int peer_gone, exec_seen;
 	int no_returns; /* SIGSEGV ignored, or page 0 mapped */
 	int started; /* the threads of the first stop are in th */
@@ -452,6 +456,33 @@ check_and_arm(struct tracer *tr, pid_t tid, const uint64_t addr[ALLOC_NFNS])
 }
 
 /*
+ * No thread could be stopped (all in uninterruptible sleep, or gone):
+ * write the byte through /proc/PID/mem, which a tracer may write without
+ * a stopped tracee (mem_rw() with FOLL_FORCE; a kernel built or booted
+ * with proc_mem.force_override=never refuses). A process that is gone
+ * needs nothing.
+ */
+static void
+mem_restore(struct tracer *tr, struct bp *b)
+{
+	char path[64];
+	unsigned char byte = (unsigned char)(b->orig & 0xff);
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)tr->pid);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if ((fd < 0 && (errno == ENOENT || errno == ESRCH)) ||
+	    (fd >= 0 && pwrite(fd, &byte, 1, (off_t)b->addr) == 1))
+		b->armed = 0;
+	else
+		pr_warn("cannot restore %s in process %d: %s",
+			alloc_fn_name((enum alloc_fn)(b - tr->bp)),
+			(int)tr->pid, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
  * Put the original bytes of the functions in mask back, through tid, a
  * thread in a ptrace stop (the others may run: the first byte goes from
  * int3 back to what it was, and a thread that trapped on it meanwhile is
@@ -466,8 +497,12 @@ disarm_fns(struct tracer *tr, pid_t tid, unsigned mask)
 
 		if (!b->armed || !(mask & (1u << f)))
 			continue;
-		if (tr->exec_seen || !tid) {
-			b->armed = 0; /* a new image, or no process left */
+		if (tr->exec_seen) {
+			b->armed = 0; /* a new image */
+			continue;
+		}
+		if (!tid) {
+			mem_restore(tr, b);
 			continue;
 		}
 		/* Only the first byte is ours: keep the rest as it is. */
@@ -486,13 +521,6 @@ disarm_fns(struct tracer *tr, pid_t tid, unsigned mask)
 				alloc_fn_name((enum alloc_fn)f), (int)tr->pid,
 				strerror(errno));
 	}
-}
-
-/* Put every original byte back; needs a stopped thread. */
-static void
-disarm(struct tracer *tr)
-{
-	disarm_fns(tr, stopped_tid(tr), ~0u);
 }
 
 static void
@@ -559,7 +587,8 @@ on_free_hit(struct tracer *tr, struct tthread *t, struct bp *b,
 	    enum alloc_fn fn, struct user_regs_struct *r)
 {
 	struct rec rec;
-	int want = (tr->following || tr->taken < tr->o.max_hits) &&
+	int want = !tr->ending &&
+		   (tr->following || tr->taken < tr->o.max_hits) &&
 		   tr->frees < FREES_PER_HIT * (uint64_t)tr->o.max_hits;
 
 	if (want)
@@ -621,7 +650,7 @@ on_hit(struct tracer *tr, struct tthread *t, struct bp *b, enum alloc_fn fn,
 	uint64_t words[2];
 	struct rec *rec = NULL;
 	unsigned d = MAX_DEPTH;
-	int want = !tr->following && tr->taken < tr->o.max_hits;
+	int want = !tr->ending && !tr->following && tr->taken < tr->o.max_hits;
 	ssize_t got = 0;
 
 	if (want) {
@@ -1130,95 +1159,77 @@ end_status(struct tracer *tr, pid_t tid, int st)
 	}
 }
 
-static int
-stopping(const struct tracer *tr)
-{
-	for (size_t i = 0; i < tr->n; i++)
-		if (tr->th[i].state == T_RUN)
-			return 1;
-	return 0;
-}
-
 /*
  * SIGTRAP or SIGSEGV in the thread's private pending set
  * ("SigPnd:\t0..10"): an int3 trap, or a fault at a fake return address,
  * whose stop has not come yet.
  */
 static int
-trap_pending(pid_t pid, pid_t tid)
+trap_pending(const struct tracer *tr, const struct tthread *t)
 {
 	char v[64];
 
-	return !procinfo_status_field(pid, tid, "SigPnd", v, sizeof(v)) &&
+	return !procinfo_status_field(t->child ? t->tid : tr->pid, t->tid,
+				      "SigPnd", v, sizeof(v)) &&
 	       (strtoull(v, NULL, 16) & (SIG_BIT(SIGTRAP) | SIG_BIT(SIGSEGV)));
 }
 
 /*
- * A thread can take its INTERRUPT's trap (or a group stop) with the
- * SIGTRAP of an int3, or the SIGSEGV of a return to a fake address, still
- * pending: get_signal() runs the job-control traps before it dequeues
- * signals (kernel/signal.c). Detached like that, it would take the signal
- * untraced and die. So let each such thread dequeue it under our eyes:
- * its signal-delivery stop comes at once (a fault's signal is dequeued
- * first), and end_status() rewinds the trap or fixes the return up, and
- * drops the signal; a foreign SIGSEGV is delivered, as it would have
- * been. A group stop survives this: __ptrace_unlink() re-arms it while
- * the group is stopped.
+ * Stop thread tid alone (the others run on) and wait for it, until
+ * deadline: its statuses go to end_status(), which keeps it stopped (a
+ * late trap rewound, a return fixed up, a foreign signal passed on and
+ * the stop asked for again), the others' to window_status(), as in the
+ * window. Returns 0 once it is in a stop we waited for, -1 if it is
+ * gone or did not stop.
  */
-static void
-consume_traps(struct tracer *tr, uint64_t deadline)
+static int
+stop_one(struct tracer *tr, pid_t tid, uint64_t deadline)
 {
+	struct tthread *t = t_find(tr, tid);
 	unsigned idle = 0;
 
-	for (int round = 0; round < 4; round++) {
-		int any = 0;
+	if (!t || t->state == T_GONE)
+		return -1;
+	if (t->state == T_STOP)
+		return 0;
+	if (!ptrace(PTRACE_INTERRUPT, tid, 0, 0))
+		t->want_stop = 1;
+	while (la_now_ns() < deadline) {
+		int st;
+		pid_t w = waitpid(-1, &st, WNOHANG | __WALL);
 
-		for (size_t i = 0; i < tr->n; i++) {
-			struct tthread *t = &tr->th[i];
-
-			if (t->state != T_STOP ||
-			    !trap_pending(t->child ? t->tid : tr->pid, t->tid))
-				continue;
-			t_cont(t, 0);
-			any = 1;
+		if (w < 0 && errno == ECHILD) {
+			for (size_t i = 0; i < tr->n; i++)
+				t_gone(tr, &tr->th[i]);
+			return -1;
 		}
-		if (!any)
-			return;
-		while (stopping(tr) && la_now_ns() < deadline) {
-			pid_t w = wait_one(tr, end_status);
-
-			if (w < 0)
-				break;
-			tracee_backoff(&idle, w > 0);
+		if (w > 0) {
+			if (w == tid)
+				end_status(tr, w, st);
+			else
+				window_status(tr, w, st);
+			t = t_find(tr, tid);
+			if (!t || t->state == T_GONE)
+				return -1;
+			if (t->state == T_STOP)
+				return 0;
 		}
-	}
-}
-
-/* Interrupt every running thread and wait for all to stop. */
-static void
-stop_world(struct tracer *tr, uint64_t deadline)
-{
-	unsigned idle = 0;
-
-	for (size_t i = 0; i < tr->n; i++) {
-		struct tthread *t = &tr->th[i];
-
-		if (t->state != T_RUN)
-			continue;
-		if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) == 0)
-			t->want_stop = 1;
-	}
-	while (stopping(tr) && la_now_ns() < deadline) {
-		size_t before = tr->n;
-		pid_t w = wait_one(tr, end_status);
-
-		if (w < 0)
-			break;
-		/* a thread born now has its first stop coming: wait for it */
-		for (size_t i = before; i < tr->n; i++)
-			tr->th[i].want_stop = 1;
 		tracee_backoff(&idle, w > 0);
 	}
+	return -1;
+}
+
+/* Stop some thread of the target's memory; its tid, or 0 if none did. */
+static pid_t
+stop_any(struct tracer *tr, uint64_t deadline)
+{
+	pid_t tid = stopped_tid(tr);
+
+	for (size_t i = 0; !tid && i < tr->n && la_now_ns() < deadline; i++)
+		if (!tr->th[i].own_mm && tr->th[i].state == T_RUN &&
+		    !stop_one(tr, tr->th[i].tid, deadline))
+			tid = tr->th[i].tid;
+	return tid;
 }
 
 /* A thread that runs (not in a group stop) and has pending calls. */
@@ -1268,92 +1279,158 @@ let_returns_come(struct tracer *tr)
 }
 
 /*
- * Calls still pending with every thread stopped: put the real return
- * address back in each slot that still holds our fake one, if the frame
- * is still live (rsp <= slot). A slot above rsp is dead (a longjmp left
- * the call): never write there.
+ * t's calls still pending, t stopped: put the real return address back
+ * in each slot that still holds our fake one, if the frame is still live
+ * (rsp <= slot). A slot above rsp is dead (a longjmp left the call):
+ * never write there.
  */
 static void
-restore_slots(struct tracer *tr)
+restore_slots(struct tracer *tr, struct tthread *t)
 {
+	struct user_regs_struct r;
+	int regs;
+
+	if (!t->npend)
+		return;
+	regs = !ptrace(PTRACE_GETREGS, t->tid, 0, &r);
+	for (unsigned d = 0; d < MAX_DEPTH; d++) {
+		struct pending *p = &t->pend[d];
+		long word;
+
+		if (!p->rec)
+			continue;
+		free(p->rec);
+		p->rec = NULL;
+		t->npend--;
+		if (!regs || r.rsp > p->slot) {
+			tr->st.returns_abandoned++;
+			continue;
+		}
+		errno = 0;
+		word = ptrace(PTRACE_PEEKDATA, t->tid, (void *)p->slot, 0);
+		if (errno || (uint64_t)word != fake_ret(d) ||
+		    ptrace(PTRACE_POKEDATA, t->tid, (void *)p->slot,
+			   (void *)p->ret)) {
+			tr->st.returns_abandoned++;
+			continue;
+		}
+		tr->st.returns_restored++;
+	}
+}
+
+/*
+ * t is in a stop we waited for, the bytes are restored: let it go, unless
+ * a trap of ours is still pending. A thread can take its INTERRUPT's
+ * trap (or a group stop) with the SIGTRAP of an int3, or the SIGSEGV of a
+ * return to a fake address, still pending: get_signal() runs the
+ * job-control traps before it dequeues signals (kernel/signal.c).
+ * Detached like that, it would take the signal untraced and die. So it
+ * dequeues it under our eyes first: resumed, its signal-delivery stop
+ * comes at once (a fault's signal is dequeued first), and end_status()
+ * rewinds the trap or fixes the return up and drops the signal (a
+ * foreign SIGSEGV is delivered, as it would have been), then this is
+ * called again; 4 rounds at most. Then its pending calls get their
+ * return addresses back, and it is detached: a group stop survives
+ * (__ptrace_unlink() re-arms it while the group is stopped), and so does
+ * an INTERRUPT's trap not taken yet (dropped with JOBCTL_TRAP_MASK).
+ * Returns 1 when t was let go, 0 when it runs to dequeue its signal.
+ */
+static int
+release_thread(struct tracer *tr, struct tthread *t)
+{
+	if (t->consumed < 4 && !tr->exec_seen && trap_pending(tr, t)) {
+		/* no INTERRUPT now: its trap would come before the signal */
+		t->consumed++;
+		t_cont(t, 0);
+		return 0;
+	}
+	restore_slots(tr, t);
+	ptrace(PTRACE_DETACH, t->tid, 0, 0);
+	t->state = T_GONE;
+	return 1;
+}
+
+/*
+ * Let every thread go, each as soon as it stops: all are interrupted at
+ * once, and a thread is detached as soon as its own stop came (after
+ * release_thread()), without waiting for the others, so that no thread
+ * is held while a slower one gets a CPU. A thread born meanwhile has its
+ * first stop coming: it is waited for too.
+ */
+static void
+release_all(struct tracer *tr, uint64_t deadline)
+{
+	unsigned idle = 0;
+	int left;
+
 	for (size_t i = 0; i < tr->n; i++) {
 		struct tthread *t = &tr->th[i];
-		struct user_regs_struct r;
-		int regs = 0;
 
-		if (!t->npend)
-			continue;
-		if (t->state == T_STOP)
-			regs = !ptrace(PTRACE_GETREGS, t->tid, 0, &r);
-		for (unsigned d = 0; d < MAX_DEPTH; d++) {
-			struct pending *p = &t->pend[d];
-			long word;
+		if (t->state == T_RUN &&
+		    !ptrace(PTRACE_INTERRUPT, t->tid, 0, 0))
+			t->want_stop = 1;
+	}
+	do {
+		size_t before = tr->n;
+		pid_t w = 0;
 
-			if (!p->rec)
-				continue;
-			free(p->rec);
-			p->rec = NULL;
-			t->npend--;
-			if (!regs || r.rsp > p->slot) {
-				tr->st.returns_abandoned++;
-				continue;
-			}
-			errno = 0;
-			word = ptrace(PTRACE_PEEKDATA, t->tid, (void *)p->slot,
-				      0);
-			if (errno || (uint64_t)word != fake_ret(d) ||
-			    ptrace(PTRACE_POKEDATA, t->tid, (void *)p->slot,
-				   (void *)p->ret)) {
-				tr->st.returns_abandoned++;
-				continue;
-			}
-			tr->st.returns_restored++;
+		left = 0;
+		for (size_t i = 0; i < tr->n; i++) {
+			struct tthread *t = &tr->th[i];
+
+			if (t->state == T_STOP)
+				release_thread(tr, t);
+			left |= t->state != T_GONE;
+		}
+		if (!left || la_now_ns() >= deadline)
+			break;
+		w = wait_one(tr, end_status);
+		if (w < 0)
+			break;
+		for (size_t i = before; i < tr->n; i++)
+			tr->th[i].want_stop = 1;
+		tracee_backoff(&idle, w > 0);
+	} while (1);
+	for (size_t i = 0; i < tr->n; i++) {
+		struct tthread *t = &tr->th[i];
+
+		if (t->state != T_GONE) {
+			/* did not stop in time: our exit detaches it */
+			tr->st.abandoned++;
+			t_drop_pending(tr, t);
+			t->state = T_GONE;
 		}
 	}
 }
 
 /*
- * The orderly end (research §1.5): stop every thread, restore the bytes,
- * rewind and drop any trap of ours; let pending calls return (fixed up as
- * usual), stop again and put back the return addresses of those that did
- * not; detach. A listening thread (group stop) is interrupted too: it
- * re-traps, and the detach keeps its group stop.
+ * The orderly end (research §1.5). Nothing more is taken. The bytes are
+ * restored through one thread stopped for it, while the others run on
+ * (a trap on an old byte is rewound when its stop comes); pending calls
+ * may return for up to GRACE_MS (fixed up as usual); then every thread
+ * is interrupted and let go as soon as it stops, after its own traps are
+ * consumed and its return addresses put back (release_thread()). No
+ * thread waits for another in a stop: a window's end costs each thread
+ * its own stop, not the slowest one's.
  */
 static void
 finish(struct tracer *tr)
 {
-	uint64_t t0 = la_now_ns(), deadline;
+	uint64_t t0 = la_now_ns();
+	uint64_t deadline = t0 + STOP_TIMEOUT_MS * 1000000ull;
 
-	deadline = la_now_ns() + STOP_TIMEOUT_MS * 1000000ull;
-	stop_world(tr, deadline);
-	pr_debug("ending: %zu threads, stopped in %.1f ms", tr->n,
-		 (double)(la_now_ns() - t0) / 1e6);
-	disarm(tr);
-	consume_traps(tr, deadline);
+	tr->ending = 1;
+	disarm_fns(tr, stop_any(tr, deadline), ~0u);
 	tr->st.run_ns = la_now_ns() - tr->st.run_ns;
+	pr_debug("ending: %zu threads, bytes restored in %.1f ms", tr->n,
+		 (double)(la_now_ns() - t0) / 1e6);
 	if (n_pending(tr) && !tr->exec_seen) {
 		uint64_t g0 = la_now_ns();
 
 		let_returns_come(tr);
-		deadline = la_now_ns() + STOP_TIMEOUT_MS * 1000000ull;
-		stop_world(tr, deadline);
-		consume_traps(tr, deadline);
 		tr->st.grace_ns = la_now_ns() - g0;
 	}
-	/* Anything that came meanwhile: a late trap is rewound here. */
-	drain(tr, end_status);
-	restore_slots(tr);
-	for (size_t i = 0; i < tr->n; i++) {
-		struct tthread *t = &tr->th[i];
-
-		if (t->state == T_RUN) {
-			tr->st.abandoned++;
-			continue;
-		}
-		if (t->state == T_STOP)
-			ptrace(PTRACE_DETACH, t->tid, 0, 0);
-		t->state = T_GONE;
-	}
+	release_all(tr, la_now_ns() + STOP_TIMEOUT_MS * 1000000ull);
 	tr->st.close_ns = la_now_ns() - t0;
 }
 
@@ -1433,6 +1510,82 @@ block_signals(sigset_t *chld)
 	sigaddset(chld, SIGCHLD);
 }
 
+/*
+ * Seize thread tid with TRACE_OPTS, without stopping it. Returns 1 (it is
+ * in tr->th), 0 (it is gone) or an error.
+ */
+static int
+seize_one(struct tracer *tr, pid_t tid)
+{
+	char v[64];
+	pid_t tracer;
+
+	if (!ptrace(PTRACE_SEIZE, tid, 0, (void *)TRACE_OPTS))
+		return t_add(tr, tid, T_RUN) ? 1 : -ENOMEM;
+	if (errno == ESRCH)
+		return 0; /* the thread exited meanwhile */
+	if (errno != EPERM)
+		return la_fail(-errno, "cannot seize thread %d: %s", (int)tid,
+			       strerror(errno));
+	if (procinfo_status_field(tr->pid, tid, "TracerPid", v, sizeof(v)))
+		return 0; /* gone */
+	tracer = (pid_t)atoi(v);
+	if (tracer == getpid()) /* auto-attached by PTRACE_O_TRACECLONE */
+		return t_add(tr, tid, T_RUN) ? 1 : -ENOMEM;
+	if (!procinfo_status_field(tr->pid, tid, "State", v, sizeof(v)) &&
+	    (v[0] == 'Z' || v[0] == 'X'))
+		return 0; /* an exiting thread */
+	if (tracer)
+		return la_fail(
+			-LA_ETRACED,
+			"process %d is already traced by process %d: detach that tracer (a debugger or strace?) first",
+			(int)tr->pid, (int)tracer);
+	return la_fail(-EPERM, "permission denied attaching to process %d",
+		       (int)tr->pid);
+}
+
+/*
+ * Seize every thread of the target, none stopped (unlike tracee.c's
+ * stop-the-world: here each thread that runs on costs the target
+ * nothing), until a pass over /proc/PID/task finds none new: from then
+ * on a trap in any of them, or in any thread or process they create, is
+ * ours to handle. A thread in a group stop re-traps and reports it
+ * (window_status() keeps it stopped, listening).
+ */
+static int
+seize_all(struct tracer *tr)
+{
+	char path[64];
+	int added;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)tr->pid);
+	do {
+		struct dirent *e;
+		DIR *d = opendir(path);
+		int err = 0;
+
+		if (!d)
+			return la_fail(errno == ENOENT ? -ESRCH : -errno,
+				       "cannot read %s: %s", path,
+				       strerror(errno));
+		added = 0;
+		while (!err && (e = readdir(d))) {
+			pid_t tid = (pid_t)atoi(e->d_name);
+
+			if (tid <= 0 || t_find(tr, tid))
+				continue;
+			err = seize_one(tr, tid);
+			added += err > 0;
+		}
+		closedir(d);
+		if (err < 0)
+			return err;
+	} while (added);
+	if (!tr->n)
+		return la_fail(-ESRCH, "process %d exited", (int)tr->pid);
+	return 0;
+}
+
 static int
 tracer_setup(struct tracer *tr, const struct int3_opts *opts)
 {
@@ -1497,8 +1650,8 @@ int3_tracer_main(int fd, pid_t pid, const struct int3_opts *opts,
 		 const uint64_t addr[ALLOC_NFNS])
 {
 	struct tracer tr;
-	struct tracee_set set;
 	struct pollfd pfd[2];
+	pid_t alive_tid;
 	struct rec ready = {.type = REC_READY};
 	struct rec end = {.type = REC_END};
 	uint64_t deadline, limit, spin_until = 0, looked = 0;
@@ -1521,54 +1674,43 @@ int3_tracer_main(int fd, pid_t pid, const struct int3_opts *opts,
 					strerror(err ? -err : errno)));
 		return 1;
 	}
-	err = tracee_stop_all(pid, STOP_TIMEOUT_MS, &set);
+	err = seize_all(&tr);
+	if (!err && (alive_tid = tracee_vforking(pid)))
+		err = la_fail(
+			-LA_EVFORK,
+			"process %d is inside vfork() (thread %d waits for its child to exec or exit): try again in a moment",
+			(int)pid, (int)alive_tid);
 	if (err) {
+		/* nothing written: our exit detaches every thread */
 		send_error(&tr, err);
 		return 1;
 	}
-	for (size_t i = 0; i < set.n; i++) {
-		struct tthread *t;
-
-		if (set.t[i].state != TRACEE_STOPPED)
-			continue;
-		/* before any byte is ours: its children are traced too */
-		if (ptrace(PTRACE_SETOPTIONS, set.t[i].tid, 0,
-			   (void *)TRACE_OPTS) &&
-		    errno != ESRCH) {
-			err = la_fail(
-				-errno,
-				"cannot trace the children of thread %d: %s",
-				(int)set.t[i].tid, strerror(errno));
-			tracee_resume_all(&set);
-			send_error(&tr, err);
-			return 1;
-		}
-		t = t_add(&tr, set.t[i].tid, T_STOP);
-		if (!t) {
-			tracee_resume_all(&set);
-			send_error(&tr, la_fail(-ENOMEM, "out of memory"));
-			return 1;
-		}
-		t->group_stop = (unsigned char)set.t[i].group_stop;
-	}
 	tr.started = 1;
-	tracee_set_free(&set);
 	tr.st.open_ns = la_now_ns();
 	tr.no_returns = !returns_possible(pid);
-	if (!check_and_arm(&tr, stopped_tid(&tr), addr)) {
+	alive_tid = stop_any(&tr, la_now_ns() + STOP_TIMEOUT_MS * 1000000ull);
+	if (!alive_tid)
+		err = la_fail(
+			-LA_ESTOPTIMEOUT,
+			"no thread of process %d stopped in time (uninterruptible sleep?): try again",
+			(int)pid);
+	else if (!check_and_arm(&tr, alive_tid, addr))
 		err = la_fail(
 			-ENOTSUP,
 			"no allocation function of process %d starts with an instruction the int3 backend can emulate (a push)",
 			(int)pid);
+	if (err) {
 		finish(&tr);
 		send_error(&tr, err);
 		return 1;
 	}
 	tr.st.run_ns = la_now_ns();
-	/* Resume all; a group stop is kept and listened to. */
+	/* Resume the stopped; a group stop is kept and listened to. */
 	for (size_t i = 0; i < tr.n; i++) {
 		struct tthread *t = &tr.th[i];
 
+		if (t->state != T_STOP)
+			continue;
 		if (t->group_stop) {
 			if (!ptrace(PTRACE_LISTEN, t->tid, 0, 0))
 				t->state = T_RUN;

@@ -48,11 +48,12 @@
  * stack copy that covers the slot of an outer pending call has that
  * call's real return address, not the fake one.
  * At the end of a window (and on the caller's EOF, and on every error
- * path) the bytes are restored first, the threads run up to 100 ms more
- * so that pending calls return and are fixed up as usual; for those still
- * pending the real return address is written back into the slot, only if
- * it still holds our fake value and the frame is live (rsp <= slot)
- * (stats.returns_*). A call whose return cannot be caught is not
+ * path) the bytes are restored first (through one thread stopped for it;
+ * the others run on), the threads run up to 100 ms more so that pending
+ * calls return and are fixed up as usual; then each thread is stopped and
+ * let go on its own: for its calls still pending the real return address
+ * is written back into the slot, only if it still holds our fake value
+ * and the frame is live (rsp <= slot) (stats.returns_*). A call whose return cannot be caught is not
  * delivered (returns_skipped): its thread blocks SIGSEGV (the forced
  * signal would reset a handler), has a shadow stack, or is nested more
  * than 16 deep; when the process ignores SIGSEGV or maps page 0 no
@@ -105,9 +106,9 @@ struct int3_opts {
 /*
  * On a target that allocates all the time every call stops it (about 20
  * us a stop on the 2-core test machine, idle; far more under load), so a
- * window costs such a target about its length, plus stopping every thread
- * at the start and at the end. 40 ms keeps one window within the 50 ms
- * budget of stalled target work (DESIGN.md §3). A caller that wants the
+ * window costs such a target about its length; no thread is held for
+ * another at the start or at the end. 40 ms keeps one window within the
+ * 50 ms budget of stalled target work (DESIGN.md §3). A caller that wants the
  * frees of its samples fits max_ms + follow_ms in it (INT3_SAMPLE_MS,
  * INT3_FOLLOW_MS: what the callers layer should ask).
  */
@@ -160,7 +161,7 @@ struct int3_stats {
 	int oom_score_adj; /* the tracer's: -1000 when it was allowed */
 	uint64_t open_ns; /* fork to breakpoints armed */
 	uint64_t run_ns; /* armed until every byte restored */
-	uint64_t close_ns; /* stop-the-world, restore, returns, detach */
+	uint64_t close_ns; /* restore, returns, each thread let go */
 	uint64_t grace_ns; /* of close_ns: waiting for pending returns */
 	uint64_t follow_ns; /* of run_ns: following, free() alone */
 	enum int3_stop stop;
@@ -170,14 +171,15 @@ struct int3_window;
 
 /*
  * int3_window_open - resolve the allocation functions of the glibc that
- * pid uses, fork the tracer and wait until it has stopped every thread,
- * checked the entry bytes, written the breakpoints and resumed the
- * target: the window is running from here (events queue in the socket,
+ * pid uses, fork the tracer and wait until it has seized every thread
+ * (none stopped), stopped one to check the entry bytes and write the
+ * breakpoints, and resumed it: the window is running from here (events queue in the socket,
  * up to 4 MiB for root, then are counted lost, and the window ends when
  * none could be queued for INT3_BEHIND_MS), so call int3_window_run() at
  * once.
- * opts may be NULL. Fails with -ESRCH, -EPERM, -LA_ETRACED,
- * -LA_ENOTGLIBC, -ENOTSUP (no function has a push at its entry), -ENOMEM,
+ * opts may be NULL. Fails with -ESRCH, -EPERM, -LA_ETRACED, -LA_EVFORK,
+ * -LA_ESTOPTIMEOUT, -LA_ENOTGLIBC, -ENOTSUP (no function has a push at
+ * its entry), -ENOMEM,
  * or what fork/socketpair returned; la_errmsg() says why.
  */
 int int3_window_open(pid_t pid, const struct int3_opts *opts,
@@ -206,8 +208,9 @@ pid_t int3_window_tracer(const struct int3_window *w);
 
 /*
  * Tell the tracer to finish, wait for it, free w. NULL is fine. Bounded:
- * the tracer gives threads 2 s to stop (twice when calls are pending,
- * with up to 100 ms for them to return in between) before it detaches.
+ * the tracer gives one thread 2 s to stop for the restore, pending calls
+ * up to 100 ms to return, and every thread 2 s more to stop and be let
+ * go.
  */
 void int3_window_close(struct int3_window *w);
 

@@ -909,6 +909,8 @@ Test(int3, sampler_sigkill_leaves_the_target_unharmed, .timeout = 120)
 				deaths++;
 				target_stop(&l.t);
 				start_loop(&l, "2");
+				/* a new process: malloc is elsewhere */
+				malloc_addr = glibc_malloc_addr(l.t.pid);
 				command(&l, "storm", "ok");
 			} else {
 				harmed++;
@@ -1129,6 +1131,8 @@ kill_analyser_job(int session, unsigned trials)
 				deaths++;
 				target_stop(&l.t);
 				start_loop(&l, "2");
+				/* a new process: malloc is elsewhere */
+				malloc_addr = glibc_malloc_addr(l.t.pid);
 				command(&l, "storm", "ok");
 			} else {
 				harmed++;
