@@ -24,9 +24,10 @@
  *             calls malloc and free and exits 0, and a posix_spawn() of
  *             this program with the argument "exit" (a vfork, then an
  *             exec) ("ok")
- *   forks     "forks N bad M": processes created and waited for, and of
- *             them those that did not exit 0 (killed by a signal: one of
- *             our breakpoints, say)
+ *   forks     "forks N bad M last S": processes created and waited for,
+ *             and of them those that did not exit 0 (killed by a signal:
+ *             one of our breakpoints, say); S is the last bad one's wait
+ *             status (-1: not created), plus 0x10000 for a posix_spawn
  *   calm      stop the storm ("ok")
  *   progress  "progress N": storm iterations so far, all workers
  *   signals   "signals N": SIGUSR1 signals handled so far
@@ -79,6 +80,7 @@ static struct worker workers[MAX_WORKERS];
 static int nworkers = 2;
 static unsigned long usr1_count;
 static unsigned long forks, forks_bad;
+static int forks_last_bad; /* a wait status, or -1: not created */
 static char arg0[] = "allocator_loop", arg1[] = "exit";
 static char *self_argv[] = {arg0, arg1, NULL};
 
@@ -171,8 +173,12 @@ fork_once(unsigned *n)
 	if (c < 0 || waitpid(c, &st, 0) != c)
 		st = -1;
 	__atomic_fetch_add(&forks, 1, __ATOMIC_RELAXED);
-	if (!WIFEXITED(st) || WEXITSTATUS(st))
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
 		__atomic_fetch_add(&forks_bad, 1, __ATOMIC_RELAXED);
+		/* 0x10000: a posix_spawn (n was odd) */
+		__atomic_store_n(&forks_last_bad, *n % 2 ? st : st | 0x10000,
+				 __ATOMIC_RELAXED);
+	}
 }
 
 static void *
@@ -327,9 +333,12 @@ main(int argc, char **argv)
 			set_storm(2);
 		} else if (!strcmp(line, "forks")) {
 			n = snprintf(
-				buf, sizeof(buf), "forks %lu bad %lu\n",
+				buf, sizeof(buf),
+				"forks %lu bad %lu last %#x\n",
 				__atomic_load_n(&forks, __ATOMIC_RELAXED),
-				__atomic_load_n(&forks_bad, __ATOMIC_RELAXED));
+				__atomic_load_n(&forks_bad, __ATOMIC_RELAXED),
+				__atomic_load_n(&forks_last_bad,
+						__ATOMIC_RELAXED));
 			write_all(1, buf, (size_t)n);
 		} else if (!strcmp(line, "calm")) {
 			set_storm(0);
