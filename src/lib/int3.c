@@ -55,6 +55,7 @@
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <linux/kcmp.h>
 
 #define LOG_PREFIX "int3: "
@@ -1890,6 +1891,114 @@ out:
 	return err;
 }
 
+/*
+ * The command line of la-int3-tracer: a version, then what
+ * int3_tracer_main() takes (the socket is always fd 3), in decimal and
+ * the addresses in hex. Both ends are this file, in one build.
+ */
+#define ARGV_VERSION "int3-v1"
+#define ARGV_FIXED 9 /* name, version, pid, 6 options; then addresses */
+
+static int
+parse_u(const char *s, unsigned long long *v, int base)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoull(s, &end, base);
+	return errno || end == s || *end ? -1 : 0;
+}
+
+int
+int3_tracer_argv(int argc, char **argv)
+{
+	struct int3_opts o = {.sz = sizeof(o)};
+	uint64_t addr[ALLOC_NFNS];
+	unsigned long long v[ARGV_FIXED];
+
+	if (argc != ARGV_FIXED + ALLOC_NFNS || strcmp(argv[1], ARGV_VERSION))
+		return 2;
+	for (int i = 2; i < ARGV_FIXED; i++)
+		if (parse_u(argv[i], &v[i], 10) || v[i] > INT32_MAX)
+			return 2;
+	for (int f = 0; f < ALLOC_NFNS; f++) {
+		unsigned long long a;
+
+		if (parse_u(argv[ARGV_FIXED + f], &a, 16))
+			return 2;
+		addr[f] = a;
+	}
+	o.max_hits = (unsigned)v[3];
+	o.max_ms = (unsigned)v[4];
+	o.stack_size = (unsigned)v[5];
+	o.fn_mask = (unsigned)v[6];
+	o.limit_ms = (unsigned)v[7];
+	o.follow_ms = (unsigned)v[8];
+	return int3_tracer_main(3, (pid_t)v[2], &o, addr);
+}
+
+/*
+ * File capabilities (setcap cap_sys_ptrace+ep on leakattach) do not pass
+ * an exec of another file: carry the permitted ones as ambient
+ * capabilities (capabilities(7)), so that the tracer program may do what
+ * a fork of ours could. Failures leave things as they were.
+ */
+static void
+caps_across_exec(void)
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return;
+	d[0].inheritable |= d[0].permitted;
+	d[1].inheritable |= d[1].permitted;
+	if (syscall(SYS_capset, &h, d))
+		return;
+	for (unsigned c = 0; c < 64; c++)
+		if (d[c / 32].permitted & (1u << (c % 32)))
+			prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0);
+}
+
+/*
+ * In the forked child: become la-int3-tracer, the tracer as a program of
+ * its own (installed in PKGLIBEXECDIR; LEAKATTACH_INT3_TRACER names
+ * another, for a build tree). A fork of the caller keeps all of the
+ * caller's memory mapped, and the OOM killer counts it: 28 MiB when the
+ * caller is a leakattach that has read debug information; the program
+ * needs about 2. Returns only when it cannot be executed (the child then
+ * runs the tracer itself).
+ */
+static void
+exec_tracer(pid_t pid, const struct int3_opts *o,
+	    const uint64_t addr[ALLOC_NFNS])
+{
+	const char *path = secure_getenv("LEAKATTACH_INT3_TRACER");
+	char num[ARGV_FIXED + ALLOC_NFNS][24];
+	char *argv[ARGV_FIXED + ALLOC_NFNS + 1];
+	const unsigned long long v[ARGV_FIXED] = {
+		0,	     0,		  (unsigned long long)pid,
+		o->max_hits, o->max_ms,	  o->stack_size,
+		o->fn_mask,  o->limit_ms, o->follow_ms};
+
+	if (!path || !*path)
+		path = PKGLIBEXECDIR "/la-int3-tracer";
+	argv[0] = (char *)"la-int3-tracer";
+	argv[1] = (char *)ARGV_VERSION;
+	for (int i = 2; i < ARGV_FIXED; i++) {
+		snprintf(num[i], sizeof(num[i]), "%llu", v[i]);
+		argv[i] = num[i];
+	}
+	for (int f = 0; f < ALLOC_NFNS; f++) {
+		snprintf(num[ARGV_FIXED + f], sizeof(num[0]), "%llx",
+			 (unsigned long long)addr[f]);
+		argv[ARGV_FIXED + f] = num[ARGV_FIXED + f];
+	}
+	argv[ARGV_FIXED + ALLOC_NFNS] = NULL;
+	caps_across_exec();
+	execv(path, argv);
+}
+
 /* The tracer's stdio goes to /dev/null; only the socket is kept, as 3. */
 static void
 child_fds(int fd)
@@ -2003,6 +2112,7 @@ int3_window_open(pid_t pid, const struct int3_opts *opts,
 	if (w->tracer == 0) {
 		close(sv[0]);
 		child_fds(sv[1]);
+		exec_tracer(pid, &w->o, w->addr);
 		_exit(int3_tracer_main(3, pid, &w->o, w->addr));
 	}
 	close(sv[1]);

@@ -10,6 +10,9 @@
  * THIS FORKS A PROCESS. int3_window_open() forks a small tracer process
  * (int3_tracer_main(), named "la-int3-tracer") that holds the ptrace
  * relationship; the caller's process only reads records from a socket.
+ * The child executes the program la-int3-tracer (PKGLIBEXECDIR, or
+ * $LEAKATTACH_INT3_TRACER), so that it does not keep the caller's memory;
+ * where it cannot, it runs the tracer itself.
  * Why (research/ptrace-dwarf.md §1.4-1.6): an int3 byte left in the text,
  * an unwaited SIGTRAP stop, or a fake return address left on a stack
  * (below) kills the target when its tracer dies. The tracer is small, in
@@ -224,5 +227,13 @@ void int3_window_close(struct int3_window *w);
  */
 int int3_tracer_main(int fd, pid_t pid, const struct int3_opts *opts,
 		     const uint64_t addr[ALLOC_NFNS]);
+
+/*
+ * int3_tracer_argv - the main() of la-int3-tracer, the program that
+ * int3_window_open()'s child executes (the socket on fd 3, the rest on
+ * the command line that int3.c writes): int3_tracer_main()'s value, or 2
+ * for a command line it cannot read. The caller should _exit() with it.
+ */
+int int3_tracer_argv(int argc, char **argv);
 
 #endif

@@ -11,6 +11,9 @@
  *   session    setsid() first: its own session and process group, like
  *              a job a shell started (the test kills that group or that
  *              session, and the tracer must not be in either)
+ *   ballast=M  allocate and touch M MiB first, as an analyser that has
+ *              read debug information would have (a tracer forked from
+ *              the sampler would keep it mapped)
  *   oom=B      set oom_score_adj to B (raising it needs no privilege)
  *   oom=A,B    set oom_score_adj to A with CAP_SYS_RESOURCE (which also
  *              makes A the least value the process and its children may
@@ -25,8 +28,9 @@
  * and exited (returns caught, of them while ending, restored, abandoned;
  * the tracer's oom_score_adj); "error MESSAGE" and exit 2 when a window
  * cannot be opened, or a WORD cannot be done. With
- * INT3_SAMPLER_LOG=FILE the library's log (the tracer's too) is appended
- * to FILE.
+ * INT3_SAMPLER_LOG=FILE the library's log is appended to FILE (the
+ * tracer's too when it runs in a fork of the sampler: with
+ * LEAKATTACH_INT3_TRACER naming no program).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,7 +54,7 @@ count_event(const struct alloc_event *ev, void *arg)
 	return 0;
 }
 
-/* INT3_SAMPLER_LOG=FILE: the library's log, the tracer's included. */
+/* INT3_SAMPLER_LOG=FILE: the library's log (a forked tracer's included). */
 static void
 log_to_file(enum la_log_level level, const char *msg)
 {
@@ -123,6 +127,13 @@ setup(int argc, char **argv)
 		if (!strcmp(argv[i], "session")) {
 			if (setsid() < 0)
 				goto fail;
+		} else if (sscanf(argv[i], "ballast=%d", &b) == 1) {
+			size_t mib = (size_t)b << 20;
+			char *p = b > 0 ? malloc(mib) : NULL;
+
+			if (!p)
+				goto fail;
+			memset(p, 1, mib); /* kept: the sampler's memory */
 		} else if (sscanf(argv[i], "oom=%d,%d", &a, &b) == 2) {
 			if (oom_set(a) || drop_sys_resource() || oom_set(b))
 				goto fail;

@@ -36,6 +36,23 @@
  *    during a window: deaths counted and printed, not asserted (an int3
  *    left in malloc, or a fake return address in a thread inside malloc,
  *    kills the target; int3.h says so).
+ *  - killing_the_analysers_process_group (session)_spares_the_target: the
+ *    sampler in a session and group of its own, as a job; SIGKILL to that
+ *    group (`kill -- -PGID`) or session (`pkill -s SID`) 20 times each
+ *    during windows: the tracer is in neither, no death, nothing harmed
+ *    or left (counts printed).
+ *  - the_oom_killer_spares_the_tracer,
+ *    an_unprivileged_tracer_lowers_its_oom_score_adj_as_it_may: the
+ *    tracer's oom_score_adj is -1000 where allowed, else the least value
+ *    allowed, never above the analyser's.
+ *  - the_tracer_keeps_none_of_the_analysers_memory: the tracer is the
+ *    program la-int3-tracer, and holds far less than the 64 MiB its
+ *    sampler does (a fork would hold them all; figures printed).
+ *  - a_stuck_analyser_cannot_keep_the_breakpoints_in: a window asking for
+ *    60 s that nobody reads ends at the tracer's own limit (idle target)
+ *    or sooner, once the socket stays full (storm); the time until the
+ *    bytes are back and nothing is traced is printed.
+ *  - refuses_a_process_probed_with_uprobes: its [uprobes] page stays.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -61,6 +78,25 @@
 #include "int3.h"
 #include "uprobe.h"
 #include "target.h"
+
+/*
+ * make check names the la-int3-tracer built here; run by hand, it is
+ * found next to the targets (tests/targets/../../la-int3-tracer), so that
+ * the windows run the program, not a fork of the test.
+ */
+static void
+use_built_tracer(void)
+{
+	char dir[512], path[600];
+
+	if (getenv("LEAKATTACH_INT3_TRACER") ||
+	    !target_path("", dir, sizeof(dir)))
+		return;
+	snprintf(path, sizeof(path), "%s/../../la-int3-tracer", dir);
+	setenv("LEAKATTACH_INT3_TRACER", path, 1);
+}
+
+TestSuite(int3, .init = use_built_tracer);
 
 struct collector {
 	struct int3_window *w;
@@ -568,7 +604,8 @@ Test(int3, children_created_during_a_window_are_unharmed, .timeout = 60)
 	cr_log_info("int3: %lu processes created while 20 windows came and "
 		    "went, %u of them during a window; %lu did not exit 0",
 		    forks - before, children, bad);
-	cr_assert_eq(bad, 0, "%lu children killed or failed", bad);
+	cr_assert_eq(bad, 0, "%lu children killed or failed (%s)", bad,
+		     l.t.line);
 	cr_assert_gt(children, 0, "no process was created during a window");
 	cr_assert_eq(malloc_bytes_check(l.t.pid, addr), 0);
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
@@ -712,21 +749,24 @@ wait_untraced(pid_t pid, int timeout_ms)
 }
 
 /*
- * Wait until no int3_sampler of target, nor its forked tracer (which
- * keeps the sampler's command line), runs any more: a killed sampler's
- * tracer restores, detaches and exits on its own. Returns how many were
- * still running after timeout_ms.
+ * Wait until no int3_sampler of target, nor its tracer (la-int3-tracer
+ * int3-v1 PID ..., or a fork that keeps the sampler's command line), runs
+ * any more: a killed sampler's tracer restores, detaches and exits on its
+ * own. Returns how many were still running after timeout_ms.
  */
 static int
 wait_tracers(pid_t target, int timeout_ms)
 {
 	int64_t deadline = now_us() + (int64_t)timeout_ms * 1000;
-	char want[64];
-	size_t wlen;
+	char want[64], want2[64];
+	size_t wlen, wlen2;
 	int left;
 
 	wlen = (size_t)snprintf(want, sizeof(want), "int3_sampler%c%d%c", 0,
 				(int)target, 0);
+	wlen2 = (size_t)snprintf(want2, sizeof(want2),
+				 "la-int3-tracer%cint3-v1%c%d%c", 0, 0,
+				 (int)target, 0);
 	do {
 		struct dirent *e;
 		DIR *d = opendir("/proc");
@@ -748,7 +788,8 @@ wait_tracers(pid_t target, int timeout_ms)
 				continue;
 			n = read(fd, buf, sizeof(buf));
 			close(fd);
-			if (n < (ssize_t)wlen || memcmp(buf, want, wlen))
+			if ((n < (ssize_t)wlen || memcmp(buf, want, wlen)) &&
+			    (n < (ssize_t)wlen2 || memcmp(buf, want2, wlen2)))
 				continue;
 			if (!proc_status_field(atoi(e->d_name), "State", state,
 					       sizeof(state)) &&
@@ -1301,6 +1342,61 @@ Test(int3, an_unprivileged_tracer_lowers_its_oom_score_adj_as_it_may,
 	cr_assert(may_set_oom(t), "%d is not allowed", t);
 	cr_assert(t == -1000 || !may_set_oom(t - 1),
 		  "%d is allowed: the tracer stopped short", t - 1);
+}
+
+/* /proc/PID/status "VmHWM:" in KiB, or 0. */
+static unsigned long
+vm_hwm_kib(pid_t pid)
+{
+	char v[64];
+
+	return proc_status_field(pid, "VmHWM", v, sizeof(v))
+		       ? 0
+		       : strtoul(v, NULL, 10);
+}
+
+/*
+ * The tracer is la-int3-tracer, which the forked child executes, not a
+ * fork that keeps the analyser's memory mapped (the OOM killer counts
+ * it): its /proc/PID/exe is that program, and its peak RSS is far below
+ * the 64 MiB the sampler holds (a fork would have it all). The figures
+ * are printed.
+ */
+Test(int3, the_tracer_keeps_none_of_the_analysers_memory, .timeout = 60)
+{
+	char path[64], exe[512];
+	unsigned long tracer_kib, sampler_kib;
+	int fd, status;
+	pid_t s, tracer;
+	ssize_t n;
+	struct loop l;
+
+	start_loop(&l, "2");
+	command(&l, "storm", "ok");
+	s = spawn_sampler_with(l.t.pid, window_ms(), "malloc,free",
+			       "ballast=64", &fd);
+	tracer = read_tracer(fd);
+	cr_assert_gt(tracer, 0, "no window opened");
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)tracer);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	sleep_us(INT3_LIMIT_MS * 500); /* into the window */
+	tracer_kib = vm_hwm_kib(tracer);
+	sampler_kib = vm_hwm_kib(s);
+	kill(s, SIGKILL);
+	waitpid(s, &status, 0);
+	close(fd);
+	cr_log_info("int3: tracer %s, peak RSS %lu KiB; its analyser's %lu KiB",
+		    exe, tracer_kib, sampler_kib);
+	cr_assert(n > 15 && !strcmp(exe + n - 15, "/la-int3-tracer"),
+		  "the tracer runs %s", exe);
+	cr_assert_gt(sampler_kib, 64 * 1024);
+	cr_assert_lt(tracer_kib, 32 * 1024, "the tracer holds %lu KiB",
+		     tracer_kib);
+	cr_assert_eq(wait_tracers(l.t.pid, 5000), 0);
+	cr_assert_eq(wait_untraced(l.t.pid, 5000), 0);
+	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
+	target_stop(&l.t);
 }
 
 /*
