@@ -1545,20 +1545,56 @@ seize_one(struct tracer *tr, pid_t tid)
 		       (int)tr->pid);
 }
 
+/* Resume a thread we hold; a group stop is kept and listened to. */
+static void
+t_resume(struct tthread *t)
+{
+	if (!t->group_stop)
+		t_cont(t, 0);
+	else if (!ptrace(PTRACE_LISTEN, t->tid, 0, 0))
+		t->state = T_RUN;
+}
+
 /*
- * Seize every thread of the target, none stopped (unlike tracee.c's
- * stop-the-world: here each thread that runs on costs the target
- * nothing), until a pass over /proc/PID/task finds none new: from then
- * on a trap in any of them, or in any thread or process they create, is
- * ours to handle. A thread in a group stop re-traps and reports it
- * (window_status() keeps it stopped, listening).
+ * While each thread is made to stop once: the statuses of a thread asked
+ * to stop go to end_status() (a stop is kept; a foreign signal is passed
+ * on and the stop asked for again), the others' to window_status().
+ */
+static void
+once_status(struct tracer *tr, pid_t tid, int st)
+{
+	struct tthread *t = t_find(tr, tid);
+
+	if (t && t->want_stop && t->state != T_GONE && !t->child)
+		end_status(tr, tid, st);
+	else
+		window_status(tr, tid, st);
+}
+
+/*
+ * Seize every thread of the target with TRACE_OPTS and have each stop
+ * once, resumed at once (unlike tracee.c's stop-the-world, no thread
+ * waits in a stop for a slower one): only the latest to stop is held,
+ * until the next one stops; the last one stays stopped, its tid in
+ * *kept, for writing the bytes.
+ * Why stop at all: a thread seized in the middle of a fork() or clone()
+ * was not traced when the kernel decided whether its child is
+ * (kernel_clone(): ptrace_event_enabled() before copy_process()), so that
+ * child would be neither traced nor seen; a forked one, copying our
+ * bytes, dies at its first malloc (measured: 1 fork child in about 5000
+ * until threads were stopped once). A thread stops only once out of the
+ * system call: after that, every child it creates is traced from birth,
+ * and every thread created before is in /proc/PID/task, which is read
+ * again until a pass finds no new thread.
  */
 static int
-seize_all(struct tracer *tr)
+seize_all(struct tracer *tr, uint64_t deadline, pid_t *kept)
 {
 	char path[64];
+	unsigned idle = 0;
 	int added;
 
+	*kept = 0;
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)tr->pid);
 	do {
 		struct dirent *e;
@@ -1572,18 +1608,60 @@ seize_all(struct tracer *tr)
 		added = 0;
 		while (!err && (e = readdir(d))) {
 			pid_t tid = (pid_t)atoi(e->d_name);
+			struct tthread *t;
 
-			if (tid <= 0 || t_find(tr, tid))
+			if (tid <= 0 ||
+			    ((t = t_find(tr, tid)) && t->state != T_GONE))
 				continue;
 			err = seize_one(tr, tid);
-			added += err > 0;
+			if (err <= 0)
+				continue;
+			added++;
+			if (!ptrace(PTRACE_INTERRUPT, tid, 0, 0))
+				t_find(tr, tid)->want_stop = 1;
 		}
 		closedir(d);
 		if (err < 0)
 			return err;
+		for (;;) {
+			struct tthread *k;
+			int pending = 0;
+			pid_t w;
+
+			for (size_t i = 0; i < tr->n; i++) {
+				struct tthread *t = &tr->th[i];
+
+				if (t->child)
+					continue;
+				if (t->state == T_STOP && t->tid != *kept) {
+					k = *kept ? t_find(tr, *kept) : NULL;
+					if (k && k->state == T_STOP)
+						t_resume(k);
+					*kept = t->tid;
+				}
+				pending += t->state == T_RUN && t->want_stop;
+			}
+			if (!pending)
+				break;
+			if (la_now_ns() >= deadline)
+				return la_fail(
+					-LA_ESTOPTIMEOUT,
+					"a thread of process %d did not stop in time (uninterruptible sleep?): try again",
+					(int)tr->pid);
+			w = wait_one(tr, once_status);
+			if (w < 0)
+				break;
+			tracee_backoff(&idle, w > 0);
+		}
 	} while (added);
-	if (!tr->n)
-		return la_fail(-ESRCH, "process %d exited", (int)tr->pid);
+	/* the one kept exited meanwhile: another one */
+	if (!*kept || t_find(tr, *kept)->state != T_STOP)
+		*kept = stop_any(tr, deadline);
+	if (!*kept)
+		return la_fail(alive(tr) ? -LA_ESTOPTIMEOUT : -ESRCH,
+			       "process %d %s", (int)tr->pid,
+			       alive(tr) ? "has no thread that stops: try again"
+					 : "exited");
 	return 0;
 }
 
@@ -1675,27 +1753,26 @@ int3_tracer_main(int fd, pid_t pid, const struct int3_opts *opts,
 					strerror(err ? -err : errno)));
 		return 1;
 	}
-	err = seize_all(&tr);
-	if (!err && (alive_tid = tracee_vforking(pid)))
+	tr.started = 1;
+	if ((alive_tid = tracee_vforking(pid)))
 		err = la_fail(
 			-LA_EVFORK,
 			"process %d is inside vfork() (thread %d waits for its child to exec or exit): try again in a moment",
 			(int)pid, (int)alive_tid);
+	else
+		err = seize_all(&tr, la_now_ns() + STOP_TIMEOUT_MS * 1000000ull,
+				&alive_tid);
 	if (err) {
-		/* nothing written: our exit detaches every thread */
+		/*
+		 * nothing written: our exit detaches every thread, a stopped
+		 * one with no signal (we waited for its stop)
+		 */
 		send_error(&tr, err);
 		return 1;
 	}
-	tr.started = 1;
 	tr.st.open_ns = la_now_ns();
 	tr.no_returns = !returns_possible(pid);
-	alive_tid = stop_any(&tr, la_now_ns() + STOP_TIMEOUT_MS * 1000000ull);
-	if (!alive_tid)
-		err = la_fail(
-			-LA_ESTOPTIMEOUT,
-			"no thread of process %d stopped in time (uninterruptible sleep?): try again",
-			(int)pid);
-	else if (!check_and_arm(&tr, alive_tid, addr))
+	if (!check_and_arm(&tr, alive_tid, addr))
 		err = la_fail(
 			-ENOTSUP,
 			"no allocation function of process %d starts with an instruction the int3 backend can emulate (a push)",
@@ -1706,19 +1783,9 @@ int3_tracer_main(int fd, pid_t pid, const struct int3_opts *opts,
 		return 1;
 	}
 	tr.st.run_ns = la_now_ns();
-	/* Resume the stopped; a group stop is kept and listened to. */
-	for (size_t i = 0; i < tr.n; i++) {
-		struct tthread *t = &tr.th[i];
-
-		if (t->state != T_STOP)
-			continue;
-		if (t->group_stop) {
-			if (!ptrace(PTRACE_LISTEN, t->tid, 0, 0))
-				t->state = T_RUN;
-		} else {
-			t_cont(t, 0);
-		}
-	}
+	for (size_t i = 0; i < tr.n; i++)
+		if (tr.th[i].state == T_STOP)
+			t_resume(&tr.th[i]);
 	for (int f = 0; f < ALLOC_NFNS; f++)
 		if (tr.bp[f].armed)
 			ready.fn |= 1u << f;
