@@ -87,6 +87,10 @@
  * SCHED_FIFO: 47 against 20 us a stop, one thread in a malloc/free loop).
  */
 #define SPIN_NS 100000u
+/* Stops handled before the window's clock is looked at again. */
+#define DRAIN_MAX 16u
+/* At the end: how long the bytes wait for a thread to stop by itself. */
+#define UNARM_WAIT_NS 2000000u
 /* While spinning, the socket (the analyser's end) is looked at this often. */
 #define SPIN_LOOK_NS 1000000u
 /*
@@ -184,9 +188,11 @@ struct tracer {
 	/*
 	 * Following (after the sampling, with follow_ms): the allocation
 	 * functions are no longer taken, and their bytes are put back at
-	 * the next stop (unarm), free() alone stays.
+	 * the next stop, free() alone stays. unarm: the functions whose
+	 * bytes the next stop puts back (following, or ending).
 	 */
-	int following, unarm;
+	int following;
+	unsigned unarm;
 	int ending; /* the window is over: nothing more is taken */
 	int peer_gone, exec_seen;
 	int no_returns; /* SIGSEGV ignored, or page 0 mapped */
@@ -522,6 +528,15 @@ disarm_fns(struct tracer *tr, pid_t tid, unsigned mask)
 				alloc_fn_name((enum alloc_fn)f), (int)tr->pid,
 				strerror(errno));
 	}
+}
+
+static int
+armed_any(const struct tracer *tr)
+{
+	for (int f = 0; f < ALLOC_NFNS; f++)
+		if (tr->bp[f].armed)
+			return 1;
+	return 0;
 }
 
 static void
@@ -955,8 +970,8 @@ window_status(struct tracer *tr, pid_t tid, int st)
 		return;
 	t->state = T_STOP;
 	if (tr->unarm) {
-		/* following: through this stopped thread, free() alone */
-		disarm_fns(tr, tid, ALLOC_FNS_MASK);
+		/* following or ending: through this stopped thread */
+		disarm_fns(tr, tid, tr->unarm);
 		tr->unarm = 0;
 	}
 	sig = WSTOPSIG(st);
@@ -1029,21 +1044,27 @@ window_status(struct tracer *tr, pid_t tid, int st)
 	}
 }
 
-/* Every SIGCHLD worth of stops, without blocking; how many there were. */
+/*
+ * The stops there are, without blocking; how many there were. At most
+ * DRAIN_MAX at a time: threads that allocate all the time keep a stop
+ * always waiting, and the caller must look at the clock (the window's
+ * end) between them.
+ */
 static unsigned
 drain(struct tracer *tr, void (*fn)(struct tracer *, pid_t, int))
 {
 	unsigned n = 0;
 
-	for (;;) {
+	while (n < DRAIN_MAX) {
 		int st;
 		pid_t w = waitpid(-1, &st, WNOHANG | __WALL);
 
 		if (w <= 0)
-			return n;
+			break;
 		fn(tr, w, st);
 		n++;
 	}
+	return n;
 }
 
 /*
@@ -1421,7 +1442,20 @@ finish(struct tracer *tr)
 	uint64_t deadline = t0 + STOP_TIMEOUT_MS * 1000000ull;
 
 	tr->ending = 1;
-	disarm_fns(tr, stop_any(tr, deadline), ~0u);
+	/*
+	 * A busy target stops within microseconds: put the bytes back
+	 * through the first thread that does (window_status()), rather than
+	 * interrupt one and wait for it to get a CPU, every thread trapping
+	 * meanwhile (10-15 ms at load 15); else through one stopped for it.
+	 */
+	tr->unarm = ~0u;
+	for (uint64_t until = t0 + UNARM_WAIT_NS;
+	     armed_any(tr) && !tr->exec_seen && la_now_ns() < until;)
+		if (wait_one(tr, window_status) < 0)
+			break;
+	tr->unarm = 0;
+	if (armed_any(tr))
+		disarm_fns(tr, stop_any(tr, deadline), ~0u);
 	tr->st.run_ns = la_now_ns() - tr->st.run_ns;
 	pr_debug("ending: %zu threads, bytes restored in %.1f ms", tr->n,
 		 (double)(la_now_ns() - t0) / 1e6);
@@ -1573,10 +1607,12 @@ once_status(struct tracer *tr, pid_t tid, int st)
 
 /*
  * Seize every thread of the target with TRACE_OPTS and have each stop
- * once, resumed at once (unlike tracee.c's stop-the-world, no thread
- * waits in a stop for a slower one): only the latest to stop is held,
- * until the next one stops; the last one stays stopped, its tid in
- * *kept, for writing the bytes.
+ * once, resumed as soon as its stop comes (unlike tracee.c's
+ * stop-the-world, no thread waits in a stop for a slower one; on a loaded
+ * machine that took 24 ms of all 8 threads of a busy target, and holding
+ * the latest to stop until the next one did, 8 x the gap between two
+ * stops); then one is stopped again to write the bytes (its tid in
+ * *kept).
  * Why stop at all: a thread seized in the middle of a fork() or clone()
  * was not traced when the kernel decided whether its child is
  * (kernel_clone(): ptrace_event_enabled() before copy_process()), so that
@@ -1624,7 +1660,6 @@ seize_all(struct tracer *tr, uint64_t deadline, pid_t *kept)
 		if (err < 0)
 			return err;
 		for (;;) {
-			struct tthread *k;
 			int pending = 0;
 			pid_t w;
 
@@ -1633,12 +1668,8 @@ seize_all(struct tracer *tr, uint64_t deadline, pid_t *kept)
 
 				if (t->child)
 					continue;
-				if (t->state == T_STOP && t->tid != *kept) {
-					k = *kept ? t_find(tr, *kept) : NULL;
-					if (k && k->state == T_STOP)
-						t_resume(k);
-					*kept = t->tid;
-				}
+				if (t->state == T_STOP)
+					t_resume(t);
 				pending += t->state == T_RUN && t->want_stop;
 			}
 			if (!pending)
@@ -1654,9 +1685,7 @@ seize_all(struct tracer *tr, uint64_t deadline, pid_t *kept)
 			tracee_backoff(&idle, w > 0);
 		}
 	} while (added);
-	/* the one kept exited meanwhile: another one */
-	if (!*kept || t_find(tr, *kept)->state != T_STOP)
-		*kept = stop_any(tr, deadline);
+	*kept = stop_any(tr, deadline);
 	if (!*kept)
 		return la_fail(alive(tr) ? -LA_ESTOPTIMEOUT : -ESRCH,
 			       "process %d %s", (int)tr->pid,
@@ -1806,7 +1835,8 @@ int3_tracer_main(int fd, pid_t pid, const struct int3_opts *opts,
 							    : INT3_STOP_TIME;
 			if (tr.bp[ALLOC_FREE].armed && tr.o.follow_ms &&
 			    now < limit) {
-				tr.following = tr.unarm = 1;
+				tr.following = 1;
+				tr.unarm = ALLOC_FNS_MASK;
 				tr.st.follow_ns = now;
 				deadline = now + (uint64_t)tr.o.follow_ms *
 							 1000000ull;
