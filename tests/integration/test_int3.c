@@ -752,7 +752,9 @@ wait_untraced(pid_t pid, int timeout_ms)
  * Wait until no int3_sampler of target, nor its tracer (la-int3-tracer
  * int3-v1 PID ..., or a fork that keeps the sampler's command line), runs
  * any more: a killed sampler's tracer restores, detaches and exits on its
- * own. Returns how many were still running after timeout_ms.
+ * own. A process in execve() shows no command line for a moment: two
+ * looks 2 ms apart must find none. Returns how many were still running
+ * after timeout_ms.
  */
 static int
 wait_tracers(pid_t target, int timeout_ms)
@@ -760,7 +762,7 @@ wait_tracers(pid_t target, int timeout_ms)
 	int64_t deadline = now_us() + (int64_t)timeout_ms * 1000;
 	char want[64], want2[64];
 	size_t wlen, wlen2;
-	int left;
+	int left, clean = 0;
 
 	wlen = (size_t)snprintf(want, sizeof(want), "int3_sampler%c%d%c", 0,
 				(int)target, 0);
@@ -797,9 +799,9 @@ wait_tracers(pid_t target, int timeout_ms)
 				left++;
 		}
 		closedir(d);
-		if (left)
-			sleep_us(1000);
-	} while (left && now_us() < deadline);
+		clean = left ? 0 : clean + 1;
+		sleep_us(left ? 1000 : 2000);
+	} while (clean < 2 && now_us() < deadline);
 	return left;
 }
 
