@@ -5,9 +5,10 @@
  * check and arm the entries, a drain-first event loop, fake return
  * addresses and their faults, the processes the target creates meanwhile,
  * the orderly end that restores every byte and every return address and
- * lets each thread go as soon as it stops), the records it sends (one per completed call, sent when it
- * returns), the analyser's side of the socket. Not for: unwinding,
- * symbols, attribution.
+ * lets each thread go as soon as it stops; its OOM score), the records it
+ * sends (one per completed call, sent when it returns), the analyser's
+ * side of the socket, and the command line of la-int3-tracer. Not for:
+ * unwinding, symbols, attribution.
  *
  * Facts used (research/ptrace-dwarf.md §1.2-1.6, §5.1, verified there):
  *  - A ptrace stop that the tracer has waited for is harmless if the
@@ -94,8 +95,9 @@
 /* While spinning, the socket (the analyser's end) is looked at this often. */
 #define SPIN_LOOK_NS 1000000u
 /*
- * tracee.c seizes with the first two; a process the target forks or
- * vforks during the window must be traced from its birth too.
+ * Every thread is seized with these: its new threads and a new program
+ * are seen, and the processes it forks or vforks during the window are
+ * traced from their birth too.
  */
 #define TRACE_OPTS                                                       \
 	(PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEFORK | \
@@ -1726,8 +1728,9 @@ tracer_setup(struct tracer *tr, const struct int3_opts *opts)
 /*
  * Can returns be caught through faults at fake addresses in page 0? Not
  * when SIGSEGV is ignored (the forced fault signal would reset it to
- * SIG_DFL for good) nor when something is mapped there. Read once, with
- * the process stopped; a handler the target installs during the window goes unnoticed.
+ * SIG_DFL for good) nor when something is mapped there. Read once,
+ * before the bytes go in; a handler the target installs during the
+ * window goes unnoticed.
  */
 static int
 returns_possible(pid_t pid)

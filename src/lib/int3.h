@@ -50,22 +50,30 @@
  * sends the event. A SIGSEGV that is not ours is delivered as usual. A
  * stack copy that covers the slot of an outer pending call has that
  * call's real return address, not the fake one.
- * At the end of a window (and on the caller's EOF, and on every error
- * path) the bytes are restored first (through one thread stopped for it;
- * the others run on), the threads run up to 100 ms more so that pending
- * calls return and are fixed up as usual; then each thread is stopped and
- * let go on its own: for its calls still pending the real return address
- * is written back into the slot, only if it still holds our fake value
- * and the frame is live (rsp <= slot) (stats.returns_*). A call whose return cannot be caught is not
- * delivered (returns_skipped): its thread blocks SIGSEGV (the forced
- * signal would reset a handler), has a shadow stack, or is nested more
- * than 16 deep; when the process ignores SIGSEGV or maps page 0 no
- * allocation function is probed (refused_mask).
+ * At the start every thread is seized and made to stop once (so that
+ * none is inside a fork() or clone() whose child would escape tracing),
+ * each resumed at once; one is stopped again to check and write the
+ * bytes. At the end of a window (and on the caller's EOF, and on every
+ * error path) the bytes are restored first (through the first thread
+ * that stops, or one stopped for it; the others run on), the threads run
+ * up to 100 ms more so that pending calls return and are fixed up as
+ * usual; then each thread is stopped and let go on its own: for its calls
+ * still pending the real return address is written back into the slot,
+ * only if it still holds our fake value and the frame is live (rsp <=
+ * slot) (stats.returns_*). No thread waits in a stop for another.
+ * A call whose return cannot be caught is not delivered (returns_skipped):
+ * its thread blocks SIGSEGV (the forced signal would reset a handler), has
+ * a shadow stack, or is nested more than 16 deep; when the process
+ * ignores SIGSEGV or maps page 0 no allocation function is probed
+ * (refused_mask).
+ * A process the target forks during the window is traced from its birth
+ * and gets the original bytes and return addresses back in its copy of
+ * the memory before it runs, then is let go; a vforked one shares the
+ * memory and is traced like a thread until it executes a program
+ * (stats.children).
  * While a call is pending, its frame's return address is the fake one:
  * an unwinder in the target itself (backtrace() in a signal handler that
- * interrupted malloc) stops there; a fork() from such a handler leaves
- * the fake address in the untraced child, which dies if the interrupted
- * call returns there.
+ * interrupted malloc) stops there.
  */
 #ifndef LA_INT3_H
 #define LA_INT3_H
