@@ -1547,12 +1547,20 @@ block_signals(sigset_t *chld)
 	sigaddset(chld, SIGCHLD);
 }
 
+/* What one pass over /proc/PID/task found (as tracee.c's). */
+#define PASS_ZOMBIES 8
+struct pass {
+	int added; /* threads that joined tr->th */
+	unsigned zombies; /* listed, not ours: exiting (State Z or X) */
+	pid_t zombie[PASS_ZOMBIES]; /* the first of them */
+};
+
 /*
  * Seize thread tid with TRACE_OPTS, without stopping it. Returns 1 (it is
- * in tr->th), 0 (it is gone) or an error.
+ * in tr->th), 0 (it is gone or exiting: counted in p) or an error.
  */
 static int
-seize_one(struct tracer *tr, pid_t tid)
+seize_one(struct tracer *tr, pid_t tid, struct pass *p)
 {
 	char v[64];
 	pid_t tracer;
@@ -1570,8 +1578,13 @@ seize_one(struct tracer *tr, pid_t tid)
 	if (tracer == getpid()) /* auto-attached by PTRACE_O_TRACECLONE */
 		return t_add(tr, tid, T_RUN) ? 1 : -ENOMEM;
 	if (!procinfo_status_field(tr->pid, tid, "State", v, sizeof(v)) &&
-	    (v[0] == 'Z' || v[0] == 'X'))
-		return 0; /* an exiting thread */
+	    (v[0] == 'Z' || v[0] == 'X')) {
+		/* an exiting thread: all_listed() counts it */
+		if (p->zombies < PASS_ZOMBIES)
+			p->zombie[p->zombies] = tid;
+		p->zombies++;
+		return 0;
+	}
 	if (tracer)
 		return la_fail(
 			-LA_ETRACED,
@@ -1608,6 +1621,53 @@ once_status(struct tracer *tr, pid_t tid, int st)
 }
 
 /*
+ * Did the last pass, which added no thread and came after every thread
+ * stopped once, list every thread of the process? Not necessarily (the
+ * same reasoning as tracee.c's all_listed(), where it was measured):
+ * proc_task_readdir() ends a getdents(2) early at a thread that exits
+ * under it (next_tid() finds it unhashed), and the next call restarts by
+ * position (first_tid()), past the threads that moved up into the gap.
+ * Threads of ours cannot vanish meanwhile (a traced thread that exits
+ * stays a zombie until we wait for it: do_notify_parent() does not
+ * autoreap for a tracer that blocks SIGCHLD), but threads we never
+ * seized can, and there can be such: the children of a thread seized
+ * inside clone() after kernel_clone() decided it had no tracer to report
+ * to. Here a missed thread is worse than in a stop: it runs untraced
+ * into an int3 and the whole target dies of SIGTRAP. So count: the
+ * kernel's "Threads:" (signal->nr_threads, lowered by __exit_signal()
+ * when a thread is reaped) must be our threads plus the exiting ones the
+ * pass saw, those still there afterwards. Our threads' statuses are
+ * taken first, so that threads PTRACE_O_TRACECLONE attached meanwhile
+ * are ours; those still unseen only mean another pass.
+ */
+static int
+all_listed(struct tracer *tr, const struct pass *p)
+{
+	unsigned long threads;
+	size_t ours = 0;
+	char buf[32];
+
+	while (wait_one(tr, once_status) > 0)
+		;
+	if (procinfo_status_field(tr->pid, 0, "Threads", buf, sizeof(buf)))
+		return 1; /* gone: stop_any() finds no thread */
+	threads = strtoul(buf, NULL, 10);
+	for (size_t i = 0; i < tr->n; i++)
+		ours += !tr->th[i].child && tr->th[i].state != T_GONE;
+	if (threads != ours + p->zombies || p->zombies > PASS_ZOMBIES) {
+		pr_debug(
+			"process %d has %lu threads; %zu of them ours, %u exiting: listing again",
+			(int)tr->pid, threads, ours, p->zombies);
+		return 0;
+	}
+	for (unsigned i = 0; i < p->zombies; i++)
+		if (procinfo_status_field(tr->pid, p->zombie[i], "State", buf,
+					  sizeof(buf)))
+			return 0; /* reaped since: it may hide a miss */
+	return 1;
+}
+
+/*
  * Seize every thread of the target with TRACE_OPTS and have each stop
  * once, resumed as soon as its stop comes (unlike tracee.c's
  * stop-the-world, no thread waits in a stop for a slower one; on a loaded
@@ -1623,18 +1683,19 @@ once_status(struct tracer *tr, pid_t tid, int st)
  * until threads were stopped once). A thread stops only once out of the
  * system call: after that, every child it creates is traced from birth,
  * and every thread created before is in /proc/PID/task, which is read
- * again until a pass finds no new thread.
+ * again until a pass finds no new thread and the kernel's thread count
+ * agrees (all_listed()).
  */
 static int
 seize_all(struct tracer *tr, uint64_t deadline, pid_t *kept)
 {
 	char path[64];
 	unsigned idle = 0;
-	int added;
+	struct pass p;
 
 	*kept = 0;
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)tr->pid);
-	do {
+	for (;;) {
 		struct dirent *e;
 		DIR *d = opendir(path);
 		int err = 0;
@@ -1643,7 +1704,7 @@ seize_all(struct tracer *tr, uint64_t deadline, pid_t *kept)
 			return la_fail(errno == ENOENT ? -ESRCH : -errno,
 				       "cannot read %s: %s", path,
 				       strerror(errno));
-		added = 0;
+		memset(&p, 0, sizeof(p));
 		while (!err && (e = readdir(d))) {
 			pid_t tid = (pid_t)atoi(e->d_name);
 			struct tthread *t;
@@ -1651,10 +1712,10 @@ seize_all(struct tracer *tr, uint64_t deadline, pid_t *kept)
 			if (tid <= 0 ||
 			    ((t = t_find(tr, tid)) && t->state != T_GONE))
 				continue;
-			err = seize_one(tr, tid);
+			err = seize_one(tr, tid, &p);
 			if (err <= 0)
 				continue;
-			added++;
+			p.added++;
 			if (!ptrace(PTRACE_INTERRUPT, tid, 0, 0))
 				t_find(tr, tid)->want_stop = 1;
 		}
@@ -1686,7 +1747,17 @@ seize_all(struct tracer *tr, uint64_t deadline, pid_t *kept)
 				break;
 			tracee_backoff(&idle, w > 0);
 		}
-	} while (added);
+		if (p.added)
+			continue;
+		if (all_listed(tr, &p))
+			break;
+		if (la_now_ns() >= deadline)
+			return la_fail(
+				-LA_ESTOPTIMEOUT,
+				"threads of process %d came and went too fast to seize them all in time: try again",
+				(int)tr->pid);
+		tracee_backoff(&idle, 0);
+	}
 	*kept = stop_any(tr, deadline);
 	if (!*kept)
 		return la_fail(alive(tr) ? -LA_ESTOPTIMEOUT : -ESRCH,
