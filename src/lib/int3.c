@@ -667,6 +667,7 @@ on_hit(struct tracer *tr, struct tthread *t, struct bp *b, enum alloc_fn fn,
 	uint64_t sp = r->rsp, val = *reg_slot(r, b->reg), ret = 0;
 	uint64_t words[2];
 	struct rec *rec = NULL;
+	struct pending *tail = NULL;
 	unsigned d = MAX_DEPTH;
 	int want = !tr->ending && !tr->following && tr->taken < tr->o.max_hits;
 	ssize_t got = 0;
@@ -674,14 +675,34 @@ on_hit(struct tracer *tr, struct tthread *t, struct bp *b, enum alloc_fn fn,
 	if (want) {
 		tr->taken++;
 		tr->st.hits[fn]++;
-		/* a call at the same slot: an older one there is dead */
-		for (unsigned i = 0; i < MAX_DEPTH; i++)
-			if (t->pend[i].rec && t->pend[i].slot == sp) {
-				free(t->pend[i].rec);
-				t->pend[i].rec = NULL;
-				t->npend--;
-				tr->st.returns_abandoned++;
+		/*
+		 * A pending call at the same slot is either dead (its frame
+		 * gone, a new return address written there) or the caller of
+		 * a tail call: glibc 2.36's realloc(NULL, n) ends with
+		 * `jmp __libc_malloc` once its frame is popped, so malloc
+		 * starts with rsp at realloc's slot, which still holds
+		 * realloc's fake return address. That one must stay pending
+		 * (or hand its real return address on), or malloc returns to
+		 * a fake address nobody catches: SIGSEGV at 0x10, seen with
+		 * glob() and regcomp(), which call realloc(NULL, n).
+		 */
+		for (unsigned i = 0; i < MAX_DEPTH; i++) {
+			struct pending *p = &t->pend[i];
+			long v;
+
+			if (!p->rec || p->slot != sp)
+				continue;
+			errno = 0;
+			v = ptrace(PTRACE_PEEKDATA, t->tid, (void *)sp, 0);
+			if (!errno && (uint64_t)v == fake_ret(i)) {
+				tail = p;
+				continue;
 			}
+			free(p->rec);
+			p->rec = NULL;
+			t->npend--;
+			tr->st.returns_abandoned++;
+		}
 		if (return_catchable(tr, t))
 			rec = malloc(sizeof(*rec) + tr->o.stack_size);
 		if (!rec)
@@ -705,6 +726,18 @@ on_hit(struct tracer *tr, struct tthread *t, struct bp *b, enum alloc_fn fn,
 
 		fill_rec(rec, t, b, fn, r);
 		rec->len = (uint32_t)got;
+		if (tail) {
+			/*
+			 * The tail-called function returns for both: it takes
+			 * the real return address, the caller's record goes
+			 * (this call's event stands for it).
+			 */
+			memcpy(stack, &tail->ret, 8);
+			free(tail->rec);
+			tail->rec = NULL;
+			t->npend--;
+			tr->st.returns_abandoned++;
+		}
 		memcpy(&ret, stack, 8);
 		/* Outer pending calls' slots: their real return address. */
 		for (unsigned i = 0; i < MAX_DEPTH; i++) {

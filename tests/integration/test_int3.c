@@ -612,6 +612,53 @@ Test(int3, children_created_during_a_window_are_unharmed, .timeout = 60)
 	target_stop(&l.t);
 }
 
+/*
+ * glibc 2.36's realloc(NULL, n) pops its frame and jumps to malloc, so
+ * malloc's entry finds at its return slot the fake return address written
+ * for realloc's. Taking that for a dead call left a fake address nobody
+ * caught: the target died of SIGSEGV at 0x10 in its first window (seen
+ * with glob() and regcomp(), which call realloc(NULL, n)). The workers
+ * storm realloc(NULL, n)/free through 10 windows: the target must live,
+ * and its heap must still agree with mallinfo2().
+ */
+Test(int3, a_tail_call_from_realloc_to_malloc_returns_home, .timeout = 60)
+{
+	struct int3_opts o = {.sz = sizeof(o),
+			      .max_hits = 100000000,
+			      .fn_mask = INT3_FNS_DEFAULT | 1u << ALLOC_FREE};
+	uint64_t addr, realloc_hits = 0, malloc_hits = 0;
+	struct loop l;
+
+	start_loop(&l, "2");
+	addr = glibc_malloc_addr(l.t.pid);
+	command(&l, "reallocstorm", "ok");
+	for (int i = 0; i < 10; i++) {
+		struct int3_window *w = NULL;
+
+		cr_assert_eq(int3_window_open(l.t.pid, &o, &w), 0,
+			     "int3_window_open: %s", la_errmsg());
+		cr_assert_eq(int3_window_run(w, NULL, NULL), 0, "%s",
+			     la_errmsg());
+		realloc_hits += int3_window_stats(w)->hits[ALLOC_REALLOC];
+		malloc_hits += int3_window_stats(w)->hits[ALLOC_MALLOC];
+		if (!i)
+			print_stats("reallocstorm", int3_window_stats(w));
+		int3_window_close(w);
+		cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0,
+			     "after window %d: %s", i + 1, l.t.line);
+	}
+	command(&l, "calm", "ok");
+	cr_log_info("int3: %" PRIu64 " realloc and %" PRIu64
+		    " malloc entries in 10 windows",
+		    realloc_hits, malloc_hits);
+	/* the tail calls happened under the probes */
+	cr_assert_gt(realloc_hits, 0);
+	cr_assert_gt(malloc_hits, 0);
+	cr_assert_eq(malloc_bytes_check(l.t.pid, addr), 0);
+	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
+	target_stop(&l.t);
+}
+
 Test(int3, signals_reach_the_target_during_a_window, .timeout = 60)
 {
 	struct int3_opts o = {.sz = sizeof(o),

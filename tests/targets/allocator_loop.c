@@ -28,6 +28,9 @@
  *             and of them those that did not exit 0 (killed by a signal:
  *             one of our breakpoints, say); S is the last bad one's wait
  *             status (-1: not created), plus 0x10000 for a posix_spawn
+ *   reallocstorm  the same with realloc(NULL, n) for malloc: in glibc
+ *             2.36 a tail call (`jmp __libc_malloc`) from realloc's
+ *             entry, its frame popped ("ok")
  *   calm      stop the storm ("ok")
  *   progress  "progress N": storm iterations so far, all workers
  *   signals   "signals N": SIGUSR1 signals handled so far
@@ -135,14 +138,16 @@ static void __attribute__((noinline)) alloc_sequence(struct worker *wk)
 }
 
 static void
-storm_once(struct worker *wk, unsigned *x)
+storm_once(struct worker *wk, unsigned *x, int tail)
 {
+	/* volatile: GCC would call realloc(NULL, n) malloc(n) */
+	void *volatile none = NULL;
 	void *p;
 
 	*x ^= *x << 13;
 	*x ^= *x >> 17;
 	*x ^= *x << 5;
-	p = malloc(64 + *x % 4032);
+	p = tail ? realloc(none, 64 + *x % 4032) : malloc(64 + *x % 4032);
 	if (!p)
 		die("out of memory");
 	*(volatile char *)p = 1;
@@ -209,7 +214,7 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&lock);
 		while ((mode = __atomic_load_n(&storming, __ATOMIC_RELAXED))) {
 			for (int i = 0; i < 64; i++)
-				storm_once(wk, &x);
+				storm_once(wk, &x, mode == 3);
 			if (mode == 2)
 				fork_once(&nf);
 		}
@@ -331,6 +336,8 @@ main(int argc, char **argv)
 			set_storm(1);
 		} else if (!strcmp(line, "forkstorm")) {
 			set_storm(2);
+		} else if (!strcmp(line, "reallocstorm")) {
+			set_storm(3);
 		} else if (!strcmp(line, "forks")) {
 			n = snprintf(
 				buf, sizeof(buf),
