@@ -607,14 +607,26 @@ run_uprobe(struct la_callers *c, struct la_session *s,
  * The int3 backend: a tracer process of its own holds the target while
  * the window is open (int3.h); it has no memalign family (their entries
  * are not emulated), and asks for free() like the uprobe backend.
+ * The tracer bounds the window itself (INT3_LIMIT_MS, however slow we
+ * are): max_hits counts allocation entries only (frees are taken besides
+ * them), so it goes unscaled; the sampling fits INT3_SAMPLE_MS, and the
+ * follow, with free() alone probed, INT3_FOLLOW_MS after it. on_event()
+ * is told the same lengths, so that the frees of the tracer's follow
+ * count as followed (nearly all: its clock starts at the first call, the
+ * tracer's when the bytes are written). Its rule of as many calls
+ * followed as sampled never holds an int3 window open: the tracer ends
+ * it at INT3_FOLLOW_MS whatever was seen.
  */
 static int
 run_int3(struct la_callers *c, pid_t pid, const struct la_callers_opts *o)
 {
 	struct int3_opts io = {
 		.sz = sizeof(io),
-		.max_hits = backend_hits(o),
-		.max_ms = backend_ms(o),
+		.max_hits = o->max_hits,
+		.max_ms =
+			o->max_ms < INT3_SAMPLE_MS ? o->max_ms : INT3_SAMPLE_MS,
+		.follow_ms = o->follow_ms < INT3_FOLLOW_MS ? o->follow_ms
+							   : INT3_FOLLOW_MS,
 		.fn_mask =
 			(o->functions & INT3_FNS_DEFAULT) | (1u << ALLOC_FREE),
 		.stack_size = STACK_COPY,
@@ -623,6 +635,8 @@ run_int3(struct la_callers *c, pid_t pid, const struct la_callers_opts *o)
 	struct int3_window *w;
 	int err;
 
+	c->max_ns = (uint64_t)io.max_ms * 1000000u;
+	c->follow_ns = (uint64_t)io.follow_ms * 1000000u;
 	if (!(o->functions & INT3_FNS_DEFAULT))
 		return la_fail(
 			-ENOTSUP,

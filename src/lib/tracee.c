@@ -232,8 +232,8 @@ all_listed(struct tracee_set *set, const struct pass *p)
  * ptrace stop can reach it, and a seized thread that never stops cannot
  * be detached. Look before seizing anything.
  */
-static pid_t
-vforking_thread(pid_t pid)
+pid_t
+tracee_vforking(pid_t pid)
 {
 	char path[64], wchan[64], state;
 	struct dirent *e;
@@ -494,7 +494,7 @@ tracee_stop_all(pid_t pid, unsigned timeout_ms, struct tracee_set *set)
 
 	memset(set, 0, sizeof(*set));
 	set->pid = pid;
-	if ((alive = vforking_thread(pid)))
+	if ((alive = tracee_vforking(pid)))
 		return la_fail(
 			-LA_EVFORK,
 			"process %d is inside vfork() (thread %d waits for its child to exec or exit): try again in a moment",

@@ -62,6 +62,12 @@ void tracee_set_free(struct tracee_set *set);
  */
 int tracee_set_add(struct tracee_set *set, pid_t tid);
 
+/*
+ * A thread of pid inside vfork(), waiting for its child (which runs in
+ * pid's memory) to exec or exit, or 0: such a thread cannot be stopped.
+ */
+pid_t tracee_vforking(pid_t pid);
+
 uint64_t la_now_ns(void);
 /*
  * In a loop polling for stops: after progress start again; else yield the

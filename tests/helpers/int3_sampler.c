@@ -5,23 +5,41 @@
  * moments (its tracer must then restore the target and detach), or whose
  * tracer it SIGKILLs (the residual risk).
  *
- * Usage: int3_sampler PID [MAX_MS [MAX_HITS [FN,FN...]]]
+ * Usage: int3_sampler PID [MAX_MS [MAX_HITS [FN,FN... [WORD...]]]]
  *        (defaults: 50, 2000, the backend's default functions)
+ * WORDs, after the functions ("-" for the default ones):
+ *   session    setsid() first: its own session and process group, like
+ *              a job a shell started (the test kills that group or that
+ *              session, and the tracer must not be in either)
+ *   ballast=M  allocate and touch M MiB first, as an analyser that has
+ *              read debug information would have (a tracer forked from
+ *              the sampler would keep it mapped)
+ *   oom=B      set oom_score_adj to B (raising it needs no privilege)
+ *   oom=A,B    set oom_score_adj to A with CAP_SYS_RESOURCE (which also
+ *              makes A the least value the process and its children may
+ *              set later), drop CAP_SYS_RESOURCE for good, then set B:
+ *              an unprivileged sampler whose tracer can lower its value
+ *              to A and no further
  *
  * Output, one line each, each with one write(2) so a kill never leaves
  * half a line: "open N tracer=T" once window N's breakpoints are armed
  * (T: the tracer's pid), "window N hits=H lost=L ms=T close_ms=C stop=S
- * err=E returns=C/E/R/A" once the tracer has restored the target and
- * exited (returns caught, of them while ending, restored, abandoned); "error
- * MESSAGE" and exit 2 when a window cannot be opened. With
- * INT3_SAMPLER_LOG=FILE the library's log (the tracer's too) is appended
- * to FILE.
+ * err=E returns=C/E/R/A oom=O" once the tracer has restored the target
+ * and exited (returns caught, of them while ending, restored, abandoned;
+ * the tracer's oom_score_adj); "error MESSAGE" and exit 2 when a window
+ * cannot be opened, or a WORD cannot be done. With
+ * INT3_SAMPLER_LOG=FILE the library's log is appended to FILE (the
+ * tracer's too when it runs in a fork of the sampler: with
+ * LEAKATTACH_INT3_TRACER naming no program).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -36,7 +54,7 @@ count_event(const struct alloc_event *ev, void *arg)
 	return 0;
 }
 
-/* INT3_SAMPLER_LOG=FILE: the library's log, the tracer's included. */
+/* INT3_SAMPLER_LOG=FILE: the library's log (a forked tracer's included). */
 static void
 log_to_file(enum la_log_level level, const char *msg)
 {
@@ -57,9 +75,83 @@ log_to_file(enum la_log_level level, const char *msg)
 }
 
 static int
+oom_set(int v)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%d\n", v);
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	int ok = fd >= 0 && write(fd, buf, (size_t)len) == len;
+
+	if (fd >= 0)
+		close(fd);
+	return ok ? 0 : -1;
+}
+
+/* CAP_SYS_RESOURCE out of every set, so that no exec gets it back. */
+static int
+drop_sys_resource(void)
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+	const unsigned bit = 1u << (CAP_SYS_RESOURCE % 32);
+	const int i = CAP_SYS_RESOURCE / 32;
+
+	if (prctl(PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0) ||
+	    syscall(SYS_capget, &h, d))
+		return -1;
+	d[i].effective &= ~bit;
+	d[i].permitted &= ~bit;
+	d[i].inheritable &= ~bit;
+	if (syscall(SYS_capset, &h, d))
+		return -1;
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, CAP_SYS_RESOURCE, 0, 0);
+	return 0;
+}
+
+static int
 say(const char *buf, int len)
 {
 	return write(1, buf, (size_t)len) == len ? 0 : -1;
+}
+
+/* The WORDs after the functions; 0, or -1 with a line said. */
+static int
+setup(int argc, char **argv)
+{
+	char buf[200];
+	int len;
+
+	for (int i = 5; i < argc; i++) {
+		int a, b;
+
+		if (!strcmp(argv[i], "session")) {
+			if (setsid() < 0)
+				goto fail;
+		} else if (sscanf(argv[i], "ballast=%d", &b) == 1) {
+			size_t mib = (size_t)b << 20;
+			char *p = b > 0 ? malloc(mib) : NULL;
+
+			if (!p)
+				goto fail;
+			memset(p, 1, mib); /* kept: the sampler's memory */
+		} else if (sscanf(argv[i], "oom=%d,%d", &a, &b) == 2) {
+			if (oom_set(a) || drop_sys_resource() || oom_set(b))
+				goto fail;
+		} else if (sscanf(argv[i], "oom=%d", &b) == 1) {
+			if (oom_set(b))
+				goto fail;
+		} else {
+			errno = EINVAL;
+			goto fail;
+		}
+		continue;
+	fail:
+		len = snprintf(buf, sizeof(buf), "error %s: %s\n", argv[i],
+			       strerror(errno));
+		say(buf, len);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -72,11 +164,13 @@ main(int argc, char **argv)
 
 	if (argc < 2) {
 		fprintf(stderr,
-			"usage: int3_sampler PID [MAX_MS [MAX_HITS [FN,...]]]\n");
+			"usage: int3_sampler PID [MAX_MS [MAX_HITS [FN,... [WORD...]]]]\n");
 		return 2;
 	}
 	if (getenv("INT3_SAMPLER_LOG"))
 		la_set_log_fn(log_to_file);
+	if (setup(argc, argv))
+		return 2;
 	pid = (pid_t)atoi(argv[1]);
 	o.max_ms = argc > 2 ? (unsigned)atoi(argv[2]) : 50;
 	o.max_hits = argc > 3 ? (unsigned)atoi(argv[3]) : 2000;
@@ -112,14 +206,15 @@ main(int argc, char **argv)
 			hits += st->hits[f];
 		len = snprintf(
 			buf, sizeof(buf),
-			"window %lu hits=%llu lost=%llu ms=%.1f close_ms=%.1f stop=%d err=%d returns=%llu/%llu/%llu/%llu\n",
+			"window %lu hits=%llu lost=%llu ms=%.1f close_ms=%.1f stop=%d err=%d returns=%llu/%llu/%llu/%llu oom=%d\n",
 			n, (unsigned long long)hits,
 			(unsigned long long)st->lost, (double)st->run_ns / 1e6,
 			(double)st->close_ns / 1e6, (int)st->stop, err,
 			(unsigned long long)st->returns_caught,
 			(unsigned long long)st->returns_at_end,
 			(unsigned long long)st->returns_restored,
-			(unsigned long long)st->returns_abandoned);
+			(unsigned long long)st->returns_abandoned,
+			st->oom_score_adj);
 		int3_window_close(w);
 		if (say(buf, len))
 			return 2;

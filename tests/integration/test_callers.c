@@ -586,6 +586,7 @@ kill_leakattach_during_windows(const char *backend, int kills)
 	char dir[] = "/tmp/la-callers-XXXXXX", pid[32], be[64];
 	struct target t;
 	unsigned in_window = 0, seed = (unsigned)getpid();
+	int int3 = !strcmp(backend, "int3");
 
 	cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
 	start(&t, "callerleak");
@@ -630,6 +631,16 @@ kill_leakattach_during_windows(const char *backend, int kills)
 			_exit(127);
 		}
 		sleep_us(100000 + rand_r(&seed) % 700000);
+		/*
+		 * An int3 window holds the target at most INT3_LIMIT_MS
+		 * (40 ms) of the monitor's cycle: every other kill waits for
+		 * the tracer to run, then comes 0-30 ms later.
+		 */
+		for (int ms = 0; int3 && i % 2 && !tracer_of(la) && ms < 3000;
+		     ms++)
+			sleep_us(1000);
+		if (int3 && i % 2)
+			sleep_us(rand_r(&seed) % 30000);
 		in_window += tracer_of(la);
 		kill(la, SIGKILL);
 		cr_assert_eq(waitpid(la, &st, 0), la);

@@ -12,7 +12,15 @@
  *  - sees_the_frees_of_a_known_sequence: with free probed too, every
  *    pointer the target still owns after "seq" has a free event from its
  *    main thread, after the end of the call that returned it.
- *  - stops_at_max_hits, stops_at_max_ms: the two bounds.
+ *  - stops_at_max_hits, stops_at_max_ms: the two bounds (the tests that
+ *    need long windows raise limit_ms).
+ *  - follows_the_frees_with_free_alone: with follow_ms, after max_hits
+ *    allocations the window goes on with free() alone: malloc's bytes
+ *    are glibc's again, frees (of sampled pointers too) keep coming.
+ *  - children_created_during_a_window_are_unharmed: fork() children
+ *    that malloc, and posix_spawn() children, through 20 windows: all
+ *    exit 0 (they are traced from birth; a fork child gets its bytes
+ *    and return addresses back before it runs).
  *  - signals_reach_the_target_during_a_window: SIGUSR1 during a window.
  *  - a_stopped_target_stays_stopped: job control wins.
  *  - stopped_inside_malloc_gets_its_return_address_back: a thread held
@@ -28,6 +36,23 @@
  *    during a window: deaths counted and printed, not asserted (an int3
  *    left in malloc, or a fake return address in a thread inside malloc,
  *    kills the target; int3.h says so).
+ *  - killing_the_analysers_process_group (session)_spares_the_target: the
+ *    sampler in a session and group of its own, as a job; SIGKILL to that
+ *    group (`kill -- -PGID`) or session (`pkill -s SID`) 20 times each
+ *    during windows: the tracer is in neither, no death, nothing harmed
+ *    or left (counts printed).
+ *  - the_oom_killer_spares_the_tracer,
+ *    an_unprivileged_tracer_lowers_its_oom_score_adj_as_it_may: the
+ *    tracer's oom_score_adj is -1000 where allowed, else the least value
+ *    allowed, never above the analyser's.
+ *  - the_tracer_keeps_none_of_the_analysers_memory: the tracer is the
+ *    program la-int3-tracer, and holds far less than the 64 MiB its
+ *    sampler does (a fork would hold them all; figures printed).
+ *  - a_stuck_analyser_cannot_keep_the_breakpoints_in: a window asking for
+ *    60 s that nobody reads ends at the tracer's own limit (idle target)
+ *    or sooner, once the socket stays full (storm); the time until the
+ *    bytes are back and nothing is traced is printed.
+ *  - refuses_a_process_probed_with_uprobes: its [uprobes] page stays.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -53,6 +78,25 @@
 #include "int3.h"
 #include "uprobe.h"
 #include "target.h"
+
+/*
+ * make check names the la-int3-tracer built here; run by hand, it is
+ * found next to the targets (tests/targets/../../la-int3-tracer), so that
+ * the windows run the program, not a fork of the test.
+ */
+static void
+use_built_tracer(void)
+{
+	char dir[512], path[600];
+
+	if (getenv("LEAKATTACH_INT3_TRACER") ||
+	    !target_path("", dir, sizeof(dir)))
+		return;
+	snprintf(path, sizeof(path), "%s/../../la-int3-tracer", dir);
+	setenv("LEAKATTACH_INT3_TRACER", path, 1);
+}
+
+TestSuite(int3, .init = use_built_tracer);
 
 struct collector {
 	struct int3_window *w;
@@ -193,6 +237,7 @@ Test(int3, sees_every_allocation_of_a_known_sequence, .timeout = 60)
 	struct int3_opts o = {.sz = sizeof(o),
 			      .max_hits = 1000000,
 			      .max_ms = 30000,
+			      .limit_ms = 30000,
 			      .stack_size = 4096};
 	const struct int3_stats *st;
 	static char text[2 * 180][160];
@@ -283,6 +328,7 @@ Test(int3, sees_the_frees_of_a_known_sequence, .timeout = 60)
 	struct int3_opts o = {.sz = sizeof(o),
 			      .max_hits = 1000000,
 			      .max_ms = 30000,
+			      .limit_ms = 30000,
 			      .stack_size = 512,
 			      .fn_mask = INT3_FNS_DEFAULT | 1u << ALLOC_FREE};
 	const struct int3_stats *st;
@@ -369,6 +415,7 @@ Test(int3, stops_at_max_hits, .timeout = 60)
 	struct int3_opts o = {.sz = sizeof(o),
 			      .max_hits = 2000,
 			      .max_ms = 20000,
+			      .limit_ms = 20000,
 			      .fn_mask = 1u << ALLOC_MALLOC};
 	const struct int3_stats *st;
 	struct int3_window *w;
@@ -400,6 +447,7 @@ Test(int3, stops_at_max_ms, .timeout = 60)
 	struct int3_opts o = {.sz = sizeof(o),
 			      .max_hits = 100000000,
 			      .max_ms = 100,
+			      .limit_ms = 100,
 			      .fn_mask = 1u << ALLOC_MALLOC};
 	const struct int3_stats *st;
 	struct int3_window *w;
@@ -426,11 +474,197 @@ Test(int3, stops_at_max_ms, .timeout = 60)
 	target_stop(&l.t);
 }
 
+/* What the following test keeps of a window's events. */
+struct follow_seen {
+	pid_t pid;
+	uint64_t malloc_addr, last_alloc_ns;
+	unsigned long allocs, frees_after, frees_of_sampled;
+	int restored; /* malloc's bytes at the last free while following */
+	uint64_t ptrs[256];
+};
+
+static int
+follow_event(const struct alloc_event *ev, void *arg)
+{
+	struct follow_seen *f = arg;
+
+	if (ev->fn != ALLOC_FREE) {
+		if (f->allocs < 256)
+			f->ptrs[f->allocs] = ev->ptr;
+		f->allocs++;
+		if (ev->time_ns > f->last_alloc_ns)
+			f->last_alloc_ns = ev->time_ns;
+		return 0;
+	}
+	if (!f->allocs || ev->time_ns <= f->last_alloc_ns + 1000000)
+		return 0;
+	f->frees_after++;
+	for (unsigned long i = 0; i < f->allocs && i < 256; i++)
+		if (f->ptrs[i] == ev->old_ptr) {
+			f->frees_of_sampled++;
+			break;
+		}
+	f->restored = !malloc_bytes_check(f->pid, f->malloc_addr);
+	return 0;
+}
+
+/*
+ * follow_ms: once max_hits allocations are taken, the window goes on
+ * with free() alone: malloc's bytes are glibc's again (checked at each
+ * free seen while following), frees keep coming, among them frees of
+ * sampled pointers, and no allocation is taken beyond max_hits.
+ */
+Test(int3, follows_the_frees_with_free_alone, .timeout = 60)
+{
+	struct int3_opts o = {.sz = sizeof(o),
+			      .max_hits = 200,
+			      .max_ms = 5000,
+			      .follow_ms = 30,
+			      .limit_ms = 10000,
+			      .stack_size = 256,
+			      .fn_mask = 1u << ALLOC_MALLOC | 1u << ALLOC_FREE};
+	struct follow_seen f = {0};
+	const struct int3_stats *st;
+	struct int3_window *w;
+	struct loop l;
+
+	start_loop(&l, "2");
+	f.pid = l.t.pid;
+	f.malloc_addr = glibc_malloc_addr(l.t.pid);
+	command(&l, "storm", "ok");
+	w = open_window(l.t.pid, &o);
+	cr_assert_eq(int3_window_run(w, follow_event, &f), 0, "%s",
+		     la_errmsg());
+	st = int3_window_stats(w);
+	print_stats("follow 30 ms", st);
+	cr_log_info("int3: %lu allocations, then %lu frees while following "
+		    "(%lu of sampled pointers); malloc restored then: %s",
+		    f.allocs, f.frees_after, f.frees_of_sampled,
+		    f.restored ? "yes" : "no");
+	cr_assert_eq(st->hits[ALLOC_MALLOC], o.max_hits);
+	cr_assert_eq(st->stop, INT3_STOP_HITS);
+	/* follow_ms, or until it took as many frees as it may */
+	cr_assert(st->follow_ns >= o.follow_ms * 1000000ull ||
+			  st->hits[ALLOC_FREE] == 4 * o.max_hits,
+		  "followed %.1f ms, %" PRIu64 " frees",
+		  (double)st->follow_ns / 1e6, st->hits[ALLOC_FREE]);
+	cr_assert_gt(f.frees_after, 0, "no free seen while following");
+	cr_assert_gt(f.frees_of_sampled, 0, "no sampled pointer freed");
+	cr_assert(f.restored, "malloc still armed while following");
+	int3_window_close(w);
+	cr_assert_eq(malloc_bytes_check(l.t.pid, f.malloc_addr), 0);
+	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
+	target_stop(&l.t);
+}
+
+/*
+ * A process the target creates during a window gets a copy of its memory,
+ * our int3 bytes and fake return addresses included: untraced, a forked
+ * child dies at its first malloc (371 of 800 before the tracer traced
+ * them). The workers fork children that malloc, free and exit 0, and
+ * posix_spawn() (a vfork, then an exec) in turn, through 20 windows
+ * with malloc and free probed: every child must exit 0.
+ */
+Test(int3, children_created_during_a_window_are_unharmed, .timeout = 60)
+{
+	struct int3_opts o = {.sz = sizeof(o),
+			      .max_hits = 100000000,
+			      .fn_mask = INT3_FNS_DEFAULT | 1u << ALLOC_FREE};
+	unsigned long before = 0, forks = 0, bad = 0;
+	unsigned children = 0;
+	uint64_t addr;
+	struct loop l;
+
+	start_loop(&l, "2");
+	addr = glibc_malloc_addr(l.t.pid);
+	command(&l, "forkstorm", "ok");
+	command(&l, "forks", "forks ");
+	cr_assert_eq(sscanf(l.t.line, "forks %lu", &before), 1, "%s", l.t.line);
+	for (int i = 0; i < 20; i++) {
+		struct int3_window *w = NULL;
+		int err, tries = 0;
+
+		/* refused while a thread waits in vfork(): try again */
+		while ((err = int3_window_open(l.t.pid, &o, &w)) ==
+			       -LA_EVFORK &&
+		       tries++ < 1000)
+			sleep_us(1000);
+		cr_assert_eq(err, 0, "int3_window_open: %s", la_errmsg());
+		cr_assert_eq(int3_window_run(w, NULL, NULL), 0, "%s",
+			     la_errmsg());
+		children += int3_window_stats(w)->children;
+		if (!i)
+			print_stats("forkstorm", int3_window_stats(w));
+		int3_window_close(w);
+	}
+	command(&l, "calm", "ok");
+	command(&l, "forks", "forks ");
+	cr_assert_eq(sscanf(l.t.line, "forks %lu bad %lu", &forks, &bad), 2,
+		     "%s", l.t.line);
+	cr_log_info("int3: %lu processes created while 20 windows came and "
+		    "went, %u of them during a window; %lu did not exit 0",
+		    forks - before, children, bad);
+	cr_assert_eq(bad, 0, "%lu children killed or failed (%s)", bad,
+		     l.t.line);
+	cr_assert_gt(children, 0, "no process was created during a window");
+	cr_assert_eq(malloc_bytes_check(l.t.pid, addr), 0);
+	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
+	target_stop(&l.t);
+}
+
+/*
+ * glibc 2.36's realloc(NULL, n) pops its frame and jumps to malloc, so
+ * malloc's entry finds at its return slot the fake return address written
+ * for realloc's. Taking that for a dead call left a fake address nobody
+ * caught: the target died of SIGSEGV at 0x10 in its first window (seen
+ * with glob() and regcomp(), which call realloc(NULL, n)). The workers
+ * storm realloc(NULL, n)/free through 10 windows: the target must live,
+ * and its heap must still agree with mallinfo2().
+ */
+Test(int3, a_tail_call_from_realloc_to_malloc_returns_home, .timeout = 60)
+{
+	struct int3_opts o = {.sz = sizeof(o),
+			      .max_hits = 100000000,
+			      .fn_mask = INT3_FNS_DEFAULT | 1u << ALLOC_FREE};
+	uint64_t addr, realloc_hits = 0, malloc_hits = 0;
+	struct loop l;
+
+	start_loop(&l, "2");
+	addr = glibc_malloc_addr(l.t.pid);
+	command(&l, "reallocstorm", "ok");
+	for (int i = 0; i < 10; i++) {
+		struct int3_window *w = NULL;
+
+		cr_assert_eq(int3_window_open(l.t.pid, &o, &w), 0,
+			     "int3_window_open: %s", la_errmsg());
+		cr_assert_eq(int3_window_run(w, NULL, NULL), 0, "%s",
+			     la_errmsg());
+		realloc_hits += int3_window_stats(w)->hits[ALLOC_REALLOC];
+		malloc_hits += int3_window_stats(w)->hits[ALLOC_MALLOC];
+		if (!i)
+			print_stats("reallocstorm", int3_window_stats(w));
+		int3_window_close(w);
+		cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0,
+			     "after window %d: %s", i + 1, l.t.line);
+	}
+	command(&l, "calm", "ok");
+	cr_log_info("int3: %" PRIu64 " realloc and %" PRIu64
+		    " malloc entries in 10 windows",
+		    realloc_hits, malloc_hits);
+	/* the tail calls happened under the probes */
+	cr_assert_gt(realloc_hits, 0);
+	cr_assert_gt(malloc_hits, 0);
+	cr_assert_eq(malloc_bytes_check(l.t.pid, addr), 0);
+	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
+	target_stop(&l.t);
+}
+
 Test(int3, signals_reach_the_target_during_a_window, .timeout = 60)
 {
 	struct int3_opts o = {.sz = sizeof(o),
 			      .max_hits = 100000000,
 			      .max_ms = 30000,
+			      .limit_ms = 30000,
 			      .fn_mask = 1u << ALLOC_MALLOC};
 	struct collector c;
 	struct loop l;
@@ -488,17 +722,37 @@ Test(int3, a_stopped_target_stays_stopped, .timeout = 60)
 
 /* ---- kill safety ---------------------------------------------------------- */
 
+/* The samplers' windows: as long as the tracer allows by default. */
+static const char *
+window_ms(void)
+{
+	static char ms[16];
+
+	snprintf(ms, sizeof(ms), "%u", INT3_LIMIT_MS);
+	return ms;
+}
+
+static pid_t read_tracer(int fd);
+
+/* int3_sampler on target, with a WORD of its usage (or NULL). */
 static pid_t
-spawn_sampler(pid_t target, const char *max_ms, const char *fns, int *out_fd)
+spawn_sampler_with(pid_t target, const char *max_ms, const char *fns,
+		   const char *word, int *out_fd)
 {
 	char pidarg[16];
-	const char *args[] = {pidarg, max_ms, "100000000", fns, NULL};
+	const char *args[] = {pidarg, max_ms, "100000000", fns, word, NULL};
 	pid_t child = 0;
 
 	snprintf(pidarg, sizeof(pidarg), "%d", (int)target);
 	cr_assert_eq(sampler_spawn("int3_sampler", args, 0, &child, out_fd), 0,
 		     "cannot start int3_sampler");
 	return child;
+}
+
+static pid_t
+spawn_sampler(pid_t target, const char *max_ms, const char *fns, int *out_fd)
+{
+	return spawn_sampler_with(target, max_ms, fns, NULL, out_fd);
 }
 
 /* Every thread of pid has TracerPid 0, within timeout_ms. */
@@ -542,21 +796,26 @@ wait_untraced(pid_t pid, int timeout_ms)
 }
 
 /*
- * Wait until no int3_sampler of target, nor its forked tracer (which
- * keeps the sampler's command line), runs any more: a killed sampler's
- * tracer restores, detaches and exits on its own. Returns how many were
- * still running after timeout_ms.
+ * Wait until no int3_sampler of target, nor its tracer (la-int3-tracer
+ * int3-v1 PID ..., or a fork that keeps the sampler's command line), runs
+ * any more: a killed sampler's tracer restores, detaches and exits on its
+ * own. A process in execve() shows no command line for a moment: two
+ * looks 2 ms apart must find none. Returns how many were still running
+ * after timeout_ms.
  */
 static int
 wait_tracers(pid_t target, int timeout_ms)
 {
 	int64_t deadline = now_us() + (int64_t)timeout_ms * 1000;
-	char want[64];
-	size_t wlen;
-	int left;
+	char want[64], want2[64];
+	size_t wlen, wlen2;
+	int left, clean = 0;
 
 	wlen = (size_t)snprintf(want, sizeof(want), "int3_sampler%c%d%c", 0,
 				(int)target, 0);
+	wlen2 = (size_t)snprintf(want2, sizeof(want2),
+				 "la-int3-tracer%cint3-v1%c%d%c", 0, 0,
+				 (int)target, 0);
 	do {
 		struct dirent *e;
 		DIR *d = opendir("/proc");
@@ -578,7 +837,8 @@ wait_tracers(pid_t target, int timeout_ms)
 				continue;
 			n = read(fd, buf, sizeof(buf));
 			close(fd);
-			if (n < (ssize_t)wlen || memcmp(buf, want, wlen))
+			if ((n < (ssize_t)wlen || memcmp(buf, want, wlen)) &&
+			    (n < (ssize_t)wlen2 || memcmp(buf, want2, wlen2)))
 				continue;
 			if (!proc_status_field(atoi(e->d_name), "State", state,
 					       sizeof(state)) &&
@@ -586,9 +846,9 @@ wait_tracers(pid_t target, int timeout_ms)
 				left++;
 		}
 		closedir(d);
-		if (left)
-			sleep_us(1000);
-	} while (left && now_us() < deadline);
+		clean = left ? 0 : clean + 1;
+		sleep_us(left ? 1000 : 2000);
+	} while (clean < 2 && now_us() < deadline);
 	return left;
 }
 
@@ -713,13 +973,21 @@ Test(int3, sampler_sigkill_leaves_the_target_unharmed, .timeout = 120)
 	for (unsigned i = 0; i < trials; i++) {
 		int fd, status;
 		pid_t s = spawn_sampler(l.t.pid, "30", "malloc,free", &fd);
+		unsigned long windows = tl.windows;
+		int opened = 0;
 
-		/* 0-120 ms: opening, sampling (30 ms), ending, next ones */
+		/*
+		 * 0-120 ms from the start: opening, sampling (30 ms), ending,
+		 * next ones; every other trial from its first window (a slow
+		 * start, as in a sanitizer build, would keep most kills out)
+		 */
+		if (i % 2)
+			opened = read_tracer(fd) > 0;
 		sleep_us(rand() % 120000);
 		kill(s, SIGKILL);
 		waitpid(s, &status, 0);
 		sampler_tally(fd, &tl);
-		in_window += tl.open;
+		in_window += tl.open || (opened && tl.windows == windows);
 		if (tl.err[0] && !err_trial++)
 			cr_log_error("trial %u: %s", i, tl.err);
 		close(fd);
@@ -741,6 +1009,8 @@ Test(int3, sampler_sigkill_leaves_the_target_unharmed, .timeout = 120)
 				deaths++;
 				target_stop(&l.t);
 				start_loop(&l, "2");
+				/* a new process: malloc is elsewhere */
+				malloc_addr = glibc_malloc_addr(l.t.pid);
 				command(&l, "storm", "ok");
 			} else {
 				harmed++;
@@ -798,12 +1068,12 @@ Test(int3, tracer_sigkill_residual_risk, .timeout = 120)
 	srand((unsigned)getpid() * 7u);
 	for (unsigned i = 0; i < trials; i++) {
 		int fd, status;
-		pid_t s = spawn_sampler(l.t.pid, "100", "malloc", &fd);
+		pid_t s = spawn_sampler(l.t.pid, window_ms(), "malloc", &fd);
 		pid_t tracer = read_tracer(fd);
 
 		if (tracer > 0) {
-			/* 0-100 ms: inside the window, or ending it */
-			sleep_us(rand() % 100000);
+			/* inside the window, or ending it */
+			sleep_us(rand() % (INT3_LIMIT_MS * 1000));
 			kill(tracer, SIGKILL);
 		} else {
 			no_tracer++;
@@ -828,17 +1098,423 @@ Test(int3, tracer_sigkill_residual_risk, .timeout = 120)
 	}
 	cr_log_info(
 		"int3: the TRACER itself SIGKILLed %u times during "
-		"100 ms windows on a malloc-storming target: %u target "
+		"%u ms windows on a malloc-storming target: %u target "
 		"deaths (%.0f%%), %u harmed, %u unharmed, %u without a "
 		"tracer pid. This is the residual risk of the int3 backend.",
-		trials, deaths, 100.0 * deaths / trials, harmed, survived,
-		no_tracer);
+		trials, INT3_LIMIT_MS, deaths, 100.0 * deaths / trials, harmed,
+		survived, no_tracer);
 	/* under load a sampler may not open its window in time: tolerate a few */
 	cr_assert_lt(no_tracer, trials / 5,
 		     "the sampler opened no window in %u of %u trials",
 		     no_tracer, trials);
 	/* Not asserted zero: a left int3 kills. But the count must be real. */
 	cr_assert_eq(deaths + harmed + survived, trials);
+	target_stop(&l.t);
+}
+
+/* The process group and session of pid, from /proc/PID/stat. */
+static int
+proc_ids(pid_t pid, pid_t *pgrp, pid_t *sid)
+{
+	char path[64], buf[512], *p;
+	int fd, pg, sd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	/* "pid (comm) state ppid pgrp session ...": comm may hold ") " */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %*d %d %d", &pg, &sd) != 2)
+		return -EPROTO;
+	*pgrp = (pid_t)pg;
+	*sid = (pid_t)sd;
+	return 0;
+}
+
+/* What `pkill -KILL -s SID` does: SIGKILL every process of session sid. */
+static unsigned
+kill_session(pid_t sid)
+{
+	struct dirent *e;
+	unsigned n = 0;
+	DIR *d = opendir("/proc");
+
+	while (d && (e = readdir(d))) {
+		pid_t pid = (pid_t)atoi(e->d_name), pg, sd;
+
+		if (pid > 0 && !proc_ids(pid, &pg, &sd) && sd == sid &&
+		    !kill(pid, SIGKILL))
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int
+running(pid_t pid)
+{
+	char state[64] = "";
+
+	return !proc_status_field(pid, "State", state, sizeof(state)) &&
+	       state[0] != 'Z' && state[0] != 'X';
+}
+
+/*
+ * The user ends leakattach through its process group (Ctrl-C, `kill --
+ * -PGID`) or its session (`pkill -s SID`, a terminal hanging up): the
+ * tracer must be in neither, so that even SIGKILL sent that way reaches
+ * only the analyser, whose tracer then restores and detaches. The
+ * sampler runs as a job would (a session and group of its own, its pid
+ * their id); each trial SIGKILLs that group or session 0-40 ms into a
+ * window. Counted: tracers found in the group or session, target deaths
+ * (49 of 50 when the tracer dies mid-window), harm, int3 bytes left,
+ * threads still traced, and whether the storm runs on.
+ */
+static void
+kill_analyser_job(int session, unsigned trials)
+{
+	unsigned deaths = 0, harmed = 0, bytes_left = 0, traced = 0;
+	unsigned shared = 0, in_window = 0, no_tracer = 0, hit = 0, looked = 0;
+	const char *how = session ? "session" : "process group";
+	uint64_t malloc_addr;
+	struct loop l;
+
+	start_loop(&l, "2");
+	malloc_addr = glibc_malloc_addr(l.t.pid);
+	command(&l, "storm", "ok");
+	srand((unsigned)getpid() * 3u + (unsigned)session);
+	for (unsigned i = 0; i < trials; i++) {
+		int fd, status;
+		pid_t s = spawn_sampler_with(l.t.pid, window_ms(),
+					     "malloc,free", "session", &fd);
+		pid_t tracer = read_tracer(fd), pg = 0, sd = 0;
+
+		if (tracer > 0) {
+			/* gone already (its window was over): not looked at */
+			if (!proc_ids(tracer, &pg, &sd)) {
+				looked++;
+				shared += pg == s || sd == s;
+			}
+			/* inside the window, or ending it */
+			sleep_us(rand() % (INT3_LIMIT_MS * 1000));
+			in_window += running(tracer);
+		} else {
+			no_tracer++;
+		}
+		if (session)
+			hit += kill_session(s) > 0;
+		else
+			hit += kill(-s, SIGKILL) == 0;
+		cr_assert_eq(waitpid(s, &status, 0), s);
+		close(fd);
+		/* The orphaned tracer ends, restores and detaches. */
+		if (wait_tracers(l.t.pid, 5000))
+			cr_log_error("trial %u: a tracer still runs after 5 s",
+				     i);
+		if (!target_dead(&l) && wait_untraced(l.t.pid, 5000))
+			traced++;
+		if (!target_dead(&l) &&
+		    malloc_bytes_check(l.t.pid, malloc_addr))
+			bytes_left++;
+		if (target_dead(&l) || target_check_unharmed(&l.t, 0, NULL) ||
+		    !storm_runs(&l)) {
+			cr_log_error("trial %u: target %s (%s)", i,
+				     target_dead(&l) ? "died" : "harmed",
+				     l.t.line);
+			if (target_dead(&l)) {
+				deaths++;
+				target_stop(&l.t);
+				start_loop(&l, "2");
+				/* a new process: malloc is elsewhere */
+				malloc_addr = glibc_malloc_addr(l.t.pid);
+				command(&l, "storm", "ok");
+			} else {
+				harmed++;
+			}
+		}
+	}
+	cr_log_info("int3: the analyser's %s SIGKILLed %u times (%u of them "
+		    "found it, %u with the tracer running): tracer in that %s "
+		    "%u times of %u looked at; target deaths %u, harmed %u, "
+		    "int3 bytes left %u, still traced after 5 s %u; no tracer "
+		    "%u",
+		    how, trials, hit, in_window, how, shared, looked, deaths,
+		    harmed, bytes_left, traced, no_tracer);
+	cr_assert_lt(no_tracer, trials / 5,
+		     "the sampler opened no window in %u of %u trials",
+		     no_tracer, trials);
+	cr_assert_eq(hit, trials, "the %s was not there to kill", how);
+	cr_assert_geq(in_window, trials / 4, "too few kills hit a window");
+	cr_assert_geq(looked, trials / 2, "too few tracers looked at");
+	cr_assert_eq(shared, 0, "the tracer was in the analyser's %s", how);
+	cr_assert_eq(deaths, 0);
+	cr_assert_eq(harmed, 0);
+	cr_assert_eq(bytes_left, 0);
+	cr_assert_eq(traced, 0);
+	seq_still_works(&l);
+	target_stop(&l.t);
+}
+
+Test(int3, killing_the_analysers_process_group_spares_the_target,
+     .timeout = 120)
+{
+	kill_analyser_job(0, 20);
+}
+
+Test(int3, killing_the_analysers_session_spares_the_target, .timeout = 120)
+{
+	kill_analyser_job(1, 20);
+}
+
+/* pid's oom_score_adj, or -2000 when it cannot be read. */
+static int
+oom_score_adj(pid_t pid)
+{
+	char path[64], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -2000;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -2000;
+	buf[n] = '\0';
+	return atoi(buf);
+}
+
+/* Can a child of ours set its oom_score_adj to v? */
+static int
+may_set_oom(int v)
+{
+	pid_t c = fork();
+	int st;
+
+	cr_assert_geq(c, 0);
+	if (!c) {
+		char buf[16];
+		int len = snprintf(buf, sizeof(buf), "%d\n", v);
+		int fd = open("/proc/self/oom_score_adj", O_WRONLY);
+
+		_exit(fd >= 0 && write(fd, buf, (size_t)len) == len ? 0 : 1);
+	}
+	cr_assert_eq(waitpid(c, &st, 0), c);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/*
+ * The sampler with word; returns the oom_score_adj of its tracer, read
+ * during a window, and of the sampler itself.
+ */
+static void
+tracer_oom(const char *word, int *tracer_adj, int *sampler_adj)
+{
+	struct loop l;
+	int fd, status;
+	pid_t s, tracer;
+
+	start_loop(&l, "1");
+	s = spawn_sampler_with(l.t.pid, "200", "-", word, &fd);
+	tracer = read_tracer(fd);
+	cr_assert_gt(tracer, 0, "no window opened (%s)", word ? word : "");
+	*tracer_adj = oom_score_adj(tracer);
+	*sampler_adj = oom_score_adj(s);
+	kill(s, SIGKILL);
+	waitpid(s, &status, 0);
+	close(fd);
+	cr_assert_eq(wait_tracers(l.t.pid, 5000), 0);
+	cr_assert_eq(wait_untraced(l.t.pid, 5000), 0);
+	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
+	target_stop(&l.t);
+}
+
+/*
+ * The OOM killer must not choose the tracer (its SIGKILL mid-window kills
+ * the target): it runs with oom_score_adj -1000 when the process may set
+ * that (CAP_SYS_RESOURCE), else as low as it may, and never higher than
+ * the analyser's.
+ */
+Test(int3, the_oom_killer_spares_the_tracer, .timeout = 60)
+{
+	int t, s, may = may_set_oom(-1000);
+
+	tracer_oom(NULL, &t, &s);
+	cr_log_info("int3: tracer oom_score_adj %d, sampler's %d; -1000 "
+		    "allowed here: %s",
+		    t, s, may ? "yes" : "no");
+	cr_assert_neq(t, -2000, "cannot read the tracer's oom_score_adj");
+	cr_assert_leq(t, s, "the tracer's oom_score_adj was raised");
+	if (may)
+		cr_assert_eq(t, -1000);
+}
+
+/*
+ * Without CAP_SYS_RESOURCE a process may lower its oom_score_adj only
+ * down to the value last set with the privilege (fs/proc/base.c,
+ * __set_oom_adj()); the tracer goes that far and no further. With the
+ * privilege here, the sampler sets -300 with it, drops it and sets 200:
+ * its tracer must find -300. Without (a container, say), the sampler
+ * raises its value by 300: its tracer must come down to a value that a
+ * child of ours may set, and one less it may not.
+ */
+Test(int3, an_unprivileged_tracer_lowers_its_oom_score_adj_as_it_may,
+     .timeout = 60)
+{
+	int own = oom_score_adj(getpid()), t, s;
+	char word[32];
+
+	cr_assert_neq(own, -2000);
+	if (may_set_oom(-1000)) {
+		tracer_oom("oom=-300,200", &t, &s);
+		cr_log_info("int3: without CAP_SYS_RESOURCE (least allowed "
+			    "-300, sampler at %d): tracer oom_score_adj %d",
+			    s, t);
+		cr_assert_eq(s, 200, "the sampler's oom_score_adj is %d", s);
+		cr_assert_eq(t, -300);
+		return;
+	}
+	snprintf(word, sizeof(word), "oom=%d",
+		 own + 300 > 1000 ? 1000 : own + 300);
+	tracer_oom(word, &t, &s);
+	cr_log_info("int3: no CAP_SYS_RESOURCE here; ours %d, sampler's %d: "
+		    "tracer oom_score_adj %d",
+		    own, s, t);
+	cr_assert_gt(s, own, "the sampler did not raise its value");
+	cr_assert_leq(t, own, "the tracer did not come down");
+	cr_assert(may_set_oom(t), "%d is not allowed", t);
+	cr_assert(t == -1000 || !may_set_oom(t - 1),
+		  "%d is allowed: the tracer stopped short", t - 1);
+}
+
+/* /proc/PID/status "VmHWM:" in KiB, or 0. */
+static unsigned long
+vm_hwm_kib(pid_t pid)
+{
+	char v[64];
+
+	return proc_status_field(pid, "VmHWM", v, sizeof(v))
+		       ? 0
+		       : strtoul(v, NULL, 10);
+}
+
+/*
+ * The tracer is la-int3-tracer, which the forked child executes, not a
+ * fork that keeps the analyser's memory mapped (the OOM killer counts
+ * it): its /proc/PID/exe is that program, and its peak RSS is far below
+ * the 64 MiB the sampler holds (a fork would have it all). The figures
+ * are printed.
+ */
+Test(int3, the_tracer_keeps_none_of_the_analysers_memory, .timeout = 60)
+{
+	char path[64], exe[512];
+	unsigned long tracer_kib, sampler_kib;
+	int fd, status;
+	pid_t s, tracer;
+	ssize_t n;
+	struct loop l;
+
+	start_loop(&l, "2");
+	command(&l, "storm", "ok");
+	s = spawn_sampler_with(l.t.pid, window_ms(), "malloc,free",
+			       "ballast=64", &fd);
+	tracer = read_tracer(fd);
+	cr_assert_gt(tracer, 0, "no window opened");
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)tracer);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	sleep_us(INT3_LIMIT_MS * 500); /* into the window */
+	tracer_kib = vm_hwm_kib(tracer);
+	sampler_kib = vm_hwm_kib(s);
+	kill(s, SIGKILL);
+	waitpid(s, &status, 0);
+	close(fd);
+	cr_log_info("int3: tracer %s, peak RSS %lu KiB; its analyser's %lu KiB",
+		    exe, tracer_kib, sampler_kib);
+	cr_assert(n > 15 && !strcmp(exe + n - 15, "/la-int3-tracer"),
+		  "the tracer runs %s", exe);
+	cr_assert_gt(sampler_kib, 64 * 1024);
+	cr_assert_lt(tracer_kib, 32 * 1024, "the tracer holds %lu KiB",
+		     tracer_kib);
+	cr_assert_eq(wait_tracers(l.t.pid, 5000), 0);
+	cr_assert_eq(wait_untraced(l.t.pid, 5000), 0);
+	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
+	target_stop(&l.t);
+}
+
+/*
+ * A stuck analyser (stopped, or busy elsewhere) cannot keep the
+ * breakpoints in: whatever max_ms asks, the tracer restores the bytes
+ * INT3_LIMIT_MS after arming at the latest, and sooner when the target
+ * allocates while nobody reads (the socket full for INT3_BEHIND_MS).
+ * Here the analyser opens a window that asks for 60 s and reads nothing;
+ * the time until malloc's bytes are glibc's again and no thread is
+ * traced is measured (printed), and bounded by the limit plus 2 s.
+ */
+Test(int3, a_stuck_analyser_cannot_keep_the_breakpoints_in, .timeout = 60)
+{
+	struct int3_opts o = {.sz = sizeof(o),
+			      .max_hits = 100000000,
+			      .max_ms = 60000,
+			      .fn_mask = 1u << ALLOC_MALLOC};
+	struct loop l;
+	uint64_t addr;
+
+	start_loop(&l, "2");
+	addr = glibc_malloc_addr(l.t.pid);
+	for (int storm = 0; storm < 2; storm++) {
+		const struct int3_stats *st;
+		struct int3_window *w;
+		int64_t t0, out = -1;
+
+		if (storm)
+			command(&l, "storm", "ok");
+		w = open_window(l.t.pid, &o);
+		t0 = now_us();
+		while (now_us() - t0 < 10000000) {
+			if (!malloc_bytes_check(l.t.pid, addr) &&
+			    !wait_untraced(l.t.pid, 0)) {
+				out = now_us() - t0;
+				break;
+			}
+			sleep_us(500);
+		}
+		/* Now read what the tracer left in the socket. */
+		cr_assert_eq(int3_window_run(w, NULL, NULL), 0, "%s",
+			     la_errmsg());
+		st = int3_window_stats(w);
+		print_stats(storm ? "stuck analyser, storm"
+				  : "stuck analyser, idle",
+			    st);
+		cr_log_info("int3: analyser reading nothing, target %s: "
+			    "breakpoints out and untraced %.1f ms after the "
+			    "open (limit %u ms), stop %d, lost %" PRIu64,
+			    storm ? "storming" : "idle", (double)out / 1e3,
+			    INT3_LIMIT_MS, (int)st->stop, st->lost);
+		cr_assert_geq(out, 0, "still armed or traced after 10 s");
+		cr_assert_lt(out, (INT3_LIMIT_MS + 2000) * 1000ll,
+			     "out after %.1f ms", (double)out / 1e3);
+		cr_assert_lt(st->run_ns, (INT3_LIMIT_MS + 2000) * 1000000ull);
+		if (storm)
+			cr_assert(st->stop == INT3_STOP_BEHIND ||
+					  st->stop == INT3_STOP_TIME,
+				  "stop %d", (int)st->stop);
+		else
+			cr_assert_eq(st->stop, INT3_STOP_TIME);
+		int3_window_close(w);
+		cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s",
+			     l.t.line);
+	}
 	target_stop(&l.t);
 }
 

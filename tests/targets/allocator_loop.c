@@ -5,6 +5,7 @@
  * from one named function, or storm malloc/free without pause.
  *
  * Usage: allocator_loop [THREADS]          (default 2 workers, at most 8)
+ *        allocator_loop exit               (exits 0 at once: forkstorm)
  *
  * Protocol on stdout, one line each. First, once every worker waits:
  *   ready pid=P seq_fn=0xADDR tids=T1,T2,...
@@ -18,6 +19,18 @@
  *               ptr tid=T fn=malloc size=4242 ptr=0x... old=0x0
  *             then everything is freed and "done seq" follows.
  *   storm     workers loop malloc(64..4096)/free until "calm" ("ok")
+ *   forkstorm the same, and after every 64 calls a worker creates a
+ *             process and waits for it: in turn a fork() whose child
+ *             calls malloc and free and exits 0, and a posix_spawn() of
+ *             this program with the argument "exit" (a vfork, then an
+ *             exec) ("ok")
+ *   forks     "forks N bad M last S": processes created and waited for,
+ *             and of them those that did not exit 0 (killed by a signal:
+ *             one of our breakpoints, say); S is the last bad one's wait
+ *             status (-1: not created), plus 0x10000 for a posix_spawn
+ *   reallocstorm  the same with realloc(NULL, n) for malloc: in glibc
+ *             2.36 a tail call (`jmp __libc_malloc`) from realloc's
+ *             entry, its frame popped ("ok")
  *   calm      stop the storm ("ok")
  *   progress  "progress N": storm iterations so far, all workers
  *   signals   "signals N": SIGUSR1 signals handled so far
@@ -33,11 +46,13 @@
 #endif
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h> /* snprintf() only */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "target_io.h"
@@ -67,6 +82,10 @@ struct worker {
 static struct worker workers[MAX_WORKERS];
 static int nworkers = 2;
 static unsigned long usr1_count;
+static unsigned long forks, forks_bad;
+static int forks_last_bad; /* a wait status, or -1: not created */
+static char arg0[] = "allocator_loop", arg1[] = "exit";
+static char *self_argv[] = {arg0, arg1, NULL};
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
@@ -119,14 +138,16 @@ static void __attribute__((noinline)) alloc_sequence(struct worker *wk)
 }
 
 static void
-storm_once(struct worker *wk, unsigned *x)
+storm_once(struct worker *wk, unsigned *x, int tail)
 {
+	/* volatile: GCC would call realloc(NULL, n) malloc(n) */
+	void *volatile none = NULL;
 	void *p;
 
 	*x ^= *x << 13;
 	*x ^= *x >> 17;
 	*x ^= *x << 5;
-	p = malloc(64 + *x % 4032);
+	p = tail ? realloc(none, 64 + *x % 4032) : malloc(64 + *x % 4032);
 	if (!p)
 		die("out of memory");
 	*(volatile char *)p = 1;
@@ -134,11 +155,43 @@ storm_once(struct worker *wk, unsigned *x)
 	__atomic_fetch_add(&wk->progress, 1, __ATOMIC_RELAXED);
 }
 
+/* One process created and waited for (forkstorm). */
+static void
+fork_once(unsigned *n)
+{
+	int st = 0;
+	pid_t c;
+
+	if ((*n)++ % 2) {
+		if (posix_spawn(&c, "/proc/self/exe", NULL, NULL, self_argv,
+				NULL))
+			c = -1;
+	} else {
+		c = fork();
+		if (c == 0) {
+			void *p = malloc(100);
+
+			free(p);
+			_exit(p ? 0 : 3);
+		}
+	}
+	if (c < 0 || waitpid(c, &st, 0) != c)
+		st = -1;
+	__atomic_fetch_add(&forks, 1, __ATOMIC_RELAXED);
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		__atomic_fetch_add(&forks_bad, 1, __ATOMIC_RELAXED);
+		/* 0x10000: a posix_spawn (n was odd) */
+		__atomic_store_n(&forks_last_bad, *n % 2 ? st : st | 0x10000,
+				 __ATOMIC_RELAXED);
+	}
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct worker *wk = arg;
-	unsigned seen = 0, x = 2463534242u + (unsigned)(wk - workers);
+	unsigned seen = 0, x = 2463534242u + (unsigned)(wk - workers), nf = 0;
+	int mode;
 
 	wk->tid = (pid_t)syscall(SYS_gettid);
 	pthread_mutex_lock(&lock);
@@ -159,9 +212,12 @@ worker_main(void *arg)
 		}
 		/* Storm until calm, checking the flag every 64 calls. */
 		pthread_mutex_unlock(&lock);
-		while (__atomic_load_n(&storming, __ATOMIC_RELAXED))
+		while ((mode = __atomic_load_n(&storming, __ATOMIC_RELAXED))) {
 			for (int i = 0; i < 64; i++)
-				storm_once(wk, &x);
+				storm_once(wk, &x, mode == 3);
+			if (mode == 2)
+				fork_once(&nf);
+		}
 		pthread_mutex_lock(&lock);
 	}
 	return NULL;
@@ -175,10 +231,11 @@ print_calls(void)
 	for (int w = 0; w < nworkers; w++)
 		for (int i = 0; i < N_CALLS; i++) {
 			const struct call *c = &workers[w].calls[i];
-			int n = snprintf(buf, sizeof(buf),
-					 "ptr tid=%d fn=%s size=%zu ptr=%p old=%p\n",
-					 (int)workers[w].tid, c->fn, c->size,
-					 c->ptr, c->old);
+			int n = snprintf(
+				buf, sizeof(buf),
+				"ptr tid=%d fn=%s size=%zu ptr=%p old=%p\n",
+				(int)workers[w].tid, c->fn, c->size, c->ptr,
+				c->old);
 
 			write_all(1, buf, (size_t)n);
 		}
@@ -243,6 +300,8 @@ main(int argc, char **argv)
 	char buf[256], line[64];
 	int n;
 
+	if (argc > 1 && !strcmp(argv[1], "exit"))
+		_exit(0); /* forkstorm's posix_spawn() */
 	die_with_parent();
 	if (argc > 1)
 		nworkers = atoi(argv[1]);
@@ -261,8 +320,9 @@ main(int argc, char **argv)
 	while (waiting < (unsigned)nworkers)
 		pthread_cond_wait(&cond, &lock);
 	pthread_mutex_unlock(&lock);
-	n = snprintf(buf, sizeof(buf), "ready pid=%d seq_fn=%p tids=",
-		     (int)getpid(), (void *)alloc_sequence);
+	n = snprintf(buf, sizeof(buf),
+		     "ready pid=%d seq_fn=%p tids=", (int)getpid(),
+		     (void *)alloc_sequence);
 	for (int i = 0; i < nworkers; i++)
 		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%s%d",
 			      i ? "," : "", (int)workers[i].tid);
@@ -274,6 +334,19 @@ main(int argc, char **argv)
 			run_seq();
 		} else if (!strcmp(line, "storm")) {
 			set_storm(1);
+		} else if (!strcmp(line, "forkstorm")) {
+			set_storm(2);
+		} else if (!strcmp(line, "reallocstorm")) {
+			set_storm(3);
+		} else if (!strcmp(line, "forks")) {
+			n = snprintf(
+				buf, sizeof(buf),
+				"forks %lu bad %lu last %#x\n",
+				__atomic_load_n(&forks, __ATOMIC_RELAXED),
+				__atomic_load_n(&forks_bad, __ATOMIC_RELAXED),
+				__atomic_load_n(&forks_last_bad,
+						__ATOMIC_RELAXED));
+			write_all(1, buf, (size_t)n);
 		} else if (!strcmp(line, "calm")) {
 			set_storm(0);
 		} else if (!strcmp(line, "progress")) {
@@ -285,9 +358,9 @@ main(int argc, char **argv)
 			n = snprintf(buf, sizeof(buf), "progress %lu\n", sum);
 			write_all(1, buf, (size_t)n);
 		} else if (!strcmp(line, "signals")) {
-			n = snprintf(buf, sizeof(buf), "signals %lu\n",
-				     __atomic_load_n(&usr1_count,
-						     __ATOMIC_RELAXED));
+			n = snprintf(
+				buf, sizeof(buf), "signals %lu\n",
+				__atomic_load_n(&usr1_count, __ATOMIC_RELAXED));
 			write_all(1, buf, (size_t)n);
 		} else if (!strcmp(line, "again")) {
 			say("alive\n");
