@@ -717,8 +717,8 @@ sampler_window(struct sampler *sm, double next)
 	/*
 	 * A window that would end after the next sample is due is skipped,
 	 * judged by the last one's time; every SKIP_RETRY-th in a row runs
-	 * anyway and is timed again (the first of a session is slower, and
-	 * a window slowed once by other load must not end sampling).
+	 * anyway and is timed again (a window slowed once by other load
+	 * must not end sampling).
 	 */
 	t0 = mono_now();
 	if (next > 0 && t0 + sm->callers_run.last_s > next &&
@@ -734,7 +734,12 @@ sampler_window(struct sampler *sm, double next)
 	}
 	sm->skip_streak = 0;
 	err = la_callers_sample(sm->s, &co, &sm->pending);
-	sm->callers_run.last_s = mono_now() - t0;
+	/*
+	 * The first window of a run sets up what the others reuse (the
+	 * probes, a private tracefs, the unwinding tables): not a measure.
+	 */
+	sm->callers_run.last_s =
+		sm->callers_run.windows ? mono_now() - t0 : 0;
 	if (err && !sm->callers_run.windows)
 		snprintf(sm->callers_run.backend,
 			 sizeof(sm->callers_run.backend), "%s",
