@@ -738,8 +738,7 @@ sampler_window(struct sampler *sm, double next)
 	 * The first window of a run sets up what the others reuse (the
 	 * probes, a private tracefs, the unwinding tables): not a measure.
 	 */
-	sm->callers_run.last_s =
-		sm->callers_run.windows ? mono_now() - t0 : 0;
+	sm->callers_run.last_s = sm->callers_run.windows ? mono_now() - t0 : 0;
 	if (err && !sm->callers_run.windows)
 		snprintf(sm->callers_run.backend,
 			 sizeof(sm->callers_run.backend), "%s",
