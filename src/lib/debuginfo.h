@@ -73,6 +73,12 @@ int debuginfo_line(struct debuginfo *di, uint64_t pc, char *file, size_t len,
 		   unsigned *line);
 
 /*
+ * Tests only: answer debuginfo_line() from libdwarf's line tables (as
+ * before lineprog.c) even when di reads one CU at a time, to compare.
+ */
+void debuginfo_lines_libdwarf(struct debuginfo *di);
+
+/*
  * Call frame information from a module's runtime file: its .eh_frame
  * (Debian's separate debug files carry .eh_frame as NOBITS, so CFI never
  * comes from them; research/ptrace-dwarf.md §4.2). The FDE of an address
