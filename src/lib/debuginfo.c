@@ -24,6 +24,8 @@
  * Files this cannot do (no .debug_aranges, 32-bit, big-endian, another
  * compression), a CU wanted by name rather than by address, and any
  * failure on the way fall back to libdwarf over the whole file, as before.
+ * Line tables of a file read in slices are not libdwarf's: lineprog.c
+ * runs the CU's line program (libdwarf's rows cost about 330 bytes each).
  * One difference remains: read in slices, an address that .debug_aranges
  * does not cover has no line (the whole file would look at every CU's
  * ranges; GCC's aranges cover every CU with code).
@@ -49,6 +51,7 @@
 #define LOG_PREFIX "dwarf: "
 #include "debuginfo.h"
 #include "error.h"
+#include "lineprog.h"
 #include "log.h"
 
 /*
@@ -725,6 +728,10 @@ struct unit {
 	Elf *elf;
 	Dwarf_Debug dbg;
 	Dwarf_Die cu;
+	unsigned addr_size; /* of the CU header */
+	/* built with lines: the CU's line program (line_len bytes) */
+	const unsigned char *line;
+	size_t line_len;
 };
 
 static void
@@ -901,6 +908,10 @@ unit_fill_line(struct unit *u, int fd, struct sec *s, uint64_t at)
 		err = zr_read(&r, u->img + at + off + hlen, total - hlen);
 	}
 	zr_close(&r);
+	if (!err) {
+		u->line = u->img + at + off;
+		u->line_len = total;
+	}
 	return err;
 }
 
@@ -948,6 +959,7 @@ unit_build(int fd, struct sec *secs, uint64_t cu_off, int lines, struct unit *u)
 	}
 	aoff = hlen + (ver >= 5 ? 4 : 2);
 	abbrev_off = get_le(hdr + aoff, osz);
+	u->addr_size = hdr[ver >= 5 ? hlen + 3 : hlen + 2 + osz];
 	err = read_abbrevs(fd, &secs[SEC_ABBREV], abbrev_off, &abbrev, &alen);
 	if (err)
 		goto fail;
@@ -1038,6 +1050,27 @@ struct cu_range {
 
 #define LINE_TABLES 8
 
+/*
+ * A CU's line program, copied out of its image (sliced reading), for
+ * lineprog.c to run on each question: a window's frames come back to the
+ * same few CUs, and building a CU's image costs inflating it and the
+ * string sections. Bytes (NULL when the CU has no line program) are
+ * bounded as a whole by LINE_UNIT_BYTES; a program bigger than that is
+ * never kept (it is read again for each question).
+ */
+struct line_unit {
+	int used;
+	uint64_t cu_off;
+	unsigned long stamp; /* of the last use: the least recent goes */
+	unsigned char *bytes;
+	size_t len;
+	char *comp_dir;
+	unsigned addr_size;
+};
+
+#define LINE_UNITS 8
+#define LINE_UNIT_BYTES (1u << 20)
+
 struct debuginfo {
 	char *path;
 	/* Slices (see the top): the file and its sections; else fd < 0. */
@@ -1059,7 +1092,17 @@ struct debuginfo {
 	size_t ncur;
 	struct line_table lt[LINE_TABLES];
 	unsigned lt_next;
+	/* sliced: line programs, and the string sections their names may
+	 * be in, read whole when a name first needs one */
+	struct line_unit lu[LINE_UNITS];
+	size_t lu_bytes;
+	unsigned long lu_clock;
+	unsigned char *str, *line_str;
+	size_t str_len, line_str_len;
+	int lines_libdwarf; /* tests: libdwarf's line tables, sliced too */
 };
+
+static void line_units_flush(struct debuginfo *di);
 
 static int
 whole_open(struct debuginfo *di)
@@ -1096,6 +1139,7 @@ give_up_slices(struct debuginfo *di, const char *why)
 		di->nar = 0;
 		for (int k = 0; k < SEC_N; k++)
 			sec_free_checkpoints(&di->sec[k]);
+		line_units_flush(di);
 	}
 	return whole_open(di);
 }
@@ -1173,6 +1217,7 @@ debuginfo_close(struct debuginfo *di)
 		return;
 	for (unsigned i = 0; i < LINE_TABLES; i++)
 		line_table_free(&di->lt[i]);
+	line_units_flush(di);
 	free(di->cur);
 	free(di->ar);
 	unit_free(&di->unit);
@@ -1689,6 +1734,190 @@ line_table_load(struct debuginfo *di, uint64_t off, struct line_table *t)
 	return 0;
 }
 
+/* ---- line programs, sliced (lineprog.c) -------------------------------- */
+
+static void
+line_unit_free(struct debuginfo *di, struct line_unit *lu)
+{
+	di->lu_bytes -= lu->len;
+	free(lu->bytes);
+	free(lu->comp_dir);
+	memset(lu, 0, sizeof(*lu));
+}
+
+static void
+line_units_flush(struct debuginfo *di)
+{
+	for (unsigned i = 0; i < LINE_UNITS; i++)
+		line_unit_free(di, &di->lu[i]);
+	free(di->str);
+	free(di->line_str);
+	di->str = di->line_str = NULL;
+	di->str_len = di->line_str_len = 0;
+}
+
+/* DW_AT_comp_dir of a CU DIE, copied; NULL when it has none. */
+static char *
+cu_comp_dir(Dwarf_Debug dbg, Dwarf_Die cu)
+{
+	Dwarf_Attribute a = NULL;
+	char *s = NULL, *dup = NULL;
+
+	if (dwarf_attr(cu, DW_AT_comp_dir, &a, NULL) != DW_DLV_OK)
+		return NULL;
+	/* a pointer into the section (or the DIE): not to be freed */
+	if (dwarf_formstring(a, &s, NULL) == DW_DLV_OK && s)
+		dup = strdup(s);
+	dwarf_dealloc(dbg, a, DW_DLA_ATTR);
+	return dup;
+}
+
+/* A string section read whole, for names lineprog.c could not give. */
+static int
+load_strings(struct debuginfo *di, int k, unsigned char **out, size_t *len)
+{
+	struct zread r;
+	unsigned char *buf;
+	int err;
+
+	if (*out)
+		return 0;
+	if (!di->sec[k].present || !di->sec[k].size)
+		return -ENOENT;
+	buf = malloc(di->sec[k].size);
+	if (!buf)
+		return -ENOMEM;
+	err = zr_open(&r, di->fd, &di->sec[k]);
+	if (!err)
+		err = zr_read(&r, buf, di->sec[k].size);
+	zr_close(&r);
+	if (err) {
+		free(buf);
+		return err;
+	}
+	*out = buf;
+	*len = di->sec[k].size;
+	return 0;
+}
+
+/*
+ * Run lineprog.c on a CU's program. Names in string sections (DWARF 5)
+ * make it ask for them: .debug_line_str (what GCC and LLVM use) first,
+ * .debug_str only if that was not it.
+ */
+static int
+line_unit_find(struct debuginfo *di, const unsigned char *bytes, size_t len,
+	       unsigned addr_size, const char *comp_dir, uint64_t pc,
+	       char *file, size_t flen, unsigned *line)
+{
+	for (int tries = 0;; tries++) {
+		struct lineprog_strs strs = {di->str, di->str_len, di->line_str,
+					     di->line_str_len};
+		int err = lineprog_find(bytes, len, addr_size, &strs, comp_dir,
+					pc, file, flen, line);
+
+		if (err == -EINVAL)
+			pr_debug("%s: a malformed line program", di->path);
+		if (err != -ENODATA)
+			return err == -EINVAL ? -ENOENT : err;
+		if (tries == 0 && !di->line_str)
+			err = load_strings(di, SEC_LINE_STR, &di->line_str,
+					   &di->line_str_len);
+		else if (tries < 2 && !di->str)
+			err = load_strings(di, SEC_STR, &di->str, &di->str_len);
+		if (err == -ENOMEM)
+			return err;
+		if (tries >= 2)
+			return -ENOENT;
+	}
+}
+
+/*
+ * file:line of pc from the line program of the CU at off (of its
+ * header), kept or read now. -EAGAIN: the CU could not be read alone, and
+ * di now reads the whole file.
+ */
+static int
+line_sliced(struct debuginfo *di, uint64_t off, uint64_t pc, char *file,
+	    size_t flen, unsigned *line)
+{
+	struct line_unit *lu = NULL, *lru = NULL;
+	struct unit u;
+	char *comp_dir;
+	size_t size;
+	int err;
+
+	for (unsigned i = 0; i < LINE_UNITS; i++) {
+		struct line_unit *c = &di->lu[i];
+
+		if (c->used && c->cu_off == off)
+			lu = c;
+		if (!lru || !c->used || (lru->used && c->stamp < lru->stamp))
+			lru = c;
+	}
+	if (lu) {
+		lu->stamp = ++di->lu_clock;
+		if (!lu->bytes)
+			return -ENOENT;
+		return line_unit_find(di, lu->bytes, lu->len, lu->addr_size,
+				      lu->comp_dir, pc, file, flen, line);
+	}
+	err = unit_build(di->fd, di->sec, off, 1, &u);
+	if (err == -ENOENT) {
+		/* no DW_AT_stmt_list: remember that */
+		line_unit_free(di, lru);
+		*lru = (struct line_unit){1,	off, ++di->lu_clock, NULL, 0,
+					  NULL, 0};
+		return -ENOENT;
+	}
+	if (err) {
+		err = give_up_slices(di,
+				     "a line program could not be read alone");
+		return err ? err : -EAGAIN;
+	}
+	comp_dir = cu_comp_dir(u.dbg, u.cu);
+	size = lineprog_unit_size(u.line, u.line_len);
+	if (size && size <= LINE_UNIT_BYTES) {
+		unsigned char *copy = malloc(size);
+
+		if (copy) {
+			memcpy(copy, u.line, size);
+			line_unit_free(di, lru);
+			/* the least recently used go until it fits */
+			while (di->lu_bytes + size > LINE_UNIT_BYTES) {
+				struct line_unit *old = NULL;
+
+				for (unsigned i = 0; i < LINE_UNITS; i++)
+					if (di->lu[i].used && di->lu[i].bytes &&
+					    (!old ||
+					     di->lu[i].stamp < old->stamp))
+						old = &di->lu[i];
+				line_unit_free(di, old);
+			}
+			*lru = (struct line_unit){
+				1,    off,	++di->lu_clock, copy,
+				size, comp_dir, u.addr_size};
+			di->lu_bytes += size;
+			unit_free(&u);
+			return line_unit_find(di, copy, size, lru->addr_size,
+					      lru->comp_dir, pc, file, flen,
+					      line);
+		}
+	}
+	/* too big to keep (or no memory): from the image, this once */
+	err = line_unit_find(di, u.line, u.line_len, u.addr_size, comp_dir, pc,
+			     file, flen, line);
+	free(comp_dir);
+	unit_free(&u);
+	return err;
+}
+
+void
+debuginfo_lines_libdwarf(struct debuginfo *di)
+{
+	di->lines_libdwarf = 1;
+}
+
 int
 debuginfo_line(struct debuginfo *di, uint64_t pc, char *file, size_t len,
 	       unsigned *line)
@@ -1702,6 +1931,12 @@ again:
 	if (di->fd >= 0) {
 		if (arange_find(di->ar, di->nar, pc, &off))
 			return -ENOENT;
+		if (!di->lines_libdwarf) {
+			err = line_sliced(di, off, pc, file, len, line);
+			if (err == -EAGAIN)
+				goto again; /* now on the whole file */
+			return err;
+		}
 	} else {
 		Dwarf_Off doff;
 

@@ -66,11 +66,20 @@ int debuginfo_variable(struct debuginfo *di, const char *name, uint64_t *value,
  * and line of the link-time address pc, from .debug_line: the row with the
  * greatest address <= pc whose successor in its sequence lies above pc.
  * The CU comes from .debug_aranges (else, reading the whole file, from
- * each CU's low/high pc). Line tables are kept, copied, for the last few
- * CUs asked about. -ENOENT when no line table covers pc.
+ * each CU's low/high pc). Read one CU at a time, the CU's line program is
+ * run by lineprog.c, keeping no rows; the last few CUs' programs are kept
+ * (1 MiB at most). Reading the whole file, libdwarf's line tables are
+ * kept, copied, for the last few CUs. -ENOENT when no line table covers
+ * pc.
  */
 int debuginfo_line(struct debuginfo *di, uint64_t pc, char *file, size_t len,
 		   unsigned *line);
+
+/*
+ * Tests only: answer debuginfo_line() from libdwarf's line tables (as
+ * before lineprog.c) even when di reads one CU at a time, to compare.
+ */
+void debuginfo_lines_libdwarf(struct debuginfo *di);
 
 /*
  * Call frame information from a module's runtime file: its .eh_frame

@@ -237,21 +237,22 @@ same_lines(struct debuginfo *a, struct debuginfo *b, const struct sample *s)
 {
 	unsigned found = 0;
 
-	for (unsigned i = 0; i < s->n; i++) {
+	/* each function's first byte, and its middle */
+	for (unsigned i = 0; i < 2 * s->n; i++) {
+		uint64_t pc = i % 2 ? s->pc[i / 2] : s->start[i / 2];
 		char fa[512] = "", fb[512] = "";
 		unsigned la = 0, lb = 0;
-		int ea = debuginfo_line(a, s->pc[i], fa, sizeof(fa), &la);
-		int eb = debuginfo_line(b, s->pc[i], fb, sizeof(fb), &lb);
+		int ea = debuginfo_line(a, pc, fa, sizeof(fa), &la);
+		int eb = debuginfo_line(b, pc, fb, sizeof(fb), &lb);
 
 		cr_expect_eq(ea, eb, "pc %#llx: %d, not %d",
-			     (unsigned long long)s->pc[i], ea, eb);
+			     (unsigned long long)pc, ea, eb);
 		if (ea || eb)
 			continue;
 		found++;
-		cr_expect_str_eq(fa, fb, "pc %#llx",
-				 (unsigned long long)s->pc[i]);
+		cr_expect_str_eq(fa, fb, "pc %#llx", (unsigned long long)pc);
 		cr_expect_eq(la, lb, "pc %#llx: line %u, not %u",
-			     (unsigned long long)s->pc[i], la, lb);
+			     (unsigned long long)pc, la, lb);
 	}
 	return found;
 }
@@ -269,8 +270,8 @@ lines_agree(const char *dwarf_file, const char *symfile, unsigned every)
 		     dwarf_file);
 	found = same_lines(one, all, &s);
 	/* every function of a -g build has a line; allow for asm ones */
-	cr_expect_geq(found, s.n * 3 / 4, "%s: lines for %u of %u pcs",
-		      dwarf_file, found, s.n);
+	cr_expect_geq(found, 2 * s.n * 3 / 4, "%s: lines for %u of %u pcs",
+		      dwarf_file, found, 2 * s.n);
 	cr_expect_eq(debuginfo_sliced(one), 1,
 		     "%s: line tables were not read one CU at a time",
 		     dwarf_file);
@@ -296,6 +297,84 @@ Test(debuginfo, executable_lines_from_one_cu_at_a_time)
 
 	target_path("callchain", prog, sizeof(prog));
 	lines_agree(prog, prog, 1);
+}
+
+/* Sort s by address: neighbours share a CU, read once. */
+static void
+sort_sample(struct sample *s)
+{
+	for (unsigned i = 1; i < s->n; i++)
+		for (unsigned j = i; j > 0 && s->start[j - 1] > s->start[j];
+		     j--) {
+			uint64_t a = s->start[j], b = s->size[j], c = s->pc[j];
+
+			s->start[j] = s->start[j - 1];
+			s->size[j] = s->size[j - 1];
+			s->pc[j] = s->pc[j - 1];
+			s->start[j - 1] = a;
+			s->size[j - 1] = b;
+			s->pc[j - 1] = c;
+		}
+}
+
+/*
+ * lineprog.c decodes line programs as libdwarf's line tables read them
+ * (what debuginfo_line() used before): the same file and line at the
+ * first byte and the middle of every function, both reading one CU at
+ * a time.
+ */
+static void
+lines_as_libdwarf(const char *dwarf_file, const char *symfile, unsigned every)
+{
+	static struct sample s;
+	struct debuginfo *ours, *theirs;
+	unsigned found;
+
+	sample_functions(symfile, every, &s);
+	sort_sample(&s);
+	cr_assert_eq(debuginfo_open(dwarf_file, &ours), 0, "%s", dwarf_file);
+	cr_assert_eq(debuginfo_open(dwarf_file, &theirs), 0, "%s",
+		     dwarf_file);
+	debuginfo_lines_libdwarf(theirs);
+	found = same_lines(ours, theirs, &s);
+	cr_expect_geq(found, 2 * s.n * 3 / 4, "%s: lines for %u of %u pcs",
+		      dwarf_file, found, 2 * s.n);
+	cr_expect_eq(debuginfo_sliced(ours), 1, "%s", dwarf_file);
+	cr_expect_eq(debuginfo_sliced(theirs), 1, "%s", dwarf_file);
+	debuginfo_close(ours);
+	debuginfo_close(theirs);
+}
+
+/* This system's libc at every function; bullseye's (DWARF 4) and trixie's
+ * at every 4th */
+ParameterizedTestParameters(debuginfo, libc_lines_as_libdwarf)
+{
+	static struct version versions[] = {{""}, {"2.31"}, {"2.41"}};
+
+	return cr_make_param_array(struct version, versions,
+				   sizeof(versions) / sizeof(versions[0]));
+}
+
+ParameterizedTest(struct version *v, debuginfo, libc_lines_as_libdwarf,
+		  .timeout = 300)
+{
+	char path[PATH_MAX];
+	uint64_t pc;
+
+	libc_debug_file(v->v, path, sizeof(path), &pc);
+	lines_as_libdwarf(path, path, *v->v ? 4 : 1);
+}
+
+Test(debuginfo, executable_lines_as_libdwarf_at_every_function)
+{
+	const char *const names[] = {"callchain", "callchain-o2",
+				     "callchain-nopie"};
+	char prog[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		target_path(names[i], prog, sizeof(prog));
+		lines_as_libdwarf(prog, prog, 1);
+	}
 }
 
 /*
