@@ -33,7 +33,7 @@
 # A monitored round finds the clients' backends (children of the
 # postmaster whose title names the database), starts one
 # `leakattach -p PID --interval 5 --log-dir DIR --json` per backend, and
-# stops them with SIGINT MARGIN seconds before pgbench ends (2 s: a
+# stops them with SIGINT MARGIN seconds before pgbench ends (6 s: a
 # monitor still running when its backend exits would fail with exit 2,
 # "the target exited"); each must exit 0 or 1. Their JSON gives the
 # windows opened. The backends must be untraced and running afterwards.
@@ -69,7 +69,11 @@ clients=4
 jobs=2
 scale=10
 interval=5
-margin=2
+# A monitor's exit releases the uprobe probes it kept across windows
+# (about 80 ms a probe, serialised in the kernel: 1-4 s for 4 monitors);
+# pgbench must still run meanwhile, or it ends, this shell reaps it and
+# its CPU time lands in the monitors' figure (children_ticks()).
+margin=6
 select_only=0
 configs="auto auto-tracefs off"
 keep=""

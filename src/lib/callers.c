@@ -46,6 +46,7 @@
 #include "int3.h"
 #include "log.h"
 #include "modules.h"
+#include "procinfo.h"
 #include "session.h"
 #include "snapshot.h"
 #include "tracee.h"
@@ -87,6 +88,15 @@
  * max_ms + follow_ms: the backend's bound on time.
  */
 #define DEF_FOLLOW_MS 15u
+/*
+ * A target that keeps several cores busy loses a window's length on each
+ * of them (every thread that allocates traps): measured 150 ms of its
+ * work per default window with 8 threads on 2 cores, against 26-40 ms
+ * with 1 thread. So the default window is divided by the cores the target
+ * kept busy since the last window (or the session's start), down to
+ * SCALED_MIN_MS each for sampling and following.
+ */
+#define SCALED_MIN_MS 5u
 #define FOLLOW_MIN_CALLS 64u
 #define FOLLOW_HITS_FACTOR 8u
 #define FOLLOW_HITS_MAX 1000000u
@@ -697,6 +707,41 @@ run_window(struct la_callers *c, struct la_session *s,
 	return run_int3(c, s->pid, o);
 }
 
+/*
+ * The cores the target kept busy since the last reading (its CPU time
+ * over the time passed), and a new reading. Over less than a second
+ * (a check's first window, a few ms after the session began: the clock
+ * ticks are 10 ms) its average over its life so far; 0 when unknown.
+ */
+static double
+busy_cores(struct la_session *s)
+{
+	uint64_t cpu, age, now = la_now_ns();
+	double busy = 0;
+
+	if (procinfo_cpu_ns(s->pid, &cpu, &age))
+		return 0;
+	if (s->cpu_at_ns && now > s->cpu_at_ns + 1000000000ull &&
+	    cpu >= s->cpu_ns)
+		busy = (double)(cpu - s->cpu_ns) / (double)(now - s->cpu_at_ns);
+	else if (age > 1000000000ull)
+		busy = (double)cpu / (double)age;
+	s->cpu_ns = cpu;
+	s->cpu_at_ns = now;
+	return busy;
+}
+
+static unsigned
+scaled_ms(unsigned ms, double busy)
+{
+	unsigned v;
+
+	if (busy <= 1.0)
+		return ms;
+	v = (unsigned)((double)ms / busy + 0.5);
+	return v < SCALED_MIN_MS ? SCALED_MIN_MS : v;
+}
+
 int
 la_callers_sample(struct la_session *s, const struct la_callers_opts *opts,
 		  struct la_callers **out)
@@ -704,6 +749,7 @@ la_callers_sample(struct la_session *s, const struct la_callers_opts *opts,
 	struct la_callers_opts o = {0};
 	struct la_callers *c;
 	struct timespec now;
+	double busy;
 	int err;
 
 	la_error_clear();
@@ -718,9 +764,11 @@ la_callers_sample(struct la_session *s, const struct la_callers_opts *opts,
 		return la_fail(-EINVAL, "unknown allocation functions %#x",
 			       o.functions);
 	o.max_hits = o.max_hits ? o.max_hits : DEF_MAX_HITS;
-	o.max_ms = o.max_ms ? o.max_ms : DEF_MAX_MS;
+	busy = busy_cores(s);
+	o.max_ms = o.max_ms ? o.max_ms : scaled_ms(DEF_MAX_MS, busy);
 	o.max_threads = o.max_threads ? o.max_threads : DEF_MAX_THREADS;
-	o.follow_ms = o.follow_ms ? o.follow_ms : DEF_FOLLOW_MS;
+	o.follow_ms =
+		o.follow_ms ? o.follow_ms : scaled_ms(DEF_FOLLOW_MS, busy);
 	o.functions = o.functions ? o.functions : LA_ALLOC_DEFAULT;
 	c = calloc(1, sizeof(*c));
 	if (!c || alloc_tables(c)) {

@@ -4,11 +4,13 @@
  * diagnose_attach_eperm(): say which rule refused us and what to do.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -233,6 +235,52 @@ procinfo_explain_eperm(pid_t pid)
 		-EPERM,
 		"permission denied attaching to process %d: run leakattach as root or with CAP_SYS_PTRACE (in a container, add the SYS_PTRACE capability)",
 		(int)pid);
+}
+
+int
+procinfo_cpu_ns(pid_t pid, uint64_t *ns, uint64_t *age)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st, start;
+	long hz = sysconf(_SC_CLK_TCK);
+	struct timespec boot;
+	uint64_t tick;
+	ssize_t n;
+	int fd;
+
+	*ns = 0;
+	if (age)
+		*age = 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	buf[n] = '\0';
+	/* after the command name, which may hold spaces and parentheses */
+	p = strrchr(buf, ')');
+	/* state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
+	 * cmajflt utime stime cutime cstime priority nice num_threads
+	 * itrealvalue starttime (proc(5), fields 3 to 22) */
+	if (!p || hz <= 0 ||
+	    sscanf(p + 1,
+		   " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu",
+		   &ut, &st, &start) != 3)
+		return -EIO;
+	tick = 1000000000ull / (uint64_t)hz;
+	*ns = (uint64_t)(ut + st) * tick;
+	/* starttime counts from boot, as CLOCK_BOOTTIME does */
+	if (age && !clock_gettime(CLOCK_BOOTTIME, &boot)) {
+		uint64_t now = (uint64_t)boot.tv_sec * 1000000000ull +
+			       (uint64_t)boot.tv_nsec;
+
+		if (now > start * tick)
+			*age = now - start * tick;
+	}
+	return 0;
 }
 
 void

@@ -19,6 +19,13 @@ int procinfo_check(pid_t pid, pid_t *tgid);
 int procinfo_explain_eperm(pid_t pid);
 /* The process has exited (gone, or a zombie). */
 int procinfo_gone(pid_t pid);
+/*
+ * CPU time the process has used, user and system, all its threads (the
+ * utime and stime of /proc/PID/stat), in ns: the kernel counts in clock
+ * ticks (10 ms at USER_HZ 100); age (may be NULL) gets the time since it
+ * started. Returns 0 or -errno.
+ */
+int procinfo_cpu_ns(pid_t pid, uint64_t *ns, uint64_t *age);
 /* VmRSS and VmHWM in bytes (0 when unknown). */
 void procinfo_memory(pid_t pid, uint64_t *rss, uint64_t *hwm);
 /*

@@ -173,6 +173,8 @@ la_session_open(pid_t pid, const struct la_session_opts *opts,
 		return la_fail(-ENOMEM, "out of memory");
 	s->pid = tgid;
 	s->stop_timeout_ms = o.stop_timeout_ms ? o.stop_timeout_ms : 2000;
+	if (!procinfo_cpu_ns(s->pid, &s->cpu_ns, NULL))
+		s->cpu_at_ns = la_now_ns();
 	err = procmaps_read(s->pid, &maps);
 	if (err) {
 		err = read_error(s->pid, err == -ENOENT ? -ESRCH : err);

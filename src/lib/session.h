@@ -36,6 +36,12 @@ struct la_session {
 	 * next (uprobe.h): released by la_session_close(). NULL: none.
 	 */
 	struct uprobe_probes *uprobes;
+	/*
+	 * The target's CPU time (procinfo_cpu_ns()) and CLOCK_MONOTONIC
+	 * when it was read: at the session's start, then at each callers
+	 * window, which asks how many cores the target kept busy since.
+	 */
+	uint64_t cpu_ns, cpu_at_ns;
 };
 
 struct tracee_set;
