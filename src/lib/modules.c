@@ -49,6 +49,7 @@ enum { UNTRIED = 0, READY = 1, FAILED = -1 };
 struct mod {
 	struct module pub; /* first: modules_find() hands out &pub */
 	struct mapping first; /* lowest mapping (first.path = pub.path) */
+	uint64_t map_end; /* end of its last mapping, before mod_elf() */
 	uint64_t inode;
 	int has_offset0; /* one of its mappings maps file offset 0 */
 	int elf_state;
@@ -68,6 +69,7 @@ struct mod {
 };
 
 struct modules {
+	unsigned refs; /* modules_ref() */
 	pid_t pid;
 	char root[64]; /* "/proc/PID/root" */
 	struct mod *v; /* sorted by start, not overlapping */
@@ -104,6 +106,7 @@ build_modules(struct modules *m, const struct maps *maps)
 		    mp->start >= cur->pub.end &&
 		    !(mp->offset == 0 && cur->has_offset0)) {
 			cur->pub.end = mp->end;
+			cur->map_end = mp->end;
 			cur->has_offset0 |= mp->offset == 0;
 			cur_exec |= !!(mp->prot & MAP_X);
 			continue;
@@ -125,34 +128,47 @@ build_modules(struct modules *m, const struct maps *maps)
 		snprintf(cur->pub.path, sizeof(cur->pub.path), "%s", mp->path);
 		cur->pub.start = mp->start;
 		cur->pub.end = mp->end;
+		cur->map_end = mp->end;
 		/* A first guess until the ELF file says where its PT_LOAD is. */
 		cur->pub.bias = mp->start - mp->offset;
 		cur->first = *mp;
-		cur->first.path = cur->pub.path;
 		cur->inode = mp->inode;
 		cur->has_offset0 = mp->offset == 0;
 		cur_exec = !!(mp->prot & MAP_X);
 	}
 	if (cur && !cur_exec)
 		m->n--;
+	/* only now: m->v moved as it grew */
+	for (size_t i = 0; i < m->n; i++)
+		m->v[i].first.path = m->v[i].pub.path;
 	return 0;
+}
+
+static int
+read_modules(struct modules *m)
+{
+	struct maps maps = {0};
+	int err;
+
+	err = procmaps_read(m->pid, &maps);
+	if (!err)
+		err = build_modules(m, &maps);
+	procmaps_free(&maps);
+	return err;
 }
 
 int
 modules_open(pid_t pid, struct modules **out)
 {
 	struct modules *m = calloc(1, sizeof(*m));
-	struct maps maps = {0};
 	int err;
 
 	if (!m)
 		return -ENOMEM;
+	m->refs = 1;
 	m->pid = pid;
 	snprintf(m->root, sizeof(m->root), "/proc/%d/root", (int)pid);
-	err = procmaps_read(pid, &maps);
-	if (!err)
-		err = build_modules(m, &maps);
-	procmaps_free(&maps);
+	err = read_modules(m);
 	if (err) {
 		modules_close(m);
 		return err;
@@ -161,22 +177,89 @@ modules_open(pid_t pid, struct modules **out)
 	return 0;
 }
 
+static void
+mod_free(struct mod *d)
+{
+	free(d->syms);
+	debuginfo_cfi_close(d->cfi);
+	debuginfo_close(d->di);
+	elffile_close(d->dbg);
+	elffile_close(d->elf);
+}
+
+static void
+mods_free(struct mod *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		mod_free(&v[i]);
+	free(v);
+}
+
+struct modules *
+modules_ref(struct modules *m)
+{
+	m->refs++;
+	return m;
+}
+
 void
 modules_close(struct modules *m)
 {
-	if (!m)
+	if (!m || --m->refs)
 		return;
-	for (size_t i = 0; i < m->n; i++) {
-		struct mod *d = &m->v[i];
-
-		free(d->syms);
-		debuginfo_cfi_close(d->cfi);
-		debuginfo_close(d->di);
-		elffile_close(d->dbg);
-		elffile_close(d->elf);
-	}
-	free(m->v);
+	mods_free(m->v, m->n);
 	free(m);
+}
+
+/* The same file mapped at the same place in the same way. */
+static int
+same_mod(const struct mod *a, const struct mod *b)
+{
+	return a->first.start == b->first.start &&
+	       a->first.offset == b->first.offset &&
+	       a->first.dev_major == b->first.dev_major &&
+	       a->first.dev_minor == b->first.dev_minor &&
+	       a->first.deleted == b->first.deleted && a->inode == b->inode &&
+	       a->map_end == b->map_end && a->has_offset0 == b->has_offset0 &&
+	       !strcmp(a->pub.path, b->pub.path);
+}
+
+/*
+ * Both lists are sorted by start: a module that is still mapped as it
+ * was moves with what it has loaded (files, symbols, CFI, line tables
+ * and their inflater checkpoints), the others go.
+ */
+int
+modules_refresh(struct modules *m)
+{
+	struct modules fresh = {.pid = m->pid};
+	size_t j = 0;
+	int err;
+
+	memcpy(fresh.root, m->root, sizeof(fresh.root));
+	err = read_modules(&fresh);
+	if (err) {
+		mods_free(fresh.v, fresh.n);
+		return err;
+	}
+	for (size_t i = 0; i < fresh.n; i++) {
+		struct mod *d = &fresh.v[i];
+
+		while (j < m->n && m->v[j].first.start < d->first.start)
+			j++;
+		if (j == m->n || !same_mod(&m->v[j], d))
+			continue;
+		*d = m->v[j];
+		d->first.path = d->pub.path;
+		memset(&m->v[j++], 0, sizeof(*m->v));
+		/* mod_elf() grew it, never into the next module */
+		if (i + 1 < fresh.n && d->pub.end > fresh.v[i + 1].pub.start)
+			d->pub.end = fresh.v[i + 1].pub.start;
+	}
+	mods_free(m->v, m->n);
+	m->v = fresh.v;
+	m->n = fresh.n;
+	return 0;
 }
 
 /* mod as handed out by modules_find(), checked to be one of m's. */

@@ -33,8 +33,19 @@ struct symbol_hit {
 	int is_function; /* STT_FUNC (else STT_OBJECT or other) */
 };
 
-/* Read /proc/PID/maps into the module list. -ESRCH, -ENOMEM... */
+/*
+ * Read /proc/PID/maps into the module list. -ESRCH, -ENOMEM...
+ * modules_ref() shares m (one more modules_close() before it goes); the
+ * sharers use it from one thread at a time.
+ */
 int modules_open(pid_t pid, struct modules **out);
+struct modules *modules_ref(struct modules *m);
+/*
+ * Read /proc/PID/maps again: modules still mapped as they were keep what
+ * was loaded for them (the next window resolves at no cost), the others
+ * are opened anew on first use. On error m is unchanged.
+ */
+int modules_refresh(struct modules *m);
 void modules_close(struct modules *m);
 
 /* The module that maps addr, or NULL. */

@@ -207,6 +207,14 @@ fail:
 	return la_fail_default(err);
 }
 
+int
+session_modules(struct la_session *s)
+{
+	if (s->mods)
+		return modules_refresh(s->mods);
+	return modules_open(s->pid, &s->mods);
+}
+
 void
 la_session_close(struct la_session *s)
 {

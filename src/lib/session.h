@@ -26,8 +26,9 @@ struct la_session {
 	struct malloc_layout layout;
 	struct malloc_code code;
 	/*
-	 * The target's modules as mapped when snapshot mods_time was
-	 * taken (types.c; opened again for a newer snapshot), or NULL.
+	 * The target's modules (session_modules()), or NULL; as mapped
+	 * when snapshot mods_time was taken (types.c) or at the last
+	 * callers window, whichever came later.
 	 */
 	struct modules *mods;
 	int64_t mods_time;
@@ -45,6 +46,13 @@ struct la_session {
 };
 
 struct tracee_set;
+
+/*
+ * s->mods as the target maps its files now: opened, or refreshed
+ * (modules_refresh(): what was loaded for unchanged modules is kept, so
+ * that each window and snapshot does not read the same files again).
+ */
+int session_modules(struct la_session *s);
 
 enum settle_for {
 	SETTLE_WALK, /* before a walk */

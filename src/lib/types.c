@@ -133,19 +133,15 @@ read_words(struct la_session *s, const uint64_t *addrs, unsigned n,
 
 /* The modules as mapped now, once per snapshot. */
 static int
-session_modules(struct la_session *s, const struct la_snapshot *snap)
+snapshot_modules(struct la_session *s, const struct la_snapshot *snap)
 {
-	struct modules *m;
 	int err;
 
 	if (s->mods && s->mods_time == snap->info.time_unix_ns)
 		return 0;
-	err = modules_open(s->pid, &m);
+	err = session_modules(s);
 	if (err)
 		return err;
-	if (s->mods)
-		modules_close(s->mods);
-	s->mods = m;
 	s->mods_time = snap->info.time_unix_ns;
 	return 0;
 }
@@ -349,7 +345,7 @@ la_types_of(struct la_session *s, const struct la_snapshot *snap,
 		err = la_fail(-ENOMEM, "out of memory");
 		goto out;
 	}
-	err = session_modules(s, snap);
+	err = snapshot_modules(s, snap);
 	if (!err)
 		err = read_words(s, w->addrs, w->n, words, ok);
 	if (err == -ESRCH) {

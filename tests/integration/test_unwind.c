@@ -21,6 +21,10 @@
  *  - frame_pointers: with CFI switched off, on a chain that blocks in a
  *    function of its own (every frame has a frame pointer).
  *
+ * After dlopen() and dlclose() in callchain: a refresh of the modules keeps
+ * what unchanged modules loaded and follows the library in and out. On
+ * Debian's python3 with over 32 modules: the executable's symbols.
+ *
  * Without a process: symbols and lines of this very test program, C++
  * demangling, and an unwinder fed garbage (random stacks and registers,
  * truncated copies, frame-pointer loops) that must end every walk without
@@ -389,6 +393,135 @@ Test(unwind, debug_pie_cfi_names_lines_and_gdb, .timeout = 180)
 			cr_expect_str_eq(name_of(&u, (unsigned)(c + k)),
 					 gdb[gc + k], "frame %d", c + k);
 		cr_expect_str_eq(gdb[ng - 1], name_of(&u, u.n - 1));
+	}
+	modules_close(m);
+	cr_expect_eq(target_stop(&t), 0);
+}
+
+/*
+ * A session keeps its modules from one callers window to the next and
+ * refreshes them (modules_refresh()): what an unchanged module loaded
+ * stays (the same ELF file, not read again), a library loaded since is
+ * found, one unloaded since is gone, and the chain unwinds and resolves
+ * to the same lines as before.
+ */
+Test(unwind, refresh_keeps_what_is_loaded_and_follows_dlopen, .timeout = 60)
+{
+	struct target t;
+	struct announced an;
+	struct modules *m;
+	struct unwound u;
+	struct symbol_hit hit;
+	const struct module *exe;
+	struct elffile *exe_elf;
+	unsigned long long sym;
+	int c;
+
+	start_callchain(&t, "callchain", 0, &an);
+	cr_assert_eq(modules_open(t.pid, &m), 0);
+	unwind_target(t.pid, m, 0, &u);
+	c = check_chain(&u, &an, UNWIND_CFI);
+	check_lines(&u, c, "chain_c");
+	exe = modules_find(m, an.main);
+	cr_assert(exe);
+	exe_elf = modules_elf(m, exe);
+	cr_assert(exe_elf);
+
+	cr_assert_eq(target_send(&t, "dlopen libz.so.1 zlibVersion"), 0);
+	cr_assert_eq(target_read_line(&t, 5000), 0, "%s", t.line);
+	cr_assert_eq(sscanf(t.line, "dl zlibVersion=%llx", &sym), 1, "%s",
+		     t.line);
+	cr_expect_null(modules_find(m, sym), "libz known before the refresh");
+	cr_assert_eq(modules_refresh(m), 0);
+	exe = modules_find(m, an.main);
+	cr_assert(exe);
+	cr_expect_eq(modules_elf(m, exe), exe_elf,
+		     "the executable was opened again");
+	cr_assert_eq(modules_symbol(m, sym, &hit), 0, "no symbol at %#llx",
+		     sym);
+	cr_expect_str_eq(hit.name, "zlibVersion");
+	cr_expect_eq(hit.offset, 0);
+	unwind_target(t.pid, m, 0, &u);
+	c = check_chain(&u, &an, UNWIND_CFI);
+	check_outermost(&u);
+	check_lines(&u, c, "chain_c");
+
+	cr_assert_eq(target_send(&t, "dlclose"), 0);
+	cr_assert_eq(target_read_line(&t, 5000), 0, "%s", t.line);
+	cr_assert_str_eq(t.line, "closed");
+	cr_assert_eq(modules_refresh(m), 0);
+	cr_expect_null(modules_find(m, sym), "libz is still there");
+	cr_expect_eq(modules_elf(m, modules_find(m, an.main)), exe_elf);
+	modules_close(m);
+	cr_expect_eq(target_stop(&t), 0);
+}
+
+/* Files with code mapped by pid. */
+static unsigned
+code_files(pid_t pid)
+{
+	char path[64], line[1024], seen[128][256];
+	unsigned n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "r");
+	cr_assert(f);
+	while (fgets(line, sizeof(line), f) && n < 128) {
+		char perms[8], file[256] = "";
+		unsigned i;
+
+		if (sscanf(line, "%*s %7s %*s %*s %*s %255s", perms, file) < 2 ||
+		    perms[2] != 'x' || file[0] != '/')
+			continue;
+		for (i = 0; i < n && strcmp(seen[i], file); i++)
+			;
+		if (i == n)
+			snprintf(seen[n++], sizeof(seen[0]), "%s", file);
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * More modules than the first table holds (32): the table moves as it
+ * grows, and the executable (the first module) must still be opened by
+ * its own path. Debian's python3 with many extension modules imported;
+ * it says where Py_Initialize is (its executable exports it).
+ */
+Test(unwind, many_modules_keep_the_executables_symbols, .timeout = 60)
+{
+	const char *argv[] = {
+		"-c",
+		"import sys, ctypes, ssl, sqlite3, decimal, json, hashlib, zlib\n"
+		"import bz2, lzma, curses, readline, uuid, socket, select, mmap\n"
+		"import array, math, cmath, datetime, csv, pickle, struct, grp\n"
+		"import unicodedata, asyncio, multiprocessing, binascii, fcntl\n"
+		"import resource, termios, xml.etree.ElementTree\n"
+		"a = ctypes.cast(ctypes.pythonapi.Py_Initialize, ctypes.c_void_p)\n"
+		"sys.stdout.write('ready %#x\\n' % a.value); sys.stdout.flush()\n"
+		"sys.stdin.readline()\n",
+		NULL};
+	struct target t;
+	struct modules *m;
+	struct symbol_hit hit;
+	const struct module *mod;
+	unsigned long long addr;
+
+	cr_assert_eq(target_start(&t, "/usr/bin/python3", argv, NULL), 0);
+	cr_assert_eq(target_read_line(&t, 30000), 0, "%s", t.line);
+	cr_assert_eq(sscanf(t.line, "ready %llx", &addr), 1, "%s", t.line);
+	cr_assert_gt(code_files(t.pid), 32, "too few modules for the test");
+	cr_assert_eq(modules_open(t.pid, &m), 0);
+	for (int refreshed = 0; refreshed < 2; refreshed++) {
+		if (refreshed)
+			cr_assert_eq(modules_refresh(m), 0);
+		mod = modules_find(m, addr);
+		cr_assert(mod, "no module maps %#llx", addr);
+		cr_expect(strstr(mod->path, "/python3"), "%s", mod->path);
+		cr_assert_eq(modules_symbol(m, addr, &hit), 0,
+			     "no symbol at %#llx in %s", addr, mod->path);
+		cr_expect_str_eq(hit.name, "Py_Initialize");
 	}
 	modules_close(m);
 	cr_expect_eq(target_stop(&t), 0);

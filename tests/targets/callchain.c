@@ -18,12 +18,16 @@
  * ADDR: the functions' runtime addresses; line_X: the line of the call
  * made in X (line_c: the call of read or raw_read). Commands on stdin, one
  * per line, each read at the end of the chain: "ping" is answered "pong"
- * (the chain returns to main and goes down again); "quit" and end of file
- * exit. Never sanitized, like every target; no stdio.
+ * (the chain returns to main and goes down again); "dlopen LIB SYM" loads
+ * LIB and answers "dl SYM=ADDR" ("error ..." when it cannot), "dlclose"
+ * unloads it again ("closed"), for tests of a target whose modules change;
+ * "quit" and end of file exit. Never sanitized, like every target; no
+ * stdio.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dlfcn.h>
 #include <stdio.h> /* snprintf() only */
 #include <string.h>
 #include <sys/syscall.h>
@@ -95,6 +99,38 @@ chain_a(int fd)
 	return n;
 }
 
+/* The library of "dlopen LIB SYM": one at a time. */
+static void *dl_handle;
+
+static const char *
+dl_open(char *arg)
+{
+	static char line[256];
+	char *sym = strchr(arg, ' ');
+	void *addr;
+
+	if (dl_handle || !sym)
+		return "error dlopen LIB SYM, one at a time\n";
+	*sym++ = '\0';
+	dl_handle = dlopen(arg, RTLD_NOW | RTLD_LOCAL);
+	if (!dl_handle)
+		return "error cannot load it\n";
+	addr = dlsym(dl_handle, sym);
+	if (!addr)
+		return "error no such symbol\n";
+	snprintf(line, sizeof(line), "dl %s=%p\n", sym, addr);
+	return line;
+}
+
+static const char *
+dl_close(void)
+{
+	if (!dl_handle || dlclose(dl_handle))
+		return "error nothing to close\n";
+	dl_handle = NULL;
+	return "closed\n";
+}
+
 int
 main(int argc, char **argv)
 {
@@ -121,8 +157,14 @@ main(int argc, char **argv)
 			*nl = '\0';
 		if (!strcmp(cmd, "quit"))
 			break;
-		say(!strcmp(cmd, "ping") ? "pong\n"
-					 : "error unknown command\n");
+		if (!strcmp(cmd, "ping"))
+			say("pong\n");
+		else if (!strncmp(cmd, "dlopen ", 7))
+			say(dl_open(cmd + 7));
+		else if (!strcmp(cmd, "dlclose"))
+			say(dl_close());
+		else
+			say("error unknown command\n");
 	}
 	sink = n;
 	return 0;
