@@ -745,7 +745,12 @@ LA_API LA_MUST_CHECK int la_callers_check(struct la_callers *c,
 /*
  * The stacks: by attributed bytes after la_callers_check(), by sampled
  * bytes before, most first. la_callers_get returns -ENOENT when i is out
- * of range.
+ * of range. A stack's frames are named (module, function, file:line) the
+ * first time it is asked for, from the target's files as it maps them
+ * then, with what its session has read of them (the session may be
+ * closed before): a window names nothing it is not asked for. A
+ * la_callers and its session are used by one thread at a time,
+ * la_callers_get included.
  */
 LA_API unsigned la_callers_count(const struct la_callers *c);
 LA_API int la_callers_get(const struct la_callers *c, unsigned i,

@@ -151,7 +151,7 @@ struct cstack {
 	unsigned surviving;
 	uint64_t surviving_bytes;
 	uint64_t attributed_bytes; /* after the check: beyond chance */
-	struct la_frame *frames; /* resolved once the window is over */
+	struct la_frame *frames; /* named on first use (stack_name()) */
 };
 
 struct la_callers {
@@ -170,7 +170,17 @@ struct la_callers {
 	unsigned n_probes;
 	/* after the check: the control group per size class */
 	unsigned *ctl_n, *ctl_reused;
-	struct modules *mods; /* during la_callers_sample() only */
+	/*
+	 * The modules: the session's, shared (modules_ref()), for the
+	 * window's unwinding and for the names of the frames on first use
+	 * (stack_name()); opened then for a window read from a file. With
+	 * the frames named so far (a cache: the same return addresses recur
+	 * in many stacks). Both go once every stack is named.
+	 */
+	struct modules *mods;
+	int mods_failed;
+	struct la_frame *seen;
+	unsigned n_seen, cap_seen, n_named;
 	/*
 	 * During the window: calls are sampled from the first event's time
 	 * until max_ms or max_hits (sample_end); the frees of the sampled
@@ -414,48 +424,62 @@ resolve_frame(struct modules *m, uint64_t pc, struct la_frame *fr)
 		fr->file[0] = '\0';
 }
 
-/* A small cache, as the same return addresses recur in many stacks. */
-static int
-resolve_all(struct la_callers *c)
+/* pc named: from the cache, or resolved now and kept in it. */
+static void
+name_pc(struct la_callers *c, uint64_t pc, struct la_frame *out)
 {
-	unsigned cap = 64, n = 0;
-	struct la_frame *seen = malloc(cap * sizeof(*seen));
-
-	if (!seen)
-		return -ENOMEM;
-	for (unsigned s = 0; s < c->n_stacks; s++) {
-		struct cstack *st = &c->stacks[s];
-
-		st->frames =
-			calloc(st->n_pcs ? st->n_pcs : 1, sizeof(*st->frames));
-		if (!st->frames) {
-			free(seen);
-			return -ENOMEM;
+	for (unsigned j = 0; j < c->n_seen; j++)
+		if (c->seen[j].pc == pc) {
+			*out = c->seen[j];
+			return;
 		}
-		for (unsigned i = 0; i < st->n_pcs; i++) {
-			unsigned j;
-
-			for (j = 0; j < n && seen[j].pc != st->pcs[i]; j++)
-				;
-			if (j == n) {
-				if (n == cap) {
-					void *nv = realloc(
-						seen, 2 * cap * sizeof(*seen));
-
-					if (!nv) {
-						free(seen);
-						return -ENOMEM;
-					}
-					seen = nv;
-					cap *= 2;
-				}
-				resolve_frame(c->mods, st->pcs[i], &seen[n++]);
-			}
-			st->frames[i] = seen[j];
-		}
+	if (c->mods) {
+		resolve_frame(c->mods, pc, out);
+	} else {
+		memset(out, 0, sizeof(*out));
+		out->pc = pc;
 	}
-	free(seen);
-	return 0;
+	if (c->n_seen == c->cap_seen) {
+		unsigned cap = c->cap_seen ? 2 * c->cap_seen : 64;
+		void *nv = realloc(c->seen, cap * sizeof(*c->seen));
+
+		if (!nv)
+			return; /* named, not kept */
+		c->seen = nv;
+		c->cap_seen = cap;
+	}
+	c->seen[c->n_seen++] = *out;
+}
+
+/*
+ * The frames of st named, on first use: a window names none of them, as
+ * most windows are never reported (their names cost leakattach more CPU
+ * than the window: the line tables of a compressed debug file are
+ * inflated to the unit), and a report names only what it shows. The
+ * modules are the session's as the target maps its files then (a library
+ * unmapped since leaves its frames with addresses only), or for a window
+ * read from a file opened now; let go once every stack is named. Without
+ * memory the frames stay unnamed.
+ */
+static void
+stack_name(struct la_callers *c, struct cstack *st)
+{
+	if (st->frames)
+		return;
+	st->frames = calloc(st->n_pcs ? st->n_pcs : 1, sizeof(*st->frames));
+	if (!st->frames)
+		return;
+	if (!c->mods && !c->mods_failed && modules_open(c->info.pid, &c->mods))
+		c->mods_failed = 1;
+	for (unsigned i = 0; i < st->n_pcs; i++)
+		name_pc(c, st->pcs[i], &st->frames[i]);
+	if (++c->n_named == c->n_stacks) {
+		modules_close(c->mods);
+		c->mods = NULL;
+		free(c->seen);
+		c->seen = NULL;
+		c->n_seen = c->cap_seen = 0;
+	}
 }
 
 static int
@@ -763,8 +787,8 @@ la_callers_sample(struct la_session *s, const struct la_callers_opts *opts,
 	if (o.functions & ~((1u << ALLOC_FREE) - 1))
 		return la_fail(-EINVAL, "unknown allocation functions %#x",
 			       o.functions);
-	o.max_hits = o.max_hits ? o.max_hits : DEF_MAX_HITS;
 	busy = busy_cores(s);
+	o.max_hits = o.max_hits ? o.max_hits : DEF_MAX_HITS;
 	o.max_ms = o.max_ms ? o.max_ms : scaled_ms(DEF_MAX_MS, busy);
 	o.max_threads = o.max_threads ? o.max_threads : DEF_MAX_THREADS;
 	o.follow_ms =
@@ -779,8 +803,12 @@ la_callers_sample(struct la_session *s, const struct la_callers_opts *opts,
 	c->max_hits = o.max_hits;
 	c->max_ns = (uint64_t)o.max_ms * 1000000u;
 	c->follow_ns = (uint64_t)o.follow_ms * 1000000u;
-	/* the modules before the probes exist: the window starts at once */
-	err = modules_open(s->pid, &c->mods);
+	/*
+	 * The modules before the probes exist: the window starts at once.
+	 * The session's, kept from the last window: their symbols, CFI and
+	 * line tables are read once per run, not once per window.
+	 */
+	err = session_modules(s);
 	if (err) {
 		la_callers_free(c);
 		if (err == -ESRCH)
@@ -790,15 +818,12 @@ la_callers_sample(struct la_session *s, const struct la_callers_opts *opts,
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	c->info.time_unix_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	c->mods = modules_ref(s->mods);
 	err = run_window(c, s, &o);
 	if (!err) {
 		chunk_fates(c);
-		err = resolve_all(c);
-	}
-	if (!err)
 		err = make_probes(c);
-	modules_close(c->mods);
-	c->mods = NULL;
+	}
 	shrink(c);
 	if (err) {
 		la_callers_free(c);
@@ -821,8 +846,8 @@ la_callers_free(struct la_callers *c)
 		return;
 	for (unsigned i = 0; c->stacks && i < c->n_stacks; i++)
 		free(c->stacks[i].frames);
-	if (c->mods)
-		modules_close(c->mods);
+	modules_close(c->mods);
+	free(c->seen);
 	free(c->stacks);
 	free(c->order);
 	free(c->stack_slot);
@@ -1082,11 +1107,14 @@ la_callers_count(const struct la_callers *c)
 int
 la_callers_get(const struct la_callers *c, unsigned i, struct la_caller *out)
 {
-	const struct cstack *st;
+	/* named on first use (stack_name()): one thread at a time */
+	struct la_callers *mc = (struct la_callers *)c;
+	struct cstack *st;
 
 	if (i >= c->n_stacks)
 		return -ENOENT;
-	st = &c->stacks[c->order[i]];
+	st = &mc->stacks[c->order[i]];
+	stack_name(mc, st);
 	memset(out, 0, sizeof(*out));
 	out->n_frames = st->n_pcs;
 	if (st->frames)
@@ -1274,14 +1302,7 @@ callers_read(FILE *f, pid_t pid, struct la_callers **out)
 	shrink(c);
 	err = read_body(f, pid, c);
 	if (!err)
-		err = modules_open(pid, &c->mods);
-	if (!err)
-		err = resolve_all(c);
-	if (!err)
 		err = make_probes(c);
-	if (c->mods)
-		modules_close(c->mods);
-	c->mods = NULL;
 	if (err) {
 		la_callers_free(c);
 		if (err == -LA_EBADSTATE || err == -EIO)

@@ -20,6 +20,10 @@
  * report says why (naming --callers-backend=int3) and names no caller;
  * the same when uprobes are asked for without the privilege.
  *
+ * One test goes through the library: a window's frames are named when
+ * asked for, after its session is closed too (with the session's modules,
+ * which the window keeps).
+ *
  * Uprobes need root (CAP_SYS_ADMIN since Linux 6.12): like test_uprobe,
  * these tests fail rather than skip without it.
  */
@@ -35,6 +39,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <leakattach.h>
 
 #include "target.h"
 
@@ -225,6 +231,51 @@ blames_the_chain(const char *name, const char *backend, enum privilege priv,
 Test(callers, leak_blames_the_chain_with_lines, .timeout = 60)
 {
 	blames_the_chain("callerleak", NULL, ROOT, "debug:uprobe");
+}
+
+/*
+ * The library names a window's frames on first use (la_callers_get()),
+ * with the modules its session read: after la_session_close() too. Under
+ * the sanitizer build this also checks that the window holds them.
+ */
+Test(callers, frames_are_named_after_the_session_closes, .timeout = 60)
+{
+	struct la_callers_opts o = {.sz = sizeof(o),
+				    .backend = LA_CALLERS_UPROBE};
+	struct la_session *s;
+	struct la_callers *c;
+	struct la_caller *k = malloc(sizeof(*k));
+	struct target t;
+	unsigned n, named = 0, lines = 0;
+
+	cr_assert(k);
+	start(&t, "callerleak");
+	cr_assert_eq(la_session_open(t.pid, NULL, &s), 0, "%s", la_errmsg());
+	cr_assert_eq(la_callers_sample(s, &o, &c), 0, "%s", la_errmsg());
+	la_session_close(s);
+	n = la_callers_count(c);
+	cr_assert_gt(n, 0, "the window recorded no stack");
+	for (unsigned i = 0; i < n; i++) {
+		cr_assert_eq(la_callers_get(c, i, k), 0);
+		for (unsigned f = 0; f < k->n_frames; f++) {
+			if (strcmp(k->frames[f].function, "make_entry") &&
+			    strcmp(k->frames[f].function, "churn_buffers"))
+				continue;
+			named++;
+			cr_expect(strstr(k->frames[f].module, "/callerleak"),
+				  "%s", k->frames[f].module);
+			lines += k->frames[f].line > 0 &&
+				 strstr(k->frames[f].file, "callerleak.c");
+		}
+	}
+	cr_expect_gt(named, 0, "no frame of %u stacks named", n);
+	cr_expect_eq(lines, named, "%u of %u frames without a line", named - lines,
+		     named);
+	/* named once: the second time from the names kept */
+	cr_assert_eq(la_callers_get(c, 0, k), 0);
+	la_callers_free(c);
+	free(k);
+	expect_unharmed(&t);
 }
 
 /* The names come from .symtab; no DWARF is left for lines. */
