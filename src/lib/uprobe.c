@@ -257,6 +257,31 @@ perf_event_open(struct perf_event_attr *a, pid_t pid, int cpu, int group,
  * PT_LOAD, and exactly what the kernel matches against vm_pgoff when it
  * places the breakpoint (kernel/events/uprobes.c, offset_to_vaddr()).
  */
+/*
+ * The probes from the function a program calls least to the one it calls
+ * most, each entry before its return: they are opened in this order and
+ * closed in the reverse (open_threads(), close_all()), so that the hot
+ * breakpoints are in the target's text for the shortest time.
+ */
+static void
+order_probes(struct uprobe_window *w)
+{
+	static const enum alloc_fn heat[] = {
+		ALLOC_PVALLOC,	ALLOC_VALLOC,	      ALLOC_ALIGNED_ALLOC,
+		ALLOC_MEMALIGN, ALLOC_POSIX_MEMALIGN, ALLOC_REALLOC,
+		ALLOC_CALLOC,	ALLOC_FREE,	      ALLOC_MALLOC,
+	};
+	struct probe v[NPROBES];
+	int n = 0;
+
+	for (size_t h = 0; h < sizeof(heat) / sizeof(heat[0]); h++)
+		for (int i = 0; i < w->nprobes; i++)
+			if (w->probes[i].fn == heat[h])
+				v[n++] = w->probes[i];
+	if (n == w->nprobes)
+		memcpy(w->probes, v, n * sizeof(*v));
+}
+
 static int
 resolve(struct uprobe_window *w)
 {
@@ -317,6 +342,7 @@ resolve(struct uprobe_window *w)
 		if (fn != ALLOC_FREE)
 			nfound++;
 	}
+	order_probes(w);
 	if (!nfound) {
 		err = la_fail(-LA_ENOTGLIBC,
 			      "found none of the allocation functions in %s",
@@ -754,83 +780,88 @@ thread_close(struct uprobe_window *w, struct uthread *t)
 }
 
 /*
- * Open every probe for one thread: a group led by the first event (one
- * ioctl enables or disables the thread's probes together), all writing
- * into the leader's ring (PERF_EVENT_IOC_SET_OUTPUT: same task, cpu -1).
+ * Open probe i for one thread (its probes are opened in order: i is
+ * t->nfds): the first leads the thread's group (one ioctl enables or
+ * disables its probes together) and owns the ring the others write into
+ * (PERF_EVENT_IOC_SET_OUTPUT: same task, cpu -1).
  * PERF_SAMPLE_IDENTIFIER comes first in every record, so records of
- * events with different sample_type can share the ring.
+ * events with different sample_type can share the ring. On failure the
+ * thread's events stay open: thread_close() them.
  */
+static int
+event_open(struct uprobe_window *w, struct uthread *t, int i, int enabled)
+{
+	const struct probe *p = &w->probes[i];
+	struct perf_event_attr a;
+	long fd;
+
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	if (w->tracefs[0]) {
+		a.type = PERF_TYPE_TRACEPOINT;
+		a.config = p->tp_id;
+	} else {
+		a.type = (uint32_t)w->pmu_type;
+		a.config = p->ret ? 1ull << w->retbit : 0;
+		a.config1 = (uint64_t)(uintptr_t)w->path;
+		a.config2 = w->offset[p->fn];
+	}
+	a.sample_period = 1;
+	a.sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID |
+			PERF_SAMPLE_TIME | PERF_SAMPLE_REGS_USER;
+	a.sample_regs_user = REGS_MASK;
+	if (p->stack) {
+		a.sample_type |= PERF_SAMPLE_STACK_USER;
+		a.sample_stack_user = p->stack;
+	}
+	a.disabled = i == 0 && !enabled;
+	a.exclude_kernel = 1;
+	a.exclude_hv = 1;
+	a.use_clockid = 1;
+	a.clockid = CLOCK_MONOTONIC;
+	/* Wake us at half a ring; poll's timeout covers the rest. */
+	a.watermark = 1;
+	a.wakeup_watermark = (uint32_t)(w->data_len / 2);
+	fd = perf_event_open(&a, t->tid, -1, i ? t->fds[0] : -1,
+			     PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0) {
+		int err = -errno;
+
+		if (err == -EACCES || err == -EPERM || err == -ENOENT ||
+		    err == -EINVAL || err == -EOPNOTSUPP)
+			open_error(w, err, p);
+		return err;
+	}
+	t->fds[t->nfds++] = (int)fd;
+	if (ioctl((int)fd, PERF_EVENT_IOC_ID, &t->ids[i]) < 0)
+		return -errno;
+	if (i == 0) {
+		t->map_len = w->page + w->data_len;
+		t->meta = mmap(NULL, t->map_len, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, (int)fd, 0);
+		if (t->meta == MAP_FAILED) {
+			t->meta = NULL;
+			return -errno;
+		}
+	} else if (ioctl((int)fd, PERF_EVENT_IOC_SET_OUTPUT, t->fds[0]) < 0) {
+		return -errno;
+	}
+	return 0;
+}
+
+/* Every probe for one thread (one found during the window). */
 static int
 thread_open(struct uprobe_window *w, struct uthread *t, int enabled)
 {
-	int err;
-
 	for (int i = 0; i < w->nprobes; i++) {
-		const struct probe *p = &w->probes[i];
-		struct perf_event_attr a;
-		long fd;
+		int err = event_open(w, t, i, enabled);
 
-		memset(&a, 0, sizeof(a));
-		a.size = sizeof(a);
-		if (w->tracefs[0]) {
-			a.type = PERF_TYPE_TRACEPOINT;
-			a.config = p->tp_id;
-		} else {
-			a.type = (uint32_t)w->pmu_type;
-			a.config = p->ret ? 1ull << w->retbit : 0;
-			a.config1 = (uint64_t)(uintptr_t)w->path;
-			a.config2 = w->offset[p->fn];
-		}
-		a.sample_period = 1;
-		a.sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID |
-				PERF_SAMPLE_TIME | PERF_SAMPLE_REGS_USER;
-		a.sample_regs_user = REGS_MASK;
-		if (p->stack) {
-			a.sample_type |= PERF_SAMPLE_STACK_USER;
-			a.sample_stack_user = p->stack;
-		}
-		a.disabled = i == 0 && !enabled;
-		a.exclude_kernel = 1;
-		a.exclude_hv = 1;
-		a.use_clockid = 1;
-		a.clockid = CLOCK_MONOTONIC;
-		/* Wake us at half a ring; poll's timeout covers the rest. */
-		a.watermark = 1;
-		a.wakeup_watermark = (uint32_t)(w->data_len / 2);
-		fd = perf_event_open(&a, t->tid, -1, i ? t->fds[0] : -1,
-				     PERF_FLAG_FD_CLOEXEC);
-		if (fd < 0) {
-			err = -errno;
-			goto fail_p;
-		}
-		t->fds[t->nfds++] = (int)fd;
-		if (ioctl((int)fd, PERF_EVENT_IOC_ID, &t->ids[i]) < 0) {
-			err = -errno;
-			goto fail;
-		}
-		if (i == 0) {
-			t->map_len = w->page + w->data_len;
-			t->meta = mmap(NULL, t->map_len, PROT_READ | PROT_WRITE,
-				       MAP_SHARED, (int)fd, 0);
-			if (t->meta == MAP_FAILED) {
-				t->meta = NULL;
-				err = -errno;
-				goto fail;
-			}
-		} else if (ioctl((int)fd, PERF_EVENT_IOC_SET_OUTPUT,
-				 t->fds[0]) < 0) {
-			err = -errno;
-			goto fail;
+		if (err) {
+			thread_close(w, t);
+			return err;
 		}
 	}
 	return 0;
-fail_p:
-	if (err == -EACCES || err == -EPERM || err == -ENOENT ||
-	    err == -EINVAL || err == -EOPNOTSUPP)
-		open_error(w, err, &w->probes[t->nfds]);
-fail:
-	thread_close(w, t);
-	return err;
 }
 
 static struct uthread *
@@ -842,6 +873,42 @@ find_thread(struct uprobe_window *w, pid_t tid)
 	return NULL;
 }
 
+/* th allocated once for max_threads: no pointer ever moves. */
+static int
+alloc_threads(struct uprobe_window *w)
+{
+	if (w->th)
+		return 0;
+	w->th = calloc(w->o.max_threads, sizeof(*w->th));
+	if (!w->th)
+		return -ENOMEM;
+	w->cap_th = w->o.max_threads;
+	return 0;
+}
+
+/*
+ * What an error opening a thread's events means: it ended (-ESRCH: 0,
+ * skip it), no more descriptors or memory (skip it, unless no thread
+ * has its events: then the window cannot be), or a refusal for all.
+ */
+static int
+thread_failed(struct uprobe_window *w, int err, int any_open)
+{
+	if (err == -ESRCH)
+		return 0;
+	if (err == -EMFILE || err == -ENFILE || err == -ENOMEM) {
+		if (!any_open)
+			return la_fail(
+				err,
+				"cannot open uprobe events for process %d: %s",
+				(int)w->pid, strerror(-err));
+		w->st.threads_skipped++;
+		return 0;
+	}
+	return err;
+}
+
+/* A thread that appeared during the window gets its probes. */
 static int
 add_thread(struct uprobe_window *w, pid_t tid)
 {
@@ -852,43 +919,78 @@ add_thread(struct uprobe_window *w, pid_t tid)
 		w->st.threads_skipped++;
 		return 0;
 	}
-	if (w->nth == w->cap_th) {
-		/* Allocated once for max_threads: no pointer ever moves. */
-		w->th = calloc(w->o.max_threads, sizeof(*w->th));
-		if (!w->th)
-			return -ENOMEM;
-		w->cap_th = w->o.max_threads;
-	}
+	if (alloc_threads(w))
+		return -ENOMEM;
 	t = &w->th[w->nth];
 	memset(t, 0, sizeof(*t));
 	t->tid = tid;
 	err = thread_open(w, t, w->enabled);
-	if (err == -ESRCH) /* the thread just ended */
-		return 0;
-	if (err == -EMFILE || err == -ENFILE || err == -ENOMEM) {
-		if (!w->nth)
-			return la_fail(
-				err,
-				"cannot open uprobe events for process %d: %s",
-				(int)w->pid, strerror(-err));
-		w->st.threads_skipped++;
-		return 0;
-	}
 	if (err)
-		return err;
+		return thread_failed(w, err, w->nth > 0);
 	w->nth++;
 	w->st.threads++;
 	return 0;
 }
 
-/* New threads in /proc/PID/task get their probes. */
+/*
+ * The threads there at the start, probe by probe across them: w->probes
+ * is ordered coldest function first, malloc last (resolve()), and a
+ * function's breakpoint enters the target's text with its first event,
+ * so the target traps on the hot functions only once the other events
+ * are open, not while they open (8 threads: over 100 events, tens of
+ * ms). Threads that fail are closed and dropped at the end.
+ */
+static int
+open_threads(struct uprobe_window *w, const pid_t *tids, unsigned n)
+{
+	unsigned live = 0, k = 0;
+	int err;
+
+	if (alloc_threads(w))
+		return -ENOMEM;
+	for (unsigned j = 0; j < n && w->nth < w->o.max_threads; j++) {
+		memset(&w->th[w->nth], 0, sizeof(*w->th));
+		w->th[w->nth++].tid = tids[j];
+	}
+	w->st.threads_skipped += n - w->nth;
+	for (int i = 0; i < w->nprobes; i++)
+		for (unsigned j = 0; j < w->nth; j++) {
+			struct uthread *t = &w->th[j];
+
+			if (t->closed)
+				continue;
+			err = event_open(w, t, i, w->enabled);
+			if (!err)
+				continue;
+			thread_close(w, t);
+			for (unsigned q = 0; q < w->nth; q++)
+				live += !w->th[q].closed;
+			err = thread_failed(w, err, live > 0);
+			live = 0;
+			if (err)
+				return err;
+		}
+	for (unsigned j = 0; j < w->nth; j++)
+		if (!w->th[j].closed)
+			w->th[k++] = w->th[j];
+	w->nth = k;
+	w->st.threads += k;
+	return 0;
+}
+
+/*
+ * New threads in /proc/PID/task get their probes: at the start all
+ * together (open_threads()), later one by one.
+ */
 static int
 scan_threads(struct uprobe_window *w)
 {
 	char dir[64];
 	struct dirent *e;
+	pid_t *tids = NULL;
+	unsigned n = 0, cap = 0;
+	int first = !w->nth, err = 0;
 	DIR *d;
-	int err = 0;
 
 	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)w->pid);
 	d = opendir(dir);
@@ -898,12 +1000,30 @@ scan_threads(struct uprobe_window *w)
 		char *end;
 		long tid = strtol(e->d_name, &end, 10);
 
-		if (e->d_name[0] == '.' || *end || tid <= 0)
+		if (e->d_name[0] == '.' || *end || tid <= 0 ||
+		    find_thread(w, (pid_t)tid))
 			continue;
-		if (!find_thread(w, (pid_t)tid))
+		if (!first) {
 			err = add_thread(w, (pid_t)tid);
+			continue;
+		}
+		if (n == cap) {
+			pid_t *v = realloc(tids, (cap ? 2 * cap : 64) *
+							 sizeof(*tids));
+
+			if (!v) {
+				err = -ENOMEM;
+				break;
+			}
+			tids = v;
+			cap = cap ? 2 * cap : 64;
+		}
+		tids[n++] = (pid_t)tid;
 	}
 	closedir(d);
+	if (!err && first)
+		err = open_threads(w, tids, n);
+	free(tids);
 	return err;
 }
 
@@ -1389,8 +1509,9 @@ set_enabled(struct uprobe_window *w, int on)
  * measured at about 80 ms per event on 6.18, serialised, whoever closes.
  * The breakpoint at a function leaves the target's text when the last
  * event on it closes, so close function by function across the threads,
- * malloc first: the hottest breakpoint goes first. The rings are unmapped
- * before: a mapping keeps its event alive.
+ * in the reverse of w->probes (order_probes()): malloc first, the hottest
+ * breakpoint goes first. The rings are unmapped before: a mapping keeps
+ * its event alive.
  */
 static void
 close_all(struct uprobe_window *w)
@@ -1404,7 +1525,7 @@ close_all(struct uprobe_window *w)
 			munmap(t->meta, t->map_len);
 		t->meta = NULL;
 	}
-	for (int k = 0; k < w->nprobes; k++)
+	for (int k = w->nprobes; k-- > 0;)
 		for (unsigned i = 0; i < w->nth; i++) {
 			struct uthread *t = &w->th[i];
 
