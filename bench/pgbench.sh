@@ -64,7 +64,7 @@ la=${LEAKATTACH:-./leakattach}
 pg_bindir=${PG_BINDIR:-}
 rounds=6
 secs=30
-warmup=10
+warmup=15
 clients=4
 jobs=2
 scale=10
@@ -96,7 +96,7 @@ postgres user.
   --leakattach PATH  the leakattach to run (\$LEAKATTACH, else ./leakattach)
   --rounds N     cycles; each runs every mode once (6)
   --time S       seconds per pgbench run (30)
-  --warmup S     a first, uncounted monitored run (10; 0: none)
+  --warmup S     a first, uncounted monitored run (15; 0: none)
   --clients N    pgbench -c (4): the backends monitored
   --jobs N       pgbench -j (2)
   --scale N      pgbench -i -s (10)
