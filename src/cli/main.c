@@ -3,6 +3,7 @@
  * main.c - leakattach(1): parse the command line, run the command, map
  * the outcome to an exit status. Uses only the public API.
  */
+#include <malloc.h>
 #include <stdio.h>
 
 #include "commands.h"
@@ -13,8 +14,17 @@ int
 main(int argc, char **argv)
 {
 	struct options o;
-	int rc = options_parse(argc, argv, &o);
+	int rc;
 
+	/*
+	 * glibc raises its mmap threshold to the largest block freed (up to
+	 * 32 MiB): after the first sample, the walk's 1 MiB read windows and
+	 * the snapshots' tables come from the heap and stay in our RSS once
+	 * freed (a monitor of 8 busy threads peaked at 11.1 MiB, 8.8 with
+	 * the threshold fixed). Fixed, they are mapped and given back.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	rc = options_parse(argc, argv, &o);
 	if (rc)
 		return rc;
 	switch (o.cmd) {
