@@ -787,8 +787,8 @@ la_callers_sample(struct la_session *s, const struct la_callers_opts *opts,
 	if (o.functions & ~((1u << ALLOC_FREE) - 1))
 		return la_fail(-EINVAL, "unknown allocation functions %#x",
 			       o.functions);
-	busy = busy_cores(s);
 	o.max_hits = o.max_hits ? o.max_hits : DEF_MAX_HITS;
+	busy = busy_cores(s);
 	o.max_ms = o.max_ms ? o.max_ms : scaled_ms(DEF_MAX_MS, busy);
 	o.max_threads = o.max_threads ? o.max_threads : DEF_MAX_THREADS;
 	o.follow_ms =

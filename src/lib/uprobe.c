@@ -251,13 +251,6 @@ perf_event_open(struct perf_event_attr *a, pid_t pid, int cpu, int group,
 }
 
 /*
- * File offsets of the allocation functions. The offset is taken from the
- * executable mapping that holds the symbol's address (address - start +
- * pgoff): this is the same value as st_value - p_vaddr + p_offset of its
- * PT_LOAD, and exactly what the kernel matches against vm_pgoff when it
- * places the breakpoint (kernel/events/uprobes.c, offset_to_vaddr()).
- */
-/*
  * The probes from the function a program calls least to the one it calls
  * most, each entry before its return: they are opened in this order and
  * closed in the reverse (open_threads(), close_all()), so that the hot
@@ -282,6 +275,13 @@ order_probes(struct uprobe_window *w)
 		memcpy(w->probes, v, n * sizeof(*v));
 }
 
+/*
+ * File offsets of the allocation functions. The offset is taken from the
+ * executable mapping that holds the symbol's address (address - start +
+ * pgoff): this is the same value as st_value - p_vaddr + p_offset of its
+ * PT_LOAD, and exactly what the kernel matches against vm_pgoff when it
+ * places the breakpoint (kernel/events/uprobes.c, offset_to_vaddr()).
+ */
 static int
 resolve(struct uprobe_window *w)
 {
@@ -933,29 +933,24 @@ add_thread(struct uprobe_window *w, pid_t tid)
 }
 
 /*
- * The threads there at the start, probe by probe across them: w->probes
- * is ordered coldest function first, malloc last (resolve()), and a
- * function's breakpoint enters the target's text with its first event,
- * so the target traps on the hot functions only once the other events
- * are open, not while they open (8 threads: over 100 events, tens of
- * ms). Threads that fail are closed and dropped at the end.
+ * The threads there at the start (placed in w->th by scan_threads()),
+ * probe by probe across them: w->probes is ordered coldest function
+ * first, malloc last (order_probes()), and a function's breakpoint enters
+ * the target's text with its first event, so the target traps on the hot
+ * functions only once the other events are open, not while they open (8
+ * threads: over 100 events, tens of ms). Threads that fail are closed
+ * and dropped at the end.
  */
 static int
-open_threads(struct uprobe_window *w, const pid_t *tids, unsigned n)
+open_threads(struct uprobe_window *w)
 {
-	unsigned live = 0, k = 0;
-	int err;
+	unsigned k = 0;
 
-	if (alloc_threads(w))
-		return -ENOMEM;
-	for (unsigned j = 0; j < n && w->nth < w->o.max_threads; j++) {
-		memset(&w->th[w->nth], 0, sizeof(*w->th));
-		w->th[w->nth++].tid = tids[j];
-	}
-	w->st.threads_skipped += n - w->nth;
 	for (int i = 0; i < w->nprobes; i++)
 		for (unsigned j = 0; j < w->nth; j++) {
 			struct uthread *t = &w->th[j];
+			unsigned live = 0;
+			int err;
 
 			if (t->closed)
 				continue;
@@ -966,7 +961,6 @@ open_threads(struct uprobe_window *w, const pid_t *tids, unsigned n)
 			for (unsigned q = 0; q < w->nth; q++)
 				live += !w->th[q].closed;
 			err = thread_failed(w, err, live > 0);
-			live = 0;
 			if (err)
 				return err;
 		}
@@ -987,11 +981,11 @@ scan_threads(struct uprobe_window *w)
 {
 	char dir[64];
 	struct dirent *e;
-	pid_t *tids = NULL;
-	unsigned n = 0, cap = 0;
 	int first = !w->nth, err = 0;
 	DIR *d;
 
+	if (first && alloc_threads(w))
+		return -ENOMEM;
 	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)w->pid);
 	d = opendir(dir);
 	if (!d)
@@ -1005,25 +999,16 @@ scan_threads(struct uprobe_window *w)
 			continue;
 		if (!first) {
 			err = add_thread(w, (pid_t)tid);
-			continue;
+		} else if (w->nth < w->o.max_threads) {
+			memset(&w->th[w->nth], 0, sizeof(*w->th));
+			w->th[w->nth++].tid = (pid_t)tid;
+		} else {
+			w->st.threads_skipped++;
 		}
-		if (n == cap) {
-			pid_t *v = realloc(tids, (cap ? 2 * cap : 64) *
-							 sizeof(*tids));
-
-			if (!v) {
-				err = -ENOMEM;
-				break;
-			}
-			tids = v;
-			cap = cap ? 2 * cap : 64;
-		}
-		tids[n++] = (pid_t)tid;
 	}
 	closedir(d);
 	if (!err && first)
-		err = open_threads(w, tids, n);
-	free(tids);
+		err = open_threads(w);
 	return err;
 }
 
