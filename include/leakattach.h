@@ -560,7 +560,12 @@ struct la_callers_opts {
 	size_t sz; /* sizeof(struct la_callers_opts) */
 	enum la_callers_backend backend;
 	unsigned max_hits; /* calls to record (0: 1000) */
-	unsigned max_ms; /* sampling length (0: 20) */
+	/*
+	 * Sampling length (0: 20). With uprobes, a window that recorded
+	 * fewer than 64 calls by then samples on, to 5 * max_ms at most (a
+	 * slow target pays per call; a few calls prove nothing).
+	 */
+	unsigned max_ms;
 	/*
 	 * LA_ALLOC_* (0: LA_ALLOC_DEFAULT); free() is always probed too
 	 * (to follow the chunks). With uprobes, removing each probed
@@ -574,10 +579,10 @@ struct la_callers_opts {
 	 * of the sampled chunks: this long (0: 15 ms) and until as many
 	 * calls as were sampled came (64 at least: a slow target lives
 	 * slower); the whole window never lasts more than max_ms +
-	 * follow_ms (a busy target does little else while the probes are
-	 * on). A chunk freed just after the sampling is then known dead,
-	 * instead of its address, reused by then, making it look like a
-	 * survivor.
+	 * follow_ms, or follow_ms after an extended sampling (a busy
+	 * target does little else while the probes are on). A chunk freed
+	 * just after the sampling is then known dead, instead of its
+	 * address, reused by then, making it look like a survivor.
 	 */
 	unsigned follow_ms;
 };

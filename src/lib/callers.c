@@ -97,6 +97,18 @@
  * SCALED_MIN_MS each for sampling and following.
  */
 #define SCALED_MIN_MS 5u
+/*
+ * A window that recorded fewer than MIN_SAMPLE_CALLS allocations in
+ * max_ms samples on, to EXTEND_FACTOR times max_ms at most: a target
+ * that allocates slowly (or was given little of the CPU while the window
+ * was open: a loaded machine, a container's CPU quota) pays per call,
+ * not per millisecond, and a window of a few calls names no caller
+ * beyond chance (a CI run's window saw one tick of callerleak's timer).
+ * The uprobe backend only: an int3 window stops the target for as long
+ * as it lasts.
+ */
+#define MIN_SAMPLE_CALLS 64u
+#define EXTEND_FACTOR 5u
 #define FOLLOW_MIN_CALLS 64u
 #define FOLLOW_HITS_FACTOR 8u
 #define FOLLOW_HITS_MAX 1000000u
@@ -183,10 +195,11 @@ struct la_callers {
 	unsigned n_seen, cap_seen, n_named;
 	/*
 	 * During the window: calls are sampled from the first event's time
-	 * until max_ms or max_hits (sample_end); the frees of the sampled
-	 * chunks are then followed for follow_ns more, and the window ends.
+	 * until max_ms or max_hits (sample_end), or on to ext_ns while fewer
+	 * than MIN_SAMPLE_CALLS came; the frees of the sampled chunks are
+	 * then followed for follow_ns more, and the window ends.
 	 */
-	uint64_t first_ns, sample_end, max_ns, follow_ns;
+	uint64_t first_ns, sample_end, max_ns, ext_ns, follow_ns;
 	unsigned max_hits;
 };
 
@@ -336,14 +349,19 @@ on_event(const struct alloc_event *ev, void *arg)
 
 	if (!c->first_ns || ev->time_ns < c->first_ns)
 		c->first_ns = ev->time_ns;
-	if (!c->sample_end && ev->time_ns > c->first_ns + c->max_ns)
-		c->sample_end = c->first_ns + c->max_ns;
+	if (!c->sample_end && ev->time_ns > c->first_ns + c->max_ns) {
+		if (c->info.allocations >= MIN_SAMPLE_CALLS)
+			c->sample_end = c->first_ns + c->max_ns;
+		else if (ev->time_ns > c->first_ns + c->ext_ns)
+			c->sample_end = c->first_ns + c->ext_ns;
+	}
 	/*
 	 * The frees are followed for follow_ns, and for as many calls as
 	 * were sampled, FOLLOW_MIN_CALLS at least (a slow target makes
 	 * fewer calls in that time: a chunk it churns lives longer), until
-	 * max_ns + follow_ns after the first call at most (the backend's
-	 * bound ends the window there too): then the window is over.
+	 * max_ns + follow_ns after the first call at most, or follow_ns
+	 * after an extended sampling (the backend's bound ends the window
+	 * there too): then the window is over.
 	 */
 	if (c->sample_end && ev->time_ns > c->sample_end + c->follow_ns &&
 	    ((c->info.followed >= c->info.allocations &&
@@ -368,7 +386,10 @@ on_event(const struct alloc_event *ev, void *arg)
 		c->info.followed++;
 		return 0;
 	}
-	if (++c->info.allocations >= c->max_hits && !c->sample_end)
+	c->info.allocations++;
+	if (!c->sample_end && (c->info.allocations >= c->max_hits ||
+			       (c->info.allocations >= MIN_SAMPLE_CALLS &&
+				ev->time_ns > c->first_ns + c->max_ns)))
 		c->sample_end = ev->time_ns;
 	if (!ev->ptr || ev->ptr < CHUNK_DATA) {
 		c->info.failed++;
@@ -584,11 +605,11 @@ backend_hits(const struct la_callers_opts *o)
 	return n > FOLLOW_HITS_MAX ? FOLLOW_HITS_MAX : (unsigned)n;
 }
 
-/* Its bound on time: the sampling and the following. */
+/* Its bound on time: the sampling, extended at most, and the following. */
 static unsigned
 backend_ms(const struct la_callers_opts *o)
 {
-	uint64_t ms = (uint64_t)o->max_ms + o->follow_ms;
+	uint64_t ms = (uint64_t)o->max_ms * EXTEND_FACTOR + o->follow_ms;
 
 	return ms > 600000 ? 600000 : (unsigned)ms;
 }
@@ -670,6 +691,7 @@ run_int3(struct la_callers *c, pid_t pid, const struct la_callers_opts *o)
 	int err;
 
 	c->max_ns = (uint64_t)io.max_ms * 1000000u;
+	c->ext_ns = c->max_ns;
 	c->follow_ns = (uint64_t)io.follow_ms * 1000000u;
 	if (!(o->functions & INT3_FNS_DEFAULT))
 		return la_fail(
@@ -802,6 +824,7 @@ la_callers_sample(struct la_session *s, const struct la_callers_opts *opts,
 	c->info.pid = s->pid;
 	c->max_hits = o.max_hits;
 	c->max_ns = (uint64_t)o.max_ms * 1000000u;
+	c->ext_ns = c->max_ns * EXTEND_FACTOR;
 	c->follow_ns = (uint64_t)o.follow_ms * 1000000u;
 	/*
 	 * The modules before the probes exist: the window starts at once.

@@ -47,7 +47,7 @@
 #define EXIT_LEAK 1
 
 static void
-start(struct target *t, const char *name)
+start_ticking(struct target *t, const char *name, const char *timer)
 {
 	int err = target_start(t, name, NULL, NULL);
 
@@ -62,9 +62,15 @@ start(struct target *t, const char *name)
 	 * survival to be told from chance (4 of 4 kept, a quarter of the
 	 * freed chunks back in use: p = 0.004), and named no caller.
 	 */
-	cr_assert_eq(target_send(t, "timer 4 4"), 0);
+	cr_assert_eq(target_send(t, timer), 0);
 	cr_assert_eq(target_read_line(t, 20000), 0);
 	cr_assert_str_eq(t->line, "timer on");
+}
+
+static void
+start(struct target *t, const char *name)
+{
+	start_ticking(t, name, "timer 4 4");
 }
 
 static void
@@ -183,7 +189,7 @@ static const char leak_has_callers[] =
 	"        and f['chunk_size_min'] <= 1168 <= f['chunk_size_max']]\n"
 	"assert locs, d['leaks']\n"
 	"with_callers = [f for f in locs if f.get('callers')]\n"
-	"assert with_callers, locs\n"
+	"assert with_callers, (locs, cs)\n"
 	"def names(c):\n"
 	"    return [fr['function'] for fr in c['stack']]\n"
 	"for f in with_callers:\n"
@@ -275,6 +281,34 @@ Test(callers, frames_are_named_after_the_session_closes, .timeout = 60)
 	cr_assert_eq(la_callers_get(c, 0, k), 0);
 	la_callers_free(c);
 	free(k);
+	expect_unharmed(&t);
+}
+
+/*
+ * A slow target: one entry leaked and three buffers churned every 5 ms,
+ * 16 calls in the default 20 ms, too few to tell a leak from chance. The
+ * window samples on until 64 calls (or 100 ms): at least 40 recorded,
+ * where a window held to 20 ms records about 16 (a CI run's check named
+ * no caller after a window that saw one tick).
+ */
+Test(callers, a_slow_target_is_sampled_until_enough_calls, .timeout = 60)
+{
+	struct la_callers_opts o = {.sz = sizeof(o),
+				    .backend = LA_CALLERS_UPROBE};
+	struct la_callers_info ci;
+	struct la_session *s;
+	struct la_callers *c;
+	struct target t;
+
+	start_ticking(&t, "callerleak", "timer 5 1");
+	cr_assert_eq(la_session_open(t.pid, NULL, &s), 0, "%s", la_errmsg());
+	cr_assert_eq(la_callers_sample(s, &o, &c), 0, "%s", la_errmsg());
+	la_callers_info(c, &ci);
+	cr_expect_geq(ci.allocations, 40,
+		      "%llu calls recorded in a window of %.1f ms",
+		      (unsigned long long)ci.allocations, ci.window_ns / 1e6);
+	la_callers_free(c);
+	la_session_close(s);
 	expect_unharmed(&t);
 }
 
