@@ -181,7 +181,12 @@ static struct la_counts *
 arena_class(struct la_snapshot *snap, unsigned arena, unsigned idx)
 {
 	if (arena >= snap->n_arena_classes) {
-		unsigned n = arena + 8;
+		/*
+		 * One arena at a time (29 KiB each; the walk meets them in
+		 * order): rounding up kept room for 7 arenas that never came.
+		 * Above the mmap threshold, realloc() is an mremap().
+		 */
+		unsigned n = arena + 1;
 		void *nc = realloc(snap->arena_classes,
 				   n * sizeof(*snap->arena_classes));
 

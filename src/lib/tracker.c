@@ -305,47 +305,54 @@ finding_cmp(const void *pa, const void *pb)
 	return strcmp(a->loc.key, b->loc.key);
 }
 
+/* The verdict the rules give entry e, or -1 when it is no finding. */
+static int
+entry_verdict(const struct la_rules *r, const struct entry *e)
+{
+	if (e->grow.count >= r->consecutive && e->in_use >= r->min_size)
+		return LA_VERDICT_LEAK;
+	if (watches_free(e->loc.kind) && e->retain.count >= r->consecutive &&
+	    e->free >= r->min_size)
+		return LA_VERDICT_RETENTION;
+	/* a suspect below --min-size is never reported either */
+	if (e->grow.count && e->in_use >= r->min_size)
+		return LA_VERDICT_GROWING;
+	return -1;
+}
+
 /*
- * The findings from the entries. fresh: after an exact sample, so that a
- * verdict reached now is new (and remembered as reported); otherwise
- * (after loading a state) nothing is new and nothing is remembered.
+ * The findings from the entries, into t->f (room for every finding).
+ * fresh: after an exact sample, so that a verdict reached now is new (and
+ * remembered as reported); otherwise (after loading a state) nothing is
+ * new and nothing is remembered.
  */
 static void
 findings_compute(struct la_tracker *t, int fresh)
 {
-	const struct la_rules *r = &t->rules;
-
 	t->nf = 0;
 	memset(t->by_verdict, 0, sizeof(t->by_verdict));
 	for (unsigned i = 0; i < t->n; i++) {
 		struct entry *e = &t->e[i];
 		struct la_finding *f = &t->f[t->nf];
-		int leak = e->grow.count >= r->consecutive &&
-			   e->in_use >= r->min_size;
-		int retention = !leak && watches_free(e->loc.kind) &&
-				e->retain.count >= r->consecutive &&
-				e->free >= r->min_size;
-		/* a suspect below --min-size is never reported either */
-		int growing = !leak && !retention && e->grow.count &&
-			      e->in_use >= r->min_size;
+		int v = entry_verdict(&t->rules, e);
 
-		if (leak) {
+		if (v == LA_VERDICT_LEAK) {
 			finding_fill(t, e, LA_VERDICT_LEAK, &e->grow, e->in_use,
 				     f);
 			f->is_new = fresh && !e->grow.flagged;
-		} else if (retention) {
+		} else if (v == LA_VERDICT_RETENTION) {
 			finding_fill(t, e, LA_VERDICT_RETENTION, &e->retain,
 				     e->free, f);
 			f->is_new = fresh && !e->retain.flagged;
-		} else if (growing) {
+		} else if (v == LA_VERDICT_GROWING) {
 			finding_fill(t, e, LA_VERDICT_GROWING, &e->grow,
 				     e->in_use, f);
 		}
 		if (fresh) {
-			e->grow.flagged = leak;
-			e->retain.flagged = retention;
+			e->grow.flagged = v == LA_VERDICT_LEAK;
+			e->retain.flagged = v == LA_VERDICT_RETENTION;
 		}
-		if (leak || retention || growing) {
+		if (v >= 0) {
 			t->by_verdict[f->verdict]++;
 			t->nf++;
 		}
@@ -360,6 +367,35 @@ point_cmp(const void *pa, const void *pb)
 	const struct tracker_point *const *a = pa, *const *b = pb;
 
 	return strcmp((*a)->loc.key, (*b)->loc.key);
+}
+
+/* The distinct keys of t's entries and of p (sorted, maybe repeated). */
+static size_t
+union_count(const struct la_tracker *t, const struct tracker_point **p,
+	    unsigned np)
+{
+	size_t n = 0;
+	unsigned i = 0, j = 0;
+
+	while (i < t->n || j < np) {
+		int c;
+
+		if (j < np && j > 0 &&
+		    !strcmp(p[j]->loc.key, p[j - 1]->loc.key)) {
+			j++;
+			continue;
+		}
+		if (i >= t->n)
+			c = 1;
+		else if (j >= np)
+			c = -1;
+		else
+			c = strcmp(t->e[i].loc.key, p[j]->loc.key);
+		i += c <= 0;
+		j += c >= 0;
+		n++;
+	}
+	return n;
 }
 
 static void
@@ -378,10 +414,9 @@ tracker_add_sample(struct la_tracker *t, const struct tracker_sample *s)
 	const struct tracker_point **p;
 	struct entry *ne;
 	struct la_finding *nf;
-	unsigned np = 0, n = 0, i = 0, j = 0, room, skipped = 0;
+	unsigned np = 0, n = 0, i = 0, j = 0, room, skipped = 0, nfc = 0;
 	/* The first exact sample has nothing to be compared with. */
 	int compare = t->samples > t->approximate;
-	size_t cap;
 
 	if (!s->consistent) {
 		/* Evidence from the last exact sample stands, reported. */
@@ -393,22 +428,25 @@ tracker_add_sample(struct la_tracker *t, const struct tracker_sample *s)
 			t->f[k].is_new = 0;
 		return 0;
 	}
-	/* Allocate everything first: on failure the tracker is unchanged. */
-	cap = (size_t)t->n + s->n_points + 1;
+	/*
+	 * The tracker changes only once everything is allocated: on failure
+	 * it is as it was. The new entries and findings are allocated to
+	 * size, not for the old and the new locations summed (over 1 MiB of
+	 * tables for the 2000 locations of a busy 9-arena heap).
+	 */
 	p = malloc(((size_t)s->n_points + 1) * sizeof(*p));
-	ne = malloc(cap * sizeof(*ne));
-	nf = malloc(cap * sizeof(*nf));
-	if (!p || !ne || !nf) {
-		free(p);
-		free(ne);
-		free(nf);
+	if (!p)
 		return -ENOMEM;
-	}
 	for (unsigned k = 0; k < s->n_points; k++)
 		if (memchr(s->points[k].loc.key, '\0',
 			   sizeof(s->points[k].loc.key)))
 			p[np++] = &s->points[k];
 	qsort(p, np, sizeof(*p), point_cmp);
+	ne = malloc((union_count(t, p, np) + 1) * sizeof(*ne));
+	if (!ne) {
+		free(p);
+		return -ENOMEM;
+	}
 
 	room = t->n < TRACKER_MAX_LOCATIONS ? TRACKER_MAX_LOCATIONS - t->n : 0;
 	while (i < t->n || j < np) {
@@ -453,6 +491,14 @@ tracker_add_sample(struct la_tracker *t, const struct tracker_sample *s)
 		}
 		if (!entry_idle(&e))
 			ne[n++] = e;
+	}
+	for (unsigned k = 0; k < n; k++)
+		nfc += entry_verdict(&t->rules, &ne[k]) >= 0;
+	nf = malloc((nfc ? nfc : 1) * sizeof(*nf));
+	if (!nf) {
+		free(p);
+		free(ne);
+		return -ENOMEM;
 	}
 	if (skipped && !t->full_logged) {
 		pr_warn("more than %u places in the heap to follow: %u new ones ignored",
