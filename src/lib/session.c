@@ -14,24 +14,25 @@
 #include <unistd.h>
 
 #define LOG_PREFIX "session: "
-#include "allocator.h"
-#include "debugfile.h"
-#include "elfsyms.h"
-#include "error.h"
-#include "glibc_heap.h"
-#include "layout_cache.h"
-#include "log.h"
-#include "malloc_code.h"
-#include "malloc_layout.h"
-#include "memsrc.h"
-#include "modules.h"
-#include "procinfo.h"
-#include "procmaps.h"
-#include "quiesce.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "elf/debugfile.h"
+#include "elf/elfsyms.h"
+#include "elf/modules.h"
+#include "glibc/allocator.h"
+#include "glibc/glibc_heap.h"
+#include "glibc/layout_cache.h"
+#include "glibc/malloc_code.h"
+#include "glibc/malloc_layout.h"
+#include "glibc/quiesce.h"
+#include "proc/memsrc.h"
+#include "proc/procinfo.h"
+#include "proc/procmaps.h"
+#include "proc/target_file.h"
+#include "ptrace/tracee.h"
+#include "sampling/uprobe.h"
 #include "session.h"
 #include "snapshot.h"
-#include "tracee.h"
-#include "uprobe.h"
 
 #define MAX_ATTEMPTS 5
 
@@ -85,7 +86,7 @@ resolve_layout(struct la_session *s, const struct la_session_opts *o)
 	struct elffile *dbg = NULL;
 	int err;
 
-	snprintf(root, sizeof(root), "/proc/%d/root", (int)s->pid);
+	target_root(s->pid, root, sizeof(root));
 	snprintf(target_debug, sizeof(target_debug), "%s/usr/lib/debug", root);
 	if (o->debug_dir) {
 		dirs[0] = o->debug_dir;

@@ -9,9 +9,9 @@
 
 #include <sys/types.h>
 
-#include "allocator.h"
-#include "malloc_code.h"
-#include "malloc_layout.h"
+#include "glibc/allocator.h"
+#include "glibc/malloc_code.h"
+#include "glibc/malloc_layout.h"
 
 struct memsrc;
 struct modules;

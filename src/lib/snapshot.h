@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "glibc_heap.h"
+#include "glibc/glibc_heap.h"
 #include "leakattach.h"
 
 /* Exact chunk sizes up to 1 KiB (classes 0..64), then 4 per power of two. */

@@ -33,18 +33,18 @@
 #include <sys/user.h>
 
 #define LOG_PREFIX "trim: "
-#include "elfsyms.h"
-#include "error.h"
-#include "inject.h"
-#include "log.h"
-#include "malloc_code.h"
-#include "malloc_layout.h"
-#include "memsrc.h"
-#include "procinfo.h"
-#include "procmaps.h"
-#include "quiesce.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "elf/elfsyms.h"
+#include "glibc/malloc_code.h"
+#include "glibc/malloc_layout.h"
+#include "glibc/quiesce.h"
+#include "proc/memsrc.h"
+#include "proc/procinfo.h"
+#include "proc/procmaps.h"
+#include "ptrace/inject.h"
+#include "ptrace/tracee.h"
 #include "session.h"
-#include "tracee.h"
 
 #define DEFAULT_TIMEOUT_MS 1000u
 #define TOP_SCAN 1024u /* quiesce.c's window: a malloc frame here is live */

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * la-int3-tracer.c - the int3 backend's tracer as a program of its own.
- * int3_window_open() (src/lib/int3.c) forks, and the child executes this,
+ * int3_window_open() (src/lib/sampling/int3.c) forks, and the child executes this,
  * so that the process holding the target's breakpoints does not keep the
  * analyser's memory mapped (the OOM killer counts it). Not run by hand:
  * its socket is fd 3 and its command line is int3.c's.
  */
 #include <unistd.h>
 
-#include "int3.h"
+#include "sampling/int3.h"
 
 int
 main(int argc, char **argv)

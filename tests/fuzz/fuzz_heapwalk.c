@@ -56,10 +56,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "glibc_heap.h"
-#include "malloc_layout.h"
-#include "memsrc.h"
-#include "procmaps.h"
+#include "glibc/glibc_heap.h"
+#include "glibc/malloc_layout.h"
+#include "proc/memsrc.h"
+#include "proc/procmaps.h"
 #include "snapshot.h"
 #include "synthheap.h"
 

@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "sampling/uprobe.h" /* struct alloc_event, what both backends deliver */
 #include "target.h"
-#include "uprobe.h" /* struct alloc_event, what both backends deliver */
 
 /* A running allocator_loop and what its ready line said. */
 struct loop {

@@ -42,8 +42,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "int3.h"
+#include "base/error.h"
+#include "sampling/int3.h"
 
 static int
 count_event(const struct alloc_event *ev, void *arg)

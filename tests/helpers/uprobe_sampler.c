@@ -21,8 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "uprobe.h"
+#include "base/error.h"
+#include "sampling/uprobe.h"
 
 static double
 now_ms(void)

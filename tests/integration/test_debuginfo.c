@@ -35,9 +35,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "debugfile.h"
-#include "debuginfo.h"
-#include "elfsyms.h"
+#include "elf/debugfile.h"
+#include "elf/debuginfo.h"
+#include "elf/elfsyms.h"
 #include "target.h"
 
 /* The environment variable naming a version's sysroot: LA_GLIBC_231. */

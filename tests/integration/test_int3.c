@@ -75,8 +75,8 @@
 #include <leakattach.h>
 
 #include "allocloop.h"
-#include "int3.h"
-#include "uprobe.h"
+#include "sampling/int3.h"
+#include "sampling/uprobe.h"
 #include "target.h"
 
 /*

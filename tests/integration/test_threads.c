@@ -36,8 +36,8 @@
 
 #include <leakattach.h>
 
+#include "ptrace/tracee.h"
 #include "target.h"
-#include "tracee.h"
 
 
 /* Start threadchurn; returns the counter's address in it. */

@@ -45,12 +45,12 @@
 
 #include <leakattach.h>
 
-#include "elfsyms.h"
-#include "memsrc.h"
-#include "modules.h"
+#include "elf/elfsyms.h"
+#include "elf/modules.h"
+#include "elf/unwind.h"
+#include "proc/memsrc.h"
+#include "ptrace/tracee.h"
 #include "target.h"
-#include "tracee.h"
-#include "unwind.h"
 
 #ifndef CALLCHAIN_SRC
 #define CALLCHAIN_SRC "tests/targets/callchain.c"

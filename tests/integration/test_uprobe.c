@@ -71,9 +71,9 @@
 #include <leakattach.h>
 
 #include "allocloop.h"
+#include "sampling/tracefs.h"
+#include "sampling/uprobe.h"
 #include "target.h"
-#include "tracefs.h"
-#include "uprobe.h"
 
 struct collector {
 	struct uprobe_window *w;

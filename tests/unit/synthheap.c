@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "memsrc.h"
+#include "proc/memsrc.h"
 #include "synthheap.h"
 
 /* Offsets of glibc 2.36 x86_64 (research/glibc-heap.md §2). */

@@ -19,9 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "glibc_heap.h"
+#include "glibc/glibc_heap.h"
+#include "glibc/malloc_layout.h"
 #include "leakattach.h"
-#include "malloc_layout.h"
 
 struct memsrc;
 

@@ -11,7 +11,7 @@
 #include <criterion/criterion.h>
 #include <stdint.h>
 
-#include "callers.h"
+#include "sampling/callers.h"
 
 Test(callers_chance, with_no_reuse_every_survivor_counts)
 {

@@ -16,11 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "glibc_heap.h"
-#include "malloc_layout.h"
-#include "memsrc.h"
-#include "procmaps.h"
-#include "readahead.h"
+#include "glibc/glibc_heap.h"
+#include "glibc/malloc_layout.h"
+#include "proc/memsrc.h"
+#include "proc/procmaps.h"
+#include "proc/readahead.h"
 #include "snapshot.h"
 #include "synthheap.h"
 

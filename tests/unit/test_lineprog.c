@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lineprog.h"
+#include "elf/lineprog.h"
 
 /* ---- building a unit -------------------------------------------------- */
 

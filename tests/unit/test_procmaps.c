@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "procmaps.h"
+#include "proc/procmaps.h"
 
 /* A sample of a real x86_64 maps file, in address order. */
 static const char sample[] =

@@ -23,8 +23,8 @@
 #include <unistd.h>
 #include <stdio.h>
 
-#include "memsrc.h"
-#include "readahead.h"
+#include "proc/memsrc.h"
+#include "proc/readahead.h"
 
 #define BASE 0x7f0000000000ull
 #define WIN (64u << 10)

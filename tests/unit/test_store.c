@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tracker.h"
+#include "track/tracker.h"
 
 #define MiB (1024ull * 1024)
 

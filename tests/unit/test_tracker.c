@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "snapshot.h"
-#include "tracker.h"
+#include "track/tracker.h"
 
 #define KiB 1024ull
 #define MiB (1024ull * 1024)

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * procmaps.c - parse /proc/PID/maps into a mapping table. Knows the text
+ * format and nothing about what the mappings hold.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proc/procmaps.h"
+
+static int
+parse_line(const char *line, struct mapping *m)
+{
+	/*
+	 * 7f2c8a400000-7f2c8a428000 r--p 00000000 fe:01 1315030    /usr/lib/x86_64-linux-gnu/libc.so.6
+	 * 55d0c1a2e000-55d0c1a4f000 rw-p 00000000 00:00 0          [heap]
+	 * 7f2c8a3fe000-7f2c8a400000 rw-p 00000000 00:00 0
+	 * 7f2c8a200000-7f2c8a228000 r--p 00000000 fe:01 1315999    /tmp/libc.so.6 (deleted)
+	 */
+	char perms[5];
+	int pos = 0;
+	const char *path;
+	size_t n;
+
+	if (sscanf(line,
+		   "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %x:%x %" SCNu64
+		   " %n",
+		   &m->start, &m->end, perms, &m->offset, &m->dev_major,
+		   &m->dev_minor, &m->inode, &pos) < 7 ||
+	    pos <= 0)
+		return -EINVAL;
+	if (m->end < m->start || strlen(perms) != 4)
+		return -EINVAL;
+	m->prot = (perms[0] == 'r' ? MAP_R : 0) |
+		  (perms[1] == 'w' ? MAP_W : 0) |
+		  (perms[2] == 'x' ? MAP_X : 0) |
+		  (perms[3] == 's' ? MAP_SHARED_ : 0);
+	path = line + pos;
+	n = strlen(path);
+	while (n && (path[n - 1] == '\n' || path[n - 1] == ' '))
+		n--;
+	/* The kernel appends " (deleted)" to unlinked files (d_path()). */
+	if (path[0] == '/' && n > 10 &&
+	    !memcmp(path + n - 10, " (deleted)", 10)) {
+		m->deleted = 1;
+		n -= 10;
+	}
+	m->path = strndup(path, n);
+	return m->path ? 0 : -ENOMEM;
+}
+
+int
+procmaps_parse(FILE *f, struct maps *out)
+{
+	char *line = NULL;
+	size_t cap = 0, alloc = 0;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	while (getline(&line, &cap, f) > 0) {
+		struct mapping m;
+
+		if (out->len == alloc) {
+			size_t nalloc = alloc ? alloc * 2 : 64;
+			struct mapping *nv =
+				realloc(out->v, nalloc * sizeof(*nv));
+
+			if (!nv) {
+				err = -ENOMEM;
+				break;
+			}
+			out->v = nv;
+			alloc = nalloc;
+		}
+		memset(&m, 0, sizeof(m));
+		err = parse_line(line, &m);
+		if (err)
+			break;
+		out->v[out->len++] = m;
+	}
+	free(line);
+	if (err)
+		procmaps_free(out);
+	return err;
+}
+
+int
+procmaps_read(pid_t pid, struct maps *out)
+{
+	char path[64];
+	FILE *f;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	err = procmaps_parse(f, out);
+	fclose(f);
+	return err;
+}
+
+void
+procmaps_free(struct maps *maps)
+{
+	for (size_t i = 0; i < maps->len; i++)
+		free(maps->v[i].path);
+	free(maps->v);
+	memset(maps, 0, sizeof(*maps));
+}
+
+const struct mapping *
+procmaps_find(const struct maps *maps, uint64_t addr)
+{
+	size_t lo = 0, hi = maps->len;
+
+	/* The kernel lists mappings in address order. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct mapping *m = &maps->v[mid];
+
+		if (addr < m->start)
+			hi = mid;
+		else if (addr >= m->end)
+			lo = mid + 1;
+		else
+			return m;
+	}
+	return NULL;
+}
+
+int
+mapping_is_anon(const struct mapping *m)
+{
+	if (!m->path[0])
+		return 1;
+	if (!strcmp(m->path, "[heap]") || !strncmp(m->path, "[anon:", 6))
+		return 1;
+	return 0;
+}
+
+const char *
+mapping_basename(const struct mapping *m)
+{
+	const char *slash = strrchr(m->path, '/');
+
+	if (m->path[0] != '/')
+		return "";
+	return slash ? slash + 1 : m->path;
+}

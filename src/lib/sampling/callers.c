@@ -1,0 +1,1340 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * callers.c - where allocations come from (DESIGN.md §2.4): one sampling
+ * window on the allocation functions, its records unwound offline and
+ * grouped by call stack, each stack with the chunks it allocated; a later
+ * snapshot probes those chunks, and the stacks whose chunks survive are
+ * where a growing location grows from.
+ *
+ * Responsible for: choosing the backend (uprobes when permitted, else
+ * int3), keeping a bounded set of chunks per stack, their fate in the
+ * window (frees are probed too), survival weighed against a control
+ * group, ordering, symbols of the frames. Not for: the window itself
+ * (uprobe.c, int3.c: both deliver struct alloc_event), unwinding
+ * (unwind.c), symbols (modules.c), the walk that finds the survivors
+ * (snapshot.c, through the snapshot's probes), deciding when to sample
+ * (the caller).
+ *
+ * False survivors. A chunk in use at the check, at the address a sampled
+ * call got, may be another chunk: freed after the window, its address
+ * handed out again. Where a program churns chunks of one size, glibc's
+ * LIFO tcache makes that likely, so survival alone would blame the
+ * churning caller. The chunks freed during the window are the control
+ * group: they are probed too, and the share of them back in use at the
+ * check is the chance of a false survivor (per size class when it has
+ * CONTROL_MIN of them, else pooled). A caller's survivors count only
+ * beyond that chance (callers_beyond_chance()).
+ *
+ * Each record is unwound in the window's callback, from the copy of the
+ * registers and stack the kernel made at the call: the target has already
+ * run on by then and never waits for us; only our draining of the ring
+ * buffers is slower (a full ring loses records, counted in lost). This
+ * keeps the memory bounded by the stacks, not by the copies (1000 copies
+ * of 16 KiB would be 16 MiB).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/user.h>
+#include <time.h>
+
+#define LOG_PREFIX "callers: "
+#include "base/checksum.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "elf/modules.h"
+#include "elf/unwind.h"
+#include "proc/procinfo.h"
+#include "ptrace/tracee.h"
+#include "sampling/callers.h"
+#include "sampling/int3.h"
+#include "sampling/uprobe.h"
+#include "session.h"
+#include "snapshot.h"
+
+/*
+ * While the probes are on, a target that allocates all the time does
+ * almost nothing else (every call traps: measured at about 1 % of its
+ * rate with uprobes and int3 alike), so a window's cost to it is about
+ * its length: 20 ms of sampling and 15 ms of following at most, plus the
+ * teardown, keep it under the 50 ms budget (bench: `--only window`).
+ */
+#define DEF_MAX_HITS 1000u
+#define DEF_MAX_MS 20u
+#define DEF_MAX_THREADS 8u
+/*
+ * Stack copied per call, and ring buffer per thread: a burst of calls
+ * faster than we drain must fit (8 KiB covers the frames of most call
+ * chains; 256 pages hold about 120 records).
+ */
+#define STACK_COPY 8192u
+#define RING_PAGES 256u
+/* A frame more than kept, so that frame 0 (malloc itself) can be skipped. */
+#define UNWIND_FRAMES (LA_CALLER_FRAMES + 1)
+/* glibc x86_64: the program's data starts after prev_size and size */
+#define CHUNK_DATA 16
+#define CHUNK_MIN 32
+/* Chunk addresses the window follows (allocations and frees). */
+#define ADDRS_MAX 16384u
+/* Control chunks a class needs for a rate of its own (else pooled). */
+#define CONTROL_MIN 8u
+/*
+ * After the sampling, the window follows the frees of the sampled chunks
+ * for DEF_FOLLOW_MS: a chunk churned at the window's end is then seen
+ * freed, not left for the check to find its address reused. The calls
+ * made meanwhile are not sampled, but the backend must let them through.
+ * The whole window, sampling and following, never lasts more than
+ * max_ms + follow_ms: the backend's bound on time.
+ */
+#define DEF_FOLLOW_MS 15u
+/*
+ * A target that keeps several cores busy loses a window's length on each
+ * of them (every thread that allocates traps): measured 150 ms of its
+ * work per default window with 8 threads on 2 cores, against 26-40 ms
+ * with 1 thread. So the default window is divided by the cores the target
+ * kept busy since the last window (or the session's start), down to
+ * SCALED_MIN_MS each for sampling and following.
+ */
+#define SCALED_MIN_MS 5u
+/*
+ * A window that recorded fewer than MIN_SAMPLE_CALLS allocations in
+ * max_ms samples on, to EXTEND_FACTOR times max_ms at most: a target
+ * that allocates slowly (or was given little of the CPU while the window
+ * was open: a loaded machine, a container's CPU quota) pays per call,
+ * not per millisecond, and a window of a few calls names no caller
+ * beyond chance (a CI run's window saw one tick of callerleak's timer).
+ * The uprobe backend only: an int3 window stops the target for as long
+ * as it lasts.
+ */
+#define MIN_SAMPLE_CALLS 64u
+#define EXTEND_FACTOR 5u
+#define FOLLOW_MIN_CALLS 64u
+#define FOLLOW_HITS_FACTOR 8u
+#define FOLLOW_HITS_MAX 1000000u
+
+_Static_assert(LA_ALLOC_MALLOC == 1u << ALLOC_MALLOC &&
+		       LA_ALLOC_CALLOC == 1u << ALLOC_CALLOC &&
+		       LA_ALLOC_REALLOC == 1u << ALLOC_REALLOC &&
+		       LA_ALLOC_MEMALIGN == 1u << ALLOC_MEMALIGN &&
+		       LA_ALLOC_POSIX_MEMALIGN == 1u << ALLOC_POSIX_MEMALIGN &&
+		       LA_ALLOC_ALIGNED_ALLOC == 1u << ALLOC_ALIGNED_ALLOC &&
+		       LA_ALLOC_VALLOC == 1u << ALLOC_VALLOC &&
+		       LA_ALLOC_PVALLOC == 1u << ALLOC_PVALLOC,
+	       "LA_ALLOC_* follow enum alloc_fn");
+
+/* A kept chunk: what a call got, and what the check found there. */
+struct kchunk {
+	uint64_t addr; /* the chunk header: ptr - 16 */
+	uint64_t want; /* the smallest chunk the request fits in */
+	uint64_t end_ns; /* when the call returned it */
+	uint64_t size; /* found at the check (0: not in use) */
+	unsigned stack;
+	unsigned char aligned; /* from an aligned function: any size >= want */
+	/*
+	 * Freed within the window: a recorded call got its address again
+	 * later, or a recorded free() (or a moving realloc) let it go.
+	 */
+	unsigned char dead;
+	/*
+	 * Dead, so one of the control group: the check also probes its
+	 * address, to learn how often a freed address is in use again by
+	 * then (maybe by a chunk the window saw: that is what happens to
+	 * the chunks freed after the window too).
+	 */
+	unsigned char control;
+};
+
+/*
+ * What the window saw at one chunk address, from all threads: the latest
+ * return of a call that got it, the latest free of it. Events of several
+ * threads come in no global order; these two times order them.
+ */
+struct aslot {
+	uint64_t addr, alloc_end, free_ns;
+};
+
+struct cstack {
+	uint64_t hash;
+	unsigned n_pcs;
+	uint64_t pcs[LA_CALLER_FRAMES];
+	unsigned allocations, kept, freed;
+	uint64_t bytes;
+	unsigned surviving;
+	uint64_t surviving_bytes;
+	uint64_t attributed_bytes; /* after the check: beyond chance */
+	struct la_frame *frames; /* named on first use (stack_name()) */
+};
+
+struct la_callers {
+	struct la_callers_info info;
+	struct cstack *stacks;
+	unsigned n_stacks;
+	unsigned *order; /* stack indexes, as la_callers_get() lists them */
+	unsigned *stack_slot; /* hash -> stack index + 1 */
+	size_t stack_mask;
+	struct kchunk *chunks;
+	unsigned n_chunks;
+	struct aslot *addrs; /* during the window: open addressing */
+	size_t addr_mask;
+	unsigned n_addrs;
+	uint64_t *probes; /* the live and control chunks' addresses, sorted */
+	unsigned n_probes;
+	/* after the check: the control group per size class */
+	unsigned *ctl_n, *ctl_reused;
+	/*
+	 * The modules: the session's, shared (modules_ref()), for the
+	 * window's unwinding and for the names of the frames on first use
+	 * (stack_name()); opened then for a window read from a file. With
+	 * the frames named so far (a cache: the same return addresses recur
+	 * in many stacks). Both go once every stack is named.
+	 */
+	struct modules *mods;
+	int mods_failed;
+	struct la_frame *seen;
+	unsigned n_seen, cap_seen, n_named;
+	/*
+	 * During the window: calls are sampled from the first event's time
+	 * until max_ms or max_hits (sample_end), or on to ext_ns while fewer
+	 * than MIN_SAMPLE_CALLS came; the frees of the sampled chunks are
+	 * then followed for follow_ns more, and the window ends.
+	 */
+	uint64_t first_ns, sample_end, max_ns, ext_ns, follow_ns;
+	unsigned max_hits;
+};
+
+static uint64_t
+mix(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+	return h * 0xff51afd7ed558ccdull;
+}
+
+/*
+ * The request as glibc's request2size() makes it a chunk (x86_64): the
+ * request plus the 8-byte size field, rounded up to 16, at least 32.
+ */
+static uint64_t
+request_chunk(uint64_t req)
+{
+	uint64_t cs = (req + 8 + 15) & ~15ull;
+
+	return req > (1ull << 62) ? 0 : cs < CHUNK_MIN ? CHUNK_MIN : cs;
+}
+
+static struct cstack *
+stack_get(struct la_callers *c, const uint64_t *pcs, unsigned n)
+{
+	uint64_t h = n;
+	size_t i;
+
+	for (unsigned k = 0; k < n; k++)
+		h = mix(h, pcs[k]);
+	i = (size_t)(h >> 7) & c->stack_mask;
+	while (c->stack_slot[i]) {
+		struct cstack *st = &c->stacks[c->stack_slot[i] - 1];
+
+		if (st->hash == h && st->n_pcs == n &&
+		    !memcmp(st->pcs, pcs, n * sizeof(*pcs)))
+			return st;
+		i = (i + 1) & c->stack_mask;
+	}
+	if (c->n_stacks == LA_CALLERS_STACKS_MAX)
+		return NULL;
+	c->stack_slot[i] = c->n_stacks + 1;
+	c->stacks[c->n_stacks] = (struct cstack){.hash = h, .n_pcs = n};
+	memcpy(c->stacks[c->n_stacks].pcs, pcs, n * sizeof(*pcs));
+	return &c->stacks[c->n_stacks++];
+}
+
+/* The slot of chunk address addr, or NULL when it is not there. */
+static struct aslot *
+addr_find(const struct la_callers *c, uint64_t addr)
+{
+	size_t i =
+		(size_t)((addr * 0x9e3779b97f4a7c15ull) >> 17) & c->addr_mask;
+
+	while (c->addrs[i].addr && c->addrs[i].addr != addr)
+		i = (i + 1) & c->addr_mask;
+	return c->addrs[i].addr ? &c->addrs[i] : NULL;
+}
+
+/*
+ * The window saw chunk address addr handed out by a call that returned at
+ * alloc_end, or freed at free_ns (the other 0). A full table drops the
+ * note: that chunk's fate is then unknown, never wrong the other way.
+ */
+static void
+addr_note(struct la_callers *c, uint64_t addr, uint64_t alloc_end,
+	  uint64_t free_ns)
+{
+	size_t i =
+		(size_t)((addr * 0x9e3779b97f4a7c15ull) >> 17) & c->addr_mask;
+	struct aslot *a;
+
+	if (!addr)
+		return;
+	while (c->addrs[i].addr && c->addrs[i].addr != addr)
+		i = (i + 1) & c->addr_mask;
+	a = &c->addrs[i];
+	if (!a->addr) {
+		if (c->n_addrs >= ADDRS_MAX) {
+			c->info.addresses_dropped++;
+			return;
+		}
+		a->addr = addr;
+		c->n_addrs++;
+	}
+	if (alloc_end > a->alloc_end)
+		a->alloc_end = alloc_end;
+	if (free_ns > a->free_ns)
+		a->free_ns = free_ns;
+}
+
+static void
+chunk_keep(struct la_callers *c, struct cstack *st,
+	   const struct alloc_event *ev, uint64_t end_ns)
+{
+	if (st->kept >= LA_CALLERS_PER_STACK ||
+	    c->n_chunks >= LA_CALLERS_CHUNKS_MAX)
+		return;
+	c->chunks[c->n_chunks++] = (struct kchunk){
+		.addr = ev->ptr - CHUNK_DATA,
+		.want = request_chunk(ev->size),
+		.end_ns = end_ns,
+		.stack = (unsigned)(st - c->stacks),
+		.aligned = ev->fn != ALLOC_MALLOC && ev->fn != ALLOC_CALLOC &&
+			   ev->fn != ALLOC_REALLOC,
+	};
+	st->kept++;
+}
+
+/*
+ * Once the window is over, with every thread's events in: a chunk whose
+ * address a recorded call got again after it returned was freed in the
+ * window; so was one freed after it returned. Both join the control
+ * group. Not only the second kind: an address freed and not handed out
+ * again by the end of the window is more often one deep in a tcache bin,
+ * rarely used (measured: 8 % of them in use at the check, against 4 of 4
+ * churned chunks freed just after the window).
+ */
+static void
+chunk_fates(struct la_callers *c)
+{
+	for (unsigned i = 0; i < c->n_chunks; i++) {
+		struct kchunk *k = &c->chunks[i];
+		const struct aslot *a = addr_find(c, k->addr);
+
+		if (!a)
+			continue;
+		if (a->alloc_end > k->end_ns || a->free_ns > k->end_ns) {
+			k->dead = 1;
+			k->control = 1;
+		}
+		if (k->dead)
+			c->stacks[k->stack].freed++;
+	}
+}
+
+static int
+on_event(const struct alloc_event *ev, void *arg)
+{
+	struct la_callers *c = arg;
+	struct user_regs_struct regs;
+	struct unwind_frame f[UNWIND_FRAMES];
+	uint64_t pcs[LA_CALLER_FRAMES];
+	struct cstack *st;
+	unsigned n, k = 0;
+	uint64_t end_ns = ev->end_ns ? ev->end_ns : ev->time_ns;
+
+	if (!c->first_ns || ev->time_ns < c->first_ns)
+		c->first_ns = ev->time_ns;
+	if (!c->sample_end && ev->time_ns > c->first_ns + c->max_ns) {
+		if (c->info.allocations >= MIN_SAMPLE_CALLS)
+			c->sample_end = c->first_ns + c->max_ns;
+		else if (ev->time_ns > c->first_ns + c->ext_ns)
+			c->sample_end = c->first_ns + c->ext_ns;
+	}
+	/*
+	 * The frees are followed for follow_ns, and for as many calls as
+	 * were sampled, FOLLOW_MIN_CALLS at least (a slow target makes
+	 * fewer calls in that time: a chunk it churns lives longer), until
+	 * max_ns + follow_ns after the first call at most, or follow_ns
+	 * after an extended sampling (the backend's bound ends the window
+	 * there too): then the window is over.
+	 */
+	if (c->sample_end && ev->time_ns > c->sample_end + c->follow_ns &&
+	    ((c->info.followed >= c->info.allocations &&
+	      c->info.followed >= FOLLOW_MIN_CALLS) ||
+	     ev->time_ns > c->first_ns + c->max_ns + c->follow_ns))
+		return 1;
+	if (ev->fn == ALLOC_FREE) {
+		c->info.frees++;
+		if (c->sample_end && ev->time_ns > c->sample_end)
+			c->info.followed++;
+		if (ev->old_ptr >= CHUNK_DATA)
+			addr_note(c, ev->old_ptr - CHUNK_DATA, 0, ev->time_ns);
+		return 0;
+	}
+	/* a realloc that moved the block freed the old chunk */
+	if (ev->old_ptr >= CHUNK_DATA && ev->ptr != ev->old_ptr)
+		addr_note(c, ev->old_ptr - CHUNK_DATA, 0, end_ns);
+	if (ev->ptr >= CHUNK_DATA)
+		addr_note(c, ev->ptr - CHUNK_DATA, end_ns, 0);
+	/* after the sampling: only what it says of the sampled chunks */
+	if (c->sample_end && ev->time_ns > c->sample_end) {
+		c->info.followed++;
+		return 0;
+	}
+	c->info.allocations++;
+	if (!c->sample_end && (c->info.allocations >= c->max_hits ||
+			       (c->info.allocations >= MIN_SAMPLE_CALLS &&
+				ev->time_ns > c->first_ns + c->max_ns)))
+		c->sample_end = ev->time_ns;
+	if (!ev->ptr || ev->ptr < CHUNK_DATA) {
+		c->info.failed++;
+		return 0;
+	}
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = ev->ip;
+	regs.rsp = ev->sp;
+	regs.rbp = ev->bp;
+	n = unwind_stack(c->mods, &regs, ev->sp, ev->stack, ev->stack_len, 0, f,
+			 UNWIND_FRAMES, NULL);
+	/* frame 0 is the allocation function's entry: start at its caller */
+	for (unsigned i = 1; i < n && k < LA_CALLER_FRAMES; i++)
+		pcs[k++] = f[i].pc;
+	st = stack_get(c, pcs, k);
+	if (!st) {
+		c->info.stacks_dropped++;
+		return 0;
+	}
+	st->allocations++;
+	st->bytes += ev->size;
+	chunk_keep(c, st, ev, end_ns);
+	return 0;
+}
+
+/* Copy src into dst (len > 0), cut to fit. */
+static void
+copy_str(char *dst, size_t len, const char *src)
+{
+	size_t n = strnlen(src, len - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static void
+resolve_frame(struct modules *m, uint64_t pc, struct la_frame *fr)
+{
+	const struct module *mod;
+	struct symbol_hit hit;
+
+	memset(fr, 0, sizeof(*fr));
+	fr->pc = pc;
+	/* a return address: the call is the instruction before it */
+	mod = modules_find(m, pc - 1);
+	if (!mod)
+		return;
+	copy_str(fr->module, sizeof(fr->module), mod->path);
+	fr->module_offset = pc - mod->bias;
+	if (!modules_symbol(m, pc - 1, &hit) && hit.is_function)
+		copy_str(fr->function, sizeof(fr->function), hit.name);
+	if (modules_line(m, pc - 1, fr->file, sizeof(fr->file), &fr->line))
+		fr->file[0] = '\0';
+}
+
+/* pc named: from the cache, or resolved now and kept in it. */
+static void
+name_pc(struct la_callers *c, uint64_t pc, struct la_frame *out)
+{
+	for (unsigned j = 0; j < c->n_seen; j++)
+		if (c->seen[j].pc == pc) {
+			*out = c->seen[j];
+			return;
+		}
+	if (c->mods) {
+		resolve_frame(c->mods, pc, out);
+	} else {
+		memset(out, 0, sizeof(*out));
+		out->pc = pc;
+	}
+	if (c->n_seen == c->cap_seen) {
+		unsigned cap = c->cap_seen ? 2 * c->cap_seen : 64;
+		void *nv = realloc(c->seen, cap * sizeof(*c->seen));
+
+		if (!nv)
+			return; /* named, not kept */
+		c->seen = nv;
+		c->cap_seen = cap;
+	}
+	c->seen[c->n_seen++] = *out;
+}
+
+/*
+ * The frames of st named, on first use: a window names none of them, as
+ * most windows are never reported (their names cost leakattach more CPU
+ * than the window: the line tables of a compressed debug file are
+ * inflated to the unit), and a report names only what it shows. The
+ * modules are the session's as the target maps its files then (a library
+ * unmapped since leaves its frames with addresses only), or for a window
+ * read from a file opened now; let go once every stack is named. Without
+ * memory the frames stay unnamed.
+ */
+static void
+stack_name(struct la_callers *c, struct cstack *st)
+{
+	if (st->frames)
+		return;
+	st->frames = calloc(st->n_pcs ? st->n_pcs : 1, sizeof(*st->frames));
+	if (!st->frames)
+		return;
+	if (!c->mods && !c->mods_failed && modules_open(c->info.pid, &c->mods))
+		c->mods_failed = 1;
+	for (unsigned i = 0; i < st->n_pcs; i++)
+		name_pc(c, st->pcs[i], &st->frames[i]);
+	if (++c->n_named == c->n_stacks) {
+		modules_close(c->mods);
+		c->mods = NULL;
+		free(c->seen);
+		c->seen = NULL;
+		c->n_seen = c->cap_seen = 0;
+	}
+}
+
+static int
+by_bytes(const void *a, const void *b, void *arg)
+{
+	const struct la_callers *c = arg;
+	const struct cstack *x = &c->stacks[*(const unsigned *)a];
+	const struct cstack *y = &c->stacks[*(const unsigned *)b];
+
+	if (x->attributed_bytes != y->attributed_bytes)
+		return x->attributed_bytes > y->attributed_bytes ? -1 : 1;
+	if (x->surviving_bytes != y->surviving_bytes)
+		return x->surviving_bytes > y->surviving_bytes ? -1 : 1;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	return (x->allocations < y->allocations) -
+	       (x->allocations > y->allocations);
+}
+
+static void
+sort_stacks(struct la_callers *c)
+{
+	for (unsigned i = 0; i < c->n_stacks; i++)
+		c->order[i] = i;
+	qsort_r(c->order, c->n_stacks, sizeof(*c->order), by_bytes, c);
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The live and the control chunks' addresses, sorted and unique: what the
+ * next snapshot probes.
+ */
+static int
+make_probes(struct la_callers *c)
+{
+	unsigned n = 0;
+
+	c->probes = malloc((c->n_chunks ? c->n_chunks : 1) * sizeof(uint64_t));
+	if (!c->probes)
+		return -ENOMEM;
+	for (unsigned i = 0; i < c->n_chunks; i++) {
+		const struct kchunk *k = &c->chunks[i];
+
+		if (!k->dead)
+			c->info.kept_chunks++;
+		else if (k->control)
+			c->info.control_chunks++;
+		if (!k->dead || k->control)
+			c->probes[n++] = k->addr;
+	}
+	qsort(c->probes, n, sizeof(uint64_t), cmp_u64);
+	for (unsigned i = 0; i < n; i++)
+		if (!c->n_probes || c->probes[c->n_probes - 1] != c->probes[i])
+			c->probes[c->n_probes++] = c->probes[i];
+	return 0;
+}
+
+static int
+alloc_tables(struct la_callers *c)
+{
+	c->stack_mask = 2 * LA_CALLERS_STACKS_MAX - 1;
+	c->addr_mask = 2 * ADDRS_MAX - 1;
+	c->stacks = calloc(LA_CALLERS_STACKS_MAX, sizeof(*c->stacks));
+	c->order = calloc(LA_CALLERS_STACKS_MAX, sizeof(*c->order));
+	c->stack_slot = calloc(c->stack_mask + 1, sizeof(*c->stack_slot));
+	c->chunks = calloc(LA_CALLERS_CHUNKS_MAX, sizeof(*c->chunks));
+	c->addrs = calloc(c->addr_mask + 1, sizeof(*c->addrs));
+	c->ctl_n = calloc(SIZE_CLASSES, sizeof(*c->ctl_n));
+	c->ctl_reused = calloc(SIZE_CLASSES, sizeof(*c->ctl_reused));
+	return c->stacks && c->order && c->stack_slot && c->chunks &&
+			       c->addrs && c->ctl_n && c->ctl_reused
+		       ? 0
+		       : -ENOMEM;
+}
+
+/* The window's tables are only needed while it runs. */
+static void
+shrink(struct la_callers *c)
+{
+	free(c->stack_slot);
+	free(c->addrs);
+	c->stack_slot = NULL;
+	c->addrs = NULL;
+}
+
+/*
+ * The backend's bound on calls: the sampled ones, and room for the calls
+ * made while the frees are followed (on_event() ends the window).
+ */
+static unsigned
+backend_hits(const struct la_callers_opts *o)
+{
+	uint64_t n = (uint64_t)o->max_hits * FOLLOW_HITS_FACTOR;
+
+	return n > FOLLOW_HITS_MAX ? FOLLOW_HITS_MAX : (unsigned)n;
+}
+
+/* Its bound on time: the sampling, extended at most, and the following. */
+static unsigned
+backend_ms(const struct la_callers_opts *o)
+{
+	uint64_t ms = (uint64_t)o->max_ms * EXTEND_FACTOR + o->follow_ms;
+
+	return ms > 600000 ? 600000 : (unsigned)ms;
+}
+
+/*
+ * The session keeps its probes from one window to the next (uprobe.h,
+ * uprobe_opts.keep): their release, about 80 ms a probe, is paid once when
+ * the session closes, not after every window.
+ */
+static int
+run_uprobe(struct la_callers *c, struct la_session *s,
+	   const struct la_callers_opts *o)
+{
+	struct uprobe_opts uo = {
+		.sz = sizeof(uo),
+		.max_hits = backend_hits(o),
+		.max_ms = backend_ms(o),
+		.max_threads = o->max_threads,
+		.fn_mask = o->functions | (1u << ALLOC_FREE),
+		.stack_size = STACK_COPY,
+		.ring_pages = RING_PAGES,
+		.keep = &s->uprobes,
+	};
+	const struct uprobe_stats *us;
+	struct uprobe_window *w;
+	int err;
+
+	err = uprobe_window_open(s->pid, &uo, &w);
+	if (err)
+		return err; /* the sentence is uprobe.c's */
+	err = uprobe_window_run(w, on_event, c);
+	us = uprobe_window_stats(w);
+	for (unsigned i = 0; i < ALLOC_NFNS; i++)
+		c->info.hits += us->hits[i];
+	c->info.lost = us->lost;
+	c->info.threads = us->threads;
+	c->info.threads_skipped = us->threads_skipped;
+	c->info.open_ns = us->open_ns;
+	c->info.window_ns = us->run_ns;
+	c->info.teardown_ns = us->close_ns;
+	c->info.release_ns = la_now_ns();
+	uprobe_window_close(w);
+	c->info.release_ns = la_now_ns() - c->info.release_ns;
+	if (err > 0)
+		err = 0;
+	return err;
+}
+
+/*
+ * The int3 backend: a tracer process of its own holds the target while
+ * the window is open (int3.h); it has no memalign family (their entries
+ * are not emulated), and asks for free() like the uprobe backend.
+ * The tracer bounds the window itself (INT3_LIMIT_MS, however slow we
+ * are): max_hits counts allocation entries only (frees are taken besides
+ * them), so it goes unscaled; the sampling fits INT3_SAMPLE_MS, and the
+ * follow, with free() alone probed, INT3_FOLLOW_MS after it. on_event()
+ * is told the same lengths, so that the frees of the tracer's follow
+ * count as followed (nearly all: its clock starts at the first call, the
+ * tracer's when the bytes are written). Its rule of as many calls
+ * followed as sampled never holds an int3 window open: the tracer ends
+ * it at INT3_FOLLOW_MS whatever was seen.
+ */
+static int
+run_int3(struct la_callers *c, pid_t pid, const struct la_callers_opts *o)
+{
+	struct int3_opts io = {
+		.sz = sizeof(io),
+		.max_hits = o->max_hits,
+		.max_ms =
+			o->max_ms < INT3_SAMPLE_MS ? o->max_ms : INT3_SAMPLE_MS,
+		.follow_ms = o->follow_ms < INT3_FOLLOW_MS ? o->follow_ms
+							   : INT3_FOLLOW_MS,
+		.fn_mask =
+			(o->functions & INT3_FNS_DEFAULT) | (1u << ALLOC_FREE),
+		.stack_size = STACK_COPY,
+	};
+	const struct int3_stats *is;
+	struct int3_window *w;
+	int err;
+
+	c->max_ns = (uint64_t)io.max_ms * 1000000u;
+	c->ext_ns = c->max_ns;
+	c->follow_ns = (uint64_t)io.follow_ms * 1000000u;
+	if (!(o->functions & INT3_FNS_DEFAULT))
+		return la_fail(
+			-ENOTSUP,
+			"the int3 backend probes only malloc, calloc and realloc: ask for one of them, or use --callers-backend=uprobe as root");
+	err = int3_window_open(pid, &io, &w);
+	if (err)
+		return err; /* the sentence is int3.c's */
+	err = int3_window_run(w, on_event, c);
+	is = int3_window_stats(w);
+	for (unsigned i = 0; i < ALLOC_NFNS; i++)
+		if (i != ALLOC_FREE)
+			c->info.hits += is->hits[i];
+	c->info.lost = is->lost;
+	c->info.threads = is->threads;
+	c->info.open_ns = is->open_ns;
+	c->info.window_ns = is->run_ns;
+	c->info.teardown_ns = is->close_ns;
+	int3_window_close(w);
+	if (err > 0)
+		err = 0;
+	return err;
+}
+
+/* Uprobes refused for good on this machine: not privileged, or none. */
+static int
+uprobe_refused(int err)
+{
+	return err == -EPERM || err == -EACCES || err == -ENOENT ||
+	       err == -EOPNOTSUPP;
+}
+
+static int
+run_window(struct la_callers *c, struct la_session *s,
+	   const struct la_callers_opts *o)
+{
+	int err;
+
+	if (o->backend != LA_CALLERS_INT3) {
+		snprintf(c->info.backend, sizeof(c->info.backend), "uprobe");
+		err = run_uprobe(c, s, o);
+		if (o->backend == LA_CALLERS_UPROBE || !uprobe_refused(err))
+			return err;
+		/*
+		 * auto does not fall back to int3 on its own: an int3 window
+		 * stops the target at every call it samples (over 50 ms of
+		 * the target's work per window with 8 threads, measured),
+		 * and a SIGKILL of its tracer during a window kills the
+		 * target. It is used only when asked for by name.
+		 */
+		snprintf(c->info.backend_why, sizeof(c->info.backend_why), "%s",
+			 la_errmsg());
+		return la_fail(
+			err,
+			"%s; the int3 backend is not used unless asked for (--callers-backend=int3): it stops the target at each call it samples (see SECURITY)",
+			c->info.backend_why);
+	}
+	snprintf(c->info.backend, sizeof(c->info.backend), "int3");
+	return run_int3(c, s->pid, o);
+}
+
+/*
+ * The cores the target kept busy since the last reading (its CPU time
+ * over the time passed), and a new reading. Over less than a second
+ * (a check's first window, a few ms after the session began: the clock
+ * ticks are 10 ms) its average over its life so far; 0 when unknown.
+ */
+static double
+busy_cores(struct la_session *s)
+{
+	uint64_t cpu, age, now = la_now_ns();
+	double busy = 0;
+
+	if (procinfo_cpu_ns(s->pid, &cpu, &age))
+		return 0;
+	if (s->cpu_at_ns && now > s->cpu_at_ns + 1000000000ull &&
+	    cpu >= s->cpu_ns)
+		busy = (double)(cpu - s->cpu_ns) / (double)(now - s->cpu_at_ns);
+	else if (age > 1000000000ull)
+		busy = (double)cpu / (double)age;
+	s->cpu_ns = cpu;
+	s->cpu_at_ns = now;
+	return busy;
+}
+
+static unsigned
+scaled_ms(unsigned ms, double busy)
+{
+	unsigned v;
+
+	if (busy <= 1.0)
+		return ms;
+	v = (unsigned)((double)ms / busy + 0.5);
+	return v < SCALED_MIN_MS ? SCALED_MIN_MS : v;
+}
+
+int
+la_callers_sample(struct la_session *s, const struct la_callers_opts *opts,
+		  struct la_callers **out)
+{
+	struct la_callers_opts o = {0};
+	struct la_callers *c;
+	struct timespec now;
+	double busy;
+	int err;
+
+	la_error_clear();
+	*out = NULL;
+	if (opts)
+		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	if (o.backend != LA_CALLERS_AUTO && o.backend != LA_CALLERS_UPROBE &&
+	    o.backend != LA_CALLERS_INT3)
+		return la_fail(-EINVAL, "unknown callers backend %d",
+			       (int)o.backend);
+	if (o.functions & ~((1u << ALLOC_FREE) - 1))
+		return la_fail(-EINVAL, "unknown allocation functions %#x",
+			       o.functions);
+	o.max_hits = o.max_hits ? o.max_hits : DEF_MAX_HITS;
+	busy = busy_cores(s);
+	o.max_ms = o.max_ms ? o.max_ms : scaled_ms(DEF_MAX_MS, busy);
+	o.max_threads = o.max_threads ? o.max_threads : DEF_MAX_THREADS;
+	o.follow_ms =
+		o.follow_ms ? o.follow_ms : scaled_ms(DEF_FOLLOW_MS, busy);
+	o.functions = o.functions ? o.functions : LA_ALLOC_DEFAULT;
+	c = calloc(1, sizeof(*c));
+	if (!c || alloc_tables(c)) {
+		la_callers_free(c);
+		return la_fail(-ENOMEM, "out of memory");
+	}
+	c->info.pid = s->pid;
+	c->max_hits = o.max_hits;
+	c->max_ns = (uint64_t)o.max_ms * 1000000u;
+	c->ext_ns = c->max_ns * EXTEND_FACTOR;
+	c->follow_ns = (uint64_t)o.follow_ms * 1000000u;
+	/*
+	 * The modules before the probes exist: the window starts at once.
+	 * The session's, kept from the last window: their symbols, CFI and
+	 * line tables are read once per run, not once per window.
+	 */
+	err = session_modules(s);
+	if (err) {
+		la_callers_free(c);
+		if (err == -ESRCH)
+			return la_fail(-ESRCH, "process %d exited",
+				       (int)s->pid);
+		return la_fail_default(err);
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	c->info.time_unix_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	c->mods = modules_ref(s->mods);
+	err = run_window(c, s, &o);
+	if (!err) {
+		chunk_fates(c);
+		err = make_probes(c);
+	}
+	shrink(c);
+	if (err) {
+		la_callers_free(c);
+		return err == -ENOMEM ? la_fail(-ENOMEM, "out of memory")
+				      : la_fail_default(err);
+	}
+	c->info.stacks = c->n_stacks;
+	sort_stacks(c);
+	pr_debug("%llu calls, %u stacks, %u chunks kept, teardown %.0f ms",
+		 (unsigned long long)c->info.allocations, c->n_stacks,
+		 c->info.kept_chunks, (double)c->info.teardown_ns / 1e6);
+	*out = c;
+	return 0;
+}
+
+void
+la_callers_free(struct la_callers *c)
+{
+	if (!c)
+		return;
+	for (unsigned i = 0; c->stacks && i < c->n_stacks; i++)
+		free(c->stacks[i].frames);
+	modules_close(c->mods);
+	free(c->seen);
+	free(c->stacks);
+	free(c->order);
+	free(c->stack_slot);
+	free(c->chunks);
+	free(c->addrs);
+	free(c->probes);
+	free(c->ctl_n);
+	free(c->ctl_reused);
+	free(c);
+}
+
+void
+la_callers_info(const struct la_callers *c, struct la_callers_info *out)
+{
+	*out = c->info;
+}
+
+void
+la_callers_probes(const struct la_callers *c, const uint64_t **chunk_addrs,
+		  unsigned *n)
+{
+	*chunk_addrs = c->probes;
+	*n = c->n_probes;
+}
+
+/*
+ * Could the chunk found at the check be the one the call got? It must be
+ * at least the request's chunk; glibc hands out a free chunk whole when
+ * the rest would be smaller than CHUNK_MIN, and mmapped chunks are whole
+ * pages (with their header in the first).
+ */
+static int
+same_chunk(const struct kchunk *k, uint64_t size)
+{
+	if (size < k->want)
+		return 0;
+	if (k->aligned)
+		return 1;
+	if (size - k->want < CHUNK_MIN)
+		return 1;
+	return !(size & 4095) && size - k->want < 4096 + CHUNK_DATA;
+}
+
+static int
+by_class_bytes(const void *a, const void *b)
+{
+	const struct la_caller_class *x = a, *y = b;
+
+	if (x->attributed_bytes != y->attributed_bytes)
+		return x->attributed_bytes > y->attributed_bytes ? -1 : 1;
+	if (x->surviving_bytes != y->surviving_bytes)
+		return x->surviving_bytes > y->surviving_bytes ? -1 : 1;
+	return (x->kept_chunks < y->kept_chunks) -
+	       (x->kept_chunks > y->kept_chunks);
+}
+
+/*
+ * Could chance alone make s of a survivors, when a freed address is back
+ * in use by the check with probability p? The number back in use by
+ * chance is binomial(a, p): its tail P(X >= s) is summed exactly (a is
+ * at most LA_CALLERS_PER_STACK), as the normal approximation is too
+ * generous for a few chunks at a small p. Below ALPHA, the survivors
+ * are the caller's own; *own estimates how many, the false ones taken
+ * out of the rest: (s - p a) / (1 - p).
+ */
+#define ALPHA 1e-3
+
+static double
+binomial_tail(unsigned a, unsigned s, double p)
+{
+	double pmf = 1.0, below = 0;
+
+	if (s == 0)
+		return 1.0;
+	if (p <= 0)
+		return 0;
+	if (p >= 1.0 || s > a)
+		return s > a ? 0 : 1.0;
+	for (unsigned i = 0; i < a; i++)
+		pmf *= 1.0 - p; /* P(X = 0) */
+	for (unsigned k = 0; k < s; k++) {
+		below += pmf;
+		pmf *= (double)(a - k) / (k + 1) * p / (1.0 - p);
+	}
+	return below >= 1.0 ? 0 : 1.0 - below;
+}
+
+int
+callers_beyond_chance(unsigned a, unsigned s, double p, double *own)
+{
+	double excess = (double)s - p * a, t;
+
+	*own = 0;
+	if (!s || s > a || excess < 1.0 || p >= 1.0)
+		return 0;
+	if (binomial_tail(a, s, p) >= ALPHA)
+		return 0;
+	t = excess / (1.0 - p);
+	*own = t > s ? s : t;
+	return 1;
+}
+
+/*
+ * The control group's reuse in class idx, else the pooled one. Estimated
+ * as (reused + 1) / (freed + 2), so that a window that saw few frees
+ * proves little: with none, the chance is taken as one half (a CI run
+ * blamed a churner whose 2 of 2 chunks survived when 0 was assumed).
+ */
+static double
+reuse_rate(const struct la_callers *c, unsigned idx)
+{
+	if (c->ctl_n[idx] >= CONTROL_MIN)
+		return (c->ctl_reused[idx] + 1.0) / (c->ctl_n[idx] + 2.0);
+	return (c->info.control_reused + 1.0) / (c->info.control_chunks + 2.0);
+}
+
+static unsigned
+class_of(uint64_t size)
+{
+	unsigned idx = size_class_index(size);
+
+	return idx < SIZE_CLASSES ? idx : SIZE_CLASSES - 1;
+}
+
+/*
+ * The kept chunks of stack si by size class (room for max in cls), with
+ * each class's survivors weighed against the control group: returns the
+ * classes filled; *attributed gets the bytes beyond chance, all classes.
+ */
+static unsigned
+classes_of(const struct la_callers *c, unsigned si, struct la_caller_class *cls,
+	   unsigned max, uint64_t *attributed)
+{
+	struct la_caller_class all[64];
+	unsigned n = 0;
+
+	*attributed = 0;
+	for (unsigned i = 0; i < c->n_chunks; i++) {
+		const struct kchunk *k = &c->chunks[i];
+		uint64_t size = k->size ? k->size : k->want, lo, hi;
+		unsigned j;
+
+		if (k->stack != si || k->dead)
+			continue;
+		size_class_bounds(class_of(size), &lo, &hi);
+		for (j = 0; j < n && all[j].chunk_size_min != lo; j++)
+			;
+		if (j == n) {
+			if (n == sizeof(all) / sizeof(all[0]))
+				continue;
+			all[n++] = (struct la_caller_class){
+				.chunk_size_min = lo, .chunk_size_max = hi};
+		}
+		all[j].kept_chunks++;
+		if (k->size) {
+			all[j].surviving_chunks++;
+			all[j].surviving_bytes += k->size;
+		}
+	}
+	for (unsigned j = 0; j < n; j++) {
+		struct la_caller_class *x = &all[j];
+		double own;
+
+		if (!c->info.checked)
+			continue;
+		x->reuse_rate = reuse_rate(c, class_of(x->chunk_size_min));
+		x->chance_survivors = x->reuse_rate * x->kept_chunks;
+		if (callers_beyond_chance(x->kept_chunks, x->surviving_chunks,
+					  x->reuse_rate, &own))
+			x->attributed_bytes =
+				(uint64_t)((double)x->surviving_bytes * own /
+					   x->surviving_chunks);
+		*attributed += x->attributed_bytes;
+	}
+	qsort(all, n, sizeof(all[0]), by_class_bytes);
+	if (n > max)
+		n = max;
+	memcpy(cls, all, n * sizeof(*cls));
+	return n;
+}
+
+int
+la_callers_check(struct la_callers *c, const struct la_snapshot *snap)
+{
+	struct la_caller_class tmp[1];
+
+	la_error_clear();
+	if (snap->info.pid != c->info.pid)
+		return la_fail(
+			-EINVAL,
+			"the snapshot is of process %d, the sample of process %d",
+			(int)snap->info.pid, (int)c->info.pid);
+	memset(c->ctl_n, 0, SIZE_CLASSES * sizeof(*c->ctl_n));
+	memset(c->ctl_reused, 0, SIZE_CLASSES * sizeof(*c->ctl_reused));
+	c->info.control_reused = 0;
+	for (unsigned i = 0; i < c->n_chunks; i++) {
+		struct kchunk *k = &c->chunks[i];
+		uint64_t size = 0;
+		int r;
+
+		if (k->dead && !k->control)
+			continue;
+		r = la_snapshot_probe(snap, k->addr, &size);
+		if (r < 0)
+			return la_fail(
+				-EINVAL,
+				"the snapshot did not probe the sampled chunks: pass la_callers_probes() in la_snapshot_opts");
+		k->size = r && same_chunk(k, size) ? size : 0;
+		if (k->control) {
+			unsigned idx = class_of(k->want);
+
+			c->ctl_n[idx]++;
+			if (k->size) {
+				c->ctl_reused[idx]++;
+				c->info.control_reused++;
+			}
+			k->size = 0; /* freed: never a survivor */
+		}
+	}
+	c->info.surviving_chunks = 0;
+	c->info.surviving_bytes = 0;
+	c->info.attributed_bytes = 0;
+	for (unsigned s = 0; s < c->n_stacks; s++) {
+		c->stacks[s].surviving = 0;
+		c->stacks[s].surviving_bytes = 0;
+	}
+	for (unsigned i = 0; i < c->n_chunks; i++) {
+		const struct kchunk *k = &c->chunks[i];
+
+		if (k->dead || !k->size)
+			continue;
+		c->stacks[k->stack].surviving++;
+		c->stacks[k->stack].surviving_bytes += k->size;
+		c->info.surviving_chunks++;
+		c->info.surviving_bytes += k->size;
+	}
+	c->info.checked = 1;
+	c->info.checked_unix_ns = snap->info.time_unix_ns;
+	c->info.reuse_rate = c->info.control_chunks
+				     ? (double)c->info.control_reused /
+					       c->info.control_chunks
+				     : 0;
+	for (unsigned s = 0; s < c->n_stacks; s++) {
+		classes_of(c, s, tmp, 0, &c->stacks[s].attributed_bytes);
+		c->info.attributed_bytes += c->stacks[s].attributed_bytes;
+	}
+	sort_stacks(c);
+	return 0;
+}
+
+unsigned
+la_callers_count(const struct la_callers *c)
+{
+	return c->n_stacks;
+}
+
+int
+la_callers_get(const struct la_callers *c, unsigned i, struct la_caller *out)
+{
+	/* named on first use (stack_name()): one thread at a time */
+	struct la_callers *mc = (struct la_callers *)c;
+	struct cstack *st;
+
+	if (i >= c->n_stacks)
+		return -ENOENT;
+	st = &mc->stacks[c->order[i]];
+	stack_name(mc, st);
+	memset(out, 0, sizeof(*out));
+	out->n_frames = st->n_pcs;
+	if (st->frames)
+		memcpy(out->frames, st->frames,
+		       st->n_pcs * sizeof(*out->frames));
+	out->sampled_allocations = st->allocations;
+	out->sampled_bytes = st->bytes;
+	out->kept_chunks = st->kept - st->freed;
+	out->surviving_chunks = st->surviving;
+	out->surviving_bytes = st->surviving_bytes;
+	out->freed_chunks = st->freed;
+	out->n_classes = classes_of(c, c->order[i], out->classes,
+				    LA_CALLER_CLASSES, &out->attributed_bytes);
+	return 0;
+}
+
+/* ---- Kept between invocations (la_store_target_save_callers) ------------ */
+
+/*
+ * The file: a header, the stacks (return addresses, not their names: the
+ * frames are named again from the target's modules when read), the kept
+ * chunks, and an FNV-1a sum of everything before it. Binary, for this
+ * build on this machine only: the header names the format and the sizes
+ * of what follows, and anything else is refused.
+ */
+#define CALLERS_MAGIC "leakattach-callers\n"
+#define CALLERS_VERSION 1u
+
+struct file_head {
+	char magic[20];
+	uint32_t version, size_info, size_stack, size_chunk;
+	uint32_t n_stacks, n_chunks;
+	struct la_callers_info info;
+};
+
+struct file_stack {
+	uint64_t hash;
+	uint32_t n_pcs, allocations, kept, freed;
+	uint64_t bytes;
+	uint64_t pcs[LA_CALLER_FRAMES];
+};
+
+static int
+put(FILE *f, uint64_t *sum, const void *p, size_t len)
+{
+	*sum = fnv1a(*sum, p, len);
+	return fwrite(p, 1, len, f) == len ? 0 : -EIO;
+}
+
+int
+callers_write(const struct la_callers *c, FILE *f)
+{
+	struct file_head h;
+	uint64_t sum = FNV_INIT;
+	int err;
+
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, CALLERS_MAGIC, sizeof(CALLERS_MAGIC));
+	h.version = CALLERS_VERSION;
+	h.size_info = sizeof(struct la_callers_info);
+	h.size_stack = sizeof(struct file_stack);
+	h.size_chunk = sizeof(struct kchunk);
+	h.n_stacks = c->n_stacks;
+	h.n_chunks = c->n_chunks;
+	h.info = c->info;
+	err = put(f, &sum, &h, sizeof(h));
+	for (unsigned i = 0; !err && i < c->n_stacks; i++) {
+		const struct cstack *st = &c->stacks[i];
+		struct file_stack fs;
+
+		memset(&fs, 0, sizeof(fs));
+		fs.hash = st->hash;
+		fs.n_pcs = st->n_pcs;
+		fs.allocations = st->allocations;
+		fs.kept = st->kept;
+		fs.freed = st->freed;
+		fs.bytes = st->bytes;
+		memcpy(fs.pcs, st->pcs, st->n_pcs * sizeof(*st->pcs));
+		err = put(f, &sum, &fs, sizeof(fs));
+	}
+	if (!err && c->n_chunks)
+		err = put(f, &sum, c->chunks, c->n_chunks * sizeof(*c->chunks));
+	if (!err && fwrite(&sum, 1, sizeof(sum), f) != sizeof(sum))
+		err = -EIO;
+	return err;
+}
+
+static int
+get(FILE *f, uint64_t *sum, void *p, size_t len)
+{
+	if (fread(p, 1, len, f) != len)
+		return ferror(f) ? -EIO : -LA_EBADSTATE;
+	*sum = fnv1a(*sum, p, len);
+	return 0;
+}
+
+static int
+bad_file(const char *why)
+{
+	return la_fail(-LA_EBADSTATE, "%s", why);
+}
+
+/* Everything read from the file is checked before it is used. */
+static int
+read_body(FILE *f, pid_t pid, struct la_callers *c)
+{
+	struct file_head h;
+	uint64_t sum = FNV_INIT, want;
+	int err;
+
+	err = get(f, &sum, &h, sizeof(h));
+	if (err)
+		return err == -EIO ? err : bad_file("cut short in its header");
+	if (memcmp(h.magic, CALLERS_MAGIC, sizeof(CALLERS_MAGIC)) ||
+	    h.version != CALLERS_VERSION ||
+	    h.size_info != sizeof(struct la_callers_info) ||
+	    h.size_stack != sizeof(struct file_stack) ||
+	    h.size_chunk != sizeof(struct kchunk))
+		return bad_file("not a window of this version of leakattach");
+	if (h.n_stacks > LA_CALLERS_STACKS_MAX ||
+	    h.n_chunks > LA_CALLERS_CHUNKS_MAX)
+		return bad_file("more stacks or chunks than a window keeps");
+	if (h.info.pid != pid)
+		return bad_file("a window of another process");
+	c->info = h.info;
+	c->info.backend[sizeof(c->info.backend) - 1] = '\0';
+	/* make_probes() counts them again; the check is yet to come */
+	c->info.kept_chunks = c->info.control_chunks = 0;
+	c->info.checked = 0;
+	for (unsigned i = 0; i < h.n_stacks; i++) {
+		struct cstack *st = &c->stacks[i];
+		struct file_stack fs;
+
+		err = get(f, &sum, &fs, sizeof(fs));
+		if (err)
+			return err == -EIO ? err : bad_file("cut short");
+		if (fs.n_pcs > LA_CALLER_FRAMES || fs.kept > fs.allocations ||
+		    fs.freed > fs.kept)
+			return bad_file("a stack that no window makes");
+		*st = (struct cstack){
+			.hash = fs.hash,
+			.n_pcs = fs.n_pcs,
+			.allocations = fs.allocations,
+			.kept = fs.kept,
+			.freed = fs.freed,
+			.bytes = fs.bytes,
+		};
+		memcpy(st->pcs, fs.pcs, fs.n_pcs * sizeof(*fs.pcs));
+		c->n_stacks++;
+	}
+	if (h.n_chunks) {
+		err = get(f, &sum, c->chunks, h.n_chunks * sizeof(*c->chunks));
+		if (err)
+			return err == -EIO ? err : bad_file("cut short");
+	}
+	c->n_chunks = h.n_chunks;
+	for (unsigned i = 0; i < c->n_chunks; i++) {
+		struct kchunk *k = &c->chunks[i];
+
+		if (k->stack >= c->n_stacks || k->dead > 1 || k->control > 1 ||
+		    k->aligned > 1 || k->control != k->dead || k->size)
+			return bad_file("a chunk that no window keeps");
+	}
+	if (fread(&want, 1, sizeof(want), f) != sizeof(want))
+		return bad_file("cut short before its checksum");
+	if (want != sum)
+		return bad_file("its checksum does not match: damaged");
+	if (getc(f) != EOF)
+		return bad_file("more after its checksum");
+	return 0;
+}
+
+int
+callers_read(FILE *f, pid_t pid, struct la_callers **out)
+{
+	struct la_callers *c;
+	int err;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c || alloc_tables(c)) {
+		la_callers_free(c);
+		return la_fail(-ENOMEM, "out of memory");
+	}
+	shrink(c);
+	err = read_body(f, pid, c);
+	if (!err)
+		err = make_probes(c);
+	if (err) {
+		la_callers_free(c);
+		if (err == -LA_EBADSTATE || err == -EIO)
+			return err; /* the sentence is set */
+		if (err == -ESRCH)
+			return la_fail(-ESRCH, "process %d exited", (int)pid);
+		return la_fail_default(err);
+	}
+	sort_stacks(c);
+	*out = c;
+	return 0;
+}
