@@ -460,6 +460,36 @@ watch_list(const struct la_tracker *t, struct la_location *out)
 }
 
 /*
+ * Whether --callers=auto opens a window after this sample: a size class
+ * (callers are found per size class) that leaks, or that grew in as many
+ * samples in a row as the rule needs but one, so that the window is
+ * checked at the sample that may reach the verdict. A single growth,
+ * which a steady program shows now and then, opens none: each window
+ * costs the target (DESIGN.md budgets) and the probes' removal costs the
+ * machine once per run.
+ */
+static int
+window_due(const struct sampler *sm)
+{
+	unsigned n = la_tracker_finding_count(sm->tracker);
+	unsigned need =
+		sm->o->rules.consecutive > 1 ? sm->o->rules.consecutive - 1 : 1;
+	struct la_finding fd;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (la_tracker_finding(sm->tracker, i, &fd) ||
+		    fd.verdict == LA_VERDICT_RETENTION ||
+		    (fd.loc.kind != LA_LOC_SIZE_CLASS &&
+		     fd.loc.kind != LA_LOC_ARENA_SIZE_CLASS) ||
+		    !report_finding_shown(sm->tracker, i))
+			continue;
+		if (fd.verdict == LA_VERDICT_LEAK || fd.consecutive >= need)
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * Name the types of every watched location of snap, right after it was
  * taken (the target runs on: the sooner, the fewer stale chunks). A
  * failure leaves that location without types; it is not the sample's.
@@ -702,7 +732,6 @@ sampler_window(struct sampler *sm, double next)
 				     .backend = sm->o->callers_backend,
 				     .max_hits = sm->o->callers_hits,
 				     .max_ms = sm->o->callers_ms};
-	struct la_location watch[WATCH_MAX];
 	struct la_callers_info ci;
 	double t0;
 	int err;
@@ -712,7 +741,7 @@ sampler_window(struct sampler *sm, double next)
 	if (!sm->callers_run.enabled || sm->callers_run.error[0] || sm->gone ||
 	    !sm->s || !sm->tracker)
 		return;
-	if (sm->o->callers == CALLERS_AUTO && !watch_list(sm->tracker, watch))
+	if (sm->o->callers == CALLERS_AUTO && !window_due(sm))
 		return;
 	/*
 	 * A window that would end after the next sample is due is skipped,
