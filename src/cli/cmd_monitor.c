@@ -465,8 +465,8 @@ watch_list(const struct la_tracker *t, struct la_location *out)
  * samples in a row as the rule needs but one, so that the window is
  * checked at the sample that may reach the verdict. A single growth,
  * which a steady program shows now and then, opens none: each window
- * costs the target (DESIGN.md budgets) and the probes' removal costs the
- * machine once per run.
+ * costs the target (README.md, Performance), and the removal of the
+ * probes costs the machine once per run.
  */
 static int
 window_due(const struct sampler *sm)
