@@ -369,28 +369,38 @@ point_cmp(const void *pa, const void *pb)
 	return strcmp((*a)->loc.key, (*b)->loc.key);
 }
 
-/* The distinct keys of t's entries and of p (sorted, maybe repeated). */
+/*
+ * One step of merging t's entries (sorted, keys unique) with p (sorted,
+ * keys maybe repeated: a repeat is passed over): -1 when entry i comes
+ * first, 0 when it and point *j have one key, 1 when point *j comes
+ * first, 2 when both are done.
+ */
+static int
+merge_step(const struct la_tracker *t, const struct tracker_point **p,
+	   unsigned np, unsigned i, unsigned *j)
+{
+	int c;
+
+	while (*j<np && * j> 0 && !strcmp(p[*j]->loc.key, p[*j - 1]->loc.key))
+		(*j)++;
+	if (i >= t->n)
+		return *j >= np ? 2 : 1;
+	if (*j >= np)
+		return -1;
+	c = strcmp(t->e[i].loc.key, p[*j]->loc.key);
+	return c < 0 ? -1 : c > 0;
+}
+
+/* The distinct keys of t's entries and of p. */
 static size_t
 union_count(const struct la_tracker *t, const struct tracker_point **p,
 	    unsigned np)
 {
 	size_t n = 0;
 	unsigned i = 0, j = 0;
+	int c;
 
-	while (i < t->n || j < np) {
-		int c;
-
-		if (j < np && j > 0 &&
-		    !strcmp(p[j]->loc.key, p[j - 1]->loc.key)) {
-			j++;
-			continue;
-		}
-		if (i >= t->n)
-			c = 1;
-		else if (j >= np)
-			c = -1;
-		else
-			c = strcmp(t->e[i].loc.key, p[j]->loc.key);
+	while ((c = merge_step(t, p, np, i, &j)) != 2) {
 		i += c <= 0;
 		j += c >= 0;
 		n++;
@@ -416,7 +426,7 @@ tracker_add_sample(struct la_tracker *t, const struct tracker_sample *s)
 	struct la_finding *nf;
 	unsigned np = 0, n = 0, i = 0, j = 0, room, skipped = 0, nfc = 0;
 	/* The first exact sample has nothing to be compared with. */
-	int compare = t->samples > t->approximate;
+	int compare = t->samples > t->approximate, c;
 
 	if (!s->consistent) {
 		/* Evidence from the last exact sample stands, reported. */
@@ -449,21 +459,9 @@ tracker_add_sample(struct la_tracker *t, const struct tracker_sample *s)
 	}
 
 	room = t->n < TRACKER_MAX_LOCATIONS ? TRACKER_MAX_LOCATIONS - t->n : 0;
-	while (i < t->n || j < np) {
+	while ((c = merge_step(t, p, np, i, &j)) != 2) {
 		struct entry e;
-		int c;
 
-		if (j < np && j > 0 &&
-		    !strcmp(p[j]->loc.key, p[j - 1]->loc.key)) {
-			j++;
-			continue;
-		}
-		if (i >= t->n)
-			c = 1;
-		else if (j >= np)
-			c = -1;
-		else
-			c = strcmp(t->e[i].loc.key, p[j]->loc.key);
 		if (c < 0) {
 			/* Gone from this sample: it holds nothing now. */
 			e = t->e[i++];
