@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -662,6 +663,49 @@ still_traced(pid_t pid, int ms)
 }
 
 /*
+ * Wait, up to ms, for the tracers a killed leakattach left: this process
+ * is their subreaper, so they are its children now. 1 when one is still
+ * running then.
+ */
+static int
+orphan_tracers_left(int ms)
+{
+	for (int waited = 0;; waited += 20) {
+		char path[64], comm[64], pp[32];
+		struct dirent *de;
+		int left = 0;
+		DIR *d = opendir("/proc");
+
+		while (d && (de = readdir(d))) {
+			pid_t pid = (pid_t)atoi(de->d_name);
+			FILE *f;
+
+			if (pid <= 0)
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+			f = fopen(path, "r");
+			if (!f)
+				continue;
+			comm[0] = '\0';
+			if (!fgets(comm, sizeof(comm), f))
+				comm[0] = '\0';
+			fclose(f);
+			if (strncmp(comm, "la-int3-tracer", 14) ||
+			    proc_status_field(pid, "PPid", pp, sizeof(pp)) ||
+			    atoi(pp) != (int)getpid())
+				continue;
+			if (waitpid(pid, NULL, WNOHANG) != pid)
+				left = 1;
+		}
+		if (d)
+			closedir(d);
+		if (!left || waited >= ms)
+			return left;
+		sleep_us(20000);
+	}
+}
+
+/*
  * SIGKILL `leakattach monitor --callers=always` at random moments, kills
  * times, with the backend given: the target keeps running unharmed (it
  * allocates all the time: a breakpoint or a fake return address left
@@ -677,6 +721,11 @@ kill_leakattach_during_windows(const char *backend, int kills)
 	int int3 = !strcmp(backend, "int3");
 
 	cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	/*
+	 * A tracer forked just before the kill may seize the target after
+	 * it: wait for the killed leakattach's tracers, ours once orphaned.
+	 */
+	cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
 	start(&t, "callerleak");
 	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
 	snprintf(be, sizeof(be), "--callers-backend=%s", backend);
@@ -737,6 +786,8 @@ kill_leakattach_during_windows(const char *backend, int kills)
 		 * bounds: seizing (2 s at most), stopping a thread for the
 		 * restore (2 s), pending returns (0.1 s), releasing (2 s)
 		 */
+		cr_assert(!orphan_tracers_left(6500),
+			  "after kill %d: its tracer still runs", i + 1);
 		cr_assert(!still_traced(t.pid, 6500),
 			  "after kill %d: the target is still traced", i + 1);
 		cr_assert_eq(target_check_unharmed(&t, 0, NULL), 0,

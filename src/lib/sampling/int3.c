@@ -1890,6 +1890,13 @@ int3_tracer_main(int fd, pid_t pid, const struct int3_opts *opts,
 		return 1;
 	}
 	tr.started = 1;
+	/*
+	 * An analyser killed before the window began (its socket hung up):
+	 * seize nothing. One killed later is seen at our next write.
+	 */
+	pfd[0] = (struct pollfd){.fd = fd, .events = POLLRDHUP};
+	if (poll(pfd, 1, 0) > 0 && pfd[0].revents & (POLLHUP | POLLRDHUP))
+		return 1;
 	if ((alive_tid = tracee_vforking(pid)))
 		err = la_fail(
 			-LA_EVFORK,
