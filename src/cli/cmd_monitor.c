@@ -459,9 +459,18 @@ watch_list(const struct la_tracker *t, struct la_location *out)
 	return k;
 }
 
+/* A growth callers are found for: in-use bytes of a size class. */
+static int
+callers_finding(const struct la_finding *fd)
+{
+	return fd->verdict != LA_VERDICT_RETENTION &&
+	       (fd->loc.kind == LA_LOC_SIZE_CLASS ||
+		fd->loc.kind == LA_LOC_ARENA_SIZE_CLASS);
+}
+
 /*
  * Whether --callers=auto opens a window after this sample: a size class
- * (callers are found per size class) that leaks, or that grew in as many
+ * (callers_finding()) that leaks, or that grew in as many
  * samples in a row as the rule needs but one, so that the window is
  * checked at the sample that may reach the verdict. A single growth,
  * which a steady program shows now and then, opens none: each window
@@ -478,9 +487,7 @@ window_due(const struct sampler *sm)
 
 	for (unsigned i = 0; i < n; i++) {
 		if (la_tracker_finding(sm->tracker, i, &fd) ||
-		    fd.verdict == LA_VERDICT_RETENTION ||
-		    (fd.loc.kind != LA_LOC_SIZE_CLASS &&
-		     fd.loc.kind != LA_LOC_ARENA_SIZE_CLASS) ||
+		    !callers_finding(&fd) ||
 		    !report_finding_shown(sm->tracker, i))
 			continue;
 		if (fd.verdict == LA_VERDICT_LEAK || fd.consecutive >= need)
@@ -602,10 +609,7 @@ attribute_callers(struct sampler *sm, const struct la_callers *c,
 		struct loc_callers *lc = &sm->callers[sm->n_callers];
 		double total = 0;
 
-		if (la_tracker_finding(tr, i, &fd) ||
-		    fd.verdict == LA_VERDICT_RETENTION ||
-		    (fd.loc.kind != LA_LOC_SIZE_CLASS &&
-		     fd.loc.kind != LA_LOC_ARENA_SIZE_CLASS))
+		if (la_tracker_finding(tr, i, &fd) || !callers_finding(&fd))
 			continue;
 		memset(lc, 0, sizeof(*lc));
 		lc->loc = fd.loc;

@@ -88,6 +88,7 @@ mount_private(struct tracefs *t)
 {
 	pid_t parent = getpid();
 	int pfd[2], sfd[2], cerr = 0, err;
+	char root[32]; /* "/proc/PID/root" */
 	ssize_t n;
 
 	if (pipe2(pfd, O_CLOEXEC))
@@ -122,9 +123,8 @@ mount_private(struct tracefs *t)
 	if (cerr)
 		return -cerr;
 	/* our child's root: the private mount is in its namespace */
-	target_root(t->child, t->dir, sizeof(t->dir));
-	snprintf(t->dir + strlen(t->dir), sizeof(t->dir) - strlen(t->dir), "%s",
-		 MOUNT_POINT);
+	target_root(t->child, root, sizeof(root));
+	snprintf(t->dir, sizeof(t->dir), "%s" MOUNT_POINT, root);
 	return 0;
 }
 

@@ -379,15 +379,17 @@ static int
 merge_step(const struct la_tracker *t, const struct tracker_point **p,
 	   unsigned np, unsigned i, unsigned *j)
 {
+	unsigned k = *j;
 	int c;
 
-	while (*j<np && * j> 0 && !strcmp(p[*j]->loc.key, p[*j - 1]->loc.key))
-		(*j)++;
+	while (k > 0 && k < np && !strcmp(p[k]->loc.key, p[k - 1]->loc.key))
+		k++;
+	*j = k;
 	if (i >= t->n)
-		return *j >= np ? 2 : 1;
-	if (*j >= np)
+		return k >= np ? 2 : 1;
+	if (k >= np)
 		return -1;
-	c = strcmp(t->e[i].loc.key, p[*j]->loc.key);
+	c = strcmp(t->e[i].loc.key, p[k]->loc.key);
 	return c < 0 ? -1 : c > 0;
 }
 
