@@ -7,9 +7,10 @@
  * while in-use bytes stay flat, for the heap and arenas only; approximate
  * samples are counted but are no evidence; the growth rate; the order of
  * findings; a snapshot with a thread arena made into a sample
- * (la_tracker_add()). Then the state file: a history saved and read back
- * goes on exactly like one never saved, and truncated, damaged or hostile
- * files are refused with a reason, never a crash.
+ * (la_tracker_add()). Then the state file (tracker_state.c): a history
+ * saved and read back goes on exactly like one never saved, and
+ * truncated, damaged or hostile files are refused with a reason, never a
+ * crash.
  */
 #include <criterion/criterion.h>
 #include <errno.h>

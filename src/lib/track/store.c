@@ -3,9 +3,10 @@
  * store.c - the log folder (leakattach.h "The log folder"): per target a
  * folder, locked while in use, with the tracker state and the history of
  * samples; one file per report. Responsible for names, locking, atomic
- * writes and rotation. Not for what the files say (tracker.c writes the
- * state; the caller makes history lines and reports), nor for choosing
- * the folder (the CLI).
+ * writes and rotation. Not for what the files say (tracker_state.c
+ * writes the state; the caller makes history lines and reports), nor for
+ * choosing the folder (the CLI). The files: doc/design/tracker.md, "The
+ * log folder".
  *
  * Locks are flock(2) on DIR/targets/PID-START/lock: they vanish with the
  * process that holds them, so a killed leakattach never leaves a target

@@ -3,8 +3,9 @@
  * tracker.h - the leak rule over a series of samples, without a process.
  * A sample is a flat list of locations with their in-use and free bytes;
  * la_tracker_add() makes one from a snapshot, tests make them by hand.
- * Also the state file format that store.c keeps between invocations. The
- * tracker does not know where samples or state files come from.
+ * Also the state file format that store.c keeps between invocations
+ * (tracker_state.c reads and writes it). The tracker does not know where
+ * samples or state files come from.
  */
 #ifndef LA_TRACKER_H
 #define LA_TRACKER_H
