@@ -308,7 +308,8 @@ sql()
 
 # Stop the monitors of the round: SIGINT (each finishes its sample or
 # window, prints its JSON, exits), SIGTERM after 30 s, SIGKILL after 60 s
-# (killing leakattach is safe for its target: DESIGN.md). Sets mon_rc,
+# (killing leakattach is safe for its target: doc/design/stopping.md,
+# "What happens to the target if leakattach dies"). Sets mon_rc,
 # mon_stop_ms (to within the 20 ms of the polling) and mon_stalled.
 stop_monitors()
 {

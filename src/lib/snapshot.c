@@ -2,7 +2,8 @@
 /*
  * snapshot.c - build a snapshot from visited chunks, and the public
  * accessors. mallinfo2's fields follow malloc.c int_mallinfo() and
- * __libc_mallinfo2() (research/glibc-heap.md §5):
+ * __libc_mallinfo2() (doc/design/glibc-heap.md, "mallinfo2 as the
+ * oracle"):
  *   arena    = sum of system_mem        ordblks = bin chunks + one top per arena
  *   smblks   = fastbin chunks           fsmblks = fastbin bytes
  *   hblks    = mmapped chunks           hblkhd  = their mapping lengths

@@ -6,7 +6,8 @@
  * the call and puts the thread back. Nothing is written into the target
  * before every check below has passed.
  *
- * The rules (research/ptrace-dwarf.md §3.3):
+ * The rules (doc/design/injection.md, "Lock checks: when the call is
+ * safe"):
  *  - every arena lock is free (malloc_trim takes them one at a time; a
  *    held one means a thread is inside malloc, and a call from that very
  *    thread would deadlock on it);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * synthheap.c - synthetic glibc 2.36 x86_64 heaps for the unit tests (see
- * synthheap.h). Layouts and linking rules follow research/glibc-heap.md
- * §2-§5 and glibc 2.36 malloc.c/arena.c; nothing here reads a process.
+ * synthheap.h). Layouts and linking rules follow glibc 2.36's
+ * malloc/malloc.c and malloc/arena.c (doc/design/glibc-heap.md); nothing
+ * here reads a process.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,10 @@
 #include "proc/memsrc.h"
 #include "synthheap.h"
 
-/* Offsets of glibc 2.36 x86_64 (research/glibc-heap.md §2). */
+/*
+ * Offsets of glibc 2.36 x86_64 (struct malloc_state, malloc_par,
+ * heap_info in malloc/malloc.c and malloc/arena.c; `ptype /o` in gdb).
+ */
 #define MS_HAVE_FASTCHUNKS 0x8u
 #define MS_MAX_SYSTEM_MEM 0x890u
 #define HI_PAGESIZE 0x20u

@@ -2,7 +2,7 @@
 /*
  * synthheap.h - build synthetic glibc 2.36 x86_64 malloc heaps in host
  * buffers, placed at chosen fake target addresses, for the unit tests of
- * the heap walk (research/glibc-heap.md §2-§5). A builder lays out
+ * the heap walk (doc/design/glibc-heap.md). A builder lays out
  * main_arena, mp_, the main heap (sbrk_base) and optionally thread arenas
  * in 64 MiB-aligned heaps; chunks are appended one after the other, free
  * ones linked into tcache, fastbin or bin lists the way glibc links them

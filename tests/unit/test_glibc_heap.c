@@ -369,7 +369,7 @@ Test(glibc_heap, snapshot_mallinfo_equals_int_mallinfo, .timeout = 10)
 	cr_assert_eq(out.consistent, 1, "inconsistent: %s", out.why);
 	cr_assert_eq(snapshot_finish(c.snap, &out), 0);
 
-	/* int_mallinfo() for this heap, by hand (research §5) */
+	/* int_mallinfo() for this heap, by hand (glibc malloc/malloc.c) */
 	memset(&want, 0, sizeof(want));
 	want.arena = SYNTH_HEAP_LEN;			 /* system_mem */
 	want.ordblks = 1 + 3;				 /* top + bins */

@@ -84,9 +84,10 @@ void debuginfo_lines_libdwarf(struct debuginfo *di);
 /*
  * Call frame information from a module's runtime file: its .eh_frame
  * (Debian's separate debug files carry .eh_frame as NOBITS, so CFI never
- * comes from them; research/ptrace-dwarf.md §4.2). The FDE of an address
- * is found through .eh_frame_hdr and read with the last few asked for;
- * without that table, every FDE is read at open. Registers are DWARF
+ * comes from them; doc/design/unwinding.md, "The CFI step"). The FDE of
+ * an address is found through .eh_frame_hdr and read with the last few
+ * asked for; without that table, every FDE is read at open. Registers are
+ * DWARF
  * numbers (x86_64: 0 rax, 1 rdx, 2 rcx, 3 rbx, 4 rsi, 5 rdi, 6 rbp, 7 rsp,
  * 8-15 r8-r15, 16 return address).
  */

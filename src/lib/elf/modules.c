@@ -276,8 +276,9 @@ mod_of(struct modules *m, const struct module *mod)
 /*
  * Open the runtime file; then the bias is exact: runtime address of the
  * lowest mapping minus its file offset minus the first PT_LOAD's page
- * (research/ptrace-dwarf.md §4.4), 0 for ET_EXEC. The module's end grows
- * to the end of its last PT_LOAD, so .bss (an anonymous mapping) counts.
+ * (doc/design/unwinding.md, "Modules and their load bias"), 0 for
+ * ET_EXEC. The module's end grows to the end of its last PT_LOAD, so .bss
+ * (an anonymous mapping) counts.
  */
 static struct elffile *
 mod_elf(struct modules *m, struct mod *d)

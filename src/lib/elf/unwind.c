@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * unwind.c - offline stack unwinding from a copy of the registers and the
- * stack (see unwind.h). The CFI step follows research/ptrace-dwarf.md §4.4,
- * which matched gdb through libc, the executable and clone3/_start: look up
- * the FDE at the link-time pc (pc - 1 above frame 0: a return address
- * points after the call, which may be the last instruction of a function),
- * compute the CFA, then every register's rule. The DWARF expressions of
- * CFI (the .plt's CFA, signal frames) are evaluated here, over the copy.
+ * stack (see unwind.h). The CFI step (doc/design/unwinding.md, "The CFI
+ * step"; DWARF 5 section 6.4) matched gdb through libc, the executable and
+ * clone3/_start: look up the FDE at the link-time pc (pc - 1 above frame 0:
+ * a return address points after the call, which may be the last instruction
+ * of a function), compute the CFA, then every register's rule. The DWARF
+ * expressions of CFI (the .plt's CFA, signal frames) are evaluated here,
+ * over the copy.
  *
  * Not here: libdwarf (debuginfo.c, through modules_cfi_row()), symbols.
  */

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * allocator.c - which malloc does the target use (see allocator.h)?
- * research/glibc-heap.md §3.1: libc calls malloc through its own GOT slot
- * (R_X86_64_GLOB_DAT, resolved at load time, never lazily), so the slot's
- * value in the live process is the malloc every caller got.
+ * doc/design/glibc-heap.md, "Finding the allocator": libc calls malloc
+ * through its own GOT slot (R_X86_64_GLOB_DAT, resolved at load time,
+ * never lazily), so the slot's value in the live process is the malloc
+ * every caller got.
  */
 #include <elf.h>
 #include <errno.h>

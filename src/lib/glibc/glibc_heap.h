@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * glibc_heap.h - walk every arena, heap, chunk and mmapped chunk of a
- * stopped target and classify each chunk. The result goes to a visitor,
- * one call per chunk, so the caller decides what to keep (histograms
- * today; a bounded set of chunk addresses later). Knows glibc's heap;
- * does not stop threads and keeps no statistics of its own beyond the
- * per-arena sums needed to check itself.
+ * stopped target and classify each chunk. The result goes to a visitor, one
+ * call per chunk, so the caller decides what to keep (snapshot.c keeps
+ * histograms, a bounded sample of the chunks of watched locations, and
+ * which probed chunk addresses are in use). Knows glibc's heap; does not
+ * stop threads and keeps no statistics of its own beyond the per-arena sums
+ * needed to check itself.
  */
 #ifndef LA_GLIBC_HEAP_H
 #define LA_GLIBC_HEAP_H

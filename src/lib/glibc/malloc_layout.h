@@ -4,7 +4,8 @@
  * the target. Everything that knows glibc's struct offsets reads them from
  * here; nothing else hard-codes one.
  *
- * Two ways to fill it, same answer (research/glibc-heap.md §2-3):
+ * Two ways to fill it, same answer (doc/design/glibc-heap.md, "Finding
+ * the layout: DWARF" and "Finding the layout: signatures"):
  *  - malloc_layout_from_dwarf(): member offsets and variable addresses
  *    from libc's DWARF (the separate debug file the caller found, or the
  *    binary itself);

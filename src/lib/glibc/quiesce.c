@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * quiesce.c - see quiesce.h. Measured on a malloc storm (research note
- * §8.1): nearly every random stop catches some arena lock held, so a plain
- * "resume a moment and stop again" rarely comes out clean with several
- * busy threads; letting only the threads inside malloc run on does.
+ * quiesce.c - see quiesce.h. Measured on a malloc storm
+ * (doc/design/stopping.md, "Settling outside malloc (quiesce)"): nearly
+ * every random stop catches some arena lock held, so a plain "resume a
+ * moment and stop again" rarely comes out clean with several busy
+ * threads; letting only the threads inside malloc run on does.
  */
 #include <errno.h>
 #include <string.h>

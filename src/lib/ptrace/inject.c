@@ -4,14 +4,14 @@
  * other thread running meanwhile.
  *
  * While the call runs, every thread stays traced, so this file is the
- * tracer's event loop for that time, drain-first (research §1.6): every
- * thread is polled (waitpid on its TID, never -1: the caller's own
- * children are not ours to reap), a signal for another thread is
- * re-injected in the same step that read it, a new thread is adopted and
- * let go, a group stop is listened to (PTRACE_LISTEN) so that job control
- * keeps working. The calling thread's return is its SIGSEGV at address
- * 0; any other signal for it is delivered (a handler then runs on top of
- * the call, and returns into it).
+ * tracer's event loop for that time, drain-first (doc/design/injection.md,
+ * "Everyone runs during the call"): every thread is polled (waitpid on its
+ * TID, never -1: the caller's own children are not ours to reap), a signal
+ * for another thread is re-injected in the same step that read it, a new
+ * thread is adopted and let go, a group stop is listened to (PTRACE_LISTEN)
+ * so that job control keeps working. The calling thread's return is its
+ * SIGSEGV at address 0; any other signal for it is delivered (a handler
+ * then runs on top of the call, and returns into it).
  *
  * Why the thread is never abandoned outside a futex wait: the function
  * may hold a lock (malloc_trim holds an arena lock around madvise), and a

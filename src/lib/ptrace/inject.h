@@ -3,7 +3,8 @@
  * inject.h - make one stopped thread of the target call a function of its
  * own (x86_64), then put the thread back exactly as it was.
  *
- * The recipe (research/ptrace-dwarf.md §3.1, §3.3): save the general
+ * The recipe (doc/design/injection.md, "The call, step by step"; gdb's
+ * dummy frame in gdb/infcall.c does the same): save the general
  * registers, the extended state (x87/SSE/AVX) and the signal mask; apply
  * the syscall-restart fix-up to the saved copy, so that a thread caught
  * blocked in a syscall re-executes it; push a return address of 0 below
@@ -79,12 +80,14 @@ int inject_call(struct tracee_set *ts, size_t idx, const struct inject_call *c,
 		struct inject_result *out);
 
 /*
- * The syscall-restart fix-up (research §3.1, CRIU's get_task_regs()): a
- * thread stopped inside an interrupted syscall (orig_rax >= 0, rax
- * -ERESTART*) gets rip back on its syscall instruction and rax = the
- * syscall number (restart_syscall for -ERESTART_RESTARTBLOCK), so that
- * restoring these registers re-executes it; orig_rax becomes -1 so that
- * the kernel does not restart anything on its own.
+ * The syscall-restart fix-up (CRIU's get_task_regs() in
+ * compel/arch/x86/src/lib/infect.c; the kernel restarts only on a signal
+ * return, arch_do_signal_or_restart()): a thread stopped inside an
+ * interrupted syscall (orig_rax >= 0, rax -ERESTART*) gets rip back on its
+ * syscall instruction and rax = the syscall number (restart_syscall for
+ * -ERESTART_RESTARTBLOCK), so that restoring these registers re-executes
+ * it; orig_rax becomes -1 so that the kernel does not restart anything on
+ * its own.
  */
 void inject_fixup_restart(struct user_regs_struct *r);
 
