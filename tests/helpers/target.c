@@ -108,7 +108,7 @@ static int make_pipe(int p[2])
 	return 0;
 }
 
-static int status_code(int st)
+int status_code(int st)
 {
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);
@@ -118,11 +118,11 @@ static int status_code(int st)
 }
 
 /*
- * Reap pid, waiting until deadline (-1: forever). Ptrace stops (when the
- * caller happens to be the tracer) are skipped. Returns the status code,
- * -ETIMEDOUT or -errno.
+ * Reap pid, waiting until deadline (-1: forever), looking every step_ms.
+ * Ptrace stops (when the caller happens to be the tracer) are skipped.
+ * Returns the status code, -ETIMEDOUT or -errno.
  */
-static int reap(pid_t pid, int64_t deadline)
+static int reap_every(pid_t pid, int64_t deadline, int step_ms)
 {
 	for (;;) {
 		int st;
@@ -140,9 +140,14 @@ static int reap(pid_t pid, int64_t deadline)
 
 			if (left == 0)
 				return -ETIMEDOUT;
-			sleep_ms(left < 10 ? left : 10);
+			sleep_ms(left < step_ms ? left : step_ms);
 		}
 	}
+}
+
+static int reap(pid_t pid, int64_t deadline)
+{
+	return reap_every(pid, deadline, 10);
 }
 
 /* SIGKILL pid and reap it, however long that takes. */
@@ -203,6 +208,13 @@ static void __attribute__((noreturn)) child_exec(pid_t parent, int errfd,
 		_exit(CHILD_EXEC_FAILED);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/*
+	 * The default actions, as from a shell: a test runner started in
+	 * the background ignores SIGINT, and a program a test interrupts
+	 * must not inherit that.
+	 */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
 	for (i = 0; i < 3; i++) {
 		if (fds[i] >= 0 && dup2(fds[i], i) < 0)
@@ -904,6 +916,36 @@ out:
 	if (!err && (!r->out || !r->err))
 		err = -ENOMEM;
 	return err;
+}
+
+pid_t run_start(const char *const argv[], int errfd)
+{
+	int fds[3], nul;
+	pid_t pid;
+
+	if (!argv || !argv[0])
+		return -EINVAL;
+	nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (nul < 0)
+		return -errno;
+	nul = fd_above_std(nul);
+	if (nul < 0)
+		return nul;
+	fds[0] = fds[1] = nul;
+	fds[2] = errfd > STDERR_FILENO ? errfd : nul;
+	pid = spawn(argv[0], (char *const *)argv, environ, fds, 1);
+	close(nul);
+	return pid;
+}
+
+int run_wait(pid_t pid, int timeout_ms, int *code)
+{
+	int c = reap_every(pid, now_ms() + timeout_ms, 1);
+
+	if (c < 0)
+		return c;
+	*code = c;
+	return 0;
 }
 
 void run_result_free(struct run_result *r)

@@ -132,6 +132,30 @@ int run_capture(const char *const argv[], const char *const env[],
 /* run_result_free - free the outputs; r may be zeroed or already freed. */
 void run_result_free(struct run_result *r);
 
+/*
+ * run_start - start argv (as for run_capture, with the environment as it
+ * is) without waiting for it: a program that a test means to signal or
+ * kill. Its stdin and stdout are /dev/null, its stderr errfd (a descriptor
+ * above 2; -1: /dev/null). Like every child here it has the default
+ * action of every signal and dies with the calling thread. Returns its
+ * pid once it has been exec'd (a signal sent then reaches the program,
+ * not a copy of the test), or -errno.
+ */
+pid_t run_start(const char *const argv[], int errfd);
+
+/*
+ * run_wait - reap pid, a child of ours, within timeout_ms (looking every
+ * millisecond). Returns 0 with its status code in *code (the exit code, or
+ * 128 + the signal number), -ETIMEDOUT when it still runs, or -errno.
+ */
+int run_wait(pid_t pid, int timeout_ms, int *code);
+
+/*
+ * status_code - a wait status as a shell tells it: the exit code, or 128 +
+ * the signal number; -EINVAL for a stop.
+ */
+int status_code(int st);
+
 /* CLOCK_MONOTONIC in microseconds; sleep that many, resuming after EINTR. */
 int64_t now_us(void);
 void sleep_us(int64_t us);

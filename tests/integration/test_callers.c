@@ -43,6 +43,7 @@
 
 #include <leakattach.h>
 
+#include "expect.h"
 #include "target.h"
 
 #define EXIT_LEAK 1
@@ -50,12 +51,7 @@
 static void
 start_ticking(struct target *t, const char *name, const char *timer)
 {
-	int err = target_start(t, name, NULL, NULL);
-
-	cr_assert_eq(err, 0, "cannot start %s: %s", name, strerror(-err));
-	cr_assert_eq(target_read_line(t, 20000), 0, "no ready line");
-	cr_assert(!strncmp(t->line, "ready callerleak chunk=1168", 27), "%s",
-		  t->line);
+	target_start_ready(t, name, NULL, "ready callerleak chunk=1168");
 	/*
 	 * 4 entries leaked and 12 buffers churned every 4 ms: the default
 	 * window (20 ms) sees about five ticks, whenever it opens. At one
@@ -72,22 +68,6 @@ static void
 start(struct target *t, const char *name)
 {
 	start_ticking(t, name, "timer 4 4");
-}
-
-static void
-expect_unharmed(struct target *t)
-{
-	cr_expect_eq(target_check_unharmed(t, 0, NULL), 0, "%s", t->line);
-	target_stop(t);
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 /*
@@ -147,28 +127,7 @@ check_with_callers(const struct target *t, const char *mode, const char *backend
 	cr_assert_eq(err, 0, "running leakattach: %s", strerror(-err));
 	cr_assert_eq(r->status, EXIT_LEAK, "status %d\nstdout: %s\nstderr: %s",
 		     r->status, r->out, r->err);
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-/* A python3 check of a leakattach.check/1 document, with one argument. */
-static void
-py_expect(const char *doc, const char *script, const char *arg)
-{
-	char path[] = "/tmp/la-callers-json-XXXXXX";
-	const char *argv[] = {
-		"/usr/bin/python3", "-c", script, path, arg, NULL};
-	struct run_result r;
-	int fd = mkstemp(path), err;
-
-	cr_assert(fd >= 0);
-	cr_assert_eq(write(fd, doc, strlen(doc)), (ssize_t)strlen(doc));
-	close(fd);
-	err = run_capture(argv, NULL, 30000, &r);
-	cr_assert_eq(err, 0, "python3: %s", strerror(-err));
-	cr_expect_eq(r.status, 0, "JSON check failed:\n%s\ndocument: %.6000s",
-		     r.err, doc);
-	run_result_free(&r);
-	remove(path);
+	rm_tree(dir);
 }
 
 /*
@@ -230,7 +189,7 @@ blames_the_chain(const char *name, const char *backend, enum privilege priv,
 
 	start(&t, name);
 	check_with_callers(&t, "auto", backend, priv, 1, &r);
-	py_expect(r.out, leak_has_callers, expect);
+	py_expect(r.out, leak_has_callers, expect, NULL);
 	run_result_free(&r);
 	expect_unharmed(&t);
 }
@@ -351,7 +310,7 @@ Test(callers, auto_without_cap_sys_admin_samples_no_callers, .timeout = 60)
 
 	start(&t, "callerleak");
 	check_with_callers(&t, "auto", NULL, NO_SYS_ADMIN, 1, &r);
-	py_expect(r.out, refused, "");
+	py_expect(r.out, refused, "", NULL);
 	run_result_free(&r);
 	expect_unharmed(&t);
 }
@@ -373,7 +332,7 @@ Test(callers, uprobe_backend_refused_says_why, .timeout = 60)
 
 	start(&t, "callerleak");
 	check_with_callers(&t, "auto", "uprobe", NO_SYS_ADMIN, 1, &r);
-	py_expect(r.out, refused, "");
+	py_expect(r.out, refused, "", NULL);
 	run_result_free(&r);
 	expect_unharmed(&t);
 }
@@ -421,7 +380,7 @@ Test(callers, off_gives_no_callers, .timeout = 60)
 
 	start(&t, "callerleak");
 	check_with_callers(&t, "off", NULL, ROOT, 1, &r);
-	py_expect(r.out, none, "");
+	py_expect(r.out, none, "", NULL);
 	cr_expect(!strstr(r.err, "callers"), "%s", r.err);
 	run_result_free(&r);
 	expect_unharmed(&t);
@@ -515,9 +474,9 @@ Test(callers, monitor_windows_keep_the_interval, .timeout = 120)
 	cr_assert_eq(err, 0, "running leakattach: %s", strerror(-err));
 	cr_assert(r.status == 0 || r.status == EXIT_LEAK,
 		  "status %d\nstdout: %s\nstderr: %s", r.status, r.out, r.err);
-	py_expect(r.out, keeps_interval, dir);
+	py_expect(r.out, keeps_interval, dir, NULL);
 	run_result_free(&r);
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	rm_tree(dir);
 	expect_unharmed(&t);
 }
 
@@ -552,9 +511,9 @@ Test(callers, a_check_keeps_its_window_for_the_next, .timeout = 120)
 			cr_expect_str_not_empty(kept, "after check %d", i + 1);
 	}
 	cr_expect_eq(r.status, EXIT_LEAK, "%s", r.out);
-	py_expect(r.out, leak_has_callers, "debug:uprobe");
+	py_expect(r.out, leak_has_callers, "debug:uprobe", NULL);
 	run_result_free(&r);
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	rm_tree(dir);
 	expect_unharmed(&t);
 }
 
@@ -591,7 +550,7 @@ Test(callers, a_damaged_kept_window_is_removed, .timeout = 120)
 			  strstr(r.err, "checksum") && strstr(r.err, "removed"),
 		  "%s", r.err);
 	run_result_free(&r);
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	rm_tree(dir);
 	expect_unharmed(&t);
 }
 
@@ -806,7 +765,7 @@ kill_leakattach_during_windows(const char *backend, int kills)
 		cr_expect_geq(in_window, (unsigned)kills / 4,
 			      "only %u kills in a window", in_window);
 	}
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	rm_tree(dir);
 	target_stop(&t);
 }
 

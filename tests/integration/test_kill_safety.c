@@ -27,7 +27,6 @@
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -35,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,84 +72,20 @@ rng_upto(int64_t n)
 	return n <= 0 ? 0 : (int64_t)((rng_next() >> 11) % (uint64_t)(n + 1));
 }
 
-static int
-status_code(int st)
-{
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 /*
  * Start `leakattach snapshot -p TARGET --json` with stdout on /dev/null
  * and stderr on errfd (-1: /dev/null). It dies with the calling thread.
- * Returns its pid, or -errno. Signals are blocked around fork(), so that
- * a signal meant for leakattach never runs a handler of this process in
- * the child; the child sets the default actions, then unblocks them.
+ * Returns its pid, or -errno.
  */
 static pid_t
 spawn_snapshot(pid_t target, int errfd)
 {
 	char pidbuf[32];
-	const char *path = leakattach_path();
-	char *argv[6];
-	pid_t parent = getpid(), pid;
-	sigset_t all, old;
-	int err;
+	const char *argv[] = {leakattach_path(), "snapshot", "-p", pidbuf,
+			      "--json", NULL};
 
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)target);
-	argv[0] = (char *)path;
-	argv[1] = (char *)"snapshot";
-	argv[2] = (char *)"-p";
-	argv[3] = pidbuf;
-	argv[4] = (char *)"--json";
-	argv[5] = NULL;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0) {
-		sigset_t none;
-		int nul;
-
-		/* Async-signal-safe calls only: we may have threads. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGPIPE, SIG_DFL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		nul = open("/dev/null", O_RDWR);
-		if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 ||
-		    dup2(errfd >= 0 ? errfd : nul, 2) < 0)
-			_exit(127);
-		execv(path, argv);
-		_exit(127);
-	}
-	err = errno;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return pid < 0 ? -err : pid;
-}
-
-/* Reap pid within timeout_ms: 0 and its status code, or -ETIMEDOUT. */
-static int
-wait_code(pid_t pid, int64_t timeout_ms, int *code)
-{
-	int64_t deadline = now_us() + timeout_ms * 1000;
-
-	for (;;) {
-		int st;
-		pid_t r = waitpid(pid, &st, WNOHANG);
-
-		if (r == pid) {
-			*code = status_code(st);
-			return 0;
-		}
-		if (r < 0 && errno != EINTR)
-			return -errno;
-		if (now_us() >= deadline)
-			return -ETIMEDOUT;
-		sleep_us(1000);
-	}
+	return run_start(argv, errfd);
 }
 
 static void
@@ -160,7 +94,7 @@ kill_and_reap(pid_t pid)
 	int code;
 
 	kill(pid, SIGKILL);
-	wait_code(pid, 60000, &code);
+	run_wait(pid, 60000, &code);
 }
 
 /* One full snapshot; returns its wall time in microseconds. */
@@ -171,8 +105,8 @@ timed_snapshot(pid_t target)
 	pid_t pid = spawn_snapshot(target, -1);
 	int code = -1;
 
-	cr_assert_gt(pid, 0, "fork: %s", strerror(-pid));
-	cr_assert_eq(wait_code(pid, 60000, &code), 0, "snapshot hangs");
+	cr_assert_gt(pid, 0, "starting leakattach: %s", strerror(-pid));
+	cr_assert_eq(run_wait(pid, 60000, &code), 0, "snapshot hangs");
 	cr_assert_eq(code, 0, "snapshot of %d: status %d", (int)target, code);
 	return now_us() - t0;
 }
@@ -353,13 +287,13 @@ Test(kill_safety, killed_mid_snapshot, .timeout = 300)
 		}
 		delay = rng_upto(dur * 12 / 10);
 		pid = spawn_snapshot(t.pid, -1);
-		cr_assert_gt(pid, 0, "fork: %s", strerror(-pid));
+		cr_assert_gt(pid, 0, "starting leakattach: %s", strerror(-pid));
 		sleep_us(delay);
 		if (main_state(t.pid) == 't')
 			during_stop++;
 		kill(pid, sig);
 		t0 = now_us();
-		if (wait_code(pid, 30000, &code)) {
+		if (run_wait(pid, 30000, &code)) {
 			hangs++;
 			cr_log_error("trial %d (%s after %lld us): leakattach "
 				     "still runs 30 s later",
@@ -463,7 +397,7 @@ snap_loop_main(void *arg)
 			sleep_us(10000);
 			continue;
 		}
-		if (wait_code(pid, 60000, &code)) {
+		if (run_wait(pid, 60000, &code)) {
 			kill_and_reap(pid);
 			code = -1;
 		}
@@ -697,7 +631,7 @@ Test(kill_safety, target_dies_mid_snapshot, .timeout = 240)
 		delay = rng_upto(dur * 12 / 10);
 		cr_assert_eq(reset_memfd(errfd), 0);
 		pid = spawn_snapshot(t.pid, errfd);
-		cr_assert_gt(pid, 0, "fork: %s", strerror(-pid));
+		cr_assert_gt(pid, 0, "starting leakattach: %s", strerror(-pid));
 		sleep_us(delay);
 		if (main_state(t.pid) == 't')
 			during_stop++;

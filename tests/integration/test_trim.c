@@ -592,59 +592,10 @@ static pid_t
 spawn_trim(pid_t target)
 {
 	char pidbuf[32];
-	const char *path = leakattach_path();
-	char *argv[] = {(char *)path, (char *)"trim", (char *)"-p", pidbuf,
-			NULL};
-	pid_t parent = getpid(), pid;
-	sigset_t all, old;
-	int err;
+	const char *argv[] = {leakattach_path(), "trim", "-p", pidbuf, NULL};
 
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)target);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0) {
-		sigset_t none;
-		int nul;
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		signal(SIGPIPE, SIG_DFL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		nul = open("/dev/null", O_RDWR);
-		if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 ||
-		    dup2(nul, 2) < 0)
-			_exit(127);
-		execv(path, argv);
-		_exit(127);
-	}
-	err = errno;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return pid < 0 ? -err : pid;
-}
-
-static int
-wait_code(pid_t pid, int64_t timeout_ms, int *code)
-{
-	int64_t deadline = now_us() + timeout_ms * 1000;
-
-	for (;;) {
-		int st;
-		pid_t r = waitpid(pid, &st, WNOHANG);
-
-		if (r == pid) {
-			*code = WIFEXITED(st) ? WEXITSTATUS(st)
-					      : 128 + WTERMSIG(st);
-			return 0;
-		}
-		if (r < 0 && errno != EINTR)
-			return -errno;
-		if (now_us() >= deadline)
-			return -ETIMEDOUT;
-		sleep_us(1000);
-	}
+	return run_start(argv, -1);
 }
 
 /* Our children named la-trim-guard (orphans: we are their subreaper). */
@@ -719,7 +670,7 @@ timed_trim(pid_t target)
 	int code = -1;
 
 	cr_assert_gt(pid, 0, "fork: %s", strerror(-pid));
-	cr_assert_eq(wait_code(pid, 60000, &code), 0, "trim hangs");
+	cr_assert_eq(run_wait(pid, 60000, &code), 0, "trim hangs");
 	cr_assert_eq(code, 0, "trim of %d: status %d", (int)target, code);
 	return now_us() - t0;
 }
@@ -740,7 +691,7 @@ in_call_window(pid_t pid)
 	       state[0] != 't';
 }
 
-/* pid has exited (not reaped: wait_code() does that). */
+/* pid has exited (not reaped: run_wait() does that). */
 static int
 exited(pid_t pid)
 {
@@ -784,7 +735,7 @@ kill_trial(struct kill_stats *ks, struct target *t, int64_t delay_us, int aimed)
 	ks->traced_at_kill += any_thread_traced(t->pid);
 	ks->in_call_at_kill += in_call;
 	kill(pid, SIGKILL);
-	cr_assert_eq(wait_code(pid, 30000, &code), 0);
+	cr_assert_eq(run_wait(pid, 30000, &code), 0);
 	if (code == 0)
 		ks->finished_first++;
 	else
@@ -794,12 +745,12 @@ kill_trial(struct kill_stats *ks, struct target *t, int64_t delay_us, int aimed)
 	for (int g = 0; g < n; g++) {
 		int gcode;
 
-		if (wait_code(guards[g], 30000, &gcode)) {
+		if (run_wait(guards[g], 30000, &gcode)) {
 			ks->hangs++;
 			note("trial %u: the guard %d still runs 30 s later",
 			     trial, (int)guards[g]);
 			kill(guards[g], SIGKILL);
-			wait_code(guards[g], 30000, &gcode);
+			run_wait(guards[g], 30000, &gcode);
 		}
 		ks->guards_waited++;
 	}
@@ -915,9 +866,9 @@ trim_loop_main(void *arg)
 			sleep_us(10000);
 			continue;
 		}
-		if (wait_code(pid, 60000, &code)) {
+		if (run_wait(pid, 60000, &code)) {
 			kill(pid, SIGKILL);
-			wait_code(pid, 60000, &code);
+			run_wait(pid, 60000, &code);
 		}
 		l->runs++;
 		if (code != 0) {

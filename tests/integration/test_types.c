@@ -23,6 +23,7 @@
 
 #include <leakattach.h>
 
+#include "expect.h"
 #include "target.h"
 
 #define EXIT_LEAK 1
@@ -34,30 +35,11 @@ static uint64_t
 start(struct target *t, const char *name, const char *const argv[])
 {
 	const char *c;
-	int err = target_start(t, name, argv, NULL);
 
-	cr_assert_eq(err, 0, "cannot start %s: %s", name, strerror(-err));
-	cr_assert_eq(target_read_line(t, 20000), 0, "no ready line");
-	cr_assert(!strncmp(t->line, "ready ", 6), "%s", t->line);
+	target_start_ready(t, name, argv, "ready ");
 	c = strstr(t->line, "chunk=");
 	cr_assert(c, "%s", t->line);
 	return strtoull(c + 6, NULL, 10);
-}
-
-static void
-cmd(struct target *t, const char *line, const char *want)
-{
-	cr_assert_eq(target_send(t, line), 0);
-	cr_assert_eq(target_read_line(t, 20000), 0, "no answer to %s", line);
-	cr_assert(!strncmp(t->line, want, strlen(want)), "%s: %s", line,
-		  t->line);
-}
-
-static void
-expect_unharmed(struct target *t)
-{
-	cr_expect_eq(target_check_unharmed(t, 0, NULL), 0, "%s", t->line);
-	target_stop(t);
 }
 
 static int
@@ -199,7 +181,7 @@ Test(sample, population_is_the_class_and_the_sample_its_chunks, .timeout = 60)
 	size_t nobj, widgets;
 	unsigned n;
 
-	cmd(&t, "step 2000", "stepped widgets=2000");
+	target_expect(&t, "step 2000", "stepped widgets=2000");
 	objs = list_objects(&t, &nobj, &w, &widgets);
 	cr_assert_eq(widgets, 2000);
 	s = open_session(&t);
@@ -263,7 +245,7 @@ Test(sample, the_sample_is_uniform_and_repeatable, .timeout = 60)
 	size_t nobj, nw;
 	unsigned n1, n2, in_w = 0;
 
-	cmd(&t, "step 1744", "stepped widgets=1744");
+	target_expect(&t, "step 1744", "stepped widgets=1744");
 	objs = list_objects(&t, &nobj, &w, &nw);
 	s = open_session(&t);
 	loc = size_location(chunk);
@@ -368,7 +350,7 @@ widget_is_named(const char *target, const char *module_tail)
 	uint64_t chunk = start(&t, target, NULL);
 	unsigned n, sampled;
 
-	cmd(&t, "step 3000", "stepped widgets=3000");
+	target_expect(&t, "step 3000", "stepped widgets=3000");
 	n = types_of(&t, chunk, ty, 16, &sampled);
 	cr_assert_gt(n, 0);
 	cr_expect_str_eq(ty[0].name, "Widget");
@@ -396,7 +378,7 @@ Test(types, c_struct_is_named_by_its_ops_table, .timeout = 60)
 	uint64_t chunk = start(&t, "opsleak", NULL);
 	unsigned n, sampled;
 
-	cmd(&t, "step 2000", "stepped widgets=2000");
+	target_expect(&t, "step 2000", "stepped widgets=2000");
 	n = types_of(&t, chunk, ty, 16, &sampled);
 	cr_assert_gt(n, 0);
 	cr_expect_str_eq(ty[0].name, "&widget_ops");
@@ -418,22 +400,13 @@ Test(types, plain_data_is_unknown, .timeout = 60)
 	unsigned n, sampled;
 
 	start(&t, "leaky", argv);
-	cmd(&t, "step 1000", "stepped");
+	target_expect(&t, "step 1000", "stepped");
 	n = types_of(&t, 1168, ty, 4, &sampled);
 	cr_assert_eq(n, 1, "%u types, the first %s", n, ty[0].name);
 	cr_expect_eq(ty[0].source, LA_TYPE_UNKNOWN);
 	cr_expect_str_eq(ty[0].name, "unknown");
 	cr_expect_eq(ty[0].chunks, sampled);
 	expect_unharmed(&t);
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 /* Run a program (argv[0] looked up in PATH); its stdout, or fail. */
@@ -471,29 +444,10 @@ Test(types, class_is_named_without_debug_info, .timeout = 60)
 	cr_assert(strstr(sections, ".symtab"), "%s", sections);
 	free(sections);
 	widget_is_named(copy, "/cxxleak");
-	nftw(dir, rm_entry, 4, FTW_DEPTH | FTW_PHYS);
+	rm_tree(dir);
 }
 
 /* ---- the CLI ------------------------------------------------------------- */
-
-/* A log folder of its own, no configuration file. */
-struct ctx {
-	char dir[256];
-	char log_env[300];
-	const char *env[3];
-};
-
-static void
-ctx_open(struct ctx *c)
-{
-	snprintf(c->dir, sizeof(c->dir), "/tmp/la-types-XXXXXX");
-	cr_assert(mkdtemp(c->dir), "mkdtemp: %s", strerror(errno));
-	snprintf(c->log_env, sizeof(c->log_env), "LEAKATTACH_LOG_DIR=%s",
-		 c->dir);
-	c->env[0] = "LEAKATTACH_CONFIG=";
-	c->env[1] = c->log_env;
-	c->env[2] = NULL;
-}
 
 static int
 check(const struct ctx *c, pid_t pid, int json, struct run_result *r)
@@ -517,27 +471,6 @@ check(const struct ctx *c, pid_t pid, int json, struct run_result *r)
 	cr_assert_lt(r->status, 128, "leakattach died: %d\n%s", r->status,
 		     r->err);
 	return r->status;
-}
-
-/* A python3 check of a leakattach.check/1 document; a names the class. */
-static void
-py_expect(const char *doc, const char *script, const char *arg)
-{
-	char path[] = "/tmp/la-types-json-XXXXXX";
-	const char *argv[] = {
-		"/usr/bin/python3", "-c", script, path, arg, NULL};
-	struct run_result r;
-	int fd = mkstemp(path), err;
-
-	cr_assert(fd >= 0);
-	cr_assert_eq(write(fd, doc, strlen(doc)), (ssize_t)strlen(doc));
-	close(fd);
-	err = run_capture(argv, NULL, 30000, &r);
-	cr_assert_eq(err, 0, "python3: %s", strerror(-err));
-	cr_expect_eq(r.status, 0, "JSON check failed:\n%s\ndocument: %.4000s",
-		     r.err, doc);
-	run_result_free(&r);
-	remove(path);
 }
 
 static const char leak_has_types[] =
@@ -582,22 +515,22 @@ Test(cli, check_reports_the_leak_with_its_types, .timeout = 90)
 	char want[32];
 	int rc;
 
-	ctx_open(&c);
+	ctx_open(&c, "la-types");
 	snprintf(want, sizeof(want), "%" PRIu64, chunk);
-	cmd(&t, "step 500", "stepped");
+	target_expect(&t, "step 500", "stepped");
 	for (int i = 1; i <= 3; i++) {
 		rc = check(&c, t.pid, 1, &r);
 		cr_expect_eq(rc, 0, "sample %d: %s%s", i, r.out, r.err);
 		run_result_free(&r);
-		cmd(&t, "step 500", "stepped");
+		target_expect(&t, "step 500", "stepped");
 	}
 	/* the fourth sample: a leak, watched since the third */
 	rc = check(&c, t.pid, 1, &r);
 	cr_expect_eq(rc, EXIT_LEAK, "%s%s", r.out, r.err);
-	py_expect(r.out, leak_has_types, want);
+	py_expect(r.out, leak_has_types, want, NULL);
 	run_result_free(&r);
 
-	cmd(&t, "step 500", "stepped");
+	target_expect(&t, "step 500", "stepped");
 	rc = check(&c, t.pid, 0, &r);
 	cr_expect_eq(rc, EXIT_LEAK, "%s%s", r.out, r.err);
 	cr_expect(strstr(r.out, "types, estimated from a sample of"), "%s",
@@ -606,7 +539,7 @@ Test(cli, check_reports_the_leak_with_its_types, .timeout = 90)
 	cr_expect(strstr(r.out, "C++ vtable in "), "%s", r.out);
 	run_result_free(&r);
 	expect_unharmed(&t);
-	nftw(c.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	ctx_close(&c);
 }
 
 Test(cli, plain_data_leak_says_no_type_recognised, .timeout = 90)
@@ -617,10 +550,10 @@ Test(cli, plain_data_leak_says_no_type_recognised, .timeout = 90)
 	struct ctx c;
 	int rc = 0;
 
-	ctx_open(&c);
+	ctx_open(&c, "la-types");
 	start(&t, "leaky", argv);
 	for (int i = 1; i <= 4; i++) {
-		cmd(&t, "step 100", "stepped");
+		target_expect(&t, "step 100", "stepped");
 		rc = check(&c, t.pid, 0, &r);
 		if (i < 4)
 			run_result_free(&r);
@@ -629,5 +562,5 @@ Test(cli, plain_data_leak_says_no_type_recognised, .timeout = 90)
 	cr_expect(strstr(r.out, "types: no type recognised in "), "%s", r.out);
 	run_result_free(&r);
 	expect_unharmed(&t);
-	nftw(c.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	ctx_close(&c);
 }

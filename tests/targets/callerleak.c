@@ -185,8 +185,6 @@ command(char *line)
 		timer_n = n;
 		next_tick = now_ms() + ms;
 		sayf("timer %s\n", ms ? "on" : "off");
-	} else if (!strcmp(argv[0], "quit")) {
-		exit(0);
 	} else {
 		sayf("error unknown command %s\n", argv[0]);
 	}
@@ -195,8 +193,7 @@ command(char *line)
 int
 main(int argc, char **argv)
 {
-	char buf[4096];
-	size_t len = 0;
+	struct line_in in = {{0}, 0, 0};
 
 	die_with_parent();
 	if (argc == 3) {
@@ -215,8 +212,6 @@ main(int argc, char **argv)
 	for (;;) {
 		struct pollfd p = {.fd = 0, .events = POLLIN};
 		int timeout = -1, rc;
-		char *nl;
-		ssize_t n;
 
 		if (timer_ms) {
 			int64_t left = next_tick - now_ms();
@@ -235,21 +230,7 @@ main(int argc, char **argv)
 			die("poll failed");
 		if (rc <= 0)
 			continue;
-		n = read(0, buf + len, sizeof(buf) - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
+		if (line_in_read(&in, command))
 			exit(0);
-		len += (size_t)n;
-		while ((nl = memchr(buf, '\n', len))) {
-			size_t used = (size_t)(nl - buf) + 1;
-
-			*nl = '\0';
-			command(buf);
-			memmove(buf, buf + used, len - used);
-			len -= used;
-		}
-		if (len == sizeof(buf) - 1)
-			die("command line too long");
 	}
 }

@@ -487,7 +487,7 @@ release_lock(void)
 /* ---- commands -------------------------------------------------------- */
 
 static void
-command(const char *line)
+command(char *line)
 {
 	if (!strcmp(line, "again")) {
 		if (checksum() != kept_sum) {
@@ -526,41 +526,8 @@ command(const char *line)
 		unbuild();
 		build();
 		report_mallinfo();
-	} else if (!strcmp(line, "quit")) {
-		exit(0);
 	} else {
 		say("error unknown command\n");
-	}
-}
-
-/* Serve commands from stdin until quit or end of file (as heapgen). */
-static void __attribute__((noreturn)) serve(void)
-{
-	char buf[256];
-	size_t len = 0;
-
-	for (;;) {
-		char *nl;
-		ssize_t n = read(0, buf + len, sizeof(buf) - 1 - len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			die("read from stdin failed");
-		}
-		if (n == 0)
-			exit(0);
-		len += (size_t)n;
-		while ((nl = memchr(buf, '\n', len)) != NULL) {
-			size_t used = (size_t)(nl - buf) + 1;
-
-			*nl = '\0';
-			command(buf);
-			memmove(buf, buf + used, len - used);
-			len -= used;
-		}
-		if (len == sizeof(buf) - 1)
-			len = 0; /* an overlong line: drop it */
 	}
 }
 
@@ -594,5 +561,5 @@ main(int argc, char **argv)
 	report_mallinfo();
 	if (lockheld)
 		take_lock();
-	serve();
+	serve_commands(command);
 }

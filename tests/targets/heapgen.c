@@ -723,64 +723,18 @@ static void churn(struct rng *r)
 	}
 }
 
-static void command(struct rng *r, const char *line)
+/* The generator of the scenario, which "churn" goes on drawing from. */
+static struct rng *command_rng;
+
+static void command(char *line)
 {
 	if (!strcmp(line, "again")) {
 		report_mallinfo();
 	} else if (!strcmp(line, "churn")) {
-		churn(r);
+		churn(command_rng);
 		report_mallinfo();
-	} else if (!strcmp(line, "quit")) {
-		exit(0);
 	} else {
 		say("error unknown command\n");
-	}
-}
-
-/* Serve commands from stdin until quit or end of file. */
-static void __attribute__((noreturn)) serve(struct rng *r)
-{
-	char buf[256];
-	size_t len = 0;
-	int overlong = 0;
-
-	for (;;) {
-		char *nl;
-		ssize_t n = read(0, buf + len, sizeof(buf) - 1 - len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			die("read from stdin failed");
-		}
-		if (n == 0) {
-			if (len > 0 && !overlong) {
-				buf[len] = '\0';
-				command(r, buf);
-			}
-			exit(0);
-		}
-		len += (size_t)n;
-		while ((nl = memchr(buf, '\n', len)) != NULL) {
-			size_t used = (size_t)(nl - buf) + 1;
-
-			*nl = '\0';
-			if (nl > buf && nl[-1] == '\r')
-				nl[-1] = '\0';
-			if (overlong)
-				overlong = 0;
-			else
-				command(r, buf);
-			memmove(buf, buf + used, len - used);
-			len -= used;
-		}
-		if (len == sizeof(buf) - 1) {
-			/* No newline in sight: drop the rest of the line. */
-			if (!overlong)
-				say("error unknown command\n");
-			overlong = 1;
-			len = 0;
-		}
 	}
 }
 
@@ -830,5 +784,6 @@ int main(int argc, char **argv)
 	wait_all_parked();
 
 	report_mallinfo();
-	serve(&r);
+	command_rng = &r;
+	serve_commands(command);
 }

@@ -408,8 +408,6 @@ command(char *line)
 	}
 	if (!strcmp(line, "again")) {
 		report_mallinfo();
-	} else if (!strcmp(line, "quit")) {
-		exit(0);
 	} else if (!strcmp(line, "step") && n >= 0) {
 		switch (scen) {
 		case SIZECLASS:
@@ -462,15 +460,12 @@ run_timer(void)
 /* Serve commands from stdin (and the timer) until quit or end of file. */
 static void __attribute__((noreturn)) serve(void)
 {
-	char buf[256];
-	size_t len = 0;
-	int overlong = 0, in_open = 1;
+	struct line_in in = {{0}, 0, 0};
+	int in_open = 1;
 
 	for (;;) {
 		struct pollfd p = {.fd = 0, .events = POLLIN};
 		int timeout = run_timer(), rc;
-		ssize_t n;
-		char *nl;
 
 		if (!in_open) {
 			if (timeout < 0)
@@ -484,42 +479,10 @@ static void __attribute__((noreturn)) serve(void)
 			die("poll failed");
 		if (rc <= 0)
 			continue;
-		n = read(0, buf + len, sizeof(buf) - 1 - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			die("read from stdin failed");
-		}
-		if (n == 0) {
-			if (unattended) {
-				in_open = 0;
-				continue;
-			}
-			if (len > 0 && !overlong) {
-				buf[len] = '\0';
-				command(buf);
-			}
-			exit(0);
-		}
-		len += (size_t)n;
-		while ((nl = memchr(buf, '\n', len)) != NULL) {
-			size_t used = (size_t)(nl - buf) + 1;
-
-			*nl = '\0';
-			if (nl > buf && nl[-1] == '\r')
-				nl[-1] = '\0';
-			if (overlong)
-				overlong = 0;
-			else
-				command(buf);
-			memmove(buf, buf + used, len - used);
-			len -= used;
-		}
-		if (len == sizeof(buf) - 1) {
-			if (!overlong)
-				say("error unknown command\n");
-			overlong = 1;
-			len = 0;
+		if (line_in_read(&in, command)) {
+			if (!unattended)
+				exit(0);
+			in_open = 0;
 		}
 	}
 }

@@ -115,8 +115,6 @@ command(char *line)
 	}
 	if (!strcmp(line, "again")) {
 		report_mallinfo();
-	} else if (!strcmp(line, "quit")) {
-		exit(0);
 	} else if (!strcmp(line, "step") && n >= 0) {
 		step(n);
 		sayf("stepped widgets=%zu\n", nwidgets);
@@ -128,30 +126,8 @@ command(char *line)
 int
 main(void)
 {
-	char buf[256];
-	size_t len = 0;
-
 	die_with_parent();
 	sayf("ready opsleak chunk=%zu\n",
 	     (sizeof(struct widget) + 8 + 15) & ~(size_t)15);
-	for (;;) {
-		ssize_t got = read(0, buf + len, sizeof(buf) - 1 - len);
-		char *nl;
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			exit(0);
-		len += (size_t)got;
-		while ((nl = memchr(buf, '\n', len)) != NULL) {
-			size_t used = (size_t)(nl - buf) + 1;
-
-			*nl = '\0';
-			command(buf);
-			memmove(buf, buf + used, len - used);
-			len -= used;
-		}
-		if (len == sizeof(buf) - 1)
-			len = 0; /* an overlong line: dropped */
-	}
+	serve_commands(command);
 }

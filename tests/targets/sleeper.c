@@ -26,20 +26,17 @@
 static void *kept[16];
 
 
-static void command(const char *line)
+static void command(char *line)
 {
 	if (!strcmp(line, "again"))
 		say("alive\n");
-	else if (!strcmp(line, "quit"))
-		exit(0);
 	else
 		say("error unknown command\n");
 }
 
 int main(void)
 {
-	char buf[256];
-	size_t len = 0, i;
+	size_t i;
 
 	die_with_parent();
 
@@ -50,37 +47,5 @@ int main(void)
 			memset(kept[i], 0x5a, 32);
 	}
 	say("ready\n");
-
-	for (;;) {
-		char *nl;
-		ssize_t n = read(0, buf + len, sizeof(buf) - 1 - len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			exit(1);
-		}
-		if (n == 0) {
-			if (len > 0) {
-				buf[len] = '\0';
-				command(buf);
-			}
-			exit(0);
-		}
-		len += (size_t)n;
-		while ((nl = memchr(buf, '\n', len)) != NULL) {
-			size_t used = (size_t)(nl - buf) + 1;
-
-			*nl = '\0';
-			if (nl > buf && nl[-1] == '\r')
-				nl[-1] = '\0';
-			command(buf);
-			memmove(buf, buf + used, len - used);
-			len -= used;
-		}
-		if (len == sizeof(buf) - 1) {
-			say("error unknown command\n");
-			len = 0;
-		}
-	}
+	serve_commands(command);
 }

@@ -259,7 +259,7 @@ total_progress(void)
 /* ---- commands --------------------------------------------------------- */
 
 static void
-command(const char *line)
+command(char *line)
 {
 	if (!strcmp(line, "progress"))
 		say_number("progress", total_progress());
@@ -271,44 +271,8 @@ command(const char *line)
 			   __atomic_load_n(&rt_count, __ATOMIC_RELAXED));
 	else if (!strcmp(line, "again"))
 		say("alive\n");
-	else if (!strcmp(line, "quit"))
-		exit(0);
 	else
 		say("error unknown command\n");
-}
-
-static void __attribute__((noreturn)) serve(void)
-{
-	char buf[256];
-	size_t len = 0;
-
-	for (;;) {
-		char *nl;
-		ssize_t n = read(0, buf + len, sizeof(buf) - 1 - len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			die("read from stdin failed");
-		}
-		if (n == 0)
-			exit(0);
-		len += (size_t)n;
-		while ((nl = memchr(buf, '\n', len)) != NULL) {
-			size_t used = (size_t)(nl - buf) + 1;
-
-			*nl = '\0';
-			if (nl > buf && nl[-1] == '\r')
-				nl[-1] = '\0';
-			command(buf);
-			memmove(buf, buf + used, len - used);
-			len -= used;
-		}
-		if (len == sizeof(buf) - 1) {
-			say("error unknown command\n");
-			len = 0;
-		}
-	}
 }
 
 static long
@@ -355,5 +319,5 @@ main(int argc, char **argv)
 		nworkers++;
 	}
 	say("ready\n");
-	serve();
+	serve_commands(command);
 }

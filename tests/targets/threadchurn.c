@@ -149,7 +149,7 @@ spawner(void *arg)
 }
 
 static void
-command(const char *line)
+command(char *line)
 {
 	char buf[64];
 	int n;
@@ -160,8 +160,6 @@ command(const char *line)
 		write_all(1, buf, (size_t)n);
 	} else if (!strcmp(line, "again")) {
 		say("alive\n");
-	} else if (!strcmp(line, "quit")) {
-		exit(0);
 	} else {
 		say("error unknown command\n");
 	}
@@ -172,7 +170,6 @@ main(int argc, char **argv)
 {
 	long nspawners = 4, i;
 	char buf[256];
-	size_t len = 0;
 	int n;
 
 	die_with_parent();
@@ -196,29 +193,5 @@ main(int argc, char **argv)
 		     (void *)&churn_counter);
 	write_all(1, buf, (size_t)n);
 
-	for (;;) {
-		char *nl;
-		ssize_t r = read(0, buf + len, sizeof(buf) - 1 - len);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			die("read from stdin failed");
-		}
-		if (r == 0)
-			exit(0);
-		len += (size_t)r;
-		while ((nl = memchr(buf, '\n', len)) != NULL) {
-			size_t used = (size_t)(nl - buf) + 1;
-
-			*nl = '\0';
-			command(buf);
-			memmove(buf, buf + used, len - used);
-			len -= used;
-		}
-		if (len == sizeof(buf) - 1) {
-			say("error unknown command\n");
-			len = 0;
-		}
-	}
+	serve_commands(command);
 }

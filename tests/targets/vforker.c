@@ -63,40 +63,14 @@ static void __attribute__((noreturn)) child(void)
 		;
 }
 
-/* After the vfork: serve commands on stdin. */
-static void __attribute__((noreturn)) serve(void)
+/* After the vfork: commands on stdin. */
+static void
+command(char *line)
 {
-	char buf[256];
-	size_t len = 0;
-
-	for (;;) {
-		char *nl;
-		ssize_t n = read(0, buf + len, sizeof(buf) - 1 - len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			exit(1);
-		}
-		if (n == 0)
-			exit(0);
-		len += (size_t)n;
-		while ((nl = memchr(buf, '\n', len)) != NULL) {
-			size_t used = (size_t)(nl - buf) + 1;
-
-			*nl = '\0';
-			if (!strcmp(buf, "again"))
-				say("alive\n");
-			else if (!strcmp(buf, "quit"))
-				exit(0);
-			else
-				say("error unknown command\n");
-			memmove(buf, buf + used, len - used);
-			len -= used;
-		}
-		if (len == sizeof(buf) - 1)
-			len = 0;
-	}
+	if (!strcmp(line, "again"))
+		say("alive\n");
+	else
+		say("error unknown command\n");
 }
 
 int
@@ -125,5 +99,5 @@ main(void)
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	say("vfork done\n");
-	serve();
+	serve_commands(command);
 }
