@@ -870,11 +870,6 @@ struct la_trim_opts {
 	 * 1000). The call is then aborted and the thread restored exactly.
 	 */
 	unsigned timeout_ms;
-	/*
-	 * Tests only: skip the check that every arena lock is free, to
-	 * exercise the abort path. Never set this in a real tool.
-	 */
-	int no_lock_check;
 };
 
 struct la_trim_result {
