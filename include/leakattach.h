@@ -130,8 +130,6 @@ LA_API LA_MUST_CHECK int la_session_open(pid_t pid,
 /* la_session_close - release the session. Accepts NULL. */
 LA_API void la_session_close(struct la_session *s);
 
-LA_API pid_t la_session_pid(const struct la_session *s);
-
 /* Where the malloc layout came from. */
 enum la_layout_source { LA_LAYOUT_DWARF, LA_LAYOUT_SIGNATURE };
 
@@ -161,7 +159,8 @@ struct la_snapshot;
  * target exited), -EPERM, -LA_ETRACED, -LA_ESTOPTIMEOUT, -LA_EEXEC or
  * -LA_EHEAPCORRUPT (the heap could not be read at all). A heap that was
  * caught in the middle of an update is still returned, with
- * la_snapshot_consistent() false. Free *out with la_snapshot_free().
+ * la_snapshot_info()'s consistent 0 and its inconsistency saying why.
+ * Free *out with la_snapshot_free().
  */
 LA_API LA_MUST_CHECK int la_snapshot_take(struct la_session *s,
 					  struct la_snapshot **out);

@@ -36,12 +36,6 @@
 
 #define MAX_ATTEMPTS 5
 
-pid_t
-la_session_pid(const struct la_session *s)
-{
-	return s->pid;
-}
-
 static void
 layout_info(const struct la_session *s, struct la_layout_info *out)
 {
