@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define LOG_PREFIX "session: "
+#include "base/abi.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "elf/debugfile.h"
@@ -158,8 +159,9 @@ la_session_open(pid_t pid, const struct la_session_opts *opts,
 
 	la_error_clear();
 	*out = NULL;
-	if (opts)
-		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	err = OPTS_TAKE(&o, opts, la_session_opts);
+	if (err)
+		return err;
 	err = procinfo_check(pid, &tgid);
 	if (err)
 		return err;
@@ -405,8 +407,9 @@ la_snapshot_take_opts(struct la_session *s, const struct la_snapshot_opts *opts,
 
 	la_error_clear();
 	*out = NULL;
-	if (opts)
-		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	err = OPTS_TAKE(&o, opts, la_snapshot_opts);
+	if (err)
+		return err;
 	if (o.n_watch && !o.watch)
 		return la_fail(-EINVAL, "no locations to watch were given");
 	if (o.n_watch > LA_WATCH_MAX)

@@ -33,6 +33,7 @@
 #include <sys/user.h>
 
 #define LOG_PREFIX "trim: "
+#include "base/abi.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "elf/elfsyms.h"
@@ -515,8 +516,9 @@ trim_call(struct la_session *s, const struct la_trim_opts *opts, int lock_check,
 
 	la_error_clear();
 	memset(out, 0, sizeof(*out));
-	if (opts)
-		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	err = OPTS_TAKE(&o, opts, la_trim_opts);
+	if (err)
+		return err;
 	err = learn_facts(s, &f);
 	if (err)
 		return la_fail_default(err);

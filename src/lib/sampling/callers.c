@@ -40,6 +40,7 @@
 #include <time.h>
 
 #define LOG_PREFIX "callers: "
+#include "base/abi.h"
 #include "base/checksum.h"
 #include "base/error.h"
 #include "base/log.h"
@@ -800,8 +801,9 @@ la_callers_sample(struct la_session *s, const struct la_callers_opts *opts,
 
 	la_error_clear();
 	*out = NULL;
-	if (opts)
-		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	err = OPTS_TAKE(&o, opts, la_callers_opts);
+	if (err)
+		return err;
 	if (o.backend != LA_CALLERS_AUTO && o.backend != LA_CALLERS_UPROBE &&
 	    o.backend != LA_CALLERS_INT3)
 		return la_fail(-EINVAL, "unknown callers backend %d",

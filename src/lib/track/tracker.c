@@ -25,6 +25,7 @@
 #include <string.h>
 
 #define LOG_PREFIX "tracker: "
+#include "base/abi.h"
 #include "base/checksum.h"
 #include "base/error.h"
 #include "base/log.h"
@@ -75,10 +76,12 @@ la_rules_init(struct la_rules *r)
 static int
 rules_take(const struct la_rules *in, struct la_rules *r)
 {
+	int err;
+
 	la_rules_init(r);
-	if (in)
-		memcpy(r, in, in->sz < sizeof(*r) ? in->sz : sizeof(*r));
-	r->sz = sizeof(*r);
+	err = OPTS_TAKE(r, in, la_rules);
+	if (err)
+		return err;
 	if (!isfinite(r->threshold_pct) || r->threshold_pct < 0)
 		return la_fail(
 			-EINVAL,
