@@ -20,6 +20,16 @@
  *  - Between calls the target runs freely: no ptrace stop or attachment is
  *    held by an open session. A snapshot stops the target only while it is
  *    being taken.
+ *  - Structs may grow at their end in later versions (version 0 of the
+ *    library keeps this ABI). An options struct (..._opts, la_rules)
+ *    carries its size in .sz (LA_OPTS() sets it): an older caller's
+ *    smaller struct gets the defaults for what it lacks, and a newer
+ *    caller's struct is refused with -EINVAL if it sets a field this
+ *    library does not know. A function that fills an output struct
+ *    takes its size after it (pass sizeof(*out)): the library fills
+ *    what both know and zeroes what only the caller knows. Lists are
+ *    objects with a _count() and a _get(i)/(i) accessor that returns
+ *    -ENOENT past the end.
  */
 #ifndef LEAKATTACH_H
 #define LEAKATTACH_H
@@ -146,7 +156,7 @@ struct la_layout_info {
 
 /* la_session_layout - describe the layout found by la_session_open(). */
 LA_API void la_session_layout(const struct la_session *s,
-			      struct la_layout_info *out);
+			      struct la_layout_info *out, size_t out_sz);
 
 /* A heap snapshot: plain data, independent of the session once taken. */
 struct la_snapshot;
@@ -187,7 +197,7 @@ struct la_mallinfo {
 };
 
 LA_API void la_snapshot_mallinfo(const struct la_snapshot *snap,
-				 struct la_mallinfo *out);
+				 struct la_mallinfo *out, size_t out_sz);
 
 /*
  * Chunk counts and bytes by where a chunk sits. Bytes are chunk sizes
@@ -212,7 +222,7 @@ struct la_totals {
 };
 
 LA_API void la_snapshot_totals(const struct la_snapshot *snap,
-			       struct la_totals *out);
+			       struct la_totals *out, size_t out_sz);
 
 struct la_arena_stats {
 	uint64_t addr; /* the arena's malloc_state in the target */
@@ -227,7 +237,7 @@ struct la_arena_stats {
 LA_API unsigned la_snapshot_arena_count(const struct la_snapshot *snap);
 /* Returns -ENOENT when i is out of range. */
 LA_API int la_snapshot_arena(const struct la_snapshot *snap, unsigned i,
-			     struct la_arena_stats *out);
+			     struct la_arena_stats *out, size_t out_sz);
 
 /*
  * Size classes: exact chunk sizes up to 1 KiB (16-byte steps), then four
@@ -241,14 +251,15 @@ struct la_size_class {
 
 LA_API unsigned la_snapshot_size_class_count(const struct la_snapshot *snap);
 LA_API int la_snapshot_size_class(const struct la_snapshot *snap, unsigned i,
-				  struct la_size_class *out);
+				  struct la_size_class *out, size_t out_sz);
 /* Per arena (index as for la_snapshot_arena); mmapped chunks have none. */
 LA_API unsigned
 la_snapshot_arena_size_class_count(const struct la_snapshot *snap,
 				   unsigned arena);
 LA_API int la_snapshot_arena_size_class(const struct la_snapshot *snap,
 					unsigned arena, unsigned i,
-					struct la_size_class *out);
+					struct la_size_class *out,
+					size_t out_sz);
 
 struct la_snapshot_info {
 	pid_t pid;
@@ -268,11 +279,11 @@ struct la_snapshot_info {
 };
 
 LA_API void la_snapshot_info(const struct la_snapshot *snap,
-			     struct la_snapshot_info *out);
+			     struct la_snapshot_info *out, size_t out_sz);
 
 /* The layout the snapshot was taken with. */
 LA_API void la_snapshot_layout(const struct la_snapshot *snap,
-			       struct la_layout_info *out);
+			       struct la_layout_info *out, size_t out_sz);
 
 /* ---- Leak detection over time ----------------------------------------- */
 
@@ -375,7 +386,7 @@ LA_API LA_MUST_CHECK int la_tracker_add(struct la_tracker *t,
 					const struct la_snapshot *snap);
 
 LA_API void la_tracker_info(const struct la_tracker *t,
-			    struct la_tracker_info *out);
+			    struct la_tracker_info *out, size_t out_sz);
 
 /*
  * The findings after the latest sample: leaks first, then retention, then
@@ -383,7 +394,7 @@ LA_API void la_tracker_info(const struct la_tracker *t,
  */
 LA_API unsigned la_tracker_finding_count(const struct la_tracker *t);
 LA_API int la_tracker_finding(const struct la_tracker *t, unsigned i,
-			      struct la_finding *out);
+			      struct la_finding *out, size_t out_sz);
 
 /* ---- Sampled chunks and their types ------------------------------------- */
 
@@ -481,6 +492,9 @@ struct la_type_count {
 	uint64_t est_chunks, est_bytes;
 };
 
+/* The types of one watched location's sampled chunks. */
+struct la_types;
+
 /*
  * la_types_of - name the types of the sampled chunks of watched location
  * watch_index of snap (taken from s with la_snapshot_take_opts()). For
@@ -497,17 +511,22 @@ struct la_type_count {
  * snapshot. The work is bounded by the sample: at most sample_max words
  * read and as many distinct symbol look-ups.
  *
- * Up to max entries go to out, by sampled chunks, most first, the
- * unknown entry last; *n_out gets how many were written. est_chunks and
- * est_bytes scale the sampled counts by population / sampled. Writes
- * nothing into the target. Returns 0, -ENOENT (no such watched
- * location), -EINVAL (snap is of another process), -ESRCH, -ENOMEM.
+ * The entries (la_types_count(), la_types_get()) are by sampled chunks,
+ * most first, the unknown entry last; none for a location whose sample
+ * is empty. est_chunks and est_bytes scale the sampled counts by
+ * population / sampled. Writes nothing into the target. Returns 0,
+ * -ENOENT (no such watched location), -EINVAL (snap is of another
+ * process), -ESRCH, -ENOMEM. Free *out with la_types_free().
  */
 LA_API LA_MUST_CHECK int la_types_of(struct la_session *s,
 				     const struct la_snapshot *snap,
 				     unsigned watch_index,
-				     struct la_type_count *out, unsigned max,
-				     unsigned *n_out);
+				     struct la_types **out);
+LA_API void la_types_free(struct la_types *ty);
+LA_API unsigned la_types_count(const struct la_types *ty);
+/* Returns -ENOENT when i is out of range. */
+LA_API int la_types_get(const struct la_types *ty, unsigned i,
+			struct la_type_count *out, size_t out_sz);
 
 /* ---- Callers: sampled allocations and their stacks ---------------------- */
 
@@ -718,7 +737,7 @@ LA_API LA_MUST_CHECK int la_callers_sample(struct la_session *s,
 LA_API void la_callers_free(struct la_callers *c);
 
 LA_API void la_callers_info(const struct la_callers *c,
-			    struct la_callers_info *out);
+			    struct la_callers_info *out, size_t out_sz);
 
 /*
  * la_callers_probes - the chunk addresses to pass as la_snapshot_opts
@@ -758,7 +777,7 @@ LA_API LA_MUST_CHECK int la_callers_check(struct la_callers *c,
  */
 LA_API unsigned la_callers_count(const struct la_callers *c);
 LA_API int la_callers_get(const struct la_callers *c, unsigned i,
-			  struct la_caller *out);
+			  struct la_caller *out, size_t out_sz);
 
 /* ---- The log folder ---------------------------------------------------- */
 
@@ -901,7 +920,7 @@ struct la_trim_result {
  */
 LA_API LA_MUST_CHECK int la_trim(struct la_session *s,
 				 const struct la_trim_opts *opts,
-				 struct la_trim_result *out);
+				 struct la_trim_result *out, size_t out_sz);
 
 #ifdef __cplusplus
 }

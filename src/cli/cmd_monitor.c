@@ -117,9 +117,9 @@ status_show(struct sampler *sm)
 
 	if (!sm->status_tty || !sm->last)
 		return;
-	la_snapshot_totals(sm->last, &t);
-	la_snapshot_info(sm->last, &si);
-	la_tracker_info(sm->tracker, &ti);
+	la_snapshot_totals(sm->last, &t, sizeof(t));
+	la_snapshot_info(sm->last, &si, sizeof(si));
+	la_tracker_info(sm->tracker, &ti, sizeof(ti));
 	fprintf(stderr,
 		"\r\033[K%s %d: sample %u, in use %s, free %s, RSS %s, %u suspect%s, %u leak%s",
 		sm->command, (int)sm->pid, ti.samples,
@@ -310,15 +310,15 @@ print_news(struct sampler *sm, const char *report_path)
 	struct la_snapshot_info si;
 	struct la_finding fd;
 
-	la_snapshot_info(sm->last, &si);
+	la_snapshot_info(sm->last, &si, sizeof(si));
 	if (!si.consistent && !sm->o->json) {
 		status_clear(sm);
 		printf("sample %u was approximate (the heap was busy: %s): not used as evidence\n",
 		       sm->taken, si.inconsistency);
 	}
 	for (unsigned i = 0; i < n; i++) {
-		if (la_tracker_finding(sm->tracker, i, &fd) || !fd.is_new ||
-		    fd.verdict == LA_VERDICT_GROWING)
+		if (la_tracker_finding(sm->tracker, i, &fd, sizeof(fd)) ||
+		    !fd.is_new || fd.verdict == LA_VERDICT_GROWING)
 			continue;
 		if (fd.verdict == LA_VERDICT_LEAK)
 			sm->leaks_reported++;
@@ -355,7 +355,7 @@ remember_leaks(struct sampler *sm)
 	struct la_finding fd;
 
 	for (unsigned i = 0; i < n; i++) {
-		if (la_tracker_finding(sm->tracker, i, &fd) ||
+		if (la_tracker_finding(sm->tracker, i, &fd, sizeof(fd)) ||
 		    fd.verdict != LA_VERDICT_LEAK)
 			continue;
 		for (k = 0; k < sm->n_seen; k++)
@@ -380,7 +380,7 @@ has_news(const struct la_tracker *t, int *new_retention, int *any_leak)
 
 	*new_retention = *any_leak = 0;
 	for (unsigned i = 0; i < n; i++) {
-		if (la_tracker_finding(t, i, &fd))
+		if (la_tracker_finding(t, i, &fd, sizeof(fd)))
 			continue;
 		if (fd.verdict == LA_VERDICT_LEAK)
 			*any_leak = 1;
@@ -447,7 +447,7 @@ watch_list(const struct la_tracker *t, struct la_location *out)
 	struct la_finding fd;
 
 	for (unsigned i = 0; i < n && k < WATCH_MAX; i++) {
-		if (la_tracker_finding(t, i, &fd) ||
+		if (la_tracker_finding(t, i, &fd, sizeof(fd)) ||
 		    fd.verdict == LA_VERDICT_RETENTION ||
 		    !report_finding_shown(t, i))
 			continue;
@@ -486,7 +486,7 @@ window_due(const struct sampler *sm)
 	struct la_finding fd;
 
 	for (unsigned i = 0; i < n; i++) {
-		if (la_tracker_finding(sm->tracker, i, &fd) ||
+		if (la_tracker_finding(sm->tracker, i, &fd, sizeof(fd)) ||
 		    !callers_finding(&fd) ||
 		    !report_finding_shown(sm->tracker, i))
 			continue;
@@ -505,14 +505,12 @@ static unsigned
 name_types(struct sampler *sm, const struct la_snapshot *snap,
 	   const struct la_location *watch, unsigned n, struct loc_types *out)
 {
-	struct la_type_count *all = calloc(64, sizeof(*all));
 	unsigned k = 0;
 
-	if (!all)
-		return 0;
 	for (unsigned i = 0; i < n; i++) {
 		struct loc_types *lt = &out[k];
-		unsigned got = 0;
+		struct la_types *ty = NULL;
+		unsigned got;
 		int err;
 
 		memset(lt, 0, sizeof(*lt));
@@ -520,24 +518,31 @@ name_types(struct sampler *sm, const struct la_snapshot *snap,
 		err = la_snapshot_sampled(snap, i, NULL, &lt->sampled,
 					  &lt->population);
 		if (!err)
-			err = la_types_of(sm->s, snap, i, all, 64, &got);
+			err = la_types_of(sm->s, snap, i, &ty);
 		if (err) {
 			if (sm->o->verbose)
 				fprintf(stderr, "leakattach: types of %s: %s\n",
 					watch[i].key, la_errmsg());
 			continue;
 		}
+		/* the 64 most frequent (and the unknown when among them) */
+		got = la_types_count(ty);
+		got = got < 64 ? got : 64;
 		for (unsigned j = 0; j < got; j++) {
-			lt->sampled_bytes += all[j].bytes;
+			struct la_type_count tc;
+
+			if (la_types_get(ty, j, &tc, sizeof(tc)))
+				break;
+			lt->sampled_bytes += tc.bytes;
 			/* the top ones, and the unknown (last) in any case */
 			if (lt->n < LOC_TYPES_MAX - 1 ||
 			    (lt->n < LOC_TYPES_MAX &&
-			     all[j].source == LA_TYPE_UNKNOWN))
-				lt->t[lt->n++] = all[j];
+			     tc.source == LA_TYPE_UNKNOWN))
+				lt->t[lt->n++] = tc;
 		}
+		la_types_free(ty);
 		k++;
 	}
-	free(all);
 	return k;
 }
 
@@ -553,20 +558,21 @@ loc_in_use(const struct la_snapshot *snap, const struct la_location *loc)
 	if (loc->kind == LA_LOC_SIZE_CLASS) {
 		n = la_snapshot_size_class_count(snap);
 		for (unsigned i = 0; i < n; i++)
-			if (!la_snapshot_size_class(snap, i, &sc) &&
+			if (!la_snapshot_size_class(snap, i, &sc, sizeof(sc)) &&
 			    sc.chunk_size_min >= loc->chunk_size_min &&
 			    sc.chunk_size_max <= loc->chunk_size_max)
 				sum += sc.counts.in_use_bytes;
 		return sum;
 	}
 	for (unsigned a = 0; a < la_snapshot_arena_count(snap); a++) {
-		if (la_snapshot_arena(snap, a, &as) ||
+		if (la_snapshot_arena(snap, a, &as, sizeof(as)) ||
 		    as.is_main != loc->arena_is_main ||
 		    (!as.is_main && as.addr != loc->arena_addr))
 			continue;
 		n = la_snapshot_arena_size_class_count(snap, a);
 		for (unsigned i = 0; i < n; i++)
-			if (!la_snapshot_arena_size_class(snap, a, i, &sc) &&
+			if (!la_snapshot_arena_size_class(snap, a, i, &sc,
+							  sizeof(sc)) &&
 			    sc.chunk_size_min >= loc->chunk_size_min &&
 			    sc.chunk_size_max <= loc->chunk_size_max)
 				sum += sc.counts.in_use_bytes;
@@ -604,12 +610,13 @@ attribute_callers(struct sampler *sm, const struct la_callers *c,
 	}
 	memcpy(old, sm->callers, n_old * sizeof(*old));
 	sm->n_callers = 0;
-	la_callers_info(c, &ci);
+	la_callers_info(c, &ci, sizeof(ci));
 	for (unsigned i = 0; i < nf && sm->n_callers < WATCH_MAX; i++) {
 		struct loc_callers *lc = &sm->callers[sm->n_callers];
 		double total = 0;
 
-		if (la_tracker_finding(tr, i, &fd) || !callers_finding(&fd))
+		if (la_tracker_finding(tr, i, &fd, sizeof(fd)) ||
+		    !callers_finding(&fd))
 			continue;
 		memset(lc, 0, sizeof(*lc));
 		lc->loc = fd.loc;
@@ -628,7 +635,8 @@ attribute_callers(struct sampler *sm, const struct la_callers *c,
 				unsigned j, kept;
 
 				memset(cand, 0, sizeof(*cand));
-				if (la_callers_get(c, k, &cand->c))
+				if (la_callers_get(c, k, &cand->c,
+						   sizeof(cand->c)))
 					continue;
 				for (unsigned q = 0; q < cand->c.n_classes;
 				     q++) {
@@ -793,7 +801,7 @@ sampler_window(struct sampler *sm, double next)
 		}
 		return;
 	}
-	la_callers_info(sm->pending, &ci);
+	la_callers_info(sm->pending, &ci, sizeof(ci));
 	if (ci.backend_why[0] && !sm->callers_run.windows) {
 		status_clear(sm);
 		fprintf(stderr, "leakattach: callers: using %s: %s\n",
@@ -892,7 +900,7 @@ sampler_sample(struct sampler *sm)
 		if (sm->o->verbose) {
 			struct la_callers_info ci;
 
-			la_callers_info(sm->pending, &ci);
+			la_callers_info(sm->pending, &ci, sizeof(ci));
 			fprintf(stderr,
 				"leakattach: callers: %u of %u kept chunks still in use; %u of %u freed ones in use again (%.0f %%: the chance of a false survivor)\n",
 				ci.surviving_chunks, ci.kept_chunks,
@@ -984,7 +992,7 @@ sampler_found_leak(const struct sampler *sm)
 		return 1;
 	if (!sm->tracker)
 		return 0;
-	la_tracker_info(sm->tracker, &ti);
+	la_tracker_info(sm->tracker, &ti, sizeof(ti));
 	return ti.leaks > 0;
 }
 
@@ -995,7 +1003,7 @@ sampler_in_use(const struct sampler *sm)
 
 	if (!sm->last)
 		return 0;
-	la_snapshot_totals(sm->last, &t);
+	la_snapshot_totals(sm->last, &t, sizeof(t));
 	return t.counts.in_use_bytes;
 }
 
@@ -1006,7 +1014,7 @@ sampler_rss(const struct sampler *sm)
 
 	if (!sm->last)
 		return 0;
-	la_snapshot_info(sm->last, &si);
+	la_snapshot_info(sm->last, &si, sizeof(si));
 	return si.rss_bytes;
 }
 

@@ -97,10 +97,10 @@ report_finding_shown(const struct la_tracker *t, unsigned i)
 	struct la_finding a, b;
 	unsigned n = la_tracker_finding_count(t);
 
-	if (la_tracker_finding(t, i, &a))
+	if (la_tracker_finding(t, i, &a, sizeof(a)))
 		return 0;
 	for (unsigned j = 0; j < n; j++) {
-		if (j == i || la_tracker_finding(t, j, &b))
+		if (j == i || la_tracker_finding(t, j, &b, sizeof(b)))
 			continue;
 		if (b.verdict == a.verdict && covers(&a.loc, &b.loc))
 			return 0;
@@ -126,7 +126,7 @@ leak_now(const struct la_tracker *t, const struct la_location *loc)
 	struct la_finding fd;
 
 	for (unsigned i = 0; i < n; i++)
-		if (!la_tracker_finding(t, i, &fd) &&
+		if (!la_tracker_finding(t, i, &fd, sizeof(fd)) &&
 		    fd.verdict == LA_VERDICT_LEAK &&
 		    !strcmp(fd.loc.key, loc->key))
 			return 1;
@@ -396,7 +396,7 @@ report_check_text(FILE *f, const struct check_doc *d)
 	static const enum la_verdict order[] = {
 		LA_VERDICT_LEAK, LA_VERDICT_RETENTION, LA_VERDICT_GROWING};
 
-	la_tracker_info(d->tracker, &ti);
+	la_tracker_info(d->tracker, &ti, sizeof(ti));
 	human_duration((double)(ti.last_time_unix_ns - ti.first_time_unix_ns) /
 			       1e9,
 		       span, sizeof(span));
@@ -416,8 +416,8 @@ report_check_text(FILE *f, const struct check_doc *d)
 		struct la_totals t;
 		struct la_snapshot_info si;
 
-		la_snapshot_totals(d->last, &t);
-		la_snapshot_info(d->last, &si);
+		la_snapshot_totals(d->last, &t, sizeof(t));
+		la_snapshot_info(d->last, &si, sizeof(si));
 		fprintf(f,
 			"  heap now: %s in use, %s free, %s held from the system; RSS %s\n",
 			human_bytes(t.counts.in_use_bytes, b1, sizeof(b1)),
@@ -431,7 +431,8 @@ report_check_text(FILE *f, const struct check_doc *d)
 			d->trims, d->trims == 1 ? "" : "s");
 	for (unsigned v = 0; v < 3; v++) {
 		for (unsigned i = 0; i < n; i++) {
-			if (la_tracker_finding(d->tracker, i, &fd) ||
+			if (la_tracker_finding(d->tracker, i, &fd,
+					       sizeof(fd)) ||
 			    fd.verdict != order[v] ||
 			    !report_finding_shown(d->tracker, i))
 				continue;
@@ -749,9 +750,9 @@ totals_json(struct json *j, const struct la_snapshot *snap)
 	struct la_snapshot_info si;
 	struct la_mallinfo mi;
 
-	la_snapshot_totals(snap, &t);
-	la_snapshot_info(snap, &si);
-	la_snapshot_mallinfo(snap, &mi);
+	la_snapshot_totals(snap, &t, sizeof(t));
+	la_snapshot_info(snap, &si, sizeof(si));
+	la_snapshot_mallinfo(snap, &mi, sizeof(mi));
 	json_object(j, "totals");
 	json_u64(j, "in_use_bytes", t.counts.in_use_bytes);
 	json_u64(j, "in_use_chunks", t.counts.in_use_chunks);
@@ -796,7 +797,7 @@ report_check_json(FILE *f, const struct check_doc *d)
 		     {"retention", LA_VERDICT_RETENTION},
 		     {"growing", LA_VERDICT_GROWING}};
 
-	la_tracker_info(d->tracker, &ti);
+	la_tracker_info(d->tracker, &ti, sizeof(ti));
 	json_begin(&j, f);
 	json_object(&j, NULL);
 	json_string(&j, "schema", "leakattach.check/1");
@@ -819,7 +820,8 @@ report_check_json(FILE *f, const struct check_doc *d)
 	for (unsigned l = 0; l < 3; l++) {
 		json_array(&j, lists[l].key);
 		for (unsigned i = 0; i < n; i++)
-			if (!la_tracker_finding(d->tracker, i, &fd) &&
+			if (!la_tracker_finding(d->tracker, i, &fd,
+						sizeof(fd)) &&
 			    fd.verdict == lists[l].v)
 				finding_json(&j, &fd,
 					     report_types_of(d, &fd.loc),
@@ -830,7 +832,8 @@ report_check_json(FILE *f, const struct check_doc *d)
 		 */
 		for (unsigned i = 0; lists[l].v == LA_VERDICT_LEAK && i < n;
 		     i++)
-			if (!la_tracker_finding(d->tracker, i, &fd) &&
+			if (!la_tracker_finding(d->tracker, i, &fd,
+						sizeof(fd)) &&
 			    fd.verdict == LA_VERDICT_LEAK) {
 				type_entries_json(&j, &fd,
 						  report_types_of(d, &fd.loc));
@@ -878,9 +881,9 @@ report_history_line(FILE *f, const struct check_doc *d)
 	struct la_totals t;
 	struct json j;
 
-	la_tracker_info(d->tracker, &ti);
-	la_snapshot_info(d->last, &si);
-	la_snapshot_totals(d->last, &t);
+	la_tracker_info(d->tracker, &ti, sizeof(ti));
+	la_snapshot_info(d->last, &si, sizeof(si));
+	la_snapshot_totals(d->last, &t, sizeof(t));
 	json_begin(&j, f);
 	json_object(&j, NULL);
 	json_i64(&j, "time_unix_ms", si.time_unix_ns / 1000000);

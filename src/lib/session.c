@@ -52,9 +52,13 @@ layout_info(const struct la_session *s, struct la_layout_info *out)
 }
 
 void
-la_session_layout(const struct la_session *s, struct la_layout_info *out)
+la_session_layout(const struct la_session *s, struct la_layout_info *out,
+		  size_t out_sz)
 {
-	layout_info(s, out);
+	struct la_layout_info l;
+
+	layout_info(s, &l);
+	out_give(out, out_sz, &l, sizeof(l));
 }
 
 /* Map a failed read of the target to a sentence. */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/abi.h"
 #include "snapshot.h"
 
 unsigned
@@ -409,27 +410,31 @@ la_snapshot_free(struct la_snapshot *snap)
 }
 
 void
-la_snapshot_mallinfo(const struct la_snapshot *snap, struct la_mallinfo *out)
+la_snapshot_mallinfo(const struct la_snapshot *snap, struct la_mallinfo *out,
+		     size_t out_sz)
 {
-	*out = snap->mi;
+	out_give(out, out_sz, &snap->mi, sizeof(snap->mi));
 }
 
 void
-la_snapshot_totals(const struct la_snapshot *snap, struct la_totals *out)
+la_snapshot_totals(const struct la_snapshot *snap, struct la_totals *out,
+		   size_t out_sz)
 {
-	*out = snap->totals;
+	out_give(out, out_sz, &snap->totals, sizeof(snap->totals));
 }
 
 void
-la_snapshot_info(const struct la_snapshot *snap, struct la_snapshot_info *out)
+la_snapshot_info(const struct la_snapshot *snap, struct la_snapshot_info *out,
+		 size_t out_sz)
 {
-	*out = snap->info;
+	out_give(out, out_sz, &snap->info, sizeof(snap->info));
 }
 
 void
-la_snapshot_layout(const struct la_snapshot *snap, struct la_layout_info *out)
+la_snapshot_layout(const struct la_snapshot *snap, struct la_layout_info *out,
+		   size_t out_sz)
 {
-	*out = snap->layout;
+	out_give(out, out_sz, &snap->layout, sizeof(snap->layout));
 }
 
 unsigned
@@ -440,11 +445,11 @@ la_snapshot_arena_count(const struct la_snapshot *snap)
 
 int
 la_snapshot_arena(const struct la_snapshot *snap, unsigned i,
-		  struct la_arena_stats *out)
+		  struct la_arena_stats *out, size_t out_sz)
 {
 	if (i >= snap->n_arenas)
 		return -ENOENT;
-	*out = snap->arenas[i];
+	out_give(out, out_sz, &snap->arenas[i], sizeof(snap->arenas[i]));
 	return 0;
 }
 
@@ -457,15 +462,19 @@ nonempty(const struct la_counts *c)
 
 /* The i-th non-empty class of table t, or -ENOENT. */
 static int
-nth_class(const struct la_counts *t, unsigned i, struct la_size_class *out)
+nth_class(const struct la_counts *t, unsigned i, struct la_size_class *out,
+	  size_t out_sz)
 {
+	struct la_size_class sc;
+
 	for (unsigned c = 0; c < SIZE_CLASSES; c++) {
 		if (!nonempty(&t[c]))
 			continue;
 		if (i-- == 0) {
-			size_class_bounds(c, &out->chunk_size_min,
-					  &out->chunk_size_max);
-			out->counts = t[c];
+			size_class_bounds(c, &sc.chunk_size_min,
+					  &sc.chunk_size_max);
+			sc.counts = t[c];
+			out_give(out, out_sz, &sc, sizeof(sc));
 			return 0;
 		}
 	}
@@ -490,9 +499,9 @@ la_snapshot_size_class_count(const struct la_snapshot *snap)
 
 int
 la_snapshot_size_class(const struct la_snapshot *snap, unsigned i,
-		       struct la_size_class *out)
+		       struct la_size_class *out, size_t out_sz)
 {
-	return nth_class(snap->classes, i, out);
+	return nth_class(snap->classes, i, out, out_sz);
 }
 
 unsigned
@@ -506,11 +515,12 @@ la_snapshot_arena_size_class_count(const struct la_snapshot *snap,
 
 int
 la_snapshot_arena_size_class(const struct la_snapshot *snap, unsigned arena,
-			     unsigned i, struct la_size_class *out)
+			     unsigned i, struct la_size_class *out,
+			     size_t out_sz)
 {
 	if (arena >= snap->n_arenas || arena >= snap->n_arena_classes)
 		return -ENOENT;
-	return nth_class(snap->arena_classes[arena], i, out);
+	return nth_class(snap->arena_classes[arena], i, out, out_sz);
 }
 
 unsigned

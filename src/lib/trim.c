@@ -536,7 +536,11 @@ trim_call(struct la_session *s, const struct la_trim_opts *opts, int lock_check,
 
 int
 la_trim(struct la_session *s, const struct la_trim_opts *opts,
-	struct la_trim_result *out)
+	struct la_trim_result *out, size_t out_sz)
 {
-	return trim_call(s, opts, 1, out);
+	struct la_trim_result r;
+	int err = trim_call(s, opts, 1, &r);
+
+	out_give(out, out_sz, &r, sizeof(r));
+	return err;
 }

@@ -186,7 +186,7 @@ snapshot_mallinfo(pid_t pid, uint64_t mi[MI_NFIELDS])
 
 	cr_assert_eq(la_session_open(pid, NULL, &s), 0, "%s", la_errmsg());
 	cr_assert_eq(la_snapshot_take(s, &snap), 0, "%s", la_errmsg());
-	la_snapshot_mallinfo(snap, &m);
+	la_snapshot_mallinfo(snap, &m, sizeof(m));
 	mallinfo_fields(&m, mi);
 	la_snapshot_free(snap);
 	la_session_close(s);
@@ -411,7 +411,7 @@ Test(trim, refusals_leave_a_stopped_target_stopped, .timeout = 300)
 					   "refusal %d: %s", i, r.err);
 			run_result_free(&r);
 		} else {
-			err = la_trim(s, NULL, &res);
+			err = la_trim(s, NULL, &res, sizeof(res));
 			cr_assert_eq(err, -LA_EBUSY, "refusal %d: %d: %s", i,
 				     err, la_errmsg());
 			cr_assert_not_null(strstr(la_errmsg(), "job control"),
@@ -474,7 +474,7 @@ Test(trim, abandons_a_call_waiting_for_a_lock, .timeout = 120)
 
 	/* and the lock word it left contended does not get in the way */
 	o.timeout_ms = 0;
-	err = la_trim(s, &o, &res);
+	err = la_trim(s, &o, &res, sizeof(res));
 	cr_expect_eq(err, 0, "la_trim after release: %s", la_errmsg());
 	cr_expect_eq(res.returned, 1);
 	la_session_close(s);
@@ -509,7 +509,7 @@ Test(trim, lets_a_slow_call_finish, .timeout = 120)
 	start_fragger(&t, "frag", "2", mi);
 	la_set_log_fn(count_warnings);
 	cr_assert_eq(la_session_open(t.pid, NULL, &s), 0, "%s", la_errmsg());
-	err = la_trim(s, &o, &res);
+	err = la_trim(s, &o, &res, sizeof(res));
 	la_session_close(s);
 	la_set_log_fn(NULL);
 	note("lets_a_slow_call_finish: %s, returned %d after %.2f ms "

@@ -604,18 +604,22 @@ la_tracker_add(struct la_tracker *t, const struct la_snapshot *snap)
 }
 
 void
-la_tracker_info(const struct la_tracker *t, struct la_tracker_info *out)
+la_tracker_info(const struct la_tracker *t, struct la_tracker_info *out,
+		size_t out_sz)
 {
-	memset(out, 0, sizeof(*out));
-	out->samples = t->samples;
-	out->approximate = t->approximate;
-	out->last_approximate = t->last_approximate;
-	out->first_time_unix_ns = t->first_time;
-	out->last_time_unix_ns = t->last_time;
-	out->leaks = t->by_verdict[LA_VERDICT_LEAK];
-	out->retention = t->by_verdict[LA_VERDICT_RETENTION];
-	out->growing = t->by_verdict[LA_VERDICT_GROWING];
-	out->locations = t->n;
+	struct la_tracker_info i = {
+		.samples = t->samples,
+		.approximate = t->approximate,
+		.last_approximate = t->last_approximate,
+		.first_time_unix_ns = t->first_time,
+		.last_time_unix_ns = t->last_time,
+		.leaks = t->by_verdict[LA_VERDICT_LEAK],
+		.retention = t->by_verdict[LA_VERDICT_RETENTION],
+		.growing = t->by_verdict[LA_VERDICT_GROWING],
+		.locations = t->n,
+	};
+
+	out_give(out, out_sz, &i, sizeof(i));
 }
 
 unsigned
@@ -626,11 +630,11 @@ la_tracker_finding_count(const struct la_tracker *t)
 
 int
 la_tracker_finding(const struct la_tracker *t, unsigned i,
-		   struct la_finding *out)
+		   struct la_finding *out, size_t out_sz)
 {
 	if (i >= t->nf)
 		return -ENOENT;
-	*out = t->f[i];
+	out_give(out, out_sz, &t->f[i], sizeof(t->f[i]));
 	return 0;
 }
 
