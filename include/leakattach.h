@@ -469,6 +469,14 @@ LA_API int la_snapshot_sampled(const struct la_snapshot *snap,
 LA_API int la_snapshot_probe(const struct la_snapshot *snap,
 			     uint64_t chunk_addr, uint64_t *chunk_size);
 
+/*
+ * la_snapshot_in_use - the in-use bytes of loc in snap: the whole heap, an
+ * arena (by arena_is_main and arena_addr), or the snapshot's size classes
+ * that lie within loc's size range (overall, or in that arena).
+ */
+LA_API uint64_t la_snapshot_in_use(const struct la_snapshot *snap,
+				   const struct la_location *loc);
+
 /* What named a chunk's type. */
 enum la_type_source {
 	LA_TYPE_UNKNOWN, /* plain data: the first word names nothing */
@@ -778,6 +786,55 @@ LA_API LA_MUST_CHECK int la_callers_check(struct la_callers *c,
 LA_API unsigned la_callers_count(const struct la_callers *c);
 LA_API int la_callers_get(const struct la_callers *c, unsigned i,
 			  struct la_caller *out, size_t out_sz);
+
+/*
+ * One caller's part in the growth of a size class (la_callers_attribute()):
+ * the figures of its la_caller_class entries that lie within the class's
+ * size range, summed, and its share of the growth.
+ */
+struct la_caller_share {
+	unsigned caller; /* its index for la_callers_get() */
+	unsigned kept_chunks;
+	unsigned surviving_chunks;
+	uint64_t surviving_bytes;
+	double chance_survivors;
+	uint64_t attributed_bytes; /* beyond chance: never 0 here */
+	/*
+	 * Its weight over every caller's: attributed_bytes, scaled by
+	 * sampled_allocations / (kept_chunks + freed_chunks) of its
+	 * la_caller when it made more calls than the window kept chunks
+	 * of. est_bytes is that share of the growth (estimates).
+	 */
+	double share;
+	uint64_t est_bytes;
+};
+
+/* The callers given a share of one size class's growth. */
+struct la_attribution;
+
+/*
+ * la_callers_attribute - share growth_bytes, the growth of size class loc
+ * (LA_LOC_SIZE_CLASS or LA_LOC_ARENA_SIZE_CLASS) since window c opened,
+ * among the callers whose sampled chunks survive in it beyond chance
+ * (la_callers_check() first). The growth is usually
+ * la_snapshot_in_use() of the snapshot that checked c less that of the
+ * snapshot taken before c opened. The arena of a sampled chunk is not
+ * known: a class in an arena is given the callers of the class anywhere.
+ * The shares (la_attribution_count(), la_attribution_get()) are the
+ * callers with attributed bytes in the class, largest share first, ties
+ * in la_callers_get() order. leakattach(1) reports the first three.
+ * Returns 0, -EINVAL (loc is no size class), -ENOMEM. Free *out with
+ * la_attribution_free().
+ */
+LA_API LA_MUST_CHECK int la_callers_attribute(const struct la_callers *c,
+					      const struct la_location *loc,
+					      uint64_t growth_bytes,
+					      struct la_attribution **out);
+LA_API void la_attribution_free(struct la_attribution *at);
+LA_API unsigned la_attribution_count(const struct la_attribution *at);
+/* Returns -ENOENT when i is out of range. */
+LA_API int la_attribution_get(const struct la_attribution *at, unsigned i,
+			      struct la_caller_share *out, size_t out_sz);
 
 /* ---- The log folder ---------------------------------------------------- */
 

@@ -546,74 +546,34 @@ name_types(struct sampler *sm, const struct la_snapshot *snap,
 	return k;
 }
 
-/* In-use bytes of a size-class location in snap. */
-static uint64_t
-loc_in_use(const struct la_snapshot *snap, const struct la_location *loc)
-{
-	struct la_size_class sc;
-	struct la_arena_stats as;
-	uint64_t sum = 0;
-	unsigned n;
-
-	if (loc->kind == LA_LOC_SIZE_CLASS) {
-		n = la_snapshot_size_class_count(snap);
-		for (unsigned i = 0; i < n; i++)
-			if (!la_snapshot_size_class(snap, i, &sc, sizeof(sc)) &&
-			    sc.chunk_size_min >= loc->chunk_size_min &&
-			    sc.chunk_size_max <= loc->chunk_size_max)
-				sum += sc.counts.in_use_bytes;
-		return sum;
-	}
-	for (unsigned a = 0; a < la_snapshot_arena_count(snap); a++) {
-		if (la_snapshot_arena(snap, a, &as, sizeof(as)) ||
-		    as.is_main != loc->arena_is_main ||
-		    (!as.is_main && as.addr != loc->arena_addr))
-			continue;
-		n = la_snapshot_arena_size_class_count(snap, a);
-		for (unsigned i = 0; i < n; i++)
-			if (!la_snapshot_arena_size_class(snap, a, i, &sc,
-							  sizeof(sc)) &&
-			    sc.chunk_size_min >= loc->chunk_size_min &&
-			    sc.chunk_size_max <= loc->chunk_size_max)
-				sum += sc.counts.in_use_bytes;
-	}
-	return sum;
-}
-
 /*
- * Share out the growth of each growing size class since the window among
- * the callers whose sampled chunks survive in it beyond chance (the
- * library weighs them against the chunks freed in the window). A
- * caller's weight is its attributed bytes in the class, scaled up when it
- * made more calls than it could keep chunks of. The arena of a chunk is
- * not known: a class in an arena is given the callers of the class
- * anywhere.
+ * The callers of each growing size class since the window: the library
+ * shares the class's growth among the callers whose sampled chunks
+ * survive in it beyond chance (la_callers_attribute()); the report shows
+ * the top LOC_CALLERS_MAX.
  */
 static void
 attribute_callers(struct sampler *sm, const struct la_callers *c,
 		  const struct la_tracker *tr, const struct la_snapshot *prev,
 		  const struct la_snapshot *now)
 {
-	unsigned nf = la_tracker_finding_count(tr), nc = la_callers_count(c);
+	unsigned nf = la_tracker_finding_count(tr);
 	unsigned n_old = sm->n_callers;
 	struct loc_callers *old;
 	struct la_callers_info ci;
-	struct loc_caller *cand;
 	struct la_finding fd;
 
-	cand = malloc(sizeof(*cand));
 	old = malloc((n_old ? n_old : 1) * sizeof(*old));
-	if (!cand || !old) {
-		free(cand);
-		free(old);
+	if (!old)
 		return;
-	}
 	memcpy(old, sm->callers, n_old * sizeof(*old));
 	sm->n_callers = 0;
 	la_callers_info(c, &ci, sizeof(ci));
 	for (unsigned i = 0; i < nf && sm->n_callers < WATCH_MAX; i++) {
 		struct loc_callers *lc = &sm->callers[sm->n_callers];
-		double total = 0;
+		struct la_attribution *at;
+		struct la_caller_share sh;
+		unsigned n;
 
 		if (la_tracker_finding(tr, i, &fd, sizeof(fd)) ||
 		    !callers_finding(&fd))
@@ -622,72 +582,37 @@ attribute_callers(struct sampler *sm, const struct la_callers *c,
 		lc->loc = fd.loc;
 		lc->info = ci;
 		if (prev) {
-			uint64_t a = loc_in_use(prev, &fd.loc);
-			uint64_t b = loc_in_use(now, &fd.loc);
+			uint64_t a = la_snapshot_in_use(prev, &fd.loc);
+			uint64_t b = la_snapshot_in_use(now, &fd.loc);
 
 			lc->growth_since_window = b > a ? b - a : 0;
 		} else {
 			lc->growth_since_window = fd.growth_bytes;
 		}
-		for (unsigned pass = 0; pass < 2; pass++) {
-			for (unsigned k = 0; k < nc; k++) {
-				double w;
-				unsigned j, kept;
+		if (!la_callers_attribute(c, &fd.loc, lc->growth_since_window,
+					  &at)) {
+			n = la_attribution_count(at);
+			for (unsigned j = 0; j < n && lc->n < LOC_CALLERS_MAX;
+			     j++) {
+				struct loc_caller *lk = &lc->c[lc->n];
 
-				memset(cand, 0, sizeof(*cand));
-				if (la_callers_get(c, k, &cand->c,
-						   sizeof(cand->c)))
+				if (la_attribution_get(at, j, &sh,
+						       sizeof(sh)) ||
+				    la_callers_get(c, sh.caller, &lk->c,
+						   sizeof(lk->c)))
 					continue;
-				for (unsigned q = 0; q < cand->c.n_classes;
-				     q++) {
-					const struct la_caller_class *cc =
-						&cand->c.classes[q];
-
-					if (cc->chunk_size_min <
-						    fd.loc.chunk_size_min ||
-					    cc->chunk_size_max >
-						    fd.loc.chunk_size_max)
-						continue;
-					cand->class_kept_chunks +=
-						cc->kept_chunks;
-					cand->class_surviving_chunks +=
-						cc->surviving_chunks;
-					cand->class_surviving_bytes +=
-						cc->surviving_bytes;
-					cand->class_chance +=
-						cc->chance_survivors;
-					cand->class_attributed_bytes +=
-						cc->attributed_bytes;
-				}
-				/* survivors that chance explains: not one */
-				if (!cand->class_attributed_bytes)
-					continue;
-				w = (double)cand->class_attributed_bytes;
-				kept = cand->c.kept_chunks +
-				       cand->c.freed_chunks;
-				if (kept && cand->c.sampled_allocations > kept)
-					w = w * cand->c.sampled_allocations /
-					    kept;
-				if (pass == 0) {
-					total += w;
-					continue;
-				}
-				cand->share = total > 0 ? w / total : 0;
-				cand->est_bytes =
-					(uint64_t)(cand->share *
-						   lc->growth_since_window);
-				/* keep the top LOC_CALLERS_MAX, by share */
-				for (j = lc->n;
-				     j > 0 && lc->c[j - 1].share < cand->share;
-				     j--)
-					if (j < LOC_CALLERS_MAX)
-						lc->c[j] = lc->c[j - 1];
-				if (j < LOC_CALLERS_MAX) {
-					lc->c[j] = *cand;
-					if (lc->n < LOC_CALLERS_MAX)
-						lc->n++;
-				}
+				lk->class_kept_chunks = sh.kept_chunks;
+				lk->class_surviving_chunks =
+					sh.surviving_chunks;
+				lk->class_surviving_bytes = sh.surviving_bytes;
+				lk->class_chance = sh.chance_survivors;
+				lk->class_attributed_bytes =
+					sh.attributed_bytes;
+				lk->share = sh.share;
+				lk->est_bytes = sh.est_bytes;
+				lc->n++;
 			}
+			la_attribution_free(at);
 		}
 		/*
 		 * A window that names no caller beyond chance here (a short
@@ -700,7 +625,6 @@ attribute_callers(struct sampler *sm, const struct la_callers *c,
 		if (lc->n)
 			sm->n_callers++;
 	}
-	free(cand);
 	free(old);
 }
 

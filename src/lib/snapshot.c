@@ -523,6 +523,47 @@ la_snapshot_arena_size_class(const struct la_snapshot *snap, unsigned arena,
 	return nth_class(snap->arena_classes[arena], i, out, out_sz);
 }
 
+/* In-use bytes of the classes of table t within [min, max]. */
+static uint64_t
+classes_in_use(const struct la_counts *t, uint64_t min, uint64_t max)
+{
+	uint64_t sum = 0, lo, hi;
+
+	for (unsigned c = 0; c < SIZE_CLASSES; c++) {
+		size_class_bounds(c, &lo, &hi);
+		if (lo >= min && hi <= max)
+			sum += t[c].in_use_bytes;
+	}
+	return sum;
+}
+
+uint64_t
+la_snapshot_in_use(const struct la_snapshot *snap,
+		   const struct la_location *loc)
+{
+	uint64_t sum = 0;
+
+	if (loc->kind == LA_LOC_HEAP)
+		return snap->totals.counts.in_use_bytes;
+	if (loc->kind == LA_LOC_SIZE_CLASS)
+		return classes_in_use(snap->classes, loc->chunk_size_min,
+				      loc->chunk_size_max);
+	for (unsigned a = 0; a < snap->n_arenas; a++) {
+		const struct la_arena_stats *as = &snap->arenas[a];
+
+		if (as->is_main != loc->arena_is_main ||
+		    (!as->is_main && as->addr != loc->arena_addr))
+			continue;
+		if (loc->kind == LA_LOC_ARENA)
+			sum += as->counts.in_use_bytes;
+		else if (a < snap->n_arena_classes)
+			sum += classes_in_use(snap->arena_classes[a],
+					      loc->chunk_size_min,
+					      loc->chunk_size_max);
+	}
+	return sum;
+}
+
 unsigned
 la_snapshot_watch_count(const struct la_snapshot *snap)
 {
