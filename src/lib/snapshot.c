@@ -447,10 +447,8 @@ int
 la_snapshot_arena(const struct la_snapshot *snap, unsigned i,
 		  struct la_arena_stats *out, size_t out_sz)
 {
-	if (i >= snap->n_arenas)
-		return -ENOENT;
-	out_give(out, out_sz, &snap->arenas[i], sizeof(snap->arenas[i]));
-	return 0;
+	return list_give(snap->arenas, snap->n_arenas, sizeof(*snap->arenas), i,
+			 out, out_sz);
 }
 
 static int

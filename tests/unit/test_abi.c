@@ -5,7 +5,8 @@
  * options from a newer caller are taken when their unknown fields are
  * zero and refused (-EINVAL, a sentence) when one is set, never dropped;
  * an sz too small to be a struct is refused; output structs receive
- * what both sides know, and a newer caller's extra fields are zeroed.
+ * what both sides know, and a newer caller's extra fields are zeroed;
+ * a list gives item i and nothing past its end.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -145,4 +146,20 @@ Test(abi, zeroes_what_a_newer_caller_has_and_it_does_not_fill)
 	cr_expect_eq(out.b, 8);
 	cr_expect_eq(out.c, 9);
 	cr_expect_eq(out.d, 0);
+}
+
+Test(abi, gives_list_items_and_nothing_past_the_end)
+{
+	const struct opts_v2 items[3] = {{.a = 10}, {.a = 11}, {.a = 12}};
+	struct opts_v2 out = {.a = 99};
+
+	cr_assert_eq(list_give(items, 3, sizeof(items[0]), 2, &out,
+			       sizeof(out)),
+		     0);
+	cr_expect_eq(out.a, 12);
+	out.a = 99;
+	cr_expect_eq(list_give(items, 3, sizeof(items[0]), 3, &out,
+			       sizeof(out)),
+		     -ENOENT);
+	cr_expect_eq(out.a, 99, "nothing written past the end");
 }

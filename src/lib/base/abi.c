@@ -46,3 +46,14 @@ out_give(void *out, size_t out_sz, const void *ours, size_t ours_sz)
 	if (out_sz > n)
 		memset((char *)out + n, 0, out_sz - n);
 }
+
+int
+list_give(const void *items, unsigned n, size_t item_sz, unsigned i, void *out,
+	  size_t out_sz)
+{
+	if (i >= n)
+		return -ENOENT;
+	out_give(out, out_sz, (const char *)items + (size_t)i * item_sz,
+		 item_sz);
+	return 0;
+}

@@ -43,4 +43,11 @@ int opts_take(void *ours, size_t ours_sz, const void *theirs, const char *type);
  */
 void out_give(void *out, size_t out_sz, const void *ours, size_t ours_sz);
 
+/*
+ * list_give - out_give() of item i of the n items of item_sz bytes at
+ * items: the _get(i) accessors of the public lists. -ENOENT past the end.
+ */
+int list_give(const void *items, unsigned n, size_t item_sz, unsigned i,
+	      void *out, size_t out_sz);
+
 #endif

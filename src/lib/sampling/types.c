@@ -418,8 +418,5 @@ int
 la_types_get(const struct la_types *ty, unsigned i, struct la_type_count *out,
 	     size_t out_sz)
 {
-	if (i >= ty->n)
-		return -ENOENT;
-	out_give(out, out_sz, &ty->t[i], sizeof(ty->t[i]));
-	return 0;
+	return list_give(ty->t, ty->n, sizeof(*ty->t), i, out, out_sz);
 }

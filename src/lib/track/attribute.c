@@ -133,8 +133,5 @@ int
 la_attribution_get(const struct la_attribution *at, unsigned i,
 		   struct la_caller_share *out, size_t out_sz)
 {
-	if (i >= at->n)
-		return -ENOENT;
-	out_give(out, out_sz, &at->sh[i], sizeof(at->sh[i]));
-	return 0;
+	return list_give(at->sh, at->n, sizeof(*at->sh), i, out, out_sz);
 }

@@ -632,10 +632,7 @@ int
 la_tracker_finding(const struct la_tracker *t, unsigned i,
 		   struct la_finding *out, size_t out_sz)
 {
-	if (i >= t->nf)
-		return -ENOENT;
-	out_give(out, out_sz, &t->f[i], sizeof(t->f[i]));
-	return 0;
+	return list_give(t->f, t->nf, sizeof(*t->f), i, out, out_sz);
 }
 
 /* ---- The state file (format in tracker.h) ------------------------------ */
