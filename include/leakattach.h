@@ -29,7 +29,9 @@
  *    takes its size after it (pass sizeof(*out)): the library fills
  *    what both know and zeroes what only the caller knows. Lists are
  *    objects with a _count() and a _get(i)/(i) accessor that returns
- *    -ENOENT past the end.
+ *    -ENOENT past the end. struct la_location, which callers also pass
+ *    back in (watch lists, la_snapshot_in_use(), la_callers_attribute()),
+ *    keeps its size.
  */
 #ifndef LEAKATTACH_H
 #define LEAKATTACH_H
