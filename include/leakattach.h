@@ -825,8 +825,9 @@ struct la_attribution;
  * The shares (la_attribution_count(), la_attribution_get()) are the
  * callers with attributed bytes in the class, largest share first, ties
  * in la_callers_get() order. leakattach(1) reports the first three.
- * Returns 0, -EINVAL (loc is no size class), -ENOMEM. Free *out with
- * la_attribution_free().
+ * It reads every stack through la_callers_get() (naming its frames, the
+ * same thread rule). Returns 0, -EINVAL (loc is no size class), -ENOMEM.
+ * Free *out with la_attribution_free().
  */
 LA_API LA_MUST_CHECK int la_callers_attribute(const struct la_callers *c,
 					      const struct la_location *loc,
