@@ -35,8 +35,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s\n", la_errmsg());
 		return 2;
 	}
-	la_snapshot_mallinfo(snap, &mi);
-	la_snapshot_info(snap, &info);
+	la_snapshot_mallinfo(snap, &mi, sizeof(mi));
+	la_snapshot_info(snap, &info, sizeof(info));
 	printf("in use %llu bytes, free %llu bytes, %u arenas, paused %.2f ms\n",
 	       (unsigned long long)mi.uordblks, (unsigned long long)mi.fordblks,
 	       la_snapshot_arena_count(snap), (double)info.pause_ns / 1e6);

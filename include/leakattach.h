@@ -20,6 +20,18 @@
  *  - Between calls the target runs freely: no ptrace stop or attachment is
  *    held by an open session. A snapshot stops the target only while it is
  *    being taken.
+ *  - Structs may grow at their end in later versions (version 0 of the
+ *    library keeps this ABI). An options struct (..._opts, la_rules)
+ *    carries its size in .sz (LA_OPTS() sets it): an older caller's
+ *    smaller struct gets the defaults for what it lacks, and a newer
+ *    caller's struct is refused with -EINVAL if it sets a field this
+ *    library does not know. A function that fills an output struct
+ *    takes its size after it (pass sizeof(*out)): the library fills
+ *    what both know and zeroes what only the caller knows. Lists are
+ *    objects with a _count() and a _get(i)/(i) accessor that returns
+ *    -ENOENT past the end. struct la_location, which callers also pass
+ *    back in (watch lists, la_snapshot_in_use(), la_callers_attribute()),
+ *    keeps its size.
  */
 #ifndef LEAKATTACH_H
 #define LEAKATTACH_H
@@ -130,8 +142,6 @@ LA_API LA_MUST_CHECK int la_session_open(pid_t pid,
 /* la_session_close - release the session. Accepts NULL. */
 LA_API void la_session_close(struct la_session *s);
 
-LA_API pid_t la_session_pid(const struct la_session *s);
-
 /* Where the malloc layout came from. */
 enum la_layout_source { LA_LAYOUT_DWARF, LA_LAYOUT_SIGNATURE };
 
@@ -148,7 +158,7 @@ struct la_layout_info {
 
 /* la_session_layout - describe the layout found by la_session_open(). */
 LA_API void la_session_layout(const struct la_session *s,
-			      struct la_layout_info *out);
+			      struct la_layout_info *out, size_t out_sz);
 
 /* A heap snapshot: plain data, independent of the session once taken. */
 struct la_snapshot;
@@ -161,7 +171,8 @@ struct la_snapshot;
  * target exited), -EPERM, -LA_ETRACED, -LA_ESTOPTIMEOUT, -LA_EEXEC or
  * -LA_EHEAPCORRUPT (the heap could not be read at all). A heap that was
  * caught in the middle of an update is still returned, with
- * la_snapshot_consistent() false. Free *out with la_snapshot_free().
+ * la_snapshot_info()'s consistent 0 and its inconsistency saying why.
+ * Free *out with la_snapshot_free().
  */
 LA_API LA_MUST_CHECK int la_snapshot_take(struct la_session *s,
 					  struct la_snapshot **out);
@@ -188,7 +199,7 @@ struct la_mallinfo {
 };
 
 LA_API void la_snapshot_mallinfo(const struct la_snapshot *snap,
-				 struct la_mallinfo *out);
+				 struct la_mallinfo *out, size_t out_sz);
 
 /*
  * Chunk counts and bytes by where a chunk sits. Bytes are chunk sizes
@@ -213,7 +224,7 @@ struct la_totals {
 };
 
 LA_API void la_snapshot_totals(const struct la_snapshot *snap,
-			       struct la_totals *out);
+			       struct la_totals *out, size_t out_sz);
 
 struct la_arena_stats {
 	uint64_t addr; /* the arena's malloc_state in the target */
@@ -228,7 +239,7 @@ struct la_arena_stats {
 LA_API unsigned la_snapshot_arena_count(const struct la_snapshot *snap);
 /* Returns -ENOENT when i is out of range. */
 LA_API int la_snapshot_arena(const struct la_snapshot *snap, unsigned i,
-			     struct la_arena_stats *out);
+			     struct la_arena_stats *out, size_t out_sz);
 
 /*
  * Size classes: exact chunk sizes up to 1 KiB (16-byte steps), then four
@@ -242,14 +253,15 @@ struct la_size_class {
 
 LA_API unsigned la_snapshot_size_class_count(const struct la_snapshot *snap);
 LA_API int la_snapshot_size_class(const struct la_snapshot *snap, unsigned i,
-				  struct la_size_class *out);
+				  struct la_size_class *out, size_t out_sz);
 /* Per arena (index as for la_snapshot_arena); mmapped chunks have none. */
 LA_API unsigned
 la_snapshot_arena_size_class_count(const struct la_snapshot *snap,
 				   unsigned arena);
 LA_API int la_snapshot_arena_size_class(const struct la_snapshot *snap,
 					unsigned arena, unsigned i,
-					struct la_size_class *out);
+					struct la_size_class *out,
+					size_t out_sz);
 
 struct la_snapshot_info {
 	pid_t pid;
@@ -269,11 +281,11 @@ struct la_snapshot_info {
 };
 
 LA_API void la_snapshot_info(const struct la_snapshot *snap,
-			     struct la_snapshot_info *out);
+			     struct la_snapshot_info *out, size_t out_sz);
 
 /* The layout the snapshot was taken with. */
 LA_API void la_snapshot_layout(const struct la_snapshot *snap,
-			       struct la_layout_info *out);
+			       struct la_layout_info *out, size_t out_sz);
 
 /* ---- Leak detection over time ----------------------------------------- */
 
@@ -376,7 +388,7 @@ LA_API LA_MUST_CHECK int la_tracker_add(struct la_tracker *t,
 					const struct la_snapshot *snap);
 
 LA_API void la_tracker_info(const struct la_tracker *t,
-			    struct la_tracker_info *out);
+			    struct la_tracker_info *out, size_t out_sz);
 
 /*
  * The findings after the latest sample: leaks first, then retention, then
@@ -384,7 +396,7 @@ LA_API void la_tracker_info(const struct la_tracker *t,
  */
 LA_API unsigned la_tracker_finding_count(const struct la_tracker *t);
 LA_API int la_tracker_finding(const struct la_tracker *t, unsigned i,
-			      struct la_finding *out);
+			      struct la_finding *out, size_t out_sz);
 
 /* ---- Sampled chunks and their types ------------------------------------- */
 
@@ -459,6 +471,14 @@ LA_API int la_snapshot_sampled(const struct la_snapshot *snap,
 LA_API int la_snapshot_probe(const struct la_snapshot *snap,
 			     uint64_t chunk_addr, uint64_t *chunk_size);
 
+/*
+ * la_snapshot_in_use - the in-use bytes of loc in snap: the whole heap, an
+ * arena (by arena_is_main and arena_addr), or the snapshot's size classes
+ * that lie within loc's size range (overall, or in that arena).
+ */
+LA_API uint64_t la_snapshot_in_use(const struct la_snapshot *snap,
+				   const struct la_location *loc);
+
 /* What named a chunk's type. */
 enum la_type_source {
 	LA_TYPE_UNKNOWN, /* plain data: the first word names nothing */
@@ -482,6 +502,9 @@ struct la_type_count {
 	uint64_t est_chunks, est_bytes;
 };
 
+/* The types of one watched location's sampled chunks. */
+struct la_types;
+
 /*
  * la_types_of - name the types of the sampled chunks of watched location
  * watch_index of snap (taken from s with la_snapshot_take_opts()). For
@@ -498,17 +521,22 @@ struct la_type_count {
  * snapshot. The work is bounded by the sample: at most sample_max words
  * read and as many distinct symbol look-ups.
  *
- * Up to max entries go to out, by sampled chunks, most first, the
- * unknown entry last; *n_out gets how many were written. est_chunks and
- * est_bytes scale the sampled counts by population / sampled. Writes
- * nothing into the target. Returns 0, -ENOENT (no such watched
- * location), -EINVAL (snap is of another process), -ESRCH, -ENOMEM.
+ * The entries (la_types_count(), la_types_get()) are by sampled chunks,
+ * most first, the unknown entry last; none for a location whose sample
+ * is empty. est_chunks and est_bytes scale the sampled counts by
+ * population / sampled. Writes nothing into the target. Returns 0,
+ * -ENOENT (no such watched location), -EINVAL (snap is of another
+ * process), -ESRCH, -ENOMEM. Free *out with la_types_free().
  */
 LA_API LA_MUST_CHECK int la_types_of(struct la_session *s,
 				     const struct la_snapshot *snap,
 				     unsigned watch_index,
-				     struct la_type_count *out, unsigned max,
-				     unsigned *n_out);
+				     struct la_types **out);
+LA_API void la_types_free(struct la_types *ty);
+LA_API unsigned la_types_count(const struct la_types *ty);
+/* Returns -ENOENT when i is out of range. */
+LA_API int la_types_get(const struct la_types *ty, unsigned i,
+			struct la_type_count *out, size_t out_sz);
 
 /* ---- Callers: sampled allocations and their stacks ---------------------- */
 
@@ -719,7 +747,7 @@ LA_API LA_MUST_CHECK int la_callers_sample(struct la_session *s,
 LA_API void la_callers_free(struct la_callers *c);
 
 LA_API void la_callers_info(const struct la_callers *c,
-			    struct la_callers_info *out);
+			    struct la_callers_info *out, size_t out_sz);
 
 /*
  * la_callers_probes - the chunk addresses to pass as la_snapshot_opts
@@ -759,7 +787,57 @@ LA_API LA_MUST_CHECK int la_callers_check(struct la_callers *c,
  */
 LA_API unsigned la_callers_count(const struct la_callers *c);
 LA_API int la_callers_get(const struct la_callers *c, unsigned i,
-			  struct la_caller *out);
+			  struct la_caller *out, size_t out_sz);
+
+/*
+ * One caller's part in the growth of a size class (la_callers_attribute()):
+ * the figures of its la_caller_class entries that lie within the class's
+ * size range, summed, and its share of the growth.
+ */
+struct la_caller_share {
+	unsigned caller; /* its index for la_callers_get() */
+	unsigned kept_chunks;
+	unsigned surviving_chunks;
+	uint64_t surviving_bytes;
+	double chance_survivors;
+	uint64_t attributed_bytes; /* beyond chance: never 0 here */
+	/*
+	 * Its weight over every caller's: attributed_bytes, scaled by
+	 * sampled_allocations / (kept_chunks + freed_chunks) of its
+	 * la_caller when it made more calls than the window kept chunks
+	 * of. est_bytes is that share of the growth (estimates).
+	 */
+	double share;
+	uint64_t est_bytes;
+};
+
+/* The callers given a share of one size class's growth. */
+struct la_attribution;
+
+/*
+ * la_callers_attribute - share growth_bytes, the growth of size class loc
+ * (LA_LOC_SIZE_CLASS or LA_LOC_ARENA_SIZE_CLASS) since window c opened,
+ * among the callers whose sampled chunks survive in it beyond chance
+ * (la_callers_check() first). The growth is usually
+ * la_snapshot_in_use() of the snapshot that checked c less that of the
+ * snapshot taken before c opened. The arena of a sampled chunk is not
+ * known: a class in an arena is given the callers of the class anywhere.
+ * The shares (la_attribution_count(), la_attribution_get()) are the
+ * callers with attributed bytes in the class, largest share first, ties
+ * in la_callers_get() order. leakattach(1) reports the first three.
+ * It reads every stack through la_callers_get() (naming its frames, the
+ * same thread rule). Returns 0, -EINVAL (loc is no size class), -ENOMEM.
+ * Free *out with la_attribution_free().
+ */
+LA_API LA_MUST_CHECK int la_callers_attribute(const struct la_callers *c,
+					      const struct la_location *loc,
+					      uint64_t growth_bytes,
+					      struct la_attribution **out);
+LA_API void la_attribution_free(struct la_attribution *at);
+LA_API unsigned la_attribution_count(const struct la_attribution *at);
+/* Returns -ENOENT when i is out of range. */
+LA_API int la_attribution_get(const struct la_attribution *at, unsigned i,
+			      struct la_caller_share *out, size_t out_sz);
 
 /* ---- The log folder ---------------------------------------------------- */
 
@@ -870,11 +948,6 @@ struct la_trim_opts {
 	 * 1000). The call is then aborted and the thread restored exactly.
 	 */
 	unsigned timeout_ms;
-	/*
-	 * Tests only: skip the check that every arena lock is free, to
-	 * exercise the abort path. Never set this in a real tool.
-	 */
-	int no_lock_check;
 };
 
 struct la_trim_result {
@@ -907,7 +980,7 @@ struct la_trim_result {
  */
 LA_API LA_MUST_CHECK int la_trim(struct la_session *s,
 				 const struct la_trim_opts *opts,
-				 struct la_trim_result *out);
+				 struct la_trim_result *out, size_t out_sz);
 
 #ifdef __cplusplus
 }

@@ -49,8 +49,8 @@ fill_before_after(const struct la_snapshot *snap, uint64_t *rss,
 	struct la_snapshot_info info;
 	struct la_totals tot;
 
-	la_snapshot_info(snap, &info);
-	la_snapshot_totals(snap, &tot);
+	la_snapshot_info(snap, &info, sizeof(info));
+	la_snapshot_totals(snap, &tot, sizeof(tot));
 	*rss = info.rss_bytes;
 	*free_bytes = tot.free_bytes;
 	*system = tot.system_bytes;
@@ -102,7 +102,7 @@ guard_work(const struct options *o, pid_t pid, struct trim_outcome *out)
 	la_snapshot_free(snap);
 
 	topts.timeout_ms = o->trim_timeout_ms;
-	err = la_trim(s, &topts, &out->res);
+	err = la_trim(s, &topts, &out->res, sizeof(out->res));
 	if (err) {
 		set_error(out, err, "");
 		goto out;

@@ -41,7 +41,7 @@ void cli_term_signals(sigset_t *set);
 /* The command name of pid from /proc/PID/comm ("" when unknown). */
 void cli_comm(pid_t pid, char *buf, size_t len);
 
-/* cmd_monitor.c: one target sampled over time (monitor, check, simulate) */
+/* sampler.c: one target sampled over time (monitor, check, simulate) */
 struct sampler;
 /*
  * Open the session and the log folder for pid, and take over the
@@ -79,6 +79,12 @@ void sampler_keep_window(struct sampler *sm);
  * >= 0) became readable first.
  */
 int sampler_wait(struct sampler *sm, double deadline, int extra_fd);
+/*
+ * The first line of monitor and check for people (none with --json): the
+ * process, the interval, until (" for 5m", " until Ctrl-C"), the rule.
+ */
+void sampler_header(const struct sampler *sm, double interval,
+		    const char *until);
 /* Print the summary (text or JSON); the exit status by verdict. */
 int sampler_finish(struct sampler *sm);
 /* Whether a leak was reported during this run. */

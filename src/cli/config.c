@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "options.h"
+#include "config_file.h"
 
 static char *
 trim_blanks(char *s)
@@ -44,8 +44,8 @@ trim_blanks(char *s)
 static char pool[8192];
 static size_t pool_used;
 
-static const char *
-keep(const char *s)
+const char *
+config_keep(const char *s)
 {
 	size_t n = strlen(s) + 1;
 	char *copy;
@@ -59,11 +59,10 @@ keep(const char *s)
 }
 
 static int
-apply_file(struct options *o, const char *path, int slot)
+read_file(const struct config_reader *r, const char *path, int slot)
 {
 	FILE *f = fopen(path, "re");
-	char line[1024], where[600];
-	enum command section = CMD_NONE; /* NONE: every command */
+	char line[1024], where[600], section[sizeof(line)] = "";
 	int lineno = 0, rc = 0;
 
 	if (!f) {
@@ -76,20 +75,18 @@ apply_file(struct options *o, const char *path, int slot)
 				path, strerror(errno));
 			return 0;
 		}
-		return options_usage_error(
+		return r->usage_error(
 			"cannot read the configuration file %s: %s", path,
 			strerror(errno));
 	}
-	snprintf(o->config_files[slot], sizeof(o->config_files[slot]), "%s",
-		 path);
+	snprintf(r->files[slot], sizeof(r->files[slot]), "%s", path);
 	while (!rc && fgets(line, sizeof(line), f)) {
-		char *s, *eq, *key, *val;
-		int code, takes_arg;
+		char *s, *eq;
 
 		lineno++;
 		snprintf(where, sizeof(where), "%s:%d: ", path, lineno);
 		if (!strchr(line, '\n') && !feof(f)) {
-			rc = options_usage_error("%sline too long", where);
+			rc = r->usage_error("%sline too long", where);
 			break;
 		}
 		s = trim_blanks(line);
@@ -99,56 +96,34 @@ apply_file(struct options *o, const char *path, int slot)
 			char *end = strchr(s, ']');
 
 			if (!end || end[1]) {
-				rc = options_usage_error(
+				rc = r->usage_error(
 					"%sa section looks like [check]",
 					where);
 				break;
 			}
 			*end = '\0';
-			section = options_command(trim_blanks(s + 1));
-			if (section == CMD_NONE)
-				rc = options_usage_error(
-					"%sunknown section [%s]: use a command name",
-					where, s + 1);
+			snprintf(section, sizeof(section), "%s",
+				 trim_blanks(s + 1));
+			rc = r->section(r->ctx, section, where);
 			continue;
 		}
 		eq = strchr(s, '=');
 		if (!eq) {
-			rc = options_usage_error("%sexpected KEY = VALUE",
-						 where);
+			rc = r->usage_error("%sexpected KEY = VALUE", where);
 			break;
 		}
 		*eq = '\0';
-		key = trim_blanks(s);
-		val = trim_blanks(eq + 1);
-		if (option_lookup(key, &code, &takes_arg) || code == 'p' ||
-		    code == 'h' || code == 'V' || code == 'v') {
-			rc = options_usage_error(
-				"%s'%s' cannot be set in a configuration file",
-				where, key);
-			break;
-		}
-		if (section != CMD_NONE && section != o->cmd)
-			continue;
-		if (!option_fits(code, o->cmd)) {
-			if (section != CMD_NONE)
-				rc = options_usage_error(
-					"%s%s does not apply to %s", where, key,
-					options_command_name(section));
-			continue;
-		}
-		val = (char *)keep(val);
-		rc = val ? option_apply(o, code, val, where)
-			 : options_usage_error("%stoo many settings", where);
+		rc = r->key(r->ctx, section, trim_blanks(s),
+			    trim_blanks(eq + 1), where);
 	}
 	if (!rc && ferror(f))
-		rc = options_usage_error("cannot read %s", path);
+		rc = r->usage_error("cannot read %s", path);
 	fclose(f);
 	return rc;
 }
 
 int
-config_apply(struct options *o)
+config_read(const struct config_reader *r)
 {
 	const char *env = getenv("LEAKATTACH_CONFIG");
 	const char *xdg = getenv("XDG_CONFIG_HOME");
@@ -157,8 +132,8 @@ config_apply(struct options *o)
 	int rc;
 
 	if (env)
-		return *env ? apply_file(o, env, 0) : 0;
-	rc = apply_file(o, "/etc/leakattach.conf", 0);
+		return *env ? read_file(r, env, 0) : 0;
+	rc = read_file(r, "/etc/leakattach.conf", 0);
 	if (rc)
 		return rc;
 	if (xdg && *xdg == '/')
@@ -168,5 +143,5 @@ config_apply(struct options *o)
 			 home);
 	else
 		return 0;
-	return apply_file(o, user, 1);
+	return read_file(r, user, 1);
 }

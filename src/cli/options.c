@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_file.h"
 #include "exitcode.h"
 #include "options.h"
 
@@ -338,7 +339,7 @@ option_name(int code)
 }
 
 /* Does the option belong to cmd? Options for other commands are errors. */
-int
+static int
 option_fits(int code, enum command cmd)
 {
 	for (size_t i = 0; i < sizeof(option_cmds) / sizeof(option_cmds[0]);
@@ -348,14 +349,14 @@ option_fits(int code, enum command cmd)
 	return 1;
 }
 
-int
-option_lookup(const char *name, int *code, int *takes_arg)
+/* The option of long name name: -ENOENT when there is none. */
+static int
+option_lookup(const char *name, int *code)
 {
 	for (const struct option *l = longopts; l->name; l++) {
 		if (strcmp(l->name, name))
 			continue;
 		*code = l->val;
-		*takes_arg = l->has_arg == required_argument;
 		return 0;
 	}
 	return -ENOENT;
@@ -366,7 +367,7 @@ option_lookup(const char *name, int *code, int *takes_arg)
  * "FILE:LINE: " for a configuration file. Returns 0 or EXIT_USAGE (the
  * error printed).
  */
-int
+static int
 option_apply(struct options *o, int code, const char *arg, const char *where)
 {
 	unsigned long v;
@@ -549,6 +550,63 @@ option_apply(struct options *o, int code, const char *arg, const char *where)
 					   name);
 	}
 	return 0;
+}
+
+/*
+ * The configuration files (config.c reads them): a section is a
+ * command's name, and its keys apply to that command only; a key is a
+ * long option, set as on the command line, where it fits o->cmd.
+ */
+static int
+config_section(void *ctx, const char *name, const char *where)
+{
+	(void)ctx;
+	if (options_command(name) == CMD_NONE)
+		return options_usage_error(
+			"%sunknown section [%s]: use a command name", where,
+			name);
+	return 0;
+}
+
+static int
+config_key(void *ctx, const char *section, const char *key, const char *val,
+	   const char *where)
+{
+	struct options *o = ctx;
+	enum command in = *section ? options_command(section) : CMD_NONE;
+	int code;
+
+	if (option_lookup(key, &code) || code == 'p' || code == 'h' ||
+	    code == 'V' || code == 'v')
+		return options_usage_error(
+			"%s'%s' cannot be set in a configuration file", where,
+			key);
+	if (in != CMD_NONE && in != o->cmd)
+		return 0;
+	if (!option_fits(code, o->cmd)) {
+		if (in != CMD_NONE)
+			return options_usage_error("%s%s does not apply to %s",
+						   where, key,
+						   options_command_name(in));
+		return 0;
+	}
+	val = config_keep(val);
+	return val ? option_apply(o, code, val, where)
+		   : options_usage_error("%stoo many settings", where);
+}
+
+static int
+config_apply(struct options *o)
+{
+	const struct config_reader r = {
+		.ctx = o,
+		.section = config_section,
+		.key = config_key,
+		.usage_error = options_usage_error,
+		.files = o->config_files,
+	};
+
+	return config_read(&r);
 }
 
 int

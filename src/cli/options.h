@@ -72,25 +72,6 @@ const char *options_command_name(enum command cmd);
 enum command options_command(const char *name);
 
 /*
- * For config.c: find a long option by name (-ENOENT if none), and apply
- * one as if given on the command line; where prefixes error messages
- * ("FILE:LINE: "). option_apply returns 0 or EXIT_USAGE.
- */
-int option_lookup(const char *name, int *code, int *takes_arg);
-int option_apply(struct options *o, int code, const char *arg,
-		 const char *where);
-int option_fits(int code, enum command cmd);
-
-/*
- * config.c: apply the configuration files to o (for o->cmd): first
- * /etc/leakattach.conf, then $XDG_CONFIG_HOME/leakattach/config (else
- * ~/.config/leakattach/config); $LEAKATTACH_CONFIG, when set, replaces
- * both ("" reads none). Returns 0 or EXIT_USAGE (a bad line, printed
- * with its file and line number).
- */
-int config_apply(struct options *o);
-
-/*
  * Parse a duration ("0.5", "500ms", "2m", "1h", "30s") into seconds, or
  * a size ("1M", "512K", "2G", "1048576") into bytes. Return 0 or -EINVAL.
  */

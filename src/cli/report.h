@@ -41,6 +41,8 @@ struct loc_types {
 struct check_doc;
 const struct loc_types *report_types_of(const struct check_doc *d,
 					const struct la_location *loc);
+/* The share of lt's sampled chunks that are of type t, in percent. */
+double type_share(const struct loc_types *lt, const struct la_type_count *t);
 /*
  * The types of lt in one line for people, such as "Widget 91 %,
  * &widget_ops 4 %, unknown 5 %"; "" when nothing was sampled.
@@ -88,7 +90,7 @@ struct callers_run {
 	char error[300]; /* why windows were not opened; "" */
 };
 
-/* report_check.c: what monitor, check and simulate report. */
+/* report_check*.c: what monitor, check and simulate report. */
 struct check_doc {
 	const char *command; /* "monitor", "check", "simulate" */
 	pid_t pid;

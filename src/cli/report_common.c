@@ -61,7 +61,7 @@ report_classes(const struct la_snapshot *snap, unsigned top,
 	if (!v)
 		return 0;
 	for (unsigned i = 0; i < n; i++)
-		if (!la_snapshot_size_class(snap, i, &v[got]))
+		if (!la_snapshot_size_class(snap, i, &v[got], sizeof(v[got])))
 			got++;
 	if (top) {
 		qsort(v, got, sizeof(*v), by_in_use_desc);

@@ -42,10 +42,10 @@ report_json_snapshot(FILE *f, const struct la_snapshot *snap, unsigned top)
 	struct json j;
 	unsigned n;
 
-	la_snapshot_info(snap, &info);
-	la_snapshot_layout(snap, &lay);
-	la_snapshot_totals(snap, &t);
-	la_snapshot_mallinfo(snap, &mi);
+	la_snapshot_info(snap, &info, sizeof(info));
+	la_snapshot_layout(snap, &lay, sizeof(lay));
+	la_snapshot_totals(snap, &t, sizeof(t));
+	la_snapshot_mallinfo(snap, &mi, sizeof(mi));
 
 	json_begin(&j, f);
 	json_object(&j, NULL);
@@ -96,7 +96,7 @@ report_json_snapshot(FILE *f, const struct la_snapshot *snap, unsigned top)
 		struct la_arena_stats a;
 		char addr[32];
 
-		if (la_snapshot_arena(snap, i, &a))
+		if (la_snapshot_arena(snap, i, &a, sizeof(a)))
 			continue;
 		snprintf(addr, sizeof(addr), "%#llx",
 			 (unsigned long long)a.addr);

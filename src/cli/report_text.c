@@ -26,10 +26,10 @@ report_text_snapshot(FILE *f, const struct la_snapshot *snap, const char *comm,
 	struct la_size_class *cls;
 	unsigned n;
 
-	la_snapshot_info(snap, &info);
-	la_snapshot_layout(snap, &lay);
-	la_snapshot_totals(snap, &t);
-	la_snapshot_mallinfo(snap, &mi);
+	la_snapshot_info(snap, &info, sizeof(info));
+	la_snapshot_layout(snap, &lay, sizeof(lay));
+	la_snapshot_totals(snap, &t, sizeof(t));
+	la_snapshot_mallinfo(snap, &mi, sizeof(mi));
 
 	fprintf(f, "process %d (%s), glibc %s%s, layout from %s\n",
 		(int)info.pid, comm[0] ? comm : "?", lay.glibc_version,
@@ -68,7 +68,7 @@ report_text_snapshot(FILE *f, const struct la_snapshot *snap, const char *comm,
 		char name[24];
 		uint64_t fr;
 
-		if (la_snapshot_arena(snap, i, &a))
+		if (la_snapshot_arena(snap, i, &a, sizeof(a)))
 			continue;
 		fr = a.counts.tcache_bytes + a.counts.fastbin_bytes +
 		     a.counts.bin_bytes + a.counts.top_bytes;

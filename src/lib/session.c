@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define LOG_PREFIX "session: "
+#include "base/abi.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "elf/debugfile.h"
@@ -36,12 +37,6 @@
 
 #define MAX_ATTEMPTS 5
 
-pid_t
-la_session_pid(const struct la_session *s)
-{
-	return s->pid;
-}
-
 static void
 layout_info(const struct la_session *s, struct la_layout_info *out)
 {
@@ -57,9 +52,13 @@ layout_info(const struct la_session *s, struct la_layout_info *out)
 }
 
 void
-la_session_layout(const struct la_session *s, struct la_layout_info *out)
+la_session_layout(const struct la_session *s, struct la_layout_info *out,
+		  size_t out_sz)
 {
-	layout_info(s, out);
+	struct la_layout_info l;
+
+	layout_info(s, &l);
+	out_give(out, out_sz, &l, sizeof(l));
 }
 
 /* Map a failed read of the target to a sentence. */
@@ -164,8 +163,9 @@ la_session_open(pid_t pid, const struct la_session_opts *opts,
 
 	la_error_clear();
 	*out = NULL;
-	if (opts)
-		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	err = OPTS_TAKE(&o, opts, la_session_opts);
+	if (err)
+		return err;
 	err = procinfo_check(pid, &tgid);
 	if (err)
 		return err;
@@ -411,8 +411,9 @@ la_snapshot_take_opts(struct la_session *s, const struct la_snapshot_opts *opts,
 
 	la_error_clear();
 	*out = NULL;
-	if (opts)
-		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	err = OPTS_TAKE(&o, opts, la_snapshot_opts);
+	if (err)
+		return err;
 	if (o.n_watch && !o.watch)
 		return la_fail(-EINVAL, "no locations to watch were given");
 	if (o.n_watch > LA_WATCH_MAX)

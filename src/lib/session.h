@@ -76,4 +76,13 @@ int session_stop(struct la_session *s, struct tracee_set *ts);
 int session_settle(struct la_session *s, struct tracee_set *ts,
 		   enum settle_for why, unsigned *rounds);
 
+/*
+ * trim_call - la_trim(), with the check that no arena lock is held when
+ * lock_check is set (la_trim() always sets it). Without it a call may
+ * wait for a lock and be abandoned: test_trim reaches that abort path
+ * through the core library, never through the public API.
+ */
+int trim_call(struct la_session *s, const struct la_trim_opts *opts,
+	      int lock_check, struct la_trim_result *out);
+
 #endif

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/abi.h"
 #include "snapshot.h"
 
 unsigned
@@ -410,27 +411,31 @@ la_snapshot_free(struct la_snapshot *snap)
 }
 
 void
-la_snapshot_mallinfo(const struct la_snapshot *snap, struct la_mallinfo *out)
+la_snapshot_mallinfo(const struct la_snapshot *snap, struct la_mallinfo *out,
+		     size_t out_sz)
 {
-	*out = snap->mi;
+	out_give(out, out_sz, &snap->mi, sizeof(snap->mi));
 }
 
 void
-la_snapshot_totals(const struct la_snapshot *snap, struct la_totals *out)
+la_snapshot_totals(const struct la_snapshot *snap, struct la_totals *out,
+		   size_t out_sz)
 {
-	*out = snap->totals;
+	out_give(out, out_sz, &snap->totals, sizeof(snap->totals));
 }
 
 void
-la_snapshot_info(const struct la_snapshot *snap, struct la_snapshot_info *out)
+la_snapshot_info(const struct la_snapshot *snap, struct la_snapshot_info *out,
+		 size_t out_sz)
 {
-	*out = snap->info;
+	out_give(out, out_sz, &snap->info, sizeof(snap->info));
 }
 
 void
-la_snapshot_layout(const struct la_snapshot *snap, struct la_layout_info *out)
+la_snapshot_layout(const struct la_snapshot *snap, struct la_layout_info *out,
+		   size_t out_sz)
 {
-	*out = snap->layout;
+	out_give(out, out_sz, &snap->layout, sizeof(snap->layout));
 }
 
 unsigned
@@ -441,12 +446,10 @@ la_snapshot_arena_count(const struct la_snapshot *snap)
 
 int
 la_snapshot_arena(const struct la_snapshot *snap, unsigned i,
-		  struct la_arena_stats *out)
+		  struct la_arena_stats *out, size_t out_sz)
 {
-	if (i >= snap->n_arenas)
-		return -ENOENT;
-	*out = snap->arenas[i];
-	return 0;
+	return list_give(snap->arenas, snap->n_arenas, sizeof(*snap->arenas), i,
+			 out, out_sz);
 }
 
 static int
@@ -458,15 +461,19 @@ nonempty(const struct la_counts *c)
 
 /* The i-th non-empty class of table t, or -ENOENT. */
 static int
-nth_class(const struct la_counts *t, unsigned i, struct la_size_class *out)
+nth_class(const struct la_counts *t, unsigned i, struct la_size_class *out,
+	  size_t out_sz)
 {
+	struct la_size_class sc;
+
 	for (unsigned c = 0; c < SIZE_CLASSES; c++) {
 		if (!nonempty(&t[c]))
 			continue;
 		if (i-- == 0) {
-			size_class_bounds(c, &out->chunk_size_min,
-					  &out->chunk_size_max);
-			out->counts = t[c];
+			size_class_bounds(c, &sc.chunk_size_min,
+					  &sc.chunk_size_max);
+			sc.counts = t[c];
+			out_give(out, out_sz, &sc, sizeof(sc));
 			return 0;
 		}
 	}
@@ -491,9 +498,9 @@ la_snapshot_size_class_count(const struct la_snapshot *snap)
 
 int
 la_snapshot_size_class(const struct la_snapshot *snap, unsigned i,
-		       struct la_size_class *out)
+		       struct la_size_class *out, size_t out_sz)
 {
-	return nth_class(snap->classes, i, out);
+	return nth_class(snap->classes, i, out, out_sz);
 }
 
 unsigned
@@ -507,11 +514,53 @@ la_snapshot_arena_size_class_count(const struct la_snapshot *snap,
 
 int
 la_snapshot_arena_size_class(const struct la_snapshot *snap, unsigned arena,
-			     unsigned i, struct la_size_class *out)
+			     unsigned i, struct la_size_class *out,
+			     size_t out_sz)
 {
 	if (arena >= snap->n_arenas || arena >= snap->n_arena_classes)
 		return -ENOENT;
-	return nth_class(snap->arena_classes[arena], i, out);
+	return nth_class(snap->arena_classes[arena], i, out, out_sz);
+}
+
+/* In-use bytes of the classes of table t within [min, max]. */
+static uint64_t
+classes_in_use(const struct la_counts *t, uint64_t min, uint64_t max)
+{
+	uint64_t sum = 0, lo, hi;
+
+	for (unsigned c = 0; c < SIZE_CLASSES; c++) {
+		size_class_bounds(c, &lo, &hi);
+		if (lo >= min && hi <= max)
+			sum += t[c].in_use_bytes;
+	}
+	return sum;
+}
+
+uint64_t
+la_snapshot_in_use(const struct la_snapshot *snap,
+		   const struct la_location *loc)
+{
+	uint64_t sum = 0;
+
+	if (loc->kind == LA_LOC_HEAP)
+		return snap->totals.counts.in_use_bytes;
+	if (loc->kind == LA_LOC_SIZE_CLASS)
+		return classes_in_use(snap->classes, loc->chunk_size_min,
+				      loc->chunk_size_max);
+	for (unsigned a = 0; a < snap->n_arenas; a++) {
+		const struct la_arena_stats *as = &snap->arenas[a];
+
+		if (as->is_main != loc->arena_is_main ||
+		    (!as->is_main && as->addr != loc->arena_addr))
+			continue;
+		if (loc->kind == LA_LOC_ARENA)
+			sum += as->counts.in_use_bytes;
+		else if (a < snap->n_arena_classes)
+			sum += classes_in_use(snap->arena_classes[a],
+					      loc->chunk_size_min,
+					      loc->chunk_size_max);
+	}
+	return sum;
 }
 
 unsigned

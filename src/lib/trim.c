@@ -34,6 +34,7 @@
 #include <sys/user.h>
 
 #define LOG_PREFIX "trim: "
+#include "base/abi.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "elf/elfsyms.h"
@@ -412,8 +413,8 @@ no_thread_error(struct la_session *s, const struct tracee_set *ts,
  */
 static int
 trim_stopped(struct la_session *s, struct tracee_set *ts,
-	     const struct la_trim_opts *o, const struct facts *f,
-	     struct la_trim_result *out)
+	     const struct la_trim_opts *o, int lock_check,
+	     const struct facts *f, struct la_trim_result *out)
 {
 	struct inject_call call = {
 		.fn_addr = f->fn_addr,
@@ -434,8 +435,7 @@ trim_stopped(struct la_session *s, struct tracee_set *ts,
 	int err;
 
 	err = session_settle(
-		s, ts, o->no_lock_check ? SETTLE_CALL_LOCKED : SETTLE_CALL,
-		NULL);
+		s, ts, lock_check ? SETTLE_CALL : SETTLE_CALL_LOCKED, NULL);
 	if (err)
 		return err;
 	/* Its other threads cannot run meanwhile, nor may the caller. */
@@ -475,7 +475,7 @@ trim_stopped(struct la_session *s, struct tracee_set *ts,
 		    (best == SIZE_MAX || j[i].rank <= j[best].rank))
 			best = i;
 	}
-	if (n_held && !o->no_lock_check) {
+	if (n_held && lock_check) {
 		err = lock_held_error(s, ts, j, held, n_held);
 		goto out;
 	}
@@ -507,8 +507,8 @@ out:
 }
 
 int
-la_trim(struct la_session *s, const struct la_trim_opts *opts,
-	struct la_trim_result *out)
+trim_call(struct la_session *s, const struct la_trim_opts *opts, int lock_check,
+	  struct la_trim_result *out)
 {
 	struct la_trim_opts o = {0};
 	struct tracee_set ts;
@@ -517,19 +517,31 @@ la_trim(struct la_session *s, const struct la_trim_opts *opts,
 
 	la_error_clear();
 	memset(out, 0, sizeof(*out));
-	if (opts)
-		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	err = OPTS_TAKE(&o, opts, la_trim_opts);
+	if (err)
+		return err;
 	err = learn_facts(s, &f);
 	if (err)
 		return la_fail_default(err);
 	err = session_stop(s, &ts);
 	if (err)
 		return la_fail_default(err);
-	err = trim_stopped(s, &ts, &o, &f, out);
+	err = trim_stopped(s, &ts, &o, lock_check, &f, out);
 	tracee_resume_all(&ts);
 	tracee_set_free(&ts);
 	if (err && err != -ESRCH && procinfo_gone(s->pid))
 		err = la_fail(-ESRCH, "process %d exited during the trim",
 			      (int)s->pid);
 	return la_fail_default(err);
+}
+
+int
+la_trim(struct la_session *s, const struct la_trim_opts *opts,
+	struct la_trim_result *out, size_t out_sz)
+{
+	struct la_trim_result r;
+	int err = trim_call(s, opts, 1, &r);
+
+	out_give(out, out_sz, &r, sizeof(r));
+	return err;
 }

@@ -33,12 +33,12 @@ expect_self_consistent(const struct la_snapshot *snap)
 	struct la_totals t;
 	uint64_t system = 0;
 
-	la_snapshot_mallinfo(snap, &mi);
-	la_snapshot_totals(snap, &t);
+	la_snapshot_mallinfo(snap, &mi, sizeof(mi));
+	la_snapshot_totals(snap, &t, sizeof(t));
 	for (unsigned i = 0; i < la_snapshot_arena_count(snap); i++) {
 		struct la_arena_stats a;
 
-		cr_assert_eq(la_snapshot_arena(snap, i, &a), 0);
+		cr_assert_eq(la_snapshot_arena(snap, i, &a, sizeof(a)), 0);
 		cr_expect(a.consistent, "arena %u flagged in a consistent snapshot",
 			  i);
 		system += a.system_mem;
@@ -72,7 +72,7 @@ Test(busy, storm_snapshots_are_exact_or_flagged, .timeout = 180)
 		struct la_snapshot_info info;
 
 		cr_assert_eq(la_snapshot_take(s, &snap), 0, "%s", la_errmsg());
-		la_snapshot_info(snap, &info);
+		la_snapshot_info(snap, &info, sizeof(info));
 		if (info.consistent) {
 			exact++;
 			expect_self_consistent(snap);

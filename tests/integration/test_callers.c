@@ -222,7 +222,7 @@ Test(callers, frames_are_named_after_the_session_closes, .timeout = 60)
 	n = la_callers_count(c);
 	cr_assert_gt(n, 0, "the window recorded no stack");
 	for (unsigned i = 0; i < n; i++) {
-		cr_assert_eq(la_callers_get(c, i, k), 0);
+		cr_assert_eq(la_callers_get(c, i, k, sizeof(*k)), 0);
 		for (unsigned f = 0; f < k->n_frames; f++) {
 			if (strcmp(k->frames[f].function, "make_entry") &&
 			    strcmp(k->frames[f].function, "churn_buffers"))
@@ -238,7 +238,7 @@ Test(callers, frames_are_named_after_the_session_closes, .timeout = 60)
 	cr_expect_eq(lines, named, "%u of %u frames without a line", named - lines,
 		     named);
 	/* named once: the second time from the names kept */
-	cr_assert_eq(la_callers_get(c, 0, k), 0);
+	cr_assert_eq(la_callers_get(c, 0, k, sizeof(*k)), 0);
 	la_callers_free(c);
 	free(k);
 	expect_unharmed(&t);
@@ -263,7 +263,7 @@ Test(callers, a_slow_target_is_sampled_until_enough_calls, .timeout = 60)
 	start_ticking(&t, "callerleak", "timer 5 1");
 	cr_assert_eq(la_session_open(t.pid, NULL, &s), 0, "%s", la_errmsg());
 	cr_assert_eq(la_callers_sample(s, &o, &c), 0, "%s", la_errmsg());
-	la_callers_info(c, &ci);
+	la_callers_info(c, &ci, sizeof(ci));
 	cr_expect_geq(ci.allocations, 40,
 		      "%llu calls recorded in a window of %.1f ms",
 		      (unsigned long long)ci.allocations, ci.window_ns / 1e6);

@@ -145,9 +145,9 @@ run_case(const struct version_case *c)
 	err = la_snapshot_take(s, &snap);
 	cr_assert_eq(err, 0, "glibc %s %s: snapshot: %s", c->version,
 		     c->scenario, la_errmsg());
-	la_snapshot_mallinfo(snap, &mi);
-	la_snapshot_info(snap, &info);
-	la_snapshot_layout(snap, &lay);
+	la_snapshot_mallinfo(snap, &mi, sizeof(mi));
+	la_snapshot_info(snap, &info, sizeof(info));
+	la_snapshot_layout(snap, &lay, sizeof(lay));
 	mallinfo_fields(&mi, got);
 	for (int i = 0; i < MI_NFIELDS; i++)
 		cr_expect_eq(got[i], want[i],
@@ -243,8 +243,8 @@ ParameterizedTest(struct version_only *v, glibc_versions,
 		     "%s", t.line);
 	cr_assert_eq(la_session_open(t.pid, &dw, &a), 0, "%s", la_errmsg());
 	cr_assert_eq(la_session_open(t.pid, &sig, &b), 0, "%s", la_errmsg());
-	la_session_layout(a, &la);
-	la_session_layout(b, &lb);
+	la_session_layout(a, &la, sizeof(la));
+	la_session_layout(b, &lb, sizeof(lb));
 	cr_expect_eq(la.source, LA_LAYOUT_DWARF);
 	cr_expect_eq(lb.source, LA_LAYOUT_SIGNATURE);
 	cr_expect_eq(la.main_arena_addr, lb.main_arena_addr,
@@ -306,7 +306,7 @@ ParameterizedTest(struct version_case *c, glibc_versions, churn_is_followed,
 		char tracer[32];
 
 		cr_assert_eq(la_snapshot_take(s, &snap), 0, "%s", la_errmsg());
-		la_snapshot_mallinfo(snap, &mi);
+		la_snapshot_mallinfo(snap, &mi, sizeof(mi));
 		mallinfo_fields(&mi, got);
 		cr_assert_arr_eq(got, want, sizeof(got), "glibc %s round %d",
 				 c->version, round);

@@ -80,9 +80,9 @@ run_case(const struct oracle_case *c)
 	cr_assert_eq(err, 0, "open: %s", la_errmsg());
 	err = la_snapshot_take(s, &snap);
 	cr_assert_eq(err, 0, "snapshot: %s", la_errmsg());
-	la_snapshot_mallinfo(snap, &mi);
-	la_snapshot_info(snap, &info);
-	la_snapshot_layout(snap, &lay);
+	la_snapshot_mallinfo(snap, &mi, sizeof(mi));
+	la_snapshot_info(snap, &info, sizeof(info));
+	la_snapshot_layout(snap, &lay, sizeof(lay));
 	mallinfo_fields(&mi, got);
 	for (int i = 0; i < MI_NFIELDS; i++)
 		cr_expect_eq(got[i], want[i], "%s %s%s%s: %s is %llu, glibc says %llu",
@@ -151,8 +151,8 @@ Test(oracle, dwarf_and_signature_find_the_same_state, .timeout = 60)
 	cr_assert_eq(target_wait_mallinfo(&t, (uint64_t[MI_NFIELDS]){ 0 }), 0);
 	cr_assert_eq(la_session_open(t.pid, &dw, &a), 0, "%s", la_errmsg());
 	cr_assert_eq(la_session_open(t.pid, &sig, &b), 0, "%s", la_errmsg());
-	la_session_layout(a, &la);
-	la_session_layout(b, &lb);
+	la_session_layout(a, &la, sizeof(la));
+	la_session_layout(b, &lb, sizeof(lb));
 	cr_expect_eq(la.source, LA_LAYOUT_DWARF);
 	cr_expect_eq(lb.source, LA_LAYOUT_SIGNATURE);
 	cr_expect_eq(la.main_arena_addr, lb.main_arena_addr);
@@ -180,7 +180,7 @@ Test(oracle, repeated_snapshots_agree_and_leave_no_trace, .timeout = 60)
 		char tracer[32];
 
 		cr_assert_eq(la_snapshot_take(s, &snap), 0, "%s", la_errmsg());
-		la_snapshot_mallinfo(snap, &mi);
+		la_snapshot_mallinfo(snap, &mi, sizeof(mi));
 		mallinfo_fields(&mi, got);
 		cr_assert_arr_eq(got, want, sizeof(got), "round %d", round);
 		la_snapshot_free(snap);
@@ -212,7 +212,7 @@ Test(oracle, churn_between_snapshots_is_followed, .timeout = 60)
 		cr_assert_eq(target_send(&t, "churn"), 0);
 		cr_assert_eq(target_wait_mallinfo(&t, want), 0);
 		cr_assert_eq(la_snapshot_take(s, &snap), 0, "%s", la_errmsg());
-		la_snapshot_mallinfo(snap, &mi);
+		la_snapshot_mallinfo(snap, &mi, sizeof(mi));
 		mallinfo_fields(&mi, got);
 		cr_assert_arr_eq(got, want, sizeof(got), "round %d", round);
 		la_snapshot_free(snap);
@@ -243,7 +243,7 @@ Test(oracle, job_control_stopped_target_stays_stopped, .timeout = 60)
 	cr_assert_eq(state[0], 'T', "the target did not stop: %s", state);
 	cr_assert_eq(la_session_open(t.pid, NULL, &s), 0, "%s", la_errmsg());
 	cr_assert_eq(la_snapshot_take(s, &snap), 0, "%s", la_errmsg());
-	la_snapshot_mallinfo(snap, &mi);
+	la_snapshot_mallinfo(snap, &mi, sizeof(mi));
 	mallinfo_fields(&mi, got);
 	cr_expect_arr_eq(got, want, sizeof(got));
 	la_snapshot_free(snap);
@@ -276,10 +276,10 @@ snapshot_matches(pid_t pid, const struct la_session_opts *o,
 	uint64_t got[MI_NFIELDS];
 
 	cr_assert_eq(la_session_open(pid, o, &s), 0, "%s", la_errmsg());
-	la_session_layout(s, &lay);
+	la_session_layout(s, &lay, sizeof(lay));
 	cr_expect_eq(lay.source, LA_LAYOUT_DWARF);
 	cr_assert_eq(la_snapshot_take(s, &snap), 0, "%s", la_errmsg());
-	la_snapshot_mallinfo(snap, &mi);
+	la_snapshot_mallinfo(snap, &mi, sizeof(mi));
 	mallinfo_fields(&mi, got);
 	cr_expect_arr_eq(got, want, sizeof(got));
 	la_snapshot_free(snap);

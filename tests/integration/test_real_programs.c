@@ -227,8 +227,8 @@ compare_with_own_mallinfo2(const char *prog, const char *const argv[])
 	wait_idle_in_read(&t, prog);
 	cr_assert_eq(la_session_open(t.pid, NULL, &s), 0, "%s", la_errmsg());
 	cr_assert_eq(la_snapshot_take(s, &snap), 0, "%s", la_errmsg());
-	la_snapshot_mallinfo(snap, &mi);
-	la_snapshot_info(snap, &info);
+	la_snapshot_mallinfo(snap, &mi, sizeof(mi));
+	la_snapshot_info(snap, &info, sizeof(info));
 	cr_expect(info.consistent, "%s: %s", prog, info.inconsistency);
 	mallinfo_fields(&mi, got);
 	la_snapshot_free(snap);

@@ -38,7 +38,7 @@ expect_oracle(struct target *t, const uint64_t want[MI_NFIELDS],
 
 	cr_assert_eq(la_session_open(t->pid, &o, &s), 0, "%s", la_errmsg());
 	cr_assert_eq(la_snapshot_take(s, &snap), 0, "%s", la_errmsg());
-	la_snapshot_mallinfo(snap, &mi);
+	la_snapshot_mallinfo(snap, &mi, sizeof(mi));
 	mallinfo_fields(&mi, got);
 	for (int i = 0; i < MI_NFIELDS; i++)
 		cr_expect_eq(got[i], want[i], "mallinfo field %d: %llu, glibc %llu",

@@ -246,8 +246,8 @@ Test(threads, snapshots_of_churn, .timeout = 120)
 
 		err = la_snapshot_take(s, &snap);
 		cr_assert_eq(err, 0, "snapshot %d: %s", i, la_errmsg());
-		la_snapshot_info(snap, &info);
-		la_snapshot_totals(snap, &tot);
+		la_snapshot_info(snap, &info, sizeof(info));
+		la_snapshot_totals(snap, &tot, sizeof(tot));
 		if (!info.consistent) {
 			inconsistent++;
 			cr_log_error("snapshot %d: inconsistent after %u "

@@ -17,7 +17,9 @@
  *    thread is in its job control stop and untraced; after SIGCONT the
  *    heap is unchanged and the target unharmed.
  *  - abandons_a_call_waiting_for_a_lock: the same target through the
- *    library with the lock check off (tests only) and a 200 ms timeout:
+ *    library's internal trim_call() with the lock check off (no public
+ *    API turns it off; this test links the core library) and a 200 ms
+ *    timeout:
  *    -LA_ECALLTIMEOUT in about that time, the thread restored exactly (it
  *    wakes with its registers intact), and after the lock is released
  *    the heap is as before and a trim works.
@@ -57,6 +59,7 @@
 
 #include <leakattach.h>
 
+#include "session.h" /* trim_call(): the core library, not the ABI */
 #include "target.h"
 
 #define MIB (1024ull * 1024)
@@ -183,7 +186,7 @@ snapshot_mallinfo(pid_t pid, uint64_t mi[MI_NFIELDS])
 
 	cr_assert_eq(la_session_open(pid, NULL, &s), 0, "%s", la_errmsg());
 	cr_assert_eq(la_snapshot_take(s, &snap), 0, "%s", la_errmsg());
-	la_snapshot_mallinfo(snap, &m);
+	la_snapshot_mallinfo(snap, &m, sizeof(m));
 	mallinfo_fields(&m, mi);
 	la_snapshot_free(snap);
 	la_session_close(s);
@@ -408,7 +411,7 @@ Test(trim, refusals_leave_a_stopped_target_stopped, .timeout = 300)
 					   "refusal %d: %s", i, r.err);
 			run_result_free(&r);
 		} else {
-			err = la_trim(s, NULL, &res);
+			err = la_trim(s, NULL, &res, sizeof(res));
 			cr_assert_eq(err, -LA_EBUSY, "refusal %d: %d: %s", i,
 				     err, la_errmsg());
 			cr_assert_not_null(strstr(la_errmsg(), "job control"),
@@ -438,8 +441,7 @@ Test(trim, refusals_leave_a_stopped_target_stopped, .timeout = 300)
 
 Test(trim, abandons_a_call_waiting_for_a_lock, .timeout = 120)
 {
-	struct la_trim_opts o = {
-		.sz = sizeof(o), .timeout_ms = 200, .no_lock_check = 1};
+	struct la_trim_opts o = {.sz = sizeof(o), .timeout_ms = 200};
 	struct la_trim_result res;
 	struct la_session *s;
 	struct target t;
@@ -450,7 +452,7 @@ Test(trim, abandons_a_call_waiting_for_a_lock, .timeout = 120)
 	start_fragger(&t, "lockheld", "2", mi0);
 	cr_assert_eq(la_session_open(t.pid, NULL, &s), 0, "%s", la_errmsg());
 	t0 = now_us();
-	err = la_trim(s, &o, &res);
+	err = trim_call(s, &o, 0, &res); /* no lock check: internal */
 	took_ms = (now_us() - t0) / 1000;
 	note("abandons_a_call_waiting_for_a_lock: %s after %lld ms, "
 	     "thread %d: %s",
@@ -471,9 +473,8 @@ Test(trim, abandons_a_call_waiting_for_a_lock, .timeout = 120)
 	expect_same_mallinfo(mi1, mi0, "after the abort and release");
 
 	/* and the lock word it left contended does not get in the way */
-	o.no_lock_check = 0;
 	o.timeout_ms = 0;
-	err = la_trim(s, &o, &res);
+	err = la_trim(s, &o, &res, sizeof(res));
 	cr_expect_eq(err, 0, "la_trim after release: %s", la_errmsg());
 	cr_expect_eq(res.returned, 1);
 	la_session_close(s);
@@ -508,7 +509,7 @@ Test(trim, lets_a_slow_call_finish, .timeout = 120)
 	start_fragger(&t, "frag", "2", mi);
 	la_set_log_fn(count_warnings);
 	cr_assert_eq(la_session_open(t.pid, NULL, &s), 0, "%s", la_errmsg());
-	err = la_trim(s, &o, &res);
+	err = la_trim(s, &o, &res, sizeof(res));
 	la_session_close(s);
 	la_set_log_fn(NULL);
 	note("lets_a_slow_call_finish: %s, returned %d after %.2f ms "

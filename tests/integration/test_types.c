@@ -122,7 +122,7 @@ take(struct la_session *s, const struct la_location *locs, unsigned n,
 	int err = la_snapshot_take_opts(s, &o, &snap);
 
 	cr_assert_eq(err, 0, "la_snapshot_take_opts: %s", la_errmsg());
-	la_snapshot_info(snap, &si);
+	la_snapshot_info(snap, &si, sizeof(si));
 	cr_assert(si.consistent, "%s", si.inconsistency);
 	return snap;
 }
@@ -135,7 +135,7 @@ class_in_use(const struct la_snapshot *snap, uint64_t chunk)
 	struct la_size_class c;
 
 	for (unsigned i = 0; i < n; i++)
-		if (!la_snapshot_size_class(snap, i, &c) &&
+		if (!la_snapshot_size_class(snap, i, &c, sizeof(c)) &&
 		    c.chunk_size_min <= chunk && chunk <= c.chunk_size_max)
 			return c.counts.in_use_chunks;
 	return 0;
@@ -149,7 +149,7 @@ arena_class_in_use(const struct la_snapshot *snap, unsigned arena,
 	struct la_size_class c;
 
 	for (unsigned i = 0; i < n; i++)
-		if (!la_snapshot_arena_size_class(snap, arena, i, &c) &&
+		if (!la_snapshot_arena_size_class(snap, arena, i, &c, sizeof(c)) &&
 		    c.chunk_size_min <= chunk && chunk <= c.chunk_size_max)
 			return c.counts.in_use_chunks;
 	return 0;
@@ -210,7 +210,7 @@ Test(sample, population_is_the_class_and_the_sample_its_chunks, .timeout = 60)
 			  a[i]);
 	}
 	/* the whole heap and the class in the main arena */
-	la_snapshot_totals(snap, &tot);
+	la_snapshot_totals(snap, &tot, sizeof(tot));
 	cr_assert_eq(la_snapshot_sampled(snap, 1, NULL, &n, &pop), 0);
 	cr_expect_eq(pop, tot.counts.in_use_chunks);
 	cr_expect_eq(n, 100);
@@ -308,13 +308,22 @@ types_of(struct target *t, uint64_t chunk, struct la_type_count *out,
 	struct la_location loc = size_location(chunk);
 	struct la_session *s = open_session(t);
 	struct la_snapshot *snap = take(s, &loc, 1, 0);
-	unsigned n = 0, sum = 0, none = 1;
+	struct la_types *ty, *none = (void *)1;
+	unsigned n = 0, sum = 0;
 	int err;
 
 	cr_assert_eq(la_snapshot_sampled(snap, 0, NULL, sampled, NULL), 0);
 	cr_expect_eq(*sampled, 256, "the default sample is 256 chunks");
-	err = la_types_of(s, snap, 0, out, max, &n);
+	err = la_types_of(s, snap, 0, &ty);
 	cr_assert_eq(err, 0, "la_types_of: %s", la_errmsg());
+	n = la_types_count(ty);
+	n = n < max ? n : max;
+	for (unsigned i = 0; i < n; i++)
+		cr_assert_eq(la_types_get(ty, i, &out[i], sizeof(out[i])), 0);
+	cr_expect_eq(la_types_get(ty, la_types_count(ty), &out[0],
+				  sizeof(out[0])),
+		     -ENOENT);
+	la_types_free(ty);
 	for (unsigned i = 0; i < n; i++) {
 		sum += out[i].chunks;
 		cr_expect(i == 0 || out[i - 1].source == LA_TYPE_UNKNOWN ||
@@ -327,8 +336,8 @@ types_of(struct target *t, uint64_t chunk, struct la_type_count *out,
 	if (n < max)
 		cr_expect_eq(sum, *sampled, "types cover %u of %u chunks", sum,
 			     *sampled);
-	cr_expect_eq(la_types_of(s, snap, 1, out, max, &none), -ENOENT);
-	cr_expect_eq(none, 0);
+	cr_expect_eq(la_types_of(s, snap, 1, &none), -ENOENT);
+	cr_expect_null(none);
 	la_snapshot_free(snap);
 	la_session_close(s);
 	return n;

@@ -387,7 +387,7 @@ Test(store, loads_an_empty_tracker_when_nothing_was_saved)
 
 	cr_assert_eq(la_store_target_open(st, getpid(), 0, &tg), 0);
 	cr_assert_eq(la_store_target_load(tg, NULL, &t), 0);
-	la_tracker_info(t, &ti);
+	la_tracker_info(t, &ti, sizeof(ti));
 	cr_assert_eq(ti.samples, 0);
 	la_tracker_free(t);
 	la_store_target_close(tg);
@@ -446,7 +446,7 @@ Test(store, keeps_a_corrupt_state_aside_and_starts_afresh)
 	cr_assert(strstr(la_errmsg(), "starting a fresh history"), "%s",
 		  la_errmsg());
 	cr_assert(strstr(la_errmsg(), state), "%s", la_errmsg());
-	la_tracker_info(t, &ti);
+	la_tracker_info(t, &ti, sizeof(ti));
 	cr_assert_eq(ti.samples, 0);
 	cr_assert_not(exists(state));
 	text = slurp(kept, &len);

@@ -96,7 +96,7 @@ static int
 finding(const struct la_tracker *t, const char *key, struct la_finding *out)
 {
 	for (unsigned i = 0; i < la_tracker_finding_count(t); i++) {
-		cr_assert_eq(la_tracker_finding(t, i, out), 0);
+		cr_assert_eq(la_tracker_finding(t, i, out, sizeof(*out)), 0);
 		if (!strcmp(out->loc.key, key))
 			return 1;
 	}
@@ -108,7 +108,7 @@ leaks(const struct la_tracker *t)
 {
 	struct la_tracker_info ti;
 
-	la_tracker_info(t, &ti);
+	la_tracker_info(t, &ti, sizeof(ti));
 	return ti.leaks;
 }
 
@@ -318,7 +318,7 @@ Test(tracker, counts_approximate_samples_without_using_them)
 	cr_assert_eq(leaks(t), 0);
 	cr_assert(finding(t, "size:64-64", &f), "the findings stand");
 	cr_assert_eq(f.consecutive, 2);
-	la_tracker_info(t, &ti);
+	la_tracker_info(t, &ti, sizeof(ti));
 	cr_assert_eq(ti.samples, 4);
 	cr_assert_eq(ti.approximate, 1);
 	cr_assert_eq(ti.last_approximate, 1);
@@ -335,7 +335,7 @@ Test(tracker, counts_approximate_samples_without_using_them)
 	cr_assert(finding(t, "size:64-64", &f));
 	cr_assert_eq(f.verdict, LA_VERDICT_LEAK);
 	cr_assert_eq(f.is_new, 0);
-	la_tracker_info(t, &ti);
+	la_tracker_info(t, &ti, sizeof(ti));
 	cr_assert_eq(ti.samples, 6);
 	cr_assert_eq(ti.approximate, 2);
 	cr_assert_eq(ti.last_approximate, 1);
@@ -396,10 +396,10 @@ Test(tracker, orders_findings_leaks_retention_growing_largest_first)
 	}
 	cr_assert_eq(la_tracker_finding_count(t), 6);
 	for (unsigned i = 0; i < 6; i++) {
-		cr_assert_eq(la_tracker_finding(t, i, &f), 0);
+		cr_assert_eq(la_tracker_finding(t, i, &f, sizeof(f)), 0);
 		cr_assert_str_eq(f.loc.key, want[i], "finding %u", i);
 	}
-	cr_assert_eq(la_tracker_finding(t, 6, &f), -ENOENT);
+	cr_assert_eq(la_tracker_finding(t, 6, &f, sizeof(f)), -ENOENT);
 	la_tracker_free(t);
 }
 
@@ -412,7 +412,7 @@ Test(tracker, forgets_locations_that_hold_nothing)
 
 	add(t, 0, 1, p, 2);
 	add(t, 60 * SEC, 1, p, 1);
-	la_tracker_info(t, &ti);
+	la_tracker_info(t, &ti, sizeof(ti));
 	cr_assert_eq(ti.locations, 1);
 	la_tracker_free(t);
 }
@@ -535,8 +535,8 @@ assert_same_findings(const struct la_tracker *a, const struct la_tracker *b,
 {
 	struct la_tracker_info ia, ib;
 
-	la_tracker_info(a, &ia);
-	la_tracker_info(b, &ib);
+	la_tracker_info(a, &ia, sizeof(ia));
+	la_tracker_info(b, &ib, sizeof(ib));
 	cr_assert_eq(ia.samples, ib.samples, "at %d", at);
 	cr_assert_eq(ia.approximate, ib.approximate, "at %d", at);
 	cr_assert_eq(ia.last_approximate, ib.last_approximate, "at %d", at);
@@ -548,8 +548,8 @@ assert_same_findings(const struct la_tracker *a, const struct la_tracker *b,
 	for (unsigned i = 0; i < la_tracker_finding_count(a); i++) {
 		struct la_finding x, y;
 
-		cr_assert_eq(la_tracker_finding(a, i, &x), 0);
-		cr_assert_eq(la_tracker_finding(b, i, &y), 0);
+		cr_assert_eq(la_tracker_finding(a, i, &x, sizeof(x)), 0);
+		cr_assert_eq(la_tracker_finding(b, i, &y, sizeof(y)), 0);
 		cr_assert_str_eq(x.loc.key, y.loc.key, "at %d", at);
 		cr_assert_eq(x.loc.kind, y.loc.kind);
 		cr_assert_eq(x.loc.arena_addr, y.loc.arena_addr);
@@ -636,7 +636,7 @@ Test(tracker, history_used_by_the_state_tests_has_every_verdict)
 
 	for (int i = 0; i < 4; i++)
 		history_sample(t, i);
-	la_tracker_info(t, &ti);
+	la_tracker_info(t, &ti, sizeof(ti));
 	cr_assert_gt(ti.leaks, 0);
 	cr_assert_gt(ti.retention, 0);
 	cr_assert_gt(ti.growing, 0);
@@ -751,7 +751,7 @@ Test(tracker, accepts_a_hand_written_state)
 		     fnv1a(body));
 	cr_assert_eq(state_read(text, (size_t)n, &t), 0, "%s", la_errmsg());
 	cr_assert_eq(la_tracker_finding_count(t), 1);
-	cr_assert_eq(la_tracker_finding(t, 0, &f), 0);
+	cr_assert_eq(la_tracker_finding(t, 0, &f, sizeof(f)), 0);
 	cr_assert_str_eq(f.loc.key, "heap");
 	cr_assert_eq(f.verdict, LA_VERDICT_GROWING);
 	cr_assert_eq(f.is_new, 0, "nothing is new until a sample");

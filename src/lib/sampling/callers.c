@@ -40,6 +40,7 @@
 #include <time.h>
 
 #define LOG_PREFIX "callers: "
+#include "base/abi.h"
 #include "base/checksum.h"
 #include "base/error.h"
 #include "base/log.h"
@@ -800,8 +801,9 @@ la_callers_sample(struct la_session *s, const struct la_callers_opts *opts,
 
 	la_error_clear();
 	*out = NULL;
-	if (opts)
-		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	err = OPTS_TAKE(&o, opts, la_callers_opts);
+	if (err)
+		return err;
 	if (o.backend != LA_CALLERS_AUTO && o.backend != LA_CALLERS_UPROBE &&
 	    o.backend != LA_CALLERS_INT3)
 		return la_fail(-EINVAL, "unknown callers backend %d",
@@ -883,9 +885,10 @@ la_callers_free(struct la_callers *c)
 }
 
 void
-la_callers_info(const struct la_callers *c, struct la_callers_info *out)
+la_callers_info(const struct la_callers *c, struct la_callers_info *out,
+		size_t out_sz)
 {
-	*out = c->info;
+	out_give(out, out_sz, &c->info, sizeof(c->info));
 }
 
 void
@@ -1127,8 +1130,8 @@ la_callers_count(const struct la_callers *c)
 	return c->n_stacks;
 }
 
-int
-la_callers_get(const struct la_callers *c, unsigned i, struct la_caller *out)
+static int
+caller_get(const struct la_callers *c, unsigned i, struct la_caller *out)
 {
 	/* named on first use (stack_name()): one thread at a time */
 	struct la_callers *mc = (struct la_callers *)c;
@@ -1152,6 +1155,18 @@ la_callers_get(const struct la_callers *c, unsigned i, struct la_caller *out)
 	out->n_classes = classes_of(c, c->order[i], out->classes,
 				    LA_CALLER_CLASSES, &out->attributed_bytes);
 	return 0;
+}
+
+int
+la_callers_get(const struct la_callers *c, unsigned i, struct la_caller *out,
+	       size_t out_sz)
+{
+	struct la_caller k;
+	int err = caller_get(c, i, &k);
+
+	if (!err)
+		out_give(out, out_sz, &k, sizeof(k));
+	return err;
 }
 
 /* ---- Kept between invocations (la_store_target_save_callers) ------------ */

@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 
 #define LOG_PREFIX "types: "
+#include "base/abi.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "elf/elfsyms.h"
@@ -311,12 +312,18 @@ group(struct modules *m, const struct snap_watch *w, const uint64_t *words,
 	return 0;
 }
 
+/* The types of one watched location: la_types_of(), then accessors. */
+struct la_types {
+	unsigned n;
+	struct la_type_count *t; /* by sampled chunks, unknown last */
+};
+
 int
 la_types_of(struct la_session *s, const struct la_snapshot *snap,
-	    unsigned watch_index, struct la_type_count *out, unsigned max,
-	    unsigned *n_out)
+	    unsigned watch_index, struct la_types **out)
 {
 	const struct snap_watch *w;
+	struct la_types *ty;
 	struct la_type_count *g = NULL;
 	uint64_t *words = NULL;
 	unsigned char *ok = NULL;
@@ -324,7 +331,7 @@ la_types_of(struct la_session *s, const struct la_snapshot *snap,
 	int err;
 
 	la_error_clear();
-	*n_out = 0;
+	*out = NULL;
 	if (watch_index >= snap->n_watch)
 		return la_fail(
 			-ENOENT,
@@ -336,6 +343,10 @@ la_types_of(struct la_session *s, const struct la_snapshot *snap,
 			"the snapshot is of process %d, the session of process %d",
 			(int)snap->info.pid, (int)s->pid);
 	w = &snap->watch[watch_index];
+	ty = calloc(1, sizeof(*ty));
+	if (!ty)
+		return la_fail(-ENOMEM, "out of memory");
+	*out = ty;
 	if (!w->n)
 		return 0;
 	words = calloc(w->n, sizeof(*words));
@@ -363,20 +374,49 @@ la_types_of(struct la_session *s, const struct la_snapshot *snap,
 	}
 	g[0].source = LA_TYPE_UNKNOWN;
 	qsort(g, ng, sizeof(*g), by_chunks);
-	for (unsigned i = 0; i < ng && k < max; i++) {
+	for (unsigned i = 0; i < ng; i++) {
 		if (!g[i].chunks)
 			continue; /* an empty unknown */
-		out[k] = g[i];
-		out[k].est_chunks = scale(g[i].chunks, w->population, w->n);
-		out[k].est_bytes = scale(g[i].bytes, w->population, w->n);
+		if (k != i)
+			g[k] = g[i];
+		g[k].est_chunks = scale(g[i].chunks, w->population, w->n);
+		g[k].est_bytes = scale(g[i].bytes, w->population, w->n);
 		k++;
 	}
-	*n_out = k;
+	ty->n = k;
+	ty->t = g;
+	g = NULL;
 	pr_debug("%s: %u of %llu chunks sampled, %u types", w->loc.key, w->n,
 		 (unsigned long long)w->population, ng - 1);
 out:
 	free(words);
 	free(ok);
 	free(g);
+	if (err) {
+		la_types_free(*out);
+		*out = NULL;
+	}
 	return err;
+}
+
+void
+la_types_free(struct la_types *ty)
+{
+	if (!ty)
+		return;
+	free(ty->t);
+	free(ty);
+}
+
+unsigned
+la_types_count(const struct la_types *ty)
+{
+	return ty->n;
+}
+
+int
+la_types_get(const struct la_types *ty, unsigned i, struct la_type_count *out,
+	     size_t out_sz)
+{
+	return list_give(ty->t, ty->n, sizeof(*ty->t), i, out, out_sz);
 }

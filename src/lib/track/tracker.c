@@ -25,6 +25,7 @@
 #include <string.h>
 
 #define LOG_PREFIX "tracker: "
+#include "base/abi.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "snapshot.h"
@@ -45,10 +46,12 @@ la_rules_init(struct la_rules *r)
 static int
 rules_take(const struct la_rules *in, struct la_rules *r)
 {
+	int err;
+
 	la_rules_init(r);
-	if (in)
-		memcpy(r, in, in->sz < sizeof(*r) ? in->sz : sizeof(*r));
-	r->sz = sizeof(*r);
+	err = OPTS_TAKE(r, in, la_rules);
+	if (err)
+		return err;
 	if (!isfinite(r->threshold_pct) || r->threshold_pct < 0)
 		return la_fail(
 			-EINVAL,
@@ -571,18 +574,22 @@ la_tracker_add(struct la_tracker *t, const struct la_snapshot *snap)
 }
 
 void
-la_tracker_info(const struct la_tracker *t, struct la_tracker_info *out)
+la_tracker_info(const struct la_tracker *t, struct la_tracker_info *out,
+		size_t out_sz)
 {
-	memset(out, 0, sizeof(*out));
-	out->samples = t->samples;
-	out->approximate = t->approximate;
-	out->last_approximate = t->last_approximate;
-	out->first_time_unix_ns = t->first_time;
-	out->last_time_unix_ns = t->last_time;
-	out->leaks = t->by_verdict[LA_VERDICT_LEAK];
-	out->retention = t->by_verdict[LA_VERDICT_RETENTION];
-	out->growing = t->by_verdict[LA_VERDICT_GROWING];
-	out->locations = t->n;
+	struct la_tracker_info i = {
+		.samples = t->samples,
+		.approximate = t->approximate,
+		.last_approximate = t->last_approximate,
+		.first_time_unix_ns = t->first_time,
+		.last_time_unix_ns = t->last_time,
+		.leaks = t->by_verdict[LA_VERDICT_LEAK],
+		.retention = t->by_verdict[LA_VERDICT_RETENTION],
+		.growing = t->by_verdict[LA_VERDICT_GROWING],
+		.locations = t->n,
+	};
+
+	out_give(out, out_sz, &i, sizeof(i));
 }
 
 unsigned
@@ -593,10 +600,7 @@ la_tracker_finding_count(const struct la_tracker *t)
 
 int
 la_tracker_finding(const struct la_tracker *t, unsigned i,
-		   struct la_finding *out)
+		   struct la_finding *out, size_t out_sz)
 {
-	if (i >= t->nf)
-		return -ENOENT;
-	*out = t->f[i];
-	return 0;
+	return list_give(t->f, t->nf, sizeof(*t->f), i, out, out_sz);
 }

@@ -1,0 +1,481 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * report_check_text.c - monitor, check and simulate for people: the
+ * location of a finding in words, which findings are shown (a leak once,
+ * at its most specific location), a line per new leak or retention, and
+ * the summary with its types, callers and what to do next
+ * (report_check.c says what the reports share).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+
+static const char *
+arena_text(const struct la_location *loc, char *buf, size_t len)
+{
+	if (loc->arena_is_main)
+		snprintf(buf, len, "the main arena");
+	else
+		snprintf(buf, len, "arena %#" PRIx64, loc->arena_addr);
+	return buf;
+}
+
+const char *
+location_text(const struct la_location *loc, char *buf, size_t len)
+{
+	char arena[64];
+
+	switch (loc->kind) {
+	case LA_LOC_HEAP:
+		snprintf(buf, len, "the whole heap");
+		break;
+	case LA_LOC_ARENA:
+		snprintf(buf, len, "%s", arena_text(loc, arena, sizeof(arena)));
+		break;
+	case LA_LOC_SIZE_CLASS:
+		snprintf(buf, len, "chunks of %" PRIu64 "-%" PRIu64 " bytes",
+			 loc->chunk_size_min, loc->chunk_size_max);
+		break;
+	case LA_LOC_ARENA_SIZE_CLASS:
+		snprintf(buf, len,
+			 "chunks of %" PRIu64 "-%" PRIu64 " bytes in %s",
+			 loc->chunk_size_min, loc->chunk_size_max,
+			 arena_text(loc, arena, sizeof(arena)));
+		break;
+	}
+	return buf;
+}
+
+static int
+same_arena(const struct la_location *a, const struct la_location *b)
+{
+	return a->arena_is_main == b->arena_is_main &&
+	       (a->arena_is_main || a->arena_addr == b->arena_addr);
+}
+
+/* Does location b lie inside location a (and is more specific)? */
+static int
+covers(const struct la_location *a, const struct la_location *b)
+{
+	switch (a->kind) {
+	case LA_LOC_HEAP:
+		return b->kind != LA_LOC_HEAP;
+	case LA_LOC_ARENA:
+		return b->kind == LA_LOC_ARENA_SIZE_CLASS && same_arena(a, b);
+	case LA_LOC_SIZE_CLASS:
+		return b->kind == LA_LOC_ARENA_SIZE_CLASS &&
+		       a->chunk_size_min == b->chunk_size_min &&
+		       a->chunk_size_max == b->chunk_size_max;
+	default:
+		return 0;
+	}
+}
+
+int
+report_finding_shown(const struct la_tracker *t, unsigned i)
+{
+	struct la_finding a, b;
+	unsigned n = la_tracker_finding_count(t);
+
+	if (la_tracker_finding(t, i, &a, sizeof(a)))
+		return 0;
+	for (unsigned j = 0; j < n; j++) {
+		if (j == i || la_tracker_finding(t, j, &b, sizeof(b)))
+			continue;
+		if (b.verdict == a.verdict && covers(&a.loc, &b.loc))
+			return 0;
+	}
+	return 1;
+}
+
+/* The same for the leaks seen during a run. */
+static int
+seen_shown(const struct check_doc *d, unsigned i)
+{
+	for (unsigned j = 0; j < d->n_seen; j++)
+		if (j != i && covers(&d->seen[i].loc, &d->seen[j].loc))
+			return 0;
+	return 1;
+}
+
+/* Is the location a leak in the tracker now? */
+static int
+leak_now(const struct la_tracker *t, const struct la_location *loc)
+{
+	unsigned n = la_tracker_finding_count(t);
+	struct la_finding fd;
+
+	for (unsigned i = 0; i < n; i++)
+		if (!la_tracker_finding(t, i, &fd, sizeof(fd)) &&
+		    fd.verdict == LA_VERDICT_LEAK &&
+		    !strcmp(fd.loc.key, loc->key))
+			return 1;
+	return 0;
+}
+
+/*
+ * What a program asked malloc for, given the chunk sizes: a chunk holds
+ * the request plus an 8-byte size field, rounded up to 16 bytes, at least
+ * 32 (glibc x86_64); mmapped chunks are rounded to pages.
+ */
+static void
+request_range(const struct la_location *loc, char *buf, size_t len)
+{
+	uint64_t lo = loc->chunk_size_min, hi = loc->chunk_size_max;
+
+	if (hi <= 1024)
+		snprintf(buf, len,
+			 "malloc() requests of %" PRIu64 "-%" PRIu64 " bytes",
+			 lo > 32 ? lo - 23 : 0, hi - 8);
+	else
+		snprintf(buf, len,
+			 "malloc() requests of about %" PRIu64 "-%" PRIu64
+			 " bytes",
+			 lo > 4096 ? lo - 4096 : lo - 23, hi - 8);
+}
+
+const char *
+types_line(const struct loc_types *lt, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < lt->n && used < len; i++) {
+		int n = snprintf(buf + used, len - used, "%s%s %.0f %%",
+				 i ? ", " : "", lt->t[i].name,
+				 type_share(lt, &lt->t[i]));
+
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	return buf;
+}
+
+static unsigned
+named_types(const struct loc_types *lt)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < lt->n; i++)
+		n += lt->t[i].source != LA_TYPE_UNKNOWN;
+	return n;
+}
+
+/* The types block of a leak in the text report. */
+static void
+types_block(FILE *f, const struct loc_types *lt)
+{
+	char b1[32];
+
+	if (!lt->sampled)
+		return;
+	if (!named_types(lt)) {
+		fprintf(f,
+			"    types: no type recognised in %u sampled chunks (plain data: the first word is not a pointer to a vtable or a named object)\n",
+			lt->sampled);
+		return;
+	}
+	fprintf(f,
+		"    types, estimated from a sample of %u of its %" PRIu64
+		" chunks in use (first words read after the snapshot):\n",
+		lt->sampled, lt->population);
+	for (unsigned i = 0; i < lt->n; i++) {
+		const struct la_type_count *t = &lt->t[i];
+
+		if (t->source == LA_TYPE_UNKNOWN) {
+			fprintf(f,
+				"      %-32s %3.0f %%  (plain data or not named)\n",
+				"unknown", type_share(lt, t));
+			continue;
+		}
+		fprintf(f,
+			"      %-32s %3.0f %%  ~%s in ~%" PRIu64
+			" chunks  (%s in %s)\n",
+			t->name, type_share(lt, t),
+			human_bytes(t->est_bytes, b1, sizeof(b1)),
+			t->est_chunks,
+			t->source == LA_TYPE_VTABLE ? "C++ vtable"
+						    : "named object",
+			t->module[0] ? t->module : "?");
+	}
+}
+
+static const char *
+base_name(const char *path)
+{
+	const char *p = strrchr(path, '/');
+
+	return p ? p + 1 : path;
+}
+
+const char *
+frame_text(const struct la_frame *fr, char *buf, size_t len)
+{
+	const char *fn = fr->function[0] ? fr->function : "??";
+
+	if (fr->file[0])
+		snprintf(buf, len, "%s (%s:%u)", fn, base_name(fr->file),
+			 fr->line);
+	else if (fr->module[0])
+		snprintf(buf, len, "%s (%s+%#" PRIx64 ")", fn,
+			 base_name(fr->module), fr->module_offset);
+	else
+		snprintf(buf, len, "%s (%#" PRIx64 ")", fn, fr->pc);
+	return buf;
+}
+
+/* Frames shown per caller in the text report. */
+#define TEXT_FRAMES 6
+
+/* The callers block of a growing size class in the text report. */
+static void
+callers_block(FILE *f, const struct loc_callers *lc)
+{
+	char b1[32], fr[600];
+
+	fprintf(f,
+		"    callers (sampled with %s: %" PRIu64
+		" allocations in %.0f ms, teardown %.0f ms; %.0f %% of the chunks freed in the window were in use again; estimates):\n",
+		lc->info.backend, lc->info.allocations,
+		(double)lc->info.window_ns / 1e6,
+		(double)lc->info.teardown_ns / 1e6,
+		100.0 * lc->info.reuse_rate);
+	for (unsigned i = 0; i < lc->n; i++) {
+		const struct loc_caller *c = &lc->c[i];
+
+		fprintf(f,
+			"      #%u  ~%s since the window (%.0f %%): %u of %u sampled chunks still in use (%.1f by chance)\n",
+			i + 1, human_bytes(c->est_bytes, b1, sizeof(b1)),
+			100.0 * c->share, c->class_surviving_chunks,
+			c->class_kept_chunks, c->class_chance);
+		for (unsigned k = 0; k < c->c.n_frames && k < TEXT_FRAMES; k++)
+			fprintf(f, "          %s\n",
+				frame_text(&c->c.frames[k], fr, sizeof(fr)));
+		if (c->c.n_frames > TEXT_FRAMES)
+			fprintf(f, "          ... %u more\n",
+				c->c.n_frames - TEXT_FRAMES);
+	}
+}
+
+static void
+growth_list(FILE *f, const struct la_finding *fd)
+{
+	for (unsigned k = 0; k < fd->n_growth; k++)
+		fprintf(f, "%s+%.1f %%", k ? ", " : "", fd->growth_percent[k]);
+}
+
+void
+report_finding_line(FILE *f, const struct la_finding *fd, pid_t pid)
+{
+	char where[160], now[32], grew[32], rate[32];
+
+	location_text(&fd->loc, where, sizeof(where));
+	human_bytes(fd->growth_bytes, grew, sizeof(grew));
+	human_bytes((uint64_t)fd->bytes_per_hour, rate, sizeof(rate));
+	if (fd->verdict == LA_VERDICT_RETENTION) {
+		fprintf(f,
+			"RETENTION %s: %s free (+%s in %u samples, %s/h) while the bytes in use stayed flat; `leakattach trim -p %d` can return it\n",
+			where, human_bytes(fd->free_bytes, now, sizeof(now)),
+			grew, fd->consecutive, rate, (int)pid);
+		return;
+	}
+	fprintf(f, "%s %s: %s in use, +%s in %u samples (%s/h): ",
+		fd->verdict == LA_VERDICT_LEAK ? "LEAK" : "GROWING", where,
+		human_bytes(fd->in_use_bytes, now, sizeof(now)), grew,
+		fd->consecutive, rate);
+	growth_list(f, fd);
+	fputc('\n', f);
+}
+
+static void
+finding_block(FILE *f, const struct la_finding *fd, pid_t pid,
+	      const struct loc_types *lt, const struct loc_callers *lc)
+{
+	char where[160], b1[32], b2[32], b3[32], req[96];
+	double per_sample = fd->consecutive
+				    ? (double)fd->growth_bytes / fd->consecutive
+				    : 0;
+
+	location_text(&fd->loc, where, sizeof(where));
+	fprintf(f, "  %s\n", where);
+	if (fd->verdict == LA_VERDICT_RETENTION) {
+		fprintf(f,
+			"    %s free now; free bytes grew %s in %u samples in a row (%s per hour) while the bytes in use did not\n",
+			human_bytes(fd->free_bytes, b1, sizeof(b1)),
+			human_bytes(fd->growth_bytes, b2, sizeof(b2)),
+			fd->consecutive,
+			human_bytes((uint64_t)fd->bytes_per_hour, b3,
+				    sizeof(b3)));
+		fprintf(f,
+			"    next: this is memory glibc keeps, not a leak; `leakattach trim -p %d` (or monitor --auto-cleanup) gives it back to the system\n",
+			(int)pid);
+		return;
+	}
+	fprintf(f,
+		"    %s in use now; grew %s in %u samples in a row (%s per sample, %s per hour)\n",
+		human_bytes(fd->in_use_bytes, b1, sizeof(b1)),
+		human_bytes(fd->growth_bytes, b2, sizeof(b2)), fd->consecutive,
+		human_bytes((uint64_t)per_sample, b3, sizeof(b3)),
+		human_bytes((uint64_t)fd->bytes_per_hour, req, sizeof(req)));
+	fprintf(f, "    growth per sample: ");
+	growth_list(f, fd);
+	fputc('\n', f);
+	if (lt)
+		types_block(f, lt);
+	if (lc && lc->n)
+		callers_block(f, lc);
+	if (fd->loc.kind == LA_LOC_SIZE_CLASS ||
+	    fd->loc.kind == LA_LOC_ARENA_SIZE_CLASS) {
+		request_range(&fd->loc, req, sizeof(req));
+		fprintf(f,
+			"    next: look for %s that are never freed%s; trim cannot return memory that is in use\n",
+			req,
+			fd->loc.kind == LA_LOC_ARENA_SIZE_CLASS &&
+					!fd->loc.arena_is_main
+				? ", made by a thread that uses this arena"
+				: "");
+	} else {
+		fprintf(f,
+			"    next: the growth is spread over many sizes; look for data structures that only grow; trim cannot return memory that is in use\n");
+	}
+}
+
+void
+report_check_text(FILE *f, const struct check_doc *d)
+{
+	struct la_tracker_info ti;
+	struct la_finding fd;
+	unsigned n = la_tracker_finding_count(d->tracker);
+	char b1[32], b2[32], b3[32], b4[32], span[32];
+	unsigned shown[3] = {0, 0, 0};
+	static const enum la_verdict order[] = {
+		LA_VERDICT_LEAK, LA_VERDICT_RETENTION, LA_VERDICT_GROWING};
+
+	la_tracker_info(d->tracker, &ti, sizeof(ti));
+	human_duration((double)(ti.last_time_unix_ns - ti.first_time_unix_ns) /
+			       1e9,
+		       span, sizeof(span));
+	fprintf(f, "leakattach %s: process %d (%s): %u sample%s over %s",
+		d->command, (int)d->pid, d->comm, ti.samples,
+		ti.samples == 1 ? "" : "s", span);
+	if (ti.samples != d->samples_this_run)
+		fprintf(f, " (%u in this run, the others from earlier runs)",
+			d->samples_this_run);
+	fputc('\n', f);
+	if (ti.approximate)
+		fprintf(f,
+			"  %u sample%s approximate (the heap was busy): not used as evidence\n",
+			ti.approximate,
+			ti.approximate == 1 ? " was" : "s were");
+	if (d->last) {
+		struct la_totals t;
+		struct la_snapshot_info si;
+
+		la_snapshot_totals(d->last, &t, sizeof(t));
+		la_snapshot_info(d->last, &si, sizeof(si));
+		fprintf(f,
+			"  heap now: %s in use, %s free, %s held from the system; RSS %s\n",
+			human_bytes(t.counts.in_use_bytes, b1, sizeof(b1)),
+			human_bytes(t.free_bytes, b2, sizeof(b2)),
+			human_bytes(t.system_bytes, b3, sizeof(b3)),
+			human_bytes(si.rss_bytes, b4, sizeof(b4)));
+	}
+	if (d->trims)
+		fprintf(f,
+			"  malloc_trim(0) was called %u time%s (--auto-cleanup)\n",
+			d->trims, d->trims == 1 ? "" : "s");
+	for (unsigned v = 0; v < 3; v++) {
+		for (unsigned i = 0; i < n; i++) {
+			if (la_tracker_finding(d->tracker, i, &fd,
+					       sizeof(fd)) ||
+			    fd.verdict != order[v] ||
+			    !report_finding_shown(d->tracker, i))
+				continue;
+			if (!shown[v]++)
+				fprintf(f, "\n%s\n",
+					order[v] == LA_VERDICT_LEAK
+						? "LEAK: in use and growing in every sample"
+					: order[v] == LA_VERDICT_RETENTION
+						? "RETENTION: free memory glibc keeps, growing"
+						: "GROWING, not (yet) a leak:");
+			if (order[v] == LA_VERDICT_GROWING) {
+				char where[160];
+
+				if (shown[v] > 5)
+					continue;
+				fprintf(f,
+					"  %s: %s in use, %u growth%s in a row\n",
+					location_text(&fd.loc, where,
+						      sizeof(where)),
+					human_bytes(fd.in_use_bytes, b1,
+						    sizeof(b1)),
+					fd.consecutive,
+					fd.consecutive == 1 ? "" : "s");
+				continue;
+			}
+			finding_block(f, &fd, d->pid,
+				      report_types_of(d, &fd.loc),
+				      report_callers_of(d, &fd.loc));
+		}
+	}
+	for (unsigned i = 0, past = 0; i < d->n_seen; i++) {
+		if (leak_now(d->tracker, &d->seen[i].loc) || !seen_shown(d, i))
+			continue;
+		if (!past++)
+			fprintf(f,
+				"\nLEAK reported during this run, no longer growing at the last sample:\n");
+		finding_block(f, &d->seen[i], d->pid, NULL, NULL);
+		shown[0]++;
+	}
+	if (!shown[0]) {
+		fprintf(f, "\nNo leak: ");
+		if (ti.samples <= d->rules->consecutive)
+			fprintf(f,
+				"%u sample%s so far; a leak needs %u growths in a row, so %u samples at least%s\n",
+				ti.samples, ti.samples == 1 ? "" : "s",
+				d->rules->consecutive,
+				d->rules->consecutive + 1,
+				strcmp(d->command, "check")
+					? ""
+					: " (run check again: it continues this history)");
+		else
+			fprintf(f,
+				"no location grew by more than %.1f %% in %u samples in a row while holding %s or more\n",
+				d->rules->threshold_pct, d->rules->consecutive,
+				human_bytes(d->rules->min_size, b1,
+					    sizeof(b1)));
+	}
+	if (d->callers_run && d->callers_run->error[0])
+		fprintf(f, "\ncallers: not sampled: %s\n",
+			d->callers_run->error);
+	else if (d->callers_run && d->callers_run->windows) {
+		char ours[64] = "";
+
+		/* the probes kept across windows are released at the end */
+		if (d->callers_run->release_ms >= 0.5)
+			snprintf(ours, sizeof(ours), " (then %.0f ms of ours)",
+				 d->callers_run->release_ms);
+		fprintf(f,
+			"\ncallers: %u sampling window%s with %s, %" PRIu64
+			" allocations recorded (%" PRIu64
+			" lost), %.0f ms sampling, %.0f ms removing the probes from the target%s\n",
+			d->callers_run->windows,
+			d->callers_run->windows == 1 ? "" : "s",
+			!strcmp(d->callers_run->backend, "int3")
+				? "int3 breakpoints"
+				: "uprobes",
+			d->callers_run->allocations, d->callers_run->lost,
+			d->callers_run->window_ms, d->callers_run->teardown_ms,
+			ours);
+	}
+	if (d->callers_run && d->callers_run->skipped)
+		fprintf(f,
+			"callers: %u window%s skipped: not enough time before the next sample (a longer --interval makes room)\n",
+			d->callers_run->skipped,
+			d->callers_run->skipped == 1 ? "" : "s");
+	if (d->state_dir)
+		fprintf(f, "\nHistory and reports: %s\n", d->log_dir);
+}
