@@ -211,27 +211,16 @@ int3_window_open(pid_t pid, const struct int3_opts *opts, struct window **out)
 	ssize_t n;
 
 	*out = NULL;
-	if (pid <= 0)
-		return la_fail(-EINVAL, "no process %d", (int)pid);
-	w = calloc(1, sizeof(*w));
+	w = window_new(&int3_backend, pid, sizeof(*w), &err);
 	if (!w)
-		return -ENOMEM;
-	w->win.be = &int3_backend;
+		return err;
 	w->win.stats = &w->st.win;
 	w->pid = pid;
 	w->fd = -1;
 	w->st.tracer_status = -1;
-	if (opts)
-		memcpy(&w->o, opts,
-		       opts->sz && opts->sz < sizeof(w->o) ? opts->sz
-							   : sizeof(w->o));
-	w->o.sz = sizeof(w->o);
-	if (!w->o.fn_mask)
-		w->o.fn_mask = INT3_FNS_DEFAULT;
-	if (!w->o.stack_size)
-		w->o.stack_size = DEF_STACK;
-	if (w->o.stack_size > MAX_STACK)
-		w->o.stack_size = MAX_STACK;
+	window_copy_opts(&w->o, sizeof(w->o), opts);
+	window_fill_opts(&int3_limits, &w->o.max_hits, &w->o.max_ms,
+			 &w->o.stack_size, &w->o.fn_mask);
 	w->buf_len = sizeof(struct rec) + MAX_STACK + sizeof(struct int3_stats);
 	w->buf = malloc(w->buf_len);
 	if (!w->buf) {

@@ -18,9 +18,11 @@
 
 #include "sampling/int3.h"
 
-#define DEF_STACK (8u * 1024)
-#define MAX_STACK 60000u
+#define MAX_STACK 60000u /* int3_opts.stack_size at most */
 #define MSG_MAX 512 /* a REC_ERROR's text, its NUL included */
+
+/* The defaults of struct int3_opts (int3.h), for both sides. */
+extern const struct window_limits int3_limits;
 
 enum rec_type { REC_READY = 1, REC_EVENT, REC_END, REC_ERROR };
 

@@ -68,8 +68,6 @@
 #include "ptrace/tracee.h"
 #include "sampling/int3_proto.h"
 
-#define DEF_MAX_HITS 2000u
-#define DEF_MAX_MS 100u
 #define SOCK_BUF (4u << 20)
 #define STOP_TIMEOUT_MS 2000u
 #define FREES_PER_HIT 4u
@@ -109,6 +107,15 @@
 #define FAKE_STEP 8ull
 #define FAKE_END (FAKE_BASE + FAKE_STEP * MAX_DEPTH)
 #define SIG_BIT(s) (1ull << ((s)-1))
+
+/* the defaults of int3.h, for both sides */
+const struct window_limits int3_limits = {
+	.max_hits = 2000,
+	.max_ms = 100,
+	.stack_size = 8u * 1024,
+	.stack_max = MAX_STACK,
+	.fn_mask = INT3_FNS_DEFAULT,
+};
 
 enum { T_RUN, T_STOP, T_GONE };
 
@@ -1784,20 +1791,12 @@ tracer_setup(struct tracer *tr, const struct int3_opts *opts)
 	int sz = SOCK_BUF;
 
 	memcpy(&tr->o, opts, sizeof(tr->o));
-	if (!tr->o.max_hits)
-		tr->o.max_hits = DEF_MAX_HITS;
-	if (!tr->o.max_ms)
-		tr->o.max_ms = DEF_MAX_MS;
+	window_fill_opts(&int3_limits, &tr->o.max_hits, &tr->o.max_ms,
+			 &tr->o.stack_size, &tr->o.fn_mask);
 	if (!tr->o.limit_ms)
 		tr->o.limit_ms = INT3_LIMIT_MS;
 	if (tr->o.max_ms > tr->o.limit_ms)
 		tr->o.max_ms = tr->o.limit_ms;
-	if (!tr->o.stack_size)
-		tr->o.stack_size = DEF_STACK;
-	if (tr->o.stack_size > MAX_STACK)
-		tr->o.stack_size = MAX_STACK;
-	if (!tr->o.fn_mask)
-		tr->o.fn_mask = INT3_FNS_DEFAULT;
 	tr->msg = malloc(sizeof(struct rec) + tr->o.stack_size);
 	if (!tr->msg)
 		return -ENOMEM;
