@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * uprobe.c - sampling windows on the allocation functions through kernel
- * uprobes (see uprobe.h). Responsible for: finding the probe offsets in the
- * glibc file the target maps, one perf event per (thread, probe), the ring
- * buffers, pairing each entry with its return. Not for: unwinding,
- * symbols, deciding when to sample.
+ * uprobes (see uprobe.h). Responsible for: the probes on the glibc file
+ * the target maps (its functions found by alloc_fns.c), one perf event
+ * per (thread, probe), the ring buffers, pairing each entry with its
+ * return. Not for: unwinding, symbols, deciding when to sample.
  *
- * Facts used here (perf_event_open(2); kernel/events/core.c and
- * kernel/trace/trace_uprobe.c of Linux 6.18; research/ptrace-dwarf.md §5.2,
- * verified on this machine):
+ * Facts used here (perf_event_open(2); kernel/events/core.c,
+ * kernel/events/uprobes.c and kernel/trace/trace_uprobe.c of Linux 6.18;
+ * doc/design/uprobe.md; verified on this machine):
  *  - The uprobe PMU's type is in /sys/bus/event_source/devices/uprobe/type;
  *    config1 is a path, config2 the FILE offset of the probed instruction,
  *    and the bit named by format/retprobe makes a return probe.
