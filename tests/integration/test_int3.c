@@ -99,7 +99,7 @@ use_built_tracer(void)
 TestSuite(int3, .init = use_built_tracer);
 
 struct collector {
-	struct int3_window *w;
+	struct window *w;
 	struct seen *v;
 	unsigned long n, dropped, bad_ip;
 	pthread_t th;
@@ -119,10 +119,10 @@ command(struct loop *l, const char *cmd, const char *reply)
 	cr_assert_eq(loop_command(l, cmd, reply), 0, "%s: %s", cmd, l->t.line);
 }
 
-static struct int3_window *
+static struct window *
 open_window(pid_t pid, const struct int3_opts *o)
 {
-	struct int3_window *w = NULL;
+	struct window *w = NULL;
 	int err = int3_window_open(pid, o, &w);
 
 	cr_assert_eq(err, 0, "int3_window_open: %s (%s)", la_errmsg(),
@@ -136,7 +136,7 @@ collect(const struct alloc_event *ev, void *arg)
 	struct collector *c = arg;
 
 	seen_add(c->v, &c->n, &c->dropped, &c->bad_ip,
-		 int3_window_fn_addr(c->w, ev->fn), ev);
+		 window_fn_addr(c->w, ev->fn), ev);
 	return 0;
 }
 
@@ -145,12 +145,12 @@ run_bg(void *arg)
 {
 	struct collector *c = arg;
 
-	c->ret = int3_window_run(c->w, collect, c);
+	c->ret = window_run(c->w, collect, c);
 	return NULL;
 }
 
 static void
-start_bg(struct collector *c, struct int3_window *w)
+start_bg(struct collector *c, struct window *w)
 {
 	memset(c, 0, sizeof(*c));
 	c->w = w;
@@ -162,7 +162,7 @@ start_bg(struct collector *c, struct int3_window *w)
 static void
 stop_bg(struct collector *c)
 {
-	int3_window_cancel(c->w);
+	window_cancel(c->w);
 	pthread_join(c->th, NULL);
 	cr_assert_eq(c->ret, 0, "int3_window_run: %d %s", c->ret, la_errmsg());
 }
@@ -170,24 +170,25 @@ stop_bg(struct collector *c)
 static void
 print_stats(const char *what, const struct int3_stats *st)
 {
-	cr_log_info(
-		"%s: malloc %" PRIu64 " calloc %" PRIu64 " realloc %" PRIu64
-		" free %" PRIu64 "; delivered %" PRIu64 ", lost %" PRIu64
-		", signals forwarded %" PRIu64 ", rewound %" PRIu64
-		"; returns caught %" PRIu64 " (%" PRIu64
-		" while ending), restored %" PRIu64 ", abandoned %" PRIu64
-		", skipped %" PRIu64
-		"; threads %u, abandoned %u, refused %#x; open %.1f ms, "
-		"run %.1f ms, close %.1f ms (grace %.1f ms); stop %d, "
-		"tracer status %#x",
-		what, st->hits[ALLOC_MALLOC], st->hits[ALLOC_CALLOC],
-		st->hits[ALLOC_REALLOC], st->hits[ALLOC_FREE], st->delivered,
-		st->lost, st->signals_forwarded, st->rewound,
-		st->returns_caught, st->returns_at_end, st->returns_restored,
-		st->returns_abandoned, st->returns_skipped, st->threads,
-		st->abandoned, st->refused_mask, (double)st->open_ns / 1e6,
-		(double)st->run_ns / 1e6, (double)st->close_ns / 1e6,
-		(double)st->grace_ns / 1e6, (int)st->stop, st->tracer_status);
+	cr_log_info("%s: malloc %" PRIu64 " calloc %" PRIu64 " realloc %" PRIu64
+		    " free %" PRIu64 "; delivered %" PRIu64 ", lost %" PRIu64
+		    ", signals forwarded %" PRIu64 ", rewound %" PRIu64
+		    "; returns caught %" PRIu64 " (%" PRIu64
+		    " while ending), restored %" PRIu64 ", abandoned %" PRIu64
+		    ", skipped %" PRIu64
+		    "; threads %u, abandoned %u, refused %#x; open %.1f ms, "
+		    "run %.1f ms, close %.1f ms (grace %.1f ms); stop %d, "
+		    "tracer status %#x",
+		    what, st->win.hits[ALLOC_MALLOC],
+		    st->win.hits[ALLOC_CALLOC], st->win.hits[ALLOC_REALLOC],
+		    st->win.hits[ALLOC_FREE], st->win.delivered, st->win.lost,
+		    st->signals_forwarded, st->rewound, st->returns_caught,
+		    st->returns_at_end, st->returns_restored,
+		    st->returns_abandoned, st->returns_skipped, st->win.threads,
+		    st->abandoned, st->refused_mask,
+		    (double)st->win.open_ns / 1e6, (double)st->win.run_ns / 1e6,
+		    (double)st->win.close_ns / 1e6, (double)st->grace_ns / 1e6,
+		    (int)st->win.stop, st->tracer_status);
 }
 
 static const char *
@@ -223,11 +224,11 @@ glibc_malloc_addr(pid_t pid)
 {
 	struct int3_opts o = {
 		.sz = sizeof(o), .max_ms = 1, .fn_mask = 1u << ALLOC_MALLOC};
-	struct int3_window *w = open_window(pid, &o);
-	uint64_t a = int3_window_fn_addr(w, ALLOC_MALLOC);
+	struct window *w = open_window(pid, &o);
+	uint64_t a = window_fn_addr(w, ALLOC_MALLOC);
 
-	cr_assert_eq(int3_window_run(w, NULL, NULL), 0, "%s", la_errmsg());
-	int3_window_close(w);
+	cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
+	window_close(w);
 	cr_assert_neq(a, 0);
 	return a;
 }
@@ -258,7 +259,7 @@ Test(int3, sees_every_allocation_of_a_known_sequence, .timeout = 60)
 	st = int3_window_stats(c.w);
 	print_stats("known sequence", st);
 	cr_assert_eq(lines, 2 * 180);
-	cr_assert_eq(st->lost, 0);
+	cr_assert_eq(st->win.lost, 0);
 	cr_assert_eq(st->returns_skipped + st->returns_abandoned, 0);
 	cr_assert_eq(c.bad_ip, 0, "%lu events with ip != the entry", c.bad_ip);
 	/* Every printed call of a probed function, with its very pointer. */
@@ -314,8 +315,8 @@ Test(int3, sees_every_allocation_of_a_known_sequence, .timeout = 60)
 	cr_assert_eq(bad_ret, 0, "%u events without a stack copy", bad_ret);
 	cr_assert_eq(bad_time, 0, "%u events without end_ns >= time_ns",
 		     bad_time);
-	malloc_addr = int3_window_fn_addr(c.w, ALLOC_MALLOC);
-	int3_window_close(c.w);
+	malloc_addr = window_fn_addr(c.w, ALLOC_MALLOC);
+	window_close(c.w);
 	free(c.v);
 	cr_assert_eq(malloc_bytes_check(l.t.pid, malloc_addr), 0,
 		     "int3 left in malloc");
@@ -343,7 +344,7 @@ Test(int3, sees_the_frees_of_a_known_sequence, .timeout = 60)
 
 	start_loop(&l, "2");
 	start_bg(&c, open_window(l.t.pid, &o));
-	free_addr = int3_window_fn_addr(c.w, ALLOC_FREE);
+	free_addr = window_fn_addr(c.w, ALLOC_FREE);
 	cr_assert_neq(free_addr, 0, "free not probed (refused %#x)",
 		      int3_window_stats(c.w)->refused_mask);
 	cr_assert_eq(target_send(&l.t, "seq"), 0);
@@ -354,7 +355,7 @@ Test(int3, sees_the_frees_of_a_known_sequence, .timeout = 60)
 	st = int3_window_stats(c.w);
 	print_stats("known sequence and its frees", st);
 	cr_assert_eq(lines, 2 * 180);
-	cr_assert_eq(st->lost, 0);
+	cr_assert_eq(st->win.lost, 0);
 	for (unsigned k = 0; k < lines; k++)
 		parse_line(text[k], &ln[k]);
 	for (unsigned long i = 0; i < c.n; i++) {
@@ -404,7 +405,7 @@ Test(int3, sees_the_frees_of_a_known_sequence, .timeout = 60)
 	cr_assert_eq(owned, 2 * 160);
 	cr_assert_eq(missing, 0, "%u owned pointers without a free event",
 		     missing);
-	int3_window_close(c.w);
+	window_close(c.w);
 	free(c.v);
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
 	target_stop(&l.t);
@@ -418,7 +419,7 @@ Test(int3, stops_at_max_hits, .timeout = 60)
 			      .limit_ms = 20000,
 			      .fn_mask = 1u << ALLOC_MALLOC};
 	const struct int3_stats *st;
-	struct int3_window *w;
+	struct window *w;
 	struct loop l;
 	uint64_t addr;
 
@@ -426,16 +427,16 @@ Test(int3, stops_at_max_hits, .timeout = 60)
 	addr = glibc_malloc_addr(l.t.pid);
 	command(&l, "storm", "ok");
 	w = open_window(l.t.pid, &o);
-	cr_assert_eq(int3_window_run(w, NULL, NULL), 0, "%s", la_errmsg());
+	cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
 	st = int3_window_stats(w);
 	print_stats("max_hits 2000", st);
-	cr_assert_eq(st->stop, INT3_STOP_HITS);
-	cr_assert_eq(st->hits[ALLOC_MALLOC], 2000);
-	cr_assert_eq(st->delivered + st->lost, 2000);
+	cr_assert_eq(st->win.stop, WINDOW_STOP_HITS);
+	cr_assert_eq(st->win.hits[ALLOC_MALLOC], 2000);
+	cr_assert_eq(st->win.delivered + st->win.lost, 2000);
 	cr_assert_eq(WIFEXITED(st->tracer_status) &&
 			     WEXITSTATUS(st->tracer_status) == 0,
 		     1, "tracer status %#x", st->tracer_status);
-	int3_window_close(w);
+	window_close(w);
 	cr_assert_eq(malloc_bytes_check(l.t.pid, addr), 0,
 		     "int3 left in malloc");
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
@@ -450,7 +451,7 @@ Test(int3, stops_at_max_ms, .timeout = 60)
 			      .limit_ms = 100,
 			      .fn_mask = 1u << ALLOC_MALLOC};
 	const struct int3_stats *st;
-	struct int3_window *w;
+	struct window *w;
 	struct loop l;
 
 	start_loop(&l, "1");
@@ -458,17 +459,17 @@ Test(int3, stops_at_max_ms, .timeout = 60)
 		if (storm)
 			command(&l, "storm", "ok");
 		w = open_window(l.t.pid, &o);
-		cr_assert_eq(int3_window_run(w, NULL, NULL), 0, "%s",
+		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s",
 			     la_errmsg());
 		st = int3_window_stats(w);
 		print_stats(storm ? "100 ms, storm" : "100 ms, idle", st);
-		cr_assert_eq(st->stop, INT3_STOP_TIME);
-		cr_assert_geq(st->run_ns, 100000000ull);
-		cr_assert_lt(st->run_ns, 1000000000ull, "ran %.1f ms",
-			     (double)st->run_ns / 1e6);
+		cr_assert_eq(st->win.stop, WINDOW_STOP_TIME);
+		cr_assert_geq(st->win.run_ns, 100000000ull);
+		cr_assert_lt(st->win.run_ns, 1000000000ull, "ran %.1f ms",
+			     (double)st->win.run_ns / 1e6);
 		if (storm)
-			cr_assert_gt(st->delivered, 0);
-		int3_window_close(w);
+			cr_assert_gt(st->win.delivered, 0);
+		window_close(w);
 	}
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
 	target_stop(&l.t);
@@ -525,7 +526,7 @@ Test(int3, follows_the_frees_with_free_alone, .timeout = 60)
 			      .fn_mask = 1u << ALLOC_MALLOC | 1u << ALLOC_FREE};
 	struct follow_seen f = {0};
 	const struct int3_stats *st;
-	struct int3_window *w;
+	struct window *w;
 	struct loop l;
 
 	start_loop(&l, "2");
@@ -533,7 +534,7 @@ Test(int3, follows_the_frees_with_free_alone, .timeout = 60)
 	f.malloc_addr = glibc_malloc_addr(l.t.pid);
 	command(&l, "storm", "ok");
 	w = open_window(l.t.pid, &o);
-	cr_assert_eq(int3_window_run(w, follow_event, &f), 0, "%s",
+	cr_assert_eq(window_run(w, follow_event, &f), 0, "%s",
 		     la_errmsg());
 	st = int3_window_stats(w);
 	print_stats("follow 30 ms", st);
@@ -541,17 +542,17 @@ Test(int3, follows_the_frees_with_free_alone, .timeout = 60)
 		    "(%lu of sampled pointers); malloc restored then: %s",
 		    f.allocs, f.frees_after, f.frees_of_sampled,
 		    f.restored ? "yes" : "no");
-	cr_assert_eq(st->hits[ALLOC_MALLOC], o.max_hits);
-	cr_assert_eq(st->stop, INT3_STOP_HITS);
+	cr_assert_eq(st->win.hits[ALLOC_MALLOC], o.max_hits);
+	cr_assert_eq(st->win.stop, WINDOW_STOP_HITS);
 	/* follow_ms, or until it took as many frees as it may */
 	cr_assert(st->follow_ns >= o.follow_ms * 1000000ull ||
-			  st->hits[ALLOC_FREE] == 4 * o.max_hits,
+			  st->win.hits[ALLOC_FREE] == 4 * o.max_hits,
 		  "followed %.1f ms, %" PRIu64 " frees",
-		  (double)st->follow_ns / 1e6, st->hits[ALLOC_FREE]);
+		  (double)st->follow_ns / 1e6, st->win.hits[ALLOC_FREE]);
 	cr_assert_gt(f.frees_after, 0, "no free seen while following");
 	cr_assert_gt(f.frees_of_sampled, 0, "no sampled pointer freed");
 	cr_assert(f.restored, "malloc still armed while following");
-	int3_window_close(w);
+	window_close(w);
 	cr_assert_eq(malloc_bytes_check(l.t.pid, f.malloc_addr), 0);
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
 	target_stop(&l.t);
@@ -581,7 +582,7 @@ Test(int3, children_created_during_a_window_are_unharmed, .timeout = 60)
 	command(&l, "forks", "forks ");
 	cr_assert_eq(sscanf(l.t.line, "forks %lu", &before), 1, "%s", l.t.line);
 	for (int i = 0; i < 20; i++) {
-		struct int3_window *w = NULL;
+		struct window *w = NULL;
 		int err, tries = 0;
 
 		/* refused while a thread waits in vfork(): try again */
@@ -590,12 +591,12 @@ Test(int3, children_created_during_a_window_are_unharmed, .timeout = 60)
 		       tries++ < 1000)
 			sleep_us(1000);
 		cr_assert_eq(err, 0, "int3_window_open: %s", la_errmsg());
-		cr_assert_eq(int3_window_run(w, NULL, NULL), 0, "%s",
+		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s",
 			     la_errmsg());
 		children += int3_window_stats(w)->children;
 		if (!i)
 			print_stats("forkstorm", int3_window_stats(w));
-		int3_window_close(w);
+		window_close(w);
 	}
 	command(&l, "calm", "ok");
 	command(&l, "forks", "forks ");
@@ -633,17 +634,17 @@ Test(int3, a_tail_call_from_realloc_to_malloc_returns_home, .timeout = 60)
 	addr = glibc_malloc_addr(l.t.pid);
 	command(&l, "reallocstorm", "ok");
 	for (int i = 0; i < 10; i++) {
-		struct int3_window *w = NULL;
+		struct window *w = NULL;
 
 		cr_assert_eq(int3_window_open(l.t.pid, &o, &w), 0,
 			     "int3_window_open: %s", la_errmsg());
-		cr_assert_eq(int3_window_run(w, NULL, NULL), 0, "%s",
+		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s",
 			     la_errmsg());
-		realloc_hits += int3_window_stats(w)->hits[ALLOC_REALLOC];
-		malloc_hits += int3_window_stats(w)->hits[ALLOC_MALLOC];
+		realloc_hits += int3_window_stats(w)->win.hits[ALLOC_REALLOC];
+		malloc_hits += int3_window_stats(w)->win.hits[ALLOC_MALLOC];
 		if (!i)
 			print_stats("reallocstorm", int3_window_stats(w));
-		int3_window_close(w);
+		window_close(w);
 		cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0,
 			     "after window %d: %s", i + 1, l.t.line);
 	}
@@ -686,9 +687,9 @@ Test(int3, signals_reach_the_target_during_a_window, .timeout = 60)
 	}
 	stop_bg(&c);
 	print_stats("20 SIGUSR1", int3_window_stats(c.w));
-	cr_assert_gt(int3_window_stats(c.w)->delivered, 0);
+	cr_assert_gt(int3_window_stats(c.w)->win.delivered, 0);
 	cr_assert_geq(int3_window_stats(c.w)->signals_forwarded, 20);
-	int3_window_close(c.w);
+	window_close(c.w);
 	free(c.v);
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
 	target_stop(&l.t);
@@ -698,7 +699,7 @@ Test(int3, a_stopped_target_stays_stopped, .timeout = 60)
 {
 	struct int3_opts o = {.sz = sizeof(o), .max_ms = 200};
 	const struct int3_stats *st;
-	struct int3_window *w;
+	struct window *w;
 	struct loop l;
 	char state[64] = "";
 
@@ -708,12 +709,12 @@ Test(int3, a_stopped_target_stays_stopped, .timeout = 60)
 	wait_state(l.t.pid, 'T', 5000, state, sizeof(state));
 	cr_assert_eq(state[0], 'T', "not stopped: %s", state);
 	w = open_window(l.t.pid, &o);
-	cr_assert_eq(int3_window_run(w, NULL, NULL), 0, "%s", la_errmsg());
+	cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
 	st = int3_window_stats(w);
 	print_stats("stopped target", st);
-	cr_assert_eq(st->delivered, 0);
-	cr_assert_eq(st->stop, INT3_STOP_TIME);
-	int3_window_close(w);
+	cr_assert_eq(st->win.delivered, 0);
+	cr_assert_eq(st->win.stop, WINDOW_STOP_TIME);
+	window_close(w);
 	cr_assert_eq(target_check_unharmed(&l.t, 1, NULL), 0, "%s", l.t.line);
 	cr_assert_eq(kill(l.t.pid, SIGCONT), 0);
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
@@ -937,7 +938,7 @@ Test(int3, stopped_inside_malloc_gets_its_return_address_back, .timeout = 60)
 		abandoned += st->returns_abandoned;
 		if (st->returns_restored)
 			print_stats("SIGSTOP inside malloc", st);
-		int3_window_close(c.w);
+		window_close(c.w);
 		free(c.v);
 		wait_state(l.t.pid, 'T', 5000, state, sizeof(state));
 		cr_assert_eq(state[0], 'T', "not stopped: %s", state);
@@ -1474,7 +1475,7 @@ Test(int3, a_stuck_analyser_cannot_keep_the_breakpoints_in, .timeout = 60)
 	addr = glibc_malloc_addr(l.t.pid);
 	for (int storm = 0; storm < 2; storm++) {
 		const struct int3_stats *st;
-		struct int3_window *w;
+		struct window *w;
 		int64_t t0, out = -1;
 
 		if (storm)
@@ -1490,7 +1491,7 @@ Test(int3, a_stuck_analyser_cannot_keep_the_breakpoints_in, .timeout = 60)
 			sleep_us(500);
 		}
 		/* Now read what the tracer left in the socket. */
-		cr_assert_eq(int3_window_run(w, NULL, NULL), 0, "%s",
+		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s",
 			     la_errmsg());
 		st = int3_window_stats(w);
 		print_stats(storm ? "stuck analyser, storm"
@@ -1500,18 +1501,19 @@ Test(int3, a_stuck_analyser_cannot_keep_the_breakpoints_in, .timeout = 60)
 			    "breakpoints out and untraced %.1f ms after the "
 			    "open (limit %u ms), stop %d, lost %" PRIu64,
 			    storm ? "storming" : "idle", (double)out / 1e3,
-			    INT3_LIMIT_MS, (int)st->stop, st->lost);
+			    INT3_LIMIT_MS, (int)st->win.stop, st->win.lost);
 		cr_assert_geq(out, 0, "still armed or traced after 10 s");
 		cr_assert_lt(out, (INT3_LIMIT_MS + 2000) * 1000ll,
 			     "out after %.1f ms", (double)out / 1e3);
-		cr_assert_lt(st->run_ns, (INT3_LIMIT_MS + 2000) * 1000000ull);
+		cr_assert_lt(st->win.run_ns,
+			     (INT3_LIMIT_MS + 2000) * 1000000ull);
 		if (storm)
-			cr_assert(st->stop == INT3_STOP_BEHIND ||
-					  st->stop == INT3_STOP_TIME,
-				  "stop %d", (int)st->stop);
+			cr_assert(st->win.stop == WINDOW_STOP_BEHIND ||
+					  st->win.stop == WINDOW_STOP_TIME,
+				  "stop %d", (int)st->win.stop);
 		else
-			cr_assert_eq(st->stop, INT3_STOP_TIME);
-		int3_window_close(w);
+			cr_assert_eq(st->win.stop, WINDOW_STOP_TIME);
+		window_close(w);
 		cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s",
 			     l.t.line);
 	}
@@ -1528,8 +1530,8 @@ Test(int3, a_stuck_analyser_cannot_keep_the_breakpoints_in, .timeout = 60)
 Test(int3, refuses_a_process_probed_with_uprobes, .timeout = 60)
 {
 	struct uprobe_opts uo = {.sz = sizeof(uo), .max_ms = 20};
-	struct uprobe_window *uw;
-	struct int3_window *w = NULL;
+	struct window *uw;
+	struct window *w = NULL;
 	struct loop l;
 	int err;
 
@@ -1537,8 +1539,8 @@ Test(int3, refuses_a_process_probed_with_uprobes, .timeout = 60)
 	command(&l, "storm", "ok");
 	err = uprobe_window_open(l.t.pid, &uo, &uw);
 	cr_assert_eq(err, 0, "uprobes (run as root): %s", la_errmsg());
-	cr_assert_geq(uprobe_window_run(uw, NULL, NULL), 0, "%s", la_errmsg());
-	uprobe_window_close(uw);
+	cr_assert_geq(window_run(uw, NULL, NULL), 0, "%s", la_errmsg());
+	window_close(uw);
 	err = int3_window_open(l.t.pid, NULL, &w);
 	cr_expect_eq(err, -ENOTSUP, "%d: %s", err, la_errmsg());
 	cr_expect(strstr(la_errmsg(), "[uprobes]") &&

@@ -15,8 +15,8 @@
  *    main thread, with old_ptr equal to it, after the allocation returned.
  *  - leaves_no_definition_nor_breakpoint: through tracefs, our
  *    definitions exist during the window and are gone after
- *    uprobe_window_close(); the probed entries hold 0xcc during the window
- *    and not once uprobe_window_run() returned; the PMU path (the
+ *    window_close(); the probed entries hold 0xcc during the window
+ *    and not once window_run() returned; the PMU path (the
  *    fallback) defines nothing.
  *  - a_private_tracefs_leaves_the_mounts_alone: where tracefs is not
  *    mounted (forced with UPROBE_TRACEFS_PRIVATE), a child of ours mounts
@@ -76,7 +76,7 @@
 #include "target.h"
 
 struct collector {
-	struct uprobe_window *w;
+	struct window *w;
 	struct seen *v;
 	unsigned long n, dropped, bad_ip;
 	pthread_t th;
@@ -115,10 +115,10 @@ rate(struct loop *l, int ms)
 	return r;
 }
 
-static struct uprobe_window *
+static struct window *
 open_window(pid_t pid, const struct uprobe_opts *o)
 {
-	struct uprobe_window *w = NULL;
+	struct window *w = NULL;
 	int err = uprobe_window_open(pid, o, &w);
 
 	/* Never a skip: CI runs as root, so a refusal is a failure. */
@@ -133,7 +133,7 @@ collect(const struct alloc_event *ev, void *arg)
 	struct collector *c = arg;
 
 	seen_add(c->v, &c->n, &c->dropped, &c->bad_ip,
-		 uprobe_window_fn_addr(c->w, ev->fn), ev);
+		 window_fn_addr(c->w, ev->fn), ev);
 	return 0;
 }
 
@@ -142,12 +142,12 @@ run_bg(void *arg)
 {
 	struct collector *c = arg;
 
-	c->ret = uprobe_window_run(c->w, collect, c);
+	c->ret = window_run(c->w, collect, c);
 	return NULL;
 }
 
 static void
-start_bg(struct collector *c, struct uprobe_window *w)
+start_bg(struct collector *c, struct window *w)
 {
 	memset(c, 0, sizeof(*c));
 	c->w = w;
@@ -159,7 +159,7 @@ start_bg(struct collector *c, struct uprobe_window *w)
 static void
 stop_bg(struct collector *c)
 {
-	uprobe_window_cancel(c->w);
+	window_cancel(c->w);
 	pthread_join(c->th, NULL);
 	cr_assert_eq(c->ret, 0, "uprobe_window_run: %d %s", c->ret,
 		     la_errmsg());
@@ -228,13 +228,13 @@ print_stats(const char *what, const struct uprobe_stats *st)
 		    ", unfinished %" PRIu64
 		    ", threads %u; open %.1f ms, run %.1f ms, close %.1f ms"
 		    "; stop %d",
-		    what, st->hits[ALLOC_MALLOC], st->hits[ALLOC_CALLOC],
-		    st->hits[ALLOC_REALLOC], st->hits[ALLOC_MEMALIGN],
-		    st->hits[ALLOC_POSIX_MEMALIGN],
-		    st->hits[ALLOC_ALIGNED_ALLOC], st->delivered, st->lost,
-		    st->unmatched, st->unfinished, st->threads,
-		    (double)st->open_ns / 1e6, (double)st->run_ns / 1e6,
-		    (double)st->close_ns / 1e6, (int)st->stop);
+		    what, st->win.hits[ALLOC_MALLOC], st->win.hits[ALLOC_CALLOC],
+		    st->win.hits[ALLOC_REALLOC], st->win.hits[ALLOC_MEMALIGN],
+		    st->win.hits[ALLOC_POSIX_MEMALIGN],
+		    st->win.hits[ALLOC_ALIGNED_ALLOC], st->win.delivered, st->win.lost,
+		    st->unmatched, st->unfinished, st->win.threads,
+		    (double)st->win.open_ns / 1e6, (double)st->win.run_ns / 1e6,
+		    (double)st->win.close_ns / 1e6, (int)st->win.stop);
 }
 
 static const char *
@@ -346,12 +346,12 @@ watch(void *arg)
 }
 
 static void
-watch_start(struct watcher *wa, pid_t pid, const struct uprobe_window *w)
+watch_start(struct watcher *wa, pid_t pid, const struct window *w)
 {
 	memset(wa, 0, sizeof(*wa));
 	wa->pid = pid;
 	for (int f = 0; f < ALLOC_NFNS; f++) {
-		uint64_t a = uprobe_window_fn_addr(w, (enum alloc_fn)f);
+		uint64_t a = window_fn_addr(w, (enum alloc_fn)f);
 
 		if (a)
 			wa->addr[wa->n++] = a;
@@ -421,15 +421,15 @@ Test(uprobe, sees_every_allocation_of_a_known_sequence, .timeout = 120)
 		cr_log_error("window: delivered %" PRIu64 ", lost %" PRIu64
 			     ", unmatched %" PRIu64 ", stop %d; collector "
 			     "dropped %lu",
-			     st->delivered, st->lost, st->unmatched,
-			     (int)st->stop, c.dropped);
+			     st->win.delivered, st->win.lost, st->unmatched,
+			     (int)st->win.stop, c.dropped);
 	cr_assert_eq(missing, 0, "%u of %u allocations not seen", missing,
 		     lines);
 	cr_assert_eq(bad_ret, 0);
-	cr_assert_geq(st->hits[ALLOC_MALLOC], 200);
-	cr_assert_geq(st->hits[ALLOC_CALLOC], 100);
-	cr_assert_geq(st->hits[ALLOC_REALLOC], 40);
-	cr_assert_geq(st->hits[ALLOC_POSIX_MEMALIGN], 20);
+	cr_assert_geq(st->win.hits[ALLOC_MALLOC], 200);
+	cr_assert_geq(st->win.hits[ALLOC_CALLOC], 100);
+	cr_assert_geq(st->win.hits[ALLOC_REALLOC], 40);
+	cr_assert_geq(st->win.hits[ALLOC_POSIX_MEMALIGN], 20);
 	cr_assert_eq(c.bad_ip, 0, "%lu events with ip != the entry", c.bad_ip);
 	for (unsigned long i = 0; i < c.n; i++) {
 		int ok = c.v[i].tid == l.t.pid;
@@ -446,7 +446,7 @@ Test(uprobe, sees_every_allocation_of_a_known_sequence, .timeout = 120)
 	}
 	cr_assert_eq(foreign, 0, "%u events from threads not the target's",
 		     foreign);
-	uprobe_window_close(c.w);
+	window_close(c.w);
 	free(c.v);
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
 	target_stop(&l.t);
@@ -476,7 +476,7 @@ Test(uprobe, sees_the_frees_of_a_known_sequence, .timeout = 120)
 
 	start_loop(&l, "2");
 	start_bg(&c, open_window(l.t.pid, &o));
-	cr_assert_neq(uprobe_window_fn_addr(c.w, ALLOC_FREE), 0,
+	cr_assert_neq(window_fn_addr(c.w, ALLOC_FREE), 0,
 		      "free is not probed");
 	wait_live(&l, &c);
 	cr_assert_eq(target_send(&l.t, "seq"), 0);
@@ -487,7 +487,7 @@ Test(uprobe, sees_the_frees_of_a_known_sequence, .timeout = 120)
 	st = uprobe_window_stats(c.w);
 	print_stats("frees of a known sequence", st);
 	cr_log_info("free events %" PRIu64 ", dropped %" PRIu64 ", tracefs %d",
-		    st->hits[ALLOC_FREE], st->frees_dropped, st->tracefs);
+		    st->win.hits[ALLOC_FREE], st->frees_dropped, st->tracefs);
 	cr_assert_eq(lines, 2 * 180, "%u lines from the target", lines);
 	for (unsigned k = 0; k < lines; k++) {
 		struct loop_call ln;
@@ -549,7 +549,7 @@ Test(uprobe, sees_the_frees_of_a_known_sequence, .timeout = 120)
 		     missing, expected);
 	cr_assert_eq(early, 0, "%u allocations not seen", early);
 	cr_assert_eq(c.bad_ip, 0, "%lu events with ip != the entry", c.bad_ip);
-	uprobe_window_close(c.w);
+	window_close(c.w);
 	free(c.v);
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
 	target_stop(&l.t);
@@ -579,14 +579,14 @@ Test(uprobe, leaves_no_definition_nor_breakpoint, .timeout = 120)
 					.fn_mask = mask,
 					.flags = pmu ? UPROBE_PMU_ONLY : 0};
 		const struct uprobe_stats *st;
-		struct uprobe_window *w = open_window(l.t.pid, &o);
+		struct window *w = open_window(l.t.pid, &o);
 		uint64_t addr[ALLOC_NFNS];
 		int n = 0, mine, stale, during, after_run, after;
 		int64_t t0;
 
 		for (int f = 0; f < ALLOC_NFNS; f++)
-			if (uprobe_window_fn_addr(w, (enum alloc_fn)f))
-				addr[n++] = uprobe_window_fn_addr(
+			if (window_fn_addr(w, (enum alloc_fn)f))
+				addr[n++] = window_fn_addr(
 					w, (enum alloc_fn)f);
 		cr_assert_eq(n, 4, "%d functions probed", n);
 		st = uprobe_window_stats(w);
@@ -600,19 +600,19 @@ Test(uprobe, leaves_no_definition_nor_breakpoint, .timeout = 120)
 			during += text_byte(l.t.pid, addr[f]) == 0xcc;
 		cr_assert_eq(during, n, "%d of %d entries with 0xcc", during,
 			     n);
-		cr_assert_eq(uprobe_window_run(w, NULL, NULL), 0, "%s",
+		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s",
 			     la_errmsg());
 		after_run = any_breakpoint(l.t.pid, addr, n);
 		print_stats(pmu ? "PMU window" : "tracefs window", st);
 		t0 = now_us();
-		uprobe_window_close(w);
+		window_close(w);
 		cr_log_info("%s: uprobe_window_close %.1f ms",
 			    pmu ? "PMU" : "tracefs",
 			    (double)(now_us() - t0) / 1000);
 		after = any_breakpoint(l.t.pid, addr, n);
 		cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0);
 		cr_assert_eq(after_run, 0,
-			     "a breakpoint is left after uprobe_window_run()");
+			     "a breakpoint is left after window_run()");
 		cr_assert_eq(after, 0, "a breakpoint is left after close");
 		cr_assert_eq(mine, 0, "%d definitions of ours left", mine);
 	}
@@ -674,7 +674,7 @@ Test(uprobe, a_private_tracefs_leaves_the_mounts_alone, .timeout = 120)
 				.flags = UPROBE_TRACEFS_PRIVATE};
 	char *before, *during, *after;
 	const struct uprobe_stats *st;
-	struct uprobe_window *w;
+	struct window *w;
 	int mine, stale, children;
 	struct loop l;
 
@@ -689,17 +689,17 @@ Test(uprobe, a_private_tracefs_leaves_the_mounts_alone, .timeout = 120)
 	cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0,
 		     "cannot read uprobe_events");
 	cr_assert_eq(mine, 3, "%d definitions of ours", mine);
-	cr_assert_eq(uprobe_window_run(w, NULL, NULL), 0, "%s", la_errmsg());
+	cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
 	print_stats("private tracefs window", st);
-	cr_assert_gt(st->delivered, 0, "no event through a private tracefs");
-	cr_assert_eq(any_breakpoint(l.t.pid, (uint64_t[]){uprobe_window_fn_addr(
+	cr_assert_gt(st->win.delivered, 0, "no event through a private tracefs");
+	cr_assert_eq(any_breakpoint(l.t.pid, (uint64_t[]){window_fn_addr(
 						     w, ALLOC_MALLOC)},
 				    1),
-		     0, "a breakpoint is left after uprobe_window_run()");
+		     0, "a breakpoint is left after window_run()");
 	/* A figure: the same few ms as through the machine's tracefs. */
 	cr_log_info("private tracefs: target's events closed in %.1f ms",
-		    (double)st->close_ns / 1e6);
-	uprobe_window_close(w);
+		    (double)st->win.close_ns / 1e6);
+	window_close(w);
 	after = read_mountinfo();
 	children = count_children(l.t.pid);
 	cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0);
@@ -731,7 +731,7 @@ Test(uprobe, kept_probes_serve_the_next_window, .timeout = 120)
 			.keep = &keep};
 		char *before = read_mountinfo(), *after;
 		const struct uprobe_stats *st;
-		struct uprobe_window *w;
+		struct window *w;
 		uint64_t malloc_at;
 		int mine, stale, children;
 		int64_t t0, close_us, release_us;
@@ -741,11 +741,11 @@ Test(uprobe, kept_probes_serve_the_next_window, .timeout = 120)
 		st = uprobe_window_stats(w);
 		cr_assert_eq(st->tracefs, 1);
 		cr_assert_eq(st->reused, 0);
-		malloc_at = uprobe_window_fn_addr(w, ALLOC_MALLOC);
-		cr_assert_eq(uprobe_window_run(w, NULL, NULL), 0, "%s",
+		malloc_at = window_fn_addr(w, ALLOC_MALLOC);
+		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s",
 			     la_errmsg());
 		t0 = now_us();
-		uprobe_window_close(w);
+		window_close(w);
 		close_us = now_us() - t0;
 		cr_assert_not_null(keep, "the probes were not kept");
 		cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0);
@@ -764,10 +764,10 @@ Test(uprobe, kept_probes_serve_the_next_window, .timeout = 120)
 		cr_assert_eq(st->reused, 1, "the kept probes were not reused");
 		cr_assert_eq(st->tracefs_private, priv || !machine_tracefs(),
 			     "private %d", st->tracefs_private);
-		cr_assert_eq(uprobe_window_run(w, NULL, NULL), 0, "%s",
+		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s",
 			     la_errmsg());
-		cr_assert_gt(st->delivered, 0, "no event through kept probes");
-		uprobe_window_close(w);
+		cr_assert_gt(st->win.delivered, 0, "no event through kept probes");
+		window_close(w);
 		cr_assert_not_null(keep);
 		/* 3: other functions: the kept ones are released first */
 		o.fn_mask = mask | (1u << ALLOC_CALLOC);
@@ -778,9 +778,9 @@ Test(uprobe, kept_probes_serve_the_next_window, .timeout = 120)
 		cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0);
 		cr_assert_eq(mine, 5, "%d definitions: the old ones are left",
 			     mine);
-		cr_assert_eq(uprobe_window_run(w, NULL, NULL), 0, "%s",
+		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s",
 			     la_errmsg());
-		uprobe_window_close(w);
+		window_close(w);
 		cr_assert_not_null(keep);
 		t0 = now_us();
 		uprobe_probes_release(keep);
@@ -809,24 +809,24 @@ Test(uprobe, stops_at_max_hits, .timeout = 120)
 				.max_ms = 20000,
 				.fn_mask = 1u << ALLOC_MALLOC};
 	const struct uprobe_stats *st;
-	struct uprobe_window *w;
+	struct window *w;
 	struct loop l;
 	uint64_t hits = 0;
 
 	start_loop(&l, "2");
 	command(&l, "storm", "ok");
 	w = open_window(l.t.pid, &o);
-	cr_assert_eq(uprobe_window_run(w, NULL, NULL), 0, "%s", la_errmsg());
+	cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
 	st = uprobe_window_stats(w);
 	print_stats("max_hits 2000", st);
 	for (int f = 0; f < ALLOC_NFNS; f++)
-		hits += st->hits[f];
-	cr_assert_eq(st->stop, UPROBE_STOP_HITS);
+		hits += st->win.hits[f];
+	cr_assert_eq(st->win.stop, WINDOW_STOP_HITS);
 	cr_assert_eq(hits, 2000);
-	cr_assert_leq(st->delivered, 2000);
-	cr_assert_gt(st->delivered, 0);
-	cr_assert_lt(st->run_ns, 20000000000ull);
-	uprobe_window_close(w);
+	cr_assert_leq(st->win.delivered, 2000);
+	cr_assert_gt(st->win.delivered, 0);
+	cr_assert_lt(st->win.run_ns, 20000000000ull);
+	window_close(w);
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
 	target_stop(&l.t);
 }
@@ -838,7 +838,7 @@ Test(uprobe, stops_at_max_ms, .timeout = 120)
 				.max_ms = 100,
 				.fn_mask = 1u << ALLOC_MALLOC};
 	const struct uprobe_stats *st;
-	struct uprobe_window *w;
+	struct window *w;
 	struct loop l;
 
 	start_loop(&l, "1");
@@ -847,17 +847,17 @@ Test(uprobe, stops_at_max_ms, .timeout = 120)
 		if (storm)
 			command(&l, "storm", "ok");
 		w = open_window(l.t.pid, &o);
-		cr_assert_eq(uprobe_window_run(w, NULL, NULL), 0, "%s",
+		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s",
 			     la_errmsg());
 		st = uprobe_window_stats(w);
 		print_stats(storm ? "100 ms, storm" : "100 ms, idle", st);
-		cr_assert_eq(st->stop, UPROBE_STOP_TIME);
-		cr_assert_geq(st->run_ns, 100000000ull);
-		cr_assert_lt(st->run_ns, 1000000000ull, "ran %.1f ms",
-			     (double)st->run_ns / 1e6);
+		cr_assert_eq(st->win.stop, WINDOW_STOP_TIME);
+		cr_assert_geq(st->win.run_ns, 100000000ull);
+		cr_assert_lt(st->win.run_ns, 1000000000ull, "ran %.1f ms",
+			     (double)st->win.run_ns / 1e6);
 		if (storm)
-			cr_assert_gt(st->delivered, 0);
-		uprobe_window_close(w);
+			cr_assert_gt(st->win.delivered, 0);
+		window_close(w);
 	}
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
 	target_stop(&l.t);
@@ -891,8 +891,8 @@ Test(uprobe, signals_reach_the_target_during_a_window, .timeout = 120)
 	cr_assert_eq(c.ret, 0);
 	stop_bg(&c);
 	print_stats("20 SIGUSR1", uprobe_window_stats(c.w));
-	cr_assert_gt(uprobe_window_stats(c.w)->delivered, 0);
-	uprobe_window_close(c.w);
+	cr_assert_gt(uprobe_window_stats(c.w)->win.delivered, 0);
+	window_close(c.w);
 	free(c.v);
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
 	target_stop(&l.t);
@@ -902,7 +902,7 @@ Test(uprobe, a_stopped_target_stays_stopped, .timeout = 120)
 {
 	struct uprobe_opts o = {.sz = sizeof(o), .max_ms = 200};
 	const struct uprobe_stats *st;
-	struct uprobe_window *w;
+	struct window *w;
 	struct loop l;
 	char state[64] = "";
 
@@ -912,12 +912,12 @@ Test(uprobe, a_stopped_target_stays_stopped, .timeout = 120)
 	wait_state(l.t.pid, 'T', 5000, state, sizeof(state));
 	cr_assert_eq(state[0], 'T', "not stopped: %s", state);
 	w = open_window(l.t.pid, &o);
-	cr_assert_eq(uprobe_window_run(w, NULL, NULL), 0, "%s", la_errmsg());
+	cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
 	st = uprobe_window_stats(w);
 	print_stats("stopped target", st);
-	cr_assert_eq(st->delivered, 0);
-	cr_assert_eq(st->stop, UPROBE_STOP_TIME);
-	uprobe_window_close(w);
+	cr_assert_eq(st->win.delivered, 0);
+	cr_assert_eq(st->win.stop, WINDOW_STOP_TIME);
+	window_close(w);
 	cr_assert_eq(target_check_unharmed(&l.t, 1, NULL), 0, "%s", l.t.line);
 	cr_assert_eq(kill(l.t.pid, SIGCONT), 0);
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
@@ -952,7 +952,7 @@ Test(uprobe, refuses_without_cap_sys_admin, .timeout = 60)
 	child = fork();
 	cr_assert_geq(child, 0);
 	if (!child) {
-		struct uprobe_window *w;
+		struct window *w;
 		int err = drop_sys_admin();
 		char out[512];
 
@@ -1031,9 +1031,9 @@ Test(uprobe, throughput_during_a_window, .timeout = 180)
 			    st);
 		during = (double)(p1 - p0) * 1e6 / (double)(t1 - t0);
 		closing = (double)(p2 - p1) * 1e6 / (double)(t2 - t1);
-		close_ms = (double)st->close_ns / 1e6; /* st goes with w */
+		close_ms = (double)st->win.close_ns / 1e6; /* st goes with w */
 		tr = now_us();
-		uprobe_window_close(c.w);
+		window_close(c.w);
 		tr = now_us() - tr;
 		after = rate(&l, 500);
 		cr_log_info(
@@ -1122,7 +1122,7 @@ check_stale_cleanup(struct loop *l)
 			cr_log_info("attempt %d: %d stale definitions after the kill",
 				    attempt + 1, before);
 	}
-	uprobe_window_close(open_window(l->t.pid, &o));
+	window_close(open_window(l->t.pid, &o));
 	cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0);
 	cr_log_info("stale definitions: %d after killing a sampler, %d after "
 		    "the next window, %d of ours",
@@ -1139,15 +1139,15 @@ Test(uprobe, sampler_sigkill_leaves_the_target_unharmed, .timeout = 600)
 	struct sampler_tally tl = {0};
 	unsigned deaths = 0, harmed = 0, trials = 200, intact_bad = 0;
 	unsigned in_window = 0;
-	struct uprobe_window *w;
+	struct window *w;
 	uint64_t malloc_addr;
 	double base, after;
 	struct loop l;
 
 	start_loop(&l, "1");
 	w = open_window(l.t.pid, &o);
-	malloc_addr = uprobe_window_fn_addr(w, ALLOC_MALLOC);
-	uprobe_window_close(w);
+	malloc_addr = window_fn_addr(w, ALLOC_MALLOC);
+	window_close(w);
 	cr_assert_eq(malloc_bytes_check(l.t.pid, malloc_addr), 0,
 		     "malloc's bytes differ from ours before any kill");
 	command(&l, "storm", "ok");
