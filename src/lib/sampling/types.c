@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * types.c - hook-free types of sampled chunks (DESIGN.md §2.4): the first
+ * types.c - hook-free types of sampled chunks (doc/design/callers.md,: the first
  * word of a chunk's data that points into a C++ vtable names its class,
  * one that points into a named object of a module's data names that
  * object. la_types_of() reads those words from the running target (no
