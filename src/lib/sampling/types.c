@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * types.c - hook-free types of sampled chunks (doc/design/callers.md,: the first
- * word of a chunk's data that points into a C++ vtable names its class,
- * one that points into a named object of a module's data names that
- * object. la_types_of() reads those words from the running target (no
- * stop, no write), resolves them through modules.h, groups and scales
- * them to the location's population.
+ * types.c - hook-free types of sampled chunks (doc/design/callers.md,
+ * "Types of chunks"): the first word of a chunk's data that points into a
+ * C++ vtable names its class, one that points into a named object of a
+ * module's data names that object. la_types_of() reads those words from
+ * the running target (no stop, no write), resolves them through
+ * modules.h, groups and scales them to the location's population.
  *
  * Not here: drawing the sample (snapshot.c, during the walk) and finding
  * symbols in ELF files (modules.c). Everything read from the target is a
