@@ -1,29 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * readahead.h - a forward scan of target memory in large windows, with
- * the next window read by a helper thread while the caller parses the
- * current one. The heap walk (glibc_heap.c) costs about a copy of the heap
- * plus the parsing of its chunk headers; reading and parsing at once
- * leaves about the copy.
- *
- * A scan is [begin, end): the caller asks for small ranges at rising
- * addresses (readahead_get), each served from the window that holds it.
- * A range that no window read ahead holds (the first, one after a jump
- * over more than a window, one whose read ahead failed) is read at once
- * by the caller, exactly as a plain read would be: the same bytes, the
- * same errors. The read-ahead only decides which reads are already done.
- *
- * The memory source belongs to the scan between readahead_begin() and
- * readahead_end(): the helper thread reads through it, so the caller must
- * not (its page cache and byte count are not locked). After
- * readahead_end() no read is in flight. The thread is started on the
- * first scan longer than one window, blocks every signal, and is joined by
- * readahead_free(); it never outlives the readahead.
- *
- * Reading ahead pays only with a CPU to spare: the two threads then work
- * at once. With none (every CPU busy, or only one allowed), the two would
- * share the caller's CPU and be slower than the caller alone, so a scan
- * then reads ahead nothing unless READAHEAD_ALWAYS.
+ * readahead.h - a forward scan of target memory in large windows, the next
+ * window read by a helper thread while the caller parses the current one
+ * (doc/design/glibc-heap.md, "Reading ahead"). The caller asks for small
+ * ranges at rising addresses (readahead_get); any range is served with the
+ * same bytes and errors as a plain read. Between readahead_begin() and
+ * readahead_end() the memory source belongs to the scan (the caller must
+ * not read through it); after readahead_end() no read is in flight, and
+ * readahead_free() joins the thread. With no CPU to spare, nothing is read
+ * ahead unless READAHEAD_ALWAYS.
  */
 #ifndef LA_READAHEAD_H
 #define LA_READAHEAD_H
