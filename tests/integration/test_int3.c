@@ -3,17 +3,11 @@
  * test_int3.c - sampling windows through ptrace int3 breakpoints (int3.c)
  * on allocator_loop, through the internal API:
  *
- *  - sees_every_allocation_of_a_known_sequence: two workers each make 100
- *    malloc(4242), 50 calloc(7, 100) and 20 realloc(p, 9000) in
- *    alloc_sequence(): exactly that many calls per worker thread, each
- *    with the very pointer the target prints (and realloc's old one),
- *    end_ns >= time_ns, ip at the entry, the return address on the stack
- *    copy in alloc_sequence().
- *  - sees_the_frees_of_a_known_sequence: with free probed too, every
- *    pointer the target still owns after "seq" has a free event from its
- *    main thread, after the end of the call that returned it.
- *  - stops_at_max_hits, stops_at_max_ms: the two bounds (the tests that
- *    need long windows raise limit_ms).
+ *  - the tests every backend passes (window_harness.h: a known sequence
+ *    seen whole, its frees, the two bounds, signals during a window, a
+ *    stopped target), through int3_backend, with what int3 promises
+ *    besides (be_check(): nothing lost, every return caught, signals
+ *    forwarded, the tracer's clean exit).
  *  - follows_the_frees_with_free_alone: with follow_ms, after max_hits
  *    allocations the window goes on with free() alone: malloc's bytes
  *    are glibc's again, frees (of sampled pointers too) keep coming.
@@ -21,8 +15,6 @@
  *    that malloc, and posix_spawn() children, through 20 windows: all
  *    exit 0 (they are traced from birth; a fork child gets its bytes
  *    and return addresses back before it runs).
- *  - signals_reach_the_target_during_a_window: SIGUSR1 during a window.
- *  - a_stopped_target_stays_stopped: job control wins.
  *  - stopped_inside_malloc_gets_its_return_address_back: a thread held
  *    by SIGSTOP inside malloc when the window ends gets its real return
  *    address back (restored, not left fake), and lives on after SIGCONT.
@@ -78,6 +70,7 @@
 #include "sampling/int3.h"
 #include "sampling/uprobe.h"
 #include "target.h"
+#include "window_harness.h"
 
 /*
  * make check names the la-int3-tracer built here; run by hand, it is
@@ -97,75 +90,6 @@ use_built_tracer(void)
 }
 
 TestSuite(int3, .init = use_built_tracer);
-
-struct collector {
-	struct int3_window *w;
-	struct seen *v;
-	unsigned long n, dropped, bad_ip;
-	pthread_t th;
-	int ret;
-};
-
-static void
-start_loop(struct loop *l, const char *threads)
-{
-	cr_assert_eq(loop_start(l, threads), 0, "allocator_loop: %s",
-		     l->t.line);
-}
-
-static void
-command(struct loop *l, const char *cmd, const char *reply)
-{
-	cr_assert_eq(loop_command(l, cmd, reply), 0, "%s: %s", cmd, l->t.line);
-}
-
-static struct int3_window *
-open_window(pid_t pid, const struct int3_opts *o)
-{
-	struct int3_window *w = NULL;
-	int err = int3_window_open(pid, o, &w);
-
-	cr_assert_eq(err, 0, "int3_window_open: %s (%s)", la_errmsg(),
-		     strerror(-err));
-	return w;
-}
-
-static int
-collect(const struct alloc_event *ev, void *arg)
-{
-	struct collector *c = arg;
-
-	seen_add(c->v, &c->n, &c->dropped, &c->bad_ip,
-		 int3_window_fn_addr(c->w, ev->fn), ev);
-	return 0;
-}
-
-static void *
-run_bg(void *arg)
-{
-	struct collector *c = arg;
-
-	c->ret = int3_window_run(c->w, collect, c);
-	return NULL;
-}
-
-static void
-start_bg(struct collector *c, struct int3_window *w)
-{
-	memset(c, 0, sizeof(*c));
-	c->w = w;
-	c->v = calloc(MAX_SEEN, sizeof(*c->v));
-	cr_assert(c->v);
-	cr_assert_eq(pthread_create(&c->th, NULL, run_bg, c), 0);
-}
-
-static void
-stop_bg(struct collector *c)
-{
-	int3_window_cancel(c->w);
-	pthread_join(c->th, NULL);
-	cr_assert_eq(c->ret, 0, "int3_window_run: %d %s", c->ret, la_errmsg());
-}
 
 static void
 print_stats(const char *what, const struct int3_stats *st)
@@ -190,33 +114,121 @@ print_stats(const char *what, const struct int3_stats *st)
 		(double)st->grace_ns / 1e6, (int)st->stop, st->tracer_status);
 }
 
-static const char *
-fn_name(unsigned f)
+/* ---- the backend, for the shared tests (window_harness.h) ---------------- */
+
+static int
+be_open(pid_t pid, const struct wh_opts *o, void **w)
 {
-	return alloc_fn_name((enum alloc_fn)f);
+	/* The tracer's own bound as long as the test asks. */
+	struct int3_opts io = {.sz = sizeof(io),
+			       .max_hits = o->max_hits,
+			       .max_ms = o->max_ms,
+			       .limit_ms = o->max_ms,
+			       .stack_size = o->stack_size,
+			       .fn_mask = o->fn_mask};
+
+	return int3_window_open(pid, &io, (struct int3_window **)w);
+}
+
+static int
+be_run(void *w, uprobe_event_fn fn, void *arg)
+{
+	return int3_window_run(w, fn, arg);
 }
 
 static void
-parse_line(const char *text, struct loop_call *ln)
+be_cancel(void *w)
 {
-	cr_assert_eq(loop_parse_call(text, fn_name, ALLOC_NFNS, ln), 0,
-		     "bad line: %s", text);
+	int3_window_cancel(w);
 }
 
-/* The event of the call that a printed line describes, or NULL. */
-static const struct seen *
-find_call(const struct collector *c, const struct loop_call *ln)
+static void
+be_close(void *w)
 {
-	for (unsigned long i = 0; i < c->n; i++) {
-		const struct seen *s = &c->v[i];
+	int3_window_close(w);
+}
 
-		if (s->tid == ln->tid && s->fn == ln->fn && s->ptr == ln->ptr &&
-		    s->size == ln->size &&
-		    (ln->fn != ALLOC_REALLOC || s->old == ln->old))
-			return s;
+static uint64_t
+be_fn_addr(const void *w, enum alloc_fn fn)
+{
+	return int3_window_fn_addr(w, fn);
+}
+
+static void
+be_stats(const void *w, struct wh_stats *st)
+{
+	const struct int3_stats *s = int3_window_stats(w);
+
+	memcpy(st->hits, s->hits, sizeof(st->hits));
+	st->delivered = s->delivered;
+	st->lost = s->lost;
+	st->run_ns = s->run_ns;
+	st->stop = s->stop == INT3_STOP_HITS   ? WH_STOP_HITS
+		   : s->stop == INT3_STOP_TIME ? WH_STOP_TIME
+					       : WH_STOP_OTHER;
+}
+
+static void
+be_print_stats(const char *what, const void *w)
+{
+	print_stats(what, int3_window_stats(w));
+}
+
+/*
+ * What int3 promises beyond the shared tests: no event lost while a
+ * sequence is read (the socket holds it), every return caught, signals
+ * forwarded by the tracer, and the tracer's clean exit.
+ */
+static void
+be_check(enum wh_check what, const void *w)
+{
+	const struct int3_stats *st = int3_window_stats(w);
+
+	switch (what) {
+	case WH_CHECK_SEQUENCE:
+		cr_assert_eq(st->returns_skipped + st->returns_abandoned, 0);
+		/* fall through */
+	case WH_CHECK_FREES:
+		cr_assert_eq(st->lost, 0);
+		break;
+	case WH_CHECK_MAX_HITS:
+		cr_assert_eq(st->delivered + st->lost, 2000);
+		cr_assert_eq(WIFEXITED(st->tracer_status) &&
+				     WEXITSTATUS(st->tracer_status) == 0,
+			     1, "tracer status %#x", st->tracer_status);
+		break;
+	case WH_CHECK_SIGNALS:
+		cr_assert_geq(st->signals_forwarded, 20);
+		break;
 	}
-	return NULL;
 }
+
+static const struct wh_backend int3_backend = {
+	.name = "int3",
+	.fns_default = INT3_FNS_DEFAULT,
+	.warm_up = 0,
+	.open = be_open,
+	.run = be_run,
+	.cancel = be_cancel,
+	.close = be_close,
+	.fn_addr = be_fn_addr,
+	.stats = be_stats,
+	.print_stats = be_print_stats,
+	.check = be_check,
+};
+
+static struct int3_window *
+open_window(pid_t pid, const struct int3_opts *o)
+{
+	struct int3_window *w = NULL;
+
+	wh_opened(&int3_backend, int3_window_open(pid, o, &w));
+	return w;
+}
+
+WH_SHARED_TESTS(int3, int3_backend)
+
+/* ---- int3's own ------------------------------------------------------------ */
 
 static uint64_t
 glibc_malloc_addr(pid_t pid)
@@ -230,248 +242,6 @@ glibc_malloc_addr(pid_t pid)
 	int3_window_close(w);
 	cr_assert_neq(a, 0);
 	return a;
-}
-
-Test(int3, sees_every_allocation_of_a_known_sequence, .timeout = 60)
-{
-	struct int3_opts o = {.sz = sizeof(o),
-			      .max_hits = 1000000,
-			      .max_ms = 30000,
-			      .limit_ms = 30000,
-			      .stack_size = 4096};
-	const struct int3_stats *st;
-	static char text[2 * 180][160];
-	struct collector c;
-	struct loop l;
-	unsigned lines = 0, bad_ret = 0, foreign = 0, missing = 0, checked = 0,
-		 bad_time = 0;
-	int err;
-	uint64_t malloc_addr;
-
-	start_loop(&l, "2");
-	start_bg(&c, open_window(l.t.pid, &o));
-	cr_assert_eq(target_send(&l.t, "seq"), 0);
-	err = loop_read_seq(&l, text, 2 * 180, &lines);
-	cr_assert_neq(err, -E2BIG, "too many lines");
-	cr_assert_eq(err, 0, "seq: %s", l.t.line);
-	stop_bg(&c);
-	st = int3_window_stats(c.w);
-	print_stats("known sequence", st);
-	cr_assert_eq(lines, 2 * 180);
-	cr_assert_eq(st->lost, 0);
-	cr_assert_eq(st->returns_skipped + st->returns_abandoned, 0);
-	cr_assert_eq(c.bad_ip, 0, "%lu events with ip != the entry", c.bad_ip);
-	/* Every printed call of a probed function, with its very pointer. */
-	for (unsigned k = 0; k < lines; k++) {
-		struct loop_call ln;
-
-		parse_line(text[k], &ln);
-		if (ln.fn == ALLOC_POSIX_MEMALIGN)
-			continue; /* the memalign family is refused */
-		checked++;
-		if (!find_call(&c, &ln)) {
-			if (!missing++)
-				cr_log_error("no event for: %s", text[k]);
-		}
-	}
-	cr_assert_eq(checked, 2 * 170);
-	cr_assert_eq(missing, 0, "%u of %u printed calls not seen", missing,
-		     checked);
-	for (int k = 0; k < l.ntids; k++) {
-		unsigned nm = 0, nc = 0, nr = 0;
-
-		for (unsigned long i = 0; i < c.n; i++) {
-			const struct seen *s = &c.v[i];
-
-			if (s->tid != l.tids[k] ||
-			    s->retaddr - l.seq_fn >= 4096)
-				continue;
-			nm += s->fn == ALLOC_MALLOC && s->size == 4242;
-			nc += s->fn == ALLOC_CALLOC && s->size == 700;
-			nr += s->fn == ALLOC_REALLOC && s->size == 9000;
-		}
-		cr_log_info("thread %d: %u malloc(4242), %u calloc(7, 100), "
-			    "%u realloc(p, 9000) from alloc_sequence()",
-			    (int)l.tids[k], nm, nc, nr);
-		cr_expect_eq(nm, 100, "thread %d: %u malloc(4242)",
-			     (int)l.tids[k], nm);
-		cr_expect_eq(nc, 50, "thread %d: %u calloc", (int)l.tids[k],
-			     nc);
-		cr_expect_eq(nr, 20, "thread %d: %u realloc", (int)l.tids[k],
-			     nr);
-	}
-	for (unsigned long i = 0; i < c.n; i++) {
-		int ok = c.v[i].tid == l.t.pid;
-
-		for (int k = 0; k < l.ntids; k++)
-			ok |= c.v[i].tid == l.tids[k];
-		foreign += !ok;
-		bad_ret += c.v[i].stack_len < 8;
-		bad_time += !c.v[i].end_ns || c.v[i].end_ns < c.v[i].time_ns;
-	}
-	cr_assert_eq(foreign, 0, "%u events from threads not the target's",
-		     foreign);
-	cr_assert_eq(bad_ret, 0, "%u events without a stack copy", bad_ret);
-	cr_assert_eq(bad_time, 0, "%u events without end_ns >= time_ns",
-		     bad_time);
-	malloc_addr = int3_window_fn_addr(c.w, ALLOC_MALLOC);
-	int3_window_close(c.w);
-	free(c.v);
-	cr_assert_eq(malloc_bytes_check(l.t.pid, malloc_addr), 0,
-		     "int3 left in malloc");
-	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
-	target_stop(&l.t);
-}
-
-Test(int3, sees_the_frees_of_a_known_sequence, .timeout = 60)
-{
-	struct int3_opts o = {.sz = sizeof(o),
-			      .max_hits = 1000000,
-			      .max_ms = 30000,
-			      .limit_ms = 30000,
-			      .stack_size = 512,
-			      .fn_mask = INT3_FNS_DEFAULT | 1u << ALLOC_FREE};
-	const struct int3_stats *st;
-	static char text[2 * 180][160];
-	static struct loop_call ln[2 * 180];
-	struct collector c;
-	struct loop l;
-	unsigned lines = 0, owned = 0, missing = 0, bad_free = 0;
-	unsigned long frees = 0;
-	uint64_t free_addr;
-	int err;
-
-	start_loop(&l, "2");
-	start_bg(&c, open_window(l.t.pid, &o));
-	free_addr = int3_window_fn_addr(c.w, ALLOC_FREE);
-	cr_assert_neq(free_addr, 0, "free not probed (refused %#x)",
-		      int3_window_stats(c.w)->refused_mask);
-	cr_assert_eq(target_send(&l.t, "seq"), 0);
-	/* the frees come before "done seq" */
-	err = loop_read_seq(&l, text, 2 * 180, &lines);
-	cr_assert_eq(err, 0, "seq: %s", l.t.line);
-	stop_bg(&c);
-	st = int3_window_stats(c.w);
-	print_stats("known sequence and its frees", st);
-	cr_assert_eq(lines, 2 * 180);
-	cr_assert_eq(st->lost, 0);
-	for (unsigned k = 0; k < lines; k++)
-		parse_line(text[k], &ln[k]);
-	for (unsigned long i = 0; i < c.n; i++) {
-		const struct seen *s = &c.v[i];
-
-		if (s->fn != ALLOC_FREE)
-			continue;
-		frees++;
-		/* free's contract: no stack, no return, ip at the entry */
-		bad_free += s->stack_len || s->ptr || s->end_ns || s->size ||
-			    s->ip != free_addr;
-	}
-	cr_assert_eq(bad_free, 0, "%u malformed free events", bad_free);
-	for (unsigned k = 0; k < lines; k++) {
-		const struct seen *call = NULL;
-		unsigned long i;
-		int moved = 0;
-
-		/* a malloc result that a realloc took over is not owned */
-		for (unsigned j = 0; j < lines; j++)
-			moved |= ln[k].fn == ALLOC_MALLOC &&
-				 ln[j].fn == ALLOC_REALLOC &&
-				 ln[j].tid == ln[k].tid &&
-				 ln[j].old == ln[k].ptr;
-		if (moved || !ln[k].ptr)
-			continue;
-		owned++;
-		if (ln[k].fn != ALLOC_POSIX_MEMALIGN) {
-			call = find_call(&c, &ln[k]);
-			cr_assert(call, "no event for: %s", text[k]);
-		}
-		for (i = 0; i < c.n; i++) {
-			const struct seen *s = &c.v[i];
-
-			if (s->fn == ALLOC_FREE && s->old == ln[k].ptr &&
-			    s->tid == l.t.pid &&
-			    (!call || s->time_ns > call->end_ns))
-				break;
-		}
-		if (i == c.n && !missing++)
-			cr_log_error("no free after the call: %s", text[k]);
-	}
-	cr_log_info("%u owned pointers printed, %lu free events, %u without "
-		    "their free",
-		    owned, frees, missing);
-	/* 2 x (80 malloc + 50 calloc + 20 realloc + 10 posix_memalign) */
-	cr_assert_eq(owned, 2 * 160);
-	cr_assert_eq(missing, 0, "%u owned pointers without a free event",
-		     missing);
-	int3_window_close(c.w);
-	free(c.v);
-	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
-	target_stop(&l.t);
-}
-
-Test(int3, stops_at_max_hits, .timeout = 60)
-{
-	struct int3_opts o = {.sz = sizeof(o),
-			      .max_hits = 2000,
-			      .max_ms = 20000,
-			      .limit_ms = 20000,
-			      .fn_mask = 1u << ALLOC_MALLOC};
-	const struct int3_stats *st;
-	struct int3_window *w;
-	struct loop l;
-	uint64_t addr;
-
-	start_loop(&l, "2");
-	addr = glibc_malloc_addr(l.t.pid);
-	command(&l, "storm", "ok");
-	w = open_window(l.t.pid, &o);
-	cr_assert_eq(int3_window_run(w, NULL, NULL), 0, "%s", la_errmsg());
-	st = int3_window_stats(w);
-	print_stats("max_hits 2000", st);
-	cr_assert_eq(st->stop, INT3_STOP_HITS);
-	cr_assert_eq(st->hits[ALLOC_MALLOC], 2000);
-	cr_assert_eq(st->delivered + st->lost, 2000);
-	cr_assert_eq(WIFEXITED(st->tracer_status) &&
-			     WEXITSTATUS(st->tracer_status) == 0,
-		     1, "tracer status %#x", st->tracer_status);
-	int3_window_close(w);
-	cr_assert_eq(malloc_bytes_check(l.t.pid, addr), 0,
-		     "int3 left in malloc");
-	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
-	target_stop(&l.t);
-}
-
-Test(int3, stops_at_max_ms, .timeout = 60)
-{
-	struct int3_opts o = {.sz = sizeof(o),
-			      .max_hits = 100000000,
-			      .max_ms = 100,
-			      .limit_ms = 100,
-			      .fn_mask = 1u << ALLOC_MALLOC};
-	const struct int3_stats *st;
-	struct int3_window *w;
-	struct loop l;
-
-	start_loop(&l, "1");
-	for (int storm = 0; storm < 2; storm++) {
-		if (storm)
-			command(&l, "storm", "ok");
-		w = open_window(l.t.pid, &o);
-		cr_assert_eq(int3_window_run(w, NULL, NULL), 0, "%s",
-			     la_errmsg());
-		st = int3_window_stats(w);
-		print_stats(storm ? "100 ms, storm" : "100 ms, idle", st);
-		cr_assert_eq(st->stop, INT3_STOP_TIME);
-		cr_assert_geq(st->run_ns, 100000000ull);
-		cr_assert_lt(st->run_ns, 1000000000ull, "ran %.1f ms",
-			     (double)st->run_ns / 1e6);
-		if (storm)
-			cr_assert_gt(st->delivered, 0);
-		int3_window_close(w);
-	}
-	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
-	target_stop(&l.t);
 }
 
 /* What the following test keeps of a window's events. */
@@ -528,10 +298,10 @@ Test(int3, follows_the_frees_with_free_alone, .timeout = 60)
 	struct int3_window *w;
 	struct loop l;
 
-	start_loop(&l, "2");
+	wh_start_loop(&l, "2");
 	f.pid = l.t.pid;
 	f.malloc_addr = glibc_malloc_addr(l.t.pid);
-	command(&l, "storm", "ok");
+	wh_command(&l, "storm", "ok");
 	w = open_window(l.t.pid, &o);
 	cr_assert_eq(int3_window_run(w, follow_event, &f), 0, "%s",
 		     la_errmsg());
@@ -575,10 +345,10 @@ Test(int3, children_created_during_a_window_are_unharmed, .timeout = 60)
 	uint64_t addr;
 	struct loop l;
 
-	start_loop(&l, "2");
+	wh_start_loop(&l, "2");
 	addr = glibc_malloc_addr(l.t.pid);
-	command(&l, "forkstorm", "ok");
-	command(&l, "forks", "forks ");
+	wh_command(&l, "forkstorm", "ok");
+	wh_command(&l, "forks", "forks ");
 	cr_assert_eq(sscanf(l.t.line, "forks %lu", &before), 1, "%s", l.t.line);
 	for (int i = 0; i < 20; i++) {
 		struct int3_window *w = NULL;
@@ -597,8 +367,8 @@ Test(int3, children_created_during_a_window_are_unharmed, .timeout = 60)
 			print_stats("forkstorm", int3_window_stats(w));
 		int3_window_close(w);
 	}
-	command(&l, "calm", "ok");
-	command(&l, "forks", "forks ");
+	wh_command(&l, "calm", "ok");
+	wh_command(&l, "forks", "forks ");
 	cr_assert_eq(sscanf(l.t.line, "forks %lu bad %lu", &forks, &bad), 2,
 		     "%s", l.t.line);
 	cr_log_info("int3: %lu processes created while 20 windows came and "
@@ -629,9 +399,9 @@ Test(int3, a_tail_call_from_realloc_to_malloc_returns_home, .timeout = 60)
 	uint64_t addr, realloc_hits = 0, malloc_hits = 0;
 	struct loop l;
 
-	start_loop(&l, "2");
+	wh_start_loop(&l, "2");
 	addr = glibc_malloc_addr(l.t.pid);
-	command(&l, "reallocstorm", "ok");
+	wh_command(&l, "reallocstorm", "ok");
 	for (int i = 0; i < 10; i++) {
 		struct int3_window *w = NULL;
 
@@ -647,7 +417,7 @@ Test(int3, a_tail_call_from_realloc_to_malloc_returns_home, .timeout = 60)
 		cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0,
 			     "after window %d: %s", i + 1, l.t.line);
 	}
-	command(&l, "calm", "ok");
+	wh_command(&l, "calm", "ok");
 	cr_log_info("int3: %" PRIu64 " realloc and %" PRIu64
 		    " malloc entries in 10 windows",
 		    realloc_hits, malloc_hits);
@@ -655,67 +425,6 @@ Test(int3, a_tail_call_from_realloc_to_malloc_returns_home, .timeout = 60)
 	cr_assert_gt(realloc_hits, 0);
 	cr_assert_gt(malloc_hits, 0);
 	cr_assert_eq(malloc_bytes_check(l.t.pid, addr), 0);
-	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
-	target_stop(&l.t);
-}
-
-Test(int3, signals_reach_the_target_during_a_window, .timeout = 60)
-{
-	struct int3_opts o = {.sz = sizeof(o),
-			      .max_hits = 100000000,
-			      .max_ms = 30000,
-			      .limit_ms = 30000,
-			      .fn_mask = 1u << ALLOC_MALLOC};
-	struct collector c;
-	struct loop l;
-
-	start_loop(&l, "2");
-	command(&l, "storm", "ok");
-	start_bg(&c, open_window(l.t.pid, &o));
-	for (int i = 1; i <= 20; i++) {
-		int64_t deadline = now_us() + 5000000;
-		char want[32];
-
-		cr_assert_eq(kill(l.t.pid, SIGUSR1), 0);
-		snprintf(want, sizeof(want), "signals %d", i);
-		do
-			command(&l, "signals", "signals ");
-		while (strcmp(l.t.line, want) && now_us() < deadline);
-		cr_assert_str_eq(l.t.line, want,
-				 "SIGUSR1 number %d not handled", i);
-	}
-	stop_bg(&c);
-	print_stats("20 SIGUSR1", int3_window_stats(c.w));
-	cr_assert_gt(int3_window_stats(c.w)->delivered, 0);
-	cr_assert_geq(int3_window_stats(c.w)->signals_forwarded, 20);
-	int3_window_close(c.w);
-	free(c.v);
-	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
-	target_stop(&l.t);
-}
-
-Test(int3, a_stopped_target_stays_stopped, .timeout = 60)
-{
-	struct int3_opts o = {.sz = sizeof(o), .max_ms = 200};
-	const struct int3_stats *st;
-	struct int3_window *w;
-	struct loop l;
-	char state[64] = "";
-
-	start_loop(&l, "2");
-	command(&l, "storm", "ok");
-	cr_assert_eq(kill(l.t.pid, SIGSTOP), 0);
-	wait_state(l.t.pid, 'T', 5000, state, sizeof(state));
-	cr_assert_eq(state[0], 'T', "not stopped: %s", state);
-	w = open_window(l.t.pid, &o);
-	cr_assert_eq(int3_window_run(w, NULL, NULL), 0, "%s", la_errmsg());
-	st = int3_window_stats(w);
-	print_stats("stopped target", st);
-	cr_assert_eq(st->delivered, 0);
-	cr_assert_eq(st->stop, INT3_STOP_TIME);
-	int3_window_close(w);
-	cr_assert_eq(target_check_unharmed(&l.t, 1, NULL), 0, "%s", l.t.line);
-	cr_assert_eq(kill(l.t.pid, SIGCONT), 0);
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
 	target_stop(&l.t);
 }
@@ -892,7 +601,7 @@ seq_still_works(struct loop *l)
 	static char text[8 * 180][160];
 	unsigned lines = 0, null = 0;
 
-	command(l, "calm", "ok");
+	wh_command(l, "calm", "ok");
 	cr_assert_eq(target_send(&l->t, "seq"), 0);
 	cr_assert_eq(loop_read_seq(l, text, 8 * 180, &lines), 0, "seq: %s",
 		     l->t.line);
@@ -920,17 +629,17 @@ Test(int3, stopped_inside_malloc_gets_its_return_address_back, .timeout = 60)
 	unsigned tries = 0;
 	struct loop l;
 
-	start_loop(&l, "4");
-	command(&l, "storm", "ok");
+	wh_start_loop(&l, "4");
+	wh_command(&l, "storm", "ok");
 	while (restored < 3 && tries++ < 40) {
 		const struct int3_stats *st;
-		struct collector c;
+		struct wh_collector c;
 		char state[64] = "";
 
-		start_bg(&c, open_window(l.t.pid, &o));
+		wh_start_bg(&c, &int3_backend, open_window(l.t.pid, &o));
 		sleep_us(20000);
 		cr_assert_eq(kill(l.t.pid, SIGSTOP), 0);
-		pthread_join(c.th, NULL);
+		wh_join_bg(&c);
 		cr_assert_eq(c.ret, 0, "%s", la_errmsg());
 		st = int3_window_stats(c.w);
 		restored += st->returns_restored;
@@ -964,11 +673,11 @@ Test(int3, sampler_sigkill_leaves_the_target_unharmed, .timeout = 120)
 	int64_t t0 = now_us();
 	struct loop l;
 
-	start_loop(&l, "2");
+	wh_start_loop(&l, "2");
 	malloc_addr = glibc_malloc_addr(l.t.pid);
 	cr_assert_eq(malloc_bytes_check(l.t.pid, malloc_addr), 0,
 		     "malloc's bytes differ from ours before any kill");
-	command(&l, "storm", "ok");
+	wh_command(&l, "storm", "ok");
 	srand((unsigned)getpid());
 	for (unsigned i = 0; i < trials; i++) {
 		int fd, status;
@@ -1008,10 +717,10 @@ Test(int3, sampler_sigkill_leaves_the_target_unharmed, .timeout = 120)
 			if (target_dead(&l)) {
 				deaths++;
 				target_stop(&l.t);
-				start_loop(&l, "2");
+				wh_start_loop(&l, "2");
 				/* a new process: malloc is elsewhere */
 				malloc_addr = glibc_malloc_addr(l.t.pid);
-				command(&l, "storm", "ok");
+				wh_command(&l, "storm", "ok");
 			} else {
 				harmed++;
 			}
@@ -1063,8 +772,8 @@ Test(int3, tracer_sigkill_residual_risk, .timeout = 120)
 	const unsigned trials = 50;
 	struct loop l;
 
-	start_loop(&l, "2");
-	command(&l, "storm", "ok");
+	wh_start_loop(&l, "2");
+	wh_command(&l, "storm", "ok");
 	srand((unsigned)getpid() * 7u);
 	for (unsigned i = 0; i < trials; i++) {
 		int fd, status;
@@ -1088,8 +797,8 @@ Test(int3, tracer_sigkill_residual_risk, .timeout = 120)
 		if (target_dead(&l)) {
 			deaths++;
 			target_stop(&l.t);
-			start_loop(&l, "2");
-			command(&l, "storm", "ok");
+			wh_start_loop(&l, "2");
+			wh_command(&l, "storm", "ok");
 		} else if (target_check_unharmed(&l.t, 0, NULL)) {
 			harmed++;
 		} else {
@@ -1187,9 +896,9 @@ kill_analyser_job(int session, unsigned trials)
 	uint64_t malloc_addr;
 	struct loop l;
 
-	start_loop(&l, "2");
+	wh_start_loop(&l, "2");
 	malloc_addr = glibc_malloc_addr(l.t.pid);
-	command(&l, "storm", "ok");
+	wh_command(&l, "storm", "ok");
 	srand((unsigned)getpid() * 3u + (unsigned)session);
 	for (unsigned i = 0; i < trials; i++) {
 		int fd, status;
@@ -1232,10 +941,10 @@ kill_analyser_job(int session, unsigned trials)
 			if (target_dead(&l)) {
 				deaths++;
 				target_stop(&l.t);
-				start_loop(&l, "2");
+				wh_start_loop(&l, "2");
 				/* a new process: malloc is elsewhere */
 				malloc_addr = glibc_malloc_addr(l.t.pid);
-				command(&l, "storm", "ok");
+				wh_command(&l, "storm", "ok");
 			} else {
 				harmed++;
 			}
@@ -1324,7 +1033,7 @@ tracer_oom(const char *word, int *tracer_adj, int *sampler_adj)
 	int fd, status;
 	pid_t s, tracer;
 
-	start_loop(&l, "1");
+	wh_start_loop(&l, "1");
 	s = spawn_sampler_with(l.t.pid, "200", "-", word, &fd);
 	tracer = read_tracer(fd);
 	cr_assert_gt(tracer, 0, "no window opened (%s)", word ? word : "");
@@ -1424,8 +1133,8 @@ Test(int3, the_tracer_keeps_none_of_the_analysers_memory, .timeout = 60)
 	ssize_t n;
 	struct loop l;
 
-	start_loop(&l, "2");
-	command(&l, "storm", "ok");
+	wh_start_loop(&l, "2");
+	wh_command(&l, "storm", "ok");
 	s = spawn_sampler_with(l.t.pid, window_ms(), "malloc,free",
 			       "ballast=64", &fd);
 	tracer = read_tracer(fd);
@@ -1470,7 +1179,7 @@ Test(int3, a_stuck_analyser_cannot_keep_the_breakpoints_in, .timeout = 60)
 	struct loop l;
 	uint64_t addr;
 
-	start_loop(&l, "2");
+	wh_start_loop(&l, "2");
 	addr = glibc_malloc_addr(l.t.pid);
 	for (int storm = 0; storm < 2; storm++) {
 		const struct int3_stats *st;
@@ -1478,7 +1187,7 @@ Test(int3, a_stuck_analyser_cannot_keep_the_breakpoints_in, .timeout = 60)
 		int64_t t0, out = -1;
 
 		if (storm)
-			command(&l, "storm", "ok");
+			wh_command(&l, "storm", "ok");
 		w = open_window(l.t.pid, &o);
 		t0 = now_us();
 		while (now_us() - t0 < 10000000) {
@@ -1533,8 +1242,8 @@ Test(int3, refuses_a_process_probed_with_uprobes, .timeout = 60)
 	struct loop l;
 	int err;
 
-	start_loop(&l, "1");
-	command(&l, "storm", "ok");
+	wh_start_loop(&l, "1");
+	wh_command(&l, "storm", "ok");
 	err = uprobe_window_open(l.t.pid, &uo, &uw);
 	cr_assert_eq(err, 0, "uprobes (run as root): %s", la_errmsg());
 	cr_assert_geq(uprobe_window_run(uw, NULL, NULL), 0, "%s", la_errmsg());

@@ -3,16 +3,10 @@
  * test_uprobe.c - sampling windows through kernel uprobes (uprobe.c), on
  * allocator_loop, through the internal API (linked like the unit tests):
  *
- *  - sees_every_allocation_of_a_known_sequence: two workers each make 100
- *    malloc(4242), 50 calloc(7, 100), 20 realloc(p, 9000) and 10
- *    posix_memalign(64, 3333) in alloc_sequence(); every pointer the
- *    target prints is seen with its size, function, thread (and realloc's
- *    old pointer); every event has a stack copy and end_ns >= time_ns, its
- *    ip is the function's entry, and the return address on it is in
- *    alloc_sequence().
- *  - sees_the_frees_of_a_known_sequence: with free in fn_mask, every
- *    pointer the target still owns after "seq" has a free event from its
- *    main thread, with old_ptr equal to it, after the allocation returned.
+ *  - the tests every backend passes (window_harness.h: a known sequence
+ *    seen whole, its frees, the two bounds, signals during a window, a
+ *    stopped target), through uprobe_backend; the window is live once
+ *    every worker had an event (warm_up).
  *  - leaves_no_definition_nor_breakpoint: through tracefs, our
  *    definitions exist during the window and are gone after
  *    uprobe_window_close(); the probed entries hold 0xcc during the window
@@ -30,10 +24,6 @@
  *    no definition, no child and the mounts as they were. Through the
  *    machine's tracefs (or the private one where none is mounted) and a
  *    private one forced.
- *  - stops_at_max_hits, stops_at_max_ms: the two bounds.
- *  - signals_reach_the_target_during_a_window: SIGUSR1 sent during a
- *    window are all handled by the target.
- *  - a_stopped_target_stays_stopped: uprobes stop nothing.
  *  - refuses_without_cap_sys_admin: -EACCES/-EPERM and a sentence that
  *    says what to do (CAP_PERFMON is kept, and is not enough).
  *  - throughput_during_a_window: printed (tracefs and PMU paths), with the
@@ -74,149 +64,7 @@
 #include "sampling/tracefs.h"
 #include "sampling/uprobe.h"
 #include "target.h"
-
-struct collector {
-	struct uprobe_window *w;
-	struct seen *v;
-	unsigned long n, dropped, bad_ip;
-	pthread_t th;
-	int ret;
-};
-
-static void
-start_loop(struct loop *l, const char *threads)
-{
-	cr_assert_eq(loop_start(l, threads), 0, "allocator_loop: %s",
-		     l->t.line);
-}
-
-static void
-command(struct loop *l, const char *cmd, const char *reply)
-{
-	cr_assert_eq(loop_command(l, cmd, reply), 0, "%s: %s", cmd, l->t.line);
-}
-
-static unsigned long
-progress(struct loop *l)
-{
-	unsigned long calls = 0;
-
-	cr_assert_eq(loop_progress(l, &calls), 0, "progress: %s", l->t.line);
-	return calls;
-}
-
-/* Calls per second of the storm over ms milliseconds. */
-static double
-rate(struct loop *l, int ms)
-{
-	double r = 0;
-
-	cr_assert_eq(loop_rate(l, ms, &r), 0, "progress: %s", l->t.line);
-	return r;
-}
-
-static struct uprobe_window *
-open_window(pid_t pid, const struct uprobe_opts *o)
-{
-	struct uprobe_window *w = NULL;
-	int err = uprobe_window_open(pid, o, &w);
-
-	/* Never a skip: CI runs as root, so a refusal is a failure. */
-	cr_assert_eq(err, 0, "uprobe_window_open: %s (%s)", la_errmsg(),
-		     strerror(-err));
-	return w;
-}
-
-static int
-collect(const struct alloc_event *ev, void *arg)
-{
-	struct collector *c = arg;
-
-	seen_add(c->v, &c->n, &c->dropped, &c->bad_ip,
-		 uprobe_window_fn_addr(c->w, ev->fn), ev);
-	return 0;
-}
-
-static void *
-run_bg(void *arg)
-{
-	struct collector *c = arg;
-
-	c->ret = uprobe_window_run(c->w, collect, c);
-	return NULL;
-}
-
-static void
-start_bg(struct collector *c, struct uprobe_window *w)
-{
-	memset(c, 0, sizeof(*c));
-	c->w = w;
-	c->v = calloc(MAX_SEEN, sizeof(*c->v));
-	cr_assert(c->v);
-	cr_assert_eq(pthread_create(&c->th, NULL, run_bg, c), 0);
-}
-
-static void
-stop_bg(struct collector *c)
-{
-	uprobe_window_cancel(c->w);
-	pthread_join(c->th, NULL);
-	cr_assert_eq(c->ret, 0, "uprobe_window_run: %d %s", c->ret,
-		     la_errmsg());
-}
-
-/* Has every worker of l had an event in c yet? */
-static int
-all_workers_seen(const struct loop *l, struct collector *c)
-{
-	unsigned long n = __atomic_load_n(&c->n, __ATOMIC_ACQUIRE);
-
-	for (int k = 0; k < l->ntids; k++) {
-		unsigned long i;
-
-		for (i = 0; i < n && c->v[i].tid != l->tids[k]; i++)
-			;
-		if (i == n)
-			return 0;
-	}
-	return n > 0;
-}
-
-/*
- * The window is live once the storm's calls come through from every
- * worker: the events of the threads are enabled one after the other, so
- * one thread's event says nothing of the next (a CI run lost the first 72
- * calls of the second worker that way).
- */
-static void
-wait_live(struct loop *l, struct collector *c)
-{
-	int64_t deadline = now_us() + 10 * 1000000;
-
-	command(l, "storm", "ok");
-	while (!all_workers_seen(l, c) && now_us() < deadline)
-		sleep_us(1000);
-	command(l, "calm", "ok");
-	cr_assert(
-		all_workers_seen(l, c),
-		"not every worker had an event within 10 s of a malloc storm");
-	/*
-	 * Then until the storm's records are read (no new event for 100 ms,
-	 * 5 s at most): a ring still full of them when the sequence starts,
-	 * behind a collector slowed by a loaded machine, would lose the
-	 * sequence's records (seen once in CI: 127 of 360 not seen). An
-	 * empty ring holds a whole sequence.
-	 */
-	deadline = now_us() + 5 * 1000000;
-	for (;;) {
-		unsigned long n = __atomic_load_n(&c->n, __ATOMIC_ACQUIRE);
-
-		sleep_us(100000);
-		if (n == __atomic_load_n(&c->n, __ATOMIC_ACQUIRE) ||
-		    now_us() > deadline)
-			break;
-	}
-}
+#include "window_harness.h"
 
 static void
 print_stats(const char *what, const struct uprobe_stats *st)
@@ -237,11 +85,108 @@ print_stats(const char *what, const struct uprobe_stats *st)
 		    (double)st->close_ns / 1e6, (int)st->stop);
 }
 
-static const char *
-fn_name(unsigned f)
+/* ---- the backend, for the shared tests (window_harness.h) ---------------- */
+
+static int
+be_open(pid_t pid, const struct wh_opts *o, void **w)
 {
-	return alloc_fn_name((enum alloc_fn)f);
+	struct uprobe_opts uo = {.sz = sizeof(uo),
+				 .max_hits = o->max_hits,
+				 .max_ms = o->max_ms,
+				 .stack_size = o->stack_size,
+				 .fn_mask = o->fn_mask};
+
+	/* A ring that holds a whole sequence, every free delivered. */
+	if (o->lossless) {
+		uo.ring_pages = 1024;
+		uo.max_frees = 1000000;
+	}
+	return uprobe_window_open(pid, &uo, (struct uprobe_window **)w);
 }
+
+static int
+be_run(void *w, uprobe_event_fn fn, void *arg)
+{
+	return uprobe_window_run(w, fn, arg);
+}
+
+static void
+be_cancel(void *w)
+{
+	uprobe_window_cancel(w);
+}
+
+static void
+be_close(void *w)
+{
+	uprobe_window_close(w);
+}
+
+static uint64_t
+be_fn_addr(const void *w, enum alloc_fn fn)
+{
+	return uprobe_window_fn_addr(w, fn);
+}
+
+static void
+be_stats(const void *w, struct wh_stats *st)
+{
+	const struct uprobe_stats *u = uprobe_window_stats(w);
+
+	memcpy(st->hits, u->hits, sizeof(st->hits));
+	st->delivered = u->delivered;
+	st->lost = u->lost;
+	st->run_ns = u->run_ns;
+	st->stop = u->stop == UPROBE_STOP_HITS	 ? WH_STOP_HITS
+		   : u->stop == UPROBE_STOP_TIME ? WH_STOP_TIME
+						 : WH_STOP_OTHER;
+}
+
+static void
+be_print_stats(const char *what, const void *w)
+{
+	print_stats(what, uprobe_window_stats(w));
+}
+
+/* Nothing beyond the shared tests but figures. */
+static void
+be_check(enum wh_check what, const void *w)
+{
+	const struct uprobe_stats *st = uprobe_window_stats(w);
+
+	if (what == WH_CHECK_FREES)
+		cr_log_info("free events %" PRIu64 ", dropped %" PRIu64
+			    ", tracefs %d",
+			    st->hits[ALLOC_FREE], st->frees_dropped,
+			    st->tracefs);
+}
+
+static const struct wh_backend uprobe_backend = {
+	.name = "uprobe",
+	.fns_default = UPROBE_FNS_DEFAULT,
+	.warm_up = 1,
+	.open = be_open,
+	.run = be_run,
+	.cancel = be_cancel,
+	.close = be_close,
+	.fn_addr = be_fn_addr,
+	.stats = be_stats,
+	.print_stats = be_print_stats,
+	.check = be_check,
+};
+
+static struct uprobe_window *
+open_window(pid_t pid, const struct uprobe_opts *o)
+{
+	struct uprobe_window *w = NULL;
+
+	wh_opened(&uprobe_backend, uprobe_window_open(pid, o, &w));
+	return w;
+}
+
+WH_SHARED_TESTS(uprobe, uprobe_backend)
+
+/* ---- uprobe's own ---------------------------------------------------------- */
 
 static uint64_t
 mono_ns(void)
@@ -367,194 +312,6 @@ watch_stop(struct watcher *wa)
 	pthread_join(wa->th, NULL);
 }
 
-Test(uprobe, sees_every_allocation_of_a_known_sequence, .timeout = 120)
-{
-	struct uprobe_opts o = {.sz = sizeof(o),
-				.max_hits = 1000000,
-				.max_ms = 60000,
-				.stack_size = 8192,
-				.ring_pages = 1024};
-	const struct uprobe_stats *st;
-	struct collector c;
-	static char text[2 * 180][160];
-	struct loop l;
-	unsigned lines = 0, missing = 0, bad_ret = 0, foreign = 0;
-	int err;
-
-	start_loop(&l, "2");
-	start_bg(&c, open_window(l.t.pid, &o));
-	wait_live(&l, &c);
-	cr_assert_eq(target_send(&l.t, "seq"), 0);
-	/* Read every line first: the window delivers in its own time. */
-	err = loop_read_seq(&l, text, 2 * 180, &lines);
-	cr_assert_neq(err, -E2BIG, "too many lines");
-	cr_assert_eq(err, 0, "seq: %s", l.t.line);
-	stop_bg(&c);
-	for (unsigned k = 0; k < lines; k++) {
-		struct loop_call ln;
-		unsigned long i;
-
-		cr_assert_eq(loop_parse_call(text[k], fn_name, ALLOC_NFNS, &ln),
-			     0, "bad line: %s", text[k]);
-		for (i = 0; i < c.n; i++) {
-			const struct seen *s = &c.v[i];
-
-			if (s->tid == ln.tid && s->fn == ln.fn &&
-			    s->ptr == ln.ptr && s->size == ln.size &&
-			    (ln.fn != ALLOC_REALLOC || s->old == ln.old))
-				break;
-		}
-		if (i == c.n) {
-			if (missing++ < 5)
-				cr_log_error("not seen: %s", text[k]);
-			continue;
-		}
-		if (c.v[i].retaddr - l.seq_fn >= 4096 && bad_ret++ < 5)
-			cr_log_error("return address %#" PRIx64
-				     " is not in alloc_sequence() at %#" PRIx64,
-				     c.v[i].retaddr, l.seq_fn);
-	}
-	st = uprobe_window_stats(c.w);
-	print_stats("known sequence", st);
-	cr_assert_eq(lines, 2 * 180, "%u lines from the target", lines);
-	if (missing)
-		cr_log_error("window: delivered %" PRIu64 ", lost %" PRIu64
-			     ", unmatched %" PRIu64 ", stop %d; collector "
-			     "dropped %lu",
-			     st->delivered, st->lost, st->unmatched,
-			     (int)st->stop, c.dropped);
-	cr_assert_eq(missing, 0, "%u of %u allocations not seen", missing,
-		     lines);
-	cr_assert_eq(bad_ret, 0);
-	cr_assert_geq(st->hits[ALLOC_MALLOC], 200);
-	cr_assert_geq(st->hits[ALLOC_CALLOC], 100);
-	cr_assert_geq(st->hits[ALLOC_REALLOC], 40);
-	cr_assert_geq(st->hits[ALLOC_POSIX_MEMALIGN], 20);
-	cr_assert_eq(c.bad_ip, 0, "%lu events with ip != the entry", c.bad_ip);
-	for (unsigned long i = 0; i < c.n; i++) {
-		int ok = c.v[i].tid == l.t.pid;
-
-		for (int k = 0; k < l.ntids; k++)
-			ok |= c.v[i].tid == l.tids[k];
-		foreign += !ok;
-		cr_assert_gt(c.v[i].stack_len, 0, "an empty stack copy");
-		cr_assert_geq(c.v[i].end_ns, c.v[i].time_ns,
-			      "%s returned at %" PRIu64 " before its entry at "
-			      "%" PRIu64,
-			      alloc_fn_name(c.v[i].fn), c.v[i].end_ns,
-			      c.v[i].time_ns);
-	}
-	cr_assert_eq(foreign, 0, "%u events from threads not the target's",
-		     foreign);
-	uprobe_window_close(c.w);
-	free(c.v);
-	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
-	target_stop(&l.t);
-}
-
-Test(uprobe, sees_the_frees_of_a_known_sequence, .timeout = 120)
-{
-	struct uprobe_opts o = {
-		.sz = sizeof(o),
-		.max_hits = 1000000,
-		.max_frees = 1000000,
-		.max_ms = 60000,
-		.stack_size = 4096,
-		.ring_pages = 1024,
-		.fn_mask = (1u << ALLOC_MALLOC) | (1u << ALLOC_CALLOC) |
-			   (1u << ALLOC_REALLOC) | (1u << ALLOC_FREE)};
-	const struct uprobe_stats *st;
-	struct collector c;
-	static char text[2 * 180][160];
-	static uint64_t ptrs[2 * 180], olds[2 * 180];
-	static enum alloc_fn fns[2 * 180];
-	static pid_t tids[2 * 180];
-	struct loop l;
-	unsigned lines = 0, expected = 0, missing = 0, early = 0;
-	unsigned long frees = 0, bad_free = 0;
-	int err;
-
-	start_loop(&l, "2");
-	start_bg(&c, open_window(l.t.pid, &o));
-	cr_assert_neq(uprobe_window_fn_addr(c.w, ALLOC_FREE), 0,
-		      "free is not probed");
-	wait_live(&l, &c);
-	cr_assert_eq(target_send(&l.t, "seq"), 0);
-	/* "done seq" comes after the main thread freed what it owns. */
-	err = loop_read_seq(&l, text, 2 * 180, &lines);
-	cr_assert_eq(err, 0, "seq: %s", l.t.line);
-	stop_bg(&c);
-	st = uprobe_window_stats(c.w);
-	print_stats("frees of a known sequence", st);
-	cr_log_info("free events %" PRIu64 ", dropped %" PRIu64 ", tracefs %d",
-		    st->hits[ALLOC_FREE], st->frees_dropped, st->tracefs);
-	cr_assert_eq(lines, 2 * 180, "%u lines from the target", lines);
-	for (unsigned k = 0; k < lines; k++) {
-		struct loop_call ln;
-
-		cr_assert_eq(loop_parse_call(text[k], fn_name, ALLOC_NFNS, &ln),
-			     0, "bad line: %s", text[k]);
-		ptrs[k] = ln.ptr;
-		olds[k] = ln.old;
-		fns[k] = (enum alloc_fn)ln.fn;
-		tids[k] = ln.tid;
-	}
-	for (unsigned long i = 0; i < c.n; i++) {
-		const struct seen *s = &c.v[i];
-
-		if (s->fn != ALLOC_FREE)
-			continue;
-		frees++;
-		/* Only the pointer, its time, tid and ip; no stack asked. */
-		if (s->size || s->ptr || s->end_ns || !s->time_ns ||
-		    s->stack_len)
-			bad_free++;
-	}
-	cr_assert_eq(bad_free, 0, "%lu free events with unexpected fields",
-		     bad_free);
-	for (unsigned k = 0; k < lines; k++) {
-		uint64_t alloc_end = 0;
-		int moved = 0;
-		unsigned long i;
-
-		/* A malloc result that realloc moved is not owned anymore. */
-		for (unsigned j = 0; j < lines; j++)
-			moved |= fns[k] == ALLOC_MALLOC &&
-				 fns[j] == ALLOC_REALLOC &&
-				 tids[j] == tids[k] && olds[j] == ptrs[k] &&
-				 ptrs[j] != ptrs[k];
-		if (moved || !ptrs[k])
-			continue;
-		expected++;
-		/* Its allocation's return, when probed. */
-		for (i = 0; i < c.n; i++)
-			if (c.v[i].fn == fns[k] && c.v[i].ptr == ptrs[k] &&
-			    c.v[i].tid == tids[k])
-				alloc_end = c.v[i].end_ns;
-		for (i = 0; i < c.n; i++)
-			if (c.v[i].fn == ALLOC_FREE && c.v[i].old == ptrs[k] &&
-			    c.v[i].tid == l.t.pid && c.v[i].time_ns > alloc_end)
-				break;
-		if (i == c.n) {
-			if (missing++ < 5)
-				cr_log_error("no free of %s", text[k]);
-		} else if (fns[k] != ALLOC_POSIX_MEMALIGN && !alloc_end &&
-			   early++ < 5) {
-			cr_log_error("no allocation event for %s", text[k]);
-		}
-	}
-	cr_log_info("%u owned pointers, %lu free events", expected, frees);
-	cr_assert_geq(expected, 2 * 160, "only %u owned pointers", expected);
-	cr_assert_eq(missing, 0, "%u of %u owned pointers without a free",
-		     missing, expected);
-	cr_assert_eq(early, 0, "%u allocations not seen", early);
-	cr_assert_eq(c.bad_ip, 0, "%lu events with ip != the entry", c.bad_ip);
-	uprobe_window_close(c.w);
-	free(c.v);
-	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
-	target_stop(&l.t);
-}
-
 /* Entries probed by w, and whether any of them holds 0xcc in pid. */
 static int
 any_breakpoint(pid_t pid, const uint64_t *addr, int n)
@@ -571,8 +328,8 @@ Test(uprobe, leaves_no_definition_nor_breakpoint, .timeout = 120)
 			      (1u << ALLOC_REALLOC) | (1u << ALLOC_FREE);
 	struct loop l;
 
-	start_loop(&l, "2");
-	command(&l, "storm", "ok");
+	wh_start_loop(&l, "2");
+	wh_command(&l, "storm", "ok");
 	for (int pmu = 0; pmu < 2; pmu++) {
 		struct uprobe_opts o = {.sz = sizeof(o),
 					.max_ms = 100,
@@ -678,8 +435,8 @@ Test(uprobe, a_private_tracefs_leaves_the_mounts_alone, .timeout = 120)
 	int mine, stale, children;
 	struct loop l;
 
-	start_loop(&l, "2");
-	command(&l, "storm", "ok");
+	wh_start_loop(&l, "2");
+	wh_command(&l, "storm", "ok");
 	before = read_mountinfo();
 	w = open_window(l.t.pid, &o);
 	st = uprobe_window_stats(w);
@@ -692,8 +449,9 @@ Test(uprobe, a_private_tracefs_leaves_the_mounts_alone, .timeout = 120)
 	cr_assert_eq(uprobe_window_run(w, NULL, NULL), 0, "%s", la_errmsg());
 	print_stats("private tracefs window", st);
 	cr_assert_gt(st->delivered, 0, "no event through a private tracefs");
-	cr_assert_eq(any_breakpoint(l.t.pid, (uint64_t[]){uprobe_window_fn_addr(
-						     w, ALLOC_MALLOC)},
+	cr_assert_eq(any_breakpoint(l.t.pid,
+				    (uint64_t[]){uprobe_window_fn_addr(
+					    w, ALLOC_MALLOC)},
 				    1),
 		     0, "a breakpoint is left after uprobe_window_run()");
 	/* A figure: the same few ms as through the machine's tracefs. */
@@ -719,16 +477,16 @@ Test(uprobe, kept_probes_serve_the_next_window, .timeout = 120)
 	const unsigned mask = (1u << ALLOC_MALLOC) | (1u << ALLOC_FREE);
 	struct loop l;
 
-	start_loop(&l, "2");
-	command(&l, "storm", "ok");
+	wh_start_loop(&l, "2");
+	wh_command(&l, "storm", "ok");
 	for (int priv = 0; priv < 2; priv++) {
 		struct uprobe_probes *keep = NULL;
-		struct uprobe_opts o = {
-			.sz = sizeof(o),
-			.max_ms = 50,
-			.fn_mask = mask,
-			.flags = priv ? UPROBE_TRACEFS_PRIVATE : 0,
-			.keep = &keep};
+		struct uprobe_opts o = {.sz = sizeof(o),
+					.max_ms = 50,
+					.fn_mask = mask,
+					.flags = priv ? UPROBE_TRACEFS_PRIVATE
+						      : 0,
+					.keep = &keep};
 		char *before = read_mountinfo(), *after;
 		const struct uprobe_stats *st;
 		struct uprobe_window *w;
@@ -792,134 +550,13 @@ Test(uprobe, kept_probes_serve_the_next_window, .timeout = 120)
 		cr_assert_eq(children, 0, "%d children of ours left", children);
 		cr_assert_str_eq(after, before, "our mounts changed");
 		cr_assert_eq(any_breakpoint(l.t.pid, &malloc_at, 1), 0);
-		cr_log_info("%s tracefs: a window's close %.1f ms with its probes kept; their release %.1f ms",
-			    priv ? "private" : "the machine's",
-			    close_us / 1000.0, release_us / 1000.0);
+		cr_log_info(
+			"%s tracefs: a window's close %.1f ms with its probes kept; their release %.1f ms",
+			priv ? "private" : "the machine's", close_us / 1000.0,
+			release_us / 1000.0);
 		free(before);
 		free(after);
 	}
-	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
-	target_stop(&l.t);
-}
-
-Test(uprobe, stops_at_max_hits, .timeout = 120)
-{
-	struct uprobe_opts o = {.sz = sizeof(o),
-				.max_hits = 2000,
-				.max_ms = 20000,
-				.fn_mask = 1u << ALLOC_MALLOC};
-	const struct uprobe_stats *st;
-	struct uprobe_window *w;
-	struct loop l;
-	uint64_t hits = 0;
-
-	start_loop(&l, "2");
-	command(&l, "storm", "ok");
-	w = open_window(l.t.pid, &o);
-	cr_assert_eq(uprobe_window_run(w, NULL, NULL), 0, "%s", la_errmsg());
-	st = uprobe_window_stats(w);
-	print_stats("max_hits 2000", st);
-	for (int f = 0; f < ALLOC_NFNS; f++)
-		hits += st->hits[f];
-	cr_assert_eq(st->stop, UPROBE_STOP_HITS);
-	cr_assert_eq(hits, 2000);
-	cr_assert_leq(st->delivered, 2000);
-	cr_assert_gt(st->delivered, 0);
-	cr_assert_lt(st->run_ns, 20000000000ull);
-	uprobe_window_close(w);
-	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
-	target_stop(&l.t);
-}
-
-Test(uprobe, stops_at_max_ms, .timeout = 120)
-{
-	struct uprobe_opts o = {.sz = sizeof(o),
-				.max_hits = 100000000,
-				.max_ms = 100,
-				.fn_mask = 1u << ALLOC_MALLOC};
-	const struct uprobe_stats *st;
-	struct uprobe_window *w;
-	struct loop l;
-
-	start_loop(&l, "1");
-	/* Idle, then storming: both end at 100 ms. */
-	for (int storm = 0; storm < 2; storm++) {
-		if (storm)
-			command(&l, "storm", "ok");
-		w = open_window(l.t.pid, &o);
-		cr_assert_eq(uprobe_window_run(w, NULL, NULL), 0, "%s",
-			     la_errmsg());
-		st = uprobe_window_stats(w);
-		print_stats(storm ? "100 ms, storm" : "100 ms, idle", st);
-		cr_assert_eq(st->stop, UPROBE_STOP_TIME);
-		cr_assert_geq(st->run_ns, 100000000ull);
-		cr_assert_lt(st->run_ns, 1000000000ull, "ran %.1f ms",
-			     (double)st->run_ns / 1e6);
-		if (storm)
-			cr_assert_gt(st->delivered, 0);
-		uprobe_window_close(w);
-	}
-	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
-	target_stop(&l.t);
-}
-
-Test(uprobe, signals_reach_the_target_during_a_window, .timeout = 120)
-{
-	struct uprobe_opts o = {.sz = sizeof(o),
-				.max_hits = 100000000,
-				.max_ms = 60000,
-				.fn_mask = 1u << ALLOC_MALLOC};
-	struct collector c;
-	struct loop l;
-
-	start_loop(&l, "2");
-	start_bg(&c, open_window(l.t.pid, &o));
-	wait_live(&l, &c);
-	command(&l, "storm", "ok");
-	for (int i = 1; i <= 20; i++) {
-		int64_t deadline = now_us() + 5000000;
-		char want[32];
-
-		cr_assert_eq(kill(l.t.pid, SIGUSR1), 0);
-		snprintf(want, sizeof(want), "signals %d", i);
-		do
-			command(&l, "signals", "signals ");
-		while (strcmp(l.t.line, want) && now_us() < deadline);
-		cr_assert_str_eq(l.t.line, want,
-				 "SIGUSR1 number %d not handled", i);
-	}
-	cr_assert_eq(c.ret, 0);
-	stop_bg(&c);
-	print_stats("20 SIGUSR1", uprobe_window_stats(c.w));
-	cr_assert_gt(uprobe_window_stats(c.w)->delivered, 0);
-	uprobe_window_close(c.w);
-	free(c.v);
-	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
-	target_stop(&l.t);
-}
-
-Test(uprobe, a_stopped_target_stays_stopped, .timeout = 120)
-{
-	struct uprobe_opts o = {.sz = sizeof(o), .max_ms = 200};
-	const struct uprobe_stats *st;
-	struct uprobe_window *w;
-	struct loop l;
-	char state[64] = "";
-
-	start_loop(&l, "2");
-	command(&l, "storm", "ok");
-	cr_assert_eq(kill(l.t.pid, SIGSTOP), 0);
-	wait_state(l.t.pid, 'T', 5000, state, sizeof(state));
-	cr_assert_eq(state[0], 'T', "not stopped: %s", state);
-	w = open_window(l.t.pid, &o);
-	cr_assert_eq(uprobe_window_run(w, NULL, NULL), 0, "%s", la_errmsg());
-	st = uprobe_window_stats(w);
-	print_stats("stopped target", st);
-	cr_assert_eq(st->delivered, 0);
-	cr_assert_eq(st->stop, UPROBE_STOP_TIME);
-	uprobe_window_close(w);
-	cr_assert_eq(target_check_unharmed(&l.t, 1, NULL), 0, "%s", l.t.line);
-	cr_assert_eq(kill(l.t.pid, SIGCONT), 0);
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
 	target_stop(&l.t);
 }
@@ -947,7 +584,7 @@ Test(uprobe, refuses_without_cap_sys_admin, .timeout = 60)
 	ssize_t n;
 	pid_t child;
 
-	start_loop(&l, "1");
+	wh_start_loop(&l, "1");
 	cr_assert_eq(pipe(pfd), 0);
 	child = fork();
 	cr_assert_geq(child, 0);
@@ -982,8 +619,8 @@ Test(uprobe, throughput_during_a_window, .timeout = 180)
 {
 	struct loop l;
 
-	start_loop(&l, "2");
-	command(&l, "storm", "ok");
+	wh_start_loop(&l, "2");
+	wh_command(&l, "storm", "ok");
 	/* tracefs (the default), then the PMU (the fallback), to compare */
 	for (int pmu = 0; pmu < 2; pmu++) {
 		struct uprobe_opts o = {.sz = sizeof(o),
@@ -992,24 +629,25 @@ Test(uprobe, throughput_during_a_window, .timeout = 180)
 					.flags = pmu ? UPROBE_PMU_ONLY : 0};
 		const char *what = pmu ? "PMU" : "tracefs";
 		const struct uprobe_stats *st;
-		struct collector c;
+		struct uprobe_window *w;
+		struct wh_collector c;
 		struct watcher wa;
 		double base, during, closing, after, teardown, teardown0;
 		double close_ms;
 		unsigned long p0, p1, p2;
 		int64_t t0, t1, t2, tr;
 
-		base = rate(&l, 500);
-		c.w = open_window(l.t.pid, &o);
-		watch_start(&wa, l.t.pid, c.w);
-		p0 = progress(&l);
+		base = wh_rate(&l, 500);
+		w = open_window(l.t.pid, &o);
+		watch_start(&wa, l.t.pid, w);
+		p0 = wh_progress(&l);
 		t0 = now_us();
-		start_bg(&c, c.w);
+		wh_start_bg(&c, &uprobe_backend, w);
 		sleep_us(250000);
-		p1 = progress(&l);
+		p1 = wh_progress(&l);
 		t1 = now_us();
-		pthread_join(c.th, NULL);
-		p2 = progress(&l);
+		wh_join_bg(&c);
+		p2 = wh_progress(&l);
 		t2 = now_us();
 		st = uprobe_window_stats(c.w);
 		cr_assert_eq(st->tracefs, !pmu);
@@ -1035,7 +673,7 @@ Test(uprobe, throughput_during_a_window, .timeout = 180)
 		tr = now_us();
 		uprobe_window_close(c.w);
 		tr = now_us() - tr;
-		after = rate(&l, 500);
+		after = wh_rate(&l, 500);
 		cr_log_info(
 			"%s storm throughput: %.0f calls/s without probes, %.0f "
 			"while sampling (%.1f%% loss), %.0f from 250 ms to the "
@@ -1119,8 +757,9 @@ check_stale_cleanup(struct loop *l)
 		cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0);
 		before = stale;
 		if (before < 2)
-			cr_log_info("attempt %d: %d stale definitions after the kill",
-				    attempt + 1, before);
+			cr_log_info(
+				"attempt %d: %d stale definitions after the kill",
+				attempt + 1, before);
 	}
 	uprobe_window_close(open_window(l->t.pid, &o));
 	cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0);
@@ -1144,14 +783,14 @@ Test(uprobe, sampler_sigkill_leaves_the_target_unharmed, .timeout = 600)
 	double base, after;
 	struct loop l;
 
-	start_loop(&l, "1");
+	wh_start_loop(&l, "1");
 	w = open_window(l.t.pid, &o);
 	malloc_addr = uprobe_window_fn_addr(w, ALLOC_MALLOC);
 	uprobe_window_close(w);
 	cr_assert_eq(malloc_bytes_check(l.t.pid, malloc_addr), 0,
 		     "malloc's bytes differ from ours before any kill");
-	command(&l, "storm", "ok");
-	base = rate(&l, 500);
+	wh_command(&l, "storm", "ok");
+	base = wh_rate(&l, 500);
 	srand((unsigned)getpid());
 	for (unsigned i = 0; i < trials; i++) {
 		int fd, status;
@@ -1180,15 +819,15 @@ Test(uprobe, sampler_sigkill_leaves_the_target_unharmed, .timeout = 600)
 			if (state[0] == 'Z' || kill(l.t.pid, 0)) {
 				deaths++;
 				target_stop(&l.t);
-				start_loop(&l, "1");
-				command(&l, "storm", "ok");
+				wh_start_loop(&l, "1");
+				wh_command(&l, "storm", "ok");
 			} else {
 				harmed++;
 			}
 		}
 	}
 	intact_bad = malloc_bytes_check(l.t.pid, malloc_addr) != 0;
-	after = rate(&l, 500);
+	after = wh_rate(&l, 500);
 	cr_log_info("sampler SIGKILLed %u times, %u of them with a window "
 		    "open (sampling or closing); %lu windows completed "
 		    "(%lu hits, %lu lost records); target deaths %u, harmed "

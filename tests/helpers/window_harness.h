@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * window_harness.h - the sampling-window tests that hold for every
+ * backend (kernel uprobes, the ptrace int3 tracer), written once and run
+ * by test_uprobe and test_int3 through a table of the backend's
+ * operations. What only one backend promises stays in its test file; it
+ * reaches the shared tests through wh_backend.check().
+ *
+ * Everything here asserts (Criterion): call it from a test only.
+ */
+#ifndef LA_TESTS_WINDOW_HARNESS_H
+#define LA_TESTS_WINDOW_HARNESS_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "allocloop.h"
+
+/* What a shared test asks of a window; the backend makes its options. */
+struct wh_opts {
+	unsigned max_hits, max_ms, stack_size, fn_mask; /* as both opts */
+	/*
+	 * The test must see every call of a sequence: the backend's settings
+	 * that lose nothing (uprobe: a large ring, every free). A window is
+	 * as long as max_ms asks (int3: limit_ms too).
+	 */
+	int lossless;
+};
+
+/* The stop reasons the shared tests look at. */
+enum wh_stop { WH_STOP_OTHER, WH_STOP_HITS, WH_STOP_TIME };
+
+/* The figures every backend keeps, copied out of its own stats. */
+struct wh_stats {
+	uint64_t hits[ALLOC_NFNS];
+	uint64_t delivered, lost, run_ns;
+	enum wh_stop stop;
+};
+
+/* Which shared test asks wh_backend.check() for its own promises. */
+enum wh_check {
+	WH_CHECK_SEQUENCE, /* the known sequence was read and the window ended */
+	WH_CHECK_FREES, /* the same, with free() probed */
+	WH_CHECK_MAX_HITS, /* the window stopped at max_hits */
+	WH_CHECK_SIGNALS, /* 20 SIGUSR1 went through during the window */
+};
+
+struct wh_backend {
+	const char *name; /* "uprobe", "int3": in messages */
+	unsigned fns_default; /* 1u << ALLOC_*: probed when fn_mask is 0 */
+	/*
+	 * 1: a window is live only once every worker has had an event (the
+	 * threads' events are enabled one after the other), so the shared
+	 * tests storm until they have; 0: live from its opening.
+	 */
+	int warm_up;
+	int (*open)(pid_t pid, const struct wh_opts *o, void **w);
+	int (*run)(void *w, uprobe_event_fn fn, void *arg);
+	void (*cancel)(void *w);
+	void (*close)(void *w);
+	uint64_t (*fn_addr)(const void *w, enum alloc_fn fn);
+	void (*stats)(const void *w, struct wh_stats *st);
+	void (*print_stats)(const char *what, const void *w);
+	/* Asserts what this backend promises beyond the shared tests. */
+	void (*check)(enum wh_check what, const void *w);
+};
+
+/* Assertion wrappers over allocloop.h. */
+void wh_start_loop(struct loop *l, const char *threads);
+void wh_command(struct loop *l, const char *cmd, const char *reply);
+unsigned long wh_progress(struct loop *l);
+double wh_rate(struct loop *l, int ms); /* storm calls per second */
+
+/* b->open(), asserting success (never a skip: CI runs as root). */
+void *wh_open(const struct wh_backend *b, pid_t pid, const struct wh_opts *o);
+/* Asserts that err, what the opening of a b window returned, is 0. */
+void wh_opened(const struct wh_backend *b, int err);
+
+/* A window run in a thread of ours, its events kept in v[0 .. n). */
+struct wh_collector {
+	const struct wh_backend *b;
+	void *w;
+	struct seen *v;
+	unsigned long n, dropped, bad_ip;
+	pthread_t th;
+	int ret;
+};
+
+void wh_start_bg(struct wh_collector *c, const struct wh_backend *b, void *w);
+/* Cancel, join, assert the run returned 0. The window stays open. */
+void wh_stop_bg(struct wh_collector *c);
+/* Join without cancelling (the window ends by itself). */
+void wh_join_bg(struct wh_collector *c);
+/* For a window that must be live: see wh_backend.warm_up. */
+void wh_wait_live(struct loop *l, struct wh_collector *c);
+
+/* The shared tests: one a property, the same for every backend. */
+void wh_sees_every_allocation_of_a_known_sequence(const struct wh_backend *b);
+void wh_sees_the_frees_of_a_known_sequence(const struct wh_backend *b);
+void wh_stops_at_max_hits(const struct wh_backend *b);
+void wh_stops_at_max_ms(const struct wh_backend *b);
+void wh_signals_reach_the_target_during_a_window(const struct wh_backend *b);
+void wh_a_stopped_target_stays_stopped(const struct wh_backend *b);
+
+/*
+ * The shared tests as Criterion tests of suite, each a call of the function
+ * of its name with the backend b (a struct wh_backend): one line in each
+ * backend's test file, the same test names in both.
+ */
+#define WH_TEST(suite, name, b)           \
+	Test(suite, name, .timeout = 120) \
+	{                                 \
+		wh_##name(&(b));          \
+	}
+#define WH_SHARED_TESTS(suite, b)                                    \
+	WH_TEST(suite, sees_every_allocation_of_a_known_sequence, b) \
+	WH_TEST(suite, sees_the_frees_of_a_known_sequence, b)        \
+	WH_TEST(suite, stops_at_max_hits, b)                         \
+	WH_TEST(suite, stops_at_max_ms, b)                           \
+	WH_TEST(suite, signals_reach_the_target_during_a_window, b)  \
+	WH_TEST(suite, a_stopped_target_stays_stopped, b)
+
+#endif /* LA_TESTS_WINDOW_HARNESS_H */
