@@ -10,12 +10,15 @@
 
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <leakattach.h>
 
@@ -576,4 +579,209 @@ wh_a_stopped_target_stays_stopped(const struct wh_backend *b)
 	cr_assert_eq(kill(l.t.pid, SIGCONT), 0);
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
 	target_stop(&l.t);
+}
+
+uint64_t
+wh_malloc_addr(const struct wh_backend *b, pid_t pid)
+{
+	struct wh_opts o = {.max_ms = 1, .fn_mask = 1u << ALLOC_MALLOC};
+	void *w = wh_open(b, pid, &o);
+	uint64_t a = b->fn_addr(w, ALLOC_MALLOC);
+
+	cr_assert_eq(b->run(w, NULL, NULL), 0, "%s", la_errmsg());
+	b->close(w);
+	cr_assert_neq(a, 0);
+	return a;
+}
+
+/* ---- kill safety ---------------------------------------------------------- */
+
+int
+wh_wait_untraced(pid_t pid, int timeout_ms)
+{
+	int64_t deadline = now_us() + (int64_t)timeout_ms * 1000;
+	char dir[64];
+
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	do {
+		struct dirent *e;
+		DIR *d = opendir(dir);
+		int traced = 0;
+
+		if (!d)
+			return -ESRCH;
+		while ((e = readdir(d))) {
+			char path[400], line[128];
+			FILE *f;
+
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s/status", dir,
+				 e->d_name);
+			f = fopen(path, "re");
+			if (!f)
+				continue;
+			while (fgets(line, sizeof(line), f))
+				if (!strncmp(line, "TracerPid:", 10) &&
+				    atoi(line + 10))
+					traced = 1;
+			fclose(f);
+		}
+		closedir(d);
+		if (!traced)
+			return 0;
+		sleep_us(2000);
+	} while (now_us() < deadline);
+	return -ETIMEDOUT;
+}
+
+int
+wh_target_dead(struct loop *l)
+{
+	char state[64] = "?";
+
+	return kill(l->t.pid, 0) ||
+	       (!proc_status_field(l->t.pid, "State", state, sizeof(state)) &&
+		(state[0] == 'Z' || state[0] == 'X'));
+}
+
+/*
+ * The storm still makes progress: a worker that returned into a wrong
+ * place, or was left stopped, would not (the others would still count:
+ * allocator_loop's workers share nothing but the count).
+ */
+int
+wh_storm_runs(struct loop *l)
+{
+	unsigned long a = 0, b = 0;
+
+	if (loop_progress(l, &a))
+		return 0;
+	for (int i = 0; i < 100 && b <= a; i++) {
+		sleep_us(2000);
+		if (loop_progress(l, &b))
+			return 0;
+	}
+	if (b <= a)
+		snprintf(l->t.line, sizeof(l->t.line),
+			 "the storm stopped at %lu calls", a);
+	return b > a;
+}
+
+/* After the storm: "seq" gives every pointer, all non-null. */
+static void
+seq_still_works(struct loop *l)
+{
+	static char text[8 * SEQ_LINES][160];
+	unsigned lines = 0, null = 0;
+
+	wh_command(l, "calm", "ok");
+	cr_assert_eq(target_send(&l->t, "seq"), 0);
+	cr_assert_eq(loop_read_seq(l, text, 8 * SEQ_LINES, &lines), 0,
+		     "seq: %s", l->t.line);
+	cr_assert_eq(lines, (unsigned)l->ntids * SEQ_LINES);
+	for (unsigned k = 0; k < lines; k++)
+		null += !strstr(text[k], "ptr=0x");
+	cr_assert_eq(null, 0, "%u calls failed after the kills", null);
+}
+
+static void
+kills_target(struct wh_kills *k)
+{
+	wh_start_loop(&k->l, k->threads);
+	/* a new process: malloc is elsewhere */
+	k->malloc_addr = wh_malloc_addr(k->b, k->l.t.pid);
+	wh_command(&k->l, "storm", "ok");
+}
+
+void
+wh_kills_start(struct wh_kills *k, const struct wh_backend *b,
+	       const char *threads)
+{
+	memset(k, 0, sizeof(*k));
+	k->b = b;
+	k->threads = threads;
+	k->t0 = now_us();
+	kills_target(k);
+	cr_assert_eq(malloc_bytes_check(k->l.t.pid, k->malloc_addr), 0,
+		     "malloc's bytes differ from ours before any kill");
+	srand((unsigned)getpid());
+}
+
+void
+wh_kills_look(struct wh_kills *k, unsigned i)
+{
+	struct loop *l = &k->l;
+
+	k->trials++;
+	if (k->b->settle)
+		k->b->settle(l->t.pid, i);
+	if (!wh_target_dead(l) && wh_wait_untraced(l->t.pid, 5000)) {
+		cr_log_error("trial %u: still traced after 5 s", i);
+		k->traced++;
+	}
+	if (!wh_target_dead(l) && malloc_bytes_check(l->t.pid, k->malloc_addr))
+		k->bytes_left++;
+	if (!wh_target_dead(l) && !target_check_unharmed(&l->t, 0, NULL) &&
+	    wh_storm_runs(l))
+		return;
+	cr_log_error("trial %u: target %s (%s)", i,
+		     wh_target_dead(l) ? "died" : "harmed", l->t.line);
+	if (!wh_target_dead(l)) {
+		k->harmed++;
+		return;
+	}
+	k->deaths++;
+	target_stop(&l->t);
+	kills_target(k);
+}
+
+int
+wh_kills_trial(struct wh_kills *k, unsigned i, pid_t s, int fd, int opened,
+	       unsigned max_us, struct sampler_tally *tl)
+{
+	unsigned long windows = tl->windows;
+	int status, in;
+
+	sleep_us(rand() % max_us);
+	kill(s, SIGKILL);
+	waitpid(s, &status, 0);
+	sampler_tally(fd, tl);
+	in = tl->open || (opened && tl->windows == windows);
+	if (tl->err[0] && !k->err_trials++)
+		cr_log_error("trial %u: %s", i, tl->err);
+	close(fd);
+	wh_kills_look(k, i);
+	return in;
+}
+
+void
+wh_kills_end(struct wh_kills *k, const struct sampler_tally *tl,
+	     unsigned in_window)
+{
+	cr_log_info("%s: analyser SIGKILLed %u times, %u of them with a "
+		    "window open; target deaths %u, harmed %u, breakpoint "
+		    "bytes left %u, still traced %u; %.1f s",
+		    k->b->name, k->trials, in_window, k->deaths, k->harmed,
+		    k->bytes_left, k->traced, (double)(now_us() - k->t0) / 1e6);
+	if (tl)
+		cr_log_info("%s: the samplers completed %lu windows (%lu hits, "
+			    "%lu lost)",
+			    k->b->name, tl->windows, tl->hits, tl->lost);
+	if (tl)
+		cr_assert_str_empty(tl->err, "the sampler failed: %s", tl->err);
+	/*
+	 * The kills must land in open windows to mean anything; how many
+	 * do depends on the machine's load (opening and closing slow down
+	 * under it), so a quarter is enough.
+	 */
+	cr_assert_geq(in_window, k->trials / 4, "too few kills hit a window");
+	cr_assert_eq(k->deaths, 0);
+	cr_assert_eq(k->harmed, 0);
+	cr_assert_eq(k->bytes_left, 0, "a breakpoint is left in malloc");
+	cr_assert_eq(k->traced, 0);
+	cr_assert_eq(target_check_unharmed(&k->l.t, 0, NULL), 0, "%s",
+		     k->l.t.line);
+	seq_still_works(&k->l);
+	target_stop(&k->l.t);
 }

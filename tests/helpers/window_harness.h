@@ -64,6 +64,12 @@ struct wh_backend {
 	void (*print_stats)(const char *what, const void *w);
 	/* Asserts what this backend promises beyond the shared tests. */
 	void (*check)(enum wh_check what, const void *w);
+	/*
+	 * After a sampler of target was SIGKILLed and reaped: wait until
+	 * what it left behind is gone (int3: its orphaned tracer restores,
+	 * detaches and exits); log what is not. NULL: nothing to wait for.
+	 */
+	void (*settle)(pid_t target, unsigned trial);
 };
 
 /* Assertion wrappers over allocloop.h. */
@@ -94,6 +100,56 @@ void wh_stop_bg(struct wh_collector *c);
 void wh_join_bg(struct wh_collector *c);
 /* For a window that must be live: see wh_backend.warm_up. */
 void wh_wait_live(struct loop *l, struct wh_collector *c);
+
+/* The entry of malloc in pid, from a 1 ms window of b. */
+uint64_t wh_malloc_addr(const struct wh_backend *b, pid_t pid);
+
+/* Every thread of pid has TracerPid 0, within timeout_ms: 0, -ETIMEDOUT. */
+int wh_wait_untraced(pid_t pid, int timeout_ms);
+/* Is the target gone, or a zombie? */
+int wh_target_dead(struct loop *l);
+/* Does the storm still make progress? If not, l->t.line says so. */
+int wh_storm_runs(struct loop *l);
+
+/*
+ * Kill safety: a target storming (l) while analysers (samplers) of
+ * backend b are SIGKILLed at random moments. What each kill left is
+ * counted; a dead target is replaced by a new one, storming too.
+ */
+struct wh_kills {
+	const struct wh_backend *b;
+	const char *threads; /* allocator_loop's workers */
+	struct loop l;
+	uint64_t malloc_addr; /* in the target of now */
+	unsigned trials, deaths, harmed, bytes_left, traced, err_trials;
+	int64_t t0;
+};
+
+/* Start the target; malloc's bytes must be glibc's before any kill. */
+void wh_kills_start(struct wh_kills *k, const struct wh_backend *b,
+		    const char *threads);
+/*
+ * Trial i, once its kill is reaped: b->settle(), then the target: no
+ * thread traced after 5 s, malloc's bytes glibc's, alive, unharmed and
+ * storming; a dead one is counted and replaced.
+ */
+void wh_kills_look(struct wh_kills *k, unsigned i);
+/*
+ * Trial i of a sampler s (its output on fd, closed here): SIGKILLed 0 to
+ * max_us after now, reaped, its lines added to tl; then wh_kills_look().
+ * Returns 1 when a window was open at the kill: its last line said so,
+ * or opened (the caller saw one open) and no window ended since.
+ */
+int wh_kills_trial(struct wh_kills *k, unsigned i, pid_t s, int fd, int opened,
+		   unsigned max_us, struct sampler_tally *tl);
+/*
+ * The figures (printed), then: no sampler error (tl may be NULL), a
+ * quarter of the kills in a window at least, no death, no harm, no byte
+ * left, nothing traced; the target unharmed, and "seq" still gives
+ * every pointer. Stops the target.
+ */
+void wh_kills_end(struct wh_kills *k, const struct sampler_tally *tl,
+		  unsigned in_window);
 
 /* The shared tests: one a property, the same for every backend. */
 void wh_sees_every_allocation_of_a_known_sequence(const struct wh_backend *b);
