@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "sampling/uprobe.h" /* struct alloc_event, what both backends deliver */
+#include "sampling/window.h" /* struct alloc_event, what both backends deliver */
 #include "target.h"
 
 /* A running allocator_loop and what its ready line said. */
@@ -122,14 +122,14 @@ void seen_add(struct seen *v, unsigned long *n, unsigned long *dropped,
 /* One "ptr tid=T fn=F size=S ptr=P old=O" line that "seq" prints. */
 struct loop_call {
 	int tid;
-	unsigned fn; /* an enum alloc_fn of uprobe.h, by its name */
+	unsigned fn; /* an enum alloc_fn of window.h, by its name */
 	unsigned long size;
 	unsigned long long ptr, old; /* "(nil)" is 0 */
 };
 
 /*
  * loop_parse_call - parse such a line; fn_name(i) names function i for
- * i < nfns (alloc_fn_name of uprobe.h: this file stays apart from the
+ * i < nfns (alloc_fn_name of window.h: this file stays apart from the
  * library). Returns 0, or -EPROTO for another line or an unknown name.
  */
 int loop_parse_call(const char *text, const char *(*fn_name)(unsigned),

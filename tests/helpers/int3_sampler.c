@@ -184,7 +184,7 @@ main(int argc, char **argv)
 			o.fn_mask |= 1u << f;
 	}
 	for (unsigned long n = 1;; n++) {
-		struct int3_window *w;
+		struct window *w;
 		const struct int3_stats *st;
 		uint64_t hits = 0;
 		int err, len;
@@ -200,22 +200,23 @@ main(int argc, char **argv)
 			       (int)int3_window_tracer(w));
 		if (say(buf, len))
 			return 2;
-		err = int3_window_run(w, count_event, &sink);
+		err = window_run(w, count_event, &sink);
 		st = int3_window_stats(w);
 		for (int f = 0; f < ALLOC_NFNS; f++)
-			hits += st->hits[f];
+			hits += st->win.hits[f];
 		len = snprintf(
 			buf, sizeof(buf),
 			"window %lu hits=%llu lost=%llu ms=%.1f close_ms=%.1f stop=%d err=%d returns=%llu/%llu/%llu/%llu oom=%d\n",
 			n, (unsigned long long)hits,
-			(unsigned long long)st->lost, (double)st->run_ns / 1e6,
-			(double)st->close_ns / 1e6, (int)st->stop, err,
+			(unsigned long long)st->win.lost,
+			(double)st->win.run_ns / 1e6,
+			(double)st->win.close_ns / 1e6, (int)st->win.stop, err,
 			(unsigned long long)st->returns_caught,
 			(unsigned long long)st->returns_at_end,
 			(unsigned long long)st->returns_restored,
 			(unsigned long long)st->returns_abandoned,
 			st->oom_score_adj);
-		int3_window_close(w);
+		window_close(w);
 		if (say(buf, len))
 			return 2;
 	}

@@ -10,7 +10,7 @@
  * Output, one line each: "open N" once window N's probes are set, and
  * "window N hits=H lost=L ms=T close_ms=C release_ms=R tracefs=F err=E"
  * once they are removed (close_ms: the target's events; release_ms:
- * uprobe_window_close(), the anchors and definitions on the tracefs path)
+ * window_close(), the anchors and definitions on the tracefs path)
  * (written with one write(2), so a kill never leaves half a line);
  * "error MESSAGE" and exit 2 when a window cannot be opened.
  */
@@ -68,7 +68,7 @@ main(int argc, char **argv)
 			o.fn_mask |= 1u << f;
 	}
 	for (unsigned long n = 1;; n++) {
-		struct uprobe_window *w;
+		struct window *w;
 		const struct uprobe_stats *st;
 		uint64_t hits = 0, lost;
 		double t0, run_ms, close_ms;
@@ -85,17 +85,17 @@ main(int argc, char **argv)
 		len = snprintf(buf, sizeof(buf), "open %lu\n", n);
 		if (write(1, buf, (size_t)len) < 0)
 			return 2;
-		err = uprobe_window_run(w, count_event, &sink);
+		err = window_run(w, count_event, &sink);
 		st = uprobe_window_stats(w);
 		for (int f = 0; f < ALLOC_NFNS; f++)
-			hits += st->hits[f];
+			hits += st->win.hits[f];
 		/* st goes with w: the figures first, then the release. */
-		lost = st->lost;
-		run_ms = (double)st->run_ns / 1e6;
-		close_ms = (double)st->close_ns / 1e6;
+		lost = st->win.lost;
+		run_ms = (double)st->win.run_ns / 1e6;
+		close_ms = (double)st->win.close_ns / 1e6;
 		tracefs = st->tracefs;
 		t0 = now_ms();
-		uprobe_window_close(w);
+		window_close(w);
 		len = snprintf(
 			buf, sizeof(buf),
 			"window %lu hits=%llu lost=%llu ms=%.1f close_ms=%.1f release_ms=%.1f tracefs=%d err=%d\n",

@@ -19,23 +19,13 @@
 
 /* What a shared test asks of a window; the backend makes its options. */
 struct wh_opts {
-	unsigned max_hits, max_ms, stack_size, fn_mask; /* as both opts */
+	unsigned max_hits, max_ms, stack_size, fn_mask; /* window_opts' */
 	/*
 	 * The test must see every call of a sequence: the backend's settings
 	 * that lose nothing (uprobe: a large ring, every free). A window is
 	 * as long as max_ms asks (int3: limit_ms too).
 	 */
 	int lossless;
-};
-
-/* The stop reasons the shared tests look at. */
-enum wh_stop { WH_STOP_OTHER, WH_STOP_HITS, WH_STOP_TIME };
-
-/* The figures every backend keeps, copied out of its own stats. */
-struct wh_stats {
-	uint64_t hits[ALLOC_NFNS];
-	uint64_t delivered, lost, run_ns;
-	enum wh_stop stop;
 };
 
 /* Which shared test asks wh_backend.check() for its own promises. */
@@ -47,7 +37,7 @@ enum wh_check {
 };
 
 struct wh_backend {
-	const char *name; /* "uprobe", "int3": in messages */
+	const struct window_backend *be; /* the library's table */
 	unsigned fns_default; /* 1u << ALLOC_*: probed when fn_mask is 0 */
 	/*
 	 * 1: a window is live only once every worker has had an event (the
@@ -55,15 +45,11 @@ struct wh_backend {
 	 * tests storm until they have; 0: live from its opening.
 	 */
 	int warm_up;
-	int (*open)(pid_t pid, const struct wh_opts *o, void **w);
-	int (*run)(void *w, uprobe_event_fn fn, void *arg);
-	void (*cancel)(void *w);
-	void (*close)(void *w);
-	uint64_t (*fn_addr)(const void *w, enum alloc_fn fn);
-	void (*stats)(const void *w, struct wh_stats *st);
-	void (*print_stats)(const char *what, const void *w);
+	/* window_open() with the backend's own options for o (its ext). */
+	int (*open)(pid_t pid, const struct wh_opts *o, struct window **w);
+	void (*print_stats)(const char *what, const struct window *w);
 	/* Asserts what this backend promises beyond the shared tests. */
-	void (*check)(enum wh_check what, const void *w);
+	void (*check)(enum wh_check what, const struct window *w);
 	/*
 	 * After a sampler of target was SIGKILLed and reaped: wait until
 	 * what it left behind is gone (int3: its orphaned tracer restores,
@@ -79,21 +65,29 @@ unsigned long wh_progress(struct loop *l);
 double wh_rate(struct loop *l, int ms); /* storm calls per second */
 
 /* b->open(), asserting success (never a skip: CI runs as root). */
-void *wh_open(const struct wh_backend *b, pid_t pid, const struct wh_opts *o);
+struct window *wh_open(const struct wh_backend *b, pid_t pid,
+		       const struct wh_opts *o);
+/* wh_open() with the backend's own options (struct uprobe_opts, ...). */
+struct window *wh_open_ext(const struct wh_backend *b, pid_t pid,
+			   const void *ext);
+/* window_open() of be, o's fields and ext (the backend's own options). */
+int wh_window_open(const struct window_backend *be, pid_t pid,
+		   const struct wh_opts *o, const void *ext, struct window **w);
 /* Asserts that err, what the opening of a b window returned, is 0. */
 void wh_opened(const struct wh_backend *b, int err);
 
 /* A window run in a thread of ours, its events kept in v[0 .. n). */
 struct wh_collector {
 	const struct wh_backend *b;
-	void *w;
+	struct window *w;
 	struct seen *v;
 	unsigned long n, dropped, bad_ip;
 	pthread_t th;
 	int ret;
 };
 
-void wh_start_bg(struct wh_collector *c, const struct wh_backend *b, void *w);
+void wh_start_bg(struct wh_collector *c, const struct wh_backend *b,
+		 struct window *w);
 /* Cancel, join, assert the run returned 0. The window stays open. */
 void wh_stop_bg(struct wh_collector *c);
 /* Join without cancelling (the window ends by itself). */
@@ -110,6 +104,17 @@ int wh_wait_untraced(pid_t pid, int timeout_ms);
 int wh_target_dead(struct loop *l);
 /* Does the storm still make progress? If not, l->t.line says so. */
 int wh_storm_runs(struct loop *l);
+
+/*
+ * The sampler of backend b (uprobe_sampler, int3_sampler) on target:
+ * windows of max_ms, max_hits, on the functions fns ("malloc,free"; "-":
+ * the default ones), word one of its WORDs or NULL; pdeathsig as
+ * sampler_spawn(). Its output on *out_fd.
+ */
+pid_t wh_spawn_sampler(const struct wh_backend *b, pid_t target,
+		       const char *max_ms, const char *max_hits,
+		       const char *fns, const char *word, int pdeathsig,
+		       int *out_fd);
 
 /*
  * Kill safety: a target storming (l) while analysers (samplers) of
@@ -161,8 +166,8 @@ void wh_a_stopped_target_stays_stopped(const struct wh_backend *b);
 
 /*
  * The shared tests as Criterion tests of suite, each a call of the function
- * of its name with the backend b (a struct wh_backend): one line in each
- * backend's test file, the same test names in both.
+ * of its name with the backend b (a struct wh_backend): the same test
+ * names for every backend.
  */
 #define WH_TEST(suite, name, b)           \
 	Test(suite, name, .timeout = 120) \
@@ -176,5 +181,23 @@ void wh_a_stopped_target_stays_stopped(const struct wh_backend *b);
 	WH_TEST(suite, stops_at_max_ms, b)                           \
 	WH_TEST(suite, signals_reach_the_target_during_a_window, b)  \
 	WH_TEST(suite, a_stopped_target_stays_stopped, b)
+
+/*
+ * WH_BACKEND(P, FNS, WARM_UP, SETTLE), once in a backend's test file:
+ * P_harness, the struct wh_backend of the library's P_backend, made of
+ * that file's be_open(), print_stats() and be_check(); and the shared
+ * tests, as tests of suite P.
+ */
+#define WH_BACKEND(P, FNS, WARM_UP, SETTLE)            \
+	static const struct wh_backend P##_harness = { \
+		.be = &P##_backend,                    \
+		.fns_default = FNS,                    \
+		.warm_up = WARM_UP,                    \
+		.open = be_open,                       \
+		.print_stats = print_stats,            \
+		.check = be_check,                     \
+		.settle = SETTLE,                      \
+	};                                             \
+	WH_SHARED_TESTS(P, P##_harness)
 
 #endif /* LA_TESTS_WINDOW_HARNESS_H */

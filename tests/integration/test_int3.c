@@ -92,86 +92,40 @@ use_built_tracer(void)
 TestSuite(int3, .init = use_built_tracer);
 
 static void
-print_stats(const char *what, const struct int3_stats *st)
+print_stats(const char *what, const struct window *w)
 {
-	cr_log_info(
-		"%s: malloc %" PRIu64 " calloc %" PRIu64 " realloc %" PRIu64
-		" free %" PRIu64 "; delivered %" PRIu64 ", lost %" PRIu64
-		", signals forwarded %" PRIu64 ", rewound %" PRIu64
-		"; returns caught %" PRIu64 " (%" PRIu64
-		" while ending), restored %" PRIu64 ", abandoned %" PRIu64
-		", skipped %" PRIu64
-		"; threads %u, abandoned %u, refused %#x; open %.1f ms, "
-		"run %.1f ms, close %.1f ms (grace %.1f ms); stop %d, "
-		"tracer status %#x",
-		what, st->hits[ALLOC_MALLOC], st->hits[ALLOC_CALLOC],
-		st->hits[ALLOC_REALLOC], st->hits[ALLOC_FREE], st->delivered,
-		st->lost, st->signals_forwarded, st->rewound,
-		st->returns_caught, st->returns_at_end, st->returns_restored,
-		st->returns_abandoned, st->returns_skipped, st->threads,
-		st->abandoned, st->refused_mask, (double)st->open_ns / 1e6,
-		(double)st->run_ns / 1e6, (double)st->close_ns / 1e6,
-		(double)st->grace_ns / 1e6, (int)st->stop, st->tracer_status);
+	const struct int3_stats *st = int3_window_stats(w);
+
+	cr_log_info("%s: malloc %" PRIu64 " calloc %" PRIu64 " realloc %" PRIu64
+		    " free %" PRIu64 "; delivered %" PRIu64 ", lost %" PRIu64
+		    ", signals forwarded %" PRIu64 ", rewound %" PRIu64
+		    "; returns caught %" PRIu64 " (%" PRIu64
+		    " while ending), restored %" PRIu64 ", abandoned %" PRIu64
+		    ", skipped %" PRIu64
+		    "; threads %u, abandoned %u, refused %#x; open %.1f ms, "
+		    "run %.1f ms, close %.1f ms (grace %.1f ms); stop %d, "
+		    "tracer status %#x",
+		    what, st->win.hits[ALLOC_MALLOC],
+		    st->win.hits[ALLOC_CALLOC], st->win.hits[ALLOC_REALLOC],
+		    st->win.hits[ALLOC_FREE], st->win.delivered, st->win.lost,
+		    st->signals_forwarded, st->rewound, st->returns_caught,
+		    st->returns_at_end, st->returns_restored,
+		    st->returns_abandoned, st->returns_skipped, st->win.threads,
+		    st->abandoned, st->refused_mask,
+		    (double)st->win.open_ns / 1e6, (double)st->win.run_ns / 1e6,
+		    (double)st->win.close_ns / 1e6, (double)st->grace_ns / 1e6,
+		    (int)st->win.stop, st->tracer_status);
 }
 
 /* ---- the backend, for the shared tests (window_harness.h) ---------------- */
 
 static int
-be_open(pid_t pid, const struct wh_opts *o, void **w)
+be_open(pid_t pid, const struct wh_opts *o, struct window **w)
 {
 	/* The tracer's own bound as long as the test asks. */
-	struct int3_opts io = {.sz = sizeof(io),
-			       .max_hits = o->max_hits,
-			       .max_ms = o->max_ms,
-			       .limit_ms = o->max_ms,
-			       .stack_size = o->stack_size,
-			       .fn_mask = o->fn_mask};
+	struct int3_opts ext = {.sz = sizeof(ext), .limit_ms = o->max_ms};
 
-	return int3_window_open(pid, &io, (struct int3_window **)w);
-}
-
-static int
-be_run(void *w, uprobe_event_fn fn, void *arg)
-{
-	return int3_window_run(w, fn, arg);
-}
-
-static void
-be_cancel(void *w)
-{
-	int3_window_cancel(w);
-}
-
-static void
-be_close(void *w)
-{
-	int3_window_close(w);
-}
-
-static uint64_t
-be_fn_addr(const void *w, enum alloc_fn fn)
-{
-	return int3_window_fn_addr(w, fn);
-}
-
-static void
-be_stats(const void *w, struct wh_stats *st)
-{
-	const struct int3_stats *s = int3_window_stats(w);
-
-	memcpy(st->hits, s->hits, sizeof(st->hits));
-	st->delivered = s->delivered;
-	st->lost = s->lost;
-	st->run_ns = s->run_ns;
-	st->stop = s->stop == INT3_STOP_HITS   ? WH_STOP_HITS
-		   : s->stop == INT3_STOP_TIME ? WH_STOP_TIME
-					       : WH_STOP_OTHER;
-}
-
-static void
-be_print_stats(const char *what, const void *w)
-{
-	print_stats(what, int3_window_stats(w));
+	return wh_window_open(&int3_backend, pid, o, &ext, w);
 }
 
 /*
@@ -180,7 +134,7 @@ be_print_stats(const char *what, const void *w)
  * forwarded by the tracer, and the tracer's clean exit.
  */
 static void
-be_check(enum wh_check what, const void *w)
+be_check(enum wh_check what, const struct window *w)
 {
 	const struct int3_stats *st = int3_window_stats(w);
 
@@ -189,10 +143,10 @@ be_check(enum wh_check what, const void *w)
 		cr_assert_eq(st->returns_skipped + st->returns_abandoned, 0);
 		/* fall through */
 	case WH_CHECK_FREES:
-		cr_assert_eq(st->lost, 0);
+		cr_assert_eq(st->win.lost, 0);
 		break;
 	case WH_CHECK_MAX_HITS:
-		cr_assert_eq(st->delivered + st->lost, 2000);
+		cr_assert_eq(st->win.delivered + st->win.lost, 2000);
 		cr_assert_eq(WIFEXITED(st->tracer_status) &&
 				     WEXITSTATUS(st->tracer_status) == 0,
 			     1, "tracer status %#x", st->tracer_status);
@@ -213,31 +167,7 @@ be_settle(pid_t target, unsigned trial)
 		cr_log_error("trial %u: a tracer still runs after 5 s", trial);
 }
 
-static const struct wh_backend int3_backend = {
-	.name = "int3",
-	.fns_default = INT3_FNS_DEFAULT,
-	.warm_up = 0,
-	.open = be_open,
-	.run = be_run,
-	.cancel = be_cancel,
-	.close = be_close,
-	.fn_addr = be_fn_addr,
-	.stats = be_stats,
-	.print_stats = be_print_stats,
-	.check = be_check,
-	.settle = be_settle,
-};
-
-static struct int3_window *
-open_window(pid_t pid, const struct int3_opts *o)
-{
-	struct int3_window *w = NULL;
-
-	wh_opened(&int3_backend, int3_window_open(pid, o, &w));
-	return w;
-}
-
-WH_SHARED_TESTS(int3, int3_backend)
+WH_BACKEND(int3, INT3_FNS_DEFAULT, 0, be_settle)
 
 /* ---- int3's own ------------------------------------------------------------ */
 
@@ -292,33 +222,32 @@ Test(int3, follows_the_frees_with_free_alone, .timeout = 60)
 			      .fn_mask = 1u << ALLOC_MALLOC | 1u << ALLOC_FREE};
 	struct follow_seen f = {0};
 	const struct int3_stats *st;
-	struct int3_window *w;
+	struct window *w;
 	struct loop l;
 
 	wh_start_loop(&l, "2");
 	f.pid = l.t.pid;
-	f.malloc_addr = wh_malloc_addr(&int3_backend, l.t.pid);
+	f.malloc_addr = wh_malloc_addr(&int3_harness, l.t.pid);
 	wh_command(&l, "storm", "ok");
-	w = open_window(l.t.pid, &o);
-	cr_assert_eq(int3_window_run(w, follow_event, &f), 0, "%s",
-		     la_errmsg());
+	w = wh_open_ext(&int3_harness, l.t.pid, &o);
+	cr_assert_eq(window_run(w, follow_event, &f), 0, "%s", la_errmsg());
 	st = int3_window_stats(w);
-	print_stats("follow 30 ms", st);
+	print_stats("follow 30 ms", w);
 	cr_log_info("int3: %lu allocations, then %lu frees while following "
 		    "(%lu of sampled pointers); malloc restored then: %s",
 		    f.allocs, f.frees_after, f.frees_of_sampled,
 		    f.restored ? "yes" : "no");
-	cr_assert_eq(st->hits[ALLOC_MALLOC], o.max_hits);
-	cr_assert_eq(st->stop, INT3_STOP_HITS);
+	cr_assert_eq(st->win.hits[ALLOC_MALLOC], o.max_hits);
+	cr_assert_eq(st->win.stop, WINDOW_STOP_HITS);
 	/* follow_ms, or until it took as many frees as it may */
 	cr_assert(st->follow_ns >= o.follow_ms * 1000000ull ||
-			  st->hits[ALLOC_FREE] == 4 * o.max_hits,
+			  st->win.hits[ALLOC_FREE] == 4 * o.max_hits,
 		  "followed %.1f ms, %" PRIu64 " frees",
-		  (double)st->follow_ns / 1e6, st->hits[ALLOC_FREE]);
+		  (double)st->follow_ns / 1e6, st->win.hits[ALLOC_FREE]);
 	cr_assert_gt(f.frees_after, 0, "no free seen while following");
 	cr_assert_gt(f.frees_of_sampled, 0, "no sampled pointer freed");
 	cr_assert(f.restored, "malloc still armed while following");
-	int3_window_close(w);
+	window_close(w);
 	cr_assert_eq(malloc_bytes_check(l.t.pid, f.malloc_addr), 0);
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
 	target_stop(&l.t);
@@ -343,12 +272,12 @@ Test(int3, children_created_during_a_window_are_unharmed, .timeout = 60)
 	struct loop l;
 
 	wh_start_loop(&l, "2");
-	addr = wh_malloc_addr(&int3_backend, l.t.pid);
+	addr = wh_malloc_addr(&int3_harness, l.t.pid);
 	wh_command(&l, "forkstorm", "ok");
 	wh_command(&l, "forks", "forks ");
 	cr_assert_eq(sscanf(l.t.line, "forks %lu", &before), 1, "%s", l.t.line);
 	for (int i = 0; i < 20; i++) {
-		struct int3_window *w = NULL;
+		struct window *w = NULL;
 		int err, tries = 0;
 
 		/* refused while a thread waits in vfork(): try again */
@@ -357,12 +286,11 @@ Test(int3, children_created_during_a_window_are_unharmed, .timeout = 60)
 		       tries++ < 1000)
 			sleep_us(1000);
 		cr_assert_eq(err, 0, "int3_window_open: %s", la_errmsg());
-		cr_assert_eq(int3_window_run(w, NULL, NULL), 0, "%s",
-			     la_errmsg());
+		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
 		children += int3_window_stats(w)->children;
 		if (!i)
-			print_stats("forkstorm", int3_window_stats(w));
-		int3_window_close(w);
+			print_stats("forkstorm", w);
+		window_close(w);
 	}
 	wh_command(&l, "calm", "ok");
 	wh_command(&l, "forks", "forks ");
@@ -397,20 +325,19 @@ Test(int3, a_tail_call_from_realloc_to_malloc_returns_home, .timeout = 60)
 	struct loop l;
 
 	wh_start_loop(&l, "2");
-	addr = wh_malloc_addr(&int3_backend, l.t.pid);
+	addr = wh_malloc_addr(&int3_harness, l.t.pid);
 	wh_command(&l, "reallocstorm", "ok");
 	for (int i = 0; i < 10; i++) {
-		struct int3_window *w = NULL;
+		struct window *w = NULL;
 
 		cr_assert_eq(int3_window_open(l.t.pid, &o, &w), 0,
 			     "int3_window_open: %s", la_errmsg());
-		cr_assert_eq(int3_window_run(w, NULL, NULL), 0, "%s",
-			     la_errmsg());
-		realloc_hits += int3_window_stats(w)->hits[ALLOC_REALLOC];
-		malloc_hits += int3_window_stats(w)->hits[ALLOC_MALLOC];
+		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
+		realloc_hits += int3_window_stats(w)->win.hits[ALLOC_REALLOC];
+		malloc_hits += int3_window_stats(w)->win.hits[ALLOC_MALLOC];
 		if (!i)
-			print_stats("reallocstorm", int3_window_stats(w));
-		int3_window_close(w);
+			print_stats("reallocstorm", w);
+		window_close(w);
 		cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0,
 			     "after window %d: %s", i + 1, l.t.line);
 	}
@@ -445,14 +372,8 @@ static pid_t
 spawn_sampler_with(pid_t target, const char *max_ms, const char *fns,
 		   const char *word, int *out_fd)
 {
-	char pidarg[16];
-	const char *args[] = {pidarg, max_ms, "100000000", fns, word, NULL};
-	pid_t child = 0;
-
-	snprintf(pidarg, sizeof(pidarg), "%d", (int)target);
-	cr_assert_eq(sampler_spawn("int3_sampler", args, 0, &child, out_fd), 0,
-		     "cannot start int3_sampler");
-	return child;
+	return wh_spawn_sampler(&int3_harness, target, max_ms, "100000000", fns,
+				word, 0, out_fd);
 }
 
 static pid_t
@@ -543,7 +464,8 @@ Test(int3, stopped_inside_malloc_gets_its_return_address_back, .timeout = 60)
 		struct wh_collector c;
 		char state[64] = "";
 
-		wh_start_bg(&c, &int3_backend, open_window(l.t.pid, &o));
+		wh_start_bg(&c, &int3_harness,
+			    wh_open_ext(&int3_harness, l.t.pid, &o));
 		sleep_us(20000);
 		cr_assert_eq(kill(l.t.pid, SIGSTOP), 0);
 		wh_join_bg(&c);
@@ -552,8 +474,8 @@ Test(int3, stopped_inside_malloc_gets_its_return_address_back, .timeout = 60)
 		restored += st->returns_restored;
 		abandoned += st->returns_abandoned;
 		if (st->returns_restored)
-			print_stats("SIGSTOP inside malloc", st);
-		int3_window_close(c.w);
+			print_stats("SIGSTOP inside malloc", c.w);
+		window_close(c.w);
 		free(c.v);
 		wait_state(l.t.pid, 'T', 5000, state, sizeof(state));
 		cr_assert_eq(state[0], 'T', "not stopped: %s", state);
@@ -576,7 +498,7 @@ Test(int3, sampler_sigkill_leaves_the_target_unharmed, .timeout = 120)
 	unsigned in_window = 0;
 	struct wh_kills k;
 
-	wh_kills_start(&k, &int3_backend, "2");
+	wh_kills_start(&k, &int3_harness, "2");
 	for (unsigned i = 0; i < 200; i++) {
 		int fd;
 		pid_t s = spawn_sampler(k.l.t.pid, "30", "malloc,free", &fd);
@@ -745,7 +667,7 @@ kill_analyser_job(int session, unsigned trials)
 	const char *how = session ? "session" : "process group";
 	struct wh_kills k;
 
-	wh_kills_start(&k, &int3_backend, "2");
+	wh_kills_start(&k, &int3_harness, "2");
 	srand((unsigned)getpid() * 3u + (unsigned)session);
 	for (unsigned i = 0; i < trials; i++) {
 		int fd, status;
@@ -995,15 +917,15 @@ Test(int3, a_stuck_analyser_cannot_keep_the_breakpoints_in, .timeout = 60)
 	uint64_t addr;
 
 	wh_start_loop(&l, "2");
-	addr = wh_malloc_addr(&int3_backend, l.t.pid);
+	addr = wh_malloc_addr(&int3_harness, l.t.pid);
 	for (int storm = 0; storm < 2; storm++) {
 		const struct int3_stats *st;
-		struct int3_window *w;
+		struct window *w;
 		int64_t t0, out = -1;
 
 		if (storm)
 			wh_command(&l, "storm", "ok");
-		w = open_window(l.t.pid, &o);
+		w = wh_open_ext(&int3_harness, l.t.pid, &o);
 		t0 = now_us();
 		while (now_us() - t0 < 10000000) {
 			if (!malloc_bytes_check(l.t.pid, addr) &&
@@ -1014,28 +936,28 @@ Test(int3, a_stuck_analyser_cannot_keep_the_breakpoints_in, .timeout = 60)
 			sleep_us(500);
 		}
 		/* Now read what the tracer left in the socket. */
-		cr_assert_eq(int3_window_run(w, NULL, NULL), 0, "%s",
-			     la_errmsg());
+		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
 		st = int3_window_stats(w);
 		print_stats(storm ? "stuck analyser, storm"
 				  : "stuck analyser, idle",
-			    st);
+			    w);
 		cr_log_info("int3: analyser reading nothing, target %s: "
 			    "breakpoints out and untraced %.1f ms after the "
 			    "open (limit %u ms), stop %d, lost %" PRIu64,
 			    storm ? "storming" : "idle", (double)out / 1e3,
-			    INT3_LIMIT_MS, (int)st->stop, st->lost);
+			    INT3_LIMIT_MS, (int)st->win.stop, st->win.lost);
 		cr_assert_geq(out, 0, "still armed or traced after 10 s");
 		cr_assert_lt(out, (INT3_LIMIT_MS + 2000) * 1000ll,
 			     "out after %.1f ms", (double)out / 1e3);
-		cr_assert_lt(st->run_ns, (INT3_LIMIT_MS + 2000) * 1000000ull);
+		cr_assert_lt(st->win.run_ns,
+			     (INT3_LIMIT_MS + 2000) * 1000000ull);
 		if (storm)
-			cr_assert(st->stop == INT3_STOP_BEHIND ||
-					  st->stop == INT3_STOP_TIME,
-				  "stop %d", (int)st->stop);
+			cr_assert(st->win.stop == WINDOW_STOP_BEHIND ||
+					  st->win.stop == WINDOW_STOP_TIME,
+				  "stop %d", (int)st->win.stop);
 		else
-			cr_assert_eq(st->stop, INT3_STOP_TIME);
-		int3_window_close(w);
+			cr_assert_eq(st->win.stop, WINDOW_STOP_TIME);
+		window_close(w);
 		cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s",
 			     l.t.line);
 	}
@@ -1052,8 +974,8 @@ Test(int3, a_stuck_analyser_cannot_keep_the_breakpoints_in, .timeout = 60)
 Test(int3, refuses_a_process_probed_with_uprobes, .timeout = 60)
 {
 	struct uprobe_opts uo = {.sz = sizeof(uo), .max_ms = 20};
-	struct uprobe_window *uw;
-	struct int3_window *w = NULL;
+	struct window *uw;
+	struct window *w = NULL;
 	struct loop l;
 	int err;
 
@@ -1061,8 +983,8 @@ Test(int3, refuses_a_process_probed_with_uprobes, .timeout = 60)
 	wh_command(&l, "storm", "ok");
 	err = uprobe_window_open(l.t.pid, &uo, &uw);
 	cr_assert_eq(err, 0, "uprobes (run as root): %s", la_errmsg());
-	cr_assert_geq(uprobe_window_run(uw, NULL, NULL), 0, "%s", la_errmsg());
-	uprobe_window_close(uw);
+	cr_assert_geq(window_run(uw, NULL, NULL), 0, "%s", la_errmsg());
+	window_close(uw);
 	err = int3_window_open(l.t.pid, NULL, &w);
 	cr_expect_eq(err, -ENOTSUP, "%d: %s", err, la_errmsg());
 	cr_expect(strstr(la_errmsg(), "[uprobes]") &&

@@ -9,8 +9,8 @@
  *    every worker had an event (warm_up).
  *  - leaves_no_definition_nor_breakpoint: through tracefs, our
  *    definitions exist during the window and are gone after
- *    uprobe_window_close(); the probed entries hold 0xcc during the window
- *    and not once uprobe_window_run() returned; the PMU path (the
+ *    window_close(); the probed entries hold 0xcc during the window
+ *    and not once window_run() returned; the PMU path (the
  *    fallback) defines nothing.
  *  - a_private_tracefs_leaves_the_mounts_alone: where tracefs is not
  *    mounted (forced with UPROBE_TRACEFS_PRIVATE), a child of ours mounts
@@ -67,124 +67,53 @@
 #include "window_harness.h"
 
 static void
-print_stats(const char *what, const struct uprobe_stats *st)
+print_stats(const char *what, const struct window *w)
 {
-	cr_log_info("%s: malloc %" PRIu64 " calloc %" PRIu64 " realloc %" PRIu64
-		    " memalign %" PRIu64 " posix_memalign %" PRIu64
-		    " aligned_alloc %" PRIu64 "; delivered %" PRIu64
-		    ", lost %" PRIu64 ", unmatched %" PRIu64
-		    ", unfinished %" PRIu64
-		    ", threads %u; open %.1f ms, run %.1f ms, close %.1f ms"
-		    "; stop %d",
-		    what, st->hits[ALLOC_MALLOC], st->hits[ALLOC_CALLOC],
-		    st->hits[ALLOC_REALLOC], st->hits[ALLOC_MEMALIGN],
-		    st->hits[ALLOC_POSIX_MEMALIGN],
-		    st->hits[ALLOC_ALIGNED_ALLOC], st->delivered, st->lost,
-		    st->unmatched, st->unfinished, st->threads,
-		    (double)st->open_ns / 1e6, (double)st->run_ns / 1e6,
-		    (double)st->close_ns / 1e6, (int)st->stop);
+	const struct uprobe_stats *st = uprobe_window_stats(w);
+
+	cr_log_info(
+		"%s: malloc %" PRIu64 " calloc %" PRIu64 " realloc %" PRIu64
+		" memalign %" PRIu64 " posix_memalign %" PRIu64
+		" aligned_alloc %" PRIu64 "; delivered %" PRIu64
+		", lost %" PRIu64 ", unmatched %" PRIu64 ", unfinished %" PRIu64
+		", threads %u; open %.1f ms, run %.1f ms, close %.1f ms"
+		"; stop %d",
+		what, st->win.hits[ALLOC_MALLOC], st->win.hits[ALLOC_CALLOC],
+		st->win.hits[ALLOC_REALLOC], st->win.hits[ALLOC_MEMALIGN],
+		st->win.hits[ALLOC_POSIX_MEMALIGN],
+		st->win.hits[ALLOC_ALIGNED_ALLOC], st->win.delivered,
+		st->win.lost, st->unmatched, st->unfinished, st->win.threads,
+		(double)st->win.open_ns / 1e6, (double)st->win.run_ns / 1e6,
+		(double)st->win.close_ns / 1e6, (int)st->win.stop);
 }
 
 /* ---- the backend, for the shared tests (window_harness.h) ---------------- */
 
 static int
-be_open(pid_t pid, const struct wh_opts *o, void **w)
+be_open(pid_t pid, const struct wh_opts *o, struct window **w)
 {
-	struct uprobe_opts uo = {.sz = sizeof(uo),
-				 .max_hits = o->max_hits,
-				 .max_ms = o->max_ms,
-				 .stack_size = o->stack_size,
-				 .fn_mask = o->fn_mask};
+	/* lossless: a ring that holds a whole sequence, every free */
+	struct uprobe_opts ext = {.sz = sizeof(ext),
+				  .ring_pages = o->lossless ? 1024 : 0,
+				  .max_frees = o->lossless ? 1000000 : 0};
 
-	/* A ring that holds a whole sequence, every free delivered. */
-	if (o->lossless) {
-		uo.ring_pages = 1024;
-		uo.max_frees = 1000000;
-	}
-	return uprobe_window_open(pid, &uo, (struct uprobe_window **)w);
-}
-
-static int
-be_run(void *w, uprobe_event_fn fn, void *arg)
-{
-	return uprobe_window_run(w, fn, arg);
-}
-
-static void
-be_cancel(void *w)
-{
-	uprobe_window_cancel(w);
-}
-
-static void
-be_close(void *w)
-{
-	uprobe_window_close(w);
-}
-
-static uint64_t
-be_fn_addr(const void *w, enum alloc_fn fn)
-{
-	return uprobe_window_fn_addr(w, fn);
-}
-
-static void
-be_stats(const void *w, struct wh_stats *st)
-{
-	const struct uprobe_stats *u = uprobe_window_stats(w);
-
-	memcpy(st->hits, u->hits, sizeof(st->hits));
-	st->delivered = u->delivered;
-	st->lost = u->lost;
-	st->run_ns = u->run_ns;
-	st->stop = u->stop == UPROBE_STOP_HITS	 ? WH_STOP_HITS
-		   : u->stop == UPROBE_STOP_TIME ? WH_STOP_TIME
-						 : WH_STOP_OTHER;
-}
-
-static void
-be_print_stats(const char *what, const void *w)
-{
-	print_stats(what, uprobe_window_stats(w));
+	return wh_window_open(&uprobe_backend, pid, o, &ext, w);
 }
 
 /* Nothing beyond the shared tests but figures. */
 static void
-be_check(enum wh_check what, const void *w)
+be_check(enum wh_check what, const struct window *w)
 {
 	const struct uprobe_stats *st = uprobe_window_stats(w);
 
 	if (what == WH_CHECK_FREES)
 		cr_log_info("free events %" PRIu64 ", dropped %" PRIu64
 			    ", tracefs %d",
-			    st->hits[ALLOC_FREE], st->frees_dropped,
+			    st->win.hits[ALLOC_FREE], st->frees_dropped,
 			    st->tracefs);
 }
 
-static const struct wh_backend uprobe_backend = {
-	.name = "uprobe",
-	.fns_default = UPROBE_FNS_DEFAULT,
-	.warm_up = 1,
-	.open = be_open,
-	.run = be_run,
-	.cancel = be_cancel,
-	.close = be_close,
-	.fn_addr = be_fn_addr,
-	.stats = be_stats,
-	.print_stats = be_print_stats,
-	.check = be_check,
-};
-
-static struct uprobe_window *
-open_window(pid_t pid, const struct uprobe_opts *o)
-{
-	struct uprobe_window *w = NULL;
-
-	wh_opened(&uprobe_backend, uprobe_window_open(pid, o, &w));
-	return w;
-}
-
-WH_SHARED_TESTS(uprobe, uprobe_backend)
+WH_BACKEND(uprobe, UPROBE_FNS_DEFAULT, 1, NULL)
 
 /* ---- uprobe's own ---------------------------------------------------------- */
 
@@ -291,12 +220,12 @@ watch(void *arg)
 }
 
 static void
-watch_start(struct watcher *wa, pid_t pid, const struct uprobe_window *w)
+watch_start(struct watcher *wa, pid_t pid, const struct window *w)
 {
 	memset(wa, 0, sizeof(*wa));
 	wa->pid = pid;
 	for (int f = 0; f < ALLOC_NFNS; f++) {
-		uint64_t a = uprobe_window_fn_addr(w, (enum alloc_fn)f);
+		uint64_t a = window_fn_addr(w, (enum alloc_fn)f);
 
 		if (a)
 			wa->addr[wa->n++] = a;
@@ -336,15 +265,14 @@ Test(uprobe, leaves_no_definition_nor_breakpoint, .timeout = 120)
 					.fn_mask = mask,
 					.flags = pmu ? UPROBE_PMU_ONLY : 0};
 		const struct uprobe_stats *st;
-		struct uprobe_window *w = open_window(l.t.pid, &o);
+		struct window *w = wh_open_ext(&uprobe_harness, l.t.pid, &o);
 		uint64_t addr[ALLOC_NFNS];
 		int n = 0, mine, stale, during, after_run, after;
 		int64_t t0;
 
 		for (int f = 0; f < ALLOC_NFNS; f++)
-			if (uprobe_window_fn_addr(w, (enum alloc_fn)f))
-				addr[n++] = uprobe_window_fn_addr(
-					w, (enum alloc_fn)f);
+			if (window_fn_addr(w, (enum alloc_fn)f))
+				addr[n++] = window_fn_addr(w, (enum alloc_fn)f);
 		cr_assert_eq(n, 4, "%d functions probed", n);
 		st = uprobe_window_stats(w);
 		cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0,
@@ -357,19 +285,17 @@ Test(uprobe, leaves_no_definition_nor_breakpoint, .timeout = 120)
 			during += text_byte(l.t.pid, addr[f]) == 0xcc;
 		cr_assert_eq(during, n, "%d of %d entries with 0xcc", during,
 			     n);
-		cr_assert_eq(uprobe_window_run(w, NULL, NULL), 0, "%s",
-			     la_errmsg());
+		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
 		after_run = any_breakpoint(l.t.pid, addr, n);
-		print_stats(pmu ? "PMU window" : "tracefs window", st);
+		print_stats(pmu ? "PMU window" : "tracefs window", w);
 		t0 = now_us();
-		uprobe_window_close(w);
-		cr_log_info("%s: uprobe_window_close %.1f ms",
-			    pmu ? "PMU" : "tracefs",
+		window_close(w);
+		cr_log_info("%s: window_close %.1f ms", pmu ? "PMU" : "tracefs",
 			    (double)(now_us() - t0) / 1000);
 		after = any_breakpoint(l.t.pid, addr, n);
 		cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0);
 		cr_assert_eq(after_run, 0,
-			     "a breakpoint is left after uprobe_window_run()");
+			     "a breakpoint is left after window_run()");
 		cr_assert_eq(after, 0, "a breakpoint is left after close");
 		cr_assert_eq(mine, 0, "%d definitions of ours left", mine);
 	}
@@ -431,14 +357,14 @@ Test(uprobe, a_private_tracefs_leaves_the_mounts_alone, .timeout = 120)
 				.flags = UPROBE_TRACEFS_PRIVATE};
 	char *before, *during, *after;
 	const struct uprobe_stats *st;
-	struct uprobe_window *w;
+	struct window *w;
 	int mine, stale, children;
 	struct loop l;
 
 	wh_start_loop(&l, "2");
 	wh_command(&l, "storm", "ok");
 	before = read_mountinfo();
-	w = open_window(l.t.pid, &o);
+	w = wh_open_ext(&uprobe_harness, l.t.pid, &o);
 	st = uprobe_window_stats(w);
 	cr_assert_eq(st->tracefs, 1);
 	cr_assert_eq(st->tracefs_private, 1);
@@ -446,18 +372,18 @@ Test(uprobe, a_private_tracefs_leaves_the_mounts_alone, .timeout = 120)
 	cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0,
 		     "cannot read uprobe_events");
 	cr_assert_eq(mine, 3, "%d definitions of ours", mine);
-	cr_assert_eq(uprobe_window_run(w, NULL, NULL), 0, "%s", la_errmsg());
-	print_stats("private tracefs window", st);
-	cr_assert_gt(st->delivered, 0, "no event through a private tracefs");
-	cr_assert_eq(any_breakpoint(l.t.pid,
-				    (uint64_t[]){uprobe_window_fn_addr(
-					    w, ALLOC_MALLOC)},
-				    1),
-		     0, "a breakpoint is left after uprobe_window_run()");
+	cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
+	print_stats("private tracefs window", w);
+	cr_assert_gt(st->win.delivered, 0,
+		     "no event through a private tracefs");
+	cr_assert_eq(any_breakpoint(
+			     l.t.pid,
+			     (uint64_t[]){window_fn_addr(w, ALLOC_MALLOC)}, 1),
+		     0, "a breakpoint is left after window_run()");
 	/* A figure: the same few ms as through the machine's tracefs. */
 	cr_log_info("private tracefs: target's events closed in %.1f ms",
-		    (double)st->close_ns / 1e6);
-	uprobe_window_close(w);
+		    (double)st->win.close_ns / 1e6);
+	window_close(w);
 	after = read_mountinfo();
 	children = count_children(l.t.pid);
 	cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0);
@@ -489,21 +415,20 @@ Test(uprobe, kept_probes_serve_the_next_window, .timeout = 120)
 					.keep = &keep};
 		char *before = read_mountinfo(), *after;
 		const struct uprobe_stats *st;
-		struct uprobe_window *w;
+		struct window *w;
 		uint64_t malloc_at;
 		int mine, stale, children;
 		int64_t t0, close_us, release_us;
 
 		/* 1: defines its probes and keeps them */
-		w = open_window(l.t.pid, &o);
+		w = wh_open_ext(&uprobe_harness, l.t.pid, &o);
 		st = uprobe_window_stats(w);
 		cr_assert_eq(st->tracefs, 1);
 		cr_assert_eq(st->reused, 0);
-		malloc_at = uprobe_window_fn_addr(w, ALLOC_MALLOC);
-		cr_assert_eq(uprobe_window_run(w, NULL, NULL), 0, "%s",
-			     la_errmsg());
+		malloc_at = window_fn_addr(w, ALLOC_MALLOC);
+		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
 		t0 = now_us();
-		uprobe_window_close(w);
+		window_close(w);
 		close_us = now_us() - t0;
 		cr_assert_not_null(keep, "the probes were not kept");
 		cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0);
@@ -516,29 +441,28 @@ Test(uprobe, kept_probes_serve_the_next_window, .timeout = 120)
 			usleep(10000);
 		}
 		/* 2: the same functions: the kept probes serve */
-		w = open_window(l.t.pid, &o);
+		w = wh_open_ext(&uprobe_harness, l.t.pid, &o);
 		st = uprobe_window_stats(w);
 		cr_assert_null(keep, "the window did not take the probes");
 		cr_assert_eq(st->reused, 1, "the kept probes were not reused");
 		cr_assert_eq(st->tracefs_private, priv || !machine_tracefs(),
 			     "private %d", st->tracefs_private);
-		cr_assert_eq(uprobe_window_run(w, NULL, NULL), 0, "%s",
-			     la_errmsg());
-		cr_assert_gt(st->delivered, 0, "no event through kept probes");
-		uprobe_window_close(w);
+		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
+		cr_assert_gt(st->win.delivered, 0,
+			     "no event through kept probes");
+		window_close(w);
 		cr_assert_not_null(keep);
 		/* 3: other functions: the kept ones are released first */
 		o.fn_mask = mask | (1u << ALLOC_CALLOC);
-		w = open_window(l.t.pid, &o);
+		w = wh_open_ext(&uprobe_harness, l.t.pid, &o);
 		st = uprobe_window_stats(w);
 		cr_assert_null(keep);
 		cr_assert_eq(st->reused, 0);
 		cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0);
 		cr_assert_eq(mine, 5, "%d definitions: the old ones are left",
 			     mine);
-		cr_assert_eq(uprobe_window_run(w, NULL, NULL), 0, "%s",
-			     la_errmsg());
-		uprobe_window_close(w);
+		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
+		window_close(w);
 		cr_assert_not_null(keep);
 		t0 = now_us();
 		uprobe_probes_release(keep);
@@ -589,7 +513,7 @@ Test(uprobe, refuses_without_cap_sys_admin, .timeout = 60)
 	child = fork();
 	cr_assert_geq(child, 0);
 	if (!child) {
-		struct uprobe_window *w;
+		struct window *w;
 		int err = drop_sys_admin();
 		char out[512];
 
@@ -629,7 +553,7 @@ Test(uprobe, throughput_during_a_window, .timeout = 180)
 					.flags = pmu ? UPROBE_PMU_ONLY : 0};
 		const char *what = pmu ? "PMU" : "tracefs";
 		const struct uprobe_stats *st;
-		struct uprobe_window *w;
+		struct window *w;
 		struct wh_collector c;
 		struct watcher wa;
 		double base, during, closing, after, teardown, teardown0;
@@ -638,11 +562,11 @@ Test(uprobe, throughput_during_a_window, .timeout = 180)
 		int64_t t0, t1, t2, tr;
 
 		base = wh_rate(&l, 500);
-		w = open_window(l.t.pid, &o);
+		w = wh_open_ext(&uprobe_harness, l.t.pid, &o);
 		watch_start(&wa, l.t.pid, w);
 		p0 = wh_progress(&l);
 		t0 = now_us();
-		wh_start_bg(&c, &uprobe_backend, w);
+		wh_start_bg(&c, &uprobe_harness, w);
 		sleep_us(250000);
 		p1 = wh_progress(&l);
 		t1 = now_us();
@@ -666,22 +590,22 @@ Test(uprobe, throughput_during_a_window, .timeout = 180)
 				    : 0;
 		print_stats(pmu ? "throughput window (PMU)"
 				: "throughput window (tracefs)",
-			    st);
+			    c.w);
 		during = (double)(p1 - p0) * 1e6 / (double)(t1 - t0);
 		closing = (double)(p2 - p1) * 1e6 / (double)(t2 - t1);
-		close_ms = (double)st->close_ns / 1e6; /* st goes with w */
+		close_ms = (double)st->win.close_ns / 1e6; /* st goes with w */
 		tr = now_us();
-		uprobe_window_close(c.w);
+		window_close(c.w);
 		tr = now_us() - tr;
 		after = wh_rate(&l, 500);
 		cr_log_info(
 			"%s storm throughput: %.0f calls/s without probes, %.0f "
 			"while sampling (%.1f%% loss), %.0f from 250 ms to the "
-			"end of uprobe_window_run (%.1f%% loss over %.0f ms: "
+			"end of window_run (%.1f%% loss over %.0f ms: "
 			"%.0f ms of target work lost), %.0f after (%.1f%% of "
 			"before); target-visible teardown (disabling to the "
 			"last 0xcc) %.1f ms at malloc, %.1f ms at any entry; "
-			"events closed in %.1f ms, uprobe_window_close %.1f ms",
+			"events closed in %.1f ms, window_close %.1f ms",
 			what, base, during, 100.0 * (1 - during / base),
 			closing, 100.0 * (1 - closing / base),
 			(double)(t2 - t1) / 1000,
@@ -711,14 +635,8 @@ Test(uprobe, throughput_during_a_window, .timeout = 180)
 static pid_t
 spawn_sampler(pid_t target, int *out_fd)
 {
-	char pidarg[16];
-	const char *args[] = {pidarg, "100", "1000000", "malloc", NULL};
-	pid_t child = 0;
-
-	snprintf(pidarg, sizeof(pidarg), "%d", (int)target);
-	cr_assert_eq(sampler_spawn("uprobe_sampler", args, 1, &child, out_fd),
-		     0, "cannot start uprobe_sampler");
-	return child;
+	return wh_spawn_sampler(&uprobe_harness, target, "100", "1000000",
+				"malloc", NULL, 1, out_fd);
 }
 
 /*
@@ -761,7 +679,7 @@ check_stale_cleanup(struct loop *l)
 				"attempt %d: %d stale definitions after the kill",
 				attempt + 1, before);
 	}
-	uprobe_window_close(open_window(l->t.pid, &o));
+	window_close(wh_open_ext(&uprobe_harness, l->t.pid, &o));
 	cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0);
 	cr_log_info("stale definitions: %d after killing a sampler, %d after "
 		    "the next window, %d of ours",
@@ -778,7 +696,7 @@ Test(uprobe, sampler_sigkill_leaves_the_target_unharmed, .timeout = 600)
 	double base, after;
 	struct wh_kills k;
 
-	wh_kills_start(&k, &uprobe_backend, "1");
+	wh_kills_start(&k, &uprobe_harness, "1");
 	base = wh_rate(&k.l, 500);
 	for (unsigned i = 0; i < 200; i++) {
 		int fd;

@@ -614,48 +614,47 @@ backend_ms(const struct la_callers_opts *o)
 	return ms > 600000 ? 600000 : (unsigned)ms;
 }
 
+/* The options of a backend beyond window_opts (window_opts.ext). */
+union callers_ext {
+	struct uprobe_opts uprobe;
+	struct int3_opts int3;
+};
+
+/*
+ * A backend as the callers window drives it: its table, the options it
+ * is given (prepare() may bound the window further, or refuse), and
+ * which of its figures the window's info takes.
+ */
+struct callers_backend {
+	const struct window_backend *be;
+	int (*prepare)(struct la_callers *c, struct la_session *s,
+		       const struct la_callers_opts *o, struct window_opts *wo,
+		       union callers_ext *ext);
+	int hits_with_frees; /* info.hits counts free() entries too */
+	int release_timed; /* info.release_ns: the close, timed */
+};
+
 /*
  * The session keeps its probes from one window to the next (uprobe.h,
  * uprobe_opts.keep): their release, about 80 ms a probe, is paid once when
  * the session closes, not after every window.
  */
 static int
-run_uprobe(struct la_callers *c, struct la_session *s,
-	   const struct la_callers_opts *o)
+prepare_uprobe(struct la_callers *c, struct la_session *s,
+	       const struct la_callers_opts *o, struct window_opts *wo,
+	       union callers_ext *ext)
 {
-	struct uprobe_opts uo = {
-		.sz = sizeof(uo),
-		.max_hits = backend_hits(o),
-		.max_ms = backend_ms(o),
+	(void)c;
+	wo->max_hits = backend_hits(o);
+	wo->max_ms = backend_ms(o);
+	wo->fn_mask = o->functions | (1u << ALLOC_FREE);
+	ext->uprobe = (struct uprobe_opts){
+		.sz = sizeof(ext->uprobe),
 		.max_threads = o->max_threads,
-		.fn_mask = o->functions | (1u << ALLOC_FREE),
-		.stack_size = STACK_COPY,
 		.ring_pages = RING_PAGES,
 		.keep = &s->uprobes,
 	};
-	const struct uprobe_stats *us;
-	struct uprobe_window *w;
-	int err;
-
-	err = uprobe_window_open(s->pid, &uo, &w);
-	if (err)
-		return err; /* the sentence is uprobe.c's */
-	err = uprobe_window_run(w, on_event, c);
-	us = uprobe_window_stats(w);
-	for (unsigned i = 0; i < ALLOC_NFNS; i++)
-		c->info.hits += us->hits[i];
-	c->info.lost = us->lost;
-	c->info.threads = us->threads;
-	c->info.threads_skipped = us->threads_skipped;
-	c->info.open_ns = us->open_ns;
-	c->info.window_ns = us->run_ns;
-	c->info.teardown_ns = us->close_ns;
-	c->info.release_ns = la_now_ns();
-	uprobe_window_close(w);
-	c->info.release_ns = la_now_ns() - c->info.release_ns;
-	if (err > 0)
-		err = 0;
-	return err;
+	return 0;
 }
 
 /*
@@ -673,44 +672,76 @@ run_uprobe(struct la_callers *c, struct la_session *s,
  * it at INT3_FOLLOW_MS whatever was seen.
  */
 static int
-run_int3(struct la_callers *c, pid_t pid, const struct la_callers_opts *o)
+prepare_int3(struct la_callers *c, struct la_session *s,
+	     const struct la_callers_opts *o, struct window_opts *wo,
+	     union callers_ext *ext)
 {
-	struct int3_opts io = {
-		.sz = sizeof(io),
-		.max_hits = o->max_hits,
-		.max_ms =
-			o->max_ms < INT3_SAMPLE_MS ? o->max_ms : INT3_SAMPLE_MS,
+	(void)s;
+	wo->max_hits = o->max_hits;
+	wo->max_ms = o->max_ms < INT3_SAMPLE_MS ? o->max_ms : INT3_SAMPLE_MS;
+	wo->fn_mask = (o->functions & INT3_FNS_DEFAULT) | (1u << ALLOC_FREE);
+	ext->int3 = (struct int3_opts){
+		.sz = sizeof(ext->int3),
 		.follow_ms = o->follow_ms < INT3_FOLLOW_MS ? o->follow_ms
 							   : INT3_FOLLOW_MS,
-		.fn_mask =
-			(o->functions & INT3_FNS_DEFAULT) | (1u << ALLOC_FREE),
-		.stack_size = STACK_COPY,
 	};
-	const struct int3_stats *is;
-	struct int3_window *w;
-	int err;
-
-	c->max_ns = (uint64_t)io.max_ms * 1000000u;
+	c->max_ns = (uint64_t)wo->max_ms * 1000000u;
 	c->ext_ns = c->max_ns;
-	c->follow_ns = (uint64_t)io.follow_ms * 1000000u;
+	c->follow_ns = (uint64_t)ext->int3.follow_ms * 1000000u;
 	if (!(o->functions & INT3_FNS_DEFAULT))
 		return la_fail(
 			-ENOTSUP,
 			"the int3 backend probes only malloc, calloc and realloc: ask for one of them, or use --callers-backend=uprobe as root");
-	err = int3_window_open(pid, &io, &w);
+	return 0;
+}
+
+static const struct callers_backend callers_uprobe = {
+	.be = &uprobe_backend,
+	.prepare = prepare_uprobe,
+	.hits_with_frees = 1,
+	.release_timed = 1,
+};
+
+static const struct callers_backend callers_int3 = {
+	.be = &int3_backend,
+	.prepare = prepare_int3,
+};
+
+/* One window of backend b, its events to on_event(), its figures kept. */
+static int
+run_backend(struct la_callers *c, struct la_session *s,
+	    const struct la_callers_opts *o, const struct callers_backend *b)
+{
+	union callers_ext ext;
+	struct window_opts wo = {
+		.sz = sizeof(wo), .stack_size = STACK_COPY, .ext = &ext};
+	const struct window_stats *st;
+	struct window *w;
+	int err;
+
+	snprintf(c->info.backend, sizeof(c->info.backend), "%s", b->be->name);
+	err = b->prepare(c, s, o, &wo, &ext);
 	if (err)
-		return err; /* the sentence is int3.c's */
-	err = int3_window_run(w, on_event, c);
-	is = int3_window_stats(w);
+		return err;
+	err = window_open(b->be, s->pid, &wo, &w);
+	if (err)
+		return err; /* the sentence is the backend's */
+	err = window_run(w, on_event, c);
+	st = window_stats(w);
 	for (unsigned i = 0; i < ALLOC_NFNS; i++)
-		if (i != ALLOC_FREE)
-			c->info.hits += is->hits[i];
-	c->info.lost = is->lost;
-	c->info.threads = is->threads;
-	c->info.open_ns = is->open_ns;
-	c->info.window_ns = is->run_ns;
-	c->info.teardown_ns = is->close_ns;
-	int3_window_close(w);
+		if (i != ALLOC_FREE || b->hits_with_frees)
+			c->info.hits += st->hits[i];
+	c->info.lost = st->lost;
+	c->info.threads = st->threads;
+	c->info.threads_skipped = st->threads_skipped;
+	c->info.open_ns = st->open_ns;
+	c->info.window_ns = st->run_ns;
+	c->info.teardown_ns = st->close_ns;
+	if (b->release_timed)
+		c->info.release_ns = la_now_ns();
+	window_close(w);
+	if (b->release_timed)
+		c->info.release_ns = la_now_ns() - c->info.release_ns;
 	if (err > 0)
 		err = 0;
 	return err;
@@ -730,27 +761,24 @@ run_window(struct la_callers *c, struct la_session *s,
 {
 	int err;
 
-	if (o->backend != LA_CALLERS_INT3) {
-		snprintf(c->info.backend, sizeof(c->info.backend), "uprobe");
-		err = run_uprobe(c, s, o);
-		if (o->backend == LA_CALLERS_UPROBE || !uprobe_refused(err))
-			return err;
-		/*
-		 * auto does not fall back to int3 on its own: an int3 window
-		 * stops the target at every call it samples (over 50 ms of
-		 * the target's work per window with 8 threads, measured),
-		 * and a SIGKILL of its tracer during a window kills the
-		 * target. It is used only when asked for by name.
-		 */
-		snprintf(c->info.backend_why, sizeof(c->info.backend_why), "%s",
-			 la_errmsg());
-		return la_fail(
-			err,
-			"%s; the int3 backend is not used unless asked for (--callers-backend=int3): it stops the target at each call it samples (see SECURITY)",
-			c->info.backend_why);
-	}
-	snprintf(c->info.backend, sizeof(c->info.backend), "int3");
-	return run_int3(c, s->pid, o);
+	if (o->backend == LA_CALLERS_INT3)
+		return run_backend(c, s, o, &callers_int3);
+	err = run_backend(c, s, o, &callers_uprobe);
+	if (o->backend == LA_CALLERS_UPROBE || !uprobe_refused(err))
+		return err;
+	/*
+	 * auto does not fall back to int3 on its own: an int3 window stops
+	 * the target at every call it samples (over 50 ms of the target's
+	 * work per window with 8 threads, measured), and a SIGKILL of its
+	 * tracer during a window kills the target. It is used only when
+	 * asked for by name.
+	 */
+	snprintf(c->info.backend_why, sizeof(c->info.backend_why), "%s",
+		 la_errmsg());
+	return la_fail(
+		err,
+		"%s; the int3 backend is not used unless asked for (--callers-backend=int3): it stops the target at each call it samples (see SECURITY)",
+		c->info.backend_why);
 }
 
 /*

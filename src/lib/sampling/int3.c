@@ -62,12 +62,11 @@
 #define LOG_PREFIX "int3: "
 #include "base/error.h"
 #include "base/log.h"
-#include "elf/elfsyms.h"
-#include "glibc/allocator.h"
 #include "proc/memsrc.h"
 #include "proc/procinfo.h"
 #include "proc/procmaps.h"
 #include "ptrace/tracee.h"
+#include "sampling/alloc_fns.h"
 #include "sampling/int3.h"
 
 #define DEF_MAX_HITS 2000u
@@ -270,7 +269,7 @@ init:
 	if (t->child)
 		tr->st.children++;
 	else
-		tr->st.threads++;
+		tr->st.win.threads++;
 	return t;
 }
 
@@ -323,7 +322,7 @@ send_rec(struct tracer *tr, const struct rec *r, const void *payload,
 		return;
 	}
 	if (errno == EAGAIN || errno == ENOBUFS) {
-		tr->st.lost++;
+		tr->st.win.lost++;
 		if (!tr->full_since)
 			tr->full_since = la_now_ns();
 	} else
@@ -621,7 +620,7 @@ on_free_hit(struct tracer *tr, struct tthread *t, struct bp *b,
 	if (!want)
 		return;
 	tr->frees++;
-	tr->st.hits[fn]++;
+	tr->st.win.hits[fn]++;
 	send_rec(tr, &rec, NULL, 0, 1);
 }
 
@@ -674,7 +673,7 @@ on_hit(struct tracer *tr, struct tthread *t, struct bp *b, enum alloc_fn fn,
 
 	if (want) {
 		tr->taken++;
-		tr->st.hits[fn]++;
+		tr->st.win.hits[fn]++;
 		/*
 		 * A pending call at the same slot is either dead (its frame
 		 * gone, a new return address written there) or the caller of
@@ -945,7 +944,7 @@ on_clone(struct tracer *tr, pid_t parent)
 	if (ptrace(PTRACE_GETEVENTMSG, parent, 0, &msg) || !msg)
 		return;
 	c = t_add(tr, (pid_t)msg, T_RUN);
-	if (c && !c->own_mm && tr->st.stop != INT3_STOP_NONE)
+	if (c && !c->own_mm && tr->st.win.stop != WINDOW_STOP_NONE)
 		c->want_stop = 1; /* SEIZE: it starts with a trap stop */
 	while (c && c->own_mm && c->state == T_RUN && la_now_ns() < deadline) {
 		int st;
@@ -982,7 +981,7 @@ on_exec(struct tracer *tr, pid_t tid)
 }
 
 /*
- * One wait status during the window. Order (research §1.6): our trap is
+ * One wait status during the window. Order (doc/design/int3.md): our trap is
  * handled and resumed first; a foreign signal is re-injected at once.
  */
 static void
@@ -1461,7 +1460,7 @@ release_all(struct tracer *tr, uint64_t deadline)
 }
 
 /*
- * The orderly end (research §1.5). Nothing more is taken. The bytes are
+ * The orderly end (doc/design/int3.md). Nothing more is taken. The bytes are
  * restored through one thread stopped for it, while the others run on
  * (a trap on an old byte is rewound when its stop comes); pending calls
  * may return for up to GRACE_MS (fixed up as usual); then every thread
@@ -1491,7 +1490,7 @@ finish(struct tracer *tr)
 	tr->unarm = 0;
 	if (armed_any(tr))
 		disarm_fns(tr, stop_any(tr, deadline), ~0u);
-	tr->st.run_ns = la_now_ns() - tr->st.run_ns;
+	tr->st.win.run_ns = la_now_ns() - tr->st.win.run_ns;
 	pr_debug("ending: %zu threads, bytes restored in %.1f ms", tr->n,
 		 (double)(la_now_ns() - t0) / 1e6);
 	if (n_pending(tr) && !tr->exec_seen) {
@@ -1501,7 +1500,7 @@ finish(struct tracer *tr)
 		tr->st.grace_ns = la_now_ns() - g0;
 	}
 	release_all(tr, la_now_ns() + STOP_TIMEOUT_MS * 1000000ull);
-	tr->st.close_ns = la_now_ns() - t0;
+	tr->st.win.close_ns = la_now_ns() - t0;
 }
 
 /* Write v to an open oom_score_adj file; 0 or -errno (EACCES: refused). */
@@ -1870,7 +1869,7 @@ int3_tracer_main(int fd, pid_t pid, const struct int3_opts *opts,
 	struct rec ready = {.type = REC_READY};
 	struct rec end = {.type = REC_END};
 	uint64_t deadline, limit, spin_until = 0, looked = 0;
-	enum int3_stop sampled = INT3_STOP_NONE;
+	enum window_stop sampled = WINDOW_STOP_NONE;
 	sigset_t chld;
 	int err;
 
@@ -1913,7 +1912,7 @@ int3_tracer_main(int fd, pid_t pid, const struct int3_opts *opts,
 		send_error(&tr, err);
 		return 1;
 	}
-	tr.st.open_ns = la_now_ns();
+	tr.st.win.open_ns = la_now_ns();
 	tr.no_returns = !returns_possible(pid);
 	if (!check_and_arm(&tr, alive_tid, addr))
 		err = la_fail(
@@ -1925,7 +1924,7 @@ int3_tracer_main(int fd, pid_t pid, const struct int3_opts *opts,
 		send_error(&tr, err);
 		return 1;
 	}
-	tr.st.run_ns = la_now_ns();
+	tr.st.win.run_ns = la_now_ns();
 	for (size_t i = 0; i < tr.n; i++)
 		if (tr.th[i].state == T_STOP)
 			t_resume(&tr.th[i]);
@@ -1934,8 +1933,8 @@ int3_tracer_main(int fd, pid_t pid, const struct int3_opts *opts,
 			ready.fn |= 1u << f;
 	ready.err = (int32_t)tr.st.refused_mask;
 	send_rec(&tr, &ready, NULL, 0, 0);
-	limit = tr.st.run_ns + (uint64_t)tr.o.limit_ms * 1000000ull;
-	deadline = tr.st.run_ns + (uint64_t)tr.o.max_ms * 1000000ull;
+	limit = tr.st.win.run_ns + (uint64_t)tr.o.limit_ms * 1000000ull;
+	deadline = tr.st.win.run_ns + (uint64_t)tr.o.max_ms * 1000000ull;
 	for (;;) {
 		uint64_t now;
 		int tmo;
@@ -1945,8 +1944,8 @@ int3_tracer_main(int fd, pid_t pid, const struct int3_opts *opts,
 		now = la_now_ns();
 		if (!tr.following &&
 		    (tr.taken >= tr.o.max_hits || now >= deadline)) {
-			sampled = tr.taken >= tr.o.max_hits ? INT3_STOP_HITS
-							    : INT3_STOP_TIME;
+			sampled = tr.taken >= tr.o.max_hits ? WINDOW_STOP_HITS
+							    : WINDOW_STOP_TIME;
 			if (tr.bp[ALLOC_FREE].armed && tr.o.follow_ms &&
 			    now < limit) {
 				tr.following = 1;
@@ -1957,24 +1956,24 @@ int3_tracer_main(int fd, pid_t pid, const struct int3_opts *opts,
 				if (deadline > limit)
 					deadline = limit;
 			} else {
-				tr.st.stop = sampled;
+				tr.st.win.stop = sampled;
 			}
 		}
-		if (tr.st.stop != INT3_STOP_NONE)
+		if (tr.st.win.stop != WINDOW_STOP_NONE)
 			break;
 		/* following: until follow_ms, or the frees it may take */
 		if (tr.following &&
 		    (now >= deadline ||
 		     tr.frees >= FREES_PER_HIT * (uint64_t)tr.o.max_hits))
-			tr.st.stop = sampled;
+			tr.st.win.stop = sampled;
 		else if (!alive(&tr) || tr.exec_seen)
-			tr.st.stop = INT3_STOP_EXIT;
+			tr.st.win.stop = WINDOW_STOP_EXIT;
 		else if (tr.peer_gone)
-			tr.st.stop = INT3_STOP_CANCEL;
+			tr.st.win.stop = WINDOW_STOP_CANCEL;
 		else if (tr.full_since &&
 			 now - tr.full_since >= INT3_BEHIND_MS * 1000000ull)
-			tr.st.stop = INT3_STOP_BEHIND;
-		if (tr.st.stop != INT3_STOP_NONE)
+			tr.st.win.stop = WINDOW_STOP_BEHIND;
+		if (tr.st.win.stop != WINDOW_STOP_NONE)
 			break;
 		/* a busy target: its next stop comes within microseconds */
 		if (now < spin_until && now - looked < SPIN_LOOK_NS)
@@ -2007,7 +2006,7 @@ int3_tracer_main(int fd, pid_t pid, const struct int3_opts *opts,
 			if (r == 0 ||
 			    (r < 0 && errno != EAGAIN && errno != EINTR) ||
 			    pfd[1].revents & (POLLHUP | POLLERR))
-				tr.st.stop = INT3_STOP_CANCEL;
+				tr.st.win.stop = WINDOW_STOP_CANCEL;
 		}
 	}
 	if (tr.following)
@@ -2024,24 +2023,30 @@ int3_tracer_main(int fd, pid_t pid, const struct int3_opts *opts,
 /* ---- the analyser's side ----------------------------------------------- */
 
 struct int3_window {
+	struct window win; /* first: a struct window * is one of these */
 	pid_t pid, tracer;
 	int fd;
 	struct int3_opts o;
-	uint64_t addr[ALLOC_NFNS];
 	unsigned char *buf;
 	size_t buf_len;
-	int ran, ended;
-	volatile int cancel;
+	int ended;
 	struct int3_stats st;
 };
 
+/*
+ * The allocation functions (alloc_fns.h), unless kernel uprobes were used
+ * in this process: its mm keeps their "[uprobes]" page and the kernel
+ * goes on treating int3 traps in its files as uprobe hits: it steps over
+ * our breakpoints itself and never tells us (measured on 6.18: 0 hits,
+ * the target 20 times slower meanwhile). Nothing to sample then; refuse.
+ */
 static int
 resolve(pid_t pid, unsigned mask, uint64_t addr[ALLOC_NFNS])
 {
-	struct glibc_loc loc;
+	struct alloc_fns fns;
 	struct maps maps;
 	struct memsrc *mem;
-	int err, nfound = 0;
+	int err;
 
 	err = memsrc_pid_open(pid, &mem);
 	if (err)
@@ -2053,13 +2058,6 @@ resolve(pid_t pid, unsigned mask, uint64_t addr[ALLOC_NFNS])
 		return la_fail(err, "cannot read /proc/%d/maps: %s", (int)pid,
 			       strerror(-err));
 	}
-	/*
-	 * Kernel uprobes were used in this process: its mm keeps their
-	 * "[uprobes]" page and the kernel goes on treating int3 traps in
-	 * its files as uprobe hits: it steps over our breakpoints itself and
-	 * never tells us (measured on 6.18: 0 hits, the target 20 times
-	 * slower meanwhile). Nothing to sample then; refuse.
-	 */
 	for (size_t i = 0; i < maps.len; i++)
 		if (!strcmp(maps.v[i].path, "[uprobes]")) {
 			err = la_fail(
@@ -2068,34 +2066,9 @@ resolve(pid_t pid, unsigned mask, uint64_t addr[ALLOC_NFNS])
 				(int)pid);
 			goto out;
 		}
-	err = allocator_find_glibc(pid, &maps, mem, &loc);
-	if (err)
-		goto out;
-	for (int fn = 0; fn < ALLOC_NFNS; fn++) {
-		const struct mapping *m;
-		uint64_t value, a;
-
-		if (!(mask & (1u << fn)) ||
-		    elffile_symbol(loc.elf, alloc_fn_name((enum alloc_fn)fn),
-				   &value, NULL) ||
-		    !value)
-			continue;
-		a = loc.bias + value;
-		m = procmaps_find(&maps, a);
-		if (!m || !(m->prot & MAP_X))
-			continue;
-		/* an alias (aligned_alloc = memalign before 2.38): once */
-		for (int o = 0; o < fn; o++)
-			if (addr[o] == a)
-				a = 0;
-		addr[fn] = a;
-		nfound += a != 0;
-	}
-	if (!nfound)
-		err = la_fail(-LA_ENOTGLIBC,
-			      "found none of the allocation functions in %s",
-			      loc.path);
-	glibc_loc_free(&loc);
+	err = alloc_fns_find(pid, &maps, mem, mask, &fns);
+	if (!err)
+		memcpy(addr, fns.addr, sizeof(fns.addr));
 out:
 	procmaps_free(&maps);
 	memsrc_close(mem);
@@ -2270,8 +2243,7 @@ reap(struct int3_window *w)
 }
 
 int
-int3_window_open(pid_t pid, const struct int3_opts *opts,
-		 struct int3_window **out)
+int3_window_open(pid_t pid, const struct int3_opts *opts, struct window **out)
 {
 	struct int3_window *w;
 	uint64_t t0 = la_now_ns();
@@ -2284,6 +2256,8 @@ int3_window_open(pid_t pid, const struct int3_opts *opts,
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
+	w->win.be = &int3_backend;
+	w->win.stats = &w->st.win;
 	w->pid = pid;
 	w->fd = -1;
 	w->st.tracer_status = -1;
@@ -2304,7 +2278,7 @@ int3_window_open(pid_t pid, const struct int3_opts *opts,
 		free(w);
 		return -ENOMEM;
 	}
-	err = resolve(pid, w->o.fn_mask, w->addr);
+	err = resolve(pid, w->o.fn_mask, w->win.addr);
 	if (err)
 		goto fail;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
@@ -2323,8 +2297,8 @@ int3_window_open(pid_t pid, const struct int3_opts *opts,
 	if (w->tracer == 0) {
 		close(sv[0]);
 		child_fds(sv[1]);
-		exec_tracer(pid, &w->o, w->addr);
-		_exit(int3_tracer_main(3, pid, &w->o, w->addr));
+		exec_tracer(pid, &w->o, w->win.addr);
+		_exit(int3_tracer_main(3, pid, &w->o, w->win.addr));
 	}
 	close(sv[1]);
 	w->fd = sv[0];
@@ -2356,14 +2330,14 @@ int3_window_open(pid_t pid, const struct int3_opts *opts,
 		}
 		for (int f = 0; f < ALLOC_NFNS; f++)
 			if (!(r.fn & (1u << f)))
-				w->addr[f] = 0;
+				w->win.addr[f] = 0;
 		w->st.refused_mask = (unsigned)r.err;
 	}
-	w->st.open_ns = la_now_ns() - t0;
-	*out = w;
+	w->st.win.open_ns = la_now_ns() - t0;
+	*out = &w->win;
 	return 0;
 fail:
-	int3_window_close(w);
+	window_close(&w->win);
 	return err;
 }
 
@@ -2409,19 +2383,17 @@ to_event(const struct rec *r, const unsigned char *stack,
 	}
 }
 
-int
-int3_window_run(struct int3_window *w, uprobe_event_fn cb, void *arg)
+static int
+run_window(struct window *win, window_event_fn cb, void *arg)
 {
+	struct int3_window *w = (struct int3_window *)win;
 	int ret = 0, asked = 0;
 
-	if (w->ran)
-		return la_fail(-EINVAL, "an int3 window runs only once");
-	w->ran = 1;
 	for (;;) {
 		struct rec r;
 		ssize_t n;
 
-		if (!asked && (w->cancel || ret)) {
+		if (!asked && (w->win.cancel || ret)) {
 			/* EOF for the tracer: it ends the window */
 			shutdown(w->fd, SHUT_WR);
 			asked = 1;
@@ -2436,7 +2408,7 @@ int3_window_run(struct int3_window *w, uprobe_event_fn cb, void *arg)
 					"reading from the int3 tracer: %s",
 					strerror((int)-n));
 			if (!w->ended)
-				w->st.stop = INT3_STOP_TRACER;
+				w->st.win.stop = WINDOW_STOP_TRACER;
 			break;
 		}
 		memcpy(&r, w->buf, sizeof(r));
@@ -2446,59 +2418,52 @@ int3_window_run(struct int3_window *w, uprobe_event_fn cb, void *arg)
 			struct alloc_event ev;
 
 			to_event(&r, w->buf + sizeof(r), &ev);
-			w->st.delivered++;
+			w->st.win.delivered++;
 			if (cb)
 				ret = cb(&ev, arg);
 		} else if (r.type == REC_END && r.len == sizeof(w->st)) {
-			uint64_t delivered = w->st.delivered;
-			uint64_t open_ns = w->st.open_ns;
+			uint64_t delivered = w->st.win.delivered;
+			uint64_t open_ns = w->st.win.open_ns;
 			unsigned refused = w->st.refused_mask;
 
 			memcpy(&w->st, w->buf + sizeof(r), sizeof(w->st));
-			w->st.delivered = delivered;
-			w->st.open_ns = open_ns;
+			w->st.win.delivered = delivered;
+			w->st.win.open_ns = open_ns;
 			w->st.refused_mask |= refused;
 			w->ended = 1;
 		}
 	}
 	reap(w);
-	if (ret > 0 || (ret == 0 && asked && w->cancel))
-		w->st.stop = ret > 0 ? INT3_STOP_CALLBACK : INT3_STOP_CANCEL;
+	if (ret > 0 || (ret == 0 && asked && w->win.cancel))
+		w->st.win.stop =
+			ret > 0 ? WINDOW_STOP_CALLBACK : WINDOW_STOP_CANCEL;
 	return ret;
 }
 
-void
-int3_window_cancel(struct int3_window *w)
-{
-	__atomic_store_n(&w->cancel, 1, __ATOMIC_RELAXED);
-}
-
 const struct int3_stats *
-int3_window_stats(const struct int3_window *w)
+int3_window_stats(const struct window *w)
 {
-	return &w->st;
-}
-
-uint64_t
-int3_window_fn_addr(const struct int3_window *w, enum alloc_fn fn)
-{
-	return (unsigned)fn < ALLOC_NFNS ? w->addr[fn] : 0;
+	return &((const struct int3_window *)w)->st;
 }
 
 pid_t
-int3_window_tracer(const struct int3_window *w)
+int3_window_tracer(const struct window *w)
 {
-	return w->tracer;
+	return ((const struct int3_window *)w)->tracer;
 }
 
-void
-int3_window_close(struct int3_window *w)
+static void
+close_window(struct window *win)
 {
-	if (!w)
-		return;
+	struct int3_window *w = (struct int3_window *)win;
+
 	if (w->fd >= 0)
 		close(w->fd); /* EOF: the tracer restores and exits */
 	reap(w);
 	free(w->buf);
 	free(w);
 }
+
+/* no memalign family: their entries are no push (int3.h) */
+WINDOW_BACKEND(int3, "int3", INT3_FNS_DEFAULT | (1u << ALLOC_FREE), run_window,
+	       close_window);

@@ -70,11 +70,10 @@
 #define LOG_PREFIX "uprobe: "
 #include "base/error.h"
 #include "base/log.h"
-#include "elf/elfsyms.h"
-#include "glibc/allocator.h"
 #include "proc/memsrc.h"
 #include "proc/procmaps.h"
 #include "proc/target_file.h"
+#include "sampling/alloc_fns.h"
 #include "sampling/tracefs.h"
 #include "sampling/uprobe.h"
 
@@ -99,18 +98,6 @@
 	 (1ull << PERF_REG_X86_SI) | (1ull << PERF_REG_X86_DI) | \
 	 (1ull << PERF_REG_X86_BP) | (1ull << PERF_REG_X86_SP) | \
 	 (1ull << PERF_REG_X86_IP))
-
-static const char *const fn_names[ALLOC_NFNS] = {
-	[ALLOC_MALLOC] = "malloc",
-	[ALLOC_CALLOC] = "calloc",
-	[ALLOC_REALLOC] = "realloc",
-	[ALLOC_MEMALIGN] = "memalign",
-	[ALLOC_POSIX_MEMALIGN] = "posix_memalign",
-	[ALLOC_ALIGNED_ALLOC] = "aligned_alloc",
-	[ALLOC_VALLOC] = "valloc",
-	[ALLOC_PVALLOC] = "pvalloc",
-	[ALLOC_FREE] = "free",
-};
 
 /* One probe: a function's entry or return. */
 struct probe {
@@ -144,6 +131,7 @@ struct uthread {
 };
 
 struct uprobe_window {
+	struct window win; /* first: a struct window * is one of these */
 	pid_t pid;
 	struct uprobe_opts o;
 	int pmu_type;
@@ -152,7 +140,6 @@ struct uprobe_window {
 	struct probe probes[NPROBES];
 	int nprobes;
 	uint64_t offset[ALLOC_NFNS]; /* file offset, 0: not probed */
-	uint64_t addr[ALLOC_NFNS]; /* entry address in the target */
 	enum alloc_fn alias[ALLOC_NFNS]; /* reported as */
 	struct uthread *th;
 	unsigned nth, cap_th;
@@ -166,14 +153,13 @@ struct uprobe_window {
 	char group[48];
 	pid_t anchor_pid;
 	int anchor_pipe; /* its write end: the child exits on EOF */
-	int enabled, stopping, ran;
-	volatile int cancel;
+	int enabled, stopping;
 	struct uprobe_stats st;
 };
 
 /*
  * What a window holds of its tracefs probes, moved out of it by
- * uprobe_window_close() when kept (uprobe_opts.keep) and back into the
+ * window_close() when kept (uprobe_opts.keep) and back into the
  * next window of the session.
  */
 struct uprobe_probes {
@@ -188,12 +174,6 @@ struct uprobe_probes {
 	int anchor_pipe;
 	int tracefs_private;
 };
-
-const char *
-alloc_fn_name(enum alloc_fn fn)
-{
-	return (unsigned)fn < ALLOC_NFNS ? fn_names[fn] : "?";
-}
 
 static uint64_t
 mono_ns(void)
@@ -277,58 +257,30 @@ order_probes(struct uprobe_window *w)
 }
 
 /*
- * File offsets of the allocation functions. The offset is taken from the
- * executable mapping that holds the symbol's address (address - start +
- * pgoff): this is the same value as st_value - p_vaddr + p_offset of its
- * PT_LOAD, and exactly what the kernel matches against vm_pgoff when it
- * places the breakpoint (kernel/events/uprobes.c, offset_to_vaddr()).
+ * The allocation functions (alloc_fns.h) and their probes: an entry's
+ * stack for unwinding, memptr's target at posix_memalign's return; free:
+ * its entry only, no stack.
  */
 static int
 resolve(struct uprobe_window *w)
 {
-	struct glibc_loc loc;
+	struct alloc_fns fns;
 	struct maps maps;
-	const struct mapping *lib = NULL;
-	int err, nfound = 0;
+	int err;
 
 	err = procmaps_read(w->pid, &maps);
 	if (err)
 		return la_fail(err, "cannot read /proc/%d/maps: %s",
 			       (int)w->pid, strerror(-err));
-	err = allocator_find_glibc(w->pid, &maps, w->mem, &loc);
+	err = alloc_fns_find(w->pid, &maps, w->mem, w->o.fn_mask, &fns);
 	if (err)
-		goto out_maps;
+		goto out;
+	memcpy(w->offset, fns.offset, sizeof(w->offset));
+	memcpy(w->win.addr, fns.addr, sizeof(w->win.addr));
+	memcpy(w->alias, fns.alias, sizeof(w->alias));
 	for (int fn = 0; fn < ALLOC_NFNS; fn++) {
-		const struct mapping *m;
-		uint64_t value, addr, off;
-
-		w->alias[fn] = (enum alloc_fn)fn;
-		if (!(w->o.fn_mask & (1u << fn)) ||
-		    elffile_symbol(loc.elf, fn_names[fn], &value, NULL) ||
-		    !value)
+		if (!w->win.addr[fn])
 			continue;
-		addr = loc.bias + value;
-		m = procmaps_find(&maps, addr);
-		if (!m || !(m->prot & MAP_X) || strcmp(m->path, loc.path)) {
-			pr_warn("%s at %#llx is not in an executable mapping of %s",
-				fn_names[fn], (unsigned long long)addr,
-				loc.path);
-			continue;
-		}
-		lib = m;
-		off = addr - m->start + m->offset;
-		/* aligned_alloc is an alias of memalign in glibc < 2.38. */
-		for (int o = 0; o < fn; o++)
-			if (w->offset[o] == off && w->addr[o] == addr)
-				w->alias[fn] = (enum alloc_fn)o;
-		if ((int)w->alias[fn] != fn)
-			continue;
-		w->offset[fn] = off;
-		w->addr[fn] = addr;
-		/*
-		 * An entry's stack for unwinding, memptr's target at
-		 * posix_memalign's return; free: its entry only, no stack.
-		 */
 		w->probes[w->nprobes++] = (struct probe){
 			.fn = fn,
 			.stack = fn == ALLOC_FREE ? 0 : w->o.stack_size,
@@ -340,26 +292,16 @@ resolve(struct uprobe_window *w)
 				.stack = fn == ALLOC_POSIX_MEMALIGN ? RET_STACK
 								    : 0,
 				.anchor = -1};
-		if (fn != ALLOC_FREE)
-			nfound++;
 	}
 	order_probes(w);
-	if (!nfound) {
-		err = la_fail(-LA_ENOTGLIBC,
-			      "found none of the allocation functions in %s",
-			      loc.path);
-		goto out_loc;
-	}
 	/* the kernel resolves the path in our namespace, to the inode */
-	err = target_file_path(w->pid, lib, w->path, sizeof(w->path));
+	err = target_file_path(w->pid, fns.lib, w->path, sizeof(w->path));
 	if (err)
 		err = la_fail(
 			-ENOENT,
 			"cannot reach %s of process %d to set uprobes on it",
-			lib->path, (int)w->pid);
-out_loc:
-	glibc_loc_free(&loc);
-out_maps:
+			fns.lib->path, (int)w->pid);
+out:
 	procmaps_free(&maps);
 	return err;
 }
@@ -487,8 +429,8 @@ tracefs_define(struct uprobe_window *w)
 		char cmd[1300], path[256], buf[32];
 		int err;
 
-		snprintf(p->name, sizeof(p->name), "%s_%c%u", fn_names[p->fn],
-			 p->ret ? 'r' : 'e', n);
+		snprintf(p->name, sizeof(p->name), "%s_%c%u",
+			 alloc_fn_name(p->fn), p->ret ? 'r' : 'e', n);
 		snprintf(cmd, sizeof(cmd), "%c:%s/%s %s:%#llx\n",
 			 p->ret ? 'r' : 'p', w->group, p->name, w->path,
 			 (unsigned long long)w->offset[p->fn]);
@@ -762,7 +704,7 @@ open_error(struct uprobe_window *w, int err, const struct probe *p)
 	if (err == -ESRCH)
 		return la_fail(err, "process %d exited", (int)w->pid);
 	return la_fail(err, "cannot set a uprobe on %s%s in %s at %#llx: %s",
-		       fn_names[p->fn], p->ret ? "'s return" : "", w->path,
+		       alloc_fn_name(p->fn), p->ret ? "'s return" : "", w->path,
 		       (unsigned long long)w->offset[p->fn], strerror(-err));
 }
 
@@ -903,7 +845,7 @@ thread_failed(struct uprobe_window *w, int err, int any_open)
 				err,
 				"cannot open uprobe events for process %d: %s",
 				(int)w->pid, strerror(-err));
-		w->st.threads_skipped++;
+		w->st.win.threads_skipped++;
 		return 0;
 	}
 	return err;
@@ -917,7 +859,7 @@ add_thread(struct uprobe_window *w, pid_t tid)
 	int err;
 
 	if (w->nth >= w->o.max_threads) {
-		w->st.threads_skipped++;
+		w->st.win.threads_skipped++;
 		return 0;
 	}
 	if (alloc_threads(w))
@@ -929,7 +871,7 @@ add_thread(struct uprobe_window *w, pid_t tid)
 	if (err)
 		return thread_failed(w, err, w->nth > 0);
 	w->nth++;
-	w->st.threads++;
+	w->st.win.threads++;
 	return 0;
 }
 
@@ -969,7 +911,7 @@ open_threads(struct uprobe_window *w)
 		if (!w->th[j].closed)
 			w->th[k++] = w->th[j];
 	w->nth = k;
-	w->st.threads += k;
+	w->st.win.threads += k;
 	return 0;
 }
 
@@ -1004,7 +946,7 @@ scan_threads(struct uprobe_window *w)
 			memset(&w->th[w->nth], 0, sizeof(*w->th));
 			w->th[w->nth++].tid = (pid_t)tid;
 		} else {
-			w->st.threads_skipped++;
+			w->st.win.threads_skipped++;
 		}
 	}
 	closedir(d);
@@ -1015,7 +957,7 @@ scan_threads(struct uprobe_window *w)
 
 int
 uprobe_window_open(pid_t pid, const struct uprobe_opts *opts,
-		   struct uprobe_window **out)
+		   struct window **out)
 {
 	struct uprobe_window *w;
 	uint64_t t0 = mono_ns();
@@ -1028,6 +970,8 @@ uprobe_window_open(pid_t pid, const struct uprobe_opts *opts,
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
+	w->win.be = &uprobe_backend;
+	w->win.stats = &w->st.win;
 	w->pid = pid;
 	w->anchor_pipe = -1;
 	if (opts)
@@ -1115,11 +1059,11 @@ uprobe_window_open(pid_t pid, const struct uprobe_opts *opts,
 			la_fail(err, "process %d exited", (int)pid);
 		goto fail;
 	}
-	w->st.open_ns = mono_ns() - t0;
-	*out = w;
+	w->st.win.open_ns = mono_ns() - t0;
+	*out = &w->win;
 	return 0;
 fail:
-	uprobe_window_close(w);
+	window_close(&w->win);
 	return err;
 }
 
@@ -1248,12 +1192,12 @@ on_entry(struct uprobe_window *w, struct uthread *t, enum alloc_fn fn,
 	memcpy(p->stack, s->stack, p->stack_len);
 	t->depth++;
 	w->accepted++;
-	w->st.hits[fn]++;
+	w->st.win.hits[fn]++;
 }
 
 /* A free() entry: delivered at once, no return is probed. */
 static int
-on_free(struct uprobe_window *w, const struct sample *s, uprobe_event_fn cb,
+on_free(struct uprobe_window *w, const struct sample *s, window_event_fn cb,
 	void *arg)
 {
 	struct alloc_event ev;
@@ -1271,8 +1215,8 @@ on_free(struct uprobe_window *w, const struct sample *s, uprobe_event_fn cb,
 	ev.sp = s->regs[PERF_REG_X86_SP];
 	ev.bp = s->regs[PERF_REG_X86_BP];
 	w->frees++;
-	w->st.hits[ALLOC_FREE]++;
-	w->st.delivered++;
+	w->st.win.hits[ALLOC_FREE]++;
+	w->st.win.delivered++;
 	return cb ? cb(&ev, arg) : 0;
 }
 
@@ -1297,7 +1241,7 @@ memptr_value(struct uprobe_window *w, uint64_t memptr, const struct sample *s,
 
 static int
 on_return(struct uprobe_window *w, struct uthread *t, enum alloc_fn fn,
-	  const struct sample *s, uprobe_event_fn cb, void *arg)
+	  const struct sample *s, window_event_fn cb, void *arg)
 {
 	uint64_t sp = s->regs[PERF_REG_X86_SP], rax = s->regs[PERF_REG_X86_AX];
 	struct alloc_event ev;
@@ -1362,14 +1306,14 @@ on_return(struct uprobe_window *w, struct uthread *t, enum alloc_fn fn,
 		break;
 	}
 	t->depth = (unsigned)i;
-	w->st.delivered++;
+	w->st.win.delivered++;
 	ret = cb ? cb(&ev, arg) : 0;
 	return ret;
 }
 
 static int
 handle_record(struct uprobe_window *w, struct uthread *t,
-	      const unsigned char *rec, size_t len, uprobe_event_fn cb,
+	      const unsigned char *rec, size_t len, window_event_fn cb,
 	      void *arg)
 {
 	struct perf_event_header h;
@@ -1383,7 +1327,7 @@ handle_record(struct uprobe_window *w, struct uthread *t,
 		break;
 	case PERF_RECORD_LOST:
 		take_u64(&c); /* id */
-		w->st.lost += take_u64(&c);
+		w->st.win.lost += take_u64(&c);
 		return 0;
 	case PERF_RECORD_THROTTLE:
 	case PERF_RECORD_UNTHROTTLE:
@@ -1427,7 +1371,7 @@ handle_record(struct uprobe_window *w, struct uthread *t,
  * data_tail with release so that the kernel may reuse the space.
  */
 static int
-drain(struct uprobe_window *w, struct uthread *t, uprobe_event_fn cb, void *arg)
+drain(struct uprobe_window *w, struct uthread *t, window_event_fn cb, void *arg)
 {
 	struct perf_event_mmap_page *m = t->meta;
 	const unsigned char *data;
@@ -1524,7 +1468,7 @@ close_all(struct uprobe_window *w)
 		w->th[i].nfds = 0;
 		w->th[i].closed = 1;
 	}
-	w->st.close_ns += mono_ns() - t0;
+	w->st.win.close_ns += mono_ns() - t0;
 }
 
 static int
@@ -1536,16 +1480,14 @@ any_pending(const struct uprobe_window *w)
 	return 0;
 }
 
-int
-uprobe_window_run(struct uprobe_window *w, uprobe_event_fn cb, void *arg)
+static int
+run_window(struct window *win, window_event_fn cb, void *arg)
 {
+	struct uprobe_window *w = (struct uprobe_window *)win;
 	struct pollfd *pfd;
 	uint64_t t0, deadline, grace = 0, next_scan;
 	int ret = 0, err;
 
-	if (w->ran)
-		return la_fail(-EINVAL, "a uprobe window runs only once");
-	w->ran = 1;
 	pfd = calloc(w->o.max_threads, sizeof(*pfd));
 	if (!pfd)
 		return -ENOMEM;
@@ -1558,12 +1500,12 @@ uprobe_window_run(struct uprobe_window *w, uprobe_event_fn cb, void *arg)
 		unsigned n = 0;
 		int tmo;
 
-		if (w->cancel) {
-			w->st.stop = UPROBE_STOP_CANCEL;
+		if (w->win.cancel) {
+			w->st.win.stop = WINDOW_STOP_CANCEL;
 			break;
 		}
 		if (now >= deadline) {
-			w->st.stop = UPROBE_STOP_TIME;
+			w->st.win.stop = WINDOW_STOP_TIME;
 			break;
 		}
 		if (w->accepted >= w->o.max_hits ||
@@ -1572,7 +1514,7 @@ uprobe_window_run(struct uprobe_window *w, uprobe_event_fn cb, void *arg)
 			if (!grace)
 				grace = now + GRACE_NS;
 			if (!any_pending(w) || now >= grace) {
-				w->st.stop = UPROBE_STOP_HITS;
+				w->st.win.stop = WINDOW_STOP_HITS;
 				break;
 			}
 			until = grace < deadline ? grace : deadline;
@@ -1594,7 +1536,7 @@ uprobe_window_run(struct uprobe_window *w, uprobe_event_fn cb, void *arg)
 			n++;
 		}
 		if (!n && kill(w->pid, 0) && errno == ESRCH) {
-			w->st.stop = UPROBE_STOP_EXIT;
+			w->st.win.stop = WINDOW_STOP_EXIT;
 			break;
 		}
 		if (next_scan < until)
@@ -1619,7 +1561,7 @@ uprobe_window_run(struct uprobe_window *w, uprobe_event_fn cb, void *arg)
 			k++;
 		}
 		if (ret) {
-			w->st.stop = UPROBE_STOP_CALLBACK;
+			w->st.win.stop = WINDOW_STOP_CALLBACK;
 			break;
 		}
 	}
@@ -1629,7 +1571,7 @@ uprobe_window_run(struct uprobe_window *w, uprobe_event_fn cb, void *arg)
 	 */
 	set_enabled(w, 0);
 	w->st.disabled_at_ns = mono_ns();
-	w->st.run_ns = w->st.disabled_at_ns - t0;
+	w->st.win.run_ns = w->st.disabled_at_ns - t0;
 	for (unsigned i = 0; i < w->nth; i++) {
 		struct uthread *t = &w->th[i];
 
@@ -1639,7 +1581,7 @@ uprobe_window_run(struct uprobe_window *w, uprobe_event_fn cb, void *arg)
 
 			if (r && !ret) {
 				ret = r;
-				w->st.stop = UPROBE_STOP_CALLBACK;
+				w->st.win.stop = WINDOW_STOP_CALLBACK;
 			}
 		}
 		w->st.unfinished += t->depth;
@@ -1650,31 +1592,17 @@ uprobe_window_run(struct uprobe_window *w, uprobe_event_fn cb, void *arg)
 	return ret;
 }
 
-void
-uprobe_window_cancel(struct uprobe_window *w)
-{
-	__atomic_store_n(&w->cancel, 1, __ATOMIC_RELAXED);
-}
-
 const struct uprobe_stats *
-uprobe_window_stats(const struct uprobe_window *w)
+uprobe_window_stats(const struct window *w)
 {
-	return &w->st;
+	return &((const struct uprobe_window *)w)->st;
 }
 
-uint64_t
-uprobe_window_fn_addr(const struct uprobe_window *w, enum alloc_fn fn)
+static void
+close_window(struct window *win)
 {
-	if ((unsigned)fn >= ALLOC_NFNS || w->alias[fn] != fn)
-		return 0;
-	return w->addr[fn];
-}
+	struct uprobe_window *w = (struct uprobe_window *)win;
 
-void
-uprobe_window_close(struct uprobe_window *w)
-{
-	if (!w)
-		return;
 	close_all(w);
 	/* kept for the session's next window, when they can serve it */
 	if (w->o.keep && !*w->o.keep && w->tracefs[0] && w->nprobes &&
@@ -1696,3 +1624,6 @@ uprobe_window_close(struct uprobe_window *w)
 	free(w->scratch);
 	free(w);
 }
+
+WINDOW_BACKEND(uprobe, "uprobe", (1u << ALLOC_NFNS) - 1, run_window,
+	       close_window);
