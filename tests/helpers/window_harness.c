@@ -718,14 +718,15 @@ wh_spawn_sampler(const struct wh_backend *b, pid_t target, const char *max_ms,
 		 const char *max_hits, const char *fns, const char *word,
 		 int pdeathsig, int *out_fd)
 {
-	char pidarg[16], name[32];
-	const char *args[] = {pidarg, max_ms, max_hits, fns, word, NULL};
+	char pidarg[16];
+	const char *args[] = {b->be->name, pidarg, max_ms, max_hits,
+			      fns,	   word,   NULL};
 	pid_t child = 0;
 
 	snprintf(pidarg, sizeof(pidarg), "%d", (int)target);
-	snprintf(name, sizeof(name), "%s_sampler", b->be->name);
-	cr_assert_eq(sampler_spawn(name, args, pdeathsig, &child, out_fd), 0,
-		     "cannot start %s", name);
+	cr_assert_eq(sampler_spawn("window_sampler", args, pdeathsig, &child,
+				   out_fd),
+		     0, "cannot start window_sampler");
 	return child;
 }
 

@@ -106,10 +106,9 @@ int wh_target_dead(struct loop *l);
 int wh_storm_runs(struct loop *l);
 
 /*
- * The sampler of backend b (uprobe_sampler, int3_sampler) on target:
- * windows of max_ms, max_hits, on the functions fns ("malloc,free"; "-":
- * the default ones), word one of its WORDs or NULL; pdeathsig as
- * sampler_spawn(). Its output on *out_fd.
+ * window_sampler of backend b on target: windows of max_ms, max_hits, on
+ * the functions fns ("malloc,free"; "-": the default ones), word one of
+ * its WORDs or NULL; pdeathsig as sampler_spawn(). Its output on *out_fd.
  */
 pid_t wh_spawn_sampler(const struct wh_backend *b, pid_t target,
 		       const char *max_ms, const char *max_hits,

@@ -18,12 +18,13 @@
  *  - stopped_inside_malloc_gets_its_return_address_back: a thread held
  *    by SIGSTOP inside malloc when the window ends gets its real return
  *    address back (restored, not left fake), and lives on after SIGCONT.
- *  - sampler_sigkill_leaves_the_target_unharmed: the analyser (int3_sampler,
- *    malloc and free probed, so malloc calls are pending with fake return
- *    addresses) SIGKILLed 200 times at random moments: no death (a fake
- *    return address left on a stack kills at malloc's return), nothing
- *    harmed (alive, untraced, the storm still runs), the malloc bytes are
- *    glibc's again; and afterwards "seq" still works (figures printed).
+ *  - sampler_sigkill_leaves_the_target_unharmed: the analyser
+ *    (window_sampler int3, malloc and free probed, so malloc calls are
+ *    pending with fake return addresses) SIGKILLed 200 times at random
+ *    moments: no death (a fake return address left on a stack kills at
+ *    malloc's return), nothing harmed (alive, untraced, the storm still
+ *    runs), the malloc bytes are glibc's again; and afterwards "seq"
+ *    still works (figures printed).
  *  - tracer_sigkill_residual_risk: the tracer itself SIGKILLed 50 times
  *    during a window: deaths counted and printed, not asserted (an int3
  *    left in malloc, or a fake return address in a thread inside malloc,
@@ -367,7 +368,7 @@ window_ms(void)
 
 static pid_t read_tracer(int fd);
 
-/* int3_sampler on target, with a WORD of its usage (or NULL). */
+/* window_sampler on target, with a WORD of its usage (or NULL). */
 static pid_t
 spawn_sampler_with(pid_t target, const char *max_ms, const char *fns,
 		   const char *word, int *out_fd)
@@ -383,7 +384,7 @@ spawn_sampler(pid_t target, const char *max_ms, const char *fns, int *out_fd)
 }
 
 /*
- * Wait until no int3_sampler of target, nor its tracer (la-int3-tracer
+ * Wait until no window_sampler of target, nor its tracer (la-int3-tracer
  * int3-v1 PID ..., or a fork that keeps the sampler's command line), runs
  * any more: a killed sampler's tracer restores, detaches and exits on its
  * own. A process in execve() shows no command line for a moment: two
@@ -398,8 +399,9 @@ wait_tracers(pid_t target, int timeout_ms)
 	size_t wlen, wlen2;
 	int left, clean = 0;
 
-	wlen = (size_t)snprintf(want, sizeof(want), "int3_sampler%c%d%c", 0,
-				(int)target, 0);
+	wlen = (size_t)snprintf(want, sizeof(want),
+				"window_sampler%cint3%c%d%c", 0, 0, (int)target,
+				0);
 	wlen2 = (size_t)snprintf(want2, sizeof(want2),
 				 "la-int3-tracer%cint3-v1%c%d%c", 0, 0,
 				 (int)target, 0);

@@ -29,11 +29,12 @@
  *  - throughput_during_a_window: printed (tracefs and PMU paths), with the
  *    target-visible teardown: from disabling to the last 0xcc seen at the
  *    probed entries; only a gross teardown (> 300 ms) fails on tracefs.
- *  - sampler_sigkill_leaves_the_target_unharmed: uprobe_sampler SIGKILLed
- *    200 times at random moments (opening, sampling, closing): no target
- *    death, target unharmed, no breakpoint byte left in its malloc, speed
- *    back (figures printed); then the definitions of a killed sampler are
- *    removed by the next window's opening.
+ *  - sampler_sigkill_leaves_the_target_unharmed: window_sampler uprobe
+ *    SIGKILLed 200 times at random moments (opening, sampling, closing):
+ *    no target death, target unharmed, no breakpoint byte left in its
+ *    malloc, the storm running, speed back (figures printed); then the
+ *    definitions of a killed sampler are removed by the next window's
+ *    opening.
  *
  * Never skips: when uprobes are refused, the tests fail with the reason
  * (CI runs as root).
