@@ -596,29 +596,22 @@ Test(int3, tracer_sigkill_residual_risk, .timeout = 120)
 	target_stop(&l.t);
 }
 
-/* The process group and session of pid, from /proc/PID/stat. */
+/*
+ * The process group and session of pid: NSpgid and NSsid of its status
+ * (Linux 4.1), whose first number is in our pid namespace.
+ */
 static int
 proc_ids(pid_t pid, pid_t *pgrp, pid_t *sid)
 {
-	char path[64], buf[512], *p;
-	int fd, pg, sd;
-	ssize_t n;
+	char pg[64], sd[64];
+	int err = proc_status_field(pid, "NSpgid", pg, sizeof(pg));
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	buf[n] = '\0';
-	/* "pid (comm) state ppid pgrp session ...": comm may hold ") " */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %*c %*d %d %d", &pg, &sd) != 2)
-		return -EPROTO;
-	*pgrp = (pid_t)pg;
-	*sid = (pid_t)sd;
+	if (!err)
+		err = proc_status_field(pid, "NSsid", sd, sizeof(sd));
+	if (err)
+		return err;
+	*pgrp = (pid_t)atoi(pg);
+	*sid = (pid_t)atoi(sd);
 	return 0;
 }
 

@@ -118,15 +118,6 @@ WH_BACKEND(uprobe, UPROBE_FNS_DEFAULT, 1, NULL)
 
 /* ---- uprobe's own ---------------------------------------------------------- */
 
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * Definitions in uprobe_events of group leakattach_<pid>: ours (pid) into
  * *mine, those whose pid is gone into *stale. -1 when tracefs is not
@@ -198,7 +189,8 @@ struct watcher {
 	uint64_t addr[ALLOC_NFNS];
 	int n;
 	volatile int stop;
-	uint64_t last_cc_ns; /* the last time a 0xcc was seen; 0: never */
+	/* the last time a 0xcc was seen (CLOCK_MONOTONIC, to the us); 0: never */
+	uint64_t last_cc_ns;
 	uint64_t last_cc0_ns; /* the same at the first entry (malloc's) */
 	pthread_t th;
 };
@@ -211,7 +203,7 @@ watch(void *arg)
 	while (!wa->stop) {
 		for (int i = 0; i < wa->n; i++)
 			if (text_byte(wa->pid, wa->addr[i]) == 0xcc) {
-				wa->last_cc_ns = mono_ns();
+				wa->last_cc_ns = (uint64_t)now_us() * 1000;
 				if (!i)
 					wa->last_cc0_ns = wa->last_cc_ns;
 			}
