@@ -1,19 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * callers.c - where allocations come from (DESIGN.md §2.4): one sampling
- * window on the allocation functions, its records unwound offline and
- * grouped by call stack, each stack with the chunks it allocated; a later
- * snapshot probes those chunks, and the stacks whose chunks survive are
- * where a growing location grows from.
+ * callers.c - where allocations come from (doc/design/callers.md): one
+ * sampling window on the allocation functions, its records unwound
+ * offline and grouped by call stack, each stack with the chunks it
+ * allocated; a later snapshot probes those chunks, and the stacks whose
+ * chunks survive are where a growing location grows from.
  *
- * Responsible for: choosing the backend (uprobes when permitted, else
- * int3), keeping a bounded set of chunks per stack, their fate in the
- * window (frees are probed too), survival weighed against a control
- * group, ordering, symbols of the frames. Not for: the window itself
- * (uprobe.c, int3.c: both deliver struct alloc_event), unwinding
- * (unwind.c), symbols (modules.c), the walk that finds the survivors
- * (snapshot.c, through the snapshot's probes), deciding when to sample
- * (the caller).
+ * Responsible for: driving the backend (uprobes; int3 only when asked
+ * for by name), keeping a bounded set of chunks per stack, their fate in
+ * the window (frees are probed too), survival weighed against a control
+ * group, ordering, symbols of the frames, the la_callers_* functions.
+ * Not for: the window itself (window.h; uprobe.c, int3.c), the
+ * arithmetic of chance (callers_chance.c), the window kept in a file
+ * between invocations (callers_file.c), unwinding (unwind.c), symbols
+ * (modules.c), the walk that finds the survivors (snapshot.c, through
+ * the snapshot's probes), deciding when to sample (the caller).
  *
  * False survivors. A chunk in use at the check, at the address a sampled
  * call got, may be another chunk: freed after the window, its address
@@ -40,7 +41,6 @@
 #include <time.h>
 
 #define LOG_PREFIX "callers: "
-#include "base/checksum.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "elf/modules.h"
@@ -48,6 +48,7 @@
 #include "proc/procinfo.h"
 #include "ptrace/tracee.h"
 #include "sampling/callers.h"
+#include "sampling/callers_tables.h"
 #include "sampling/int3.h"
 #include "sampling/uprobe.h"
 #include "session.h"
@@ -58,7 +59,8 @@
  * almost nothing else (every call traps: measured at about 1 % of its
  * rate with uprobes and int3 alike), so a window's cost to it is about
  * its length: 20 ms of sampling and 15 ms of following at most, plus the
- * teardown, keep it under the 50 ms budget (bench: `--only window`).
+ * teardown, keep it under the 50 ms budget (doc/design/budgets.md;
+ * bench: `--only window`).
  */
 #define DEF_MAX_HITS 1000u
 #define DEF_MAX_MS 20u
@@ -122,86 +124,6 @@ _Static_assert(LA_ALLOC_MALLOC == 1u << ALLOC_MALLOC &&
 		       LA_ALLOC_VALLOC == 1u << ALLOC_VALLOC &&
 		       LA_ALLOC_PVALLOC == 1u << ALLOC_PVALLOC,
 	       "LA_ALLOC_* follow enum alloc_fn");
-
-/* A kept chunk: what a call got, and what the check found there. */
-struct kchunk {
-	uint64_t addr; /* the chunk header: ptr - 16 */
-	uint64_t want; /* the smallest chunk the request fits in */
-	uint64_t end_ns; /* when the call returned it */
-	uint64_t size; /* found at the check (0: not in use) */
-	unsigned stack;
-	unsigned char aligned; /* from an aligned function: any size >= want */
-	/*
-	 * Freed within the window: a recorded call got its address again
-	 * later, or a recorded free() (or a moving realloc) let it go.
-	 */
-	unsigned char dead;
-	/*
-	 * Dead, so one of the control group: the check also probes its
-	 * address, to learn how often a freed address is in use again by
-	 * then (maybe by a chunk the window saw: that is what happens to
-	 * the chunks freed after the window too).
-	 */
-	unsigned char control;
-};
-
-/*
- * What the window saw at one chunk address, from all threads: the latest
- * return of a call that got it, the latest free of it. Events of several
- * threads come in no global order; these two times order them.
- */
-struct aslot {
-	uint64_t addr, alloc_end, free_ns;
-};
-
-struct cstack {
-	uint64_t hash;
-	unsigned n_pcs;
-	uint64_t pcs[LA_CALLER_FRAMES];
-	unsigned allocations, kept, freed;
-	uint64_t bytes;
-	unsigned surviving;
-	uint64_t surviving_bytes;
-	uint64_t attributed_bytes; /* after the check: beyond chance */
-	struct la_frame *frames; /* named on first use (stack_name()) */
-};
-
-struct la_callers {
-	struct la_callers_info info;
-	struct cstack *stacks;
-	unsigned n_stacks;
-	unsigned *order; /* stack indexes, as la_callers_get() lists them */
-	unsigned *stack_slot; /* hash -> stack index + 1 */
-	size_t stack_mask;
-	struct kchunk *chunks;
-	unsigned n_chunks;
-	struct aslot *addrs; /* during the window: open addressing */
-	size_t addr_mask;
-	unsigned n_addrs;
-	uint64_t *probes; /* the live and control chunks' addresses, sorted */
-	unsigned n_probes;
-	/* after the check: the control group per size class */
-	unsigned *ctl_n, *ctl_reused;
-	/*
-	 * The modules: the session's, shared (modules_ref()), for the
-	 * window's unwinding and for the names of the frames on first use
-	 * (stack_name()); opened then for a window read from a file. With
-	 * the frames named so far (a cache: the same return addresses recur
-	 * in many stacks). Both go once every stack is named.
-	 */
-	struct modules *mods;
-	int mods_failed;
-	struct la_frame *seen;
-	unsigned n_seen, cap_seen, n_named;
-	/*
-	 * During the window: calls are sampled from the first event's time
-	 * until max_ms or max_hits (sample_end), or on to ext_ns while fewer
-	 * than MIN_SAMPLE_CALLS came; the frees of the sampled chunks are
-	 * then followed for follow_ns more, and the window ends.
-	 */
-	uint64_t first_ns, sample_end, max_ns, ext_ns, follow_ns;
-	unsigned max_hits;
-};
 
 static uint64_t
 mix(uint64_t h, uint64_t v)
@@ -816,6 +738,29 @@ scaled_ms(unsigned ms, double busy)
 	return v < SCALED_MIN_MS ? SCALED_MIN_MS : v;
 }
 
+struct la_callers *
+callers_new(void)
+{
+	struct la_callers *c = calloc(1, sizeof(*c));
+
+	if (!c || alloc_tables(c)) {
+		la_callers_free(c);
+		return NULL;
+	}
+	shrink(c);
+	return c;
+}
+
+int
+callers_ready(struct la_callers *c)
+{
+	int err = make_probes(c);
+
+	if (!err)
+		sort_stacks(c);
+	return err;
+}
+
 int
 la_callers_sample(struct la_session *s, const struct la_callers_opts *opts,
 		  struct la_callers **out)
@@ -953,52 +898,6 @@ by_class_bytes(const void *a, const void *b)
 		return x->surviving_bytes > y->surviving_bytes ? -1 : 1;
 	return (x->kept_chunks < y->kept_chunks) -
 	       (x->kept_chunks > y->kept_chunks);
-}
-
-/*
- * Could chance alone make s of a survivors, when a freed address is back
- * in use by the check with probability p? The number back in use by
- * chance is binomial(a, p): its tail P(X >= s) is summed exactly (a is
- * at most LA_CALLERS_PER_STACK), as the normal approximation is too
- * generous for a few chunks at a small p. Below ALPHA, the survivors
- * are the caller's own; *own estimates how many, the false ones taken
- * out of the rest: (s - p a) / (1 - p).
- */
-#define ALPHA 1e-3
-
-static double
-binomial_tail(unsigned a, unsigned s, double p)
-{
-	double pmf = 1.0, below = 0;
-
-	if (s == 0)
-		return 1.0;
-	if (p <= 0)
-		return 0;
-	if (p >= 1.0 || s > a)
-		return s > a ? 0 : 1.0;
-	for (unsigned i = 0; i < a; i++)
-		pmf *= 1.0 - p; /* P(X = 0) */
-	for (unsigned k = 0; k < s; k++) {
-		below += pmf;
-		pmf *= (double)(a - k) / (k + 1) * p / (1.0 - p);
-	}
-	return below >= 1.0 ? 0 : 1.0 - below;
-}
-
-int
-callers_beyond_chance(unsigned a, unsigned s, double p, double *own)
-{
-	double excess = (double)s - p * a, t;
-
-	*own = 0;
-	if (!s || s > a || excess < 1.0 || p >= 1.0)
-		return 0;
-	if (binomial_tail(a, s, p) >= ALPHA)
-		return 0;
-	t = excess / (1.0 - p);
-	*own = t > s ? s : t;
-	return 1;
 }
 
 /*
@@ -1179,190 +1078,5 @@ la_callers_get(const struct la_callers *c, unsigned i, struct la_caller *out)
 	out->freed_chunks = st->freed;
 	out->n_classes = classes_of(c, c->order[i], out->classes,
 				    LA_CALLER_CLASSES, &out->attributed_bytes);
-	return 0;
-}
-
-/* ---- Kept between invocations (la_store_target_save_callers) ------------ */
-
-/*
- * The file: a header, the stacks (return addresses, not their names: the
- * frames are named again from the target's modules when read), the kept
- * chunks, and an FNV-1a sum of everything before it. Binary, for this
- * build on this machine only: the header names the format and the sizes
- * of what follows, and anything else is refused.
- */
-#define CALLERS_MAGIC "leakattach-callers\n"
-#define CALLERS_VERSION 1u
-
-struct file_head {
-	char magic[20];
-	uint32_t version, size_info, size_stack, size_chunk;
-	uint32_t n_stacks, n_chunks;
-	struct la_callers_info info;
-};
-
-struct file_stack {
-	uint64_t hash;
-	uint32_t n_pcs, allocations, kept, freed;
-	uint64_t bytes;
-	uint64_t pcs[LA_CALLER_FRAMES];
-};
-
-static int
-put(FILE *f, uint64_t *sum, const void *p, size_t len)
-{
-	*sum = fnv1a(*sum, p, len);
-	return fwrite(p, 1, len, f) == len ? 0 : -EIO;
-}
-
-int
-callers_write(const struct la_callers *c, FILE *f)
-{
-	struct file_head h;
-	uint64_t sum = FNV_INIT;
-	int err;
-
-	memset(&h, 0, sizeof(h));
-	memcpy(h.magic, CALLERS_MAGIC, sizeof(CALLERS_MAGIC));
-	h.version = CALLERS_VERSION;
-	h.size_info = sizeof(struct la_callers_info);
-	h.size_stack = sizeof(struct file_stack);
-	h.size_chunk = sizeof(struct kchunk);
-	h.n_stacks = c->n_stacks;
-	h.n_chunks = c->n_chunks;
-	h.info = c->info;
-	err = put(f, &sum, &h, sizeof(h));
-	for (unsigned i = 0; !err && i < c->n_stacks; i++) {
-		const struct cstack *st = &c->stacks[i];
-		struct file_stack fs;
-
-		memset(&fs, 0, sizeof(fs));
-		fs.hash = st->hash;
-		fs.n_pcs = st->n_pcs;
-		fs.allocations = st->allocations;
-		fs.kept = st->kept;
-		fs.freed = st->freed;
-		fs.bytes = st->bytes;
-		memcpy(fs.pcs, st->pcs, st->n_pcs * sizeof(*st->pcs));
-		err = put(f, &sum, &fs, sizeof(fs));
-	}
-	if (!err && c->n_chunks)
-		err = put(f, &sum, c->chunks, c->n_chunks * sizeof(*c->chunks));
-	if (!err && fwrite(&sum, 1, sizeof(sum), f) != sizeof(sum))
-		err = -EIO;
-	return err;
-}
-
-static int
-get(FILE *f, uint64_t *sum, void *p, size_t len)
-{
-	if (fread(p, 1, len, f) != len)
-		return ferror(f) ? -EIO : -LA_EBADSTATE;
-	*sum = fnv1a(*sum, p, len);
-	return 0;
-}
-
-static int
-bad_file(const char *why)
-{
-	return la_fail(-LA_EBADSTATE, "%s", why);
-}
-
-/* Everything read from the file is checked before it is used. */
-static int
-read_body(FILE *f, pid_t pid, struct la_callers *c)
-{
-	struct file_head h;
-	uint64_t sum = FNV_INIT, want;
-	int err;
-
-	err = get(f, &sum, &h, sizeof(h));
-	if (err)
-		return err == -EIO ? err : bad_file("cut short in its header");
-	if (memcmp(h.magic, CALLERS_MAGIC, sizeof(CALLERS_MAGIC)) ||
-	    h.version != CALLERS_VERSION ||
-	    h.size_info != sizeof(struct la_callers_info) ||
-	    h.size_stack != sizeof(struct file_stack) ||
-	    h.size_chunk != sizeof(struct kchunk))
-		return bad_file("not a window of this version of leakattach");
-	if (h.n_stacks > LA_CALLERS_STACKS_MAX ||
-	    h.n_chunks > LA_CALLERS_CHUNKS_MAX)
-		return bad_file("more stacks or chunks than a window keeps");
-	if (h.info.pid != pid)
-		return bad_file("a window of another process");
-	c->info = h.info;
-	c->info.backend[sizeof(c->info.backend) - 1] = '\0';
-	/* make_probes() counts them again; the check is yet to come */
-	c->info.kept_chunks = c->info.control_chunks = 0;
-	c->info.checked = 0;
-	for (unsigned i = 0; i < h.n_stacks; i++) {
-		struct cstack *st = &c->stacks[i];
-		struct file_stack fs;
-
-		err = get(f, &sum, &fs, sizeof(fs));
-		if (err)
-			return err == -EIO ? err : bad_file("cut short");
-		if (fs.n_pcs > LA_CALLER_FRAMES || fs.kept > fs.allocations ||
-		    fs.freed > fs.kept)
-			return bad_file("a stack that no window makes");
-		*st = (struct cstack){
-			.hash = fs.hash,
-			.n_pcs = fs.n_pcs,
-			.allocations = fs.allocations,
-			.kept = fs.kept,
-			.freed = fs.freed,
-			.bytes = fs.bytes,
-		};
-		memcpy(st->pcs, fs.pcs, fs.n_pcs * sizeof(*fs.pcs));
-		c->n_stacks++;
-	}
-	if (h.n_chunks) {
-		err = get(f, &sum, c->chunks, h.n_chunks * sizeof(*c->chunks));
-		if (err)
-			return err == -EIO ? err : bad_file("cut short");
-	}
-	c->n_chunks = h.n_chunks;
-	for (unsigned i = 0; i < c->n_chunks; i++) {
-		struct kchunk *k = &c->chunks[i];
-
-		if (k->stack >= c->n_stacks || k->dead > 1 || k->control > 1 ||
-		    k->aligned > 1 || k->control != k->dead || k->size)
-			return bad_file("a chunk that no window keeps");
-	}
-	if (fread(&want, 1, sizeof(want), f) != sizeof(want))
-		return bad_file("cut short before its checksum");
-	if (want != sum)
-		return bad_file("its checksum does not match: damaged");
-	if (getc(f) != EOF)
-		return bad_file("more after its checksum");
-	return 0;
-}
-
-int
-callers_read(FILE *f, pid_t pid, struct la_callers **out)
-{
-	struct la_callers *c;
-	int err;
-
-	*out = NULL;
-	c = calloc(1, sizeof(*c));
-	if (!c || alloc_tables(c)) {
-		la_callers_free(c);
-		return la_fail(-ENOMEM, "out of memory");
-	}
-	shrink(c);
-	err = read_body(f, pid, c);
-	if (!err)
-		err = make_probes(c);
-	if (err) {
-		la_callers_free(c);
-		if (err == -LA_EBADSTATE || err == -EIO)
-			return err; /* the sentence is set */
-		if (err == -ESRCH)
-			return la_fail(-ESRCH, "process %d exited", (int)pid);
-		return la_fail_default(err);
-	}
-	sort_stacks(c);
-	*out = c;
 	return 0;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * callers.h - what callers.c offers inside the library: the arithmetic of
- * chance (pure, for the unit tests), and a window written to and read
- * from a file (for store.c).
+ * callers.h - what the callers window offers inside the library beyond
+ * the la_callers_* functions (callers.c): the arithmetic of chance
+ * (callers_chance.c, pure, for the unit tests), and a window written to
+ * and read from a file (callers_file.c, for store.c).
  */
 #ifndef LA_CALLERS_H
 #define LA_CALLERS_H

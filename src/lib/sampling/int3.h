@@ -131,23 +131,4 @@ const struct int3_stats *int3_window_stats(const struct window *w);
 /* The tracer's pid while it runs (the tests kill it), else 0. */
 pid_t int3_window_tracer(const struct window *w);
 
-/*
- * int3_tracer_main - the tracer's body, run in the child that
- * int3_window_open() forks; the caller should _exit() with its return
- * value. fd is a SOCK_SEQPACKET socket to the analyser; addr[fn] the
- * entry address of each function to probe (0: not probed). Returns 0, or
- * 1 after sending an error record. Exposed for tests and for a caller
- * that wants to run the tracer in a process of its own making.
- */
-int int3_tracer_main(int fd, pid_t pid, const struct int3_opts *opts,
-		     const uint64_t addr[ALLOC_NFNS]);
-
-/*
- * int3_tracer_argv - the main() of la-int3-tracer, the program that
- * int3_window_open()'s child executes (the socket on fd 3, the rest on
- * the command line that int3.c writes): int3_tracer_main()'s value, or 2
- * for a command line it cannot read. The caller should _exit() with it.
- */
-int int3_tracer_argv(int argc, char **argv);
-
 #endif

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * uprobe.c - sampling windows on the allocation functions through kernel
- * uprobes (see uprobe.h). Responsible for: finding the probe offsets in the
- * glibc file the target maps, one perf event per (thread, probe), the ring
- * buffers, pairing each entry with its return. Not for: unwinding,
- * symbols, deciding when to sample.
+ * uprobes (see uprobe.h). Responsible for: the probes on the glibc file
+ * the target maps (its functions found by alloc_fns.c), one perf event
+ * per (thread, probe), the ring buffers, pairing each entry with its
+ * return. Not for: unwinding, symbols, deciding when to sample.
  *
- * Facts used here (perf_event_open(2); kernel/events/core.c and
- * kernel/trace/trace_uprobe.c of Linux 6.18; research/ptrace-dwarf.md §5.2,
- * verified on this machine):
+ * Facts used here (perf_event_open(2); kernel/events/core.c,
+ * kernel/events/uprobes.c and kernel/trace/trace_uprobe.c of Linux 6.18;
+ * doc/design/uprobe.md; verified on this machine):
  *  - The uprobe PMU's type is in /sys/bus/event_source/devices/uprobe/type;
  *    config1 is a path, config2 the FILE offset of the probed instruction,
  *    and the bit named by format/retprobe makes a return probe.
@@ -92,6 +92,14 @@
 #define RESCAN_NS (10 * 1000000ull) /* look for new threads */
 #define GRACE_NS (5 * 1000000ull) /* returns after max_hits */
 #define NPROBES (2 * ALLOC_NFNS)
+
+static const struct window_limits limits = {
+	.max_hits = DEF_MAX_HITS,
+	.max_ms = DEF_MAX_MS,
+	.stack_size = DEF_STACK,
+	.stack_max = MAX_STACK,
+	.fn_mask = UPROBE_FNS_DEFAULT,
+};
 
 #define REGS_MASK                                                \
 	((1ull << PERF_REG_X86_AX) | (1ull << PERF_REG_X86_DX) | \
@@ -807,13 +815,14 @@ thread_open(struct uprobe_window *w, struct uthread *t, int enabled)
 	return 0;
 }
 
-static struct uthread *
-find_thread(struct uprobe_window *w, pid_t tid)
+static int
+thread_known(const struct uprobe_window *w, pid_t tid)
 {
-	for (unsigned i = 0; i < w->nth; i++)
-		if (w->th[i].tid == tid)
-			return &w->th[i];
-	return NULL;
+	unsigned i = 0;
+
+	while (i < w->nth && w->th[i].tid != tid)
+		i++;
+	return i < w->nth;
 }
 
 /* th allocated once for max_threads: no pointer ever moves. */
@@ -938,7 +947,7 @@ scan_threads(struct uprobe_window *w)
 		long tid = strtol(e->d_name, &end, 10);
 
 		if (e->d_name[0] == '.' || *end || tid <= 0 ||
-		    find_thread(w, (pid_t)tid))
+		    thread_known(w, (pid_t)tid))
 			continue;
 		if (!first) {
 			err = add_thread(w, (pid_t)tid);
@@ -960,62 +969,45 @@ uprobe_window_open(pid_t pid, const struct uprobe_opts *opts,
 		   struct window **out)
 {
 	struct uprobe_window *w;
+	struct uprobe_opts o;
 	uint64_t t0 = mono_ns();
-	unsigned pages;
+	size_t page;
 	int err;
 
 	*out = NULL;
-	if (pid <= 0)
-		return la_fail(-EINVAL, "no process %d", (int)pid);
-	w = calloc(1, sizeof(*w));
+	window_copy_opts(&o, sizeof(o), opts);
+	window_fill_opts(&limits, &o.max_hits, &o.max_ms, &o.stack_size,
+			 &o.fn_mask);
+	/* The kernel wants a multiple of 8 (perf_copy_attr()). */
+	o.stack_size = (o.stack_size + 7) & ~7u;
+	if (!o.max_threads)
+		o.max_threads = DEF_MAX_THREADS;
+	if (!o.max_frees)
+		o.max_frees = o.max_hits > UINT32_MAX / 4 ? UINT32_MAX
+							  : 4 * o.max_hits;
+	if (!o.ring_pages)
+		o.ring_pages = DEF_RING_PAGES;
+	if (o.ring_pages & (o.ring_pages - 1) || o.ring_pages > 4096)
+		return la_fail(
+			-EINVAL,
+			"the ring buffer needs a power of 2 of pages, at most 4096, not %u",
+			o.ring_pages);
+	/* A record must fit in the ring with room to spare. */
+	page = (size_t)sysconf(_SC_PAGESIZE);
+	if (page * o.ring_pages < 2 * (o.stack_size + 4096))
+		return la_fail(
+			-EINVAL,
+			"a ring of %u pages is too small for %u bytes of stack per call",
+			o.ring_pages, o.stack_size);
+	w = window_new(&uprobe_backend, pid, sizeof(*w), &err);
 	if (!w)
-		return -ENOMEM;
-	w->win.be = &uprobe_backend;
+		return err;
+	w->o = o;
+	w->page = page;
+	w->data_len = page * o.ring_pages;
 	w->win.stats = &w->st.win;
 	w->pid = pid;
 	w->anchor_pipe = -1;
-	if (opts)
-		memcpy(&w->o, opts,
-		       opts->sz && opts->sz < sizeof(w->o) ? opts->sz
-							   : sizeof(w->o));
-	w->o.sz = sizeof(w->o);
-	if (!w->o.max_hits)
-		w->o.max_hits = DEF_MAX_HITS;
-	if (!w->o.max_ms)
-		w->o.max_ms = DEF_MAX_MS;
-	if (!w->o.stack_size)
-		w->o.stack_size = DEF_STACK;
-	if (w->o.stack_size > MAX_STACK)
-		w->o.stack_size = MAX_STACK;
-	/* The kernel wants a multiple of 8 (perf_copy_attr()). */
-	w->o.stack_size = (w->o.stack_size + 7) & ~7u;
-	if (!w->o.max_threads)
-		w->o.max_threads = DEF_MAX_THREADS;
-	if (!w->o.fn_mask)
-		w->o.fn_mask = UPROBE_FNS_DEFAULT;
-	if (!w->o.max_frees)
-		w->o.max_frees = w->o.max_hits > UINT32_MAX / 4
-					 ? UINT32_MAX
-					 : 4 * w->o.max_hits;
-	pages = w->o.ring_pages ? w->o.ring_pages : DEF_RING_PAGES;
-	if (pages & (pages - 1) || pages > 4096) {
-		err = la_fail(
-			-EINVAL,
-			"the ring buffer needs a power of 2 of pages, at most 4096, not %u",
-			pages);
-		goto fail;
-	}
-	w->o.ring_pages = pages;
-	w->page = (size_t)sysconf(_SC_PAGESIZE);
-	w->data_len = w->page * pages;
-	/* A record must fit in the ring with room to spare. */
-	if (w->data_len < 2 * (w->o.stack_size + 4096)) {
-		err = la_fail(
-			-EINVAL,
-			"a ring of %u pages is too small for %u bytes of stack per call",
-			pages, w->o.stack_size);
-		goto fail;
-	}
 	w->scratch = malloc(65536);
 	if (!w->scratch) {
 		err = -ENOMEM;

@@ -4,6 +4,7 @@
  * backend, and those that dispatch to its table.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/error.h"
@@ -53,22 +54,62 @@ window_close(struct window *w)
 		w->be->close(w);
 }
 
+void *
+window_new(const struct window_backend *be, pid_t pid, size_t size, int *err)
+{
+	struct window *w;
+
+	if (pid <= 0) {
+		*err = la_fail(-EINVAL, "no process %d", (int)pid);
+		return NULL;
+	}
+	w = calloc(1, size);
+	if (!w) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	w->be = be;
+	return w;
+}
+
+void
+window_copy_opts(void *dst, size_t dst_sz, const void *src)
+{
+	size_t sz = 0;
+
+	memset(dst, 0, dst_sz);
+	if (src) {
+		memcpy(&sz, src, sizeof(sz));
+		memcpy(dst, src, sz && sz < dst_sz ? sz : dst_sz);
+	}
+	memcpy(dst, &dst_sz, sizeof(dst_sz));
+}
+
+void
+window_fill_opts(const struct window_limits *lim, unsigned *max_hits,
+		 unsigned *max_ms, unsigned *stack_size, unsigned *fn_mask)
+{
+	if (!*max_hits)
+		*max_hits = lim->max_hits;
+	if (!*max_ms)
+		*max_ms = lim->max_ms;
+	if (!*stack_size)
+		*stack_size = lim->stack_size;
+	if (*stack_size > lim->stack_max)
+		*stack_size = lim->stack_max;
+	if (!*fn_mask)
+		*fn_mask = lim->fn_mask;
+}
+
 void
 window_opts_to(const struct window_opts *o, void *opts, size_t opts_sz,
 	       unsigned *max_hits, unsigned *max_ms, unsigned *stack_size,
 	       unsigned *fn_mask)
 {
-	struct window_opts wo = {0};
-	size_t sz;
+	struct window_opts wo;
 
-	memcpy(&wo, o, o->sz && o->sz < sizeof(wo) ? o->sz : sizeof(wo));
-	memset(opts, 0, opts_sz);
-	if (wo.ext) {
-		/* every backend's options begin with their size_t sz */
-		memcpy(&sz, wo.ext, sizeof(sz));
-		memcpy(opts, wo.ext, sz && sz < opts_sz ? sz : opts_sz);
-	}
-	memcpy(opts, &opts_sz, sizeof(opts_sz));
+	window_copy_opts(&wo, sizeof(wo), o);
+	window_copy_opts(opts, opts_sz, wo.ext);
 	if (wo.max_hits)
 		*max_hits = wo.max_hits;
 	if (wo.max_ms)

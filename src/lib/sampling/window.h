@@ -179,8 +179,34 @@ uint64_t window_fn_addr(const struct window *w, enum alloc_fn fn);
 void window_close(struct window *w);
 
 /*
- * For the backends: their own options from o (o->ext copied by its sz
- * into opts, of opts_sz bytes, its sz set; then o's non-zero fields).
+ * For the backends' open: a zeroed window of size bytes (its struct
+ * window first) of backend be; NULL with *err -EINVAL (pid names no
+ * process, la_errmsg() says so) or -ENOMEM.
+ */
+void *window_new(const struct window_backend *be, pid_t pid, size_t size,
+		 int *err);
+
+/* For the backends: the defaults and bounds of the options above. */
+struct window_limits {
+	unsigned max_hits, max_ms, stack_size, fn_mask; /* for 0 */
+	unsigned stack_max;
+};
+
+/*
+ * For the backends: src (NULL, or options that begin with their size_t
+ * sz) copied by its sz into dst of dst_sz bytes, zeroed first; dst's sz
+ * set to dst_sz.
+ */
+void window_copy_opts(void *dst, size_t dst_sz, const void *src);
+
+/* For the backends: 0 in each option replaced by lim's, stack bounded. */
+void window_fill_opts(const struct window_limits *lim, unsigned *max_hits,
+		      unsigned *max_ms, unsigned *stack_size,
+		      unsigned *fn_mask);
+
+/*
+ * For the backends: their own options from o (o->ext copied as by
+ * window_copy_opts(), then o's non-zero fields).
  */
 void window_opts_to(const struct window_opts *o, void *opts, size_t opts_sz,
 		    unsigned *max_hits, unsigned *max_ms, unsigned *stack_size,
