@@ -255,6 +255,30 @@ Test(int3, follows_the_frees_with_free_alone, .timeout = 60)
 }
 
 /*
+ * Window i of a series on l, with malloc and free probed, run to its end;
+ * the first one's figures printed as what. An opening refused while a
+ * thread waits in vfork() is tried again. The window stays open.
+ */
+static struct window *
+series_window(struct loop *l, int i, const char *what)
+{
+	struct int3_opts o = {.sz = sizeof(o),
+			      .max_hits = 100000000,
+			      .fn_mask = INT3_FNS_DEFAULT | 1u << ALLOC_FREE};
+	struct window *w = NULL;
+	int err, tries = 0;
+
+	while ((err = int3_window_open(l->t.pid, &o, &w)) == -LA_EVFORK &&
+	       tries++ < 1000)
+		sleep_us(1000);
+	cr_assert_eq(err, 0, "int3_window_open: %s", la_errmsg());
+	cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
+	if (!i)
+		print_stats(what, w);
+	return w;
+}
+
+/*
  * A process the target creates during a window gets a copy of its memory,
  * our int3 bytes and fake return addresses included: untraced, a forked
  * child dies at its first malloc (371 of 800 before the tracer traced
@@ -264,9 +288,6 @@ Test(int3, follows_the_frees_with_free_alone, .timeout = 60)
  */
 Test(int3, children_created_during_a_window_are_unharmed, .timeout = 60)
 {
-	struct int3_opts o = {.sz = sizeof(o),
-			      .max_hits = 100000000,
-			      .fn_mask = INT3_FNS_DEFAULT | 1u << ALLOC_FREE};
 	unsigned long before = 0, forks = 0, bad = 0;
 	unsigned children = 0;
 	uint64_t addr;
@@ -278,19 +299,9 @@ Test(int3, children_created_during_a_window_are_unharmed, .timeout = 60)
 	wh_command(&l, "forks", "forks ");
 	cr_assert_eq(sscanf(l.t.line, "forks %lu", &before), 1, "%s", l.t.line);
 	for (int i = 0; i < 20; i++) {
-		struct window *w = NULL;
-		int err, tries = 0;
+		struct window *w = series_window(&l, i, "forkstorm");
 
-		/* refused while a thread waits in vfork(): try again */
-		while ((err = int3_window_open(l.t.pid, &o, &w)) ==
-			       -LA_EVFORK &&
-		       tries++ < 1000)
-			sleep_us(1000);
-		cr_assert_eq(err, 0, "int3_window_open: %s", la_errmsg());
-		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
 		children += int3_window_stats(w)->children;
-		if (!i)
-			print_stats("forkstorm", w);
 		window_close(w);
 	}
 	wh_command(&l, "calm", "ok");
@@ -319,9 +330,6 @@ Test(int3, children_created_during_a_window_are_unharmed, .timeout = 60)
  */
 Test(int3, a_tail_call_from_realloc_to_malloc_returns_home, .timeout = 60)
 {
-	struct int3_opts o = {.sz = sizeof(o),
-			      .max_hits = 100000000,
-			      .fn_mask = INT3_FNS_DEFAULT | 1u << ALLOC_FREE};
 	uint64_t addr, realloc_hits = 0, malloc_hits = 0;
 	struct loop l;
 
@@ -329,15 +337,10 @@ Test(int3, a_tail_call_from_realloc_to_malloc_returns_home, .timeout = 60)
 	addr = wh_malloc_addr(&int3_harness, l.t.pid);
 	wh_command(&l, "reallocstorm", "ok");
 	for (int i = 0; i < 10; i++) {
-		struct window *w = NULL;
+		struct window *w = series_window(&l, i, "reallocstorm");
 
-		cr_assert_eq(int3_window_open(l.t.pid, &o, &w), 0,
-			     "int3_window_open: %s", la_errmsg());
-		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
 		realloc_hits += int3_window_stats(w)->win.hits[ALLOC_REALLOC];
 		malloc_hits += int3_window_stats(w)->win.hits[ALLOC_MALLOC];
-		if (!i)
-			print_stats("reallocstorm", w);
 		window_close(w);
 		cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0,
 			     "after window %d: %s", i + 1, l.t.line);
