@@ -8,8 +8,9 @@
  * caller only reads records from a socket. When the caller dies (SIGKILL
  * included) the tracer restores every byte and return address, detaches
  * and exits; SIGKILLing the tracer itself mid-window can kill the target.
- * The caller sees one child process, reaped by pid in window_run()
- * or window_close(). Design: doc/design/int3.md.
+ * The caller sees one child process, reaped by pid in window_run() or
+ * window_close() (a caller that reaps every child takes its status away:
+ * tracer_status -1). Design: doc/design/int3.md.
  */
 #ifndef LA_INT3_H
 #define LA_INT3_H
@@ -55,9 +56,9 @@ struct int3_opts {
  * us a stop on the 2-core test machine, idle; far more under load), so a
  * window costs such a target about its length; no thread is held for
  * another at the start or at the end. 40 ms keeps one window within the
- * 50 ms budget of stalled target work (doc/design/budgets.md). A caller that wants the
- * frees of its samples fits max_ms + follow_ms in it (INT3_SAMPLE_MS,
- * INT3_FOLLOW_MS: what the callers layer should ask).
+ * 50 ms budget of stalled target work (doc/design/budgets.md). A caller
+ * that wants the frees of its samples fits max_ms + follow_ms in it
+ * (INT3_SAMPLE_MS, INT3_FOLLOW_MS: what callers.c asks).
  */
 #define INT3_LIMIT_MS 40u
 #define INT3_SAMPLE_MS 25u
