@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * allocloop.h - drive the allocator_loop target and the sampler helpers
- * (uprobe_sampler, int3_sampler) for the sampling-window backend tests
+ * (window_sampler) for the sampling-window backend tests
  * (test_uprobe, test_int3). Backend-neutral: no window type appears here.
  *
  * Nothing here asserts: every function returns 0 or a negative errno value

@@ -3,16 +3,10 @@
  * test_uprobe.c - sampling windows through kernel uprobes (uprobe.c), on
  * allocator_loop, through the internal API (linked like the unit tests):
  *
- *  - sees_every_allocation_of_a_known_sequence: two workers each make 100
- *    malloc(4242), 50 calloc(7, 100), 20 realloc(p, 9000) and 10
- *    posix_memalign(64, 3333) in alloc_sequence(); every pointer the
- *    target prints is seen with its size, function, thread (and realloc's
- *    old pointer); every event has a stack copy and end_ns >= time_ns, its
- *    ip is the function's entry, and the return address on it is in
- *    alloc_sequence().
- *  - sees_the_frees_of_a_known_sequence: with free in fn_mask, every
- *    pointer the target still owns after "seq" has a free event from its
- *    main thread, with old_ptr equal to it, after the allocation returned.
+ *  - the tests every backend passes (window_harness.h: a known sequence
+ *    seen whole, its frees, the two bounds, signals during a window, a
+ *    stopped target), through uprobe_backend; the window is live once
+ *    every worker had an event (warm_up).
  *  - leaves_no_definition_nor_breakpoint: through tracefs, our
  *    definitions exist during the window and are gone after
  *    window_close(); the probed entries hold 0xcc during the window
@@ -30,20 +24,17 @@
  *    no definition, no child and the mounts as they were. Through the
  *    machine's tracefs (or the private one where none is mounted) and a
  *    private one forced.
- *  - stops_at_max_hits, stops_at_max_ms: the two bounds.
- *  - signals_reach_the_target_during_a_window: SIGUSR1 sent during a
- *    window are all handled by the target.
- *  - a_stopped_target_stays_stopped: uprobes stop nothing.
  *  - refuses_without_cap_sys_admin: -EACCES/-EPERM and a sentence that
  *    says what to do (CAP_PERFMON is kept, and is not enough).
  *  - throughput_during_a_window: printed (tracefs and PMU paths), with the
  *    target-visible teardown: from disabling to the last 0xcc seen at the
  *    probed entries; only a gross teardown (> 300 ms) fails on tracefs.
- *  - sampler_sigkill_leaves_the_target_unharmed: uprobe_sampler SIGKILLed
- *    200 times at random moments (opening, sampling, closing): no target
- *    death, target unharmed, no breakpoint byte left in its malloc, speed
- *    back (figures printed); then the definitions of a killed sampler are
- *    removed by the next window's opening.
+ *  - sampler_sigkill_leaves_the_target_unharmed: window_sampler uprobe
+ *    SIGKILLed 200 times at random moments (opening, sampling, closing):
+ *    no target death, target unharmed, no breakpoint byte left in its
+ *    malloc, the storm running, speed back (figures printed); then the
+ *    definitions of a killed sampler are removed by the next window's
+ *    opening.
  *
  * Never skips: when uprobes are refused, the tests fail with the reason
  * (CI runs as root).
@@ -74,183 +65,58 @@
 #include "sampling/tracefs.h"
 #include "sampling/uprobe.h"
 #include "target.h"
-
-struct collector {
-	struct window *w;
-	struct seen *v;
-	unsigned long n, dropped, bad_ip;
-	pthread_t th;
-	int ret;
-};
+#include "window_harness.h"
 
 static void
-start_loop(struct loop *l, const char *threads)
+print_stats(const char *what, const struct window *w)
 {
-	cr_assert_eq(loop_start(l, threads), 0, "allocator_loop: %s",
-		     l->t.line);
+	const struct uprobe_stats *st = uprobe_window_stats(w);
+
+	cr_log_info(
+		"%s: malloc %" PRIu64 " calloc %" PRIu64 " realloc %" PRIu64
+		" memalign %" PRIu64 " posix_memalign %" PRIu64
+		" aligned_alloc %" PRIu64 "; delivered %" PRIu64
+		", lost %" PRIu64 ", unmatched %" PRIu64 ", unfinished %" PRIu64
+		", threads %u; open %.1f ms, run %.1f ms, close %.1f ms"
+		"; stop %d",
+		what, st->win.hits[ALLOC_MALLOC], st->win.hits[ALLOC_CALLOC],
+		st->win.hits[ALLOC_REALLOC], st->win.hits[ALLOC_MEMALIGN],
+		st->win.hits[ALLOC_POSIX_MEMALIGN],
+		st->win.hits[ALLOC_ALIGNED_ALLOC], st->win.delivered,
+		st->win.lost, st->unmatched, st->unfinished, st->win.threads,
+		(double)st->win.open_ns / 1e6, (double)st->win.run_ns / 1e6,
+		(double)st->win.close_ns / 1e6, (int)st->win.stop);
 }
 
-static void
-command(struct loop *l, const char *cmd, const char *reply)
-{
-	cr_assert_eq(loop_command(l, cmd, reply), 0, "%s: %s", cmd, l->t.line);
-}
-
-static unsigned long
-progress(struct loop *l)
-{
-	unsigned long calls = 0;
-
-	cr_assert_eq(loop_progress(l, &calls), 0, "progress: %s", l->t.line);
-	return calls;
-}
-
-/* Calls per second of the storm over ms milliseconds. */
-static double
-rate(struct loop *l, int ms)
-{
-	double r = 0;
-
-	cr_assert_eq(loop_rate(l, ms, &r), 0, "progress: %s", l->t.line);
-	return r;
-}
-
-static struct window *
-open_window(pid_t pid, const struct uprobe_opts *o)
-{
-	struct window *w = NULL;
-	int err = uprobe_window_open(pid, o, &w);
-
-	/* Never a skip: CI runs as root, so a refusal is a failure. */
-	cr_assert_eq(err, 0, "uprobe_window_open: %s (%s)", la_errmsg(),
-		     strerror(-err));
-	return w;
-}
+/* ---- the backend, for the shared tests (window_harness.h) ---------------- */
 
 static int
-collect(const struct alloc_event *ev, void *arg)
+be_open(pid_t pid, const struct wh_opts *o, struct window **w)
 {
-	struct collector *c = arg;
+	/* lossless: a ring that holds a whole sequence, every free */
+	struct uprobe_opts ext = {.sz = sizeof(ext),
+				  .ring_pages = o->lossless ? 1024 : 0,
+				  .max_frees = o->lossless ? 1000000 : 0};
 
-	seen_add(c->v, &c->n, &c->dropped, &c->bad_ip,
-		 window_fn_addr(c->w, ev->fn), ev);
-	return 0;
+	return wh_window_open(&uprobe_backend, pid, o, &ext, w);
 }
 
-static void *
-run_bg(void *arg)
-{
-	struct collector *c = arg;
-
-	c->ret = window_run(c->w, collect, c);
-	return NULL;
-}
-
+/* Nothing beyond the shared tests but figures. */
 static void
-start_bg(struct collector *c, struct window *w)
+be_check(enum wh_check what, const struct window *w)
 {
-	memset(c, 0, sizeof(*c));
-	c->w = w;
-	c->v = calloc(MAX_SEEN, sizeof(*c->v));
-	cr_assert(c->v);
-	cr_assert_eq(pthread_create(&c->th, NULL, run_bg, c), 0);
+	const struct uprobe_stats *st = uprobe_window_stats(w);
+
+	if (what == WH_CHECK_FREES)
+		cr_log_info("free events %" PRIu64 ", dropped %" PRIu64
+			    ", tracefs %d",
+			    st->win.hits[ALLOC_FREE], st->frees_dropped,
+			    st->tracefs);
 }
 
-static void
-stop_bg(struct collector *c)
-{
-	window_cancel(c->w);
-	pthread_join(c->th, NULL);
-	cr_assert_eq(c->ret, 0, "uprobe_window_run: %d %s", c->ret,
-		     la_errmsg());
-}
+WH_BACKEND(uprobe, UPROBE_FNS_DEFAULT, 1, NULL)
 
-/* Has every worker of l had an event in c yet? */
-static int
-all_workers_seen(const struct loop *l, struct collector *c)
-{
-	unsigned long n = __atomic_load_n(&c->n, __ATOMIC_ACQUIRE);
-
-	for (int k = 0; k < l->ntids; k++) {
-		unsigned long i;
-
-		for (i = 0; i < n && c->v[i].tid != l->tids[k]; i++)
-			;
-		if (i == n)
-			return 0;
-	}
-	return n > 0;
-}
-
-/*
- * The window is live once the storm's calls come through from every
- * worker: the events of the threads are enabled one after the other, so
- * one thread's event says nothing of the next (a CI run lost the first 72
- * calls of the second worker that way).
- */
-static void
-wait_live(struct loop *l, struct collector *c)
-{
-	int64_t deadline = now_us() + 10 * 1000000;
-
-	command(l, "storm", "ok");
-	while (!all_workers_seen(l, c) && now_us() < deadline)
-		sleep_us(1000);
-	command(l, "calm", "ok");
-	cr_assert(
-		all_workers_seen(l, c),
-		"not every worker had an event within 10 s of a malloc storm");
-	/*
-	 * Then until the storm's records are read (no new event for 100 ms,
-	 * 5 s at most): a ring still full of them when the sequence starts,
-	 * behind a collector slowed by a loaded machine, would lose the
-	 * sequence's records (seen once in CI: 127 of 360 not seen). An
-	 * empty ring holds a whole sequence.
-	 */
-	deadline = now_us() + 5 * 1000000;
-	for (;;) {
-		unsigned long n = __atomic_load_n(&c->n, __ATOMIC_ACQUIRE);
-
-		sleep_us(100000);
-		if (n == __atomic_load_n(&c->n, __ATOMIC_ACQUIRE) ||
-		    now_us() > deadline)
-			break;
-	}
-}
-
-static void
-print_stats(const char *what, const struct uprobe_stats *st)
-{
-	cr_log_info("%s: malloc %" PRIu64 " calloc %" PRIu64 " realloc %" PRIu64
-		    " memalign %" PRIu64 " posix_memalign %" PRIu64
-		    " aligned_alloc %" PRIu64 "; delivered %" PRIu64
-		    ", lost %" PRIu64 ", unmatched %" PRIu64
-		    ", unfinished %" PRIu64
-		    ", threads %u; open %.1f ms, run %.1f ms, close %.1f ms"
-		    "; stop %d",
-		    what, st->win.hits[ALLOC_MALLOC], st->win.hits[ALLOC_CALLOC],
-		    st->win.hits[ALLOC_REALLOC], st->win.hits[ALLOC_MEMALIGN],
-		    st->win.hits[ALLOC_POSIX_MEMALIGN],
-		    st->win.hits[ALLOC_ALIGNED_ALLOC], st->win.delivered, st->win.lost,
-		    st->unmatched, st->unfinished, st->win.threads,
-		    (double)st->win.open_ns / 1e6, (double)st->win.run_ns / 1e6,
-		    (double)st->win.close_ns / 1e6, (int)st->win.stop);
-}
-
-static const char *
-fn_name(unsigned f)
-{
-	return alloc_fn_name((enum alloc_fn)f);
-}
-
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+/* ---- uprobe's own ---------------------------------------------------------- */
 
 /*
  * Definitions in uprobe_events of group leakattach_<pid>: ours (pid) into
@@ -323,7 +189,8 @@ struct watcher {
 	uint64_t addr[ALLOC_NFNS];
 	int n;
 	volatile int stop;
-	uint64_t last_cc_ns; /* the last time a 0xcc was seen; 0: never */
+	/* the last time a 0xcc was seen (CLOCK_MONOTONIC, to the us); 0: never */
+	uint64_t last_cc_ns;
 	uint64_t last_cc0_ns; /* the same at the first entry (malloc's) */
 	pthread_t th;
 };
@@ -336,7 +203,7 @@ watch(void *arg)
 	while (!wa->stop) {
 		for (int i = 0; i < wa->n; i++)
 			if (text_byte(wa->pid, wa->addr[i]) == 0xcc) {
-				wa->last_cc_ns = mono_ns();
+				wa->last_cc_ns = (uint64_t)now_us() * 1000;
 				if (!i)
 					wa->last_cc0_ns = wa->last_cc_ns;
 			}
@@ -367,194 +234,6 @@ watch_stop(struct watcher *wa)
 	pthread_join(wa->th, NULL);
 }
 
-Test(uprobe, sees_every_allocation_of_a_known_sequence, .timeout = 120)
-{
-	struct uprobe_opts o = {.sz = sizeof(o),
-				.max_hits = 1000000,
-				.max_ms = 60000,
-				.stack_size = 8192,
-				.ring_pages = 1024};
-	const struct uprobe_stats *st;
-	struct collector c;
-	static char text[2 * 180][160];
-	struct loop l;
-	unsigned lines = 0, missing = 0, bad_ret = 0, foreign = 0;
-	int err;
-
-	start_loop(&l, "2");
-	start_bg(&c, open_window(l.t.pid, &o));
-	wait_live(&l, &c);
-	cr_assert_eq(target_send(&l.t, "seq"), 0);
-	/* Read every line first: the window delivers in its own time. */
-	err = loop_read_seq(&l, text, 2 * 180, &lines);
-	cr_assert_neq(err, -E2BIG, "too many lines");
-	cr_assert_eq(err, 0, "seq: %s", l.t.line);
-	stop_bg(&c);
-	for (unsigned k = 0; k < lines; k++) {
-		struct loop_call ln;
-		unsigned long i;
-
-		cr_assert_eq(loop_parse_call(text[k], fn_name, ALLOC_NFNS, &ln),
-			     0, "bad line: %s", text[k]);
-		for (i = 0; i < c.n; i++) {
-			const struct seen *s = &c.v[i];
-
-			if (s->tid == ln.tid && s->fn == ln.fn &&
-			    s->ptr == ln.ptr && s->size == ln.size &&
-			    (ln.fn != ALLOC_REALLOC || s->old == ln.old))
-				break;
-		}
-		if (i == c.n) {
-			if (missing++ < 5)
-				cr_log_error("not seen: %s", text[k]);
-			continue;
-		}
-		if (c.v[i].retaddr - l.seq_fn >= 4096 && bad_ret++ < 5)
-			cr_log_error("return address %#" PRIx64
-				     " is not in alloc_sequence() at %#" PRIx64,
-				     c.v[i].retaddr, l.seq_fn);
-	}
-	st = uprobe_window_stats(c.w);
-	print_stats("known sequence", st);
-	cr_assert_eq(lines, 2 * 180, "%u lines from the target", lines);
-	if (missing)
-		cr_log_error("window: delivered %" PRIu64 ", lost %" PRIu64
-			     ", unmatched %" PRIu64 ", stop %d; collector "
-			     "dropped %lu",
-			     st->win.delivered, st->win.lost, st->unmatched,
-			     (int)st->win.stop, c.dropped);
-	cr_assert_eq(missing, 0, "%u of %u allocations not seen", missing,
-		     lines);
-	cr_assert_eq(bad_ret, 0);
-	cr_assert_geq(st->win.hits[ALLOC_MALLOC], 200);
-	cr_assert_geq(st->win.hits[ALLOC_CALLOC], 100);
-	cr_assert_geq(st->win.hits[ALLOC_REALLOC], 40);
-	cr_assert_geq(st->win.hits[ALLOC_POSIX_MEMALIGN], 20);
-	cr_assert_eq(c.bad_ip, 0, "%lu events with ip != the entry", c.bad_ip);
-	for (unsigned long i = 0; i < c.n; i++) {
-		int ok = c.v[i].tid == l.t.pid;
-
-		for (int k = 0; k < l.ntids; k++)
-			ok |= c.v[i].tid == l.tids[k];
-		foreign += !ok;
-		cr_assert_gt(c.v[i].stack_len, 0, "an empty stack copy");
-		cr_assert_geq(c.v[i].end_ns, c.v[i].time_ns,
-			      "%s returned at %" PRIu64 " before its entry at "
-			      "%" PRIu64,
-			      alloc_fn_name(c.v[i].fn), c.v[i].end_ns,
-			      c.v[i].time_ns);
-	}
-	cr_assert_eq(foreign, 0, "%u events from threads not the target's",
-		     foreign);
-	window_close(c.w);
-	free(c.v);
-	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
-	target_stop(&l.t);
-}
-
-Test(uprobe, sees_the_frees_of_a_known_sequence, .timeout = 120)
-{
-	struct uprobe_opts o = {
-		.sz = sizeof(o),
-		.max_hits = 1000000,
-		.max_frees = 1000000,
-		.max_ms = 60000,
-		.stack_size = 4096,
-		.ring_pages = 1024,
-		.fn_mask = (1u << ALLOC_MALLOC) | (1u << ALLOC_CALLOC) |
-			   (1u << ALLOC_REALLOC) | (1u << ALLOC_FREE)};
-	const struct uprobe_stats *st;
-	struct collector c;
-	static char text[2 * 180][160];
-	static uint64_t ptrs[2 * 180], olds[2 * 180];
-	static enum alloc_fn fns[2 * 180];
-	static pid_t tids[2 * 180];
-	struct loop l;
-	unsigned lines = 0, expected = 0, missing = 0, early = 0;
-	unsigned long frees = 0, bad_free = 0;
-	int err;
-
-	start_loop(&l, "2");
-	start_bg(&c, open_window(l.t.pid, &o));
-	cr_assert_neq(window_fn_addr(c.w, ALLOC_FREE), 0,
-		      "free is not probed");
-	wait_live(&l, &c);
-	cr_assert_eq(target_send(&l.t, "seq"), 0);
-	/* "done seq" comes after the main thread freed what it owns. */
-	err = loop_read_seq(&l, text, 2 * 180, &lines);
-	cr_assert_eq(err, 0, "seq: %s", l.t.line);
-	stop_bg(&c);
-	st = uprobe_window_stats(c.w);
-	print_stats("frees of a known sequence", st);
-	cr_log_info("free events %" PRIu64 ", dropped %" PRIu64 ", tracefs %d",
-		    st->win.hits[ALLOC_FREE], st->frees_dropped, st->tracefs);
-	cr_assert_eq(lines, 2 * 180, "%u lines from the target", lines);
-	for (unsigned k = 0; k < lines; k++) {
-		struct loop_call ln;
-
-		cr_assert_eq(loop_parse_call(text[k], fn_name, ALLOC_NFNS, &ln),
-			     0, "bad line: %s", text[k]);
-		ptrs[k] = ln.ptr;
-		olds[k] = ln.old;
-		fns[k] = (enum alloc_fn)ln.fn;
-		tids[k] = ln.tid;
-	}
-	for (unsigned long i = 0; i < c.n; i++) {
-		const struct seen *s = &c.v[i];
-
-		if (s->fn != ALLOC_FREE)
-			continue;
-		frees++;
-		/* Only the pointer, its time, tid and ip; no stack asked. */
-		if (s->size || s->ptr || s->end_ns || !s->time_ns ||
-		    s->stack_len)
-			bad_free++;
-	}
-	cr_assert_eq(bad_free, 0, "%lu free events with unexpected fields",
-		     bad_free);
-	for (unsigned k = 0; k < lines; k++) {
-		uint64_t alloc_end = 0;
-		int moved = 0;
-		unsigned long i;
-
-		/* A malloc result that realloc moved is not owned anymore. */
-		for (unsigned j = 0; j < lines; j++)
-			moved |= fns[k] == ALLOC_MALLOC &&
-				 fns[j] == ALLOC_REALLOC &&
-				 tids[j] == tids[k] && olds[j] == ptrs[k] &&
-				 ptrs[j] != ptrs[k];
-		if (moved || !ptrs[k])
-			continue;
-		expected++;
-		/* Its allocation's return, when probed. */
-		for (i = 0; i < c.n; i++)
-			if (c.v[i].fn == fns[k] && c.v[i].ptr == ptrs[k] &&
-			    c.v[i].tid == tids[k])
-				alloc_end = c.v[i].end_ns;
-		for (i = 0; i < c.n; i++)
-			if (c.v[i].fn == ALLOC_FREE && c.v[i].old == ptrs[k] &&
-			    c.v[i].tid == l.t.pid && c.v[i].time_ns > alloc_end)
-				break;
-		if (i == c.n) {
-			if (missing++ < 5)
-				cr_log_error("no free of %s", text[k]);
-		} else if (fns[k] != ALLOC_POSIX_MEMALIGN && !alloc_end &&
-			   early++ < 5) {
-			cr_log_error("no allocation event for %s", text[k]);
-		}
-	}
-	cr_log_info("%u owned pointers, %lu free events", expected, frees);
-	cr_assert_geq(expected, 2 * 160, "only %u owned pointers", expected);
-	cr_assert_eq(missing, 0, "%u of %u owned pointers without a free",
-		     missing, expected);
-	cr_assert_eq(early, 0, "%u allocations not seen", early);
-	cr_assert_eq(c.bad_ip, 0, "%lu events with ip != the entry", c.bad_ip);
-	window_close(c.w);
-	free(c.v);
-	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
-	target_stop(&l.t);
-}
-
 /* Entries probed by w, and whether any of them holds 0xcc in pid. */
 static int
 any_breakpoint(pid_t pid, const uint64_t *addr, int n)
@@ -571,23 +250,22 @@ Test(uprobe, leaves_no_definition_nor_breakpoint, .timeout = 120)
 			      (1u << ALLOC_REALLOC) | (1u << ALLOC_FREE);
 	struct loop l;
 
-	start_loop(&l, "2");
-	command(&l, "storm", "ok");
+	wh_start_loop(&l, "2");
+	wh_command(&l, "storm", "ok");
 	for (int pmu = 0; pmu < 2; pmu++) {
 		struct uprobe_opts o = {.sz = sizeof(o),
 					.max_ms = 100,
 					.fn_mask = mask,
 					.flags = pmu ? UPROBE_PMU_ONLY : 0};
 		const struct uprobe_stats *st;
-		struct window *w = open_window(l.t.pid, &o);
+		struct window *w = wh_open_ext(&uprobe_harness, l.t.pid, &o);
 		uint64_t addr[ALLOC_NFNS];
 		int n = 0, mine, stale, during, after_run, after;
 		int64_t t0;
 
 		for (int f = 0; f < ALLOC_NFNS; f++)
 			if (window_fn_addr(w, (enum alloc_fn)f))
-				addr[n++] = window_fn_addr(
-					w, (enum alloc_fn)f);
+				addr[n++] = window_fn_addr(w, (enum alloc_fn)f);
 		cr_assert_eq(n, 4, "%d functions probed", n);
 		st = uprobe_window_stats(w);
 		cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0,
@@ -600,14 +278,12 @@ Test(uprobe, leaves_no_definition_nor_breakpoint, .timeout = 120)
 			during += text_byte(l.t.pid, addr[f]) == 0xcc;
 		cr_assert_eq(during, n, "%d of %d entries with 0xcc", during,
 			     n);
-		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s",
-			     la_errmsg());
+		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
 		after_run = any_breakpoint(l.t.pid, addr, n);
-		print_stats(pmu ? "PMU window" : "tracefs window", st);
+		print_stats(pmu ? "PMU window" : "tracefs window", w);
 		t0 = now_us();
 		window_close(w);
-		cr_log_info("%s: uprobe_window_close %.1f ms",
-			    pmu ? "PMU" : "tracefs",
+		cr_log_info("%s: window_close %.1f ms", pmu ? "PMU" : "tracefs",
 			    (double)(now_us() - t0) / 1000);
 		after = any_breakpoint(l.t.pid, addr, n);
 		cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0);
@@ -678,10 +354,10 @@ Test(uprobe, a_private_tracefs_leaves_the_mounts_alone, .timeout = 120)
 	int mine, stale, children;
 	struct loop l;
 
-	start_loop(&l, "2");
-	command(&l, "storm", "ok");
+	wh_start_loop(&l, "2");
+	wh_command(&l, "storm", "ok");
 	before = read_mountinfo();
-	w = open_window(l.t.pid, &o);
+	w = wh_open_ext(&uprobe_harness, l.t.pid, &o);
 	st = uprobe_window_stats(w);
 	cr_assert_eq(st->tracefs, 1);
 	cr_assert_eq(st->tracefs_private, 1);
@@ -690,11 +366,12 @@ Test(uprobe, a_private_tracefs_leaves_the_mounts_alone, .timeout = 120)
 		     "cannot read uprobe_events");
 	cr_assert_eq(mine, 3, "%d definitions of ours", mine);
 	cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
-	print_stats("private tracefs window", st);
-	cr_assert_gt(st->win.delivered, 0, "no event through a private tracefs");
-	cr_assert_eq(any_breakpoint(l.t.pid, (uint64_t[]){window_fn_addr(
-						     w, ALLOC_MALLOC)},
-				    1),
+	print_stats("private tracefs window", w);
+	cr_assert_gt(st->win.delivered, 0,
+		     "no event through a private tracefs");
+	cr_assert_eq(any_breakpoint(
+			     l.t.pid,
+			     (uint64_t[]){window_fn_addr(w, ALLOC_MALLOC)}, 1),
 		     0, "a breakpoint is left after window_run()");
 	/* A figure: the same few ms as through the machine's tracefs. */
 	cr_log_info("private tracefs: target's events closed in %.1f ms",
@@ -719,16 +396,16 @@ Test(uprobe, kept_probes_serve_the_next_window, .timeout = 120)
 	const unsigned mask = (1u << ALLOC_MALLOC) | (1u << ALLOC_FREE);
 	struct loop l;
 
-	start_loop(&l, "2");
-	command(&l, "storm", "ok");
+	wh_start_loop(&l, "2");
+	wh_command(&l, "storm", "ok");
 	for (int priv = 0; priv < 2; priv++) {
 		struct uprobe_probes *keep = NULL;
-		struct uprobe_opts o = {
-			.sz = sizeof(o),
-			.max_ms = 50,
-			.fn_mask = mask,
-			.flags = priv ? UPROBE_TRACEFS_PRIVATE : 0,
-			.keep = &keep};
+		struct uprobe_opts o = {.sz = sizeof(o),
+					.max_ms = 50,
+					.fn_mask = mask,
+					.flags = priv ? UPROBE_TRACEFS_PRIVATE
+						      : 0,
+					.keep = &keep};
 		char *before = read_mountinfo(), *after;
 		const struct uprobe_stats *st;
 		struct window *w;
@@ -737,13 +414,12 @@ Test(uprobe, kept_probes_serve_the_next_window, .timeout = 120)
 		int64_t t0, close_us, release_us;
 
 		/* 1: defines its probes and keeps them */
-		w = open_window(l.t.pid, &o);
+		w = wh_open_ext(&uprobe_harness, l.t.pid, &o);
 		st = uprobe_window_stats(w);
 		cr_assert_eq(st->tracefs, 1);
 		cr_assert_eq(st->reused, 0);
 		malloc_at = window_fn_addr(w, ALLOC_MALLOC);
-		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s",
-			     la_errmsg());
+		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
 		t0 = now_us();
 		window_close(w);
 		close_us = now_us() - t0;
@@ -758,28 +434,27 @@ Test(uprobe, kept_probes_serve_the_next_window, .timeout = 120)
 			usleep(10000);
 		}
 		/* 2: the same functions: the kept probes serve */
-		w = open_window(l.t.pid, &o);
+		w = wh_open_ext(&uprobe_harness, l.t.pid, &o);
 		st = uprobe_window_stats(w);
 		cr_assert_null(keep, "the window did not take the probes");
 		cr_assert_eq(st->reused, 1, "the kept probes were not reused");
 		cr_assert_eq(st->tracefs_private, priv || !machine_tracefs(),
 			     "private %d", st->tracefs_private);
-		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s",
-			     la_errmsg());
-		cr_assert_gt(st->win.delivered, 0, "no event through kept probes");
+		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
+		cr_assert_gt(st->win.delivered, 0,
+			     "no event through kept probes");
 		window_close(w);
 		cr_assert_not_null(keep);
 		/* 3: other functions: the kept ones are released first */
 		o.fn_mask = mask | (1u << ALLOC_CALLOC);
-		w = open_window(l.t.pid, &o);
+		w = wh_open_ext(&uprobe_harness, l.t.pid, &o);
 		st = uprobe_window_stats(w);
 		cr_assert_null(keep);
 		cr_assert_eq(st->reused, 0);
 		cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0);
 		cr_assert_eq(mine, 5, "%d definitions: the old ones are left",
 			     mine);
-		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s",
-			     la_errmsg());
+		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
 		window_close(w);
 		cr_assert_not_null(keep);
 		t0 = now_us();
@@ -792,134 +467,13 @@ Test(uprobe, kept_probes_serve_the_next_window, .timeout = 120)
 		cr_assert_eq(children, 0, "%d children of ours left", children);
 		cr_assert_str_eq(after, before, "our mounts changed");
 		cr_assert_eq(any_breakpoint(l.t.pid, &malloc_at, 1), 0);
-		cr_log_info("%s tracefs: a window's close %.1f ms with its probes kept; their release %.1f ms",
-			    priv ? "private" : "the machine's",
-			    close_us / 1000.0, release_us / 1000.0);
+		cr_log_info(
+			"%s tracefs: a window's close %.1f ms with its probes kept; their release %.1f ms",
+			priv ? "private" : "the machine's", close_us / 1000.0,
+			release_us / 1000.0);
 		free(before);
 		free(after);
 	}
-	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
-	target_stop(&l.t);
-}
-
-Test(uprobe, stops_at_max_hits, .timeout = 120)
-{
-	struct uprobe_opts o = {.sz = sizeof(o),
-				.max_hits = 2000,
-				.max_ms = 20000,
-				.fn_mask = 1u << ALLOC_MALLOC};
-	const struct uprobe_stats *st;
-	struct window *w;
-	struct loop l;
-	uint64_t hits = 0;
-
-	start_loop(&l, "2");
-	command(&l, "storm", "ok");
-	w = open_window(l.t.pid, &o);
-	cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
-	st = uprobe_window_stats(w);
-	print_stats("max_hits 2000", st);
-	for (int f = 0; f < ALLOC_NFNS; f++)
-		hits += st->win.hits[f];
-	cr_assert_eq(st->win.stop, WINDOW_STOP_HITS);
-	cr_assert_eq(hits, 2000);
-	cr_assert_leq(st->win.delivered, 2000);
-	cr_assert_gt(st->win.delivered, 0);
-	cr_assert_lt(st->win.run_ns, 20000000000ull);
-	window_close(w);
-	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
-	target_stop(&l.t);
-}
-
-Test(uprobe, stops_at_max_ms, .timeout = 120)
-{
-	struct uprobe_opts o = {.sz = sizeof(o),
-				.max_hits = 100000000,
-				.max_ms = 100,
-				.fn_mask = 1u << ALLOC_MALLOC};
-	const struct uprobe_stats *st;
-	struct window *w;
-	struct loop l;
-
-	start_loop(&l, "1");
-	/* Idle, then storming: both end at 100 ms. */
-	for (int storm = 0; storm < 2; storm++) {
-		if (storm)
-			command(&l, "storm", "ok");
-		w = open_window(l.t.pid, &o);
-		cr_assert_eq(window_run(w, NULL, NULL), 0, "%s",
-			     la_errmsg());
-		st = uprobe_window_stats(w);
-		print_stats(storm ? "100 ms, storm" : "100 ms, idle", st);
-		cr_assert_eq(st->win.stop, WINDOW_STOP_TIME);
-		cr_assert_geq(st->win.run_ns, 100000000ull);
-		cr_assert_lt(st->win.run_ns, 1000000000ull, "ran %.1f ms",
-			     (double)st->win.run_ns / 1e6);
-		if (storm)
-			cr_assert_gt(st->win.delivered, 0);
-		window_close(w);
-	}
-	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
-	target_stop(&l.t);
-}
-
-Test(uprobe, signals_reach_the_target_during_a_window, .timeout = 120)
-{
-	struct uprobe_opts o = {.sz = sizeof(o),
-				.max_hits = 100000000,
-				.max_ms = 60000,
-				.fn_mask = 1u << ALLOC_MALLOC};
-	struct collector c;
-	struct loop l;
-
-	start_loop(&l, "2");
-	start_bg(&c, open_window(l.t.pid, &o));
-	wait_live(&l, &c);
-	command(&l, "storm", "ok");
-	for (int i = 1; i <= 20; i++) {
-		int64_t deadline = now_us() + 5000000;
-		char want[32];
-
-		cr_assert_eq(kill(l.t.pid, SIGUSR1), 0);
-		snprintf(want, sizeof(want), "signals %d", i);
-		do
-			command(&l, "signals", "signals ");
-		while (strcmp(l.t.line, want) && now_us() < deadline);
-		cr_assert_str_eq(l.t.line, want,
-				 "SIGUSR1 number %d not handled", i);
-	}
-	cr_assert_eq(c.ret, 0);
-	stop_bg(&c);
-	print_stats("20 SIGUSR1", uprobe_window_stats(c.w));
-	cr_assert_gt(uprobe_window_stats(c.w)->win.delivered, 0);
-	window_close(c.w);
-	free(c.v);
-	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
-	target_stop(&l.t);
-}
-
-Test(uprobe, a_stopped_target_stays_stopped, .timeout = 120)
-{
-	struct uprobe_opts o = {.sz = sizeof(o), .max_ms = 200};
-	const struct uprobe_stats *st;
-	struct window *w;
-	struct loop l;
-	char state[64] = "";
-
-	start_loop(&l, "2");
-	command(&l, "storm", "ok");
-	cr_assert_eq(kill(l.t.pid, SIGSTOP), 0);
-	wait_state(l.t.pid, 'T', 5000, state, sizeof(state));
-	cr_assert_eq(state[0], 'T', "not stopped: %s", state);
-	w = open_window(l.t.pid, &o);
-	cr_assert_eq(window_run(w, NULL, NULL), 0, "%s", la_errmsg());
-	st = uprobe_window_stats(w);
-	print_stats("stopped target", st);
-	cr_assert_eq(st->win.delivered, 0);
-	cr_assert_eq(st->win.stop, WINDOW_STOP_TIME);
-	window_close(w);
-	cr_assert_eq(target_check_unharmed(&l.t, 1, NULL), 0, "%s", l.t.line);
-	cr_assert_eq(kill(l.t.pid, SIGCONT), 0);
 	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
 	target_stop(&l.t);
 }
@@ -947,7 +501,7 @@ Test(uprobe, refuses_without_cap_sys_admin, .timeout = 60)
 	ssize_t n;
 	pid_t child;
 
-	start_loop(&l, "1");
+	wh_start_loop(&l, "1");
 	cr_assert_eq(pipe(pfd), 0);
 	child = fork();
 	cr_assert_geq(child, 0);
@@ -982,8 +536,8 @@ Test(uprobe, throughput_during_a_window, .timeout = 180)
 {
 	struct loop l;
 
-	start_loop(&l, "2");
-	command(&l, "storm", "ok");
+	wh_start_loop(&l, "2");
+	wh_command(&l, "storm", "ok");
 	/* tracefs (the default), then the PMU (the fallback), to compare */
 	for (int pmu = 0; pmu < 2; pmu++) {
 		struct uprobe_opts o = {.sz = sizeof(o),
@@ -992,24 +546,25 @@ Test(uprobe, throughput_during_a_window, .timeout = 180)
 					.flags = pmu ? UPROBE_PMU_ONLY : 0};
 		const char *what = pmu ? "PMU" : "tracefs";
 		const struct uprobe_stats *st;
-		struct collector c;
+		struct window *w;
+		struct wh_collector c;
 		struct watcher wa;
 		double base, during, closing, after, teardown, teardown0;
 		double close_ms;
 		unsigned long p0, p1, p2;
 		int64_t t0, t1, t2, tr;
 
-		base = rate(&l, 500);
-		c.w = open_window(l.t.pid, &o);
-		watch_start(&wa, l.t.pid, c.w);
-		p0 = progress(&l);
+		base = wh_rate(&l, 500);
+		w = wh_open_ext(&uprobe_harness, l.t.pid, &o);
+		watch_start(&wa, l.t.pid, w);
+		p0 = wh_progress(&l);
 		t0 = now_us();
-		start_bg(&c, c.w);
+		wh_start_bg(&c, &uprobe_harness, w);
 		sleep_us(250000);
-		p1 = progress(&l);
+		p1 = wh_progress(&l);
 		t1 = now_us();
-		pthread_join(c.th, NULL);
-		p2 = progress(&l);
+		wh_join_bg(&c);
+		p2 = wh_progress(&l);
 		t2 = now_us();
 		st = uprobe_window_stats(c.w);
 		cr_assert_eq(st->tracefs, !pmu);
@@ -1028,22 +583,22 @@ Test(uprobe, throughput_during_a_window, .timeout = 180)
 				    : 0;
 		print_stats(pmu ? "throughput window (PMU)"
 				: "throughput window (tracefs)",
-			    st);
+			    c.w);
 		during = (double)(p1 - p0) * 1e6 / (double)(t1 - t0);
 		closing = (double)(p2 - p1) * 1e6 / (double)(t2 - t1);
 		close_ms = (double)st->win.close_ns / 1e6; /* st goes with w */
 		tr = now_us();
 		window_close(c.w);
 		tr = now_us() - tr;
-		after = rate(&l, 500);
+		after = wh_rate(&l, 500);
 		cr_log_info(
 			"%s storm throughput: %.0f calls/s without probes, %.0f "
 			"while sampling (%.1f%% loss), %.0f from 250 ms to the "
-			"end of uprobe_window_run (%.1f%% loss over %.0f ms: "
+			"end of window_run (%.1f%% loss over %.0f ms: "
 			"%.0f ms of target work lost), %.0f after (%.1f%% of "
 			"before); target-visible teardown (disabling to the "
 			"last 0xcc) %.1f ms at malloc, %.1f ms at any entry; "
-			"events closed in %.1f ms, uprobe_window_close %.1f ms",
+			"events closed in %.1f ms, window_close %.1f ms",
 			what, base, during, 100.0 * (1 - during / base),
 			closing, 100.0 * (1 - closing / base),
 			(double)(t2 - t1) / 1000,
@@ -1073,14 +628,8 @@ Test(uprobe, throughput_during_a_window, .timeout = 180)
 static pid_t
 spawn_sampler(pid_t target, int *out_fd)
 {
-	char pidarg[16];
-	const char *args[] = {pidarg, "100", "1000000", "malloc", NULL};
-	pid_t child = 0;
-
-	snprintf(pidarg, sizeof(pidarg), "%d", (int)target);
-	cr_assert_eq(sampler_spawn("uprobe_sampler", args, 1, &child, out_fd),
-		     0, "cannot start uprobe_sampler");
-	return child;
+	return wh_spawn_sampler(&uprobe_harness, target, "100", "1000000",
+				"malloc", NULL, 1, out_fd);
 }
 
 /*
@@ -1119,10 +668,11 @@ check_stale_cleanup(struct loop *l)
 		cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0);
 		before = stale;
 		if (before < 2)
-			cr_log_info("attempt %d: %d stale definitions after the kill",
-				    attempt + 1, before);
+			cr_log_info(
+				"attempt %d: %d stale definitions after the kill",
+				attempt + 1, before);
 	}
-	window_close(open_window(l->t.pid, &o));
+	window_close(wh_open_ext(&uprobe_harness, l->t.pid, &o));
 	cr_assert_eq(count_definitions(getpid(), &mine, &stale), 0);
 	cr_log_info("stale definitions: %d after killing a sampler, %d after "
 		    "the next window, %d of ours",
@@ -1134,28 +684,16 @@ check_stale_cleanup(struct loop *l)
 
 Test(uprobe, sampler_sigkill_leaves_the_target_unharmed, .timeout = 600)
 {
-	struct uprobe_opts o = {
-		.sz = sizeof(o), .max_ms = 10, .fn_mask = 1u << ALLOC_MALLOC};
 	struct sampler_tally tl = {0};
-	unsigned deaths = 0, harmed = 0, trials = 200, intact_bad = 0;
 	unsigned in_window = 0;
-	struct window *w;
-	uint64_t malloc_addr;
 	double base, after;
-	struct loop l;
+	struct wh_kills k;
 
-	start_loop(&l, "1");
-	w = open_window(l.t.pid, &o);
-	malloc_addr = window_fn_addr(w, ALLOC_MALLOC);
-	window_close(w);
-	cr_assert_eq(malloc_bytes_check(l.t.pid, malloc_addr), 0,
-		     "malloc's bytes differ from ours before any kill");
-	command(&l, "storm", "ok");
-	base = rate(&l, 500);
-	srand((unsigned)getpid());
-	for (unsigned i = 0; i < trials; i++) {
-		int fd, status;
-		pid_t s = spawn_sampler(l.t.pid, &fd);
+	wh_kills_start(&k, &uprobe_harness, "1");
+	base = wh_rate(&k.l, 500);
+	for (unsigned i = 0; i < 200; i++) {
+		int fd;
+		pid_t s = spawn_sampler(k.l.t.pid, &fd);
 
 		/*
 		 * 0-400 ms covers starting, opening (~25 ms), the 100 ms
@@ -1163,55 +701,15 @@ Test(uprobe, sampler_sigkill_leaves_the_target_unharmed, .timeout = 600)
 		 * then 2 anchors, ~160 ms; PMU: 4 events, ~330 ms), and
 		 * more windows.
 		 */
-		sleep_us(rand() % 400000);
-		kill(s, SIGKILL);
-		waitpid(s, &status, 0);
-		sampler_tally(fd, &tl);
-		in_window += tl.open;
-		close(fd);
-		if (kill(l.t.pid, 0) || target_check_unharmed(&l.t, 0, NULL)) {
-			char state[64] = "?";
-
-			proc_status_field(l.t.pid, "State", state,
-					  sizeof(state));
-			cr_log_error("trial %u: target %s (%s)", i,
-				     state[0] == 'Z' ? "died" : "harmed",
-				     l.t.line);
-			if (state[0] == 'Z' || kill(l.t.pid, 0)) {
-				deaths++;
-				target_stop(&l.t);
-				start_loop(&l, "1");
-				command(&l, "storm", "ok");
-			} else {
-				harmed++;
-			}
-		}
+		in_window += wh_kills_trial(&k, i, s, fd, 0, 400000, &tl);
 	}
-	intact_bad = malloc_bytes_check(l.t.pid, malloc_addr) != 0;
-	after = rate(&l, 500);
-	cr_log_info("sampler SIGKILLed %u times, %u of them with a window "
-		    "open (sampling or closing); %lu windows completed "
-		    "(%lu hits, %lu lost records); target deaths %u, harmed "
-		    "%u; int3 left in malloc: %s; throughput %.0f calls/s "
-		    "after vs %.0f before (%.0f%%)",
-		    trials, in_window, tl.windows, tl.hits, tl.lost, deaths,
-		    harmed, intact_bad ? "yes" : "no", after, base,
-		    100.0 * after / base);
-	cr_assert_str_empty(tl.err, "the sampler failed: %s", tl.err);
-	/*
-	 * The kills must land in open windows to mean anything; how many
-	 * do depends on the machine's load (opening and closing slow down
-	 * under it), so a quarter is enough.
-	 */
-	cr_assert_geq(in_window, trials / 4,
-		      "too few kills hit an open window");
-	cr_assert_eq(deaths, 0);
-	cr_assert_eq(harmed, 0);
-	cr_assert_eq(intact_bad, 0, "a breakpoint is left in malloc");
-	check_stale_cleanup(&l);
+	after = wh_rate(&k.l, 500);
+	cr_log_info("uprobe: storm throughput %.0f calls/s after the kills vs "
+		    "%.0f before (%.0f%%)",
+		    after, base, 100.0 * after / base);
+	check_stale_cleanup(&k.l);
 	/* Noisy shared machines: only a gross slowdown fails. */
 	cr_assert_gt(after, 0.3 * base, "still slow: %.0f vs %.0f calls/s",
 		     after, base);
-	cr_assert_eq(target_check_unharmed(&l.t, 0, NULL), 0, "%s", l.t.line);
-	target_stop(&l.t);
+	wh_kills_end(&k, &tl, in_window);
 }
