@@ -552,7 +552,11 @@ LA_API int la_types_get(const struct la_types *ty, unsigned i,
 
 /* How the window is made. */
 enum la_callers_backend {
-	/* uprobes when permitted (and present), else int3 */
+	/*
+	 * uprobes; where they are refused the window fails with a
+	 * sentence: int3 stops the target at each call it samples, so it
+	 * is used only when asked for (LA_CALLERS_INT3)
+	 */
 	LA_CALLERS_AUTO,
 	LA_CALLERS_UPROBE, /* kernel uprobes (perf_event_open), CAP_SYS_ADMIN */
 	/*
