@@ -287,6 +287,79 @@ LA_API void la_snapshot_info(const struct la_snapshot *snap,
 LA_API void la_snapshot_layout(const struct la_snapshot *snap,
 			       struct la_layout_info *out, size_t out_sz);
 
+/* ---- The whole process: memory outside malloc ------------------------- */
+
+/*
+ * After the walk, with the target running again, a snapshot reads
+ * /proc/PID/smaps and splits the resident memory (Rss) of every mapping
+ * between glibc's malloc (the main arena's brk heap, the thread arenas'
+ * heaps, the mmapped chunks: the walk knows their addresses) and the
+ * kinds below. Every byte is counted once: the parts add up to rss_bytes.
+ * A mapping that holds both malloc memory and something else (the kernel
+ * merges neighbouring mappings) is split by the pages present in the
+ * malloc part (/proc/PID/pagemap).
+ */
+enum la_outside_kind {
+	/*
+	 * The mappings that hold a thread's stack pointer at the stop, and
+	 * the main thread's [stack]
+	 */
+	LA_OUTSIDE_THREAD_STACKS,
+	/* Reserved for runtimes' own heaps (CPython's pymalloc): not yet
+	 * measured, always 0 */
+	LA_OUTSIDE_PYTHON_ARENAS,
+	/* Other private anonymous memory: mmap(MAP_ANONYMOUS), brk
+	 * outside malloc, [anon:name] */
+	LA_OUTSIDE_ANONYMOUS,
+	/* Private mappings of files (programs, libraries, data files; and
+	 * the kernel's [vdso] and [vvar]) */
+	LA_OUTSIDE_FILE,
+	/* MAP_SHARED mappings, shared memory (/dev/shm, memfd, SysV) */
+	LA_OUTSIDE_SHARED,
+	LA_OUTSIDE_KIND_COUNT /* kinds this library knows */
+};
+
+/*
+ * la_outside_kind_name - "thread_stacks", "python_arenas", "anonymous",
+ * "file", "shared" (the JSON names); NULL for an unknown kind.
+ */
+LA_API const char *la_outside_kind_name(enum la_outside_kind kind);
+
+struct la_memory {
+	/*
+	 * 1 when smaps was read; 0 when it could not be (the process exited
+	 * right after the walk, no permission): then every figure below is
+	 * 0, not measured, and why says why.
+	 */
+	int measured;
+	uint64_t rss_bytes; /* the sum of every mapping's Rss */
+	uint64_t malloc_rss_bytes; /* resident in malloc's mappings */
+	/* the walk's in-use and free bytes (la_totals), for comparison */
+	uint64_t malloc_in_use_bytes, malloc_free_bytes;
+	uint64_t outside_rss_bytes; /* rss_bytes - malloc_rss_bytes */
+	unsigned mappings; /* mappings read */
+	uint64_t read_ns; /* reading smaps (after the target was resumed) */
+	char why[128]; /* when not measured; else "" */
+};
+
+LA_API void la_snapshot_memory(const struct la_snapshot *snap,
+			       struct la_memory *out, size_t out_sz);
+
+struct la_outside {
+	uint64_t rss_bytes; /* resident */
+	uint64_t size_bytes; /* mapped (smaps Size) */
+	unsigned mappings; /* mappings with a part of this kind */
+};
+
+/*
+ * la_snapshot_outside - the memory of one kind outside malloc. Returns 0,
+ * -ENOENT for a kind this library does not know, -ENODATA when the
+ * snapshot could not read smaps (la_memory.measured 0; *out zeroed).
+ */
+LA_API int la_snapshot_outside(const struct la_snapshot *snap,
+			       enum la_outside_kind kind,
+			       struct la_outside *out, size_t out_sz);
+
 /* ---- Leak detection over time ----------------------------------------- */
 
 /*
@@ -473,7 +546,7 @@ LA_API int la_snapshot_probe(const struct la_snapshot *snap,
 
 /*
  * la_snapshot_in_use - the in-use bytes of loc in snap: the whole heap, an
- * arena (by arena_is_main and arena_addr), or the snapshot's size classes
+ * arena (by arena_is_main and arena_addr), the snapshot's size classes
  * that lie within loc's size range (overall, or in that arena).
  */
 LA_API uint64_t la_snapshot_in_use(const struct la_snapshot *snap,

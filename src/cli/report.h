@@ -18,6 +18,23 @@ void report_json_snapshot(FILE *f, const struct la_snapshot *snap,
  */
 unsigned report_classes(const struct la_snapshot *snap, unsigned top,
 			struct la_size_class **out);
+/*
+ * Memory outside malloc: whether kind k is shown (python_arenas only
+ * once something measures it), and its name for people ("anonymous
+ * memory outside malloc").
+ */
+int outside_shown(enum la_outside_kind k, const struct la_outside *o);
+const char *outside_text(enum la_outside_kind k);
+/*
+ * The census of a sample, kept to compare a later one with (the first
+ * sample of a run: where RSS went since).
+ */
+struct mem_mark {
+	int have; /* a sample was kept, and its smaps read */
+	struct la_memory m;
+	struct la_outside o[LA_OUTSIDE_KIND_COUNT];
+};
+void mem_mark_set(struct mem_mark *mk, const struct la_snapshot *snap);
 /* "12.3 MiB" */
 const char *human_bytes(uint64_t v, char *buf, size_t len);
 /* "2h05m", "45s", "1.5s" */

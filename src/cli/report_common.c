@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* report_common.c - what both report formats share: units, class order. */
+/*
+ * report_common.c - what both report formats share: units, class order,
+ * the kinds of memory outside malloc.
+ */
 #include <stdlib.h>
+#include <string.h>
 
 #include "report.h"
 
@@ -69,4 +73,46 @@ report_classes(const struct la_snapshot *snap, unsigned top,
 			got = top;
 	}
 	return got;
+}
+
+int
+outside_shown(enum la_outside_kind k, const struct la_outside *o)
+{
+	/* nothing measures runtime heaps yet: never a row of zeros */
+	return k != LA_OUTSIDE_PYTHON_ARENAS || o->rss_bytes || o->size_bytes ||
+	       o->mappings;
+}
+
+const char *
+outside_text(enum la_outside_kind k)
+{
+	switch (k) {
+	case LA_OUTSIDE_THREAD_STACKS:
+		return "thread stacks";
+	case LA_OUTSIDE_PYTHON_ARENAS:
+		return "Python arenas";
+	case LA_OUTSIDE_ANONYMOUS:
+		return "anonymous memory outside malloc";
+	case LA_OUTSIDE_FILE:
+		return "file-backed memory";
+	case LA_OUTSIDE_SHARED:
+		return "shared memory";
+	case LA_OUTSIDE_KIND_COUNT:
+		break;
+	}
+	return "memory outside malloc";
+}
+
+void
+mem_mark_set(struct mem_mark *mk, const struct la_snapshot *snap)
+{
+	memset(mk, 0, sizeof(*mk));
+	la_snapshot_memory(snap, &mk->m, sizeof(mk->m));
+	if (!mk->m.measured)
+		return;
+	for (unsigned k = 0; k < LA_OUTSIDE_KIND_COUNT; k++)
+		if (la_snapshot_outside(snap, (enum la_outside_kind)k,
+					&mk->o[k], sizeof(mk->o[k])))
+			return;
+	mk->have = 1;
 }

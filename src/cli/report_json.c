@@ -31,6 +31,50 @@ counts(struct json *j, const struct la_counts *c)
 	json_u64(j, "meta_bytes", c->meta_bytes);
 }
 
+/*
+ * The census of the whole process: figures only when smaps was read, so
+ * that no 0 passes for a measurement.
+ */
+static void
+memory_json(struct json *j, const struct la_snapshot *snap)
+{
+	struct la_memory m;
+
+	la_snapshot_memory(snap, &m, sizeof(m));
+	json_object(j, "memory");
+	json_bool(j, "measured", m.measured);
+	if (!m.measured)
+		json_string(j, "why", m.why);
+	json_u64(j, "malloc_in_use_bytes", m.malloc_in_use_bytes);
+	json_u64(j, "malloc_free_bytes", m.malloc_free_bytes);
+	if (m.measured) {
+		json_u64(j, "rss_bytes", m.rss_bytes);
+		json_u64(j, "malloc_rss_bytes", m.malloc_rss_bytes);
+		json_u64(j, "outside_malloc_rss_bytes", m.outside_rss_bytes);
+		json_u64(j, "mappings", m.mappings);
+		json_double(j, "read_ms", (double)m.read_ns / 1e6);
+		json_array(j, "outside_malloc");
+		for (unsigned k = 0; k < LA_OUTSIDE_KIND_COUNT; k++) {
+			struct la_outside o;
+
+			if (la_snapshot_outside(snap, (enum la_outside_kind)k,
+						&o, sizeof(o)) ||
+			    !outside_shown((enum la_outside_kind)k, &o))
+				continue;
+			json_object(j, NULL);
+			json_string(
+				j, "kind",
+				la_outside_kind_name((enum la_outside_kind)k));
+			json_u64(j, "rss_bytes", o.rss_bytes);
+			json_u64(j, "size_bytes", o.size_bytes);
+			json_u64(j, "mappings", o.mappings);
+			json_end_object(j);
+		}
+		json_end_array(j);
+	}
+	json_end_object(j);
+}
+
 void
 report_json_snapshot(FILE *f, const struct la_snapshot *snap, unsigned top)
 {
@@ -128,6 +172,7 @@ report_json_snapshot(FILE *f, const struct la_snapshot *snap, unsigned top)
 	json_u64(&j, "rss_bytes", info.rss_bytes);
 	json_u64(&j, "hwm_bytes", info.hwm_bytes);
 	json_end_object(&j);
+	memory_json(&j, snap);
 	json_end_object(&j);
 	json_finish(&j);
 }

@@ -15,6 +15,37 @@ B(uint64_t v)
 	return human_bytes(v, b[i], sizeof(b[i]));
 }
 
+/* Where the resident memory is: malloc's, and each kind outside it. */
+static void
+memory_text(FILE *f, const struct la_snapshot *snap)
+{
+	struct la_memory m;
+
+	la_snapshot_memory(snap, &m, sizeof(m));
+	if (!m.measured) {
+		fprintf(f, "memory outside malloc: not measured (%s)\n", m.why);
+		return;
+	}
+	fprintf(f,
+		"memory by mapping (smaps, read after the pause, in %.1f ms): %s resident in %u mappings\n",
+		(double)m.read_ns / 1e6, B(m.rss_bytes), m.mappings);
+	fprintf(f, "  %-34s %10s (heap in use %s, free %s)\n", "malloc",
+		B(m.malloc_rss_bytes), B(m.malloc_in_use_bytes),
+		B(m.malloc_free_bytes));
+	for (unsigned k = 0; k < LA_OUTSIDE_KIND_COUNT; k++) {
+		struct la_outside o;
+
+		if (la_snapshot_outside(snap, (enum la_outside_kind)k, &o,
+					sizeof(o)) ||
+		    !outside_shown((enum la_outside_kind)k, &o))
+			continue;
+		fprintf(f, "  %-34s %10s in %u mapping%s (%s mapped)\n",
+			outside_text((enum la_outside_kind)k), B(o.rss_bytes),
+			o.mappings, o.mappings == 1 ? "" : "s",
+			B(o.size_bytes));
+	}
+}
+
 void
 report_text_snapshot(FILE *f, const struct la_snapshot *snap, const char *comm,
 		     unsigned top)
@@ -60,6 +91,7 @@ report_text_snapshot(FILE *f, const struct la_snapshot *snap, const char *comm,
 		B(t.counts.meta_bytes));
 	fprintf(f, "process: RSS %s, peak %s\n", B(info.rss_bytes),
 		B(info.hwm_bytes));
+	memory_text(f, snap);
 
 	fprintf(f, "\n%-18s %5s %7s %10s %10s %10s\n", "arena", "heaps",
 		"threads", "system", "in use", "free");

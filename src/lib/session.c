@@ -26,6 +26,7 @@
 #include "glibc/malloc_code.h"
 #include "glibc/malloc_layout.h"
 #include "glibc/quiesce.h"
+#include "memory.h"
 #include "proc/memsrc.h"
 #include "proc/procinfo.h"
 #include "proc/procmaps.h"
@@ -247,6 +248,18 @@ walk_stopped(struct la_session *s, const struct tracee_set *ts,
 		err = -ENOMEM;
 		goto out;
 	}
+	/* the census after the resume needs each thread's stack (memory.c) */
+	free(snap->stack_ptrs);
+	snap->stack_ptrs = calloc(ts->n + 1, sizeof(*snap->stack_ptrs));
+	snap->n_stack_ptrs = 0;
+	if (!snap->stack_ptrs) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < ts->n; i++)
+		if (ts->t[i].state == TRACEE_STOPPED && ts->t[i].have_regs)
+			snap->stack_ptrs[snap->n_stack_ptrs++] =
+				ts->t[i].regs.rsp;
 	memsrc_invalidate(s->mem);
 	err = procmaps_read(s->pid, &maps);
 	if (err)
@@ -487,6 +500,7 @@ la_snapshot_take_opts(struct la_session *s, const struct la_snapshot_opts *opts,
 		 "%s", w.consistent ? "" : w.why);
 	snap->totals.threads = threads;
 	procinfo_memory(s->pid, &snap->info.rss_bytes, &snap->info.hwm_bytes);
+	memory_measure(s->pid, snap, &w); /* the target runs again */
 	layout_info(s, &snap->layout);
 	glibc_heap_walk_free(&w);
 	*out = snap;

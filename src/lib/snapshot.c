@@ -407,6 +407,7 @@ la_snapshot_free(struct la_snapshot *snap)
 	free(snap->probe_sizes);
 	free(snap->arenas);
 	free(snap->arena_classes);
+	free(snap->stack_ptrs);
 	free(snap);
 }
 
@@ -436,6 +437,29 @@ la_snapshot_layout(const struct la_snapshot *snap, struct la_layout_info *out,
 		   size_t out_sz)
 {
 	out_give(out, out_sz, &snap->layout, sizeof(snap->layout));
+}
+
+void
+la_snapshot_memory(const struct la_snapshot *snap, struct la_memory *out,
+		   size_t out_sz)
+{
+	out_give(out, out_sz, &snap->memory, sizeof(snap->memory));
+}
+
+int
+la_snapshot_outside(const struct la_snapshot *snap, enum la_outside_kind kind,
+		    struct la_outside *out, size_t out_sz)
+{
+	static const struct la_outside none;
+
+	if ((unsigned)kind >= LA_OUTSIDE_KIND_COUNT)
+		return -ENOENT;
+	if (!snap->memory.measured) {
+		out_give(out, out_sz, &none, sizeof(none));
+		return -ENODATA;
+	}
+	out_give(out, out_sz, &snap->outside[kind], sizeof(snap->outside[0]));
+	return 0;
 }
 
 unsigned

@@ -53,6 +53,14 @@ struct la_snapshot {
 	unsigned n_probes;
 	/* During the walk: the arenas found so far, for arena addresses. */
 	const struct heap_walk *walk;
+	/*
+	 * The threads' stack pointers at the stop (the last attempt's),
+	 * for the census of memory.c; then the census itself.
+	 */
+	uint64_t *stack_ptrs;
+	unsigned n_stack_ptrs;
+	struct la_memory memory;
+	struct la_outside outside[LA_OUTSIDE_KIND_COUNT];
 };
 
 unsigned size_class_index(uint64_t chunk_size);

@@ -446,6 +446,22 @@ stack_block_end(const struct maps *maps, size_t i, const uint64_t *tps,
 }
 
 static int
+add_range(struct heap_walk *w, uint64_t lo, uint64_t hi)
+{
+	if (w->n_ranges == w->cap_ranges) {
+		unsigned ncap = w->cap_ranges ? w->cap_ranges * 2 : 16;
+		struct walk_range *nr = realloc(w->ranges, ncap * sizeof(*nr));
+
+		if (!nr)
+			return -ENOMEM;
+		w->ranges = nr;
+		w->cap_ranges = ncap;
+	}
+	w->ranges[w->n_ranges++] = (struct walk_range){lo, hi};
+	return 0;
+}
+
+static int
 in_thread_heap(const struct walker *W, uint64_t p)
 {
 	for (size_t i = 0; i < W->n_segs; i++)
@@ -485,6 +501,8 @@ scan_mmapped(struct walker *W, const struct maps *maps, const uint64_t *tps,
 			    (hdr[1] & SIZE_BITS) == IS_MMAPPED && cs &&
 			    !(cs & (MEMSRC_PAGE - 1)) && cs <= m->end - p) {
 				emit(W, ARENA_NONE, p, cs, CHUNK_MMAPPED);
+				if (add_range(W->out, p, p + cs))
+					return -ENOMEM;
 				W->out->mmapped_chunks++;
 				W->out->mmapped_bytes += cs;
 				p += cs;
@@ -818,7 +836,13 @@ glibc_heap_walk(struct malloc_layout *l, struct memsrc *mem,
 		mark(out, NULL,
 		     "%zu fastbin entries listed, %llu found in the heap",
 		     W.fl.fast.len, (unsigned long long)W.fast_found);
-	err = scan_mmapped(&W, maps, stacks, nstacks);
+	for (size_t i = 0; i < W.n_segs && !err; i++)
+		err = add_range(out, W.segs[i].lo,
+				W.segs[i].thread_heap
+					? W.segs[i].lo + W.heap_max
+					: W.segs[i].hi);
+	if (!err)
+		err = scan_mmapped(&W, maps, stacks, nstacks);
 	if (err)
 		goto done;
 	if (out->mmapped_chunks != out->mp_n_mmaps ||
@@ -847,5 +871,6 @@ void
 glibc_heap_walk_free(struct heap_walk *w)
 {
 	free(w->arena);
+	free(w->ranges);
 	memset(w, 0, sizeof(*w));
 }

@@ -62,6 +62,17 @@ struct heap_walk {
 	uint64_t bytes_read;
 	int consistent;
 	char why[160];
+	/*
+	 * malloc's address ranges, [lo, hi), any order: the main arena's
+	 * brk heap (sbrk_base to the end of its top chunk), each thread
+	 * heap's whole reservation (heap_max: glibc maps it at once and
+	 * makes it accessible as it grows, arena.c new_heap()), each
+	 * mmapped chunk. What the snapshot's census counts as malloc's.
+	 */
+	struct walk_range {
+		uint64_t lo, hi;
+	} * ranges;
+	unsigned n_ranges, cap_ranges;
 };
 
 /*

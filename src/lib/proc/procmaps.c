@@ -10,8 +10,8 @@
 
 #include "proc/procmaps.h"
 
-static int
-parse_line(const char *line, struct mapping *m)
+int
+procmaps_parse_line(const char *line, struct mapping *m)
 {
 	/*
 	 * 7f2c8a400000-7f2c8a428000 r--p 00000000 fe:01 1315030    /usr/lib/x86_64-linux-gnu/libc.so.6
@@ -75,7 +75,7 @@ procmaps_parse(FILE *f, struct maps *out)
 			alloc = nalloc;
 		}
 		memset(&m, 0, sizeof(m));
-		err = parse_line(line, &m);
+		err = procmaps_parse_line(line, &m);
 		if (err)
 			break;
 		out->v[out->len++] = m;

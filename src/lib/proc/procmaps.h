@@ -28,6 +28,11 @@ struct maps {
 };
 
 int procmaps_parse(FILE *f, struct maps *out);
+/*
+ * One line of maps text (also the header of each mapping in smaps) into
+ * *m, its path strdup'ed. -EINVAL, -ENOMEM.
+ */
+int procmaps_parse_line(const char *line, struct mapping *m);
 int procmaps_read(pid_t pid, struct maps *out);
 void procmaps_free(struct maps *maps);
 /* The mapping containing addr, or NULL. */

@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * memory.c - the census of the whole process (memory.h): every mapping's
+ * Rss, from /proc/PID/smaps, goes to malloc (the part inside the walk's
+ * ranges) or to one kind outside it. Read after the target is resumed, so
+ * that the pause does not grow: the stack pointers were taken during the
+ * stop, and a thread started or ended in between only moves its stack
+ * between thread_stacks and anonymous. Each mapping's Rss is given whole,
+ * so the parts add up exactly to the sum read; only a mapping partly
+ * malloc's (the kernel merges neighbouring anonymous mappings with the
+ * same flags, mm/vma.c) is split, by the pages present in its malloc part.
+ * Not responsible for the walk, the stop or presenting the figures.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_PREFIX "memory: "
+#include "base/log.h"
+#include "glibc/glibc_heap.h"
+#include "memory.h"
+#include "proc/procmaps.h"
+#include "proc/smaps.h"
+#include "ptrace/tracee.h"
+#include "snapshot.h"
+
+#define PAGE 4096ull
+
+static const char *const kind_names[LA_OUTSIDE_KIND_COUNT] = {
+	[LA_OUTSIDE_THREAD_STACKS] = "thread_stacks",
+	[LA_OUTSIDE_PYTHON_ARENAS] = "python_arenas",
+	[LA_OUTSIDE_ANONYMOUS] = "anonymous",
+	[LA_OUTSIDE_FILE] = "file",
+	[LA_OUTSIDE_SHARED] = "shared",
+};
+
+const char *
+la_outside_kind_name(enum la_outside_kind kind)
+{
+	if ((unsigned)kind >= LA_OUTSIDE_KIND_COUNT)
+		return NULL;
+	return kind_names[kind];
+}
+
+/*
+ * Shared memory that a private mapping may also name: POSIX shm lives in
+ * /dev/shm, memfd_create() files are "/memfd:NAME", SysV segments
+ * "/SYSV%08x" (mm/shmem.c, ipc/shm.c).
+ */
+static int
+shmem_path(const char *p)
+{
+	return !strncmp(p, "/dev/shm/", 9) || !strncmp(p, "/memfd:", 7) ||
+	       !strncmp(p, "/SYSV", 5);
+}
+
+/* The kind of a mapping's memory that is not malloc's. */
+static enum la_outside_kind
+kind_of(const struct smaps_entry *e, const uint64_t *sps, unsigned n_sps)
+{
+	if ((e->prot & MAP_SHARED_) || shmem_path(e->path))
+		return LA_OUTSIDE_SHARED;
+	if (!strcmp(e->path, "[stack]"))
+		return LA_OUTSIDE_THREAD_STACKS;
+	for (unsigned i = 0; i < n_sps; i++)
+		if (sps[i] >= e->start && sps[i] < e->end)
+			return LA_OUTSIDE_THREAD_STACKS;
+	if (!e->path[0] || !strcmp(e->path, "[heap]") ||
+	    !strncmp(e->path, "[anon:", 6))
+		return LA_OUTSIDE_ANONYMOUS;
+	/* files, and the kernel's images mapped like one ([vdso], [vvar]) */
+	return LA_OUTSIDE_FILE;
+}
+
+static int
+by_lo(const void *a, const void *b)
+{
+	const struct mem_range *x = a, *y = b;
+
+	return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+/* Page-rounded, sorted, merged copies of the ranges: *n of them. */
+static struct mem_range *
+ranges_prepare(const struct mem_range *in, unsigned *n)
+{
+	struct mem_range *r = malloc((*n ? *n : 1) * sizeof(*r));
+	unsigned k = 0;
+
+	if (!r)
+		return NULL;
+	for (unsigned i = 0; i < *n; i++) {
+		uint64_t lo = in[i].lo & ~(PAGE - 1);
+		uint64_t hi = in[i].hi > UINT64_MAX - PAGE
+				      ? UINT64_MAX & ~(PAGE - 1)
+				      : (in[i].hi + PAGE - 1) & ~(PAGE - 1);
+
+		if (hi > lo)
+			r[k++] = (struct mem_range){lo, hi};
+	}
+	qsort(r, k, sizeof(*r), by_lo);
+	*n = 0;
+	for (unsigned i = 0; i < k; i++) {
+		if (*n && r[i].lo <= r[*n - 1].hi) {
+			if (r[i].hi > r[*n - 1].hi)
+				r[*n - 1].hi = r[i].hi;
+			continue;
+		}
+		r[(*n)++] = r[i];
+	}
+	return r;
+}
+
+/* The first range ending after addr. */
+static unsigned
+first_after(const struct mem_range *r, unsigned n, uint64_t addr)
+{
+	unsigned lo = 0, hi = n;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (r[mid].hi <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Bytes of e inside the ranges. */
+static uint64_t
+covered(const struct smaps_entry *e, const struct mem_range *r, unsigned n)
+{
+	uint64_t c = 0;
+
+	for (unsigned i = first_after(r, n, e->start);
+	     i < n && r[i].lo < e->end; i++)
+		c += (r[i].hi < e->end ? r[i].hi : e->end) -
+		     (r[i].lo > e->start ? r[i].lo : e->start);
+	return c;
+}
+
+/* The bytes present in e's parts inside the ranges. 0 or -errno. */
+static int
+covered_present(const struct smaps_entry *e, const struct mem_range *r,
+		unsigned n, mem_present_fn present, void *arg, uint64_t *bytes)
+{
+	*bytes = 0;
+	if (!present)
+		return -ENOSYS;
+	for (unsigned i = first_after(r, n, e->start);
+	     i < n && r[i].lo < e->end; i++) {
+		uint64_t p;
+		int err = present(arg, r[i].lo > e->start ? r[i].lo : e->start,
+				  r[i].hi < e->end ? r[i].hi : e->end, &p);
+
+		if (err)
+			return err;
+		*bytes += p;
+	}
+	return 0;
+}
+
+int
+memory_classify(const struct smaps *sm, const struct mem_range *ranges,
+		unsigned n_ranges, const uint64_t *sps, unsigned n_sps,
+		mem_present_fn present, void *arg, struct la_memory *m,
+		struct la_outside out[LA_OUTSIDE_KIND_COUNT])
+{
+	unsigned n = n_ranges;
+	struct mem_range *r = ranges_prepare(ranges, &n);
+
+	if (!r)
+		return -ENOMEM;
+	memset(out, 0, LA_OUTSIDE_KIND_COUNT * sizeof(*out));
+	m->measured = 1;
+	m->rss_bytes = m->malloc_rss_bytes = m->outside_rss_bytes = 0;
+	m->mappings = 0;
+	for (size_t i = 0; i < sm->len; i++) {
+		const struct smaps_entry *e = &sm->v[i];
+		uint64_t len = e->end - e->start, pres = 0, c = 0, mrss = 0;
+
+		m->rss_bytes += e->rss;
+		m->mappings++;
+		/* a shared mapping is never malloc's */
+		if (!(e->prot & MAP_SHARED_))
+			c = covered(e, r, n);
+		if (c && c >= len) {
+			mrss = e->rss;
+		} else if (c) {
+			/*
+			 * Partly malloc's: its pages present there, read a
+			 * moment after smaps (capped: the target runs); else
+			 * in proportion.
+			 */
+			if (covered_present(e, r, n, present, arg, &pres))
+				pres = (uint64_t)((double)e->rss * (double)c /
+						  (double)len) &
+				       ~(PAGE - 1);
+			mrss = pres < e->rss ? pres : e->rss;
+		}
+		m->malloc_rss_bytes += mrss;
+		if (c < len) {
+			struct la_outside *o = &out[kind_of(e, sps, n_sps)];
+
+			o->rss_bytes += e->rss - mrss;
+			o->size_bytes += e->size > c ? e->size - c : 0;
+			o->mappings++;
+		}
+	}
+	m->outside_rss_bytes = m->rss_bytes - m->malloc_rss_bytes;
+	free(r);
+	return 0;
+}
+
+static int
+present_live(void *arg, uint64_t lo, uint64_t hi, uint64_t *bytes)
+{
+	return smaps_present_bytes(*(pid_t *)arg, lo, hi, bytes);
+}
+
+void
+memory_measure(pid_t pid, struct la_snapshot *snap, const struct heap_walk *w)
+{
+	struct la_memory *m = &snap->memory;
+	struct mem_range *r = NULL;
+	struct smaps sm;
+	uint64_t t0 = la_now_ns();
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	memset(snap->outside, 0, sizeof(snap->outside));
+	err = smaps_read(pid, &sm);
+	if (!err) {
+		r = malloc((w->n_ranges ? w->n_ranges : 1) * sizeof(*r));
+		for (unsigned i = 0; r && i < w->n_ranges; i++)
+			r[i] = (struct mem_range){w->ranges[i].lo,
+						  w->ranges[i].hi};
+		err = r ? memory_classify(&sm, r, w->n_ranges, snap->stack_ptrs,
+					  snap->n_stack_ptrs, present_live,
+					  &pid, m, snap->outside)
+			: -ENOMEM;
+		free(r);
+		smaps_free(&sm);
+	}
+	if (err) {
+		memset(m, 0, sizeof(*m));
+		memset(snap->outside, 0, sizeof(snap->outside));
+		if (err == -ESRCH)
+			snprintf(
+				m->why, sizeof(m->why),
+				"the process exited before its mappings were read");
+		else if (err == -EACCES || err == -EPERM)
+			snprintf(m->why, sizeof(m->why),
+				 "no permission to read /proc/%d/smaps",
+				 (int)pid);
+		else
+			snprintf(m->why, sizeof(m->why),
+				 "/proc/%d/smaps could not be read: %s",
+				 (int)pid, strerror(-err));
+		pr_info("no census of memory outside malloc: %s", m->why);
+		return;
+	}
+	m->malloc_in_use_bytes = snap->totals.counts.in_use_bytes;
+	m->malloc_free_bytes = snap->totals.free_bytes;
+	m->read_ns = la_now_ns() - t0;
+}
