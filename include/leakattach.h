@@ -386,18 +386,27 @@ enum la_location_kind {
 	LA_LOC_ARENA, /* one arena */
 	LA_LOC_SIZE_CLASS, /* a size class over every arena and mmapped chunks */
 	LA_LOC_ARENA_SIZE_CLASS, /* a size class within one arena */
+	/*
+	 * One kind of memory outside malloc (outside_kind): its resident
+	 * bytes are its in-use bytes; it has no free bytes, so no retention
+	 */
+	LA_LOC_OUTSIDE,
 };
 
 /* A place in the heap that the rule watches. */
 struct la_location {
 	enum la_location_kind kind;
 	int arena_is_main; /* ARENA, ARENA_SIZE_CLASS */
-	uint64_t arena_addr; /* ARENA, ARENA_SIZE_CLASS: its malloc_state */
+	union {
+		uint64_t arena_addr; /* the ARENA kinds: its malloc_state */
+		uint64_t outside_kind; /* OUTSIDE: an enum la_outside_kind */
+	};
 	uint64_t chunk_size_min, chunk_size_max; /* the SIZE_CLASS kinds */
 	/*
 	 * Stable key, also used in JSON: "heap", "arena:main",
 	 * "arena:0x7f0c40000030", "size:1168-1184",
-	 * "size:1168-1184@arena:main".
+	 * "size:1168-1184@arena:main", "outside:anonymous" (the kind's
+	 * la_outside_kind_name()).
 	 */
 	char key[80];
 };
@@ -547,7 +556,8 @@ LA_API int la_snapshot_probe(const struct la_snapshot *snap,
 /*
  * la_snapshot_in_use - the in-use bytes of loc in snap: the whole heap, an
  * arena (by arena_is_main and arena_addr), the snapshot's size classes
- * that lie within loc's size range (overall, or in that arena).
+ * that lie within loc's size range (overall, or in that arena), or the
+ * resident bytes of a kind outside malloc (0 when not measured).
  */
 LA_API uint64_t la_snapshot_in_use(const struct la_snapshot *snap,
 				   const struct la_location *loc);

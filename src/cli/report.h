@@ -129,6 +129,8 @@ struct check_doc {
 	const struct loc_callers *callers;
 	unsigned n_callers;
 	const struct callers_run *callers_run; /* NULL: not sampling */
+	/* the census of this run's first sample (have 0: none) */
+	const struct mem_mark *first;
 };
 
 /* The callers of location loc in d, or NULL. */
@@ -145,8 +147,13 @@ const char *location_text(const struct la_location *loc, char *buf, size_t len);
  * size class overall, the arena or the whole heap).
  */
 int report_finding_shown(const struct la_tracker *t, unsigned i);
-/* One line for a new leak or retention, as monitor prints them. */
-void report_finding_line(FILE *f, const struct la_finding *fd, pid_t pid);
+/*
+ * One line for a new leak or retention, as monitor prints them; first
+ * and last (may be NULL) give a leak outside malloc its new mappings.
+ */
+void report_finding_line(FILE *f, const struct la_finding *fd, pid_t pid,
+			 const struct mem_mark *first,
+			 const struct la_snapshot *last);
 /* The summary for people at the end of monitor, check and simulate. */
 void report_check_text(FILE *f, const struct check_doc *d);
 /* One JSON object, schema leakattach.check/1 (leakattach(1)). */

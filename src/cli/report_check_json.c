@@ -18,6 +18,7 @@ static const char *const kind_names[] = {
 	[LA_LOC_ARENA] = "arena",
 	[LA_LOC_SIZE_CLASS] = "size_class",
 	[LA_LOC_ARENA_SIZE_CLASS] = "arena_size_class",
+	[LA_LOC_OUTSIDE] = "outside_malloc",
 };
 
 static const char *const verdict_names[] = {
@@ -211,13 +212,30 @@ caller_entries_json(struct json *j, const struct la_finding *fd,
 
 static void
 finding_json(struct json *j, const struct la_finding *fd,
-	     const struct loc_types *lt, const struct loc_callers *lc)
+	     const struct loc_types *lt, const struct loc_callers *lc,
+	     const struct la_snapshot *last)
 {
 	char arena[32];
 
 	json_object(j, NULL);
 	json_string(j, "kind", kind_names[fd->loc.kind]);
-	json_string(j, "location", fd->loc.key);
+	if (fd->loc.kind == LA_LOC_OUTSIDE) {
+		const char *name = la_outside_kind_name(
+			(enum la_outside_kind)fd->loc.outside_kind);
+		struct la_outside o;
+
+		/* the kind's name, as in the snapshot's outside_malloc */
+		json_string(j, "location", name ? name : "?");
+		if (last && name &&
+		    !la_snapshot_outside(
+			    last, (enum la_outside_kind)fd->loc.outside_kind,
+			    &o, sizeof(o))) {
+			json_u64(j, "size_bytes", o.size_bytes);
+			json_u64(j, "mappings", o.mappings);
+		}
+	} else {
+		json_string(j, "location", fd->loc.key);
+	}
 	if (fd->loc.kind == LA_LOC_ARENA ||
 	    fd->loc.kind == LA_LOC_ARENA_SIZE_CLASS) {
 		if (fd->loc.arena_is_main)
@@ -327,9 +345,9 @@ report_check_json(FILE *f, const struct check_doc *d)
 			if (!la_tracker_finding(d->tracker, i, &fd,
 						sizeof(fd)) &&
 			    fd.verdict == lists[l].v)
-				finding_json(&j, &fd,
-					     report_types_of(d, &fd.loc),
-					     report_callers_of(d, &fd.loc));
+				finding_json(
+					&j, &fd, report_types_of(d, &fd.loc),
+					report_callers_of(d, &fd.loc), d->last);
 		/*
 		 * then the main types and callers of each leak, as leaks of
 		 * their own
@@ -348,7 +366,7 @@ report_check_json(FILE *f, const struct check_doc *d)
 	}
 	json_array(&j, "leaks_this_run");
 	for (unsigned i = 0; i < d->n_seen; i++)
-		finding_json(&j, &d->seen[i], NULL, NULL);
+		finding_json(&j, &d->seen[i], NULL, NULL, d->last);
 	json_end_array(&j);
 	if (d->last)
 		totals_json(&j, d->last);

@@ -44,6 +44,10 @@ location_text(const struct la_location *loc, char *buf, size_t len)
 			 loc->chunk_size_min, loc->chunk_size_max,
 			 arena_text(loc, arena, sizeof(arena)));
 		break;
+	case LA_LOC_OUTSIDE:
+		snprintf(buf, len, "%s",
+			 outside_text((enum la_outside_kind)loc->outside_kind));
+		break;
 	}
 	return buf;
 }
@@ -60,8 +64,8 @@ static int
 covers(const struct la_location *a, const struct la_location *b)
 {
 	switch (a->kind) {
-	case LA_LOC_HEAP:
-		return b->kind != LA_LOC_HEAP;
+	case LA_LOC_HEAP: /* memory outside malloc is not in the heap */
+		return b->kind != LA_LOC_HEAP && b->kind != LA_LOC_OUTSIDE;
 	case LA_LOC_ARENA:
 		return b->kind == LA_LOC_ARENA_SIZE_CLASS && same_arena(a, b);
 	case LA_LOC_SIZE_CLASS:
@@ -267,14 +271,58 @@ growth_list(FILE *f, const struct la_finding *fd)
 		fprintf(f, "%s+%.1f %%", k ? ", " : "", fd->growth_percent[k]);
 }
 
-void
-report_finding_line(FILE *f, const struct la_finding *fd, pid_t pid)
+/*
+ * "; 24 new mappings of 512 KiB" for a kind outside malloc, since the
+ * first sample of the run; "" when unknown or none. The kernel merges
+ * neighbouring mappings with the same flags: a region mapped next to
+ * another of its kind grows that one and is no new mapping.
+ */
+static const char *
+new_mappings(const struct la_finding *fd, const struct mem_mark *first,
+	     const struct la_snapshot *last, char *buf, size_t len)
 {
-	char where[160], now[32], grew[32], rate[32];
+	struct la_outside now;
+	const struct la_outside *then;
+	char each[32];
+	unsigned d;
+
+	buf[0] = '\0';
+	if (fd->loc.kind != LA_LOC_OUTSIDE || !first || !first->have || !last ||
+	    fd->loc.outside_kind >= LA_OUTSIDE_KIND_COUNT ||
+	    la_snapshot_outside(last,
+				(enum la_outside_kind)fd->loc.outside_kind,
+				&now, sizeof(now)))
+		return buf;
+	then = &first->o[fd->loc.outside_kind];
+	if (now.mappings <= then->mappings ||
+	    now.size_bytes <= then->size_bytes)
+		return buf;
+	d = now.mappings - then->mappings;
+	snprintf(buf, len, "; %u new mapping%s of %s%s", d, d == 1 ? "" : "s",
+		 (now.size_bytes - then->size_bytes) % d ? "about " : "",
+		 human_bytes((now.size_bytes - then->size_bytes) / d, each,
+			     sizeof(each)));
+	return buf;
+}
+
+void
+report_finding_line(FILE *f, const struct la_finding *fd, pid_t pid,
+		    const struct mem_mark *first,
+		    const struct la_snapshot *last)
+{
+	char where[160], now[32], grew[32], rate[32], maps[96];
 
 	location_text(&fd->loc, where, sizeof(where));
 	human_bytes(fd->growth_bytes, grew, sizeof(grew));
 	human_bytes((uint64_t)fd->bytes_per_hour, rate, sizeof(rate));
+	if (fd->loc.kind == LA_LOC_OUTSIDE) {
+		fprintf(f, "%s %s: +%s in %u samples (%s/h), %s resident%s\n",
+			fd->verdict == LA_VERDICT_LEAK ? "LEAK" : "GROWING",
+			where, grew, fd->consecutive, rate,
+			human_bytes(fd->in_use_bytes, now, sizeof(now)),
+			new_mappings(fd, first, last, maps, sizeof(maps)));
+		return;
+	}
 	if (fd->verdict == LA_VERDICT_RETENTION) {
 		fprintf(f,
 			"RETENTION %s: %s free (+%s in %u samples, %s/h) while the bytes in use stayed flat; `leakattach trim -p %d` can return it\n",
@@ -292,7 +340,8 @@ report_finding_line(FILE *f, const struct la_finding *fd, pid_t pid)
 
 static void
 finding_block(FILE *f, const struct la_finding *fd, pid_t pid,
-	      const struct loc_types *lt, const struct loc_callers *lc)
+	      const struct loc_types *lt, const struct loc_callers *lc,
+	      const struct check_doc *d)
 {
 	char where[160], b1[32], b2[32], b3[32], req[96];
 	double per_sample = fd->consecutive
@@ -301,6 +350,27 @@ finding_block(FILE *f, const struct la_finding *fd, pid_t pid,
 
 	location_text(&fd->loc, where, sizeof(where));
 	fprintf(f, "  %s\n", where);
+	if (fd->loc.kind == LA_LOC_OUTSIDE) {
+		fprintf(f,
+			"    %s resident now; grew %s in %u samples in a row (%s per sample, %s per hour)%s\n",
+			human_bytes(fd->in_use_bytes, b1, sizeof(b1)),
+			human_bytes(fd->growth_bytes, b2, sizeof(b2)),
+			fd->consecutive,
+			human_bytes((uint64_t)per_sample, b3, sizeof(b3)),
+			human_bytes((uint64_t)fd->bytes_per_hour, req,
+				    sizeof(req)),
+			new_mappings(fd, d ? d->first : NULL,
+				     d ? d->last : NULL, where, sizeof(where)));
+		fprintf(f, "    next: %s\n",
+			fd->loc.outside_kind == LA_OUTSIDE_THREAD_STACKS
+				? "threads that are never joined or stacks that only deepen (pmap -x shows the mappings)"
+			: fd->loc.outside_kind == LA_OUTSIDE_FILE
+				? "files mapped and never unmapped, or written through a private mapping (pmap -x shows them)"
+			: fd->loc.outside_kind == LA_OUTSIDE_SHARED
+				? "shared memory mapped and never unmapped (pmap -x, ipcs -m)"
+				: "mmap() calls without munmap(): an arena or pool allocator of the program's own, a JIT; malloc's heap is not where it grows (pmap -x shows the mappings)");
+		return;
+	}
 	if (fd->verdict == LA_VERDICT_RETENTION) {
 		fprintf(f,
 			"    %s free now; free bytes grew %s in %u samples in a row (%s per hour) while the bytes in use did not\n",
@@ -343,6 +413,57 @@ finding_block(FILE *f, const struct la_finding *fd, pid_t pid,
 	}
 }
 
+/* "+1.5 MiB", "-4.0 KiB" */
+static const char *
+signed_bytes(uint64_t now, uint64_t then, char *buf, size_t len)
+{
+	char b[32];
+
+	snprintf(buf, len, "%c%s", now >= then ? '+' : '-',
+		 human_bytes(now >= then ? now - then : then - now, b,
+			     sizeof(b)));
+	return buf;
+}
+
+/*
+ * Where the resident memory went since the first sample of this run,
+ * when memory outside malloc grew by --min-size or more: the heap's
+ * growth is then not the whole story, and the report says so before any
+ * finding. "RSS +X in N samples: malloc +A, anonymous +B, ..."
+ */
+static void
+rss_line(FILE *f, const struct check_doc *d)
+{
+	struct mem_mark now;
+	char b1[32], b2[32];
+
+	if (!d->first || !d->first->have || !d->last || d->samples_this_run < 2)
+		return;
+	mem_mark_set(&now, d->last);
+	if (!now.have ||
+	    now.m.outside_rss_bytes <
+		    d->first->m.outside_rss_bytes + d->rules->min_size)
+		return;
+	fprintf(f, "  RSS %s in %u samples: malloc %s",
+		signed_bytes(now.m.rss_bytes, d->first->m.rss_bytes, b1,
+			     sizeof(b1)),
+		d->samples_this_run,
+		signed_bytes(now.m.malloc_rss_bytes,
+			     d->first->m.malloc_rss_bytes, b2, sizeof(b2)));
+	for (unsigned k = 0; k < LA_OUTSIDE_KIND_COUNT; k++) {
+		if (!outside_shown((enum la_outside_kind)k, &now.o[k]) ||
+		    now.o[k].rss_bytes == d->first->o[k].rss_bytes)
+			continue;
+		fprintf(f, ", %s %s",
+			k == LA_OUTSIDE_ANONYMOUS
+				? "anonymous"
+				: outside_text((enum la_outside_kind)k),
+			signed_bytes(now.o[k].rss_bytes,
+				     d->first->o[k].rss_bytes, b1, sizeof(b1)));
+	}
+	fputc('\n', f);
+}
+
 void
 report_check_text(FILE *f, const struct check_doc *d)
 {
@@ -383,6 +504,7 @@ report_check_text(FILE *f, const struct check_doc *d)
 			human_bytes(t.system_bytes, b3, sizeof(b3)),
 			human_bytes(si.rss_bytes, b4, sizeof(b4)));
 	}
+	rss_line(f, d);
 	if (d->trims)
 		fprintf(f,
 			"  malloc_trim(0) was called %u time%s (--auto-cleanup)\n",
@@ -418,7 +540,7 @@ report_check_text(FILE *f, const struct check_doc *d)
 			}
 			finding_block(f, &fd, d->pid,
 				      report_types_of(d, &fd.loc),
-				      report_callers_of(d, &fd.loc));
+				      report_callers_of(d, &fd.loc), d);
 		}
 	}
 	for (unsigned i = 0, past = 0; i < d->n_seen; i++) {
@@ -427,7 +549,7 @@ report_check_text(FILE *f, const struct check_doc *d)
 		if (!past++)
 			fprintf(f,
 				"\nLEAK reported during this run, no longer growing at the last sample:\n");
-		finding_block(f, &d->seen[i], d->pid, NULL, NULL);
+		finding_block(f, &d->seen[i], d->pid, NULL, NULL, d);
 		shown[0]++;
 	}
 	if (!shown[0]) {

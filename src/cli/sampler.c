@@ -67,6 +67,7 @@ struct sampler {
 	struct la_store *st;
 	struct la_tracker *tracker; /* after the latest sample */
 	struct la_snapshot *last; /* the latest sample */
+	struct mem_mark first; /* the census of this run's first sample */
 	char log_dir[1024];
 	char state_dir[1200];
 	unsigned taken; /* samples in this run */
@@ -264,6 +265,7 @@ fill_doc(const struct sampler *sm, struct check_doc *d)
 		.n_callers = sm->n_callers,
 		.callers_run =
 			sm->callers_run.enabled ? &sm->callers_run : NULL,
+		.first = &sm->first,
 	};
 }
 
@@ -326,7 +328,7 @@ print_news(struct sampler *sm, const char *report_path)
 		if (sm->o->json || !report_finding_shown(sm->tracker, i))
 			continue;
 		status_clear(sm);
-		report_finding_line(stdout, &fd, sm->pid);
+		report_finding_line(stdout, &fd, sm->pid, &sm->first, sm->last);
 		if (fd.verdict == LA_VERDICT_LEAK) {
 			struct check_doc d;
 			const struct loc_types *lt;
@@ -448,8 +450,10 @@ watch_list(const struct la_tracker *t, struct la_location *out)
 	struct la_finding fd;
 
 	for (unsigned i = 0; i < n && k < WATCH_MAX; i++) {
+		/* memory outside malloc has no chunks to sample */
 		if (la_tracker_finding(t, i, &fd, sizeof(fd)) ||
 		    fd.verdict == LA_VERDICT_RETENTION ||
+		    fd.loc.kind == LA_LOC_OUTSIDE ||
 		    !report_finding_shown(t, i))
 			continue;
 		if (fd.verdict == LA_VERDICT_GROWING &&
@@ -841,6 +845,8 @@ sampler_sample(struct sampler *sm)
 	sm->last = snap;
 	tr = NULL;
 	snap = NULL;
+	if (!sm->taken)
+		mem_mark_set(&sm->first, sm->last);
 	sm->taken++;
 	remember_leaks(sm);
 

@@ -222,6 +222,8 @@ watched(const struct la_snapshot *snap, const struct la_location *loc,
 {
 	const struct arena_walk *aw;
 
+	if (loc->kind == LA_LOC_OUTSIDE) /* no chunks: nothing to sample */
+		return 0;
 	if ((loc->kind == LA_LOC_SIZE_CLASS ||
 	     loc->kind == LA_LOC_ARENA_SIZE_CLASS) &&
 	    (size < loc->chunk_size_min || size > loc->chunk_size_max))
@@ -568,6 +570,10 @@ la_snapshot_in_use(const struct la_snapshot *snap,
 
 	if (loc->kind == LA_LOC_HEAP)
 		return snap->totals.counts.in_use_bytes;
+	if (loc->kind == LA_LOC_OUTSIDE)
+		return loc->outside_kind < LA_OUTSIDE_KIND_COUNT
+			       ? snap->outside[loc->outside_kind].rss_bytes
+			       : 0;
 	if (loc->kind == LA_LOC_SIZE_CLASS)
 		return classes_in_use(snap->classes, loc->chunk_size_min,
 				      loc->chunk_size_max);

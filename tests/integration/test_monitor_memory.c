@@ -4,7 +4,10 @@
  * outside malloc (memory.c) against the kernel's own total, the target's
  * reading of /proc/self/smaps_rollup at a quiet point; thread stacks by
  * their stack pointers; anonymous regions that grow by exactly what the
- * target mapped; the snapshot's "memory" JSON. The target is mapper.c.
+ * target mapped; a drip of anonymous regions reported as a leak outside
+ * malloc, by one check run and across check runs (the state file keeps
+ * those locations); a steady process with memory outside malloc, no
+ * finding there; the snapshot's "memory" JSON. The target is mapper.c.
  * See test_monitor.c.
  */
 #include <criterion/criterion.h>
@@ -214,6 +217,106 @@ Test(memory, snapshot_json_accounts_for_every_byte, .timeout = 60)
 		"assert o['file']['mappings'] >= 1, o['file']\n"
 		"assert d['process']['rss_bytes'] > 0, d['process']\n",
 		rss, NULL);
+	run_result_free(&r);
+	expect_unharmed(&t);
+	ctx_close(&c);
+}
+
+/*
+ * One check a step, the target mapping three more regions of 512 KiB
+ * between steps: the fourth check has seen three growths in a row, kept
+ * across runs in the state file, and reports a leak of anonymous memory
+ * outside malloc, grown by exactly what was mapped.
+ */
+Test(memory, regions_mapped_between_checks_are_a_leak_outside_malloc,
+     .timeout = 120)
+{
+	struct target t;
+	struct run_result r;
+	struct ctx c;
+	char pid[32], grown[32];
+
+	ctx_open(&c, "la-memory");
+	mapper_start(&t);
+	pid_str(&t, pid, sizeof(pid));
+	target_expect(&t, "anon 1 4", "ok anon 1");
+	for (int step = 0; step < 4; step++) {
+		if (step)
+			target_expect(&t, "anon 3 512", "ok anon 3");
+		cr_assert_eq(la_run(&c, &r, "check", "-p", pid, "--json", NULL),
+			     step < 3 ? 0 : EXIT_LEAK, "step %d: %s%s", step,
+			     r.out, r.err);
+		if (step < 3)
+			run_result_free(&r);
+	}
+	snprintf(grown, sizeof(grown), "%llu", 3 * 3 * 512 * KIB);
+	py_expect_doc(
+		r.out,
+		"l = [f for f in d['leaks'] if f['kind'] == 'outside_malloc']\n"
+		"assert len(l) == 1, d['leaks']\n"
+		"f = l[0]\n"
+		"assert f['location'] == 'anonymous', f\n"
+		"assert f['growth_bytes'] == int(a[0]), (f['growth_bytes'], a[0])\n"
+		"assert f['consecutive'] == 3, f\n"
+		"assert f['mappings'] >= 9 and f['size_bytes'] >= 9 * 512 * 1024, f\n"
+		"assert f['free_bytes'] == 0, f\n"
+		"assert not where(d['leaks'], 'heap'), d['leaks']\n"
+		"assert d['samples'] == 4 and d['samples_this_run'] == 1, d\n",
+		grown, NULL);
+	run_result_free(&r);
+	expect_unharmed(&t);
+	ctx_close(&c);
+}
+
+/*
+ * A drip of 512 KiB regions while one check samples: the text report
+ * names the leak outside malloc, its new mappings, and where RSS went.
+ */
+Test(memory, a_drip_of_regions_is_reported_in_words, .timeout = 60)
+{
+	struct target t;
+	struct run_result r;
+	struct ctx c;
+	char pid[32];
+
+	ctx_open(&c, "la-memory");
+	mapper_start(&t);
+	pid_str(&t, pid, sizeof(pid));
+	target_expect(&t, "drip 512 50", "ok drip");
+	cr_expect_eq(la_run(&c, &r, "check", "-p", pid, "--repeat", "4",
+			    "--interval", "0.3", NULL),
+		     EXIT_LEAK, "%s%s", r.out, r.err);
+	cr_expect(strstr(r.out, "LEAK anonymous memory outside malloc: +"),
+		  "%s", r.out);
+	cr_expect(strstr(r.out, " new mappings of "), "%s", r.out);
+	cr_expect(strstr(r.out, "  RSS +"), "%s", r.out);
+	cr_expect(strstr(r.out, ", anonymous +"), "%s", r.out);
+	cr_expect(!strstr(r.out, "the whole heap"), "%s", r.out);
+	run_result_free(&r);
+	expect_unharmed(&t);
+	ctx_close(&c);
+}
+
+/* Memory outside malloc that holds still: no finding about it at all. */
+Test(memory, steady_memory_outside_malloc_is_no_finding, .timeout = 60)
+{
+	struct target t;
+	struct run_result r;
+	struct ctx c;
+	char pid[32];
+
+	ctx_open(&c, "la-memory");
+	mapper_start(&t);
+	mapper_fill(&t);
+	pid_str(&t, pid, sizeof(pid));
+	cr_expect_eq(la_run(&c, &r, "check", "-p", pid, "--repeat", "5",
+			    "--interval", "0.2", "--json", NULL),
+		     0, "%s%s", r.out, r.err);
+	py_expect_doc(r.out,
+		      "assert d['samples'] == 5, d['samples']\n"
+		      "for l in ('leaks', 'growing', 'retention'):\n"
+		      "    assert not where(d[l], 'outside_malloc'), d[l]\n",
+		      NULL);
 	run_result_free(&r);
 	expect_unharmed(&t);
 	ctx_close(&c);

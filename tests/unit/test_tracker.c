@@ -484,6 +484,93 @@ Test(tracker, finds_a_leak_in_a_thread_arena_s_size_class)
 	la_tracker_free(t);
 }
 
+/* A snapshot of a small heap and anonymous memory outside malloc. */
+static struct la_snapshot *
+snapshot_with_outside(int64_t time_ns, int measured, uint64_t anon)
+{
+	struct la_snapshot *s = snapshot_new();
+
+	cr_assert(s);
+	s->info.consistent = 1;
+	s->info.time_unix_ns = time_ns;
+	s->totals.counts.in_use_bytes = 2 * MiB;
+	s->memory.measured = measured;
+	if (measured) {
+		s->outside[LA_OUTSIDE_ANONYMOUS].rss_bytes = anon;
+		s->outside[LA_OUTSIDE_FILE].rss_bytes = 3 * MiB;
+	}
+	return s;
+}
+
+static void
+add_outside(struct la_tracker *t, int i, int measured, uint64_t anon)
+{
+	struct la_snapshot *s = snapshot_with_outside(i * SEC, measured, anon);
+
+	cr_assert_eq(la_tracker_add(t, s), 0);
+	la_snapshot_free(s);
+}
+
+Test(tracker, finds_a_leak_of_anonymous_memory_outside_malloc)
+{
+	struct la_tracker *t = tracker(2.0, 3, 1 * MiB);
+	struct la_finding f;
+
+	for (int i = 0; i < 4; i++)
+		add_outside(t, i, 1, (4 + 2 * i) * MiB);
+	cr_assert(finding(t, "outside:anonymous", &f));
+	cr_assert_eq(f.verdict, LA_VERDICT_LEAK);
+	cr_assert_eq(f.loc.kind, LA_LOC_OUTSIDE);
+	cr_assert_eq(f.loc.outside_kind, LA_OUTSIDE_ANONYMOUS);
+	cr_assert_eq(f.in_use_bytes, 10 * MiB);
+	cr_assert_eq(f.growth_bytes, 6 * MiB);
+	cr_assert_eq(f.free_bytes, 0);
+	/* the heap and the files held still; nothing else is a finding */
+	cr_assert_eq(la_tracker_finding_count(t), 1);
+	cr_assert_eq(leaks(t), 1);
+	la_tracker_free(t);
+}
+
+/*
+ * A sample that could not read smaps says nothing of memory outside
+ * malloc: not a drop to 0 (and a growth from 0 at the next one), but the
+ * bytes of the latest sample again.
+ */
+Test(tracker, takes_no_census_as_no_change_outside_malloc)
+{
+	struct la_tracker *t = tracker(2.0, 3, 1 * MiB);
+	struct la_finding f;
+
+	add_outside(t, 0, 1, 8 * MiB);
+	add_outside(t, 1, 0, 0);
+	cr_assert_not(finding(t, "outside:anonymous", &f));
+	add_outside(t, 2, 1, 8 * MiB);
+	cr_assert_not(finding(t, "outside:anonymous", &f));
+	cr_assert_eq(la_tracker_finding_count(t), 0);
+	la_tracker_free(t);
+}
+
+/*
+ * A history without a census (kept before there was one, or whose samples
+ * could not read smaps) starts the memory outside malloc at its first
+ * census: there all along, it did not grow from nothing.
+ */
+Test(tracker, starts_memory_outside_malloc_from_its_first_census)
+{
+	struct la_tracker *t = tracker(2.0, 3, 1 * MiB);
+	struct la_finding f;
+
+	add_outside(t, 0, 0, 0);
+	add_outside(t, 1, 1, 8 * MiB);
+	cr_assert_eq(la_tracker_finding_count(t), 0);
+	for (int i = 2; i < 5; i++)
+		add_outside(t, i, 1, (8 + i) * MiB);
+	cr_assert(finding(t, "outside:anonymous", &f));
+	cr_assert_eq(f.verdict, LA_VERDICT_LEAK);
+	cr_assert_eq(f.base_bytes, 8 * MiB);
+	la_tracker_free(t);
+}
+
 Test(tracker, refuses_rules_that_make_no_sense)
 {
 	struct la_rules r;
@@ -756,6 +843,49 @@ Test(tracker, accepts_a_hand_written_state)
 	cr_assert_eq(f.verdict, LA_VERDICT_GROWING);
 	cr_assert_eq(f.is_new, 0, "nothing is new until a sample");
 	la_tracker_free(t);
+}
+
+Test(tracker, keeps_memory_outside_malloc_in_the_state)
+{
+	const char *body =
+		HEAD "locations 1\n"
+		     "loc outside:anonymous 4 0 0x2 0 0 2097152 0\n"
+		     "grow 1 1048576 0 0 1 100\n" RETAIN_NONE;
+	char text[4096];
+	struct la_tracker *t;
+	struct la_finding f;
+	size_t len;
+	char *again;
+	int n;
+
+	n = snprintf(text, sizeof(text), "%send %016" PRIx64 "\n", body,
+		     fnv1a(body));
+	cr_assert_eq(state_read(text, (size_t)n, &t), 0, "%s", la_errmsg());
+	cr_assert_eq(la_tracker_finding(t, 0, &f, sizeof(f)), 0);
+	cr_assert_str_eq(f.loc.key, "outside:anonymous");
+	cr_assert_eq(f.loc.kind, LA_LOC_OUTSIDE);
+	cr_assert_eq(f.loc.outside_kind, LA_OUTSIDE_ANONYMOUS);
+	cr_assert_eq(f.verdict, LA_VERDICT_GROWING);
+	/* written back, the same text */
+	again = state_text(t, &len);
+	cr_assert_eq(len, (size_t)n);
+	cr_assert_eq(memcmp(again, text, len), 0, "%s", again);
+	free(again);
+	la_tracker_free(t);
+	/* free bytes it cannot have, a kind that does not exist */
+	assert_refused(HEAD "locations 1\n"
+			    "loc outside:anonymous 4 0 0x2 0 0 20 10\n",
+		       5);
+	assert_refused(HEAD "locations 1\n"
+			    "loc outside:anonymous 4 0 0x9 0 0 20 0\n",
+		       5);
+	assert_refused(HEAD "locations 1\n"
+			    "loc outside:anonymous 4 0 0x3 0 0 20 0\n",
+		       5);
+	assert_refused(HEAD "locations 1\n"
+			    "loc outside:anonymous 4 0 0x2 0 0 20 0\n" GROW_NONE
+			    "retain 1 5 0 0 1 100\n",
+		       7);
 }
 
 Test(tracker, refuses_other_files_and_versions)

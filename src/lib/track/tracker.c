@@ -14,7 +14,8 @@
  *    appears grew from 0; as a relative growth is meaningless there, its
  *    growth percentage is recorded as 100.
  *  - Only the heap and arenas are judged for retention: the free bytes of
- *    one size class come and go with every malloc and free.
+ *    one size class come and go with every malloc and free. Memory
+ *    outside malloc (LA_LOC_OUTSIDE) has no free side at all.
  *  - The growth rule compares integers where it can: a rise of d bytes
  *    over p counts when d > p * threshold / 100.
  */
@@ -117,6 +118,17 @@ tracker_location(struct la_location *loc, enum la_location_kind kind,
 
 	memset(loc, 0, sizeof(*loc));
 	loc->kind = kind;
+	if (kind == LA_LOC_OUTSIDE) {
+		const char *name = la_outside_kind_name((enum la_outside_kind)(
+			arena_addr < LA_OUTSIDE_KIND_COUNT
+				? arena_addr
+				: LA_OUTSIDE_KIND_COUNT));
+
+		loc->outside_kind = arena_addr;
+		snprintf(loc->key, sizeof(loc->key), "outside:%s",
+			 name ? name : "?");
+		return;
+	}
 	if (kind == LA_LOC_ARENA || kind == LA_LOC_ARENA_SIZE_CLASS) {
 		loc->arena_is_main = !!arena_is_main;
 		loc->arena_addr = arena_addr;
@@ -143,6 +155,8 @@ tracker_location(struct la_location *loc, enum la_location_kind kind,
 		snprintf(loc->key, sizeof(loc->key), "size:%llu-%llu@%s",
 			 (unsigned long long)chunk_size_min,
 			 (unsigned long long)chunk_size_max, arena);
+		break;
+	case LA_LOC_OUTSIDE: /* above */
 		break;
 	}
 }
@@ -448,7 +462,7 @@ tracker_add_sample(struct la_tracker *t, const struct tracker_sample *s)
 		} else {
 			memset(&e, 0, sizeof(e));
 			e.loc = p[j]->loc;
-			if (compare) {
+			if (compare && !p[j]->baseline) {
 				entry_update(t, &e, p[j]->in_use, p[j]->free);
 			} else {
 				e.in_use = p[j]->in_use;
@@ -513,6 +527,57 @@ class_point(struct tracker_point *pt, enum la_location_kind kind,
 	pt->free = c->tcache_bytes + c->fastbin_bytes + c->bin_bytes;
 }
 
+/* The in-use bytes of key at the latest exact sample (0: not followed). */
+static uint64_t
+entry_in_use(const struct la_tracker *t, const char *key)
+{
+	unsigned lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		int c = strcmp(t->e[mid].loc.key, key);
+
+		if (!c)
+			return t->e[mid].in_use;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/*
+ * The kinds of memory outside malloc, as locations. A snapshot that could
+ * not read smaps repeats the bytes of the latest sample: unknown is not
+ * 0, and a flat sample ends a streak rather than making a false one. The
+ * first census of a history (a state kept before there was one, or
+ * after samples that could not read smaps) is a baseline: memory that
+ * was there all along did not grow from nothing.
+ */
+static unsigned
+outside_points(const struct la_tracker *t, const struct la_snapshot *snap,
+	       struct tracker_point *pts)
+{
+	unsigned n = 0;
+	int seen = 0;
+
+	/* any process has files mapped: none followed, none measured yet */
+	for (unsigned i = 0; i < t->n && !seen; i++)
+		seen = t->e[i].loc.kind == LA_LOC_OUTSIDE;
+	for (unsigned k = 0; k < LA_OUTSIDE_KIND_COUNT; k++) {
+		struct tracker_point *pt = &pts[n++];
+
+		tracker_location(&pt->loc, LA_LOC_OUTSIDE, 0, k, 0, 0);
+		pt->in_use = snap->memory.measured
+				     ? snap->outside[k].rss_bytes
+				     : entry_in_use(t, pt->loc.key);
+		pt->free = 0;
+		pt->baseline = !seen;
+	}
+	return n;
+}
+
 int
 la_tracker_add(struct la_tracker *t, const struct la_snapshot *snap)
 {
@@ -522,7 +587,7 @@ la_tracker_add(struct la_tracker *t, const struct la_snapshot *snap)
 	};
 	struct tracker_point *pts = NULL;
 	unsigned n_arena_tables, n = 0;
-	size_t max = 1 + snap->n_arenas;
+	size_t max = 1 + snap->n_arenas + LA_OUTSIDE_KIND_COUNT;
 	int err;
 
 	la_error_clear();
@@ -563,6 +628,7 @@ la_tracker_add(struct la_tracker *t, const struct la_snapshot *snap)
 						    LA_LOC_ARENA_SIZE_CLASS,
 						    &snap->arenas[a], c,
 						    &snap->arena_classes[a][c]);
+		n += outside_points(t, snap, &pts[n]);
 	}
 	s.points = pts;
 	s.n_points = n;

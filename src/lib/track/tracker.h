@@ -26,6 +26,12 @@
 struct tracker_point {
 	struct la_location loc; /* key filled, see tracker_location() */
 	uint64_t in_use, free;
+	/*
+	 * New to the tracker, it is where this location starts from, not a
+	 * growth from 0: a kind of memory outside malloc first measured in
+	 * a history older than the census.
+	 */
+	int baseline;
 };
 
 struct tracker_sample {
@@ -66,7 +72,10 @@ int tracker_add_sample(struct la_tracker *t, const struct tracker_sample *s);
  *   end CHECKSUM
  *
  * KIND is the enum la_location_kind value, ADDR hexadecimal with "0x",
- * KEY must equal the key those fields make. "grow" is the streak of
+ * KEY must equal the key those fields make. For LA_LOC_OUTSIDE (KIND 4,
+ * added in 0.2.0 within version 1: an older reader refuses such a file
+ * as damaged, and the store sets it aside) ADDR is the enum
+ * la_outside_kind and FREE is 0. "grow" is the streak of
  * in-use growth, "retain" the streak of free growth: C comparisons in a
  * row, BASE bytes at BASE_TIME when it began, FLAGGED whether its verdict
  * was already reported, then the last N = min(C, LA_GROWTH_MAX) growth

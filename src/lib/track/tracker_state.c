@@ -353,7 +353,7 @@ read_entry(struct state_in *in, const struct entry *prev, struct entry *e)
 	memset(e, 0, sizeof(*e));
 	err = expect(in, "loc", 9);
 	if (!err)
-		err = get_uint(in, 2, LA_LOC_ARENA_SIZE_CLASS, &kind);
+		err = get_uint(in, 2, LA_LOC_OUTSIDE, &kind);
 	if (!err)
 		err = get_uint(in, 3, 1, &is_main);
 	if (!err)
@@ -374,6 +374,8 @@ read_entry(struct state_in *in, const struct entry *prev, struct entry *e)
 	    e->loc.chunk_size_min != min || e->loc.chunk_size_max != max)
 		return bad(in, "fields that a %s location does not have",
 			   e->loc.key);
+	if (e->loc.kind == LA_LOC_OUTSIDE && free_bytes)
+		return bad(in, "free bytes in %s, which has none", e->loc.key);
 	if (min > max)
 		return bad(in, "a size class from %llu down to %llu",
 			   (unsigned long long)min, (unsigned long long)max);
