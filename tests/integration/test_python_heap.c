@@ -54,8 +54,8 @@ struct py_stats {
 	int nbig;
 };
 
-static const char *const class_names[4] = { "Plain", "Slotted", "Empty",
-					    "WeakOnly" };
+static const char *const class_names[4] = {"Plain", "Slotted", "Empty",
+					   "WeakOnly"};
 
 /* "   11,521,808" after the '=' */
 static uint64_t
@@ -79,8 +79,8 @@ parse_line(struct py_stats *st, const char *line)
 	char tail;
 
 	if (!strncmp(line, "counts ", 7)) {
-		const char *keys[5] = { "Plain=", "Slotted=", "Empty=",
-					"WeakOnly=", "list=" };
+		const char *keys[5] = {
+			"Plain=", "Slotted=", "Empty=", "WeakOnly=", "list="};
 
 		for (int i = 0; i < 5; i++) {
 			const char *p = strstr(line, keys[i]);
@@ -115,9 +115,8 @@ parse_line(struct py_stats *st, const char *line)
 		st->have_arenas = 1;
 	} else if (strstr(line, "unused pools * ")) {
 		/* "35 unused pools * 16384 bytes  = ..." */
-		st->pool_size =
-			strtoull(strstr(line, "unused pools * ") + 15, NULL,
-				 10);
+		st->pool_size = strtoull(strstr(line, "unused pools * ") + 15,
+					 NULL, 10);
 	}
 }
 
@@ -127,8 +126,7 @@ syscall_of(pid_t pid, const char *tid)
 	char path[320], buf[128] = "";
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%s/syscall", (int)pid,
-		 tid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%s/syscall", (int)pid, tid);
 	f = fopen(path, "re");
 	if (!f)
 		return -1;
@@ -164,8 +162,8 @@ wait_parked(pid_t pid, int threads)
 			if (e->d_name[0] == '.')
 				continue;
 			n++;
-			want = atoi(e->d_name) == pid ? SYS_rt_sigtimedwait :
-							SYS_futex;
+			want = atoi(e->d_name) == pid ? SYS_rt_sigtimedwait
+						      : SYS_futex;
 			got = syscall_of(pid, e->d_name);
 			if (got != want) {
 				snprintf(why, sizeof(why),
@@ -189,7 +187,7 @@ static void
 start_target(struct target *t, int n, int threads, struct py_stats *st)
 {
 	char script[] = PYHEAP_SCRIPT, nbuf[16], tbuf[16];
-	const char *argv[] = { script, nbuf, tbuf, NULL };
+	const char *argv[] = {script, nbuf, tbuf, NULL};
 	int err;
 
 	snprintf(nbuf, sizeof(nbuf), "%d", n);
@@ -252,11 +250,11 @@ census_matches(const struct py_stats *st, const struct pymalloc_census *c)
 			     "class %u: pools %llu, stats %llu", i,
 			     (unsigned long long)k->pools,
 			     (unsigned long long)st->pools[i]);
-		cr_expect_eq(k->pools * numblocks - k->blocks, st->avail[i],
-			     "class %u: available blocks %llu, stats %llu", i,
-			     (unsigned long long)(k->pools * numblocks -
-						  k->blocks),
-			     (unsigned long long)st->avail[i]);
+		cr_expect_eq(
+			k->pools * numblocks - k->blocks, st->avail[i],
+			"class %u: available blocks %llu, stats %llu", i,
+			(unsigned long long)(k->pools * numblocks - k->blocks),
+			(unsigned long long)st->avail[i]);
 		blocks += st->blocks[i];
 	}
 	cr_expect_eq(c->bytes, st->bytes_allocated,
@@ -270,10 +268,9 @@ census_matches(const struct py_stats *st, const struct pymalloc_census *c)
 		     (unsigned long long)st->arenas);
 	cr_log_info("pool census: %llu pools, %llu arenas, %llu blocks, "
 		    "%llu bytes (stats: %llu blocks, %llu bytes, %llu arenas)",
-		    (unsigned long long)c->pools,
-		    (unsigned long long)c->arenas,
-		    (unsigned long long)c->blocks,
-		    (unsigned long long)c->bytes, (unsigned long long)blocks,
+		    (unsigned long long)c->pools, (unsigned long long)c->arenas,
+		    (unsigned long long)c->blocks, (unsigned long long)c->bytes,
+		    (unsigned long long)blocks,
 		    (unsigned long long)st->bytes_allocated,
 		    (unsigned long long)st->arenas);
 }
@@ -313,8 +310,7 @@ Test(python_heap, pool_census_equals_debugmallocstats, .timeout = 120)
 	pool_census(20000, 0);
 }
 
-Test(python_heap, pool_census_equals_debugmallocstats_threads,
-     .timeout = 120)
+Test(python_heap, pool_census_equals_debugmallocstats_threads, .timeout = 120)
 {
 	pool_census(20000, 3);
 }
@@ -381,8 +377,8 @@ object_census(int n, int threads)
 		err = pytypes_chunk(pt, st.big[i], usable);
 		cr_expect_geq(err, 0, "chunk %#llx: no object",
 			      (unsigned long long)st.big[i]);
-		cr_expect_str_eq(err >= 0 ? pytypes_get(pt, (size_t)err)->name :
-					    "",
+		cr_expect_str_eq(err >= 0 ? pytypes_get(pt, (size_t)err)->name
+					  : "",
 				 "bytes");
 	}
 
@@ -392,8 +388,9 @@ object_census(int n, int threads)
 	/* every block in use is an object, free-listed or unknown, once */
 	cr_expect_eq(tot.objects - st.nbig + tot.freelisted +
 			     tot.unknown_blocks,
-		     c.blocks, "objects %llu + free-listed %llu + unknown %llu "
-			       "against %llu blocks",
+		     c.blocks,
+		     "objects %llu + free-listed %llu + unknown %llu "
+		     "against %llu blocks",
 		     (unsigned long long)(tot.objects - st.nbig),
 		     (unsigned long long)tot.freelisted,
 		     (unsigned long long)tot.unknown_blocks,
@@ -403,9 +400,9 @@ object_census(int n, int threads)
 		cr_expect(k, "no type %s", class_names[i]);
 		if (!k)
 			continue;
-		cr_expect_eq(k->objects, (uint64_t)n, "%s: %llu objects, not %d",
-			     class_names[i], (unsigned long long)k->objects,
-			     n);
+		cr_expect_eq(k->objects, (uint64_t)n,
+			     "%s: %llu objects, not %d", class_names[i],
+			     (unsigned long long)k->objects, n);
 		cr_expect_eq(k->malloc_objects, 0);
 		cr_log_info("%s: %llu objects, %llu bytes", k->name,
 			    (unsigned long long)k->objects,
@@ -447,8 +444,7 @@ Test(python_heap, counts_objects_of_each_class_exactly, .timeout = 120)
 	object_census(20000, 0);
 }
 
-Test(python_heap, counts_objects_of_each_class_exactly_threads,
-     .timeout = 120)
+Test(python_heap, counts_objects_of_each_class_exactly_threads, .timeout = 120)
 {
 	object_census(20000, 3);
 }
