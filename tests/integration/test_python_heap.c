@@ -426,6 +426,15 @@ object_census(int n, int threads)
 		  k ? (unsigned long long)k->malloc_objects : 0ull);
 	cr_expect(k && k->bytes >= (uint64_t)n * 144 + big_usable,
 		  "bytes: %llu bytes", k ? (unsigned long long)k->bytes : 0ull);
+	/*
+	 * The item arrays of [int, float, None] hold &PyLong_Type, then
+	 * &PyFloat_Type: without the rule on pointer-like refcounts each
+	 * would be a float (the interpreter itself holds a few dozen).
+	 */
+	k = pytypes_find(pt, "float");
+	cr_expect(!k || k->objects < (uint64_t)n / 20,
+		  "float: %llu objects, phantoms of the %d item arrays",
+		  k ? (unsigned long long)k->objects : 0ull, n / 10);
 	cr_log_info("types: %zu, objects %llu, free-listed %llu, unknown "
 		    "blocks %llu; PyType_Type at %#llx",
 		    pytypes_count(pt), (unsigned long long)tot.objects,

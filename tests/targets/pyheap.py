@@ -5,8 +5,8 @@
 #
 # Builds N instances of each of four classes of its own (plain, with
 # __slots__, with empty __slots__, weak-referenceable slots only), N dicts,
-# tuples, lists and bytes of 137 bytes (pymalloc), and N/10 bytes of 604
-# bytes (malloc chunks), starts THREADS threads that block on a lock, then
+# tuples, lists and bytes of 137 bytes (pymalloc), N/10 bytes of 604
+# bytes (malloc chunks) and N/10 lists [int, float, None], starts THREADS threads that block on a lock, then
 # prints:
 #   counts Plain=N Slotted=N Empty=N WeakOnly=N list=L   (gc.get_objects())
 #   big ADDR ...     (id() of the first big bytes: their malloc chunks)
@@ -62,6 +62,9 @@ tuples = [(i, -i) for i in range(N)]
 lists = [[i] for i in range(N)]
 small = [bytes(100) + i.to_bytes(4, "little") for i in range(N)]
 big = [bytes(600) + i.to_bytes(4, "little") for i in range(N // 10)]
+# item arrays that read like objects: refcount &PyLong_Type (a small
+# number in a non-PIE interpreter), type &PyFloat_Type
+adversarial = [[int, float, None] for _ in range(N // 10)]
 
 lock = threading.Lock()
 lock.acquire()
