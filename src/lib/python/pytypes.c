@@ -262,10 +262,10 @@ type_index(struct pytypes *pt, uint64_t t, int depth)
 	} else {
 		long m = type_index(pt, meta, depth + 1);
 
-		if (m < 0)
-			goto refuse;
 		if (m == -ENOMEM)
 			return m;
+		if (m < 0)
+			goto refuse;
 		/* the metatype is type or a subclass of it */
 		if (!(pt->v[m].flags & TPF_TYPE_SUBCLASS))
 			goto refuse;
