@@ -238,6 +238,34 @@ Test(pymalloc, counts_valid_pools_exactly)
 	heap_free(&h);
 }
 
+/*
+ * A list head at a pool boundary is still a head: 3.10.13's usedpools
+ * put class 27's head at a 16 KiB boundary (measured), which a test of
+ * alignment alone took for a pool that does not point back.
+ */
+Test(pymalloc, knows_a_list_head_at_a_pool_boundary)
+{
+	static const uint32_t f[] = {2};
+	const uint64_t head = 0x95c000, u = head + 16 - 16 * 27;
+	struct pymalloc_census c;
+	struct heap h;
+	uint64_t p = ARENA0 + 9 * L;
+
+	cr_assert_eq(head % L, 0);
+	heap_init(&h);
+	pool(&h, p, L, 27, 4, f, 1, 0);
+	w64(at(&h, p) + 16, head);
+	w64(at(&h, p) + 24, head);
+	w64(at(&h, head + 16), p);
+	w64(at(&h, head + 24), p);
+	heap_walk(&h, ARENA_LEN, NULL, NULL, &c);
+	cr_expect_eq(c.bad_links, 0);
+	cr_expect(c.consistent);
+	cr_expect_eq(c.cls[27].blocks, 3);
+	cr_expect_eq(c.usedpools, u);
+	heap_free(&h);
+}
+
 Test(pymalloc, detects_small_pools)
 {
 	static const uint32_t f[] = {1};

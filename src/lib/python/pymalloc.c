@@ -209,7 +209,12 @@ link_ok(struct walk *w, uint64_t pool, const struct pool_header_raw *h,
 			return 0;
 		pymalloc_header_decode(b, &o);
 		back = is_next ? o.prevpool : o.nextpool;
-		return o.szidx == h->szidx && back == pool;
+		if (o.szidx == h->szidx && back == pool)
+			return 1;
+		/*
+		 * Or a head that happens to be pool-aligned: 3.10.13's
+		 * usedpools put class 27's at a 16 KiB boundary (measured).
+		 */
 	}
 	/* the head: its nextpool (+16) or prevpool (+24) points back */
 	if (memsrc_u64(w->mem, link + (is_next ? 24 : 16), &back) ||
