@@ -490,6 +490,7 @@ Test(pytypes, names_objects_by_their_type)
 	cr_assert_eq(pytypes_new(h.mem, &h.maps, PYTYPES_RULES_311, &pt), 0);
 	cr_assert_eq(pymalloc_walk(h.mem, &h.maps, pytypes_pool, pt, &c), 0);
 	pytypes_totals(pt, &t);
+	cr_expect(t.available);
 	cr_expect_eq(t.type_type, TYPE_TYPE);
 	k = pytypes_find(pt, "float");
 	cr_assert(k);
@@ -508,6 +509,16 @@ Test(pytypes, names_objects_by_their_type)
 	cr_assert_eq(pymalloc_walk(h.mem, &h.maps, pytypes_pool, pt, &c), 0);
 	k = pytypes_find(pt, "Plain");
 	cr_expect(!k || k->objects == 0);
+	pytypes_free(pt);
+
+	/* no version, no types: every block unknown, the census the same */
+	cr_assert_eq(pytypes_new(h.mem, &h.maps, PYTYPES_RULES_NONE, &pt), 0);
+	cr_assert_eq(pymalloc_walk(h.mem, &h.maps, pytypes_pool, pt, &c), 0);
+	pytypes_totals(pt, &t);
+	cr_expect_not(t.available);
+	cr_expect_eq(t.objects, 0);
+	cr_expect_eq(t.unknown_blocks, c.blocks);
+	cr_expect_eq(c.blocks, 6);
 	pytypes_free(pt);
 
 	/* a type whose metatype is not a type: refused */

@@ -409,4 +409,5 @@ void
 pytypes_totals(const struct pytypes *pt, struct pytypes_totals *out)
 {
 	*out = pt->t;
+	out->available = pt->rules != PYTYPES_RULES_NONE;
 }

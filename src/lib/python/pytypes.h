@@ -45,6 +45,9 @@ struct pytype_count {
 };
 
 struct pytypes_totals {
+	/* 0: the version is unknown, every block is unknown (the pool
+	 * census, which needs no version, stands) */
+	int available;
 	uint64_t type_type; /* PyType_Type's address, 0 when not found */
 	uint64_t type_type_others; /* other fixed points seen (refused) */
 	uint64_t objects, object_bytes;
