@@ -283,6 +283,19 @@ Test(pymalloc, detects_small_pools)
 	cr_expect_eq(c.pools, 2);
 	cr_expect_eq(c.cls[2].blocks, 3);
 	cr_expect_eq(c.cls[31].blocks, 7);
+	cr_expect_eq(c.other_geometry, 0);
+	heap_free(&h);
+
+	/* a 16 KiB pool after them is ignored, and flags the walk */
+	heap_init(&h);
+	pool(&h, p, 4096, 2, 4, f, 1, 7);
+	link_used(&h, 2, &p, 1);
+	pool(&h, ARENA0 + 8 * L, L, 31, numblocks(L, 31), NULL, 0, 7);
+	heap_walk(&h, ARENA_LEN, NULL, NULL, &c);
+	cr_expect_eq(c.pool_size, 4096);
+	cr_expect_eq(c.pools, 1);
+	cr_expect_eq(c.other_geometry, 1);
+	cr_expect_not(c.consistent);
 	heap_free(&h);
 }
 

@@ -431,8 +431,14 @@ pymalloc_walk(struct memsrc *mem, const struct maps *maps, pymalloc_pool_fn fn,
 		if (a->hi - a->lo + out->pool_size > PYMALLOC_ARENA_MAX)
 			out->bad_arenas++;
 	}
+	/*
+	 * A process has one geometry: a header valid only under the other
+	 * says the one settled on may be wrong (settled by a copy of a
+	 * pool?), or a second allocator state unlike the first.
+	 */
 	out->consistent = !out->bad_pools && !out->bad_arenas &&
-			  !out->carving && out->usedpools_seen <= 1;
+			  !out->carving && out->usedpools_seen <= 1 &&
+			  !out->other_geometry;
 	free(w.arena);
 	free(buf);
 	return r;

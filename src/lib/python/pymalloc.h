@@ -92,7 +92,7 @@ struct pymalloc_census {
 	uint64_t bad_pools, bad_freelist, bad_count, bad_links;
 	/* Pools whose arena index spans more than one arena's bytes. */
 	uint64_t bad_arenas;
-	/* Headers valid but for the other geometry (ignored). */
+	/* Headers valid but for the other geometry (ignored, flagged). */
 	uint64_t other_geometry;
 	/* Pools caught being carved (szidx DUMMY_SIZE_IDX). */
 	uint64_t carving;
