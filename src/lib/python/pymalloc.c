@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * pymalloc.c - find and count CPython's pymalloc pools with no symbols
+ * (see pymalloc.h and doc/design/python-heap.md, "Finding the pools").
+ *
+ * The layout and the invariants are those of struct pool_header and of
+ * pymalloc_alloc(), pymalloc_pool_extend() and pymalloc_free() in
+ * CPython's Objects/obmalloc.c (3.8 to 3.11) and
+ * Include/internal/pycore_obmalloc.h (3.12, 3.13): identical on all of
+ * them for x86-64. A pool is POOL_SIZE-aligned, whatever its arena's
+ * alignment (new_arena() drops the unaligned head), so a scan at pool
+ * alignment of every anonymous mapping sees every pool.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proc/memsrc.h"
+#include "proc/procmaps.h"
+#include "python/pymalloc.h"
+
+#define DUMMY_SIZE_IDX 0xffffu /* a pool being carved (Objects/obmalloc.c) */
+#define GEOM_SMALL 4096u /* 3.8, 3.9, and 3.10+ without the radix tree */
+#define GEOM_LARGE 16384u /* 3.10+ with the radix tree (the default) */
+/* Arena indexes are small (maxarenas doubles from 16); a bound for the
+ * table, above which a header is not believed. */
+#define ARENA_INDEX_MAX (1u << 20)
+
+static uint32_t
+rd32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static uint64_t
+rd64(const unsigned char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+void
+pymalloc_header_decode(const unsigned char *p, struct pool_header_raw *h)
+{
+	/* the upper half of the ref slot is padding (union with a pointer) */
+	h->count = rd32(p + 0);
+	h->freeblock = rd64(p + 8);
+	h->nextpool = rd64(p + 16);
+	h->prevpool = rd64(p + 24);
+	h->arenaindex = rd32(p + 32);
+	h->szidx = rd32(p + 36);
+	h->nextoffset = rd32(p + 40);
+	h->maxnextoffset = rd32(p + 44);
+}
+
+int
+pymalloc_header_check(const struct pool_header_raw *h, uint64_t addr,
+		      uint32_t pool_size, uint32_t *carved)
+{
+	uint32_t bs, n, max;
+
+	if (h->szidx >= PYMALLOC_NCLASSES || h->arenaindex >= ARENA_INDEX_MAX)
+		return -EINVAL;
+	if (pool_size != GEOM_SMALL && pool_size != GEOM_LARGE)
+		return -EINVAL;
+	if (addr % pool_size)
+		return -EINVAL;
+	bs = PYMALLOC_ALIGNMENT * (h->szidx + 1);
+	/* init_pool(): maxnextoffset = POOL_SIZE - size */
+	if (h->maxnextoffset + bs != pool_size)
+		return -EINVAL;
+	/*
+	 * init_pool() carves two blocks at once (the one returned and the
+	 * one freeblock points at); pymalloc_pool_extend() one at a time up
+	 * to past maxnextoffset.
+	 */
+	if (h->nextoffset < PYMALLOC_POOL_OVERHEAD + 2 * bs ||
+	    h->nextoffset > pool_size ||
+	    (h->nextoffset - PYMALLOC_POOL_OVERHEAD) % bs)
+		return -EINVAL;
+	n = (h->nextoffset - PYMALLOC_POOL_OVERHEAD) / bs;
+	max = (pool_size - PYMALLOC_POOL_OVERHEAD) / bs; /* NUMBLOCKS */
+	if (n > max || h->count > n)
+		return -EINVAL;
+	if (h->freeblock) {
+		uint64_t off = h->freeblock - addr;
+
+		if (h->freeblock < addr + PYMALLOC_POOL_OVERHEAD ||
+		    off >= h->nextoffset || (off - PYMALLOC_POOL_OVERHEAD) % bs)
+			return -EINVAL;
+	} else if (h->count != n || n != max) {
+		/* no free block: full, every block carved and in use */
+		return -EINVAL;
+	}
+	*carved = n;
+	return 0;
+}
+
+int
+pymalloc_freelist(const unsigned char *bytes, uint64_t addr,
+		  const struct pool_header_raw *h, uint32_t carved,
+		  uint8_t *freemap, uint32_t *nfree)
+{
+	uint32_t bs = PYMALLOC_ALIGNMENT * (h->szidx + 1), n = 0;
+	uint64_t p = h->freeblock;
+
+	memset(freemap, 0, (PYMALLOC_MAX_BLOCKS + 7) / 8);
+	while (p) {
+		uint64_t off = p - addr;
+		uint32_t k;
+
+		if (p < addr + PYMALLOC_POOL_OVERHEAD || off >= h->nextoffset ||
+		    (off - PYMALLOC_POOL_OVERHEAD) % bs || n >= carved)
+			return -EINVAL;
+		k = (uint32_t)((off - PYMALLOC_POOL_OVERHEAD) / bs);
+		if (freemap[k / 8] & (1u << (k % 8)))
+			return -EINVAL; /* a cycle */
+		freemap[k / 8] |= (uint8_t)(1u << (k % 8));
+		n++;
+		/* a free block's first word links the next (Objects/obmalloc.c) */
+		p = rd64(bytes + off);
+	}
+	*nfree = n;
+	return 0;
+}
+
+struct arena_span {
+	uint64_t lo, hi; /* lowest and highest pool address; lo 0: none */
+};
+
+struct walk {
+	struct memsrc *mem;
+	pymalloc_pool_fn fn;
+	void *arg;
+	struct pymalloc_census *out;
+	struct arena_span *arena;
+	uint32_t n_arena;
+	uint64_t seen_u[4];
+	int stop;
+};
+
+static int
+note_arena(struct walk *w, uint32_t ai, uint64_t addr)
+{
+	struct arena_span *a;
+
+	if (ai >= w->n_arena) {
+		uint32_t n = w->n_arena ? w->n_arena : 64;
+
+		while (n <= ai)
+			n *= 2;
+		a = realloc(w->arena, (size_t)n * sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		memset(a + w->n_arena, 0,
+		       (size_t)(n - w->n_arena) * sizeof(*a));
+		w->arena = a;
+		w->n_arena = n;
+	}
+	a = &w->arena[ai];
+	if (!a->lo || addr < a->lo)
+		a->lo = addr;
+	if (addr > a->hi)
+		a->hi = addr;
+	return 0;
+}
+
+static void
+note_usedpools(struct walk *w, uint64_t u)
+{
+	struct pymalloc_census *c = w->out;
+
+	for (uint32_t i = 0; i < c->usedpools_seen && i < 4; i++)
+		if (w->seen_u[i] == u)
+			return;
+	if (c->usedpools_seen < 4)
+		w->seen_u[c->usedpools_seen] = u;
+	c->usedpools_seen++;
+	if (c->usedpools_seen == 1)
+		c->usedpools = u;
+}
+
+/*
+ * A used pool is in the doubly-linked list of its class: each link is a
+ * pool of the same class pointing back, or the list head, a fake header
+ * whose nextpool/prevpool are usedpools[2i], usedpools[2i+1] (the PTA()
+ * macro of Objects/obmalloc.c: &usedpools[2i] - 2 words). The head gives
+ * &usedpools[0]; every pool must imply the same one.
+ */
+static int
+link_ok(struct walk *w, uint64_t pool, const struct pool_header_raw *h,
+	uint64_t link, int is_next)
+{
+	uint32_t ps = w->out->pool_size;
+	unsigned char b[PYMALLOC_POOL_OVERHEAD];
+	uint64_t back;
+
+	if (!link || link % 8)
+		return 0;
+	if (link % ps == 0) {
+		struct pool_header_raw o;
+
+		if (memsrc_read_cached(w->mem, link, b, sizeof(b)))
+			return 0;
+		pymalloc_header_decode(b, &o);
+		back = is_next ? o.prevpool : o.nextpool;
+		if (o.szidx == h->szidx && back == pool)
+			return 1;
+		/*
+		 * Or a head that happens to be pool-aligned: 3.10.13's
+		 * usedpools put class 27's at a 16 KiB boundary (measured).
+		 */
+	}
+	/* the head: its nextpool (+16) or prevpool (+24) points back */
+	if (memsrc_u64(w->mem, link + (is_next ? 24 : 16), &back) ||
+	    back != pool)
+		return 0;
+	note_usedpools(w, link + 16 - 16 * (uint64_t)h->szidx);
+	return 1;
+}
+
+/* One candidate header at addr, its pool's bytes at bytes (or NULL). */
+static int
+one_pool(struct walk *w, uint64_t addr, const unsigned char *bytes,
+	 uint64_t avail)
+{
+	struct pymalloc_census *c = w->out;
+	struct pool_header_raw h;
+	uint8_t freemap[(PYMALLOC_MAX_BLOCKS + 7) / 8];
+	uint32_t ps, carved, nfree;
+	struct pymalloc_class *cl;
+
+	pymalloc_header_decode(bytes, &h);
+	if (h.szidx == DUMMY_SIZE_IDX && c->pool_size &&
+	    addr % c->pool_size == 0 && h.count <= 1 &&
+	    h.arenaindex < ARENA_INDEX_MAX) {
+		c->carving++;
+		return 0;
+	}
+	if (h.szidx >= PYMALLOC_NCLASSES)
+		return 0;
+	ps = h.maxnextoffset + PYMALLOC_ALIGNMENT * (h.szidx + 1);
+	if (avail < ps || pymalloc_header_check(&h, addr, ps, &carved))
+		return 0;
+	if (c->pool_size && ps != c->pool_size) {
+		c->other_geometry++;
+		return 0;
+	}
+	if (pymalloc_freelist(bytes, addr, &h, carved, freemap, &nfree)) {
+		c->bad_pools++;
+		c->bad_freelist++;
+		return 0;
+	}
+	/* count == carved - free in every state (alloc and free keep it) */
+	if (h.count != carved - nfree) {
+		c->bad_pools++;
+		c->bad_count++;
+		return 0;
+	}
+	/* The first wholly consistent pool settles the geometry. */
+	if (!c->pool_size)
+		c->pool_size = ps;
+	if (h.count && h.freeblock &&
+	    (!link_ok(w, addr, &h, h.nextpool, 1) ||
+	     !link_ok(w, addr, &h, h.prevpool, 0))) {
+		c->bad_pools++;
+		c->bad_links++;
+		return 0;
+	}
+	if (note_arena(w, h.arenaindex, addr))
+		return -ENOMEM;
+	c->pools++;
+	if (!h.count) {
+		c->pools_empty++;
+		return 0;
+	}
+	if (h.freeblock)
+		c->pools_used++;
+	else
+		c->pools_full++;
+	cl = &c->cls[h.szidx];
+	cl->pools++;
+	cl->blocks += h.count;
+	cl->bytes += (uint64_t)h.count * cl->block_size;
+	c->blocks += h.count;
+	c->bytes += (uint64_t)h.count * cl->block_size;
+	if (w->fn) {
+		struct pymalloc_pool p = {
+			.addr = addr,
+			.bytes = bytes,
+			.freemap = freemap,
+			.pool_size = ps,
+			.block_size = cl->block_size,
+			.szidx = h.szidx,
+			.carved = carved,
+			.count = h.count,
+			.arenaindex = h.arenaindex,
+		};
+		int r = w->fn(&p, w->arg);
+
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* Pools of [lo, hi) whose bytes are at buf; ok[k]: page k was read. */
+static int
+scan_window(struct walk *w, uint64_t lo, uint64_t hi, const unsigned char *buf,
+	    const uint8_t *ok)
+{
+	uint64_t a;
+
+	for (a = lo; a + PYMALLOC_POOL_OVERHEAD <= hi;) {
+		uint32_t step =
+			w->out->pool_size ? w->out->pool_size : GEOM_SMALL;
+		uint64_t avail = 0, p;
+		int r;
+
+		if (a % step) {
+			a += step - a % step;
+			continue;
+		}
+		/* the readable bytes from a on, up to the window's end */
+		for (p = a;
+		     p < hi && avail < GEOM_LARGE && ok[(p - lo) / MEMSRC_PAGE];
+		     p += MEMSRC_PAGE)
+			avail += MEMSRC_PAGE;
+		if (avail > hi - a)
+			avail = hi - a;
+		if (avail >= PYMALLOC_POOL_OVERHEAD) {
+			r = one_pool(w, a, buf + (a - lo), avail);
+			if (r)
+				return r;
+		}
+		a += step;
+	}
+	return 0;
+}
+
+static int
+scannable(const struct mapping *m)
+{
+	if (!(m->prot & MAP_R) || (m->prot & MAP_SHARED_))
+		return 0;
+	/*
+	 * Arenas are anonymous private mmaps (_PyObject_ArenaMmap()); none
+	 * is named. glibc's [heap] and the stacks hold no arena unless an
+	 * embedder replaced the arena allocator.
+	 */
+	return m->path[0] == '\0' || !strncmp(m->path, "[anon:", 6);
+}
+
+static int
+scan_mapping(struct walk *w, const struct mapping *m, unsigned char *buf)
+{
+	uint8_t ok[PYMALLOC_WINDOW / MEMSRC_PAGE];
+	uint64_t a = m->start;
+
+	while (a < m->end) {
+		/* windows end on GEOM_LARGE boundaries: no pool straddles */
+		uint64_t hi =
+			(a + PYMALLOC_WINDOW) & ~(uint64_t)(GEOM_LARGE - 1);
+		int err, r;
+
+		if (hi <= a || hi > m->end)
+			hi = m->end;
+		err = memsrc_read(w->mem, a, buf, hi - a);
+		if (err == -ESRCH)
+			return err;
+		if (!err) {
+			memset(ok, 1, sizeof(ok));
+		} else {
+			/* page by page: some are unreadable */
+			for (uint64_t p = a; p < hi; p += MEMSRC_PAGE) {
+				err = memsrc_read(w->mem, p, buf + (p - a),
+						  MEMSRC_PAGE);
+				if (err == -ESRCH)
+					return err;
+				ok[(p - a) / MEMSRC_PAGE] = !err;
+			}
+		}
+		w->out->bytes_scanned += hi - a;
+		r = scan_window(w, a, hi, buf, ok);
+		if (r)
+			return r;
+		a = hi;
+	}
+	return 0;
+}
+
+int
+pymalloc_walk(struct memsrc *mem, const struct maps *maps, pymalloc_pool_fn fn,
+	      void *arg, struct pymalloc_census *out)
+{
+	struct walk w = {
+		.mem = mem,
+		.fn = fn,
+		.arg = arg,
+		.out = out,
+	};
+	unsigned char *buf;
+	int r = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (uint32_t i = 0; i < PYMALLOC_NCLASSES; i++)
+		out->cls[i].block_size = PYMALLOC_ALIGNMENT * (i + 1);
+	buf = malloc(PYMALLOC_WINDOW);
+	if (!buf)
+		return -ENOMEM;
+	for (size_t i = 0; i < maps->len && !r; i++) {
+		const struct mapping *m = &maps->v[i];
+
+		if (!scannable(m) || m->start % MEMSRC_PAGE ||
+		    m->end % MEMSRC_PAGE)
+			continue;
+		out->mappings++;
+		r = scan_mapping(&w, m, buf);
+	}
+	for (uint32_t i = 0; i < w.n_arena; i++) {
+		const struct arena_span *a = &w.arena[i];
+
+		if (!a->lo)
+			continue;
+		out->arenas++;
+		if (a->hi - a->lo + out->pool_size > PYMALLOC_ARENA_MAX)
+			out->bad_arenas++;
+	}
+	/*
+	 * A process has one geometry: a header valid only under the other
+	 * says the one settled on may be wrong (settled by a copy of a
+	 * pool?), or a second allocator state unlike the first.
+	 */
+	out->consistent = !out->bad_pools && !out->bad_arenas &&
+			  !out->carving && out->usedpools_seen <= 1 &&
+			  !out->other_geometry;
+	free(w.arena);
+	free(buf);
+	return r;
+}

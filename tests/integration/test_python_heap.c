@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test_python_heap.c - the Python lens against the interpreter's own
+ * account: Debian's /usr/bin/python3 (3.11, stripped, non-PIE: no symbol
+ * of pymalloc's) runs tests/targets/pyheap.py, which builds a known heap,
+ * prints sys._debugmallocstats() and parks in sigwait(). The pool census of
+ * src/lib/python/pymalloc.c must equal the statistics exactly: pools,
+ * blocks in use and available blocks per size class, arenas, and "# bytes
+ * in allocated blocks"; with one thread and with a few threads blocked.
+ *
+ * The target is read while parked, not stopped: every thread is blocked in
+ * a system call that returns only on our SIGUSR1 (the main thread in
+ * rt_sigtimedwait) or never (the others on a lock the main thread holds),
+ * which the test checks in /proc/PID/task/TID/syscall before reading. A
+ * parked interpreter runs no Python code and so no allocator; stopping it
+ * would add nothing but a way to harm it. The script allocates nothing
+ * between the statistics and the park (see its comment), so the figures
+ * are those of the moment read.
+ *
+ * The interpreter is named by its absolute path: python3 on PATH may be
+ * another build (pyenv shims), and the test is about Debian's own.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "proc/memsrc.h"
+#include "proc/procmaps.h"
+#include "python/pymalloc.h"
+#include "python/pytypes.h"
+#include "python/pyversion.h"
+#include "target.h"
+
+#define PYTHON "/usr/bin/python3"
+
+/* What the target printed before parking. */
+struct py_stats {
+	uint64_t pools[PYMALLOC_NCLASSES], blocks[PYMALLOC_NCLASSES];
+	uint64_t avail[PYMALLOC_NCLASSES];
+	uint64_t arenas, bytes_allocated, pool_size;
+	int have_bytes, have_arenas, nclasses_seen;
+	uint64_t counts[5]; /* Plain Slotted Empty WeakOnly list */
+	uint64_t big[16];
+	int nbig;
+};
+
+static const char *const class_names[4] = {"Plain", "Slotted", "Empty",
+					   "WeakOnly"};
+
+/* "   11,521,808" after the '=' */
+static uint64_t
+number_after_eq(const char *line)
+{
+	const char *p = strchr(line, '=');
+	uint64_t v = 0;
+
+	cr_assert(p, "no number in '%s'", line);
+	for (p++; *p; p++)
+		if (*p >= '0' && *p <= '9')
+			v = v * 10 + (uint64_t)(*p - '0');
+	return v;
+}
+
+static void
+parse_line(struct py_stats *st, const char *line)
+{
+	unsigned cls, size;
+	unsigned long long pools, blocks, avail;
+	char tail;
+
+	if (!strncmp(line, "counts ", 7)) {
+		const char *keys[5] = {
+			"Plain=", "Slotted=", "Empty=", "WeakOnly=", "list="};
+
+		for (int i = 0; i < 5; i++) {
+			const char *p = strstr(line, keys[i]);
+
+			cr_assert(p, "%s", line);
+			st->counts[i] = strtoull(p + strlen(keys[i]), NULL, 10);
+		}
+	} else if (!strncmp(line, "big ", 4)) {
+		char *p = (char *)line + 4, *end;
+
+		while (st->nbig < 16) {
+			unsigned long long v = strtoull(p, &end, 10);
+
+			if (end == p)
+				break;
+			st->big[st->nbig++] = v;
+			p = end;
+		}
+	} else if (sscanf(line, "%u %u %llu %llu %llu %c", &cls, &size, &pools,
+			  &blocks, &avail, &tail) == 5) {
+		cr_assert_lt(cls, PYMALLOC_NCLASSES, "%s", line);
+		cr_assert_eq(size, 16 * (cls + 1), "%s", line);
+		st->pools[cls] = pools;
+		st->blocks[cls] = blocks;
+		st->avail[cls] = avail;
+		st->nclasses_seen++;
+	} else if (!strncmp(line, "# bytes in allocated blocks", 27)) {
+		st->bytes_allocated = number_after_eq(line);
+		st->have_bytes = 1;
+	} else if (!strncmp(line, "# arenas allocated current", 26)) {
+		st->arenas = number_after_eq(line);
+		st->have_arenas = 1;
+	} else if (strstr(line, "unused pools * ")) {
+		/* "35 unused pools * 16384 bytes  = ..." */
+		st->pool_size = strtoull(strstr(line, "unused pools * ") + 15,
+					 NULL, 10);
+	}
+}
+
+static int
+syscall_of(pid_t pid, const char *tid)
+{
+	char path[320], buf[128] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%s/syscall", (int)pid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	if (buf[0] < '0' || buf[0] > '9')
+		return -1; /* "running" */
+	return atoi(buf);
+}
+
+/*
+ * Every thread parked: the main one in rt_sigtimedwait, threads more in
+ * futex (the lock). Waits up to 10 s (the threads get there on their own
+ * time after "ready").
+ */
+static void
+wait_parked(pid_t pid, int threads)
+{
+	int64_t deadline = now_us() + 10 * 1000000;
+	char path[64], why[400] = "";
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	while (now_us() < deadline) {
+		DIR *d = opendir(path);
+		struct dirent *e;
+		int n = 0, ok = 1;
+
+		cr_assert(d, "%s: %s", path, strerror(errno));
+		while ((e = readdir(d))) {
+			int want, got;
+
+			if (e->d_name[0] == '.')
+				continue;
+			n++;
+			want = atoi(e->d_name) == pid ? SYS_rt_sigtimedwait
+						      : SYS_futex;
+			got = syscall_of(pid, e->d_name);
+			if (got != want) {
+				snprintf(why, sizeof(why),
+					 "thread %s in syscall %d, not %d",
+					 e->d_name, got, want);
+				ok = 0;
+			}
+		}
+		closedir(d);
+		if (ok && n == threads + 1)
+			return;
+		if (ok)
+			snprintf(why, sizeof(why), "%d threads, not %d", n,
+				 threads + 1);
+		sleep_us(2000);
+	}
+	cr_assert_fail("target never parked: %s", why);
+}
+
+static void
+start_target(struct target *t, int n, int threads, struct py_stats *st)
+{
+	char script[] = PYHEAP_SCRIPT, nbuf[16], tbuf[16];
+	const char *argv[] = {script, nbuf, tbuf, NULL};
+	int err;
+
+	snprintf(nbuf, sizeof(nbuf), "%d", n);
+	snprintf(tbuf, sizeof(tbuf), "%d", threads);
+	memset(st, 0, sizeof(*st));
+	cr_assert_eq(target_start(t, PYTHON, argv, NULL), 0,
+		     "cannot start " PYTHON);
+	for (;;) {
+		err = target_read_line(t, 120000);
+		cr_assert_eq(err, 0, "%s: %s", PYTHON, t->line);
+		if (!strcmp(t->line, "ready"))
+			break;
+		parse_line(st, t->line);
+	}
+	cr_assert(st->have_bytes && st->have_arenas && st->nclasses_seen,
+		  "no statistics from the target");
+	wait_parked(t->pid, threads);
+}
+
+/* Wake the target, which must then be unharmed and quit cleanly. */
+static void
+finish_target(struct target *t)
+{
+	int err;
+
+	cr_assert_eq(kill(t->pid, SIGUSR1), 0, "%s", strerror(errno));
+	err = target_check_unharmed(t, 0, NULL);
+	cr_expect_eq(err, 0, "target harmed: %s", t->line);
+	err = target_stop(t);
+	cr_expect_eq(err, 0, "target exited with status %d", err);
+}
+
+static void
+census_matches(const struct py_stats *st, const struct pymalloc_census *c)
+{
+	uint64_t blocks = 0;
+
+	cr_expect(c->consistent,
+		  "walk flagged: bad pools %llu (free list %llu, count %llu, "
+		  "links %llu), bad arenas %llu, carving %llu, usedpools %u",
+		  (unsigned long long)c->bad_pools,
+		  (unsigned long long)c->bad_freelist,
+		  (unsigned long long)c->bad_count,
+		  (unsigned long long)c->bad_links,
+		  (unsigned long long)c->bad_arenas,
+		  (unsigned long long)c->carving, c->usedpools_seen);
+	cr_expect_eq(c->pool_size, st->pool_size, "pool size %u, stats %llu",
+		     c->pool_size, (unsigned long long)st->pool_size);
+	for (unsigned i = 0; i < PYMALLOC_NCLASSES; i++) {
+		const struct pymalloc_class *k = &c->cls[i];
+		uint64_t numblocks =
+			(c->pool_size - PYMALLOC_POOL_OVERHEAD) / k->block_size;
+
+		cr_expect_eq(k->blocks, st->blocks[i],
+			     "class %u (%u bytes): blocks in use %llu, "
+			     "stats %llu",
+			     i, k->block_size, (unsigned long long)k->blocks,
+			     (unsigned long long)st->blocks[i]);
+		cr_expect_eq(k->pools, st->pools[i],
+			     "class %u: pools %llu, stats %llu", i,
+			     (unsigned long long)k->pools,
+			     (unsigned long long)st->pools[i]);
+		cr_expect_eq(
+			k->pools * numblocks - k->blocks, st->avail[i],
+			"class %u: available blocks %llu, stats %llu", i,
+			(unsigned long long)(k->pools * numblocks - k->blocks),
+			(unsigned long long)st->avail[i]);
+		blocks += st->blocks[i];
+	}
+	cr_expect_eq(c->bytes, st->bytes_allocated,
+		     "bytes in allocated blocks: walk %llu, stats %llu",
+		     (unsigned long long)c->bytes,
+		     (unsigned long long)st->bytes_allocated);
+	cr_expect_eq(c->blocks, blocks, "blocks: walk %llu, stats %llu",
+		     (unsigned long long)c->blocks, (unsigned long long)blocks);
+	cr_expect_eq(c->arenas, st->arenas, "arenas: walk %llu, stats %llu",
+		     (unsigned long long)c->arenas,
+		     (unsigned long long)st->arenas);
+	cr_log_info("pool census: %llu pools, %llu arenas, %llu blocks, "
+		    "%llu bytes (stats: %llu blocks, %llu bytes, %llu arenas)",
+		    (unsigned long long)c->pools, (unsigned long long)c->arenas,
+		    (unsigned long long)c->blocks, (unsigned long long)c->bytes,
+		    (unsigned long long)blocks,
+		    (unsigned long long)st->bytes_allocated,
+		    (unsigned long long)st->arenas);
+}
+
+static void
+walk_target(pid_t pid, struct pymalloc_census *c, struct pytypes *pt)
+{
+	struct memsrc *mem;
+	struct maps maps;
+	int err;
+
+	cr_assert_eq(procmaps_read(pid, &maps), 0);
+	cr_assert_eq(memsrc_pid_open(pid, &mem), 0);
+	err = pymalloc_walk(mem, &maps, pt ? pytypes_pool : NULL, pt, c);
+	cr_assert_eq(err, 0, "walk: %s", strerror(-err));
+	memsrc_close(mem);
+	procmaps_free(&maps);
+}
+
+static void
+pool_census(int n, int threads)
+{
+	struct pymalloc_census c;
+	struct py_stats st;
+	struct target t;
+
+	start_target(&t, n, threads, &st);
+	walk_target(t.pid, &c, NULL);
+	census_matches(&st, &c);
+	cr_expect_gt(c.bytes, (uint64_t)n * 200, "heap too small: %llu",
+		     (unsigned long long)c.bytes);
+	finish_target(&t);
+}
+
+Test(python_heap, pool_census_equals_debugmallocstats, .timeout = 120)
+{
+	pool_census(20000, 0);
+}
+
+Test(python_heap, pool_census_equals_debugmallocstats_threads, .timeout = 120)
+{
+	pool_census(20000, 3);
+}
+
+/* The usable size of the malloc chunk at user (its size word, glibc). */
+static uint64_t
+chunk_usable(struct memsrc *mem, uint64_t user)
+{
+	uint64_t size;
+
+	cr_assert_eq(memsrc_u64(mem, user - 8, &size), 0);
+	cr_assert_eq(size & 2, 0, "chunk at %#llx is mmapped",
+		     (unsigned long long)user);
+	return (size & ~(uint64_t)7) - 8;
+}
+
+static void
+object_census(int n, int threads)
+{
+	struct pymalloc_census c;
+	struct pytypes_totals tot;
+	const struct pytype_count *k;
+	struct pyversion ver;
+	struct pytypes *pt;
+	struct py_stats st;
+	struct memsrc *mem;
+	struct maps maps;
+	struct target t;
+	uint64_t big_usable = 0;
+	int err;
+
+	start_target(&t, n, threads, &st);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(st.counts[i], (uint64_t)n,
+			     "the target made %llu %s, not %d",
+			     (unsigned long long)st.counts[i], class_names[i],
+			     n);
+	cr_assert_eq(procmaps_read(t.pid, &maps), 0);
+	cr_assert_eq(memsrc_pid_open(t.pid, &mem), 0);
+
+	/* Debian's interpreter exports Py_Version: 3.11.x exactly. */
+	cr_assert_eq(pyversion_detect(t.pid, &maps, &ver), 0);
+	cr_expect_eq(ver.source, PYVERSION_SYMBOL, "version from %d (%s)",
+		     (int)ver.source, ver.path);
+	cr_expect_eq(ver.hex >> 16, 0x030bu, "Py_Version %#x in %s", ver.hex,
+		     ver.path);
+	cr_assert_neq(pytypes_rules_for(ver.major, ver.minor),
+		      PYTYPES_RULES_NONE, "%u.%u", ver.major, ver.minor);
+
+	cr_assert_eq(pytypes_new(mem, &maps,
+				 pytypes_rules_for(ver.major, ver.minor), &pt),
+		     0);
+	err = pymalloc_walk(mem, &maps, pytypes_pool, pt, &c);
+	cr_assert_eq(err, 0, "walk: %s", strerror(-err));
+	/* the census is the same with the types' callback */
+	census_matches(&st, &c);
+
+	/* large bytes objects are malloc chunks: the same header test */
+	cr_assert_gt(st.nbig, 0, "no addresses of large bytes");
+	for (int i = 0; i < st.nbig; i++) {
+		uint64_t usable = chunk_usable(mem, st.big[i]);
+
+		big_usable += usable;
+		err = pytypes_chunk(pt, st.big[i], usable);
+		cr_expect_geq(err, 0, "chunk %#llx: no object",
+			      (unsigned long long)st.big[i]);
+		cr_expect_str_eq(err >= 0 ? pytypes_get(pt, (size_t)err)->name
+					  : "",
+				 "bytes");
+	}
+
+	pytypes_totals(pt, &tot);
+	cr_expect_neq(tot.type_type, 0, "PyType_Type not found");
+	cr_expect_eq(tot.type_type_others, 0);
+	/* every block in use is an object, free-listed or unknown, once */
+	cr_expect_eq(tot.objects - st.nbig + tot.freelisted +
+			     tot.unknown_blocks,
+		     c.blocks,
+		     "objects %llu + free-listed %llu + unknown %llu "
+		     "against %llu blocks",
+		     (unsigned long long)(tot.objects - st.nbig),
+		     (unsigned long long)tot.freelisted,
+		     (unsigned long long)tot.unknown_blocks,
+		     (unsigned long long)c.blocks);
+	for (int i = 0; i < 4; i++) {
+		k = pytypes_find(pt, class_names[i]);
+		cr_expect(k, "no type %s", class_names[i]);
+		if (!k)
+			continue;
+		cr_expect_eq(k->objects, (uint64_t)n,
+			     "%s: %llu objects, not %d", class_names[i],
+			     (unsigned long long)k->objects, n);
+		cr_expect_eq(k->malloc_objects, 0);
+		cr_log_info("%s: %llu objects, %llu bytes", k->name,
+			    (unsigned long long)k->objects,
+			    (unsigned long long)k->bytes);
+	}
+	k = pytypes_find(pt, "list");
+	cr_expect(k && k->objects == st.counts[4],
+		  "list: %llu objects, gc.get_objects() %llu",
+		  k ? (unsigned long long)k->objects : 0ull,
+		  (unsigned long long)st.counts[4]);
+	/* dicts, tuples, bytes: at least the target's own N */
+	k = pytypes_find(pt, "dict");
+	cr_expect(k && k->objects >= (uint64_t)n, "dict");
+	k = pytypes_find(pt, "tuple");
+	cr_expect(k && k->objects >= (uint64_t)n, "tuple");
+	k = pytypes_find(pt, "bytes");
+	cr_expect(k && k->pymalloc_objects >= (uint64_t)n &&
+			  k->malloc_objects == (uint64_t)st.nbig,
+		  "bytes: %llu in pymalloc, %llu in malloc",
+		  k ? (unsigned long long)k->pymalloc_objects : 0ull,
+		  k ? (unsigned long long)k->malloc_objects : 0ull);
+	cr_expect(k && k->bytes >= (uint64_t)n * 144 + big_usable,
+		  "bytes: %llu bytes", k ? (unsigned long long)k->bytes : 0ull);
+	/*
+	 * The item arrays of [int, float, None] hold &PyLong_Type, then
+	 * &PyFloat_Type: without the rule on pointer-like refcounts each
+	 * would be a float (the interpreter itself holds a few dozen).
+	 */
+	k = pytypes_find(pt, "float");
+	cr_expect(!k || k->objects < (uint64_t)n / 20,
+		  "float: %llu objects, phantoms of the %d item arrays",
+		  k ? (unsigned long long)k->objects : 0ull, n / 10);
+	cr_log_info("types: %zu, objects %llu, free-listed %llu, unknown "
+		    "blocks %llu; PyType_Type at %#llx",
+		    pytypes_count(pt), (unsigned long long)tot.objects,
+		    (unsigned long long)tot.freelisted,
+		    (unsigned long long)tot.unknown_blocks,
+		    (unsigned long long)tot.type_type);
+
+	pytypes_free(pt);
+	memsrc_close(mem);
+	procmaps_free(&maps);
+	finish_target(&t);
+}
+
+Test(python_heap, counts_objects_of_each_class_exactly, .timeout = 120)
+{
+	object_census(20000, 0);
+}
+
+Test(python_heap, counts_objects_of_each_class_exactly_threads, .timeout = 120)
+{
+	object_census(20000, 3);
+}
