@@ -10,6 +10,9 @@
 
 void report_text_snapshot(FILE *f, const struct la_snapshot *snap,
 			  const char *comm, unsigned top);
+struct json;
+/* The "memory" object of the snapshot and check documents (report_json.c). */
+void report_memory_json(struct json *j, const struct la_snapshot *snap);
 void report_json_snapshot(FILE *f, const struct la_snapshot *snap,
 			  unsigned top);
 /*

@@ -368,8 +368,11 @@ report_check_json(FILE *f, const struct check_doc *d)
 	for (unsigned i = 0; i < d->n_seen; i++)
 		finding_json(&j, &d->seen[i], NULL, NULL, d->last);
 	json_end_array(&j);
-	if (d->last)
+	if (d->last) {
 		totals_json(&j, d->last);
+		/* the census of the latest sample, as in a snapshot */
+		report_memory_json(&j, d->last);
+	}
 	json_u64(&j, "trims", d->trims);
 	if (d->callers_run &&
 	    (d->callers_run->windows || d->callers_run->skipped ||
@@ -393,6 +396,39 @@ report_check_json(FILE *f, const struct check_doc *d)
 		json_string(&j, "state_dir", d->state_dir);
 	json_end_object(&j);
 	json_finish(&j);
+}
+
+/*
+ * The census in a history line, compactly: the resident bytes in all, in
+ * malloc, and of each kind outside malloc that is measured (as in the
+ * snapshot's outside_malloc). Nothing when smaps could not be read, so
+ * that no 0 passes for a measurement; lines of older versions have none
+ * either, and readers take its absence as "not known".
+ */
+static void
+history_memory(struct json *j, const struct la_snapshot *snap)
+{
+	struct la_memory m;
+
+	la_snapshot_memory(snap, &m, sizeof(m));
+	if (!m.measured)
+		return;
+	json_object(j, "memory");
+	json_u64(j, "rss_bytes", m.rss_bytes);
+	json_u64(j, "malloc_rss_bytes", m.malloc_rss_bytes);
+	json_object(j, "outside");
+	for (unsigned k = 0; k < LA_OUTSIDE_KIND_COUNT; k++) {
+		struct la_outside o;
+
+		if (la_snapshot_outside(snap, (enum la_outside_kind)k, &o,
+					sizeof(o)) ||
+		    !outside_shown((enum la_outside_kind)k, &o))
+			continue;
+		json_u64(j, la_outside_kind_name((enum la_outside_kind)k),
+			 o.rss_bytes);
+	}
+	json_end_object(j);
+	json_end_object(j);
 }
 
 void
@@ -425,6 +461,7 @@ report_history_line(FILE *f, const struct check_doc *d)
 	json_u64(&j, "leaks", ti.leaks);
 	json_u64(&j, "retention", ti.retention);
 	json_u64(&j, "growing", ti.growing);
+	history_memory(&j, d->last);
 	json_end_object(&j);
 	/* no json_finish(): the store ends the line */
 	fflush(f);

@@ -33,10 +33,11 @@ counts(struct json *j, const struct la_counts *c)
 
 /*
  * The census of the whole process: figures only when smaps was read, so
- * that no 0 passes for a measurement.
+ * that no 0 passes for a measurement. The snapshot's and the check's
+ * documents both carry it, written here alone so that they cannot drift.
  */
-static void
-memory_json(struct json *j, const struct la_snapshot *snap)
+void
+report_memory_json(struct json *j, const struct la_snapshot *snap)
 {
 	struct la_memory m;
 
@@ -172,7 +173,7 @@ report_json_snapshot(FILE *f, const struct la_snapshot *snap, unsigned top)
 	json_u64(&j, "rss_bytes", info.rss_bytes);
 	json_u64(&j, "hwm_bytes", info.hwm_bytes);
 	json_end_object(&j);
-	memory_json(&j, snap);
+	report_memory_json(&j, snap);
 	json_end_object(&j);
 	json_finish(&j);
 }

@@ -127,7 +127,8 @@ exists(const char *path)
 
 /*
  * The prelude of py_expect_doc(): loads the document as d, checks the
- * keys of schema leakattach.check/1, and gives the script a (the extra
+ * keys of schema leakattach.check/1 (and that the census in "memory" adds
+ * up), and gives the script a (the extra
  * arguments), near() and where().
  */
 static const char check_prelude[] =
@@ -147,7 +148,7 @@ static const char check_prelude[] =
 	"    return out\n"
 	"def check_doc(d):\n"
 	"    assert d['schema'] == 'leakattach.check/1', d['schema']\n"
-	"    for k in ('command', 'pid', 'verdict', 'samples', 'samples_this_run', 'approximate_samples', 'rules', 'leaks', 'retention', 'growing', 'totals'):\n"
+	"    for k in ('command', 'pid', 'verdict', 'samples', 'samples_this_run', 'approximate_samples', 'rules', 'leaks', 'retention', 'growing', 'totals', 'memory'):\n"
 	"        assert k in d, 'no key ' + k\n"
 	"    for l in ('leaks', 'retention', 'growing'):\n"
 	"        for f in d[l]:\n"
@@ -161,6 +162,12 @@ static const char check_prelude[] =
 	"    assert d['verdict'] == ('leak' if d['leaks'] else 'no_leak'), d['verdict']\n"
 	"    for k in ('in_use_bytes', 'free_bytes', 'system_bytes', 'rss_bytes'):\n"
 	"        assert k in d['totals'], 'no totals key ' + k\n"
+	"    m = d['memory']\n"
+	"    assert m['measured'] in (True, False), m\n"
+	"    if m['measured']:\n"
+	"        assert m['rss_bytes'] == m['malloc_rss_bytes'] + sum(x['rss_bytes'] for x in m['outside_malloc']), m\n"
+	"    else:\n"
+	"        assert m['why'] and 'rss_bytes' not in m, m\n"
 	"if d is not None:\n"
 	"    check_doc(d)\n";
 

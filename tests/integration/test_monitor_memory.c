@@ -7,7 +7,8 @@
  * target mapped; a drip of anonymous regions reported as a leak outside
  * malloc, by one check run and across check runs (the state file keeps
  * those locations); a steady process with memory outside malloc, no
- * finding there; the snapshot's "memory" JSON. The target is mapper.c.
+ * finding there; the snapshot's and the check's "memory" JSON and the
+ * census in history.jsonl. The target is mapper.c.
  * See test_monitor.c.
  */
 #include <criterion/criterion.h>
@@ -217,6 +218,56 @@ Test(memory, snapshot_json_accounts_for_every_byte, .timeout = 60)
 		"assert o['file']['mappings'] >= 1, o['file']\n"
 		"assert d['process']['rss_bytes'] > 0, d['process']\n",
 		rss, NULL);
+	run_result_free(&r);
+	expect_unharmed(&t);
+	ctx_close(&c);
+}
+
+/*
+ * The check's JSON carries the census of its latest sample, as the
+ * snapshot's does (one function writes both): equal to the byte to the
+ * target's own reading while it is parked, its parts adding up. The line
+ * that sample left in history.jsonl has the same figures, compactly: the
+ * total, malloc's part and each kind measured outside malloc.
+ */
+Test(memory, check_json_and_history_carry_the_census, .timeout = 60)
+{
+	struct target t;
+	struct run_result r;
+	struct ctx c;
+	char pid[32], rss[32], hist[4096];
+
+	ctx_open(&c, "la-memory");
+	mapper_start(&t);
+	mapper_fill(&t);
+	pid_str(&t, pid, sizeof(pid));
+	snprintf(rss, sizeof(rss), "%llu", rollup_rss(&t));
+	cr_assert_eq(la_run(&c, &r, "check", "-p", pid, "--json", NULL), 0,
+		     "%s%s", r.out, r.err);
+	json_str(r.out, "state_dir", hist, sizeof(hist) - 16);
+	strcat(hist, "/history.jsonl");
+	py_expect_doc(
+		r.out,
+		"m = d['memory']\n"
+		"for k in ('measured', 'rss_bytes', 'malloc_rss_bytes', 'malloc_in_use_bytes', 'malloc_free_bytes', 'outside_malloc_rss_bytes', 'mappings', 'read_ms', 'outside_malloc'):\n"
+		"    assert k in m, ('no key', k)\n"
+		"assert m['measured'] is True, m\n"
+		"assert m['rss_bytes'] == int(a[0]), (m['rss_bytes'], a[0])\n"
+		"o = {x['kind']: x['rss_bytes'] for x in m['outside_malloc']}\n"
+		"assert sorted(o) == ['anonymous', 'file', 'shared', 'thread_stacks'], sorted(o)\n"
+		"assert m['malloc_rss_bytes'] + sum(o.values()) == m['rss_bytes'], m\n"
+		"assert m['outside_malloc_rss_bytes'] == m['rss_bytes'] - m['malloc_rss_bytes'], m\n"
+		"assert m['malloc_in_use_bytes'] == d['totals']['in_use_bytes'], (m, d['totals'])\n"
+		"assert o['shared'] >= 256 * 1024 and o['anonymous'] >= 4 * 512 * 1024, o\n"
+		"h = [json.loads(l) for l in open(a[1])]\n"
+		"assert len(h) == 1, h\n"
+		"hm = h[0]['memory']\n"
+		"assert set(hm) == {'rss_bytes', 'malloc_rss_bytes', 'outside'}, hm\n"
+		"assert hm['rss_bytes'] == m['rss_bytes'], (hm, m)\n"
+		"assert hm['malloc_rss_bytes'] == m['malloc_rss_bytes'], (hm, m)\n"
+		"assert hm['outside'] == o, (hm, o)\n"
+		"assert h[0]['rss_bytes'] == d['totals']['rss_bytes'], (h[0], d['totals'])\n",
+		rss, hist, NULL);
 	run_result_free(&r);
 	expect_unharmed(&t);
 	ctx_close(&c);
