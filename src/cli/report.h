@@ -27,6 +27,12 @@ unsigned report_classes(const struct la_snapshot *snap, unsigned top,
  * memory outside malloc").
  */
 int outside_shown(enum la_outside_kind k, const struct la_outside *o);
+/*
+ * The next kind from *k on that snap measured and that is shown, into *k
+ * and *o: 1; 0 past the last. for (k = 0; outside_next(snap, &k, &o); k++)
+ */
+int outside_next(const struct la_snapshot *snap, unsigned *k,
+		 struct la_outside *o);
 const char *outside_text(enum la_outside_kind k);
 /*
  * The census of a sample, kept to compare a later one with (the first

@@ -409,6 +409,7 @@ static void
 history_memory(struct json *j, const struct la_snapshot *snap)
 {
 	struct la_memory m;
+	struct la_outside o;
 
 	la_snapshot_memory(snap, &m, sizeof(m));
 	if (!m.measured)
@@ -417,13 +418,7 @@ history_memory(struct json *j, const struct la_snapshot *snap)
 	json_u64(j, "rss_bytes", m.rss_bytes);
 	json_u64(j, "malloc_rss_bytes", m.malloc_rss_bytes);
 	json_object(j, "outside");
-	for (unsigned k = 0; k < LA_OUTSIDE_KIND_COUNT; k++) {
-		struct la_outside o;
-
-		if (la_snapshot_outside(snap, (enum la_outside_kind)k, &o,
-					sizeof(o)) ||
-		    !outside_shown((enum la_outside_kind)k, &o))
-			continue;
+	for (unsigned k = 0; outside_next(snap, &k, &o); k++) {
 		json_u64(j, la_outside_kind_name((enum la_outside_kind)k),
 			 o.rss_bytes);
 	}

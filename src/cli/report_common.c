@@ -83,6 +83,19 @@ outside_shown(enum la_outside_kind k, const struct la_outside *o)
 	       o->mappings;
 }
 
+int
+outside_next(const struct la_snapshot *snap, unsigned *k, struct la_outside *o)
+{
+	for (; *k < LA_OUTSIDE_KIND_COUNT; (*k)++) {
+		enum la_outside_kind kind = (enum la_outside_kind) * k;
+
+		if (!la_snapshot_outside(snap, kind, o, sizeof(*o)) &&
+		    outside_shown(kind, o))
+			return 1;
+	}
+	return 0;
+}
+
 const char *
 outside_text(enum la_outside_kind k)
 {

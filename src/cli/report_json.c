@@ -40,6 +40,7 @@ void
 report_memory_json(struct json *j, const struct la_snapshot *snap)
 {
 	struct la_memory m;
+	struct la_outside o;
 
 	la_snapshot_memory(snap, &m, sizeof(m));
 	json_object(j, "memory");
@@ -55,13 +56,7 @@ report_memory_json(struct json *j, const struct la_snapshot *snap)
 		json_u64(j, "mappings", m.mappings);
 		json_double(j, "read_ms", (double)m.read_ns / 1e6);
 		json_array(j, "outside_malloc");
-		for (unsigned k = 0; k < LA_OUTSIDE_KIND_COUNT; k++) {
-			struct la_outside o;
-
-			if (la_snapshot_outside(snap, (enum la_outside_kind)k,
-						&o, sizeof(o)) ||
-			    !outside_shown((enum la_outside_kind)k, &o))
-				continue;
+		for (unsigned k = 0; outside_next(snap, &k, &o); k++) {
 			json_object(j, NULL);
 			json_string(
 				j, "kind",

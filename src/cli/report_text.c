@@ -20,6 +20,7 @@ static void
 memory_text(FILE *f, const struct la_snapshot *snap)
 {
 	struct la_memory m;
+	struct la_outside o;
 
 	la_snapshot_memory(snap, &m, sizeof(m));
 	if (!m.measured) {
@@ -32,13 +33,7 @@ memory_text(FILE *f, const struct la_snapshot *snap)
 	fprintf(f, "  %-34s %10s (heap in use %s, free %s)\n", "malloc",
 		B(m.malloc_rss_bytes), B(m.malloc_in_use_bytes),
 		B(m.malloc_free_bytes));
-	for (unsigned k = 0; k < LA_OUTSIDE_KIND_COUNT; k++) {
-		struct la_outside o;
-
-		if (la_snapshot_outside(snap, (enum la_outside_kind)k, &o,
-					sizeof(o)) ||
-		    !outside_shown((enum la_outside_kind)k, &o))
-			continue;
+	for (unsigned k = 0; outside_next(snap, &k, &o); k++) {
 		fprintf(f, "  %-34s %10s in %u mapping%s (%s mapped)\n",
 			outside_text((enum la_outside_kind)k), B(o.rss_bytes),
 			o.mappings, o.mappings == 1 ? "" : "s",
