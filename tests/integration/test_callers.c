@@ -247,9 +247,10 @@ Test(callers, frames_are_named_after_the_session_closes, .timeout = 60)
 /*
  * A slow target: one entry leaked and three buffers churned every 5 ms,
  * 16 calls in the default 20 ms, too few to tell a leak from chance. The
- * window samples on until 64 calls (or 100 ms): at least 40 recorded,
- * where a window held to 20 ms records about 16 (a CI run's check named
- * no caller after a window that saw one tick).
+ * window samples on until 64 calls (or 100 ms): at least 40 recorded, or
+ * the whole 100 ms sampled when the machine slows the target (a CI run
+ * saw 20 calls in 115 ms), where a window held to 20 ms records about 16
+ * (a CI run's check named no caller after a window that saw one tick).
  */
 Test(callers, a_slow_target_is_sampled_until_enough_calls, .timeout = 60)
 {
@@ -264,9 +265,11 @@ Test(callers, a_slow_target_is_sampled_until_enough_calls, .timeout = 60)
 	cr_assert_eq(la_session_open(t.pid, NULL, &s), 0, "%s", la_errmsg());
 	cr_assert_eq(la_callers_sample(s, &o, &c), 0, "%s", la_errmsg());
 	la_callers_info(c, &ci, sizeof(ci));
-	cr_expect_geq(ci.allocations, 40,
-		      "%llu calls recorded in a window of %.1f ms",
-		      (unsigned long long)ci.allocations, ci.window_ns / 1e6);
+	/* a loaded machine may slow the target's ticks: then the window
+	 * must have run to its extended bound (5 x 20 ms), not stopped at 20 */
+	cr_expect(ci.allocations >= 40 || ci.window_ns >= 95000000,
+		  "%llu calls recorded in a window of %.1f ms",
+		  (unsigned long long)ci.allocations, ci.window_ns / 1e6);
 	la_callers_free(c);
 	la_session_close(s);
 	expect_unharmed(&t);
