@@ -305,8 +305,8 @@ enum la_outside_kind {
 	 * the main thread's [stack]
 	 */
 	LA_OUTSIDE_THREAD_STACKS,
-	/* Reserved for runtimes' own heaps (CPython's pymalloc): not yet
-	 * measured, always 0 */
+	/* CPython's pymalloc arenas (the mappings holding its pools; see
+	 * la_snapshot_python()) */
 	LA_OUTSIDE_PYTHON_ARENAS,
 	/* Other private anonymous memory: mmap(MAP_ANONYMOUS), brk
 	 * outside malloc, [anon:name] */
@@ -360,6 +360,92 @@ LA_API int la_snapshot_outside(const struct la_snapshot *snap,
 			       enum la_outside_kind kind,
 			       struct la_outside *out, size_t out_sz);
 
+/* ---- The Python heap ---------------------------------------------------- */
+
+/*
+ * When the target runs CPython 3.8 to 3.13 (the executable or a loaded
+ * libpython, default builds), each snapshot also walks the interpreter's
+ * own allocator, pymalloc, inside the same stop, reading only: its pools
+ * are found without symbols by scanning the anonymous mappings for pool
+ * headers, and every block in use (and every malloc chunk in use larger
+ * than pymalloc's 512 bytes) is named by the type of the object it holds,
+ * accepted only when the type pointer leads to a type object whose own
+ * type is `type`. Counts are exact, not sampled
+ * (doc/design/python-heap.md). The pymalloc arenas are then the
+ * LA_OUTSIDE_PYTHON_ARENAS kind of the census above.
+ */
+struct la_python {
+	/* 1 when a CPython interpreter was found and its heap walked */
+	int found;
+	unsigned major, minor; /* 3, 11 */
+	uint32_t version_hex; /* PY_VERSION_HEX; 0 when only 3.N is known */
+	char path[256]; /* the interpreter's file, as the target maps it */
+	/*
+	 * 1 when the pools agree with their blocks and with each other.
+	 * 0: pools disagreed in every attempt (the interpreter was caught
+	 * mid-update, or the memory is not what it looks like); the figures
+	 * below leave the disagreeing pools out, and why says how many.
+	 */
+	int consistent;
+	char why[160];
+	/* 1 when the object header of this version is known (3.8-3.13) */
+	int types_available;
+	uint32_t pool_size; /* 16384 (3.10+) or 4096; 0: no pool found */
+	uint64_t arenas; /* arenas holding consistent pools */
+	uint64_t pools, pools_used, pools_full, pools_empty;
+	uint64_t blocks, in_use_bytes; /* pymalloc blocks in use */
+	uint64_t bad_pools; /* pools left out (consistent == 0) */
+	/* objects named, and their bytes (blocks and chunks) */
+	uint64_t objects, object_bytes;
+	/* blocks in use that hold no live object (never guessed) */
+	uint64_t unknown_blocks, unknown_bytes;
+	uint64_t walk_ns; /* the walk's share of the pause */
+	uint64_t bytes_read; /* target memory it read */
+};
+
+LA_API void la_snapshot_python(const struct la_snapshot *snap,
+			       struct la_python *out, size_t out_sz);
+
+/* Blocks in use of one pymalloc size class. */
+struct la_python_class {
+	uint32_t block_size; /* 16, 32, ... 512 */
+	uint64_t pools; /* pools of this class with blocks in use */
+	uint64_t blocks, bytes; /* in use */
+};
+
+/* The size classes with blocks in use, smallest first. */
+LA_API unsigned la_snapshot_python_class_count(const struct la_snapshot *snap);
+LA_API int la_snapshot_python_class(const struct la_snapshot *snap, unsigned i,
+				    struct la_python_class *out, size_t out_sz);
+
+/* Where the objects of a type live. */
+enum la_python_in {
+	LA_PYTHON_IN_PYMALLOC, /* pymalloc blocks only */
+	LA_PYTHON_IN_MALLOC, /* malloc chunks only (objects > 512 bytes) */
+	LA_PYTHON_IN_BOTH,
+};
+
+/* "pymalloc", "malloc", "both"; NULL for an unknown value. */
+LA_API const char *la_python_in_name(enum la_python_in in);
+
+struct la_python_type {
+	/*
+	 * tp_name: "dict", "collections.OrderedDict"; a class defined in
+	 * Python is named by its __name__ alone ("Node"). Types of the same
+	 * name are counted together, as objgraph does.
+	 */
+	char name[96];
+	uint64_t objects; /* live objects (refcount > 0) */
+	uint64_t bytes; /* their blocks' and chunks' bytes */
+	uint64_t pymalloc_objects, malloc_objects;
+	enum la_python_in in;
+};
+
+/* The types with live objects, most bytes first. */
+LA_API unsigned la_snapshot_python_type_count(const struct la_snapshot *snap);
+LA_API int la_snapshot_python_type(const struct la_snapshot *snap, unsigned i,
+				   struct la_python_type *out, size_t out_sz);
+
 /* ---- Leak detection over time ----------------------------------------- */
 
 /*
@@ -391,6 +477,11 @@ enum la_location_kind {
 	 * bytes are its in-use bytes; it has no free bytes, so no retention
 	 */
 	LA_LOC_OUTSIDE,
+	/*
+	 * The objects of one Python type (la_python_type, by name): their
+	 * bytes in pymalloc blocks and malloc chunks; no free bytes
+	 */
+	LA_LOC_PYTHON_TYPE,
 };
 
 /* A place in the heap that the rule watches. */
@@ -406,7 +497,8 @@ struct la_location {
 	 * Stable key, also used in JSON: "heap", "arena:main",
 	 * "arena:0x7f0c40000030", "size:1168-1184",
 	 * "size:1168-1184@arena:main", "outside:anonymous" (the kind's
-	 * la_outside_kind_name()).
+	 * la_outside_kind_name()), "python:dict" (the type's name, cut to
+	 * fit: a longer name ends the key).
 	 */
 	char key[80];
 };
@@ -437,6 +529,13 @@ struct la_finding {
 	 * (the last LA_GROWTH_MAX of them). */
 	unsigned n_growth;
 	double growth_percent[LA_GROWTH_MAX];
+	/*
+	 * LA_LOC_PYTHON_TYPE: its live objects at the latest exact sample
+	 * and how many more than when the streak began (may be negative);
+	 * 0 for other kinds.
+	 */
+	uint64_t objects;
+	int64_t growth_objects;
 };
 
 /*
@@ -513,6 +612,11 @@ struct la_snapshot_opts {
 	 */
 	const uint64_t *probes;
 	unsigned n_probes;
+	/*
+	 * 1: leave the Python heap out (la_snapshot_python().found stays 0)
+	 * even when the target runs CPython; 0 walks it when there is one.
+	 */
+	int no_python;
 };
 #define LA_PROBE_MAX 65536
 
