@@ -48,6 +48,11 @@ location_text(const struct la_location *loc, char *buf, size_t len)
 		snprintf(buf, len, "%s",
 			 outside_text((enum la_outside_kind)loc->outside_kind));
 		break;
+	case LA_LOC_PYTHON_TYPE: /* "python:NAME" */
+		snprintf(buf, len, "python type %s",
+			 strchr(loc->key, ':') ? strchr(loc->key, ':') + 1
+					       : loc->key);
+		break;
 	}
 	return buf;
 }

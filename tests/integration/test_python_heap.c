@@ -285,6 +285,7 @@ walk_target(pid_t pid, struct pymalloc_census *c, struct pytypes *pt)
 	cr_assert_eq(procmaps_read(pid, &maps), 0);
 	cr_assert_eq(memsrc_pid_open(pid, &mem), 0);
 	err = pymalloc_walk(mem, &maps, pt ? pytypes_pool : NULL, pt, c);
+	pymalloc_census_release(c);
 	cr_assert_eq(err, 0, "walk: %s", strerror(-err));
 	memsrc_close(mem);
 	procmaps_free(&maps);
@@ -364,6 +365,7 @@ object_census(int n, int threads)
 				 pytypes_rules_for(ver.major, ver.minor), &pt),
 		     0);
 	err = pymalloc_walk(mem, &maps, pytypes_pool, pt, &c);
+	pymalloc_census_release(&c);
 	cr_assert_eq(err, 0, "walk: %s", strerror(-err));
 	/* the census is the same with the types' callback */
 	census_matches(&st, &c);

@@ -32,6 +32,8 @@ struct heap {
 	struct mapping m[2];
 	struct maps maps;
 	struct memsrc *mem;
+	struct pymalloc_span span[4]; /* the last walk's first spans */
+	uint32_t n_spans;
 };
 
 static void
@@ -91,6 +93,10 @@ heap_walk(struct heap *h, size_t len, pymalloc_pool_fn fn, void *arg,
 {
 	cr_assert_eq(memsrc_buf_add(h->mem, ARENA0, h->arena, len), 0);
 	cr_assert_eq(pymalloc_walk(h->mem, &h->maps, fn, arg, c), 0);
+	h->n_spans = c->n_spans;
+	memcpy(h->span, c->spans,
+	       (c->n_spans < 4 ? c->n_spans : 4) * sizeof(*c->spans));
+	pymalloc_census_release(c);
 }
 
 static void
@@ -235,6 +241,12 @@ Test(pymalloc, counts_valid_pools_exactly)
 	cr_expect_eq(s.pools, 4, "the callback sees the pools in use");
 	cr_expect_eq(s.blocks, c.blocks);
 	cr_expect_eq(s.free_bits, 2 + 0 + 1 + 2);
+	/* each arena from its first pool to the end of its last */
+	cr_assert_eq(h.n_spans, 2);
+	cr_expect_eq(h.span[0].lo, ARENA0);
+	cr_expect_eq(h.span[0].hi, ARENA0 + 6 * L);
+	cr_expect_eq(h.span[1].lo, ARENA0 + 40 * L);
+	cr_expect_eq(h.span[1].hi, ARENA0 + 41 * L);
 	heap_free(&h);
 }
 
@@ -502,6 +514,7 @@ Test(pytypes, names_objects_by_their_type)
 	cr_assert_eq(memsrc_buf_add(h.mem, ARENA0, h.arena, ARENA_LEN), 0);
 	cr_assert_eq(pytypes_new(h.mem, &h.maps, PYTYPES_RULES_311, &pt), 0);
 	cr_assert_eq(pymalloc_walk(h.mem, &h.maps, pytypes_pool, pt, &c), 0);
+	pymalloc_census_release(&c);
 	pytypes_totals(pt, &t);
 	cr_expect(t.available);
 	cr_expect_eq(t.type_type, TYPE_TYPE);
@@ -520,6 +533,7 @@ Test(pytypes, names_objects_by_their_type)
 	/* 3.8 rules: Plain would be at +16; with the object at +32 none is */
 	cr_assert_eq(pytypes_new(h.mem, &h.maps, PYTYPES_RULES_38, &pt), 0);
 	cr_assert_eq(pymalloc_walk(h.mem, &h.maps, pytypes_pool, pt, &c), 0);
+	pymalloc_census_release(&c);
 	k = pytypes_find(pt, "Plain");
 	cr_expect(!k || k->objects == 0);
 	pytypes_free(pt);
@@ -527,6 +541,7 @@ Test(pytypes, names_objects_by_their_type)
 	/* no version, no types: every block unknown, the census the same */
 	cr_assert_eq(pytypes_new(h.mem, &h.maps, PYTYPES_RULES_NONE, &pt), 0);
 	cr_assert_eq(pymalloc_walk(h.mem, &h.maps, pytypes_pool, pt, &c), 0);
+	pymalloc_census_release(&c);
 	pytypes_totals(pt, &t);
 	cr_expect_not(t.available);
 	cr_expect_eq(t.objects, 0);
@@ -539,6 +554,7 @@ Test(pytypes, names_objects_by_their_type)
 	memsrc_invalidate(h.mem); /* the "target" ran */
 	cr_assert_eq(pytypes_new(h.mem, &h.maps, PYTYPES_RULES_311, &pt), 0);
 	cr_assert_eq(pymalloc_walk(h.mem, &h.maps, pytypes_pool, pt, &c), 0);
+	pymalloc_census_release(&c);
 	k = pytypes_find(pt, "Plain");
 	cr_expect(!k || k->objects == 0);
 	pytypes_free(pt);

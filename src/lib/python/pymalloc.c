@@ -394,6 +394,42 @@ scan_mapping(struct walk *w, const struct mapping *m, unsigned char *buf)
 	return 0;
 }
 
+static int
+by_span(const void *a, const void *b)
+{
+	const struct pymalloc_span *x = a, *y = b;
+
+	return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+/* The arenas' spans, compacted and sorted, into the census. */
+static int
+keep_spans(const struct walk *w, struct pymalloc_census *out)
+{
+	uint32_t n = 0;
+
+	out->spans = malloc((out->arenas ? out->arenas : 1) *
+			    sizeof(*out->spans));
+	if (!out->spans)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < w->n_arena; i++)
+		if (w->arena[i].lo)
+			out->spans[n++] = (struct pymalloc_span){
+				w->arena[i].lo,
+				w->arena[i].hi + out->pool_size};
+	qsort(out->spans, n, sizeof(*out->spans), by_span);
+	out->n_spans = n;
+	return 0;
+}
+
+void
+pymalloc_census_release(struct pymalloc_census *c)
+{
+	free(c->spans);
+	c->spans = NULL;
+	c->n_spans = 0;
+}
+
 int
 pymalloc_walk(struct memsrc *mem, const struct maps *maps, pymalloc_pool_fn fn,
 	      void *arg, struct pymalloc_census *out)
@@ -431,6 +467,8 @@ pymalloc_walk(struct memsrc *mem, const struct maps *maps, pymalloc_pool_fn fn,
 		if (a->hi - a->lo + out->pool_size > PYMALLOC_ARENA_MAX)
 			out->bad_arenas++;
 	}
+	if (!r)
+		r = keep_spans(&w, out);
 	/*
 	 * A process has one geometry: a header valid only under the other
 	 * says the one settled on may be wrong (settled by a copy of a

@@ -102,11 +102,25 @@ struct pymalloc_census {
 	uint32_t usedpools_seen;
 	uint64_t mappings, bytes_scanned;
 	int consistent; /* nothing above was bad, one usedpools at most */
+	/*
+	 * Per arena: from its lowest pool to the end of its highest one,
+	 * ascending (the pages pymalloc has touched: pools are carved in
+	 * order from an arena's start, new_arena() in Objects/obmalloc.c).
+	 * Owned by the census: pymalloc_census_release().
+	 */
+	struct pymalloc_span {
+		uint64_t lo, hi; /* [lo, hi) */
+	} *spans;
+	uint32_t n_spans;
 };
+
+/* Free what a census owns (its spans); the figures stay. */
+void pymalloc_census_release(struct pymalloc_census *c);
 
 /*
  * Scan the anonymous, private, readable mappings of maps (not [heap] or
- * [stack]) through mem, fill *out, and call fn (may be NULL) for each
+ * [stack]) through mem, fill *out (release it with
+ * pymalloc_census_release(), whatever this returns), and call fn (may be NULL) for each
  * consistent pool with blocks in use. Tool memory: one window of
  * PYMALLOC_WINDOW bytes and one word pair per arena index. Returns 0
  * (also when no pool was found: out->pool_size is then 0), -ESRCH when

@@ -157,6 +157,7 @@ tracker_location(struct la_location *loc, enum la_location_kind kind,
 			 (unsigned long long)chunk_size_max, arena);
 		break;
 	case LA_LOC_OUTSIDE: /* above */
+	case LA_LOC_PYTHON_TYPE: /* tracker_python_location() */
 		break;
 	}
 }
