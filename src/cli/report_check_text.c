@@ -69,8 +69,10 @@ static int
 covers(const struct la_location *a, const struct la_location *b)
 {
 	switch (a->kind) {
-	case LA_LOC_HEAP: /* memory outside malloc is not in the heap */
-		return b->kind != LA_LOC_HEAP && b->kind != LA_LOC_OUTSIDE;
+	case LA_LOC_HEAP: /* memory outside malloc is not in the heap, nor
+			   * are Python objects (mostly pymalloc's) */
+		return b->kind != LA_LOC_HEAP && b->kind != LA_LOC_OUTSIDE &&
+		       b->kind != LA_LOC_PYTHON_TYPE;
 	case LA_LOC_ARENA:
 		return b->kind == LA_LOC_ARENA_SIZE_CLASS && same_arena(a, b);
 	case LA_LOC_SIZE_CLASS:

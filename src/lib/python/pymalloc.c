@@ -408,8 +408,8 @@ keep_spans(const struct walk *w, struct pymalloc_census *out)
 {
 	uint32_t n = 0;
 
-	out->spans = malloc((out->arenas ? out->arenas : 1) *
-			    sizeof(*out->spans));
+	out->spans =
+		malloc((out->arenas ? out->arenas : 1) * sizeof(*out->spans));
 	if (!out->spans)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < w->n_arena; i++)

@@ -110,7 +110,7 @@ struct pymalloc_census {
 	 */
 	struct pymalloc_span {
 		uint64_t lo, hi; /* [lo, hi) */
-	} *spans;
+	} * spans;
 	uint32_t n_spans;
 };
 
