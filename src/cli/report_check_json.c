@@ -19,6 +19,7 @@ static const char *const kind_names[] = {
 	[LA_LOC_SIZE_CLASS] = "size_class",
 	[LA_LOC_ARENA_SIZE_CLASS] = "arena_size_class",
 	[LA_LOC_OUTSIDE] = "outside_malloc",
+	[LA_LOC_PYTHON_TYPE] = "python_type",
 };
 
 static const char *const verdict_names[] = {
@@ -233,6 +234,11 @@ finding_json(struct json *j, const struct la_finding *fd,
 			json_u64(j, "size_bytes", o.size_bytes);
 			json_u64(j, "mappings", o.mappings);
 		}
+	} else if (fd->loc.kind == LA_LOC_PYTHON_TYPE) {
+		/* the type's name, as in the snapshot's python types */
+		json_string(j, "location", fd->loc.key + strlen("python:"));
+		json_u64(j, "objects", fd->objects);
+		json_i64(j, "growth_objects", fd->growth_objects);
 	} else {
 		json_string(j, "location", fd->loc.key);
 	}
