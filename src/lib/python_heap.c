@@ -105,18 +105,6 @@ find_interpreter(struct python_session *ps, pid_t pid, const struct maps *maps)
 	return 0;
 }
 
-int
-python_heap_prepare(struct python_session *ps, pid_t pid)
-{
-	struct maps maps;
-	int err = procmaps_read(pid, &maps);
-
-	if (err)
-		return err;
-	find_interpreter(ps, pid, &maps);
-	procmaps_free(&maps);
-	return 0;
-}
 
 static void
 say_why(struct la_python *info, const struct pymalloc_census *c)
@@ -171,29 +159,148 @@ keep_classes(struct snap_python *sp, const struct pymalloc_census *c)
 	return 0;
 }
 
-int
-python_heap_walk(struct python_session *ps, pid_t pid, struct memsrc *mem,
-		 const struct maps *maps, struct snap_python *sp)
+/*
+ * PYTHONMALLOC=malloc (or malloc_debug) in the environment the process
+ * started with: pymalloc is off, every object is a malloc chunk
+ * (Objects/obmalloc.c _PyMem_SetupAllocators(), read once at startup).
+ */
+static int
+malloc_only(pid_t pid)
 {
-	struct la_python *info = &sp->info;
-	struct pymalloc_census c;
-	struct pytypes_totals t;
-	uint64_t t0 = la_now_ns();
+	char path[64], buf[16384];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+		if (!strncmp(buf + i, "PYTHONMALLOC=malloc", 19))
+			return 1;
+	return 0;
+}
+
+int
+python_heap_prepare(struct python_session *ps, pid_t pid)
+{
+	struct maps maps;
+	int err = procmaps_read(pid, &maps);
+
+	if (err)
+		return err;
+	if (ps->ver.source == PYVERSION_NONE ||
+	    !first_mapping(&maps, ps->ver.path)) {
+		find_interpreter(ps, pid, &maps);
+		ps->malloc_only = malloc_only(pid);
+	}
+	procmaps_free(&maps);
+	return 0;
+}
+
+int
+python_heap_begin(struct python_session *ps, pid_t pid, struct memsrc *mem,
+		  const struct maps *maps, struct snap_python *sp)
+{
 	int err;
 
-	if (find_interpreter(ps, pid, maps))
+	(void)pid;
+	if (ps->ver.source == PYVERSION_NONE ||
+	    !first_mapping(maps, ps->ver.path))
 		return 0;
 	err = pytypes_new(mem, maps,
 			  pytypes_rules_for(ps->ver.major, ps->ver.minor),
 			  &sp->pt);
 	if (err)
 		return err;
-	err = pymalloc_walk(mem, maps, pytypes_pool, sp->pt, &c);
+	sp->mem = mem;
+	sp->chunk_min = ps->malloc_only ? CHUNK_MIN : CHUNK_ABOVE_PYMALLOC;
+	sp->info.found = 1;
+	return 0;
+}
+
+static int
+by_start(const void *a, const void *b)
+{
+	const struct mapping *x = a, *y = b;
+
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+/*
+ * The anonymous mappings of maps without malloc's ranges (page-rounded):
+ * pymalloc's scan need not read glibc's heaps and mmapped chunks (a
+ * numpy array is one), and merged mappings keep their other parts. The
+ * copies share the paths of maps; free only out->v.
+ */
+static int
+without_malloc(const struct maps *maps, const struct walk_range *r, unsigned nr,
+	       struct maps *out)
+{
+	size_t cap = maps->len + nr + 1;
+
+	out->len = 0;
+	out->v = malloc(cap * sizeof(*out->v));
+	if (!out->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < maps->len; i++) {
+		struct mapping m = maps->v[i];
+		uint64_t a = m.start;
+
+		if (m.path[0] && strncmp(m.path, "[anon:", 6))
+			continue;
+		/* cut [a, m.end) by every range, in address order below */
+		while (a < m.end) {
+			uint64_t cut_lo = m.end, cut_hi = m.end;
+
+			for (unsigned k = 0; k < nr; k++) {
+				uint64_t lo = r[k].lo & ~(uint64_t)0xfff;
+				uint64_t hi = (r[k].hi + 0xfff) & ~(uint64_t)0xfff;
+
+				if (hi <= a || lo >= m.end || lo >= cut_lo)
+					continue;
+				cut_lo = lo > a ? lo : a;
+				cut_hi = hi;
+			}
+			if (cut_lo > a && out->len < cap) {
+				out->v[out->len] = m;
+				out->v[out->len].start = a;
+				out->v[out->len++].end = cut_lo;
+			}
+			a = cut_hi > cut_lo ? cut_hi : m.end;
+		}
+	}
+	qsort(out->v, out->len, sizeof(*out->v), by_start);
+	return 0;
+}
+
+int
+python_heap_pools(struct python_session *ps, struct memsrc *mem,
+		  const struct maps *maps, const struct walk_range *r,
+		  unsigned nr, struct snap_python *sp)
+{
+	struct la_python *info = &sp->info;
+	struct pymalloc_census c;
+	struct pytypes_totals before, t;
+	struct maps anon;
+	uint64_t t0 = la_now_ns();
+	int err;
+
+	if (!sp->pt)
+		return 0;
+	err = without_malloc(maps, r, nr, &anon);
+	if (err)
+		return err;
+	pytypes_totals(sp->pt, &before);
+	err = pymalloc_walk(mem, &anon, pytypes_pool, sp->pt, &c);
+	free(anon.v);
 	if (err) {
 		pymalloc_census_release(&c);
 		return err == -ESRCH ? err : -ENOMEM;
 	}
-	info->found = 1;
 	info->major = ps->ver.major;
 	info->minor = ps->ver.minor;
 	info->version_hex = ps->ver.hex;
@@ -213,18 +320,12 @@ python_heap_walk(struct python_session *ps, pid_t pid, struct memsrc *mem,
 	info->bytes_read = c.bytes_scanned;
 	pytypes_totals(sp->pt, &t);
 	info->types_available = t.available;
-	/* the blocks' own: malloc chunks are not blocks */
-	info->unknown_blocks = t.unknown_blocks;
-	info->unknown_bytes = t.unknown_bytes;
+	/* the blocks' own, not the malloc chunks' named before */
+	info->unknown_blocks = t.unknown_blocks - before.unknown_blocks;
+	info->unknown_bytes = t.unknown_bytes - before.unknown_bytes;
 	sp->spans = c.spans;
 	sp->n_spans = c.n_spans;
-	c.spans = NULL;
-	sp->mem = mem;
-	/* no pools: PYTHONMALLOC=malloc, every object is a malloc chunk */
-	sp->chunk_min = !t.available  ? 0
-			: c.pool_size ? CHUNK_ABOVE_PYMALLOC
-				      : CHUNK_MIN;
-	sp->walk_ns = la_now_ns() - t0;
+	sp->walk_ns += la_now_ns() - t0;
 	return keep_classes(sp, &c);
 }
 
@@ -234,7 +335,7 @@ python_heap_chunk(struct snap_python *sp, uint64_t chunk, uint64_t size)
 	unsigned char head[48];
 	uint64_t t0;
 
-	if (!sp->pt || !sp->chunk_min || size < sp->chunk_min || size < 32)
+	if (!sp->pt || size < sp->chunk_min || size < CHUNK_MIN)
 		return;
 	t0 = la_now_ns();
 	memset(head, 0, sizeof(head));

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "glibc/glibc_heap.h"
 #include "glibc/malloc_code.h"
 #include "leakattach.h"
 #include "python/pymalloc.h"
@@ -32,6 +33,8 @@ struct python_session {
 	 * (quiesce.c); n 0 when the interpreter is stripped of them.
 	 */
 	struct malloc_code code;
+	/* PYTHONMALLOC=malloc: no pools, every object a malloc chunk */
+	int malloc_only;
 };
 
 /* What a snapshot keeps. */
@@ -44,8 +47,8 @@ struct snap_python {
 	/* the arenas' spans, for the census of memory (memory.c) */
 	struct pymalloc_span *spans;
 	uint32_t n_spans;
-	/* During the walk: the type census, and which malloc chunks to name
-	 * (chunk size at least chunk_min; 0: none) */
+	/* During the walks: the type census, and which malloc chunks to
+	 * name (chunk size at least chunk_min) */
 	struct pytypes *pt;
 	struct memsrc *mem;
 	uint64_t chunk_min;
@@ -61,14 +64,22 @@ struct snap_python {
 int python_heap_prepare(struct python_session *ps, pid_t pid);
 
 /*
- * In the stop, before the glibc walk: find the interpreter among maps
- * (cached in ps while it stays mapped), walk pymalloc's pools and name
- * their blocks' objects into sp. Nothing when the target runs no CPython
- * (sp->info.found stays 0). Returns 0, -ESRCH or -ENOMEM; a pool census
+ * In the stop, before the glibc walk: when the interpreter ps found is
+ * still mapped, ready sp to name objects (sp->info.found 1); else leave
+ * sp as it is (no CPython). 0 or -ENOMEM.
+ */
+int python_heap_begin(struct python_session *ps, pid_t pid, struct memsrc *mem,
+		      const struct maps *maps, struct snap_python *sp);
+
+/*
+ * In the stop, after the glibc walk: walk pymalloc's pools in the
+ * anonymous mappings outside malloc's ranges r (the glibc walk's), and
+ * name their blocks' objects. Returns 0, -ESRCH or -ENOMEM; a census
  * that disagrees with itself is not an error (python_heap_consistent()).
  */
-int python_heap_walk(struct python_session *ps, pid_t pid, struct memsrc *mem,
-		     const struct maps *maps, struct snap_python *sp);
+int python_heap_pools(struct python_session *ps, struct memsrc *mem,
+		      const struct maps *maps, const struct walk_range *r,
+		      unsigned nr, struct snap_python *sp);
 
 /* During the glibc walk: an in-use chunk (its header's address, size). */
 void python_heap_chunk(struct snap_python *sp, uint64_t chunk, uint64_t size);

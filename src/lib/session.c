@@ -280,16 +280,20 @@ walk_stopped(struct la_session *s, const struct tracee_set *ts,
 		/* glibc keeps struct pthread at the top of a thread's stack */
 		stacks[nst++] = t->regs.fs_base;
 	}
-	/* pools first: the walk below names the large objects' chunks */
+	/* the glibc walk names the chunks of large objects */
 	if (python) {
-		err = python_heap_walk(&s->py, s->pid, s->mem, &maps,
-				       &snap->py);
+		err = python_heap_begin(&s->py, s->pid, s->mem, &maps,
+					&snap->py);
 		if (err)
 			goto out_maps;
 	}
 	snap->walk = w; /* watched arenas are known by their address */
 	err = glibc_heap_walk(&s->layout, s->mem, &maps, tcaches, ntc, stacks,
 			      nst, snapshot_visit, snap, w);
+	/* then pymalloc's pools, outside what glibc holds */
+	if (!err && python)
+		err = python_heap_pools(&s->py, s->mem, &maps, w->ranges,
+					w->n_ranges, &snap->py);
 out_maps:
 	procmaps_free(&maps);
 out:
