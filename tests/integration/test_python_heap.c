@@ -29,9 +29,11 @@
  * Each interpreter is also checked to be the one meant: the version the
  * script reports (sys.hexversion) is the one pyversion.c detects (exactly,
  * from Py_Version, from 3.11), a fetched one's stdlib (sys.prefix) and
- * every shared library it maps come from its sysroot, and PyType_Type as
- * pytypes.c finds it (a fixed point, no symbol) is where the exported
- * symbol of that name says.
+ * every shared library it maps come from its sysroot. What the walk finds
+ * without symbols is checked against the symbols every Debian build
+ * exports, stripped or not (.dynsym): PyType_Type as pytypes.c finds it (a
+ * fixed point) is where the symbol of that name says, and the usedpools
+ * the census infers lies in the interpreter file's .data or .bss.
  *
  * The target is read while parked, not stopped: every thread is blocked in
  * a system call that returns only on our SIGUSR1 (the main thread in
@@ -414,6 +416,35 @@ interp_matches(const struct interp_run *r, pid_t pid, const struct maps *maps,
 	}
 }
 
+/* The load bias of the file at path among maps (0 for an executable). */
+static uint64_t
+load_bias(const struct maps *maps, const struct elffile *ef, const char *path)
+{
+	for (size_t i = 0; i < maps->len; i++)
+		if (!strcmp(maps->v[i].path, path) && maps->v[i].offset == 0)
+			return elffile_is_dyn(ef)
+				       ? maps->v[i].start -
+						 elffile_load_base(ef)
+				       : 0;
+	cr_assert_fail("%s: no mapping at offset 0", path);
+	return 0;
+}
+
+static struct elffile *
+open_interp(pid_t pid, const struct maps *maps, const char *path)
+{
+	struct elffile *ef = NULL;
+
+	for (size_t i = 0; i < maps->len; i++)
+		if (!strcmp(maps->v[i].path, path) && maps->v[i].offset == 0) {
+			cr_assert_eq(elffile_open_mapped(pid, &maps->v[i], &ef),
+				     0, "%s", path);
+			return ef;
+		}
+	cr_assert_fail("%s: no mapping at offset 0", path);
+	return NULL;
+}
+
 /*
  * PyType_Type's address from the interpreter file's exported symbol (all
  * of Debian's builds export it, stripped or not), plus the file's load
@@ -422,22 +453,53 @@ interp_matches(const struct interp_run *r, pid_t pid, const struct maps *maps,
 static uint64_t
 symbol_type_type(pid_t pid, const struct maps *maps, const char *path)
 {
-	const struct mapping *first = NULL;
-	struct elffile *ef;
+	struct elffile *ef = open_interp(pid, maps, path);
 	uint64_t value, size, addr = 0;
 
-	for (size_t i = 0; i < maps->len && !first; i++)
-		if (!strcmp(maps->v[i].path, path) && maps->v[i].offset == 0)
-			first = &maps->v[i];
-	cr_assert(first, "%s: no mapping at offset 0", path);
-	cr_assert_eq(elffile_open_mapped(pid, first, &ef), 0, "%s", path);
-	if (!elffile_symbol(ef, "PyType_Type", &value, &size)) {
-		addr = value;
-		if (elffile_is_dyn(ef))
-			addr += first->start - elffile_load_base(ef);
-	}
+	if (!elffile_symbol(ef, "PyType_Type", &value, &size))
+		addr = value + load_bias(maps, ef, path);
 	elffile_close(ef);
 	return addr;
+}
+
+/*
+ * usedpools, which the census infers from the used pools' links to their
+ * list heads (no symbol), is a variable of the interpreter's file: in its
+ * .data or .bss: a static array of Objects/obmalloc.c up to 3.11, part of
+ * the main interpreter's state in _PyRuntime on 3.12, and on 3.13 a static
+ * state of Objects/obmalloc.c for the main interpreter (measured on Debian's
+ * 3.13.5: 0x90 bytes past the end of _PyRuntime). A wrong inference
+ * points into the arenas instead.
+ */
+static void
+usedpools_in_file(pid_t pid, const struct maps *maps, const char *path,
+		  const char *label, uint64_t usedpools)
+{
+	static const char *const sections[] = {".data", ".bss"};
+	struct elffile *ef = open_interp(pid, maps, path);
+	uint64_t bias = load_bias(maps, ef, path), value, size;
+	int inside = 0;
+
+	cr_expect_neq(usedpools, 0, "python %s: no usedpools inferred", label);
+	for (size_t i = 0; i < 2; i++) {
+		uint64_t addr, len;
+		const void *data;
+
+		if (!elffile_section(ef, sections[i], &addr, &len, &data) &&
+		    usedpools >= addr + bias && usedpools < addr + bias + len)
+			inside = 1;
+	}
+	cr_expect(inside,
+		  "python %s: usedpools %#llx is not in %s's .data "
+		  "or .bss",
+		  label, (unsigned long long)usedpools, path);
+	if (!elffile_symbol(ef, "_PyRuntime", &value, &size))
+		cr_log_info(
+			"python %s: usedpools %#llx, _PyRuntime %#llx + %#llx",
+			label, (unsigned long long)usedpools,
+			(unsigned long long)(value + bias),
+			(unsigned long long)size);
+	elffile_close(ef);
 }
 
 /* Wake the target, which must then be unharmed and quit cleanly. */
@@ -546,9 +608,10 @@ pool_census(const struct interp *ip, int n, int threads)
 	start_target(&t, &r, n, threads, &st);
 	cr_assert_eq(procmaps_read(t.pid, &maps), 0);
 	interp_matches(&r, t.pid, &maps, &st, &ver);
-	procmaps_free(&maps);
 	walk_target(t.pid, &c, NULL);
 	census_matches(&st, &c);
+	usedpools_in_file(t.pid, &maps, ver.path, ip->label, c.usedpools);
+	procmaps_free(&maps);
 	cr_expect_gt(c.bytes, (uint64_t)n * 200, "heap too small: %llu",
 		     (unsigned long long)c.bytes);
 	pymalloc_census_release(&c);
