@@ -105,7 +105,6 @@ find_interpreter(struct python_session *ps, pid_t pid, const struct maps *maps)
 	return 0;
 }
 
-
 static void
 say_why(struct la_python *info, const struct pymalloc_census *c)
 {
@@ -258,7 +257,8 @@ without_malloc(const struct maps *maps, const struct walk_range *r, unsigned nr,
 
 			for (unsigned k = 0; k < nr; k++) {
 				uint64_t lo = r[k].lo & ~(uint64_t)0xfff;
-				uint64_t hi = (r[k].hi + 0xfff) & ~(uint64_t)0xfff;
+				uint64_t hi =
+					(r[k].hi + 0xfff) & ~(uint64_t)0xfff;
 
 				if (hi <= a || lo >= m.end || lo >= cut_lo)
 					continue;

@@ -59,6 +59,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <leakattach.h>
+
 #include "elf/elfsyms.h"
 #include "proc/memsrc.h"
 #include "proc/procmaps.h"
@@ -588,7 +590,6 @@ walk_target(pid_t pid, struct pymalloc_census *c, struct pytypes *pt)
 	cr_assert_eq(procmaps_read(pid, &maps), 0);
 	cr_assert_eq(memsrc_pid_open(pid, &mem), 0);
 	err = pymalloc_walk(mem, &maps, pt ? pytypes_pool : NULL, pt, c);
-	pymalloc_census_release(c);
 	cr_assert_eq(err, 0, "walk: %s", strerror(-err));
 	memsrc_close(mem);
 	procmaps_free(&maps);
@@ -709,7 +710,6 @@ object_census(const struct interp *ip, int n, int threads)
 				 pytypes_rules_for(ver.major, ver.minor), &pt),
 		     0);
 	err = pymalloc_walk(mem, &maps, pytypes_pool, pt, &c);
-	pymalloc_census_release(&c);
 	cr_assert_eq(err, 0, "walk: %s", strerror(-err));
 	/* the census is the same with the types' callback */
 	census_matches(&st, &c);
@@ -842,4 +842,127 @@ Test(python_heap, counts_objects_of_each_class_exactly_3_13_threads,
      .timeout = 120)
 {
 	object_census(&py313, 20000, 3);
+}
+
+/*
+ * The same heap through the public API: la_snapshot_take() stops the
+ * parked target, walks glibc's heap and pymalloc's pools in the stop, and
+ * names the large bytes objects by their malloc chunks. Its figures must
+ * equal the statistics as the walk's do, its classes the statistics'
+ * classes, its types the script's counts; pymalloc's arenas are a kind
+ * of the census of memory, holding at least the blocks in use.
+ */
+static void
+snapshot_census(const struct interp *ip, int n, int threads)
+{
+	struct la_python_type ty;
+	struct la_snapshot_info si;
+	struct la_python_class k;
+	struct interp_run r;
+	struct la_outside o;
+	struct la_python p;
+	struct la_session *s;
+	struct la_snapshot *snap;
+	struct py_stats st;
+	struct target t;
+	uint64_t arena_bytes;
+	unsigned found = 0, bytes_malloc = 0;
+
+	interp_prepare(ip, &r);
+	start_target(&t, &r, n, threads, &st);
+	cr_assert_eq(la_session_open(t.pid, NULL, &s), 0, "%s", la_errmsg());
+	cr_assert_eq(la_snapshot_take(s, &snap), 0, "%s", la_errmsg());
+	la_session_close(s);
+	la_snapshot_info(snap, &si, sizeof(si));
+	la_snapshot_python(snap, &p, sizeof(p));
+	cr_expect(si.consistent, "%s", si.inconsistency);
+	cr_assert(p.found, "no CPython found in %s", ip->label);
+	cr_expect_eq(p.major, 3);
+	cr_expect_eq(p.minor, ip->minor);
+	cr_expect_str_eq(strrchr(p.path, '/') + 1, ip->file);
+	cr_expect(p.consistent, "%s", p.why);
+	cr_expect(p.types_available);
+	cr_expect_eq(p.pool_size, st.pool_size);
+	cr_expect_eq(p.arenas, st.arenas);
+	cr_expect_eq(p.in_use_bytes, st.bytes_allocated,
+		     "bytes in allocated blocks: snapshot %llu, stats %llu",
+		     (unsigned long long)p.in_use_bytes,
+		     (unsigned long long)st.bytes_allocated);
+	for (unsigned i = 0; i < la_snapshot_python_class_count(snap); i++) {
+		unsigned c;
+
+		cr_assert_eq(la_snapshot_python_class(snap, i, &k, sizeof(k)),
+			     0);
+		c = k.block_size / 16 - 1;
+		cr_assert_lt(c, PYMALLOC_NCLASSES);
+		cr_expect_eq(k.blocks, st.blocks[c], "class %u: %llu blocks",
+			     k.block_size, (unsigned long long)k.blocks);
+		cr_expect_eq(k.pools, st.pools[c]);
+		cr_expect_eq(k.bytes, k.blocks * k.block_size);
+	}
+	for (unsigned i = 0; i < la_snapshot_python_type_count(snap); i++) {
+		cr_assert_eq(la_snapshot_python_type(snap, i, &ty, sizeof(ty)),
+			     0);
+		for (int c = 0; c < 4; c++)
+			if (!strcmp(ty.name, class_names[c])) {
+				cr_expect_eq(ty.objects, (uint64_t)n, "%s",
+					     ty.name);
+				cr_expect_eq(ty.in, LA_PYTHON_IN_PYMALLOC);
+				found++;
+			}
+		if (!strcmp(ty.name, "list"))
+			cr_expect_eq(ty.objects, st.counts[4]);
+		if (!strcmp(ty.name, "bytes")) {
+			bytes_malloc = (unsigned)ty.malloc_objects;
+			cr_expect_eq(ty.in, LA_PYTHON_IN_BOTH);
+		}
+		if (i)
+			cr_expect_leq(ty.bytes, p.object_bytes);
+	}
+	cr_expect_eq(found, 4, "the script's classes: %u of 4 found", found);
+	/* the N/10 bytes of 604: each a malloc chunk, named by the walk */
+	cr_expect_geq(bytes_malloc, (unsigned)n / 10);
+	cr_expect_lt(bytes_malloc, (unsigned)n / 10 + (unsigned)n / 100,
+		     "%u large bytes objects", bytes_malloc);
+	cr_assert_eq(la_snapshot_outside(snap, LA_OUTSIDE_PYTHON_ARENAS, &o,
+					 sizeof(o)),
+		     0);
+	arena_bytes = p.arenas * st.arena_size;
+	cr_expect_geq(o.rss_bytes, p.in_use_bytes,
+		      "arenas resident %llu, blocks in use %llu",
+		      (unsigned long long)o.rss_bytes,
+		      (unsigned long long)p.in_use_bytes);
+	cr_expect_leq(o.size_bytes, arena_bytes, "arenas mapped %llu of %llu",
+		      (unsigned long long)o.size_bytes,
+		      (unsigned long long)arena_bytes);
+	cr_expect_leq(o.rss_bytes, o.size_bytes);
+	la_snapshot_free(snap);
+	finish_target(&t);
+}
+
+Test(python_heap, snapshot_equals_debugmallocstats, .timeout = 120)
+{
+	snapshot_census(&py311, 20000, 0);
+}
+
+Test(python_heap, snapshot_equals_debugmallocstats_threads, .timeout = 120)
+{
+	snapshot_census(&py311, 20000, 3);
+}
+
+Test(python_heap, snapshot_equals_debugmallocstats_libpython3_11_threads,
+     .timeout = 120)
+{
+	snapshot_census(&libpy311, 20000, 3);
+}
+
+Test(python_heap, snapshot_equals_debugmallocstats_3_9_threads, .timeout = 120)
+{
+	snapshot_census(&py39, 20000, 3);
+}
+
+Test(python_heap, snapshot_equals_debugmallocstats_3_13_threads,
+     .timeout = 120)
+{
+	snapshot_census(&py313, 20000, 3);
 }
