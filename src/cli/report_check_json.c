@@ -32,6 +32,7 @@ static const char *const source_names[] = {
 	[LA_TYPE_UNKNOWN] = "unknown",
 	[LA_TYPE_VTABLE] = "vtable",
 	[LA_TYPE_OBJECT] = "object",
+	[LA_TYPE_PYTHON] = "python",
 };
 
 /* The fields a type has wherever it appears. */

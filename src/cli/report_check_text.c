@@ -202,6 +202,15 @@ types_block(FILE *f, const struct loc_types *lt)
 				"unknown", type_share(lt, t));
 			continue;
 		}
+		if (t->source == LA_TYPE_PYTHON) {
+			fprintf(f,
+				"      %-32s %3.0f %%  ~%s in ~%" PRIu64
+				" chunks  (Python objects)\n",
+				t->name, type_share(lt, t),
+				human_bytes(t->est_bytes, b1, sizeof(b1)),
+				t->est_chunks);
+			continue;
+		}
 		fprintf(f,
 			"      %-32s %3.0f %%  ~%s in ~%" PRIu64
 			" chunks  (%s in %s)\n",
