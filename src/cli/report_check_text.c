@@ -405,6 +405,16 @@ report_finding_line(FILE *f, const struct la_finding *fd, pid_t pid,
 	fputc('\n', f);
 }
 
+/* Does the target of snap run CPython (its heap was walked)? */
+static int
+python_found(const struct la_snapshot *snap)
+{
+	struct la_python py;
+
+	la_snapshot_python(snap, &py, sizeof(py));
+	return py.found;
+}
+
 static void
 finding_block(FILE *f, const struct la_finding *fd, pid_t pid,
 	      const struct loc_types *lt, const struct loc_callers *lc,
@@ -500,6 +510,9 @@ finding_block(FILE *f, const struct la_finding *fd, pid_t pid,
 					!fd->loc.arena_is_main
 				? ", made by a thread that uses this arena"
 				: "");
+	} else if (d && d->last && python_found(d->last)) {
+		fprintf(f,
+			"    next: the growth is spread over many sizes; in this Python process the python types that grow say what it is (above, in the table of growth, or `leakattach snapshot`); trim cannot return memory that is in use\n");
 	} else {
 		fprintf(f,
 			"    next: the growth is spread over many sizes; look for data structures that only grow; trim cannot return memory that is in use\n");
