@@ -105,6 +105,31 @@ find_interpreter(struct python_session *ps, pid_t pid, const struct maps *maps)
 	return 0;
 }
 
+/*
+ * The list heads the used pools link to (usedpools: a static array of
+ * Objects/obmalloc.c up to 3.11, part of _PyRuntime's obmalloc state from
+ * 3.12) lie in the interpreter's own data: a writable mapping of its file,
+ * or the anonymous one right after it (.bss). Anything else is not the
+ * main interpreter's pymalloc (an isolated subinterpreter's state, or
+ * memory that looks like pools).
+ */
+static int
+usedpools_in_interpreter(const struct maps *maps, const char *path,
+			 uint64_t usedpools)
+{
+	for (size_t i = 0; i < maps->len; i++) {
+		const struct mapping *m = &maps->v[i];
+
+		if (usedpools < m->start || usedpools >= m->end)
+			continue;
+		if (!strcmp(m->path, path))
+			return 1;
+		return !m->path[0] && i && !strcmp(maps->v[i - 1].path, path) &&
+		       maps->v[i - 1].end == m->start;
+	}
+	return 0;
+}
+
 static void
 say_why(struct la_python *info, const struct pymalloc_census *c)
 {
@@ -308,6 +333,17 @@ python_heap_pools(struct python_session *ps, struct memsrc *mem,
 	info->consistent = c.consistent;
 	if (!c.consistent)
 		say_why(info, &c);
+	if (c.consistent && c.usedpools &&
+	    !usedpools_in_interpreter(maps, ps->ver.path, c.usedpools)) {
+		info->consistent = 0;
+		const char *base = strrchr(ps->ver.path, '/');
+
+		snprintf(
+			info->why, sizeof(info->why),
+			"the pools' list heads (%#llx) are not in %.64s's data",
+			(unsigned long long)c.usedpools,
+			base ? base + 1 : ps->ver.path);
+	}
 	info->pool_size = c.pool_size;
 	info->arenas = c.arenas;
 	info->pools = c.pools;
