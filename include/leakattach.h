@@ -671,13 +671,18 @@ enum la_type_source {
 	LA_TYPE_UNKNOWN, /* plain data: the first word names nothing */
 	LA_TYPE_VTABLE, /* the first word points into a C++ vtable */
 	LA_TYPE_OBJECT, /* ... into a named object of a module's data */
+	/*
+	 * The chunk holds a CPython object (its header names a type object
+	 * whose type is `type`, as in la_snapshot_python_type())
+	 */
+	LA_TYPE_PYTHON,
 };
 
 struct la_type_count {
 	/*
 	 * VTABLE: the class, demangled ("Widget", "ns::Foo<int>");
-	 * OBJECT: the object pointed to, as "&widget_ops"; UNKNOWN:
-	 * "unknown".
+	 * OBJECT: the object pointed to, as "&widget_ops"; PYTHON: the
+	 * type's tp_name ("bytes"); UNKNOWN: "unknown".
 	 */
 	char name[256];
 	enum la_type_source source;
@@ -699,7 +704,9 @@ struct la_types;
  * (process_vm_readv, in batches, without stopping the target) and looks
  * the value up in the target's modules: an address inside a C++ vtable
  * symbol (_ZTV...) names that class, an address inside a named object in
- * .data, .rodata, .data.rel.ro or .bss names that object. Chunks whose
+ * .data, .rodata, .data.rel.ro or .bss names that object. In a CPython
+ * process a chunk holding a Python object is named by its type
+ * (LA_TYPE_PYTHON), the way the snapshot names them. Chunks whose
  * first word names nothing are counted in one LA_TYPE_UNKNOWN entry.
  *
  * The target runs on between the snapshot and this call: a sampled chunk

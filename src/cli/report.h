@@ -35,6 +35,20 @@ int outside_next(const struct la_snapshot *snap, unsigned *k,
 		 struct la_outside *o);
 const char *outside_text(enum la_outside_kind k);
 /*
+ * The Python heap (la_snapshot_python()): "3.11.2" from PY_VERSION_HEX
+ * ("3.13.0rc1" for a pre-release), "3.11" when only major and minor are
+ * known.
+ */
+const char *python_version_text(const struct la_python *py, char *buf,
+				size_t len);
+/* The snapshot's "python" object, when snap found a CPython (report_json.c). */
+void report_python_json(struct json *j, const struct la_snapshot *snap);
+/*
+ * The type name of a LA_LOC_PYTHON_TYPE location: its key without
+ * "python:" (JSON "location", and the text's "python type NAME").
+ */
+const char *python_type_of(const struct la_location *loc);
+/*
  * The census of a sample, kept to compare a later one with (the first
  * sample of a run: where RSS went since).
  */
@@ -46,6 +60,8 @@ struct mem_mark {
 void mem_mark_set(struct mem_mark *mk, const struct la_snapshot *snap);
 /* "12.3 MiB" */
 const char *human_bytes(uint64_t v, char *buf, size_t len);
+/* "40,000": a count for people, digits in groups of three */
+const char *human_count(uint64_t v, char *buf, size_t len);
 /* "2h05m", "45s", "1.5s" */
 const char *human_duration(double seconds, char *buf, size_t len);
 

@@ -19,6 +19,7 @@ static const char *const kind_names[] = {
 	[LA_LOC_SIZE_CLASS] = "size_class",
 	[LA_LOC_ARENA_SIZE_CLASS] = "arena_size_class",
 	[LA_LOC_OUTSIDE] = "outside_malloc",
+	[LA_LOC_PYTHON_TYPE] = "python_type",
 };
 
 static const char *const verdict_names[] = {
@@ -31,6 +32,7 @@ static const char *const source_names[] = {
 	[LA_TYPE_UNKNOWN] = "unknown",
 	[LA_TYPE_VTABLE] = "vtable",
 	[LA_TYPE_OBJECT] = "object",
+	[LA_TYPE_PYTHON] = "python",
 };
 
 /* The fields a type has wherever it appears. */
@@ -233,6 +235,11 @@ finding_json(struct json *j, const struct la_finding *fd,
 			json_u64(j, "size_bytes", o.size_bytes);
 			json_u64(j, "mappings", o.mappings);
 		}
+	} else if (fd->loc.kind == LA_LOC_PYTHON_TYPE) {
+		/* the type's name, as in the snapshot's python.types */
+		json_string(j, "location", python_type_of(&fd->loc));
+		json_u64(j, "objects", fd->objects);
+		json_i64(j, "growth_objects", fd->growth_objects);
 	} else {
 		json_string(j, "location", fd->loc.key);
 	}
@@ -372,6 +379,7 @@ report_check_json(FILE *f, const struct check_doc *d)
 		totals_json(&j, d->last);
 		/* the census of the latest sample, as in a snapshot */
 		report_memory_json(&j, d->last);
+		report_python_json(&j, d->last);
 	}
 	json_u64(&j, "trims", d->trims);
 	if (d->callers_run &&
@@ -426,6 +434,26 @@ history_memory(struct json *j, const struct la_snapshot *snap)
 	json_end_object(j);
 }
 
+/*
+ * The Python heap in a history line, when the sample found a CPython:
+ * pymalloc's bytes in use and the objects named (when they were).
+ */
+static void
+history_python(struct json *j, const struct la_snapshot *snap)
+{
+	struct la_python py;
+
+	la_snapshot_python(snap, &py, sizeof(py));
+	if (!py.found)
+		return;
+	json_object(j, "python");
+	json_u64(j, "in_use_bytes", py.in_use_bytes);
+	if (py.types_available)
+		json_u64(j, "objects", py.objects);
+	json_bool(j, "consistent", py.consistent);
+	json_end_object(j);
+}
+
 void
 report_history_line(FILE *f, const struct check_doc *d)
 {
@@ -457,6 +485,7 @@ report_history_line(FILE *f, const struct check_doc *d)
 	json_u64(&j, "retention", ti.retention);
 	json_u64(&j, "growing", ti.growing);
 	history_memory(&j, d->last);
+	history_python(&j, d->last);
 	json_end_object(&j);
 	/* no json_finish(): the store ends the line */
 	fflush(f);

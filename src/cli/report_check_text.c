@@ -49,9 +49,7 @@ location_text(const struct la_location *loc, char *buf, size_t len)
 			 outside_text((enum la_outside_kind)loc->outside_kind));
 		break;
 	case LA_LOC_PYTHON_TYPE: /* "python:NAME" */
-		snprintf(buf, len, "python type %s",
-			 strchr(loc->key, ':') ? strchr(loc->key, ':') + 1
-					       : loc->key);
+		snprintf(buf, len, "python type %s", python_type_of(loc));
 		break;
 	}
 	return buf;
@@ -202,6 +200,15 @@ types_block(FILE *f, const struct loc_types *lt)
 				"unknown", type_share(lt, t));
 			continue;
 		}
+		if (t->source == LA_TYPE_PYTHON) {
+			fprintf(f,
+				"      %-32s %3.0f %%  ~%s in ~%" PRIu64
+				" chunks  (Python objects)\n",
+				t->name, type_share(lt, t),
+				human_bytes(t->est_bytes, b1, sizeof(b1)),
+				t->est_chunks);
+			continue;
+		}
 		fprintf(f,
 			"      %-32s %3.0f %%  ~%s in ~%" PRIu64
 			" chunks  (%s in %s)\n",
@@ -312,6 +319,64 @@ new_mappings(const struct la_finding *fd, const struct mem_mark *first,
 	return buf;
 }
 
+/* "+40,000", "-12" */
+static const char *
+signed_count(int64_t v, char *buf, size_t len)
+{
+	char b[32];
+
+	snprintf(buf, len, "%c%s", v < 0 ? '-' : '+',
+		 human_count(v < 0 ? -(uint64_t)v : (uint64_t)v, b, sizeof(b)));
+	return buf;
+}
+
+/* The objects a Python type gained per hour over the streak. */
+static double
+objects_per_hour(const struct la_finding *fd)
+{
+	int64_t ns = fd->time_unix_ns - fd->base_time_unix_ns;
+
+	return ns > 0 ? (double)fd->growth_objects * 3600e9 / (double)ns : 0;
+}
+
+/* The objects a Python type gained per sample over the streak, rounded. */
+static int64_t
+objects_per_sample(const struct la_finding *fd)
+{
+	double v = fd->consecutive
+			   ? (double)fd->growth_objects / fd->consecutive
+			   : 0;
+
+	return (int64_t)(v < 0 ? v - 0.5 : v + 0.5);
+}
+
+/*
+ * "LEAK python type dict: +40,000 objects (+1.3 MiB) per sample,
+ * +96,000,000 objects/h (9.0 GiB/h); 120,000 objects (11.4 MiB) now,
+ * +120,000 in 3 samples": the objects first, which is what Python users
+ * count (objgraph, gc.get_objects()).
+ */
+static void
+python_finding_line(FILE *f, const struct la_finding *fd)
+{
+	char where[160], b1[32], b2[32], b3[32], b4[32], b5[32], b6[32], b7[32];
+
+	fprintf(f,
+		"%s %s: %s objects (+%s) per sample, %s objects/h (%s/h); %s objects (%s) now, %s in %u samples\n",
+		fd->verdict == LA_VERDICT_LEAK ? "LEAK" : "GROWING",
+		location_text(&fd->loc, where, sizeof(where)),
+		signed_count(objects_per_sample(fd), b1, sizeof(b1)),
+		human_bytes(fd->consecutive ? fd->growth_bytes / fd->consecutive
+					    : 0,
+			    b2, sizeof(b2)),
+		signed_count((int64_t)objects_per_hour(fd), b3, sizeof(b3)),
+		human_bytes((uint64_t)fd->bytes_per_hour, b4, sizeof(b4)),
+		human_count(fd->objects, b5, sizeof(b5)),
+		human_bytes(fd->in_use_bytes, b6, sizeof(b6)),
+		signed_count(fd->growth_objects, b7, sizeof(b7)),
+		fd->consecutive);
+}
+
 void
 report_finding_line(FILE *f, const struct la_finding *fd, pid_t pid,
 		    const struct mem_mark *first,
@@ -319,6 +384,10 @@ report_finding_line(FILE *f, const struct la_finding *fd, pid_t pid,
 {
 	char where[160], now[32], grew[32], rate[32], maps[96];
 
+	if (fd->loc.kind == LA_LOC_PYTHON_TYPE) {
+		python_finding_line(f, fd);
+		return;
+	}
 	location_text(&fd->loc, where, sizeof(where));
 	human_bytes(fd->growth_bytes, grew, sizeof(grew));
 	human_bytes((uint64_t)fd->bytes_per_hour, rate, sizeof(rate));
@@ -345,6 +414,16 @@ report_finding_line(FILE *f, const struct la_finding *fd, pid_t pid,
 	fputc('\n', f);
 }
 
+/* Does the target of snap run CPython (its heap was walked)? */
+static int
+python_found(const struct la_snapshot *snap)
+{
+	struct la_python py;
+
+	la_snapshot_python(snap, &py, sizeof(py));
+	return py.found;
+}
+
 static void
 finding_block(FILE *f, const struct la_finding *fd, pid_t pid,
 	      const struct loc_types *lt, const struct loc_callers *lc,
@@ -357,6 +436,30 @@ finding_block(FILE *f, const struct la_finding *fd, pid_t pid,
 
 	location_text(&fd->loc, where, sizeof(where));
 	fprintf(f, "  %s\n", where);
+	if (fd->loc.kind == LA_LOC_PYTHON_TYPE) {
+		char c1[32], c2[32], c3[32], c4[32];
+
+		fprintf(f,
+			"    %s objects now, %s in pymalloc blocks and malloc chunks; grew %s objects (+%s) in %u samples in a row (%s objects and +%s per sample; %s objects, %s per hour)\n",
+			human_count(fd->objects, c1, sizeof(c1)),
+			human_bytes(fd->in_use_bytes, b1, sizeof(b1)),
+			signed_count(fd->growth_objects, c2, sizeof(c2)),
+			human_bytes(fd->growth_bytes, b2, sizeof(b2)),
+			fd->consecutive,
+			signed_count(objects_per_sample(fd), c3, sizeof(c3)),
+			human_bytes((uint64_t)per_sample, b3, sizeof(b3)),
+			signed_count((int64_t)objects_per_hour(fd), c4,
+				     sizeof(c4)),
+			human_bytes((uint64_t)fd->bytes_per_hour, req,
+				    sizeof(req)));
+		fprintf(f, "    growth per sample: ");
+		growth_list(f, fd);
+		fputc('\n', f);
+		fprintf(f,
+			"    next: Python code keeps %s objects alive (a list, dict or cache that only grows, a module global, a class attribute); inside the process gc.get_referrers(), objgraph.show_backrefs() or tracemalloc tell which; trim cannot return memory that is in use\n",
+			python_type_of(&fd->loc));
+		return;
+	}
 	if (fd->loc.kind == LA_LOC_OUTSIDE) {
 		fprintf(f,
 			"    %s resident now; grew %s in %u samples in a row (%s per sample, %s per hour)%s\n",
@@ -375,6 +478,8 @@ finding_block(FILE *f, const struct la_finding *fd, pid_t pid,
 				? "files mapped and never unmapped, or written through a private mapping (pmap -x shows them)"
 			: fd->loc.outside_kind == LA_OUTSIDE_SHARED
 				? "shared memory mapped and never unmapped (pmap -x, ipcs -m)"
+			: fd->loc.outside_kind == LA_OUTSIDE_PYTHON_ARENAS
+				? "these arenas hold Python's objects of 512 bytes or less: the python types that grow say which (`leakattach snapshot` lists them all)"
 				: "mmap() calls without munmap(): an arena or pool allocator of the program's own, a JIT; malloc's heap is not where it grows (pmap -x shows the mappings)");
 		return;
 	}
@@ -414,6 +519,9 @@ finding_block(FILE *f, const struct la_finding *fd, pid_t pid,
 					!fd->loc.arena_is_main
 				? ", made by a thread that uses this arena"
 				: "");
+	} else if (d && d->last && python_found(d->last)) {
+		fprintf(f,
+			"    next: the growth is spread over many sizes; in this Python process the python types that grow say what it is (above, in the table of growth, or `leakattach snapshot`); trim cannot return memory that is in use\n");
 	} else {
 		fprintf(f,
 			"    next: the growth is spread over many sizes; look for data structures that only grow; trim cannot return memory that is in use\n");
@@ -471,12 +579,149 @@ rss_line(FILE *f, const struct check_doc *d)
 	fputc('\n', f);
 }
 
+/* "  python now: CPython 3.11.2, pymalloc 10.2 MiB in use in 12 arenas, ..." */
+static void
+python_now_line(FILE *f, const struct la_snapshot *snap)
+{
+	struct la_python py;
+	char ver[32], b1[32], b2[32], b3[32];
+
+	la_snapshot_python(snap, &py, sizeof(py));
+	if (!py.found)
+		return;
+	fprintf(f, "  python now: CPython %s, pymalloc %s in use in %s arenas",
+		python_version_text(&py, ver, sizeof(ver)),
+		human_bytes(py.in_use_bytes, b1, sizeof(b1)),
+		human_count(py.arenas, b2, sizeof(b2)));
+	if (py.types_available)
+		fprintf(f, ", %s objects named",
+			human_count(py.objects, b3, sizeof(b3)));
+	if (!py.consistent)
+		fprintf(f, " (approximate: %s)", py.why);
+	fputc('\n', f);
+}
+
+/* Python types shown in the table of growth. */
+#define GROWTH_TABLE_MAX 10
+
+static int
+by_growth_objects_desc(const void *a, const void *b)
+{
+	const struct la_finding *x = a, *y = b;
+
+	if (x->growth_objects != y->growth_objects)
+		return x->growth_objects < y->growth_objects ? 1 : -1;
+	return strcmp(x->loc.key, y->loc.key);
+}
+
+/*
+ * The Python types that grew, most new objects first, as objgraph's
+ * show_growth() prints them (type, objects now, +growth); the growth is
+ * since each type's streak began, which for a type that grew at the
+ * latest sample only is since the sample before.
+ */
+static void
+growth_table(FILE *f, const struct la_tracker *t)
+{
+	unsigned n = la_tracker_finding_count(t), k = 0;
+	struct la_finding *v = calloc(n ? n : 1, sizeof(*v));
+	char b1[32], b2[32];
+
+	if (!v)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		if (!la_tracker_finding(t, i, &v[k], sizeof(v[k])) &&
+		    v[k].loc.kind == LA_LOC_PYTHON_TYPE &&
+		    v[k].growth_objects > 0)
+			k++;
+	if (k) {
+		qsort(v, k, sizeof(*v), by_growth_objects_desc);
+		fprintf(f,
+			"\npython types by growth (objects now, and new ones since each began to grow; as objgraph's show_growth()):\n");
+		for (unsigned i = 0; i < k && i < GROWTH_TABLE_MAX; i++)
+			fprintf(f, "  %-32s %12s %12s\n",
+				python_type_of(&v[i].loc),
+				human_count(v[i].objects, b1, sizeof(b1)),
+				signed_count(v[i].growth_objects, b2,
+					     sizeof(b2)));
+		if (k > GROWTH_TABLE_MAX)
+			fprintf(f, "  ... and %u more\n", k - GROWTH_TABLE_MAX);
+	}
+	free(v);
+}
+
+/*
+ * The findings of one verdict, each shown once (report_finding_shown());
+ * the number shown. Leaks of Python types come first: in a Python process
+ * they say what grows, where the heap and the arenas only say where it
+ * lies.
+ */
+static unsigned
+findings_text(FILE *f, const struct check_doc *d, enum la_verdict verdict)
+{
+	unsigned n = la_tracker_finding_count(d->tracker);
+	unsigned shown = 0, python_leaks = 0, placed = 0;
+	struct la_finding fd;
+	char where[160], b1[32], c1[32];
+
+	for (unsigned pass = verdict == LA_VERDICT_LEAK ? 0 : 1; pass < 2;
+	     pass++) {
+		for (unsigned i = 0; i < n; i++) {
+			if (la_tracker_finding(d->tracker, i, &fd,
+					       sizeof(fd)) ||
+			    fd.verdict != verdict ||
+			    !report_finding_shown(d->tracker, i))
+				continue;
+			if (verdict == LA_VERDICT_LEAK &&
+			    (fd.loc.kind == LA_LOC_PYTHON_TYPE) != (pass == 0))
+				continue;
+			if (!shown++)
+				fprintf(f, "\n%s\n",
+					verdict == LA_VERDICT_LEAK
+						? "LEAK: in use and growing in every sample"
+					: verdict == LA_VERDICT_RETENTION
+						? "RETENTION: free memory glibc keeps, growing"
+						: "GROWING, not (yet) a leak:");
+			if (pass == 0)
+				python_leaks++;
+			else if (python_leaks && !placed++)
+				fprintf(f,
+					"  where that memory lies (Python's blocks of 512 bytes or less are in its arenas, larger ones in malloc's heap: some or all of the growth below is that of the python types above):\n");
+			if (verdict != LA_VERDICT_GROWING) {
+				finding_block(f, &fd, d->pid,
+					      report_types_of(d, &fd.loc),
+					      report_callers_of(d, &fd.loc), d);
+				continue;
+			}
+			if (shown > 5)
+				continue;
+			location_text(&fd.loc, where, sizeof(where));
+			if (fd.loc.kind == LA_LOC_PYTHON_TYPE)
+				fprintf(f,
+					"  %s: %s objects, %s, %u growth%s in a row\n",
+					where,
+					human_count(fd.objects, c1, sizeof(c1)),
+					human_bytes(fd.in_use_bytes, b1,
+						    sizeof(b1)),
+					fd.consecutive,
+					fd.consecutive == 1 ? "" : "s");
+			else
+				fprintf(f,
+					"  %s: %s in use, %u growth%s in a row\n",
+					where,
+					human_bytes(fd.in_use_bytes, b1,
+						    sizeof(b1)),
+					fd.consecutive,
+					fd.consecutive == 1 ? "" : "s");
+		}
+	}
+	return shown;
+}
+
 void
 report_check_text(FILE *f, const struct check_doc *d)
 {
 	struct la_tracker_info ti;
-	struct la_finding fd;
-	unsigned n = la_tracker_finding_count(d->tracker);
 	char b1[32], b2[32], b3[32], b4[32], span[32];
 	unsigned shown[3] = {0, 0, 0};
 	static const enum la_verdict order[] = {
@@ -511,45 +756,15 @@ report_check_text(FILE *f, const struct check_doc *d)
 			human_bytes(t.system_bytes, b3, sizeof(b3)),
 			human_bytes(si.rss_bytes, b4, sizeof(b4)));
 	}
+	if (d->last)
+		python_now_line(f, d->last);
 	rss_line(f, d);
 	if (d->trims)
 		fprintf(f,
 			"  malloc_trim(0) was called %u time%s (--auto-cleanup)\n",
 			d->trims, d->trims == 1 ? "" : "s");
-	for (unsigned v = 0; v < 3; v++) {
-		for (unsigned i = 0; i < n; i++) {
-			if (la_tracker_finding(d->tracker, i, &fd,
-					       sizeof(fd)) ||
-			    fd.verdict != order[v] ||
-			    !report_finding_shown(d->tracker, i))
-				continue;
-			if (!shown[v]++)
-				fprintf(f, "\n%s\n",
-					order[v] == LA_VERDICT_LEAK
-						? "LEAK: in use and growing in every sample"
-					: order[v] == LA_VERDICT_RETENTION
-						? "RETENTION: free memory glibc keeps, growing"
-						: "GROWING, not (yet) a leak:");
-			if (order[v] == LA_VERDICT_GROWING) {
-				char where[160];
-
-				if (shown[v] > 5)
-					continue;
-				fprintf(f,
-					"  %s: %s in use, %u growth%s in a row\n",
-					location_text(&fd.loc, where,
-						      sizeof(where)),
-					human_bytes(fd.in_use_bytes, b1,
-						    sizeof(b1)),
-					fd.consecutive,
-					fd.consecutive == 1 ? "" : "s");
-				continue;
-			}
-			finding_block(f, &fd, d->pid,
-				      report_types_of(d, &fd.loc),
-				      report_callers_of(d, &fd.loc), d);
-		}
-	}
+	for (unsigned v = 0; v < 3; v++)
+		shown[v] = findings_text(f, d, order[v]);
 	for (unsigned i = 0, past = 0; i < d->n_seen; i++) {
 		if (leak_now(d->tracker, &d->seen[i].loc) || !seen_shown(d, i))
 			continue;
@@ -559,6 +774,7 @@ report_check_text(FILE *f, const struct check_doc *d)
 		finding_block(f, &d->seen[i], d->pid, NULL, NULL, d);
 		shown[0]++;
 	}
+	growth_table(f, d->tracker);
 	if (!shown[0]) {
 		fprintf(f, "\nNo leak: ");
 		if (ti.samples <= d->rules->consecutive)

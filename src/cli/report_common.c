@@ -27,6 +27,25 @@ human_bytes(uint64_t v, char *buf, size_t len)
 }
 
 const char *
+human_count(uint64_t v, char *buf, size_t len)
+{
+	char digits[24], *o = buf;
+	int n = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)v);
+
+	if (len < (size_t)n + (size_t)(n - 1) / 3 + 1) {
+		snprintf(buf, len, "%s", digits);
+		return buf;
+	}
+	for (int i = 0; i < n; i++) {
+		if (i && (n - i) % 3 == 0)
+			*o++ = ',';
+		*o++ = digits[i];
+	}
+	*o = '\0';
+	return buf;
+}
+
+const char *
 human_duration(double s, char *buf, size_t len)
 {
 	unsigned long long t = (unsigned long long)(s + 0.5);
@@ -78,7 +97,10 @@ report_classes(const struct la_snapshot *snap, unsigned top,
 int
 outside_shown(enum la_outside_kind k, const struct la_outside *o)
 {
-	/* nothing measures runtime heaps yet: never a row of zeros */
+	/*
+	 * Python's arenas are there only in a CPython process: in any other
+	 * the row would be zeros, and its reports stay as they were.
+	 */
 	return k != LA_OUTSIDE_PYTHON_ARENAS || o->rss_bytes || o->size_bytes ||
 	       o->mappings;
 }
@@ -128,4 +150,43 @@ mem_mark_set(struct mem_mark *mk, const struct la_snapshot *snap)
 					&mk->o[k], sizeof(mk->o[k])))
 			return;
 	mk->have = 1;
+}
+
+const char *
+python_version_text(const struct la_python *py, char *buf, size_t len)
+{
+	/*
+	 * PY_VERSION_HEX (CPython's Include/patchlevel.h): major, minor and
+	 * micro in the top three bytes, then the release level (0xA alpha,
+	 * 0xB beta, 0xC candidate, 0xF final) and serial in the last one;
+	 * written as sys.version writes it, "3.13.0rc1".
+	 */
+	uint32_t h = py->version_hex;
+	unsigned level = (h >> 4) & 0xf, serial = h & 0xf;
+
+	if (!h || (h >> 24) != py->major || ((h >> 16) & 0xff) != py->minor) {
+		snprintf(buf, len, "%u.%u", py->major, py->minor);
+		return buf;
+	}
+	if (level >= 0xa && level <= 0xc)
+		snprintf(buf, len, "%u.%u.%u%s%u", py->major, py->minor,
+			 (h >> 8) & 0xff,
+			 level == 0xa	? "a"
+			 : level == 0xb ? "b"
+					: "rc",
+			 serial);
+	else
+		snprintf(buf, len, "%u.%u.%u", py->major, py->minor,
+			 (h >> 8) & 0xff);
+	return buf;
+}
+
+const char *
+python_type_of(const struct la_location *loc)
+{
+	static const char prefix[] = "python:";
+
+	if (!strncmp(loc->key, prefix, sizeof(prefix) - 1))
+		return loc->key + sizeof(prefix) - 1;
+	return loc->key;
 }

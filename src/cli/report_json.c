@@ -71,6 +71,86 @@ report_memory_json(struct json *j, const struct la_snapshot *snap)
 	json_end_object(j);
 }
 
+/*
+ * The Python heap, when the snapshot found a CPython; no "python" at all
+ * otherwise, so that the document of any other program is as it was. The
+ * snapshot's and the check's documents both carry it.
+ */
+void
+report_python_json(struct json *j, const struct la_snapshot *snap)
+{
+	struct la_python py;
+	char ver[32];
+	unsigned n;
+
+	la_snapshot_python(snap, &py, sizeof(py));
+	if (!py.found)
+		return;
+	json_object(j, "python");
+	json_string(j, "version", python_version_text(&py, ver, sizeof(ver)));
+	json_string(j, "path", py.path);
+	json_bool(j, "consistent", py.consistent);
+	if (!py.consistent) {
+		json_string(j, "why", py.why);
+		json_u64(j, "bad_pools", py.bad_pools);
+	}
+	json_bool(j, "types_available", py.types_available);
+	json_double(j, "walk_ms", (double)py.walk_ns / 1e6);
+	json_u64(j, "bytes_read", py.bytes_read);
+	json_object(j, "pymalloc");
+	json_u64(j, "arenas", py.arenas);
+	json_u64(j, "pools", py.pools);
+	json_u64(j, "pool_size", py.pool_size);
+	json_u64(j, "pools_used", py.pools_used);
+	json_u64(j, "pools_full", py.pools_full);
+	json_u64(j, "pools_empty", py.pools_empty);
+	json_u64(j, "in_use_bytes", py.in_use_bytes);
+	json_u64(j, "blocks", py.blocks);
+	json_array(j, "size_classes");
+	n = la_snapshot_python_class_count(snap);
+	for (unsigned i = 0; i < n; i++) {
+		struct la_python_class c;
+
+		if (la_snapshot_python_class(snap, i, &c, sizeof(c)))
+			continue;
+		json_object(j, NULL);
+		json_u64(j, "block_size", c.block_size);
+		json_u64(j, "pools", c.pools);
+		json_u64(j, "blocks", c.blocks);
+		json_u64(j, "bytes", c.bytes);
+		json_end_object(j);
+	}
+	json_end_array(j);
+	json_end_object(j);
+	/* the objects, named by type: figures only when they were named */
+	if (py.types_available) {
+		json_u64(j, "objects", py.objects);
+		json_u64(j, "object_bytes", py.object_bytes);
+		json_u64(j, "unknown_blocks", py.unknown_blocks);
+		json_u64(j, "unknown_bytes", py.unknown_bytes);
+	}
+	json_array(j, "types");
+	n = py.types_available ? la_snapshot_python_type_count(snap) : 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct la_python_type t;
+		const char *in;
+
+		if (la_snapshot_python_type(snap, i, &t, sizeof(t)))
+			continue;
+		in = la_python_in_name(t.in);
+		json_object(j, NULL);
+		json_string(j, "name", t.name);
+		json_u64(j, "objects", t.objects);
+		json_u64(j, "bytes", t.bytes);
+		json_string(j, "in", in ? in : "?");
+		json_u64(j, "pymalloc_objects", t.pymalloc_objects);
+		json_u64(j, "malloc_objects", t.malloc_objects);
+		json_end_object(j);
+	}
+	json_end_array(j);
+	json_end_object(j);
+}
+
 void
 report_json_snapshot(FILE *f, const struct la_snapshot *snap, unsigned top)
 {
@@ -169,6 +249,7 @@ report_json_snapshot(FILE *f, const struct la_snapshot *snap, unsigned top)
 	json_u64(&j, "hwm_bytes", info.hwm_bytes);
 	json_end_object(&j);
 	report_memory_json(&j, snap);
+	report_python_json(&j, snap);
 	json_end_object(&j);
 	json_finish(&j);
 }

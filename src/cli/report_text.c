@@ -41,6 +41,78 @@ memory_text(FILE *f, const struct la_snapshot *snap)
 	}
 }
 
+/* Python types shown in the text report (JSON has them all). */
+#define PY_TYPES_TEXT 10
+
+/* "40,000" */
+static const char *
+N(uint64_t v)
+{
+	static char b[8][32];
+	static unsigned i;
+
+	i = (i + 1) % 8;
+	return human_count(v, b[i], sizeof(b[i]));
+}
+
+/*
+ * The Python heap, when the target runs CPython: pymalloc's figures, the
+ * objects named and the blocks that hold none, whether the pools agreed,
+ * and the biggest types.
+ */
+static void
+python_text(FILE *f, const struct la_snapshot *snap)
+{
+	struct la_python py;
+	char ver[32];
+	unsigned n;
+
+	la_snapshot_python(snap, &py, sizeof(py));
+	if (!py.found)
+		return;
+	fprintf(f,
+		"\npython heap: CPython %s (%s), walked in %.1f ms of the pause, %s read\n",
+		python_version_text(&py, ver, sizeof(ver)),
+		py.path[0] ? py.path : "?", (double)py.walk_ns / 1e6,
+		B(py.bytes_read));
+	fprintf(f,
+		"  pymalloc  %10s in %s blocks in use; %s pools of %s (%s used, %s full, %s empty) in %s arenas\n",
+		B(py.in_use_bytes), N(py.blocks), N(py.pools), B(py.pool_size),
+		N(py.pools_used), N(py.pools_full), N(py.pools_empty),
+		N(py.arenas));
+	if (py.types_available)
+		fprintf(f,
+			"  objects   %10s in %s objects named; %s blocks in use hold no live object (%s)\n",
+			B(py.object_bytes), N(py.objects), N(py.unknown_blocks),
+			B(py.unknown_bytes));
+	else
+		fprintf(f,
+			"  objects   not named: the object header of Python %u.%u is not known\n",
+			py.major, py.minor);
+	if (!py.consistent)
+		fprintf(f, "  APPROXIMATE: %s (%s pools left out)\n", py.why,
+			N(py.bad_pools));
+	n = la_snapshot_python_type_count(snap);
+	if (!py.types_available || !n)
+		return;
+	fprintf(f, "\n%s python types by bytes:\n",
+		n > PY_TYPES_TEXT ? "top" : "all");
+	fprintf(f, "  %-32s %12s %10s  %s\n", "type", "objects", "bytes", "in");
+	for (unsigned i = 0; i < n && i < PY_TYPES_TEXT; i++) {
+		struct la_python_type t;
+		const char *in;
+
+		if (la_snapshot_python_type(snap, i, &t, sizeof(t)))
+			continue;
+		in = la_python_in_name(t.in);
+		fprintf(f, "  %-32s %12s %10s  %s\n", t.name, N(t.objects),
+			B(t.bytes), in ? in : "?");
+	}
+	if (n > PY_TYPES_TEXT)
+		fprintf(f, "  ... and %u more types (all of them in --json)\n",
+			n - PY_TYPES_TEXT);
+}
+
 void
 report_text_snapshot(FILE *f, const struct la_snapshot *snap, const char *comm,
 		     unsigned top)
@@ -87,6 +159,7 @@ report_text_snapshot(FILE *f, const struct la_snapshot *snap, const char *comm,
 	fprintf(f, "process: RSS %s, peak %s\n", B(info.rss_bytes),
 		B(info.hwm_bytes));
 	memory_text(f, snap);
+	python_text(f, snap);
 
 	fprintf(f, "\n%-18s %5s %7s %10s %10s %10s\n", "arena", "heaps",
 		"threads", "system", "in use", "free");

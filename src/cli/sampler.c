@@ -319,9 +319,16 @@ print_news(struct sampler *sm, const char *report_path)
 		printf("sample %u was approximate (the heap was busy: %s): not used as evidence\n",
 		       sm->taken, si.inconsistency);
 	}
-	for (unsigned i = 0; i < n; i++) {
+	/*
+	 * New leaks of Python types first (pass 0): they say what grows, the
+	 * heap and the arenas where it lies (as in the summary).
+	 */
+	for (unsigned k = 0; k < 2 * n; k++) {
+		unsigned i = k % n;
+
 		if (la_tracker_finding(sm->tracker, i, &fd, sizeof(fd)) ||
-		    !fd.is_new || fd.verdict == LA_VERDICT_GROWING)
+		    !fd.is_new || fd.verdict == LA_VERDICT_GROWING ||
+		    (fd.loc.kind == LA_LOC_PYTHON_TYPE) != (k < n))
 			continue;
 		if (fd.verdict == LA_VERDICT_LEAK)
 			sm->leaks_reported++;
@@ -450,10 +457,14 @@ watch_list(const struct la_tracker *t, struct la_location *out)
 	struct la_finding fd;
 
 	for (unsigned i = 0; i < n && k < WATCH_MAX; i++) {
-		/* memory outside malloc has no chunks to sample */
+		/*
+		 * memory outside malloc has no chunks to sample, and a
+		 * Python type's objects are counted exactly already
+		 */
 		if (la_tracker_finding(t, i, &fd, sizeof(fd)) ||
 		    fd.verdict == LA_VERDICT_RETENTION ||
 		    fd.loc.kind == LA_LOC_OUTSIDE ||
+		    fd.loc.kind == LA_LOC_PYTHON_TYPE ||
 		    !report_finding_shown(t, i))
 			continue;
 		if (fd.verdict == LA_VERDICT_GROWING &&

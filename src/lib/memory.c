@@ -163,55 +163,83 @@ covered_present(const struct smaps_entry *e, const struct mem_range *r,
 	return 0;
 }
 
+/*
+ * The Rss of e's part inside the ranges r (c bytes of it): all of it when
+ * the ranges cover e, else the pages present there, read a moment after
+ * smaps (capped: the target runs), else in proportion.
+ */
+static uint64_t
+part_rss(const struct smaps_entry *e, const struct mem_range *r, unsigned n,
+	 uint64_t c, mem_present_fn present, void *arg)
+{
+	uint64_t len = e->end - e->start, pres = 0;
+
+	if (!c)
+		return 0;
+	if (c >= len)
+		return e->rss;
+	if (covered_present(e, r, n, present, arg, &pres))
+		pres = (uint64_t)((double)e->rss * (double)c / (double)len) &
+		       ~(PAGE - 1);
+	return pres < e->rss ? pres : e->rss;
+}
+
 int
-memory_classify(const struct smaps *sm, const struct mem_range *ranges,
-		unsigned n_ranges, const uint64_t *sps, unsigned n_sps,
-		mem_present_fn present, void *arg, struct la_memory *m,
+memory_classify(const struct smaps *sm, const struct mem_owners *own,
+		const uint64_t *sps, unsigned n_sps, mem_present_fn present,
+		void *arg, struct la_memory *m,
 		struct la_outside out[LA_OUTSIDE_KIND_COUNT])
 {
-	unsigned n = n_ranges;
-	struct mem_range *r = ranges_prepare(ranges, &n);
+	unsigned n = own->n_malloc, np = own->n_python;
+	struct mem_range *r = ranges_prepare(own->malloc, &n);
+	struct mem_range *py = ranges_prepare(own->python, &np);
 
-	if (!r)
+	if (!r || !py) {
+		free(r);
+		free(py);
 		return -ENOMEM;
+	}
 	memset(out, 0, LA_OUTSIDE_KIND_COUNT * sizeof(*out));
 	m->measured = 1;
 	m->rss_bytes = m->malloc_rss_bytes = m->outside_rss_bytes = 0;
 	m->mappings = 0;
 	for (size_t i = 0; i < sm->len; i++) {
 		const struct smaps_entry *e = &sm->v[i];
-		uint64_t len = e->end - e->start, pres = 0, c = 0, mrss = 0;
+		uint64_t len = e->end - e->start, c = 0, cp = 0, mrss, prss;
 
 		m->rss_bytes += e->rss;
 		m->mappings++;
-		/* a shared mapping is never malloc's */
-		if (!(e->prot & MAP_SHARED_))
+		/* a shared mapping is neither allocator's */
+		if (!(e->prot & MAP_SHARED_)) {
 			c = covered(e, r, n);
-		if (c && c >= len) {
-			mrss = e->rss;
-		} else if (c) {
-			/*
-			 * Partly malloc's: its pages present there, read a
-			 * moment after smaps (capped: the target runs); else
-			 * in proportion.
-			 */
-			if (covered_present(e, r, n, present, arg, &pres))
-				pres = (uint64_t)((double)e->rss * (double)c /
-						  (double)len) &
-				       ~(PAGE - 1);
-			mrss = pres < e->rss ? pres : e->rss;
+			cp = c < len ? covered(e, py, np) : 0;
+			if (cp > len - c)
+				cp = len - c;
 		}
+		mrss = part_rss(e, r, n, c, present, arg);
+		prss = part_rss(e, py, np, cp, present, arg);
+		if (prss > e->rss - mrss)
+			prss = e->rss - mrss;
 		m->malloc_rss_bytes += mrss;
-		if (c < len) {
+		if (cp) {
+			struct la_outside *o = &out[LA_OUTSIDE_PYTHON_ARENAS];
+
+			o->rss_bytes += prss;
+			o->size_bytes += cp;
+			o->mappings++;
+		}
+		if (c + cp < len) {
 			struct la_outside *o = &out[kind_of(e, sps, n_sps)];
 
-			o->rss_bytes += e->rss - mrss;
-			o->size_bytes += e->size > c ? e->size - c : 0;
+			o->rss_bytes += e->rss - mrss - prss;
+			o->size_bytes +=
+				e->size > c + cp ? e->size - c - cp : 0;
 			o->mappings++;
 		}
 	}
 	m->outside_rss_bytes = m->rss_bytes - m->malloc_rss_bytes;
 	free(r);
+	free(py);
 	return 0;
 }
 
@@ -221,11 +249,33 @@ present_live(void *arg, uint64_t lo, uint64_t hi, uint64_t *bytes)
 	return smaps_present_bytes(*(pid_t *)arg, lo, hi, bytes);
 }
 
+/* Split sm by the walk's ranges and the Python arenas of snap. */
+static int
+classify_live(pid_t pid, struct la_snapshot *snap, const struct heap_walk *w,
+	      const struct smaps *sm)
+{
+	unsigned nm = w->n_ranges, np = snap->py.n_spans;
+	struct mem_range *r = malloc((nm + np + 1) * sizeof(*r));
+	struct mem_owners own = {r, nm, r + nm, np};
+	int err;
+
+	if (!r)
+		return -ENOMEM;
+	for (unsigned i = 0; i < nm; i++)
+		r[i] = (struct mem_range){w->ranges[i].lo, w->ranges[i].hi};
+	for (unsigned i = 0; i < np; i++)
+		r[nm + i] = (struct mem_range){snap->py.spans[i].lo,
+					       snap->py.spans[i].hi};
+	err = memory_classify(sm, &own, snap->stack_ptrs, snap->n_stack_ptrs,
+			      present_live, &pid, &snap->memory, snap->outside);
+	free(r);
+	return err;
+}
+
 void
 memory_measure(pid_t pid, struct la_snapshot *snap, const struct heap_walk *w)
 {
 	struct la_memory *m = &snap->memory;
-	struct mem_range *r = NULL;
 	struct smaps sm;
 	uint64_t t0 = la_now_ns();
 	int err;
@@ -234,15 +284,7 @@ memory_measure(pid_t pid, struct la_snapshot *snap, const struct heap_walk *w)
 	memset(snap->outside, 0, sizeof(snap->outside));
 	err = smaps_read(pid, &sm);
 	if (!err) {
-		r = malloc((w->n_ranges ? w->n_ranges : 1) * sizeof(*r));
-		for (unsigned i = 0; r && i < w->n_ranges; i++)
-			r[i] = (struct mem_range){w->ranges[i].lo,
-						  w->ranges[i].hi};
-		err = r ? memory_classify(&sm, r, w->n_ranges, snap->stack_ptrs,
-					  snap->n_stack_ptrs, present_live,
-					  &pid, m, snap->outside)
-			: -ENOMEM;
-		free(r);
+		err = classify_live(pid, snap, w, &sm);
 		smaps_free(&sm);
 	}
 	if (err) {

@@ -29,17 +29,25 @@ struct mem_range {
 typedef int (*mem_present_fn)(void *arg, uint64_t lo, uint64_t hi,
 			      uint64_t *bytes);
 
+/* The address ranges of the process's allocators. */
+struct mem_owners {
+	const struct mem_range *malloc; /* glibc's heaps and mmapped chunks */
+	unsigned n_malloc;
+	const struct mem_range *python; /* pymalloc's arenas (python_arenas) */
+	unsigned n_python;
+};
+
 /*
- * Split sm's Rss: ranges (malloc's, any order, may overlap; rounded out
- * to pages here), sps (the threads' stack pointers). Fills m (measured,
- * rss_bytes, malloc_rss_bytes, outside_rss_bytes, mappings) and out[] (one
- * per kind); the parts add up to m->rss_bytes. present may be NULL (a
- * mapping partly malloc's is then split in proportion to the bytes
- * mapped). Returns 0 or -ENOMEM.
+ * Split sm's Rss: own's ranges (any order, may overlap; rounded out to
+ * pages here; malloc's and Python's never overlap), sps (the threads'
+ * stack pointers). Fills m (measured, rss_bytes, malloc_rss_bytes,
+ * outside_rss_bytes, mappings) and out[] (one per kind); the parts add up
+ * to m->rss_bytes. present may be NULL (a mapping partly an allocator's
+ * is then split in proportion to the bytes mapped). Returns 0 or -ENOMEM.
  */
-int memory_classify(const struct smaps *sm, const struct mem_range *ranges,
-		    unsigned n_ranges, const uint64_t *sps, unsigned n_sps,
-		    mem_present_fn present, void *arg, struct la_memory *m,
+int memory_classify(const struct smaps *sm, const struct mem_owners *own,
+		    const uint64_t *sps, unsigned n_sps, mem_present_fn present,
+		    void *arg, struct la_memory *m,
 		    struct la_outside out[LA_OUTSIDE_KIND_COUNT]);
 
 /*

@@ -236,7 +236,7 @@ la_session_close(struct la_session *s)
  */
 static int
 walk_stopped(struct la_session *s, const struct tracee_set *ts,
-	     struct la_snapshot *snap, struct heap_walk *w)
+	     struct la_snapshot *snap, struct heap_walk *w, int python)
 {
 	uint64_t *tcaches = calloc(ts->n + 1, sizeof(*tcaches));
 	uint64_t *stacks = calloc(2 * ts->n + 1, sizeof(*stacks));
@@ -280,9 +280,20 @@ walk_stopped(struct la_session *s, const struct tracee_set *ts,
 		/* glibc keeps struct pthread at the top of a thread's stack */
 		stacks[nst++] = t->regs.fs_base;
 	}
+	/* the glibc walk names the chunks of large objects */
+	if (python) {
+		err = python_heap_begin(&s->py, s->pid, s->mem, &maps,
+					&snap->py);
+		if (err)
+			goto out_maps;
+	}
 	snap->walk = w; /* watched arenas are known by their address */
 	err = glibc_heap_walk(&s->layout, s->mem, &maps, tcaches, ntc, stacks,
 			      nst, snapshot_visit, snap, w);
+	/* then pymalloc's pools, outside what glibc holds */
+	if (!err && python)
+		err = python_heap_pools(&s->py, s->mem, &maps, w->ranges,
+					w->n_ranges, &snap->py);
 out_maps:
 	procmaps_free(&maps);
 out:
@@ -322,7 +333,8 @@ session_settle(struct la_session *s, struct tracee_set *ts, enum settle_for why,
 		}
 		run = nr;
 		memsrc_invalidate(s->mem);
-		err = quiesce_scan(&s->code, &s->layout, s->mem, ts, run, &q);
+		err = quiesce_scan(&s->code, &s->py.code, &s->layout, s->mem,
+				   ts, run, &q);
 		if (err)
 			break;
 		if (!q.inside && (!q.locks || why == SETTLE_CALL_LOCKED) &&
@@ -371,8 +383,9 @@ session_stop(struct la_session *s, struct tracee_set *ts)
 
 static int
 take_attempt(struct la_session *s, struct la_snapshot *snap,
-	     struct heap_walk *w, uint64_t *pause_ns, uint64_t *stop_ns,
-	     uint64_t *walk_ns, unsigned *threads, unsigned *rounds)
+	     struct heap_walk *w, int python, uint64_t *pause_ns,
+	     uint64_t *stop_ns, uint64_t *walk_ns, unsigned *threads,
+	     unsigned *rounds)
 {
 	struct tracee_set ts;
 	uint64_t t0;
@@ -392,7 +405,7 @@ take_attempt(struct la_session *s, struct la_snapshot *snap,
 	for (size_t i = 0; i < ts.n; i++)
 		*threads += ts.t[i].state == TRACEE_STOPPED;
 	t0 = la_now_ns();
-	err = walk_stopped(s, &ts, snap, w);
+	err = walk_stopped(s, &ts, snap, w, python);
 	*walk_ns = la_now_ns() - t0;
 	tracee_resume_all(&ts);
 	*pause_ns = ts.resume_end_ns - ts.stop_begin_ns;
@@ -458,26 +471,34 @@ la_snapshot_take_opts(struct la_session *s, const struct la_snapshot_opts *opts,
 		la_snapshot_free(snap);
 		return la_fail(-ENOMEM, "out of memory");
 	}
+	if (!o.no_python && python_heap_prepare(&s->py, s->pid) == -ESRCH) {
+		la_snapshot_free(snap);
+		return la_fail(-ESRCH, "process %d exited", (int)s->pid);
+	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	for (;;) {
 		memset(&w, 0, sizeof(w));
 		attempts++;
-		err = take_attempt(s, snap, &w, &pause_ns, &stop_ns, &walk_ns,
-				   &threads, &rounds);
-		bytes += w.bytes_read;
-		if (err || w.consistent || attempts >= MAX_ATTEMPTS)
+		err = take_attempt(s, snap, &w, !o.no_python, &pause_ns,
+				   &stop_ns, &walk_ns, &threads, &rounds);
+		bytes += w.bytes_read + snap->py.info.bytes_read;
+		if (err || attempts >= MAX_ATTEMPTS ||
+		    (w.consistent && python_heap_consistent(&snap->py)))
 			break;
 		/*
-		 * Caught mid-update (a thread inside malloc): let it run a
-		 * little, then look again.
+		 * Caught mid-update (a thread inside malloc or pymalloc):
+		 * let it run a little, then look again.
 		 */
-		pr_debug("attempt %u inconsistent: %s", attempts, w.why);
+		pr_debug("attempt %u inconsistent: %s", attempts,
+			 w.consistent ? snap->py.info.why : w.why);
 		glibc_heap_walk_free(&w);
 		snapshot_reset(snap);
 		nanosleep(&(struct timespec){0, 200000L * attempts}, NULL);
 	}
 	if (!err)
 		err = snapshot_finish(snap, &w);
+	if (!err)
+		err = python_heap_finish(&snap->py);
 	if (err && err != -ESRCH && err != -ENOMEM && procinfo_gone(s->pid))
 		err = la_fail(-ESRCH, "process %d exited during the snapshot",
 			      (int)s->pid);

@@ -12,6 +12,7 @@
 #include "glibc/allocator.h"
 #include "glibc/malloc_code.h"
 #include "glibc/malloc_layout.h"
+#include "python_heap.h"
 
 struct memsrc;
 struct modules;
@@ -43,6 +44,8 @@ struct la_session {
 	 * window, which asks how many cores the target kept busy since.
 	 */
 	uint64_t cpu_ns, cpu_at_ns;
+	/* the CPython interpreter it runs, if any (python_heap.h) */
+	struct python_session py;
 };
 
 struct tracee_set;

@@ -143,6 +143,7 @@ snapshot_reset(struct la_snapshot *snap)
 	memset(&snap->totals, 0, sizeof(snap->totals));
 	memset(&snap->mi, 0, sizeof(snap->mi));
 	snap->oom = 0;
+	python_heap_reset(&snap->py);
 }
 
 static void
@@ -279,6 +280,8 @@ snapshot_visit(void *arg, unsigned arena, uint64_t addr, uint64_t size,
 		return;
 	if (snap->n_watch && (kind == CHUNK_IN_USE || kind == CHUNK_MMAPPED))
 		sample(snap, arena, addr, size);
+	if (snap->py.pt && (kind == CHUNK_IN_USE || kind == CHUNK_MMAPPED))
+		python_heap_chunk(&snap->py, addr, size);
 	if (snap->n_probes && (kind == CHUNK_IN_USE || kind == CHUNK_MMAPPED)) {
 		long j = probe_index(snap, addr);
 
@@ -410,6 +413,7 @@ la_snapshot_free(struct la_snapshot *snap)
 	free(snap->arenas);
 	free(snap->arena_classes);
 	free(snap->stack_ptrs);
+	python_heap_reset(&snap->py);
 	free(snap);
 }
 

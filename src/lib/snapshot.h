@@ -12,6 +12,7 @@
 
 #include "glibc/glibc_heap.h"
 #include "leakattach.h"
+#include "python_heap.h"
 
 /* Exact chunk sizes up to 1 KiB (classes 0..64), then 4 per power of two. */
 #define SIZE_CLASSES (65u + 4u * 54u)
@@ -61,6 +62,8 @@ struct la_snapshot {
 	unsigned n_stack_ptrs;
 	struct la_memory memory;
 	struct la_outside outside[LA_OUTSIDE_KIND_COUNT];
+	/* the Python heap, when the target runs CPython (python_heap.h) */
+	struct snap_python py;
 };
 
 unsigned size_class_index(uint64_t chunk_size);

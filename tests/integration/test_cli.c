@@ -3,7 +3,9 @@
  * test_cli.c - leakattach(1) as users and scripts see it: the JSON
  * document (schema leakattach.snapshot/1, checked by python3's json
  * module) carries glibc's mallinfo2 numbers; the text report; --top;
- * --no-debuginfo; --help and the man page list the same options.
+ * --no-debuginfo; --help and the man page list the same options. A
+ * program without CPython has no python section (test_monitor_python.c
+ * has the one with).
  */
 #include <criterion/criterion.h>
 #include <ctype.h>
@@ -57,7 +59,9 @@ check_json(const char *doc, const uint64_t mi[MI_NFIELDS], const char *source,
 		"    for k in ('chunk_size_min', 'chunk_size_max', 'in_use_chunks', 'in_use_bytes', 'free_chunks', 'free_bytes'):\n"
 		"        assert k in c, k\n"
 		"assert sum(a['system_mem'] for a in d['arenas']) == want['arena']\n"
-		"assert d['process']['rss_bytes'] > 0 and d['process']['hwm_bytes'] >= d['process']['rss_bytes']\n";
+		"assert d['process']['rss_bytes'] > 0 and d['process']['hwm_bytes'] >= d['process']['rss_bytes']\n"
+		"assert 'python' not in d, d['python']\n"
+		"assert all(o['kind'] != 'python_arenas' for o in d['memory'].get('outside_malloc', [])), d['memory']\n";
 	char path[64], want[512], n[16];
 	const char *argv[] = { "/usr/bin/python3", "-c", script, path, want,
 			       source, n, NULL };
@@ -117,6 +121,9 @@ Test(cli, json_top_limits_size_classes, .timeout = 60)
 	run_tool(&t, "--top", "4", &r);
 	cr_expect(strstr(r.out, "in use"), "%s", r.out);
 	cr_expect(strstr(r.out, "main "), "%s", r.out);
+	/* no CPython in the target: no python section, no Python arenas */
+	cr_expect(!strstr(r.out, "python") && !strstr(r.out, "Python"), "%s",
+		  r.out);
 	a = strstr(r.out, "top size classes");
 	b = strstr(r.out, "\nmallinfo2:");
 	cr_assert(a && b, "%s", r.out);

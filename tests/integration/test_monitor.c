@@ -128,7 +128,7 @@ exists(const char *path)
 /*
  * The prelude of py_expect_doc(): loads the document as d, checks the
  * keys of schema leakattach.check/1 (and that the census in "memory" adds
- * up), and gives the script a (the extra
+ * up; a program that is not python3 has no "python"), and gives the script a (the extra
  * arguments), near() and where().
  */
 static const char check_prelude[] =
@@ -159,9 +159,17 @@ static const char check_prelude[] =
 	"                assert 'arena' in f, f\n"
 	"            if f['kind'] in ('size_class', 'arena_size_class'):\n"
 	"                assert f['chunk_size_min'] <= f['chunk_size_max'], f\n"
+	"            if f['kind'] == 'python_type':\n"
+	"                assert 'objects' in f and 'growth_objects' in f and not f['location'].startswith('python:'), f\n"
+	"                assert f['free_bytes'] == 0, f\n"
 	"    assert d['verdict'] == ('leak' if d['leaks'] else 'no_leak'), d['verdict']\n"
 	"    for k in ('in_use_bytes', 'free_bytes', 'system_bytes', 'rss_bytes'):\n"
 	"        assert k in d['totals'], 'no totals key ' + k\n"
+	"    if not d['comm'].startswith('python'):\n"
+	"        assert 'python' not in d, d['python']\n"
+	"    if 'python' in d:\n"
+	"        for k in ('version', 'path', 'consistent', 'pymalloc', 'types'):\n"
+	"            assert k in d['python'], 'no python key ' + k\n"
 	"    m = d['memory']\n"
 	"    assert m['measured'] in (True, False), m\n"
 	"    if m['measured']:\n"

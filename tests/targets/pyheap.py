@@ -1,13 +1,16 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # tests/targets/pyheap.py N THREADS - a CPython heap of known contents for
-# tests/integration/test_python_heap.c, run by Debian's /usr/bin/python3.
+# tests/integration/test_python_heap.c, run by Debian's /usr/bin/python3
+# (3.11), by libpython3.11.so through tests/targets/pyembed, and by
+# bullseye's 3.9 and trixie's 3.13: nothing here depends on the version.
 #
 # Builds N instances of each of four classes of its own (plain, with
 # __slots__, with empty __slots__, weak-referenceable slots only), N dicts,
 # tuples, lists and bytes of 137 bytes (pymalloc), N/10 bytes of 604
 # bytes (malloc chunks) and N/10 lists [int, float, None], starts THREADS threads that block on a lock, then
 # prints:
+#   python HEXVERSION PREFIX  (sys.hexversion in hex, sys.prefix)
 #   counts Plain=N Slotted=N Empty=N WeakOnly=N list=L   (gc.get_objects())
 #   big ADDR ...     (id() of the first big bytes: their malloc chunks)
 #   the output of sys._debugmallocstats() (fd 2 is made fd 1)
@@ -73,6 +76,7 @@ threads = [threading.Thread(target=lock.acquire, daemon=True)
 for t in threads:
     t.start()
 
+os.write(1, ("python %x %s\n" % (sys.hexversion, sys.prefix)).encode())
 gc.collect()
 count = {"Plain": 0, "Slotted": 0, "Empty": 0, "WeakOnly": 0, "list": 0}
 for o in gc.get_objects():

@@ -174,10 +174,12 @@ classify(struct present_log *pl, struct la_memory *m,
 {
 	struct smaps sm;
 
+	struct mem_owners own = {ranges, 3, NULL, 0};
+
 	cr_assert_eq(parse(process, &sm), 0);
 	memset(m, 0, sizeof(*m));
-	cr_assert_eq(memory_classify(&sm, ranges, 3, sps, 2, fake_present, pl,
-				     m, out),
+	cr_assert_eq(memory_classify(&sm, &own, sps, 2, fake_present, pl, m,
+				     out),
 		     0);
 	smaps_free(&sm);
 }
@@ -267,8 +269,8 @@ Test(memory, without_malloc_ranges_the_brk_heap_is_anonymous)
 	struct la_memory m;
 
 	cr_assert_eq(parse(process, &sm), 0);
-	cr_assert_eq(memory_classify(&sm, NULL, 0, NULL, 0, NULL, NULL, &m,
-				     out),
+	cr_assert_eq(memory_classify(&sm, &(struct mem_owners){0}, NULL, 0,
+				     NULL, NULL, &m, out),
 		     0);
 	cr_expect_eq(m.malloc_rss_bytes, 0);
 	/* [stack] still is one; the other stack is anonymous memory now */
@@ -290,4 +292,50 @@ Test(memory, names_its_kinds)
 	cr_expect_str_eq(la_outside_kind_name(LA_OUTSIDE_FILE), "file");
 	cr_expect_str_eq(la_outside_kind_name(LA_OUTSIDE_SHARED), "shared");
 	cr_expect_null(la_outside_kind_name(LA_OUTSIDE_KIND_COUNT));
+}
+
+/*
+ * pymalloc's arenas: the upper half of the merged mapping (beside the
+ * mmapped chunk) and all of a 64 KiB mapping; each part gets the pages
+ * present in it, never more than its mapping's Rss left.
+ */
+Test(memory, gives_the_python_arenas_their_own_kind)
+{
+	static const struct mem_range py[] = {
+		{0x7ffff70c0000ull, 0x7ffff7100000ull},
+		{0x7ffff7c10000ull, 0x7ffff7c20000ull},
+	};
+	struct mem_owners own = {ranges, 3, py, 2};
+	struct present_log pl = {.bytes = 200 * KB};
+	struct la_outside out[LA_OUTSIDE_KIND_COUNT];
+	struct la_memory m;
+	struct smaps sm;
+
+	cr_assert_eq(parse(process, &sm), 0);
+	cr_assert_eq(memory_classify(&sm, &own, sps, 2, fake_present, &pl, &m,
+				     out),
+		     0);
+	smaps_free(&sm);
+	cr_expect_eq(parts(&m, out), m.rss_bytes);
+	cr_expect_eq(m.malloc_rss_bytes, (160 + 200) * KB);
+	cr_expect_eq(out[LA_OUTSIDE_PYTHON_ARENAS].rss_bytes, (200 + 32) * KB);
+	cr_expect_eq(out[LA_OUTSIDE_PYTHON_ARENAS].size_bytes, (256 + 64) * KB);
+	cr_expect_eq(out[LA_OUTSIDE_PYTHON_ARENAS].mappings, 2);
+	/* what is left of the merged mapping, and the guard page */
+	cr_expect_eq(out[LA_OUTSIDE_ANONYMOUS].rss_bytes, (1024 - 400) * KB);
+	cr_expect_eq(out[LA_OUTSIDE_ANONYMOUS].size_bytes, (256 + 4) * KB);
+	cr_expect_eq(out[LA_OUTSIDE_ANONYMOUS].mappings, 2);
+	cr_expect_eq(pl.calls, 2, "pagemap for the two parts of one mapping");
+
+	/* pagemap saw more than smaps: the arenas get what malloc left */
+	pl.bytes = 900 * KB;
+	cr_assert_eq(parse(process, &sm), 0);
+	cr_assert_eq(memory_classify(&sm, &own, sps, 2, fake_present, &pl, &m,
+				     out),
+		     0);
+	smaps_free(&sm);
+	cr_expect_eq(parts(&m, out), m.rss_bytes);
+	cr_expect_eq(out[LA_OUTSIDE_PYTHON_ARENAS].rss_bytes,
+		     (1024 - 900 + 32) * KB);
+	cr_expect_eq(out[LA_OUTSIDE_ANONYMOUS].rss_bytes, 0);
 }

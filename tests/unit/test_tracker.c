@@ -70,6 +70,15 @@ size_class(uint64_t min, uint64_t max, uint64_t in_use, uint64_t free_bytes)
 	return p;
 }
 
+static struct tracker_point
+python_type(const char *name, uint64_t in_use, uint64_t objects)
+{
+	struct tracker_point p = {.in_use = in_use, .objects = objects};
+
+	cr_assert_eq(tracker_python_location(&p.loc, name), 0);
+	return p;
+}
+
 static void
 add(struct la_tracker *t, int64_t time_ns, int consistent,
     const struct tracker_point *pts, unsigned n)
@@ -531,6 +540,90 @@ Test(tracker, finds_a_leak_of_anonymous_memory_outside_malloc)
 	la_tracker_free(t);
 }
 
+/* A snapshot of a small heap and n Python types of 1 KiB objects. */
+static struct la_snapshot *
+snapshot_with_python(int64_t time_ns, int consistent, const char *const *name,
+		     const uint64_t *objects, unsigned n)
+{
+	struct la_snapshot *s = snapshot_new();
+
+	cr_assert(s);
+	s->info.consistent = 1;
+	s->info.time_unix_ns = time_ns;
+	s->totals.counts.in_use_bytes = 2 * MiB;
+	s->py.info.found = 1;
+	s->py.info.consistent = consistent;
+	s->py.types = calloc(n, sizeof(*s->py.types));
+	cr_assert(s->py.types);
+	s->py.n_types = n;
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(s->py.types[i].name, sizeof(s->py.types[i].name),
+			 "%s", name[i]);
+		s->py.types[i].objects = objects[i];
+		s->py.types[i].bytes = objects[i] * KiB;
+	}
+	return s;
+}
+
+static void
+add_python(struct la_tracker *t, int i, int consistent, uint64_t dicts)
+{
+	static const char *const names[] = {"dict", "str", "odd name\n"};
+	const uint64_t objects[] = {dicts, 3000, 2000};
+	struct la_snapshot *s =
+		snapshot_with_python(i * SEC, consistent, names, objects, 3);
+
+	cr_assert_eq(la_tracker_add(t, s), 0);
+	la_snapshot_free(s);
+}
+
+Test(tracker, finds_a_leak_of_a_python_type_with_its_objects)
+{
+	struct la_tracker *t = tracker(2.0, 3, 1 * MiB);
+	struct la_finding f;
+
+	for (int i = 0; i < 4; i++)
+		add_python(t, i, 1, 4000 + 2000 * (uint64_t)i);
+	cr_assert(finding(t, "python:dict", &f));
+	cr_expect_eq(f.verdict, LA_VERDICT_LEAK);
+	cr_expect_eq(f.loc.kind, LA_LOC_PYTHON_TYPE);
+	cr_expect_eq(f.in_use_bytes, 10000 * KiB);
+	cr_expect_eq(f.growth_bytes, 6000 * KiB);
+	cr_expect_eq(f.objects, 10000);
+	cr_expect_eq(f.growth_objects, 6000);
+	cr_expect_eq(f.free_bytes, 0);
+	/* the steady types are no finding; the odd name is one word */
+	cr_expect_eq(la_tracker_finding_count(t), 1);
+	cr_expect_not(finding(t, "python:str", &f));
+	la_tracker_free(t);
+}
+
+/*
+ * A census whose pools disagreed is no evidence about the types: they
+ * stay as they were, so its growth neither extends nor starts a streak,
+ * and the types are not taken for gone.
+ */
+Test(tracker, takes_a_disagreeing_python_census_as_no_change)
+{
+	struct la_tracker *t = tracker(2.0, 3, 1 * MiB);
+	struct la_tracker_info ti;
+	struct la_finding f;
+
+	add_python(t, 0, 1, 4000);
+	add_python(t, 1, 1, 6000);
+	add_python(t, 2, 0, 60000);
+	add_python(t, 3, 1, 64000);
+	/* taken as evidence, 2 would have been the second growth of three */
+	cr_assert(finding(t, "python:dict", &f));
+	cr_expect_eq(f.verdict, LA_VERDICT_GROWING);
+	cr_expect_eq(f.consecutive, 1);
+	cr_expect_eq(f.growth_objects, 64000 - 6000);
+	la_tracker_info(t, &ti, sizeof(ti));
+	cr_expect_eq(ti.locations, 4, "the heap and three types: %u",
+		     ti.locations);
+	la_tracker_free(t);
+}
+
 /*
  * A sample that could not read smaps says nothing of memory outside
  * malloc: not a drop to 0 (and a growth from 0 at the next one), but the
@@ -608,10 +701,11 @@ history_sample(struct la_tracker *t, int i)
 		size_class(64, 64, (10 + 3 * i) * MiB, 4 * KiB),
 		size_class(32, 32, ((i + 1) % 3 + 1) * MiB, 0),
 		size_class(1040, 1264, i == 3 ? 0 : 2 * MiB, 0),
+		python_type("dict", (8 + 2 * i) * MiB, 1000u * (8 + 2 * i)),
 	};
 
 	/* Sample 4 is approximate; its numbers must not matter. */
-	add(t, i * 60 * SEC, i != 4, p, i == 4 ? 2 : 6);
+	add(t, i * 60 * SEC, i != 4, p, i == 4 ? 2 : 7);
 }
 
 #define HISTORY_SAMPLES 9
@@ -651,6 +745,9 @@ assert_same_findings(const struct la_tracker *a, const struct la_tracker *b,
 		cr_assert_eq(x.time_unix_ns, y.time_unix_ns);
 		cr_assert_eq(x.bytes_per_hour, y.bytes_per_hour);
 		cr_assert_eq(x.n_growth, y.n_growth);
+		cr_assert_eq(x.objects, y.objects, "%s at %d", x.loc.key, at);
+		cr_assert_eq(x.growth_objects, y.growth_objects, "%s at %d",
+			     x.loc.key, at);
 		for (unsigned g = 0; g < x.n_growth; g++)
 			cr_assert_eq(x.growth_percent[g], y.growth_percent[g],
 				     "%s at %d: growth %u", x.loc.key, at, g);

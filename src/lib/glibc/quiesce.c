@@ -22,7 +22,16 @@
 #define MAX_ARENAS 4096u
 
 static int
-stack_in_malloc(const struct malloc_code *mc, struct memsrc *mem, uint64_t sp)
+in_code(const struct malloc_code *mc, const struct malloc_code *also,
+	uint64_t pc)
+{
+	return malloc_code_contains(mc, pc) ||
+	       (also && malloc_code_contains(also, pc));
+}
+
+static int
+stack_in_malloc(const struct malloc_code *mc, const struct malloc_code *also,
+		struct memsrc *mem, uint64_t sp)
 {
 	uint64_t words[STACK_SCAN / 8];
 	size_t len = STACK_SCAN;
@@ -33,7 +42,7 @@ stack_in_malloc(const struct malloc_code *mc, struct memsrc *mem, uint64_t sp)
 	if (len < 64)
 		return 0;
 	for (size_t i = 0; i < len / 8; i++)
-		if (malloc_code_contains(mc, words[i]))
+		if (in_code(mc, also, words[i]))
 			return 1;
 	return 0;
 }
@@ -60,9 +69,10 @@ locks_held(const struct malloc_layout *l, struct memsrc *mem)
 }
 
 int
-quiesce_scan(const struct malloc_code *mc, const struct malloc_layout *l,
-	     struct memsrc *mem, const struct tracee_set *ts,
-	     unsigned char *run, struct quiesce_scan *out)
+quiesce_scan(const struct malloc_code *mc, const struct malloc_code *also,
+	     const struct malloc_layout *l, struct memsrc *mem,
+	     const struct tracee_set *ts, unsigned char *run,
+	     struct quiesce_scan *out)
 {
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < ts->n; i++) {
@@ -72,10 +82,10 @@ quiesce_scan(const struct malloc_code *mc, const struct malloc_layout *l,
 		if (t->state != TRACEE_STOPPED || !t->have_regs ||
 		    t->group_stop)
 			continue;
-		if (malloc_code_contains(mc, t->regs.rip)) {
+		if (in_code(mc, also, t->regs.rip)) {
 			run[i] = 1;
 			out->inside++;
-		} else if (stack_in_malloc(mc, mem, t->regs.rsp)) {
+		} else if (stack_in_malloc(mc, also, mem, t->regs.rsp)) {
 			run[i] = 1;
 			out->maybe++;
 		}

@@ -26,10 +26,12 @@ struct quiesce_scan {
 
 /*
  * Fill run[0..ts->n) with 1 for the threads to let run, and *out with the
- * counts. Returns 0 or -ESRCH.
+ * counts. also (may be NULL): another allocator's code, whose threads
+ * are inside or maybe inside in the same way (CPython's pymalloc). Returns 0 or -ESRCH.
  */
-int quiesce_scan(const struct malloc_code *mc, const struct malloc_layout *l,
-		 struct memsrc *mem, const struct tracee_set *ts,
-		 unsigned char *run, struct quiesce_scan *out);
+int quiesce_scan(const struct malloc_code *mc, const struct malloc_code *also,
+		 const struct malloc_layout *l, struct memsrc *mem,
+		 const struct tracee_set *ts, unsigned char *run,
+		 struct quiesce_scan *out);
 
 #endif

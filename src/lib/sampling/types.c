@@ -5,7 +5,9 @@
  * C++ vtable names its class, one that points into a named object of a
  * module's data names that object. la_types_of() reads those words from
  * the running target (no stop, no write), resolves them through
- * modules.h, groups and scales them to the location's population.
+ * modules.h, groups and scales them to the location's population. In a
+ * CPython process, a chunk holding a Python object is named by its type
+ * first (pytypes.c: its refcount would name nothing).
  *
  * Not here: drawing the sample (snapshot.c, during the walk) and finding
  * symbols in ELF files (modules.c). Everything read from the target is a
@@ -25,6 +27,8 @@
 #include "elf/elfsyms.h"
 #include "elf/modules.h"
 #include "proc/memsrc.h"
+#include "proc/procmaps.h"
+#include "python/pytypes.h"
 #include "session.h"
 #include "snapshot.h"
 
@@ -263,19 +267,101 @@ scale(uint64_t v, uint64_t population, unsigned n)
 	return (uint64_t)(((unsigned __int128)v * population + n / 2) / n);
 }
 
+/* The sampled chunks' Python objects, as the snapshot names them. */
+struct py_sample {
+	struct maps maps;
+	struct pytypes *pt;
+	int *type; /* per sampled chunk: pytypes_get() index, or -1 */
+};
+
+static void
+py_sample_free(struct py_sample *ps)
+{
+	pytypes_free(ps->pt);
+	procmaps_free(&ps->maps);
+	free(ps->type);
+	memset(ps, 0, sizeof(*ps));
+}
+
+/*
+ * In a CPython process (the session found one at a snapshot), name each
+ * readable sampled chunk's object: ps->type[i]. Nothing otherwise (ps->pt
+ * stays NULL). 0, -ESRCH or -ENOMEM.
+ */
+static int
+py_sample_name(struct la_session *s, const struct snap_watch *w,
+	       const unsigned char *ok, struct py_sample *ps)
+{
+	int err;
+
+	memset(ps, 0, sizeof(*ps));
+	if (s->py.ver.source == PYVERSION_NONE)
+		return 0;
+	ps->type = malloc(w->n * sizeof(*ps->type));
+	if (!ps->type)
+		return -ENOMEM;
+	err = procmaps_read(s->pid, &ps->maps);
+	if (!err)
+		err = pytypes_new(
+			s->mem, &ps->maps,
+			pytypes_rules_for(s->py.ver.major, s->py.ver.minor),
+			&ps->pt);
+	if (err) {
+		py_sample_free(ps);
+		return err == -ENOMEM ? err : -ESRCH;
+	}
+	memsrc_invalidate(s->mem); /* the target ran since */
+	for (unsigned i = 0; i < w->n; i++) {
+		int r = -1;
+
+		if (ok[i] && w->sizes[i] > CHUNK_DATA)
+			r = pytypes_chunk(ps->pt, w->addrs[i] + CHUNK_DATA,
+					  w->sizes[i] - CHUNK_DATA);
+		if (r == -ENOMEM || r == -ESRCH) {
+			py_sample_free(ps);
+			return r;
+		}
+		ps->type[i] = r < 0 ? -1 : r;
+	}
+	return 0;
+}
+
+/* The group of sampled chunk i's Python object, made when new. */
+static int
+py_group(const struct py_sample *ps, unsigned i, struct addr_map *by_py,
+	 struct la_type_count *g, unsigned *ng)
+{
+	const struct pytype_count *k = pytypes_get(ps->pt, (size_t)ps->type[i]);
+	int found, *gi = map_get(by_py, k->type, &found);
+
+	if (!found) {
+		struct la_type_count *t = &g[*ng];
+
+		memset(t, 0, sizeof(*t));
+		copy_name(t->name, sizeof(t->name), "", k->name);
+		t->source = LA_TYPE_PYTHON;
+		*gi = (int)(*ng)++;
+	}
+	return *gi;
+}
+
 /* Group the sample's words into g (room for n + 1 groups). */
 static int
 group(struct modules *m, const struct snap_watch *w, const uint64_t *words,
-      const unsigned char *ok, struct la_type_count *g, unsigned *ng)
+      const unsigned char *ok, const struct py_sample *ps,
+      struct la_type_count *g, unsigned *ng)
 {
-	struct addr_map by_word, by_sym;
+	struct addr_map by_word, by_sym, by_py;
 	int unknown, err;
 
 	err = map_init(&by_word, w->n);
 	if (!err)
 		err = map_init(&by_sym, w->n);
+	if (!err)
+		err = map_init(&by_py, w->n);
 	if (err) {
 		map_free(&by_word);
+		map_free(&by_sym);
 		return err;
 	}
 	/* group 0 collects the unknown, whatever the order */
@@ -284,8 +370,14 @@ group(struct modules *m, const struct snap_watch *w, const uint64_t *words,
 	unknown = 0;
 	*ng = 1;
 	for (unsigned i = 0; i < w->n; i++) {
-		int found, *gi = &unknown;
+		int found, *gi = &unknown, pg;
 
+		if (ps->pt && ps->type[i] >= 0) {
+			pg = py_group(ps, i, &by_py, g, ng);
+			g[pg].chunks++;
+			g[pg].bytes += w->sizes[i];
+			continue;
+		}
 		if (ok[i]) {
 			gi = map_get(&by_word, words[i], &found);
 			if (!found) {
@@ -309,6 +401,7 @@ group(struct modules *m, const struct snap_watch *w, const uint64_t *words,
 	}
 	map_free(&by_word);
 	map_free(&by_sym);
+	map_free(&by_py);
 	return 0;
 }
 
@@ -325,6 +418,7 @@ la_types_of(struct la_session *s, const struct la_snapshot *snap,
 	const struct snap_watch *w;
 	struct la_types *ty;
 	struct la_type_count *g = NULL;
+	struct py_sample ps = {0};
 	uint64_t *words = NULL;
 	unsigned char *ok = NULL;
 	unsigned ng = 0, k = 0;
@@ -367,7 +461,13 @@ la_types_of(struct la_session *s, const struct la_snapshot *snap,
 		err = la_fail_default(err);
 		goto out;
 	}
-	err = group(s->mods, w, words, ok, g, &ng);
+	err = py_sample_name(s, w, ok, &ps);
+	if (err == -ESRCH) {
+		err = la_fail(-ESRCH, "process %d exited", (int)s->pid);
+		goto out;
+	}
+	if (!err)
+		err = group(s->mods, w, words, ok, &ps, g, &ng);
 	if (err) {
 		err = la_fail(-ENOMEM, "out of memory");
 		goto out;
@@ -389,6 +489,7 @@ la_types_of(struct la_session *s, const struct la_snapshot *snap,
 	pr_debug("%s: %u of %llu chunks sampled, %u types", w->loc.key, w->n,
 		 (unsigned long long)w->population, ng - 1);
 out:
+	py_sample_free(&ps);
 	free(words);
 	free(ok);
 	free(g);

@@ -163,6 +163,23 @@ tracker_location(struct la_location *loc, enum la_location_kind kind,
 }
 
 int
+tracker_python_location(struct la_location *loc, const char *name)
+{
+	size_t n;
+
+	if (!name[0])
+		return -EINVAL;
+	memset(loc, 0, sizeof(*loc));
+	loc->kind = LA_LOC_PYTHON_TYPE;
+	snprintf(loc->key, sizeof(loc->key), "python:%s", name);
+	for (n = 7; loc->key[n]; n++)
+		if ((unsigned char)loc->key[n] <= ' ' ||
+		    (unsigned char)loc->key[n] >= 0x7f)
+			loc->key[n] = '?';
+	return 0;
+}
+
+int
 tracker_watches_free(enum la_location_kind kind)
 {
 	return kind == LA_LOC_HEAP || kind == LA_LOC_ARENA;
@@ -207,15 +224,20 @@ streak_reset(struct streak *s)
 /* One comparison with the previous exact sample. */
 static void
 entry_update(struct la_tracker *t, struct entry *e, uint64_t in_use,
-	     uint64_t free_bytes)
+	     uint64_t free_bytes, uint64_t objects)
 {
 	double th = t->rules.threshold_pct;
 	int in_use_grew = grew(e->in_use, in_use, th);
 
+	if (in_use_grew && !e->grow.count)
+		e->base_objects = e->objects;
 	if (in_use_grew)
 		streak_grow(&e->grow, e->in_use, in_use, t->last_exact_time);
 	else
 		streak_reset(&e->grow);
+	if (!e->grow.count)
+		e->base_objects = 0;
+	e->objects = objects;
 	if (!in_use_grew && tracker_watches_free(e->loc.kind) &&
 	    grew(e->free, free_bytes, th))
 		streak_grow(&e->retain, e->free, free_bytes,
@@ -255,6 +277,13 @@ finding_fill(const struct la_tracker *t, const struct entry *e,
 		dt > 0 ? (double)f->growth_bytes / (double)dt * 3600e9 : 0;
 	f->n_growth = s->n;
 	memcpy(f->growth_percent, s->pct, s->n * sizeof(*s->pct));
+	if (e->loc.kind == LA_LOC_PYTHON_TYPE) {
+		f->objects = e->objects;
+		f->growth_objects =
+			s == &e->grow && s->count
+				? (int64_t)e->objects - (int64_t)e->base_objects
+				: 0;
+	}
 }
 
 static uint64_t
@@ -455,19 +484,22 @@ tracker_add_sample(struct la_tracker *t, const struct tracker_sample *s)
 		if (c < 0) {
 			/* Gone from this sample: it holds nothing now. */
 			e = t->e[i++];
-			entry_update(t, &e, 0, 0);
+			entry_update(t, &e, 0, 0, 0);
 		} else if (c == 0) {
 			e = t->e[i++];
-			entry_update(t, &e, p[j]->in_use, p[j]->free);
+			entry_update(t, &e, p[j]->in_use, p[j]->free,
+				     p[j]->objects);
 			j++;
 		} else {
 			memset(&e, 0, sizeof(e));
 			e.loc = p[j]->loc;
 			if (compare && !p[j]->baseline) {
-				entry_update(t, &e, p[j]->in_use, p[j]->free);
+				entry_update(t, &e, p[j]->in_use, p[j]->free,
+					     p[j]->objects);
 			} else {
 				e.in_use = p[j]->in_use;
 				e.free = p[j]->free;
+				e.objects = p[j]->objects;
 			}
 			j++;
 			if (!entry_idle(&e) && !room) {
@@ -579,6 +611,40 @@ outside_points(const struct la_tracker *t, const struct la_snapshot *snap,
 	return n;
 }
 
+/*
+ * The Python types, by name (python_heap.c merged the types of one
+ * name). A census whose pools disagreed gives no points: its types are
+ * left as they were at the last agreeing one, not dropped to 0.
+ */
+static unsigned
+python_points(const struct la_tracker *t, const struct la_snapshot *snap,
+	      struct tracker_point *pts)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; snap->py.info.consistent && i < snap->py.n_types;
+	     i++) {
+		const struct la_python_type *ty = &snap->py.types[i];
+		struct tracker_point *pt = &pts[n];
+
+		if (tracker_python_location(&pt->loc, ty->name))
+			continue;
+		pt->in_use = ty->bytes;
+		pt->objects = ty->objects;
+		n++;
+	}
+	if (!snap->py.info.consistent)
+		for (unsigned i = 0; i < t->n; i++)
+			if (t->e[i].loc.kind == LA_LOC_PYTHON_TYPE) {
+				struct tracker_point *pt = &pts[n++];
+
+				pt->loc = t->e[i].loc;
+				pt->in_use = t->e[i].in_use;
+				pt->objects = t->e[i].objects;
+			}
+	return n;
+}
+
 int
 la_tracker_add(struct la_tracker *t, const struct la_snapshot *snap)
 {
@@ -588,7 +654,8 @@ la_tracker_add(struct la_tracker *t, const struct la_snapshot *snap)
 	};
 	struct tracker_point *pts = NULL;
 	unsigned n_arena_tables, n = 0;
-	size_t max = 1 + snap->n_arenas + LA_OUTSIDE_KIND_COUNT;
+	size_t max = 1 + snap->n_arenas + LA_OUTSIDE_KIND_COUNT +
+		     snap->py.n_types + t->n;
 	int err;
 
 	la_error_clear();
@@ -630,6 +697,8 @@ la_tracker_add(struct la_tracker *t, const struct la_snapshot *snap)
 						    &snap->arenas[a], c,
 						    &snap->arena_classes[a][c]);
 		n += outside_points(t, snap, &pts[n]);
+		if (snap->py.info.found)
+			n += python_points(t, snap, &pts[n]);
 	}
 	s.points = pts;
 	s.n_points = n;

@@ -26,6 +26,7 @@
 struct tracker_point {
 	struct la_location loc; /* key filled, see tracker_location() */
 	uint64_t in_use, free;
+	uint64_t objects; /* LA_LOC_PYTHON_TYPE: its live objects */
 	/*
 	 * New to the tracker, it is where this location starts from, not a
 	 * growth from 0: a kind of memory outside malloc first measured in
@@ -49,6 +50,13 @@ struct tracker_sample {
 void tracker_location(struct la_location *loc, enum la_location_kind kind,
 		      int arena_is_main, uint64_t arena_addr,
 		      uint64_t chunk_size_min, uint64_t chunk_size_max);
+
+/*
+ * The location of the Python type named name: key "python:NAME", cut to
+ * fit, with every byte that is not a visible ASCII character made '?' (a
+ * key is one word of the state file). -EINVAL for an empty name.
+ */
+int tracker_python_location(struct la_location *loc, const char *name);
 
 /*
  * Apply the rule to the next sample. Points with an unterminated key, and
@@ -75,7 +83,10 @@ int tracker_add_sample(struct la_tracker *t, const struct tracker_sample *s);
  * KEY must equal the key those fields make. For LA_LOC_OUTSIDE (KIND 4,
  * added in 0.2.0 within version 1: an older reader refuses such a file
  * as damaged, and the store sets it aside) ADDR is the enum
- * la_outside_kind and FREE is 0. "grow" is the streak of
+ * la_outside_kind and FREE is 0. For LA_LOC_PYTHON_TYPE (KIND 5, added
+ * the same way) MAIN ADDR MIN MAX FREE are 0, KEY names the type, and a
+ * line "objects OBJECTS BASE" follows "retain": its live objects, and
+ * those when the grow streak began (0 without a streak). "grow" is the streak of
  * in-use growth, "retain" the streak of free growth: C comparisons in a
  * row, BASE bytes at BASE_TIME when it began, FLAGGED whether its verdict
  * was already reported, then the last N = min(C, LA_GROWTH_MAX) growth

@@ -26,6 +26,8 @@ struct entry {
 	uint64_t in_use, free; /* at the latest exact sample */
 	struct streak grow; /* of in-use bytes */
 	struct streak retain; /* of free bytes while in-use bytes are flat */
+	/* LA_LOC_PYTHON_TYPE: live objects now, and when grow began */
+	uint64_t objects, base_objects;
 };
 
 struct la_tracker {

@@ -101,6 +101,12 @@ tracker_write(const struct la_tracker *t, FILE *f)
 		out_end_line(&o);
 		out_streak(&o, "grow", &e->grow);
 		out_streak(&o, "retain", &e->retain);
+		if (e->loc.kind == LA_LOC_PYTHON_TYPE) {
+			out_add(&o, "objects %llu %llu",
+				(unsigned long long)e->objects,
+				(unsigned long long)e->base_objects);
+			out_end_line(&o);
+		}
 	}
 	if (!o.err) {
 		out_add(&o, "end %016llx", (unsigned long long)o.sum);
@@ -339,6 +345,21 @@ read_streak(struct state_in *in, const char *word, uint64_t bytes, int may_have,
 	return 0;
 }
 
+/* A python type's "objects OBJECTS BASE" (tracker.h). */
+static int
+read_objects(struct state_in *in, struct entry *e)
+{
+	int err = expect(in, "objects", 3);
+
+	if (!err)
+		err = get_u64(in, 1, UINT64_MAX, &e->objects);
+	if (!err)
+		err = get_u64(in, 2, UINT64_MAX, &e->base_objects);
+	if (!err && !e->grow.count && e->base_objects)
+		err = bad(in, "objects when a streak began, without a streak");
+	return err;
+}
+
 /*
  * "loc KEY KIND MAIN ADDR MIN MAX IN_USE FREE" and its two streaks; prev
  * is the location before it, which must have a smaller key.
@@ -353,7 +374,7 @@ read_entry(struct state_in *in, const struct entry *prev, struct entry *e)
 	memset(e, 0, sizeof(*e));
 	err = expect(in, "loc", 9);
 	if (!err)
-		err = get_uint(in, 2, LA_LOC_OUTSIDE, &kind);
+		err = get_uint(in, 2, LA_LOC_PYTHON_TYPE, &kind);
 	if (!err)
 		err = get_uint(in, 3, 1, &is_main);
 	if (!err)
@@ -368,13 +389,22 @@ read_entry(struct state_in *in, const struct entry *prev, struct entry *e)
 		err = get_u64(in, 8, UINT64_MAX, &free_bytes);
 	if (err)
 		return err;
-	tracker_location(&e->loc, (enum la_location_kind)kind, (int)is_main,
-			 addr, min, max);
+	if (kind == LA_LOC_PYTHON_TYPE) {
+		if (strncmp(in->tok[1], "python:", 7) ||
+		    tracker_python_location(&e->loc, in->tok[1] + 7))
+			return bad(in, "%s is not the key of a python type",
+				   in->tok[1]);
+	} else {
+		tracker_location(&e->loc, (enum la_location_kind)kind,
+				 (int)is_main, addr, min, max);
+	}
 	if (e->loc.arena_is_main != (int)is_main || e->loc.arena_addr != addr ||
 	    e->loc.chunk_size_min != min || e->loc.chunk_size_max != max)
 		return bad(in, "fields that a %s location does not have",
 			   e->loc.key);
-	if (e->loc.kind == LA_LOC_OUTSIDE && free_bytes)
+	if ((e->loc.kind == LA_LOC_OUTSIDE ||
+	     e->loc.kind == LA_LOC_PYTHON_TYPE) &&
+	    free_bytes)
 		return bad(in, "free bytes in %s, which has none", e->loc.key);
 	if (min > max)
 		return bad(in, "a size class from %llu down to %llu",
@@ -394,6 +424,8 @@ read_entry(struct state_in *in, const struct entry *prev, struct entry *e)
 				  &e->retain);
 	if (!err && e->grow.count && e->retain.count)
 		err = bad(in, "in-use and free bytes cannot both be growing");
+	if (!err && e->loc.kind == LA_LOC_PYTHON_TYPE)
+		err = read_objects(in, e);
 	return err;
 }
 
