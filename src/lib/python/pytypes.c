@@ -412,7 +412,7 @@ enum { BLOCK_OBJECT, BLOCK_FREELISTED, BLOCK_UNKNOWN };
  * live object of type *i, a free-listed one of type *i, or nothing known
  * (or -ENOMEM). The first offset that passes every test wins.
  */
-static inline int
+static inline __attribute__((always_inline)) int
 classify(struct pytypes *pt, const unsigned char *head, uint64_t size, long *i)
 {
 	uint64_t last = pt->rules >= PYTYPES_RULES_311 ? 32 : 16;
