@@ -64,7 +64,7 @@ struct pytypes {
 	/*
 	 * In front of the table: the last type seen per slot. An object's
 	 * type is one of a few dozen, so nearly every block is answered
-	 * here, by one compare (t 0: empty).
+	 * here, by one compare (t 1, never a type's address: empty).
 	 */
 	struct {
 		uint64_t t;
