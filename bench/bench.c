@@ -5,7 +5,7 @@
  * the figures; what they share (statistics, targets, running leakattach)
  * is harness.c, and each figure has a file of its own: bench_pause.c (1
  * and 2), bench_stop.c, bench_tput.c, bench_monitor.c,
- * bench_monitor_rss.c, bench_callers.c, bench_window.c.
+ * bench_monitor_rss.c, bench_callers.c, bench_window.c, bench_python.c.
  *
  * Speed and memory are measured here, never asserted: the machines are
  * shared and noisy, so every figure is the MEDIAN of several runs (with
@@ -85,6 +85,13 @@
  *           sample alone. Beside it, less disturbed by other load: the ops
  *           missing at its ops per CPU second, plus the time its threads
  *           were stalled (/proc/PID/task/TID/schedstat).
+ *   python  the Python lens (issue 12): Debian's /usr/bin/python3 with a
+ *           pymalloc heap of --py-mib MiB of small objects (bench/pybig.py),
+ *           parked in read(2); a bare read of its arena mappings against
+ *           the pool census, the census with types, and the pause of
+ *           la_snapshot_take() with and without the Python heap, each
+ *           walk or snapshot in a fresh child that reports its VmHWM
+ *           (bench_python.c). About 30 s.
  *
  * The pause and monitor figures give the tool temporary log folders
  * (removed at exit) and LEAKATTACH_CONFIG= (empty), so that no
@@ -131,12 +138,14 @@ enum {
 	ONLY_MONITOR_RSS = 16,
 	ONLY_CALLERS = 32,
 	ONLY_WINDOW = 64,
+	ONLY_PYTHON = 128,
 };
 
 static void
 usage(FILE *f)
 {
-	fputs("usage: bench [--only pause,stop,tput,monitor,monitor-rss,callers,window]\n"
+	fputs("usage: bench [--only pause,stop,tput,monitor,monitor-rss,callers,window,\n"
+	      "                    python]\n"
 	      "             [--runs N] [--rounds N] [--window S] [--leakattach PATH]\n"
 	      "             [--targets DIR] [--mib M] [--chunks N] [--free-every K,...]\n"
 	      "             [--arenas T] [--storm-threads N]\n"
@@ -152,7 +161,9 @@ usage(FILE *f)
 	      "                    its setup and teardown included, about 3 minutes),\n"
 	      "                    window (the same, around one `leakattach check` per\n"
 	      "                    backend, thread count and tracefs state; needs\n"
-	      "                    root for unshare -m; about 3 minutes)\n"
+	      "                    root for unshare -m; about 3 minutes), python (the\n"
+	      "                    pymalloc and types census of Debian's python3 against\n"
+	      "                    a bare read of its arenas, about 30 s)\n"
 	      "  --runs N          runs per figure (default 5)\n"
 	      "  --rounds N        throughput rounds, tput, monitor, callers (default 5);\n"
 	      "                    window: trials of each kind (default 7)\n"
@@ -174,6 +185,7 @@ usage(FILE *f)
 	      "  --rss-mib M       monitor-rss: bigheap's heap (default 128 MiB)\n"
 	      "  --rss-seconds S   monitor-rss: the monitor's --duration (default 60)\n"
 	      "  --rss-interval S  monitor-rss: the monitor's --interval (default 0.1)\n"
+	      "  --py-mib M        python: the pymalloc heap (default 1024 MiB)\n"
 	      "  --tool-arg ARG    one more argument for leakattach (e.g. --no-debuginfo)\n"
 	      "  --wrap 'CMD'      run the tool under CMD (e.g. 'perf stat -d'); ru_maxrss\n"
 	      "                    is then CMD's\n"
@@ -206,6 +218,8 @@ parse_only(const char *s)
 			m |= ONLY_CALLERS;
 		else if (!strcmp(tok, "window"))
 			m |= ONLY_WINDOW;
+		else if (!strcmp(tok, "python"))
+			m |= ONLY_PYTHON;
 		else {
 			usage(stderr);
 			exit(64);
@@ -233,11 +247,17 @@ main(int argc, char **argv)
 		.rss_mib = 128,
 		.rss_seconds = 60,
 		.rss_interval = 0.1,
+		.py_mib = 1024,
 		.only = ONLY_PAUSE | ONLY_STOP | ONLY_TPUT | ONLY_MONITOR |
-			ONLY_MONITOR_RSS | ONLY_CALLERS | ONLY_WINDOW,
+			ONLY_MONITOR_RSS | ONLY_CALLERS | ONLY_WINDOW |
+			ONLY_PYTHON,
 	};
 	const char *slash;
 	double t0 = now_s();
+
+	/* the python figure's walker, exec'ed by the driver (not an option) */
+	if (argc > 1 && !strcmp(argv[1], "--python-child"))
+		return bench_python_child(argc - 2, argv + 2);
 
 	slash = strrchr(argv[0], '/');
 	if (slash)
@@ -312,6 +332,9 @@ main(int argc, char **argv)
 		} else if (!strcmp(a, "--rss-interval")) {
 			TAKES_VALUE;
 			o.rss_interval = strtod(v, NULL);
+		} else if (!strcmp(a, "--py-mib")) {
+			TAKES_VALUE;
+			o.py_mib = strtoull(v, NULL, 0);
 		} else if (!strcmp(a, "--tool-arg")) {
 			TAKES_VALUE;
 			if (o.n_tool_args < MAX_ARGS)
@@ -344,7 +367,7 @@ main(int argc, char **argv)
 	    !o.win_rounds || o.win_rounds > MAX_ROUNDS ||
 	    o.rounds > MAX_ROUNDS || o.window < 10 || !o.storm_threads ||
 	    !o.churn_mib || !o.rss_mib || o.rss_seconds < 20 ||
-	    o.rss_seconds > 3600 || o.rss_interval < 0.001) {
+	    o.rss_seconds > 3600 || o.rss_interval < 0.001 || !o.py_mib) {
 		usage(stderr);
 		return 64;
 	}
@@ -369,6 +392,8 @@ main(int argc, char **argv)
 		bench_callers(&o);
 	if (o.only & ONLY_WINDOW)
 		bench_window(&o);
+	if (o.only & ONLY_PYTHON)
+		bench_python(&o);
 	printf("benchmark took %.0f s\n", now_s() - t0);
 	return 0;
 }

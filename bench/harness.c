@@ -211,7 +211,11 @@ target_start(struct target *t, const struct opts *o, const char *const argv[],
 	char path[PATH_MAX + 64];
 
 	memset(t, 0, sizeof(*t));
-	snprintf(path, sizeof(path), "%s/%s", o->dir, argv[0]);
+	/* a program of ours is in o->dir; an absolute path is the system's */
+	if (argv[0][0] == '/')
+		snprintf(path, sizeof(path), "%s", argv[0]);
+	else
+		snprintf(path, sizeof(path), "%s/%s", o->dir, argv[0]);
 	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
 		die("pipe: %s", strerror(errno));
 	fflush(NULL);

@@ -8,7 +8,8 @@
  * its history), and the target's throughput counters around a window.
  *
  * One file per figure (bench_pause.c, bench_stop.c, bench_tput.c,
- * bench_monitor.c, bench_monitor_rss.c, bench_callers.c, bench_window.c)
+ * bench_monitor.c, bench_monitor_rss.c, bench_callers.c, bench_window.c,
+ * bench_python.c)
  * defines its bench_NAME(); bench.c parses the options and runs them in
  * that order.
  */
@@ -41,6 +42,7 @@ struct opts {
 	unsigned storm_threads;
 	unsigned long long churn_mib; /* the heap of the monitor figure */
 	unsigned long long rss_mib; /* the heap of the monitor-rss figure */
+	unsigned long long py_mib; /* the python figure's pymalloc heap */
 	double rss_seconds, rss_interval;
 	unsigned only;
 	int hold;
@@ -59,6 +61,9 @@ void bench_monitor(const struct opts *o); /* 5. under leakattach monitor */
 void bench_monitor_rss(const struct opts *o); /* 6. the monitor's memory */
 void bench_callers(const struct opts *o); /* 7. callers windows */
 void bench_window(const struct opts *o); /* 8. one window, locally */
+void bench_python(const struct opts *o); /* 9. the Python lens */
+/* bench --python-child MODE PID: one walk in a fresh process */
+int bench_python_child(int argc, char **argv);
 /* The pause figures' temporary log folders (atexit). */
 void pause_dirs_remove(void);
 

@@ -15,6 +15,7 @@
 
 #include "proc/memsrc.h"
 #include "proc/procmaps.h"
+#include "proc/readahead.h"
 #include "python/pymalloc.h"
 #include "python/pytypes.h"
 #include "python/pyversion.h"
@@ -449,6 +450,50 @@ Test(pymalloc, skips_what_cannot_be_read)
 	heap_free(&h);
 }
 
+/*
+ * The windows read ahead by a helper thread give the census of a plain
+ * read, also when a window cannot be read whole (the buffer ends inside
+ * pool p3: read again page by page).
+ */
+Test(pymalloc, reads_ahead_to_the_same_census)
+{
+	static const size_t lens[] = {ARENA_LEN, 5 * L + 4096};
+
+	for (unsigned i = 0; i < 2; i++) {
+		struct pymalloc_census plain, ahead;
+		struct seen s0 = {0}, s1 = {0};
+		struct heap h;
+
+		heap_init(&h);
+		five_pools(&h);
+		pymalloc_set_readahead_flags(0);
+		heap_walk(&h, lens[i], count_pool, &s0, &plain);
+		heap_free(&h);
+
+		heap_init(&h);
+		five_pools(&h);
+		pymalloc_set_readahead_flags(READAHEAD_ALWAYS);
+		heap_walk(&h, lens[i], count_pool, &s1, &ahead);
+		pymalloc_set_readahead_flags(0);
+		heap_free(&h);
+
+		/* (a first window that fails is read by the walk, no helper) */
+		cr_expect(i || ahead.read_ahead, "a helper read the windows");
+		cr_expect_eq(ahead.pools, plain.pools);
+		cr_expect_eq(ahead.blocks, plain.blocks);
+		cr_expect_eq(ahead.bytes, plain.bytes);
+		cr_expect_eq(ahead.arenas, plain.arenas);
+		cr_expect_eq(ahead.bytes_scanned, plain.bytes_scanned);
+		cr_expect_eq(ahead.consistent, plain.consistent);
+		cr_expect_eq(s1.pools, s0.pools);
+		cr_expect_eq(s1.blocks, s0.blocks);
+		for (unsigned k = 0; k < PYMALLOC_NCLASSES; k++)
+			cr_expect_eq(ahead.cls[k].blocks, plain.cls[k].blocks,
+				     "class %u", k);
+	}
+	cr_expect_eq(lens[0] / PYMALLOC_WINDOW, 4, "more than one window");
+}
+
 /* ---- types ------------------------------------------------------------- */
 
 #define TYPE_TYPE (USEDPOOLS - 0x1000 + 0x100)
@@ -559,6 +604,75 @@ Test(pytypes, names_objects_by_their_type)
 	cr_expect(!k || k->objects == 0);
 	pytypes_free(pt);
 	heap_free(&h);
+}
+
+/*
+ * A type object in anonymous memory (a class in a thread arena's heap
+ * next to pymalloc's arenas) is read from the walk's window when the
+ * window holds it and from the memory source when not: the same objects
+ * either way. Beside them, a block whose first words are a GC header
+ * linking a neighbour that looks like a ready type (flags, sizes) but is
+ * none: no object.
+ */
+Test(pytypes, reads_types_in_the_window_as_from_the_target)
+{
+	const uint64_t ready = 1ull << 12, gc = 1ull << 14;
+	/* in the pool's window (the first 512 KiB) and past it */
+	const uint64_t where[] = {ARENA0 + 20 * L + 256, ARENA0 + 40 * L + 256};
+	const uint64_t cp = ARENA0 + 21 * L, fake = ARENA0 + 22 * L + 512;
+
+	for (unsigned i = 0; i < 2; i++) {
+		const uint64_t t = where[i], name = t + 1024;
+		const struct pytype_count *k;
+		struct pymalloc_census c;
+		struct pytypes_totals tt;
+		struct pytypes *pt;
+		struct heap h;
+
+		cr_assert_eq((t - ARENA0) / PYMALLOC_WINDOW, i);
+		heap_init(&h);
+		type_object(&h, TYPE_TYPE, TYPE_TYPE, "type", 880,
+			    ready | gc | (1ull << 31), 0);
+		w64(at(&h, t + 8), TYPE_TYPE);
+		w64(at(&h, t + 24), name);
+		w64(at(&h, t + 32), 32);
+		w64(at(&h, t + 168), ready | gc);
+		strcpy((char *)at(&h, name), "Local");
+		/* a neighbour that passes the first tests of a type only */
+		w64(at(&h, fake + 32), 24);
+		w64(at(&h, fake + 168), ready);
+		w64(at(&h, fake + 24), 0x10); /* no name */
+		/* class 3 (64 bytes): 2 objects of Local at +16, then a
+		 * block whose GC link leads to the fake, nothing at +16 */
+		pool(&h, cp, L, 3, 4, (const uint32_t[]){3}, 1, 0);
+		link_used(&h, 3, &cp, 1);
+		for (int b = 0; b < 2; b++) {
+			w64(at(&h, cp + 48 + 64 * b + 8), fake);
+			w64(at(&h, cp + 48 + 64 * b + 16), 1);
+			w64(at(&h, cp + 48 + 64 * b + 24), t);
+		}
+		w64(at(&h, cp + 48 + 128 + 8), fake);
+		w64(at(&h, cp + 48 + 128 + 16), 1);
+
+		cr_assert_eq(memsrc_buf_add(h.mem, ARENA0, h.arena, ARENA_LEN),
+			     0);
+		cr_assert_eq(
+			pytypes_new(h.mem, &h.maps, PYTYPES_RULES_311, &pt), 0);
+		cr_assert_eq(
+			pymalloc_walk(h.mem, &h.maps, pytypes_pool, pt, &c), 0);
+		pymalloc_census_release(&c);
+		pytypes_totals(pt, &tt);
+		k = pytypes_find(pt, "Local");
+		cr_assert(k, "the type at %#llx", (unsigned long long)t);
+		cr_expect_eq(k->objects, 2);
+		cr_expect_eq(k->bytes, 128);
+		cr_expect_eq(tt.objects, 2);
+		cr_expect_eq(tt.unknown_blocks, 1,
+			     "the block linking the fake");
+		cr_expect_eq(c.blocks, 3);
+		pytypes_free(pt);
+		heap_free(&h);
+	}
 }
 
 Test(pyversion, knows_the_interpreter_by_its_file_name)

@@ -17,6 +17,8 @@
 
 #include "proc/memsrc.h"
 #include "proc/procmaps.h"
+#include "proc/readahead.h"
+#include "python/pyle.h"
 #include "python/pymalloc.h"
 
 #define DUMMY_SIZE_IDX 0xffffu /* a pool being carved (Objects/obmalloc.c) */
@@ -26,36 +28,18 @@
  * table, above which a header is not believed. */
 #define ARENA_INDEX_MAX (1u << 20)
 
-static uint32_t
-rd32(const unsigned char *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static uint64_t
-rd64(const unsigned char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
 void
 pymalloc_header_decode(const unsigned char *p, struct pool_header_raw *h)
 {
 	/* the upper half of the ref slot is padding (union with a pointer) */
-	h->count = rd32(p + 0);
-	h->freeblock = rd64(p + 8);
-	h->nextpool = rd64(p + 16);
-	h->prevpool = rd64(p + 24);
-	h->arenaindex = rd32(p + 32);
-	h->szidx = rd32(p + 36);
-	h->nextoffset = rd32(p + 40);
-	h->maxnextoffset = rd32(p + 44);
+	h->count = pyle_u32(p + 0);
+	h->freeblock = pyle_u64(p + 8);
+	h->nextpool = pyle_u64(p + 16);
+	h->prevpool = pyle_u64(p + 24);
+	h->arenaindex = pyle_u32(p + 32);
+	h->szidx = pyle_u32(p + 36);
+	h->nextoffset = pyle_u32(p + 40);
+	h->maxnextoffset = pyle_u32(p + 44);
 }
 
 int
@@ -123,7 +107,7 @@ pymalloc_freelist(const unsigned char *bytes, uint64_t addr,
 		freemap[k / 8] |= (uint8_t)(1u << (k % 8));
 		n++;
 		/* a free block's first word links the next (Objects/obmalloc.c) */
-		p = rd64(bytes + off);
+		p = pyle_u64(bytes + off);
 	}
 	*nfree = n;
 	return 0;
@@ -135,6 +119,16 @@ struct arena_span {
 
 struct walk {
 	struct memsrc *mem;
+	/*
+	 * The windows are read ahead (proc/readahead.h) through ra_src, a
+	 * second source on mem's reader: the read-ahead owns its source
+	 * while it scans, and the pools' checks and the callback read
+	 * scattered words through mem meanwhile. Both readers only call
+	 * process_vm_readv() or pread(), which any thread may do at once.
+	 */
+	struct memsrc ra_src;
+	struct readahead *ra;
+	unsigned char *buf; /* a window read page by page */
 	pymalloc_pool_fn fn;
 	void *arg;
 	struct pymalloc_census *out;
@@ -142,6 +136,9 @@ struct walk {
 	uint32_t n_arena;
 	uint64_t seen_u[4];
 	int stop;
+	/* the window being scanned, when every page of it was read */
+	const unsigned char *win;
+	uint64_t win_lo, win_hi;
 };
 
 static int
@@ -300,6 +297,9 @@ one_pool(struct walk *w, uint64_t addr, const unsigned char *bytes,
 			.carved = carved,
 			.count = h.count,
 			.arenaindex = h.arenaindex,
+			.win = w->win,
+			.win_addr = w->win_lo,
+			.win_len = w->win_hi - w->win_lo,
 		};
 		int r = w->fn(&p, w->arg);
 
@@ -309,7 +309,10 @@ one_pool(struct walk *w, uint64_t addr, const unsigned char *bytes,
 	return 0;
 }
 
-/* Pools of [lo, hi) whose bytes are at buf; ok[k]: page k was read. */
+/*
+ * Pools of [lo, hi) whose bytes are at buf; ok[k]: page k was read (ok
+ * NULL: every page was).
+ */
 static int
 scan_window(struct walk *w, uint64_t lo, uint64_t hi, const unsigned char *buf,
 	    const uint8_t *ok)
@@ -327,8 +330,8 @@ scan_window(struct walk *w, uint64_t lo, uint64_t hi, const unsigned char *buf,
 			continue;
 		}
 		/* the readable bytes from a on, up to the window's end */
-		for (p = a;
-		     p < hi && avail < GEOM_LARGE && ok[(p - lo) / MEMSRC_PAGE];
+		for (p = a; p < hi && avail < GEOM_LARGE &&
+			    (!ok || ok[(p - lo) / MEMSRC_PAGE]);
 		     p += MEMSRC_PAGE)
 			avail += MEMSRC_PAGE;
 		if (avail > hi - a)
@@ -343,8 +346,27 @@ scan_window(struct walk *w, uint64_t lo, uint64_t hi, const unsigned char *buf,
 	return 0;
 }
 
-static int
-scannable(const struct mapping *m)
+static unsigned readahead_flags; /* pymalloc_set_readahead_flags() */
+
+void
+pymalloc_set_readahead_flags(unsigned flags)
+{
+	readahead_flags = flags;
+}
+
+/* The read-ahead's reads: mem's own (see struct walk). */
+static ssize_t
+forward_read(void *priv, uint64_t addr, void *buf, size_t len)
+{
+	struct memsrc *mem = priv;
+
+	return mem->ops->read(mem->priv, addr, buf, len);
+}
+
+static const struct memsrc_ops forward_ops = {.read = forward_read};
+
+int
+pymalloc_scannable(const struct mapping *m)
 {
 	if (!(m->prot & MAP_R) || (m->prot & MAP_SHARED_))
 		return 0;
@@ -356,42 +378,88 @@ scannable(const struct mapping *m)
 	return m->path[0] == '\0' || !strncmp(m->path, "[anon:", 6);
 }
 
+/* Scan [a, hi), whose bytes are at buf (ok as for scan_window()). */
 static int
-scan_mapping(struct walk *w, const struct mapping *m, unsigned char *buf)
+scan_bytes(struct walk *w, uint64_t a, uint64_t hi, const unsigned char *buf,
+	   const uint8_t *ok)
+{
+	int r;
+
+	w->out->bytes_scanned += hi - a;
+	/* the callback may look around the pool only where all was read */
+	w->win = ok ? NULL : buf;
+	w->win_lo = a;
+	w->win_hi = hi;
+	r = scan_window(w, a, hi, buf, ok);
+	w->win = NULL;
+	return r;
+}
+
+/* Read [a, hi) through mem into w->buf, page by page if need be; scan. */
+static int
+read_and_scan(struct walk *w, uint64_t a, uint64_t hi)
 {
 	uint8_t ok[PYMALLOC_WINDOW / MEMSRC_PAGE];
-	uint64_t a = m->start;
+	int err = memsrc_read(w->mem, a, w->buf, hi - a);
 
-	while (a < m->end) {
-		/* windows end on GEOM_LARGE boundaries: no pool straddles */
-		uint64_t hi =
-			(a + PYMALLOC_WINDOW) & ~(uint64_t)(GEOM_LARGE - 1);
-		int err, r;
-
-		if (hi <= a || hi > m->end)
-			hi = m->end;
-		err = memsrc_read(w->mem, a, buf, hi - a);
+	if (err == -ESRCH)
+		return err;
+	if (!err)
+		return scan_bytes(w, a, hi, w->buf, NULL);
+	/* some page is unreadable: each page alone */
+	for (uint64_t p = a; p < hi; p += MEMSRC_PAGE) {
+		err = memsrc_read(w->mem, p, w->buf + (p - a), MEMSRC_PAGE);
 		if (err == -ESRCH)
 			return err;
-		if (!err) {
-			memset(ok, 1, sizeof(ok));
-		} else {
-			/* page by page: some are unreadable */
-			for (uint64_t p = a; p < hi; p += MEMSRC_PAGE) {
-				err = memsrc_read(w->mem, p, buf + (p - a),
-						  MEMSRC_PAGE);
-				if (err == -ESRCH)
-					return err;
-				ok[(p - a) / MEMSRC_PAGE] = !err;
-			}
-		}
-		w->out->bytes_scanned += hi - a;
-		r = scan_window(w, a, hi, buf, ok);
+		ok[(p - a) / MEMSRC_PAGE] = !err;
+	}
+	return scan_bytes(w, a, hi, w->buf, ok);
+}
+
+/*
+ * A mapping, in windows of PYMALLOC_WINDOW on the GEOM_LARGE grid, so
+ * that no pool straddles two: the head below the first GEOM_LARGE
+ * boundary (room for 4 KiB pools only) read alone, then the windows read
+ * ahead, each the next one's neighbour (the read-ahead's windows are one
+ * of ours and READAHEAD_OVERLAP bytes more, so that each holds one of
+ * ours whole). A window that cannot be read whole is read again page by
+ * page, its readable pages scanned.
+ */
+static int
+scan_mapping(struct walk *w, const struct mapping *m)
+{
+	uint64_t a = m->start, grid;
+	int r = 0;
+
+	grid = (m->start + GEOM_LARGE - 1) & ~(uint64_t)(GEOM_LARGE - 1);
+	if (grid > m->end)
+		grid = m->end;
+	if (a < grid) {
+		r = read_and_scan(w, a, grid);
 		if (r)
 			return r;
+		a = grid;
+	}
+	if (a >= m->end)
+		return 0;
+	readahead_begin(w->ra, m->end, m->end);
+	while (a < m->end && !r) {
+		uint64_t hi = m->end - a < PYMALLOC_WINDOW
+				      ? m->end
+				      : a + PYMALLOC_WINDOW;
+		int err = 0;
+		const unsigned char *p = readahead_get(w->ra, a, hi - a, &err);
+
+		if (p)
+			r = scan_bytes(w, a, hi, p, NULL);
+		else if (err == -ESRCH)
+			r = err;
+		else
+			r = read_and_scan(w, a, hi);
 		a = hi;
 	}
-	return 0;
+	readahead_end(w->ra);
+	return r;
 }
 
 static int
@@ -440,24 +508,34 @@ pymalloc_walk(struct memsrc *mem, const struct maps *maps, pymalloc_pool_fn fn,
 		.arg = arg,
 		.out = out,
 	};
-	unsigned char *buf;
 	int r = 0;
 
 	memset(out, 0, sizeof(*out));
 	for (uint32_t i = 0; i < PYMALLOC_NCLASSES; i++)
 		out->cls[i].block_size = PYMALLOC_ALIGNMENT * (i + 1);
-	buf = malloc(PYMALLOC_WINDOW);
-	if (!buf)
+	w.ra_src.ops = &forward_ops;
+	w.ra_src.priv = mem;
+	w.buf = malloc(PYMALLOC_WINDOW);
+	if (!w.buf)
 		return -ENOMEM;
+	r = readahead_new(&w.ra_src, PYMALLOC_WINDOW + READAHEAD_OVERLAP,
+			  readahead_flags, &w.ra);
+	if (r) {
+		free(w.buf);
+		return r;
+	}
 	for (size_t i = 0; i < maps->len && !r; i++) {
 		const struct mapping *m = &maps->v[i];
 
-		if (!scannable(m) || m->start % MEMSRC_PAGE ||
+		if (!pymalloc_scannable(m) || m->start % MEMSRC_PAGE ||
 		    m->end % MEMSRC_PAGE)
 			continue;
 		out->mappings++;
-		r = scan_mapping(&w, m, buf);
+		r = scan_mapping(&w, m);
 	}
+	out->read_ahead = readahead_threaded(w.ra);
+	readahead_free(w.ra); /* joins its thread: ra_src is idle */
+	mem->bytes_read += w.ra_src.bytes_read;
 	for (uint32_t i = 0; i < w.n_arena; i++) {
 		const struct arena_span *a = &w.arena[i];
 
@@ -478,6 +556,6 @@ pymalloc_walk(struct memsrc *mem, const struct maps *maps, pymalloc_pool_fn fn,
 			  !out->carving && out->usedpools_seen <= 1 &&
 			  !out->other_geometry;
 	free(w.arena);
-	free(buf);
+	free(w.buf);
 	return r;
 }

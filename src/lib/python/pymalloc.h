@@ -16,6 +16,7 @@
 
 struct memsrc;
 struct maps;
+struct mapping;
 
 #define PYMALLOC_POOL_OVERHEAD 48u /* sizeof(struct pool_header), rounded */
 #define PYMALLOC_NCLASSES 32u /* block sizes 16, 32, ... 512 */
@@ -62,6 +63,15 @@ struct pymalloc_pool {
 	const uint8_t *freemap; /* bit k set: block k is free */
 	uint32_t pool_size, block_size, szidx;
 	uint32_t carved, count, arenaindex;
+	/*
+	 * The scan's window that holds the pool, [win_addr, win_addr +
+	 * win_len), every byte read, during the call: what the pool's
+	 * blocks point to is often there, and readers may take it from
+	 * here instead of the target. win NULL: no such window (only the
+	 * pool's bytes are at hand).
+	 */
+	const unsigned char *win;
+	uint64_t win_addr, win_len;
 };
 
 /* Called for each consistent pool with blocks in use; != 0 stops. */
@@ -102,6 +112,8 @@ struct pymalloc_census {
 	uint32_t usedpools_seen;
 	uint64_t mappings, bytes_scanned;
 	int consistent; /* nothing above was bad, one usedpools at most */
+	/* 1: a helper thread read the windows ahead (a CPU was free) */
+	int read_ahead;
 	/*
 	 * Per arena: from its lowest pool to the end of its highest one,
 	 * ascending (the pages pymalloc has touched: pools are carved in
@@ -118,11 +130,27 @@ struct pymalloc_census {
 void pymalloc_census_release(struct pymalloc_census *c);
 
 /*
+ * proc/readahead.h's flags for the walks to come (READAHEAD_ALWAYS: read
+ * ahead even with no CPU free; tests). Default 0.
+ */
+void pymalloc_set_readahead_flags(unsigned flags);
+
+/*
+ * 1 when pymalloc_walk() scans mapping m: anonymous (unnamed or
+ * "[anon:...]"), private and readable.
+ */
+int pymalloc_scannable(const struct mapping *m);
+
+/*
  * Scan the anonymous, private, readable mappings of maps (not [heap] or
  * [stack]) through mem, fill *out (release it with
  * pymalloc_census_release(), whatever this returns), and call fn (may be NULL) for each
- * consistent pool with blocks in use. Tool memory: one window of
- * PYMALLOC_WINDOW bytes and one word pair per arena index. Returns 0
+ * consistent pool with blocks in use. Tool memory: a few windows of
+ * PYMALLOC_WINDOW bytes (one read page by page, three read ahead by a
+ * helper thread when a CPU is free, proc/readahead.h) and one word pair
+ * per arena index. Reads the windows through a second source on mem's
+ * reader, from the helper thread too: mem's reader must allow reads from
+ * two threads at once (memsrc_pid.c and memsrc_buf.c do). Returns 0
  * (also when no pool was found: out->pool_size is then 0), -ESRCH when
  * the process is gone, -ENOMEM, or fn's nonzero value.
  */

@@ -22,6 +22,7 @@
 
 #include "proc/memsrc.h"
 #include "proc/procmaps.h"
+#include "python/pyle.h"
 #include "python/pytypes.h"
 
 /* tp_flags bits (Include/object.h) */
@@ -41,11 +42,13 @@
 
 #define META_DEPTH 4 /* metaclass hops to PyType_Type */
 #define NEG_SLOTS 8192u /* direct-mapped cache of refused type pointers */
+#define FRONT_SLOTS 64u /* direct-mapped cache of accepted ones */
 #define OBJ_MAX_HEADER 48u /* bytes of a block a header test reads */
 
 struct ptype {
 	struct pytype_count c;
 	uint64_t flags, basicsize;
+	uint64_t pre; /* presize(): where its objects start in a block */
 };
 
 struct pytypes {
@@ -58,6 +61,23 @@ struct pytypes {
 	uint32_t *hval;
 	size_t hcap;
 	uint64_t neg[NEG_SLOTS];
+	/*
+	 * In front of the table: the last type seen per slot. An object's
+	 * type is one of a few dozen, so nearly every block is answered
+	 * here, by one compare (t 1, never a type's address: empty).
+	 */
+	struct {
+		uint64_t t;
+		long i;
+	} front[FRONT_SLOTS];
+	/*
+	 * During pytypes_pool(): the walk's window around the pool, every
+	 * byte read. Type pointers that lead into it (a GC header's links,
+	 * read as a header at the wrong offset, point at the neighbours)
+	 * are checked there, with no read of the target.
+	 */
+	const unsigned char *win;
+	uint64_t win_lo, win_hi;
 	struct pytypes_totals t;
 };
 
@@ -71,15 +91,6 @@ pytypes_rules_for(unsigned major, unsigned minor)
 	if (minor == 11)
 		return PYTYPES_RULES_311;
 	return PYTYPES_RULES_312;
-}
-
-static uint64_t
-rd64(const unsigned char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
 }
 
 static uint64_t
@@ -102,6 +113,9 @@ pytypes_new(struct memsrc *mem, const struct maps *maps,
 	pt->mem = mem;
 	pt->maps = maps;
 	pt->rules = rules;
+	/* never a type pointer (those are 8-aligned): every slot misses */
+	for (unsigned i = 0; i < FRONT_SLOTS; i++)
+		pt->front[i].t = 1;
 	*out = pt;
 	return 0;
 }
@@ -115,6 +129,13 @@ pytypes_free(struct pytypes *pt)
 	free(pt->hkey);
 	free(pt->hval);
 	free(pt);
+}
+
+static unsigned
+front_slot(uint64_t t)
+{
+	/* types lie 400 to 900 bytes apart: a multiplicative hash of t / 8 */
+	return (unsigned)(((t >> 3) * 0x9e3779b97f4a7c15ull) >> 58);
 }
 
 static long
@@ -140,6 +161,19 @@ hput(uint64_t *keys, uint32_t *vals, size_t cap, uint64_t k, uint32_t v)
 		i = (i + 1) & (cap - 1);
 	keys[i] = k;
 	vals[i] = v;
+}
+
+static uint64_t
+presize(const struct pytypes *pt, uint64_t flags)
+{
+	uint64_t n = flags & TPF_HAVE_GC ? 16 : 0;
+
+	if (pt->rules == PYTYPES_RULES_311 && (flags & TPF_MANAGED_DICT))
+		n += 16;
+	if (pt->rules == PYTYPES_RULES_312 &&
+	    (flags & (TPF_MANAGED_DICT | TPF_MANAGED_WEAKREF)))
+		n += 16;
+	return n;
 }
 
 static long
@@ -174,8 +208,17 @@ add_type(struct pytypes *pt, const struct ptype *ty)
 		pt->hcap = cap;
 	}
 	pt->v[pt->n] = *ty;
+	pt->v[pt->n].pre = presize(pt, ty->flags);
 	hput(pt->hkey, pt->hval, pt->hcap, ty->c.type, (uint32_t)pt->n);
 	return (long)pt->n++;
+}
+
+/* The window holds [addr, addr + n). */
+static int
+in_win(const struct pytypes *pt, uint64_t addr, uint64_t n)
+{
+	return pt->win && addr >= pt->win_lo && addr <= pt->win_hi &&
+	       n <= pt->win_hi - addr;
 }
 
 static int
@@ -192,6 +235,24 @@ read_name(struct pytypes *pt, uint64_t addr, char *buf, size_t len)
 {
 	size_t got = 0;
 
+	if (in_win(pt, addr, len)) {
+		/* the same test on the bytes at hand */
+		const unsigned char *p = pt->win + (addr - pt->win_lo);
+
+		for (size_t i = 0; i < len; i++) {
+			if (!p[i]) {
+				if (!i)
+					return -EINVAL;
+				memcpy(buf, p, i + 1);
+				return 0;
+			}
+			if (p[i] < 0x20 || p[i] == 0x7f)
+				return -EINVAL;
+		}
+		memcpy(buf, p, len - 1);
+		buf[len - 1] = '\0';
+		return 0;
+	}
 	if (!readable(pt, addr))
 		return -EFAULT;
 	while (got < len) {
@@ -218,14 +279,29 @@ read_name(struct pytypes *pt, uint64_t addr, char *buf, size_t len)
 }
 
 /*
+ * The first tests of a type object, on its bytes: ready, sane sizes.
+ * They refuse nearly every pointer that is no type (see type_of()).
+ */
+static inline int
+type_head_ok(const unsigned char *b)
+{
+	uint64_t basicsize = pyle_u64(b + TP_BASICSIZE);
+
+	return (pyle_u64(b + TP_FLAGS) & TPF_READY) && basicsize >= 16 &&
+	       basicsize <= (1u << 20) &&
+	       pyle_u64(b + TP_ITEMSIZE) <= (1u << 20);
+}
+
+/*
  * The index of type object t, or -1 when t is not one: readable, ready,
  * sane sizes, a printable name, and a type whose own type is PyType_Type
  * or a metaclass of it (depth hops at most).
  */
-static long
+static __attribute__((noinline)) long
 type_index(struct pytypes *pt, uint64_t t, int depth)
 {
-	unsigned char b[TP_READ];
+	unsigned char buf[TP_READ];
+	const unsigned char *b;
 	struct ptype ty;
 	uint64_t meta;
 	long i;
@@ -233,21 +309,30 @@ type_index(struct pytypes *pt, uint64_t t, int depth)
 	if (!t || t % 8)
 		return -1;
 	i = lookup(pt, t);
-	if (i >= 0)
+	if (i >= 0) {
+		pt->front[front_slot(t)].t = t;
+		pt->front[front_slot(t)].i = i;
 		return i;
+	}
+	b = in_win(pt, t, TP_READ) ? pt->win + (t - pt->win_lo) : NULL;
+	if (b && !type_head_ok(b))
+		return -1;
 	if (pt->neg[hash64(t) % NEG_SLOTS] == t || depth > META_DEPTH)
 		return -1;
-	if (!readable(pt, t) || memsrc_read_cached(pt->mem, t, b, sizeof(b)))
-		goto refuse;
+	if (!b) {
+		if (!readable(pt, t) ||
+		    memsrc_read_cached(pt->mem, t, buf, sizeof(buf)))
+			goto refuse;
+		b = buf;
+	}
 	memset(&ty, 0, sizeof(ty));
 	ty.c.type = t;
-	ty.flags = rd64(b + TP_FLAGS);
-	ty.basicsize = rd64(b + TP_BASICSIZE);
-	meta = rd64(b + TP_OB_TYPE);
-	if (!(ty.flags & TPF_READY) || ty.basicsize < 16 ||
-	    ty.basicsize > (1u << 20) || rd64(b + TP_ITEMSIZE) > (1u << 20))
+	ty.flags = pyle_u64(b + TP_FLAGS);
+	ty.basicsize = pyle_u64(b + TP_BASICSIZE);
+	meta = pyle_u64(b + TP_OB_TYPE);
+	if (!type_head_ok(b))
 		goto refuse;
-	if (read_name(pt, rd64(b + TP_NAME), ty.c.name, sizeof(ty.c.name)))
+	if (read_name(pt, pyle_u64(b + TP_NAME), ty.c.name, sizeof(ty.c.name)))
 		goto refuse;
 	if (meta == t) {
 		/* type(type) is type: PyType_Type, and only one of it */
@@ -276,19 +361,6 @@ refuse:
 	return -1;
 }
 
-static uint64_t
-presize(const struct pytypes *pt, uint64_t flags)
-{
-	uint64_t n = flags & TPF_HAVE_GC ? 16 : 0;
-
-	if (pt->rules == PYTYPES_RULES_311 && (flags & TPF_MANAGED_DICT))
-		n += 16;
-	if (pt->rules == PYTYPES_RULES_312 &&
-	    (flags & (TPF_MANAGED_DICT | TPF_MANAGED_WEAKREF)))
-		n += 16;
-	return n;
-}
-
 /* A refcount, not a pointer that happens to sit where one would be. */
 static int
 plausible_refcnt(const struct pytypes *pt, uint64_t rc)
@@ -307,67 +379,162 @@ plausible_refcnt(const struct pytypes *pt, uint64_t rc)
 	return 1;
 }
 
+/*
+ * type_index() at depth 0, answered inline when the front cache holds t:
+ * the path of nearly every object.
+ */
+static inline long
+type_of(struct pytypes *pt, uint64_t t)
+{
+	unsigned s;
+
+	if (!t || t % 8)
+		return -1;
+	/*
+	 * At a wrong offset the "type" is mostly a GC link to a neighbour
+	 * in the same window, each seen once: refused here on its bytes,
+	 * with no call, no table and no cache. The same tests as
+	 * type_index()'s, the same verdict: a type in the table passed them
+	 * on these very bytes.
+	 */
+	if (in_win(pt, t, TP_READ) && !type_head_ok(pt->win + (t - pt->win_lo)))
+		return -1;
+	s = front_slot(t);
+	if (pt->front[s].t == t)
+		return pt->front[s].i;
+	return type_index(pt, t, 0);
+}
+
+enum { BLOCK_OBJECT, BLOCK_FREELISTED, BLOCK_UNKNOWN };
+
+/*
+ * What a block of size bytes, whose first bytes are at head, holds: a
+ * live object of type *i, a free-listed one of type *i, or nothing known
+ * (or -ENOMEM). The first offset that passes every test wins.
+ */
+static inline __attribute__((always_inline)) int
+classify(struct pytypes *pt, const unsigned char *head, uint64_t size, long *i)
+{
+	uint64_t last = pt->rules >= PYTYPES_RULES_311 ? 32 : 16;
+
+	if (pt->rules == PYTYPES_RULES_NONE)
+		return BLOCK_UNKNOWN;
+	for (uint64_t o = 0; o <= last && o + 16 <= size; o += 16) {
+		long k = type_of(pt, pyle_u64(head + o + 8));
+		const struct ptype *ty;
+		uint64_t rc;
+
+		if (k < 0) {
+			if (k == -ENOMEM)
+				return -ENOMEM;
+			continue;
+		}
+		ty = &pt->v[k];
+		if (ty->pre != o || o + ty->basicsize > size)
+			continue;
+		rc = pyle_u64(head + o);
+		*i = k;
+		if (!rc)
+			return BLOCK_FREELISTED;
+		if (plausible_refcnt(pt, rc))
+			return BLOCK_OBJECT;
+	}
+	return BLOCK_UNKNOWN;
+}
+
+/* n live objects of type i in blocks (or chunks) of size bytes each */
+static void
+count_objects(struct pytypes *pt, long i, uint64_t n, uint64_t size,
+	      enum pytypes_where where)
+{
+	struct ptype *ty = &pt->v[i];
+
+	ty->c.objects += n;
+	ty->c.bytes += n * size;
+	if (where == PYTYPES_IN_MALLOC)
+		ty->c.malloc_objects += n;
+	else
+		ty->c.pymalloc_objects += n;
+	pt->t.objects += n;
+	pt->t.object_bytes += n * size;
+}
+
 int
 pytypes_block(struct pytypes *pt, uint64_t addr, const unsigned char *head,
 	      uint64_t size, enum pytypes_where where)
 {
-	uint64_t last = pt->rules >= PYTYPES_RULES_311 ? 32 : 16;
+	long i = -1;
+	int kind = classify(pt, head, size, &i);
 
 	(void)addr;
-	if (pt->rules == PYTYPES_RULES_NONE)
-		goto unknown;
-	for (uint64_t o = 0; o <= last && o + 16 <= size; o += 16) {
-		uint64_t rc = rd64(head + o);
-		long i = type_index(pt, rd64(head + o + 8), 0);
-		struct ptype *ty;
-
-		if (i == -ENOMEM)
-			return -ENOMEM;
-		if (i < 0)
-			continue;
-		ty = &pt->v[i];
-		if (presize(pt, ty->flags) != o || o + ty->basicsize > size)
-			continue;
-		if (!rc) {
-			ty->c.freelisted++;
-			pt->t.freelisted++;
-			return -1;
-		}
-		if (!plausible_refcnt(pt, rc))
-			continue;
-		ty->c.objects++;
-		ty->c.bytes += size;
-		if (where == PYTYPES_IN_MALLOC)
-			ty->c.malloc_objects++;
-		else
-			ty->c.pymalloc_objects++;
-		pt->t.objects++;
-		pt->t.object_bytes += size;
+	switch (kind) {
+	case BLOCK_OBJECT:
+		count_objects(pt, i, 1, size, where);
 		return (int)i;
+	case BLOCK_FREELISTED:
+		pt->v[i].c.freelisted++;
+		pt->t.freelisted++;
+		return -1;
+	case BLOCK_UNKNOWN:
+		pt->t.unknown_blocks++;
+		pt->t.unknown_bytes += size;
+		return -1;
+	default:
+		return kind; /* -ENOMEM */
 	}
-unknown:
-	pt->t.unknown_blocks++;
-	pt->t.unknown_bytes += size;
-	return -1;
 }
 
+/*
+ * The blocks in use of one pool. Neighbouring blocks mostly hold objects
+ * of one type: they are counted in runs, added to the type once a run
+ * ends, rather than block by block.
+ */
 int
 pytypes_pool(const struct pymalloc_pool *p, void *arg)
 {
 	struct pytypes *pt = arg;
+	const unsigned char *head = p->bytes + PYMALLOC_POOL_OVERHEAD;
+	uint64_t size = p->block_size, run_n = 0, unknown = 0;
+	long run = -1;
+	int r = 0;
 
-	for (uint32_t k = 0; k < p->carved; k++) {
-		uint64_t off =
-			PYMALLOC_POOL_OVERHEAD + (uint64_t)k * p->block_size;
+	if (p->win) {
+		pt->win = p->win;
+		pt->win_lo = p->win_addr;
+		pt->win_hi = p->win_addr + p->win_len;
+	}
+	for (uint32_t k = 0; k < p->carved; k++, head += size) {
+		long i = -1;
+		int kind;
 
 		if (p->freemap[k / 8] & (1u << (k % 8)))
 			continue;
-		if (pytypes_block(pt, p->addr + off, p->bytes + off,
-				  p->block_size,
-				  PYTYPES_IN_PYMALLOC) == -ENOMEM)
-			return -ENOMEM;
+		kind = classify(pt, head, size, &i);
+		if (kind == BLOCK_OBJECT) {
+			if (i != run) {
+				if (run_n)
+					count_objects(pt, run, run_n, size,
+						      PYTYPES_IN_PYMALLOC);
+				run = i;
+				run_n = 0;
+			}
+			run_n++;
+		} else if (kind == BLOCK_FREELISTED) {
+			pt->v[i].c.freelisted++;
+			pt->t.freelisted++;
+		} else if (kind == BLOCK_UNKNOWN) {
+			unknown++;
+		} else {
+			r = kind; /* -ENOMEM */
+			break;
+		}
 	}
-	return 0;
+	if (run_n)
+		count_objects(pt, run, run_n, size, PYTYPES_IN_PYMALLOC);
+	pt->t.unknown_blocks += unknown;
+	pt->t.unknown_bytes += unknown * size;
+	pt->win = NULL; /* gone after the call */
+	return r;
 }
 
 int
