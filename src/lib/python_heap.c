@@ -235,12 +235,14 @@ python_heap_begin(struct python_session *ps, pid_t pid, struct memsrc *mem,
 	if (ps->ver.source == PYVERSION_NONE ||
 	    !first_mapping(maps, ps->ver.path))
 		return 0;
-	err = pytypes_new(mem, maps,
+	err = memsrc_twin(&sp->mem, mem);
+	if (err)
+		return err;
+	err = pytypes_new(&sp->mem, maps,
 			  pytypes_rules_for(ps->ver.major, ps->ver.minor),
 			  &sp->pt);
 	if (err)
 		return err;
-	sp->mem = mem;
 	sp->chunk_min = ps->malloc_only ? CHUNK_MIN : CHUNK_ABOVE_PYMALLOC;
 	sp->info.found = 1;
 	return 0;
@@ -353,7 +355,8 @@ python_heap_pools(struct python_session *ps, struct memsrc *mem,
 	info->blocks = c.blocks;
 	info->in_use_bytes = c.bytes;
 	info->bad_pools = c.bad_pools;
-	info->bytes_read = c.bytes_scanned;
+	/* the pools, and what the types took from elsewhere */
+	info->bytes_read = c.bytes_scanned + sp->mem.bytes_read;
 	pytypes_totals(sp->pt, &t);
 	info->types_available = t.available;
 	/* the blocks' own, not the malloc chunks' named before */
@@ -376,7 +379,7 @@ python_heap_chunk(struct snap_python *sp, uint64_t chunk, uint64_t size)
 	t0 = la_now_ns();
 	memset(head, 0, sizeof(head));
 	/* the program's data starts after prev_size and size */
-	if (!memsrc_read_cached(sp->mem, chunk + 16, head,
+	if (!memsrc_read_cached(&sp->mem, chunk + 16, head,
 				size - 16 < sizeof(head) ? size - 16
 							 : sizeof(head)) &&
 	    pytypes_block(sp->pt, chunk + 16, head, size - 16,
@@ -468,6 +471,7 @@ python_heap_finish(struct snap_python *sp)
 	sp->info.walk_ns = sp->walk_ns;
 	pytypes_free(sp->pt);
 	sp->pt = NULL;
+	memsrc_twin_release(&sp->mem);
 	return 0;
 }
 
@@ -481,6 +485,7 @@ void
 python_heap_reset(struct snap_python *sp)
 {
 	pytypes_free(sp->pt);
+	memsrc_twin_release(&sp->mem);
 	free(sp->classes);
 	free(sp->types);
 	free(sp->spans);

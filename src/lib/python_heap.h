@@ -17,6 +17,7 @@
 #include "glibc/glibc_heap.h"
 #include "glibc/malloc_code.h"
 #include "leakattach.h"
+#include "proc/memsrc.h"
 #include "python/pymalloc.h"
 #include "python/pyversion.h"
 
@@ -50,7 +51,12 @@ struct snap_python {
 	/* During the walks: the type census, and which malloc chunks to
 	 * name (chunk size at least chunk_min) */
 	struct pytypes *pt;
-	struct memsrc *mem;
+	/*
+	 * The reads of the type census, on the session's reader but with a
+	 * cache of its own: during the glibc walk the walk's read-ahead
+	 * thread uses the session's source (chunk_visit_fn's contract)
+	 */
+	struct memsrc mem;
 	uint64_t chunk_min;
 	uint64_t walk_ns;
 	int oom; /* a type could not be recorded */

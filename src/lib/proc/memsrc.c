@@ -108,3 +108,31 @@ memsrc_close(struct memsrc *src)
 	free(src->cache);
 	free(src);
 }
+
+static ssize_t
+twin_read(void *priv, uint64_t addr, void *buf, size_t len)
+{
+	struct memsrc *src = priv;
+
+	return src->ops->read(src->priv, addr, buf, len);
+}
+
+static const struct memsrc_ops twin_ops = {.read = twin_read};
+
+int
+memsrc_twin(struct memsrc *twin, struct memsrc *src)
+{
+	return memsrc_init(twin, &twin_ops, src);
+}
+
+void
+memsrc_twin_release(struct memsrc *twin)
+{
+	struct memsrc *src = twin->priv;
+
+	if (!twin->cache)
+		return;
+	src->bytes_read += twin->bytes_read;
+	free(twin->cache);
+	memset(twin, 0, sizeof(*twin));
+}

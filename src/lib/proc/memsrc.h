@@ -57,6 +57,17 @@ int memsrc_buf_new(struct memsrc **out);
 int memsrc_buf_add(struct memsrc *src, uint64_t addr, const void *buf,
 		   size_t len);
 
+/*
+ * A second source on src's reader, with a cache of its own, for code that
+ * runs while src is in use by another thread (the heap walk's read-ahead)
+ * or must not disturb its cache. The readers (process_vm_readv, pread)
+ * may be called from any thread at once. memsrc_twin_release() frees it
+ * and adds what it read to src->bytes_read: call it when src is idle.
+ * 0 or -ENOMEM.
+ */
+int memsrc_twin(struct memsrc *twin, struct memsrc *src);
+void memsrc_twin_release(struct memsrc *twin);
+
 /* For implementations. */
 int memsrc_init(struct memsrc *src, const struct memsrc_ops *ops, void *priv);
 
