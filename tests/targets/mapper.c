@@ -13,6 +13,8 @@
  *   threads T KIB  start T threads that each write KIB KiB of their stack,
  *                  then block for good; answers "ok threads T" once all
  *                  have
+ *   reserve KIB    map KIB KiB of anonymous memory and touch only its
+ *                  first page; answers "ok reserve ADDR" (hexadecimal)
  *   file           map its own executable privately, read every page
  *   shared KIB     map KIB KiB MAP_SHARED|MAP_ANONYMOUS, write every page
  *   drip KIB MS    a thread maps and writes a KIB KiB region every MS ms,
@@ -66,6 +68,22 @@ map_region(unsigned long kib)
 	munmap(p + len, PAGE);
 	for (size_t o = 0; o < len; o += PAGE)
 		p[o] = 1;
+}
+
+/*
+ * A region of KIB KiB reserved and left untouched but for its first page:
+ * memory a program maps ahead of need. Answers its address.
+ */
+static void
+reserve(unsigned long kib)
+{
+	char *p = mmap(NULL, kib * 1024, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap failed");
+	p[0] = 1;
+	sayf("ok reserve %lx\n", (unsigned long)(uintptr_t)p);
 }
 
 static void *
@@ -223,6 +241,8 @@ command(char *line)
 		sayf("ok anon %lu\n", a);
 	} else if (args(line, "threads", &a, &b) == 2 && b < 4096) {
 		start_threads(a, b ? b : 1);
+	} else if (args(line, "reserve", &a, &b) == 1 && a) {
+		reserve(a);
 	} else if (!strcmp(line, "file")) {
 		map_file();
 	} else if (args(line, "shared", &a, &b) == 1 && a) {

@@ -477,6 +477,57 @@ in_thread_heap(const struct walker *W, uint64_t p)
  * with prev_size 0 and size = length | IS_MMAPPED (malloc.c sysmalloc_mmap);
  * a memaligned one keeps that outer header too (malloc.c _int_memalign).
  */
+/*
+ * The headers of up to SCAN_BATCH pages of m from *p on, in one gather
+ * (one system call for them all, where a read each made a Python
+ * process's gigabyte of arenas 256 K calls), then the chunks they start;
+ * *p moves past what was looked at. 0, -ESRCH or -ENOMEM.
+ */
+#define SCAN_BATCH 512u
+
+static int
+scan_pages(struct walker *W, const struct mapping *m, uint64_t *p)
+{
+	uint64_t addr[SCAN_BATCH], hdr[SCAN_BATCH][2];
+	unsigned char ok[SCAN_BATCH], used[SCAN_BATCH];
+	uint64_t next = *p, a = *p, skip = 0;
+	unsigned n = 0, pages = 0;
+	int err;
+
+	while (pages < SCAN_BATCH &&
+	       a + pages * MEMSRC_PAGE + CHUNK_HDR_SZ <= m->end)
+		pages++;
+	/* a page never touched holds no header: not read, not faulted in */
+	memsrc_pages_used(W->mem, a, pages, used);
+	for (unsigned k = 0; k < pages; k++)
+		if (used[k])
+			addr[n++] = a + k * MEMSRC_PAGE;
+	next = a + pages * MEMSRC_PAGE;
+	err = memsrc_gather(W->mem, addr, n, sizeof(hdr[0]), hdr, ok);
+	if (err)
+		return err;
+	for (unsigned k = 0; k < n; k++) {
+		uint64_t cs = hdr[k][1] & ~(uint64_t)SIZE_BITS;
+
+		if (addr[k] < skip) /* inside a chunk found in this batch */
+			continue;
+		if (!ok[k] || hdr[k][0] != 0 ||
+		    (hdr[k][1] & SIZE_BITS) != IS_MMAPPED || !cs ||
+		    (cs & (MEMSRC_PAGE - 1)) || cs > m->end - addr[k])
+			continue;
+		emit(W, ARENA_NONE, addr[k], cs, CHUNK_MMAPPED);
+		if (add_range(W->out, addr[k], addr[k] + cs))
+			return -ENOMEM;
+		W->out->mmapped_chunks++;
+		W->out->mmapped_bytes += cs;
+		skip = addr[k] + cs;
+		if (skip > next)
+			next = skip;
+	}
+	*p = next;
+	return 0;
+}
+
 static int
 scan_mmapped(struct walker *W, const struct maps *maps, const uint64_t *tps,
 	     unsigned ntps)
@@ -491,24 +542,10 @@ scan_mmapped(struct walker *W, const struct maps *maps, const uint64_t *tps,
 			continue;
 		p = stack_block_end(maps, i, tps, ntps);
 		while (p + CHUNK_HDR_SZ <= m->end) {
-			uint64_t hdr[2], cs;
-			int err = memsrc_read(W->mem, p, hdr, sizeof(hdr));
+			int err = scan_pages(W, m, &p);
 
-			if (err == -ESRCH)
+			if (err)
 				return err;
-			cs = hdr[1] & ~(uint64_t)SIZE_BITS;
-			if (!err && hdr[0] == 0 &&
-			    (hdr[1] & SIZE_BITS) == IS_MMAPPED && cs &&
-			    !(cs & (MEMSRC_PAGE - 1)) && cs <= m->end - p) {
-				emit(W, ARENA_NONE, p, cs, CHUNK_MMAPPED);
-				if (add_range(W->out, p, p + cs))
-					return -ENOMEM;
-				W->out->mmapped_chunks++;
-				W->out->mmapped_bytes += cs;
-				p += cs;
-			} else {
-				p += MEMSRC_PAGE;
-			}
 		}
 	}
 	return 0;

@@ -136,3 +136,118 @@ memsrc_twin_release(struct memsrc *twin)
 	free(twin->cache);
 	memset(twin, 0, sizeof(*twin));
 }
+
+int
+memsrc_gather(struct memsrc *src, const uint64_t *addrs, unsigned n,
+	      size_t each, void *buf, unsigned char *ok)
+{
+	unsigned char *b = buf;
+	unsigned i = 0;
+
+	while (i < n) {
+		ssize_t got =
+			src->ops->gather
+				? src->ops->gather(src->priv, addrs + i, n - i,
+						   each, b + (size_t)i * each)
+				: 0;
+		int err;
+
+		if (got == -ESRCH)
+			return -ESRCH;
+		for (ssize_t k = 0; k < got; k++)
+			ok[i + k] = 1;
+		if (got > 0) {
+			src->bytes_read += (uint64_t)got * each;
+			i += (unsigned)got;
+			continue;
+		}
+		/* the slice that stopped the batch, alone */
+		err = memsrc_read(src, addrs[i], b + (size_t)i * each, each);
+		if (err == -ESRCH)
+			return err;
+		ok[i++] = !err;
+	}
+	return 0;
+}
+
+void
+memsrc_pages_used(struct memsrc *src, uint64_t lo, unsigned n,
+		  unsigned char *used)
+{
+	if (!src->ops->pages_used ||
+	    src->ops->pages_used(src->priv, lo, n, used))
+		memset(used, 1, n);
+}
+
+/* Pages asked of the source at once by a sparse read (a 512 KiB window). */
+#define SPARSE_PAGES 128u
+
+/* All of [addr, addr + len) from src's reader, or its first error. */
+static ssize_t
+read_whole(struct memsrc *src, uint64_t addr, unsigned char *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = src->ops->read(src->priv, addr + got, buf + got,
+					   len - got);
+
+		if (n <= 0)
+			return got ? (ssize_t)got : n;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+static ssize_t
+sparse_read(void *priv, uint64_t addr, void *buf, size_t len)
+{
+	struct memsrc *src = priv;
+	unsigned char used[SPARSE_PAGES], *b = buf;
+	uint64_t first = addr & ~(uint64_t)(MEMSRC_PAGE - 1);
+	uint64_t end = addr + len;
+	unsigned n;
+
+	if (len <= MEMSRC_PAGE || !src->ops->pages_used)
+		return src->ops->read(src->priv, addr, buf, len);
+	n = (unsigned)((end - first + MEMSRC_PAGE - 1) / MEMSRC_PAGE);
+	if (n > SPARSE_PAGES) {
+		n = SPARSE_PAGES;
+		end = first + (uint64_t)n * MEMSRC_PAGE;
+	}
+	if (src->ops->pages_used(src->priv, first, n, used))
+		return src->ops->read(src->priv, addr, buf, len);
+	for (unsigned i = 0; i < n;) {
+		unsigned j = i;
+		uint64_t lo, hi;
+		ssize_t got;
+
+		while (j < n && used[j] == used[i])
+			j++;
+		lo = first + (uint64_t)i * MEMSRC_PAGE;
+		hi = first + (uint64_t)j * MEMSRC_PAGE;
+		lo = lo < addr ? addr : lo;
+		hi = hi > end ? end : hi;
+		if (!used[i]) {
+			memset(b + (lo - addr), 0, hi - lo);
+		} else {
+			got = read_whole(src, lo, b + (lo - addr), hi - lo);
+			if (got < (ssize_t)(hi - lo))
+				return lo > addr ? (ssize_t)(lo - addr) +
+							   (got > 0 ? got : 0)
+						 : got;
+		}
+		i = j;
+	}
+	return (ssize_t)(end - addr);
+}
+
+static const struct memsrc_ops sparse_ops = {.read = sparse_read};
+
+void
+memsrc_sparse(struct memsrc *out, struct memsrc *src)
+{
+	memset(out, 0, sizeof(*out));
+	out->ops = &sparse_ops;
+	out->priv = src;
+}

@@ -23,6 +23,21 @@ struct memsrc_ops {
 	 * itself is unreadable, -ESRCH when the process is gone.
 	 */
 	ssize_t (*read)(void *priv, uint64_t addr, void *buf, size_t len);
+	/*
+	 * Optional: read `each` bytes at each of addrs[0..n) into buf (n
+	 * slices, in order) in as few calls as it can. Returns how many
+	 * leading slices were read whole (a read stops at the first that
+	 * fails), or -ESRCH.
+	 */
+	ssize_t (*gather)(void *priv, const uint64_t *addrs, unsigned n,
+			  size_t each, void *buf);
+	/*
+	 * Optional: used[i] = whether page lo + i * MEMSRC_PAGE holds data
+	 * (present in memory or swapped out), for i < n. 0, or -errno when
+	 * it cannot tell (then every page may hold data).
+	 */
+	int (*pages_used)(void *priv, uint64_t lo, unsigned n,
+			  unsigned char *used);
 	void (*close)(void *priv);
 };
 
@@ -37,6 +52,24 @@ struct memsrc {
 		cache_tag[MEMSRC_CACHE_PAGES]; /* page address + 1; 0 = empty */
 	unsigned char (*cache)[MEMSRC_PAGE];
 };
+
+/*
+ * `each` bytes at each of addrs[0..n) into buf, n slices in order: ok[i]
+ * says whether slice i was read. Batched where the source can (one
+ * process_vm_readv for many pages), else one read per slice. Not cached.
+ * 0 or -ESRCH.
+ */
+int memsrc_gather(struct memsrc *src, const uint64_t *addrs, unsigned n,
+		  size_t each, void *buf, unsigned char *ok);
+
+/*
+ * Which of the n pages from lo (page-aligned) hold data: a page that was
+ * never touched (or was dropped) holds zeros, and reading it would make
+ * the kernel map a page of zeros into the target. Where the source cannot
+ * tell, every page is said to hold data. Always succeeds.
+ */
+void memsrc_pages_used(struct memsrc *src, uint64_t lo, unsigned n,
+		       unsigned char *used);
 
 /* Exactly len bytes, or -EFAULT (part of the range unreadable) / -ESRCH. */
 int memsrc_read(struct memsrc *src, uint64_t addr, void *buf, size_t len);
@@ -67,6 +100,15 @@ int memsrc_buf_add(struct memsrc *src, uint64_t addr, const void *buf,
  */
 int memsrc_twin(struct memsrc *twin, struct memsrc *src);
 void memsrc_twin_release(struct memsrc *twin);
+
+/*
+ * A source on src's reader for bulk reads of memory known to be mapped
+ * (memsrc_read() only: no cache) that reads only the pages holding data
+ * (memsrc_pages_used()) and gives zeros for the others, as the kernel
+ * would, without faulting them in. The caller adds out->bytes_read to
+ * src's when done.
+ */
+void memsrc_sparse(struct memsrc *out, struct memsrc *src);
 
 /* For implementations. */
 int memsrc_init(struct memsrc *src, const struct memsrc_ops *ops, void *priv);

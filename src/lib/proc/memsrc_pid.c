@@ -18,6 +18,7 @@ struct pid_src {
 	pid_t pid;
 	int mem_fd; /* /proc/PID/mem, opened on first need */
 	int use_procmem;
+	int pagemap_fd; /* /proc/PID/pagemap, opened on first need; -2: refused */
 };
 
 static ssize_t
@@ -67,6 +68,67 @@ pid_read(void *priv, uint64_t addr, void *buf, size_t len)
 	}
 }
 
+/* process_vm_readv takes at most IOV_MAX (1024) iovecs a side */
+#define GATHER_MAX 1024u
+
+static ssize_t
+pid_gather(void *priv, const uint64_t *addrs, unsigned n, size_t each,
+	   void *buf)
+{
+	struct pid_src *ps = priv;
+	struct iovec local[GATHER_MAX], remote[GATHER_MAX];
+	unsigned char *b = buf;
+	ssize_t got;
+
+	if (ps->use_procmem)
+		return 0; /* one pread each, by memsrc_gather() */
+	if (n > GATHER_MAX)
+		n = GATHER_MAX;
+	for (unsigned i = 0; i < n; i++) {
+		local[i] = (struct iovec){b + (size_t)i * each, each};
+		remote[i] = (struct iovec){(void *)(uintptr_t)addrs[i], each};
+	}
+	got = process_vm_readv(ps->pid, local, n, remote, n, 0);
+	if (got < 0)
+		return errno == ESRCH ? -ESRCH : 0;
+	return got / (ssize_t)each; /* whole slices: it stops at a failure */
+}
+
+/* pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst) */
+#define PM_PRESENT (1ull << 63)
+#define PM_SWAPPED (1ull << 62)
+#define PM_BATCH 512u
+
+static int
+pid_pages_used(void *priv, uint64_t lo, unsigned n, unsigned char *used)
+{
+	struct pid_src *ps = priv;
+	uint64_t e[PM_BATCH];
+
+	if (ps->pagemap_fd == -1) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)ps->pid);
+		ps->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (ps->pagemap_fd < 0)
+			ps->pagemap_fd = -2;
+	}
+	if (ps->pagemap_fd < 0)
+		return -EACCES;
+	for (unsigned i = 0; i < n;) {
+		unsigned want = n - i < PM_BATCH ? n - i : PM_BATCH;
+		ssize_t got = pread(ps->pagemap_fd, e, want * sizeof(e[0]),
+				    (off_t)((lo / MEMSRC_PAGE + i) * 8));
+
+		if (got <= 0)
+			return got < 0 ? -errno : -EIO;
+		for (ssize_t k = 0; k < got / 8; k++)
+			used[i + k] = !!(e[k] & (PM_PRESENT | PM_SWAPPED));
+		i += (unsigned)(got / 8);
+	}
+	return 0;
+}
+
 static void
 pid_close(void *priv)
 {
@@ -74,10 +136,14 @@ pid_close(void *priv)
 
 	if (ps->mem_fd >= 0)
 		close(ps->mem_fd);
+	if (ps->pagemap_fd >= 0)
+		close(ps->pagemap_fd);
 }
 
 static const struct memsrc_ops pid_ops = {
 	.read = pid_read,
+	.gather = pid_gather,
+	.pages_used = pid_pages_used,
 	.close = pid_close,
 };
 
@@ -91,6 +157,7 @@ memsrc_pid_open(pid_t pid, struct memsrc **out)
 		return -ENOMEM;
 	ps->pid = pid;
 	ps->mem_fd = -1;
+	ps->pagemap_fd = -1;
 	err = memsrc_init(&ps->src, &pid_ops, ps);
 	if (err) {
 		free(ps);

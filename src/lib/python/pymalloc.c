@@ -127,6 +127,12 @@ struct walk {
 	 * process_vm_readv() or pread(), which any thread may do at once.
 	 */
 	struct memsrc ra_src;
+	/*
+	 * The windows read here when not read ahead: both are sparse
+	 * sources (memsrc_sparse()), so that a page the interpreter never
+	 * touched is read as the zeros it holds, not faulted in.
+	 */
+	struct memsrc scan_src;
 	struct readahead *ra;
 	unsigned char *buf; /* a window read page by page */
 	pymalloc_pool_fn fn;
@@ -355,15 +361,6 @@ pymalloc_set_readahead_flags(unsigned flags)
 }
 
 /* The read-ahead's reads: mem's own (see struct walk). */
-static ssize_t
-forward_read(void *priv, uint64_t addr, void *buf, size_t len)
-{
-	struct memsrc *mem = priv;
-
-	return mem->ops->read(mem->priv, addr, buf, len);
-}
-
-static const struct memsrc_ops forward_ops = {.read = forward_read};
 
 int
 pymalloc_scannable(const struct mapping *m)
@@ -400,7 +397,7 @@ static int
 read_and_scan(struct walk *w, uint64_t a, uint64_t hi)
 {
 	uint8_t ok[PYMALLOC_WINDOW / MEMSRC_PAGE];
-	int err = memsrc_read(w->mem, a, w->buf, hi - a);
+	int err = memsrc_read(&w->scan_src, a, w->buf, hi - a);
 
 	if (err == -ESRCH)
 		return err;
@@ -408,7 +405,8 @@ read_and_scan(struct walk *w, uint64_t a, uint64_t hi)
 		return scan_bytes(w, a, hi, w->buf, NULL);
 	/* some page is unreadable: each page alone */
 	for (uint64_t p = a; p < hi; p += MEMSRC_PAGE) {
-		err = memsrc_read(w->mem, p, w->buf + (p - a), MEMSRC_PAGE);
+		err = memsrc_read(&w->scan_src, p, w->buf + (p - a),
+				  MEMSRC_PAGE);
 		if (err == -ESRCH)
 			return err;
 		ok[(p - a) / MEMSRC_PAGE] = !err;
@@ -513,8 +511,8 @@ pymalloc_walk(struct memsrc *mem, const struct maps *maps, pymalloc_pool_fn fn,
 	memset(out, 0, sizeof(*out));
 	for (uint32_t i = 0; i < PYMALLOC_NCLASSES; i++)
 		out->cls[i].block_size = PYMALLOC_ALIGNMENT * (i + 1);
-	w.ra_src.ops = &forward_ops;
-	w.ra_src.priv = mem;
+	memsrc_sparse(&w.ra_src, mem);
+	memsrc_sparse(&w.scan_src, mem);
 	w.buf = malloc(PYMALLOC_WINDOW);
 	if (!w.buf)
 		return -ENOMEM;
@@ -535,7 +533,7 @@ pymalloc_walk(struct memsrc *mem, const struct maps *maps, pymalloc_pool_fn fn,
 	}
 	out->read_ahead = readahead_threaded(w.ra);
 	readahead_free(w.ra); /* joins its thread: ra_src is idle */
-	mem->bytes_read += w.ra_src.bytes_read;
+	mem->bytes_read += w.ra_src.bytes_read + w.scan_src.bytes_read;
 	for (uint32_t i = 0; i < w.n_arena; i++) {
 		const struct arena_span *a = &w.arena[i];
 
