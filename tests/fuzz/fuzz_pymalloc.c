@@ -51,7 +51,7 @@
 #include "python/pytypes.h"
 
 #define MAX_MAPS 32
-#define MAX_MAP_PAGES 256u /* 1 MiB: an arena */
+#define MAX_MAP_PAGES 512u /* 2 MiB: adjacent arenas merge */
 #define MAX_TOTAL (2u << 20)
 #define MAX_POOLS (MAX_TOTAL / 4096u)
 #define MAX_CHUNKS 4096u /* chunk calls per "[heap]" mapping */
@@ -716,13 +716,18 @@ main(int argc, char **argv)
 #define FLOAT_T (DATA0 + 0x500)
 #define CLASS_T (DATA0 + 0x700)
 #define NAMES (USEDPOOLS + 0x1000)
+/* more type objects, for many_types() */
+#define TYPES0 0x960000ull
+#define TYPES_LEN 0x8000u
+#define NTYPES 80
 
 struct seed {
 	unsigned char *p;
 	size_t n, cap;
 	/* the memory the records describe, to build pools in */
-	unsigned char arena[64 * L], data[DATA_LEN];
+	unsigned char arena[72 * L], data[DATA_LEN], types[TYPES_LEN];
 	uint64_t arena_len;
+	int has_types;
 };
 
 static void
@@ -780,6 +785,10 @@ at(struct seed *s, uint64_t a)
 		return s->data + (a - DATA0);
 	if (a >= ARENA0 && a < ARENA0 + sizeof(s->arena))
 		return s->arena + (a - ARENA0);
+	if (a >= TYPES0 && a < TYPES0 + TYPES_LEN) {
+		s->has_types = 1;
+		return s->types + (a - TYPES0);
+	}
 	abort();
 }
 
@@ -879,11 +888,10 @@ five_pools(struct seed *s)
 }
 
 static void
-type_object(struct seed *s, uint64_t t, uint64_t meta, const char *name,
-	    uint64_t basic, uint64_t flags, unsigned slot)
+type_at(struct seed *s, uint64_t t, uint64_t meta, const char *name,
+	uint64_t np, uint64_t basic, uint64_t flags)
 {
 	unsigned char *p = at(s, t);
-	uint64_t np = NAMES + 32 * slot;
 
 	w64(p + 0, 1);
 	w64(p + 8, meta);
@@ -891,7 +899,69 @@ type_object(struct seed *s, uint64_t t, uint64_t meta, const char *name,
 	w64(p + 32, basic);
 	w64(p + 40, 0);
 	w64(p + 168, flags);
-	strcpy((char *)at(s, np), name);
+	for (size_t i = 0; i <= strlen(name); i++)
+		*at(s, np + i) = (unsigned char)name[i];
+}
+
+static void
+type_object(struct seed *s, uint64_t t, uint64_t meta, const char *name,
+	    uint64_t basic, uint64_t flags, unsigned slot)
+{
+	type_at(s, t, meta, name, NAMES + 32 * slot, basic, flags);
+}
+
+/*
+ * More types than the census's first tables hold (64 types, 128 hash
+ * slots), a name longer than PYTYPE_NAME_MAX across a page boundary, a
+ * second "type" that is its own type (refused), and a metaclass chain
+ * longer than the census follows.
+ */
+static void
+many_types(struct seed *s)
+{
+	const uint64_t ready = 1ull << 12, gc = 1ull << 14, sub = 1ull << 31;
+	const uint32_t n = NTYPES + 3;
+	uint64_t fp = ARENA0 + 2 * L, t2 = TYPES0 + 0x6000,
+		 names = TYPES0 + 0x3800;
+	uint64_t meta[6];
+
+	type_object(s, TYPE_TYPE, TYPE_TYPE, "type", 880, ready | gc | sub, 0);
+	for (unsigned i = 0; i < NTYPES; i++) {
+		char name[160];
+		uint64_t np = names + 16 * i;
+
+		if (i == 7) {
+			/* 120 characters, from 24 bytes before a page boundary */
+			memset(name, 'N', 120);
+			name[120] = '\0';
+			np = TYPES0 + 0x5000 - 24;
+		} else {
+			snprintf(name, sizeof(name), "T%u", i);
+		}
+		type_at(s, TYPES0 + 176 * i, TYPE_TYPE, name, np, 16, ready);
+	}
+	/* a second fixed point named "type" */
+	type_at(s, t2, t2, "type", names + 16 * NTYPES, 880, ready | gc | sub);
+	/* metaclasses m5 -> m4 -> ... -> m0 -> type: too deep from m5 */
+	for (int i = 0; i < 6; i++) {
+		meta[i] = t2 + 0x200 + 176 * (uint64_t)i;
+		type_at(s, meta[i], i ? meta[i - 1] : TYPE_TYPE, "M",
+			names + 16 * (NTYPES + 1), 880, ready | gc | sub);
+	}
+	type_at(s, t2 + 0x200 + 176 * 6, meta[5], "Deep",
+		names + 16 * (NTYPES + 2), 16, ready);
+	/* one object of each, in class 1 (32-byte blocks) */
+	pool(s, fp, L, 1, n + 1, (const uint32_t[]){n}, 1, 0);
+	link_used(s, 1, &fp, 1);
+	for (uint32_t k = 0; k < n; k++) {
+		uint64_t t = k < NTYPES	       ? TYPES0 + 176 * k
+			     : k == NTYPES     ? t2
+			     : k == NTYPES + 1 ? meta[5]
+					       : t2 + 0x200 + 176 * 6;
+
+		w64(at(s, fp + 48 + 32 * k), 1);
+		w64(at(s, fp + 48 + 32 * k + 8), t);
+	}
 }
 
 /* The types and objects of names_objects_by_their_type. */
@@ -935,8 +1005,13 @@ save(const char *dir, const char *name, struct seed *s, uint64_t readable)
 	emit_mapping(s, MAP_R | MAP_W | 0x30, DATA_MAP, DATA_MAP_LEN,
 		     DATA_MAP_LEN);
 	emit_mapping(s, MAP_R | MAP_W, ARENA0, s->arena_len, readable);
+	if (s->has_types)
+		emit_mapping(s, MAP_R | MAP_W | 0x30, TYPES0, TYPES_LEN,
+			     TYPES_LEN);
 	emit_bytes(s, DATA0, s->data, DATA_LEN);
 	emit_bytes(s, ARENA0, s->arena, (size_t)s->arena_len);
+	if (s->has_types)
+		emit_bytes(s, TYPES0, s->types, TYPES_LEN);
 	snprintf(path, sizeof(path), "%s/syn-%s", dir, name);
 	f = fopen(path, "wb");
 	if (!f || fwrite(s->p, 1, s->n, f) != s->n || fclose(f)) {
@@ -1028,6 +1103,22 @@ main(int argc, char **argv)
 	seed_init(&s, 8 * L);
 	typed_pools(&s);
 	save(argv[1], "types", &s, 8 * L);
+	seed_init(&s, 4 * L);
+	many_types(&s);
+	save(argv[1], "many-types", &s, 4 * L);
+
+	/* a pool being carved (DUMMY_SIZE_IDX) after the others */
+	seed_init(&s, 41 * L);
+	five_pools(&s);
+	w32(at(&s, ARENA0 + 7 * L) + 32, 0);
+	w32(at(&s, ARENA0 + 7 * L) + 36, 0xffff);
+	save(argv[1], "carving", &s, 41 * L);
+
+	/* arena 0's pools over more than 1 MiB */
+	seed_init(&s, 65 * L);
+	five_pools(&s);
+	pool(&s, ARENA0 + 64 * L, L, 2, numblocks(L, 2), NULL, 0, 0);
+	save(argv[1], "arena-span", &s, 65 * L);
 	return 0;
 }
 
