@@ -694,3 +694,110 @@ Test(pyversion, knows_the_interpreter_by_its_file_name)
 	cr_expect_eq(pytypes_rules_for(3, 13), PYTYPES_RULES_312);
 	cr_expect_eq(pytypes_rules_for(3, 14), PYTYPES_RULES_NONE);
 }
+
+/*
+ * A type met first at the end of a chain of metaclasses too long to
+ * follow is not refused for good: met again directly it is a type. A
+ * class object whose metaclass is M0 counts the same whichever block is
+ * met first, its own or that of an instance of Deep (Deep -> M3 -> M2 ->
+ * M1 -> M0 -> type, one hop more than the walk follows from Deep).
+ */
+#define DEEP_BASE 0x958000ull
+
+static void
+deep_type(unsigned char *data, uint64_t t, uint64_t meta, const char *name,
+	  uint64_t name_at)
+{
+	w64(data + (t - DEEP_BASE), 1);
+	w64(data + (t + 8 - DEEP_BASE), meta);
+	w64(data + (t + 24 - DEEP_BASE), name_at);
+	w64(data + (t + 32 - DEEP_BASE), 880);
+	w64(data + (t + 168 - DEEP_BASE),
+	    (1ull << 12) | (1ull << 14) | (1ull << 31));
+	strcpy((char *)data + (name_at - DEEP_BASE), name);
+}
+
+static uint64_t
+deep_chain_count(int deep_first)
+{
+	static char exe[] = "/usr/bin/python3.11";
+	static unsigned char data[0x4000];
+	struct mapping m = {.start = DEEP_BASE,
+			    .end = DEEP_BASE + sizeof(data),
+			    .prot = MAP_R | MAP_W,
+			    .path = exe};
+	struct maps maps = {&m, 1};
+	uint64_t type = DEEP_BASE + 0x100, meta[4], deep = DEEP_BASE + 0x1000;
+	unsigned char obj_meta[48] = {0}, obj_deep[48] = {0};
+	const struct pytype_count *k;
+	struct memsrc *mem;
+	struct pytypes *pt;
+	uint64_t n;
+
+	memset(data, 0, sizeof(data));
+	deep_type(data, type, type, "type", DEEP_BASE + 0x3000);
+	for (int i = 0; i < 4; i++) {
+		meta[i] = DEEP_BASE + 0x400 + 0x100 * (uint64_t)i;
+		deep_type(data, meta[i], i ? meta[i - 1] : type, "Meta",
+			  DEEP_BASE + 0x3010);
+	}
+	deep_type(data, deep, meta[3], "Deep", DEEP_BASE + 0x3020);
+	/* after a 16-byte GC header: refcount 1, then the type */
+	w64(obj_meta + 16, 1);
+	w64(obj_meta + 24, meta[0]);
+	w64(obj_deep + 16, 1);
+	w64(obj_deep + 24, deep);
+	cr_assert_eq(memsrc_buf_new(&mem), 0);
+	cr_assert_eq(memsrc_buf_add(mem, DEEP_BASE, data, sizeof(data)), 0);
+	cr_assert_eq(pytypes_new(mem, &maps, PYTYPES_RULES_38, &pt), 0);
+	if (deep_first)
+		pytypes_block(pt, 0x7f0000000000ull, obj_deep, 1000,
+			      PYTYPES_IN_MALLOC);
+	pytypes_block(pt, 0x7f0000001000ull, obj_meta, 1000,
+		      PYTYPES_IN_MALLOC);
+	if (!deep_first)
+		pytypes_block(pt, 0x7f0000000000ull, obj_deep, 1000,
+			      PYTYPES_IN_MALLOC);
+	k = pytypes_find(pt, "Meta");
+	n = k ? k->objects : 0;
+	pytypes_free(pt);
+	memsrc_close(mem);
+	return n;
+}
+
+Test(pytypes, names_do_not_depend_on_the_order_blocks_are_met)
+{
+	cr_expect_eq(deep_chain_count(0), 1);
+	cr_expect_eq(deep_chain_count(1), 1,
+		     "M0 refused for good after Deep's chain was too long");
+}
+
+/*
+ * A pool caught being carved (allocate_from_new_pool(): szidx
+ * DUMMY_SIZE_IDX, count 1, its other fields still the zeros of fresh
+ * arena memory) makes the census flagged; a page that only shares that
+ * szidx, with a free list or offsets set, is no such pool.
+ */
+Test(pymalloc, knows_a_pool_being_carved_from_its_zeros)
+{
+	struct pymalloc_census c;
+	struct heap h;
+	uint64_t p = ARENA0 + 9 * L;
+	unsigned char *b;
+
+	heap_init(&h);
+	five_pools(&h);
+	b = at(&h, p);
+	w32(b + 0, 1);
+	w32(b + 32, 0);
+	w32(b + 36, 0xffff);
+	heap_walk(&h, ARENA_LEN, NULL, NULL, &c);
+	cr_expect_eq(c.carving, 1);
+	cr_expect_not(c.consistent);
+
+	w32(b + 40, 0x1234); /* nextoffset: init_pool() ran, or noise */
+	heap_walk(&h, ARENA_LEN, NULL, NULL, &c);
+	cr_expect_eq(c.carving, 0);
+	cr_expect(c.consistent);
+	heap_free(&h);
+}

@@ -113,8 +113,14 @@ pymalloc_freelist(const unsigned char *bytes, uint64_t addr,
 	return 0;
 }
 
+/*
+ * The pools seen of one arena index: a table keyed by the index, sized
+ * by the arenas seen (an index is anything below ARENA_INDEX_MAX, and one
+ * stray header must not make the walk allocate for all of them).
+ */
 struct arena_span {
 	uint64_t lo, hi; /* lowest and highest pool address; lo 0: none */
+	uint32_t ai;
 };
 
 struct walk {
@@ -138,8 +144,8 @@ struct walk {
 	pymalloc_pool_fn fn;
 	void *arg;
 	struct pymalloc_census *out;
-	struct arena_span *arena;
-	uint32_t n_arena;
+	struct arena_span *arena; /* open addressing, n_arena slots */
+	uint32_t n_arena, used_arena;
 	uint64_t seen_u[4];
 	int stop;
 	/* the window being scanned, when every page of it was read */
@@ -147,25 +153,39 @@ struct walk {
 	uint64_t win_lo, win_hi;
 };
 
+static struct arena_span *
+arena_slot(struct arena_span *t, uint32_t n, uint32_t ai)
+{
+	uint32_t i = (ai * 2654435761u) & (n - 1);
+
+	while (t[i].lo && t[i].ai != ai)
+		i = (i + 1) & (n - 1);
+	return &t[i];
+}
+
 static int
 note_arena(struct walk *w, uint32_t ai, uint64_t addr)
 {
 	struct arena_span *a;
 
-	if (ai >= w->n_arena) {
-		uint32_t n = w->n_arena ? w->n_arena : 64;
+	if (2 * (w->used_arena + 1) > w->n_arena) {
+		uint32_t n = w->n_arena ? 2 * w->n_arena : 64;
+		struct arena_span *t = calloc(n, sizeof(*t));
 
-		while (n <= ai)
-			n *= 2;
-		a = realloc(w->arena, (size_t)n * sizeof(*a));
-		if (!a)
+		if (!t)
 			return -ENOMEM;
-		memset(a + w->n_arena, 0,
-		       (size_t)(n - w->n_arena) * sizeof(*a));
-		w->arena = a;
+		for (uint32_t i = 0; i < w->n_arena; i++)
+			if (w->arena[i].lo)
+				*arena_slot(t, n, w->arena[i].ai) = w->arena[i];
+		free(w->arena);
+		w->arena = t;
 		w->n_arena = n;
 	}
-	a = &w->arena[ai];
+	a = arena_slot(w->arena, w->n_arena, ai);
+	if (!a->lo) {
+		a->ai = ai;
+		w->used_arena++;
+	}
 	if (!a->lo || addr < a->lo)
 		a->lo = addr;
 	if (addr > a->hi)
@@ -239,9 +259,14 @@ one_pool(struct walk *w, uint64_t addr, const unsigned char *bytes,
 	struct pymalloc_class *cl;
 
 	pymalloc_header_decode(bytes, &h);
+	/*
+	 * allocate_from_new_pool() marks a pool taken from fresh arena
+	 * memory before init_pool sets its other fields: those are still 0
+	 */
 	if (h.szidx == DUMMY_SIZE_IDX && c->pool_size &&
 	    addr % c->pool_size == 0 && h.count <= 1 &&
-	    h.arenaindex < ARENA_INDEX_MAX) {
+	    h.arenaindex < ARENA_INDEX_MAX && !h.freeblock && !h.nextoffset &&
+	    !h.maxnextoffset) {
 		c->carving++;
 		return 0;
 	}

@@ -292,10 +292,15 @@ type_head_ok(const unsigned char *b)
 	       pyle_u64(b + TP_ITEMSIZE) <= (1u << 20);
 }
 
+/* A chain of metaclasses longer than META_DEPTH from where it was met. */
+#define TYPE_TOO_DEEP (-2l)
+
 /*
  * The index of type object t, or -1 when t is not one: readable, ready,
  * sane sizes, a printable name, and a type whose own type is PyType_Type
- * or a metaclass of it (depth hops at most).
+ * or a metaclass of it (depth hops at most: else TYPE_TOO_DEEP, which is
+ * not remembered as a refusal, so the answer for t does not depend on
+ * which block met it first).
  */
 static __attribute__((noinline)) long
 type_index(struct pytypes *pt, uint64_t t, int depth)
@@ -317,8 +322,11 @@ type_index(struct pytypes *pt, uint64_t t, int depth)
 	b = in_win(pt, t, TP_READ) ? pt->win + (t - pt->win_lo) : NULL;
 	if (b && !type_head_ok(b))
 		return -1;
-	if (pt->neg[hash64(t) % NEG_SLOTS] == t || depth > META_DEPTH)
+	if (pt->neg[hash64(t) % NEG_SLOTS] == t)
 		return -1;
+	/* too deep from here, not refused: met nearer, it may be a type */
+	if (depth > META_DEPTH)
+		return TYPE_TOO_DEEP;
 	if (!b) {
 		if (!readable(pt, t) ||
 		    memsrc_read_cached(pt->mem, t, buf, sizeof(buf)))
@@ -347,8 +355,8 @@ type_index(struct pytypes *pt, uint64_t t, int depth)
 	} else {
 		long m = type_index(pt, meta, depth + 1);
 
-		if (m == -ENOMEM)
-			return m;
+		if (m == -ENOMEM || m == TYPE_TOO_DEEP)
+			return m; /* nothing cached on the way back either */
 		if (m < 0)
 			goto refuse;
 		/* the metatype is type or a subclass of it */
