@@ -96,6 +96,7 @@ find_interpreter(struct python_session *ps, pid_t pid, const struct maps *maps)
 	if (ps->ver.source != PYVERSION_NONE &&
 	    first_mapping(maps, ps->ver.path))
 		return 0;
+	python_session_free(ps);
 	memset(ps, 0, sizeof(*ps));
 	if (pyversion_detect(pid, maps, &ps->ver)) {
 		memset(&ps->ver, 0, sizeof(ps->ver));
@@ -248,60 +249,59 @@ python_heap_begin(struct python_session *ps, pid_t pid, struct memsrc *mem,
 	return 0;
 }
 
-static int
-by_start(const void *a, const void *b)
-{
-	const struct mapping *x = a, *y = b;
-
-	return (x->start > y->start) - (x->start < y->start);
-}
-
 /*
- * The anonymous mappings of maps without malloc's ranges (page-rounded):
- * pymalloc's scan need not read glibc's heaps and mmapped chunks (a
- * numpy array is one), and merged mappings keep their other parts. The
- * copies share the paths of maps; free only out->v.
+ * The anonymous mappings without malloc's ranges: pymalloc's scan need not
+ * read glibc's heaps and mmapped chunks (a numpy array is one); merged
+ * mappings keep their other parts. Free only out->v.
  */
 static int
-without_malloc(const struct maps *maps, const struct walk_range *r, unsigned nr,
-	       struct maps *out)
+cut_malloc(const struct maps *maps, const struct walk_range *r, unsigned nr,
+	   struct maps *out)
 {
-	size_t cap = maps->len + nr + 1;
+	struct addr_range *c = malloc((nr ? nr : 1) * sizeof(*c));
+	int err;
 
-	out->len = 0;
-	out->v = malloc(cap * sizeof(*out->v));
-	if (!out->v)
+	if (!c)
 		return -ENOMEM;
-	for (size_t i = 0; i < maps->len; i++) {
-		struct mapping m = maps->v[i];
-		uint64_t a = m.start;
+	for (unsigned i = 0; i < nr; i++)
+		c[i] = (struct addr_range){r[i].lo, r[i].hi};
+	err = procmaps_cut(maps, c, nr, 1, out);
+	free(c);
+	return err;
+}
 
-		if (m.path[0] && strncmp(m.path, "[anon:", 6))
-			continue;
-		/* cut [a, m.end) by every range, in address order below */
-		while (a < m.end) {
-			uint64_t cut_lo = m.end, cut_hi = m.end;
+/* The spans of a census that agreed, for the next snapshot's walk. */
+static void
+remember_arenas(struct python_session *ps, const struct snap_python *sp)
+{
+	struct addr_range *a =
+		malloc((sp->n_spans ? sp->n_spans : 1) * sizeof(*a));
 
-			for (unsigned k = 0; k < nr; k++) {
-				uint64_t lo = r[k].lo & ~(uint64_t)0xfff;
-				uint64_t hi =
-					(r[k].hi + 0xfff) & ~(uint64_t)0xfff;
+	if (!a)
+		return; /* the next walk reads everything: slower, as exact */
+	for (uint32_t i = 0; i < sp->n_spans; i++)
+		a[i] = (struct addr_range){sp->spans[i].lo, sp->spans[i].hi};
+	free(ps->arenas);
+	ps->arenas = a;
+	ps->n_arenas = sp->n_spans;
+}
 
-				if (hi <= a || lo >= m.end || lo >= cut_lo)
-					continue;
-				cut_lo = lo > a ? lo : a;
-				cut_hi = hi;
-			}
-			if (cut_lo > a && out->len < cap) {
-				out->v[out->len] = m;
-				out->v[out->len].start = a;
-				out->v[out->len++].end = cut_lo;
-			}
-			a = cut_hi > cut_lo ? cut_hi : m.end;
-		}
-	}
-	qsort(out->v, out->len, sizeof(*out->v), by_start);
-	return 0;
+void
+python_session_free(struct python_session *ps)
+{
+	free(ps->arenas);
+	ps->arenas = NULL;
+	ps->n_arenas = 0;
+}
+
+int
+python_heap_skip(const struct python_session *ps, const struct maps *maps,
+		 struct maps *out)
+{
+	if (!ps->n_arenas)
+		return 0;
+	return procmaps_cut(maps, ps->arenas, ps->n_arenas, 0, out) ? -ENOMEM
+								    : 1;
 }
 
 int
@@ -318,7 +318,7 @@ python_heap_pools(struct python_session *ps, struct memsrc *mem,
 
 	if (!sp->pt)
 		return 0;
-	err = without_malloc(maps, r, nr, &anon);
+	err = cut_malloc(maps, r, nr, &anon);
 	if (err)
 		return err;
 	pytypes_totals(sp->pt, &before);
@@ -364,6 +364,8 @@ python_heap_pools(struct python_session *ps, struct memsrc *mem,
 	info->unknown_bytes = t.unknown_bytes - before.unknown_bytes;
 	sp->spans = c.spans;
 	sp->n_spans = c.n_spans;
+	if (info->consistent)
+		remember_arenas(ps, sp);
 	sp->walk_ns += la_now_ns() - t0;
 	return keep_classes(sp, &c);
 }

@@ -18,6 +18,7 @@
 #include "glibc/malloc_code.h"
 #include "leakattach.h"
 #include "proc/memsrc.h"
+#include "proc/procmaps.h"
 #include "python/pymalloc.h"
 #include "python/pyversion.h"
 
@@ -36,7 +37,28 @@ struct python_session {
 	struct malloc_code code;
 	/* PYTHONMALLOC=malloc: no pools, every object a malloc chunk */
 	int malloc_only;
+	/*
+	 * The arenas' spans at the last snapshot whose pools agreed: the
+	 * glibc walk's search for mmapped chunks need not read them again
+	 * (python_heap_skip()).
+	 */
+	struct addr_range *arenas;
+	unsigned n_arenas;
 };
+
+/* Free what ps holds. */
+void python_session_free(struct python_session *ps);
+
+/*
+ * maps without the arenas of the last snapshot (the glibc walk's maps in
+ * a CPython process), into *out (free out->v only): 1 when something was
+ * cut, 0 when there was nothing to cut (out untouched), -ENOMEM. The
+ * caller must check the walk's mmapped chunks against mp_'s counts: an
+ * arena freed since may have given its place to an mmapped chunk, and
+ * then the walk is done again on the whole maps.
+ */
+int python_heap_skip(const struct python_session *ps, const struct maps *maps,
+		     struct maps *out);
 
 /* What a snapshot keeps. */
 struct snap_python {

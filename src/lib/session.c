@@ -226,8 +226,56 @@ la_session_close(struct la_session *s)
 	if (s->mods)
 		modules_close(s->mods);
 	uprobe_probes_release(s->uprobes);
+	python_session_free(&s->py);
 	glibc_loc_free(&s->loc);
 	free(s);
+}
+
+/*
+ * The glibc heap, then in a CPython process pymalloc's pools outside it.
+ * The glibc walk names the chunks of large Python objects; its search for
+ * mmapped chunks skips the arenas the last snapshot found (a gigabyte of
+ * them cost a read of the gigabyte), unless its chunks then disagree with
+ * mp_'s counts: then it is done again over every mapping.
+ */
+static int
+walk_both(struct la_session *s, const struct maps *maps,
+	  const uint64_t *tcaches, unsigned ntc, const uint64_t *stacks,
+	  unsigned nst, struct la_snapshot *snap, struct heap_walk *w,
+	  int python)
+{
+	struct maps cut = {0};
+	int skip = python ? python_heap_skip(&s->py, maps, &cut) : 0;
+	int err;
+
+	if (skip < 0)
+		return skip;
+	for (;;) {
+		if (python) {
+			err = python_heap_begin(&s->py, s->pid, s->mem, maps,
+						&snap->py);
+			if (err)
+				break;
+		}
+		snap->walk = w; /* watched arenas are known by their address */
+		err = glibc_heap_walk(&s->layout, s->mem, skip ? &cut : maps,
+				      tcaches, ntc, stacks, nst, snapshot_visit,
+				      snap, w);
+		if (err || !skip ||
+		    (w->mmapped_chunks == w->mp_n_mmaps &&
+		     w->mmapped_bytes == w->mp_mmapped_mem))
+			break;
+		pr_debug("mmapped chunks where Python's arenas were: again");
+		glibc_heap_walk_free(w);
+		memset(w, 0, sizeof(*w));
+		snapshot_reset(snap);
+		skip = 0;
+	}
+	free(cut.v);
+	if (!err && python)
+		err = python_heap_pools(&s->py, s->mem, maps, w->ranges,
+					w->n_ranges, &snap->py);
+	return err;
 }
 
 /*
@@ -280,20 +328,7 @@ walk_stopped(struct la_session *s, const struct tracee_set *ts,
 		/* glibc keeps struct pthread at the top of a thread's stack */
 		stacks[nst++] = t->regs.fs_base;
 	}
-	/* the glibc walk names the chunks of large objects */
-	if (python) {
-		err = python_heap_begin(&s->py, s->pid, s->mem, &maps,
-					&snap->py);
-		if (err)
-			goto out_maps;
-	}
-	snap->walk = w; /* watched arenas are known by their address */
-	err = glibc_heap_walk(&s->layout, s->mem, &maps, tcaches, ntc, stacks,
-			      nst, snapshot_visit, snap, w);
-	/* then pymalloc's pools, outside what glibc holds */
-	if (!err && python)
-		err = python_heap_pools(&s->py, s->mem, &maps, w->ranges,
-					w->n_ranges, &snap->py);
+	err = walk_both(s, &maps, tcaches, ntc, stacks, nst, snap, w, python);
 out_maps:
 	procmaps_free(&maps);
 out:

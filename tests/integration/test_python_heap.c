@@ -1076,3 +1076,114 @@ Test(python_heap, busy_interpreter_is_counted_exactly_or_flagged_3_13,
 {
 	busy_census(&py313, 2);
 }
+
+/*
+ * The search for mmapped chunks skips the arenas the last snapshot found.
+ * Python frees its arenas when their objects go, and malloc's next large
+ * chunks land where they were (the kernel maps top down, into the
+ * highest hole that fits; the mmap threshold is held at 128 KiB, so that
+ * 200 chunks of 300 KB fill the hole): the next snapshot must still find
+ * them all (its mmapped chunks disagree with mp_'s counts, and the walk
+ * is done again over every mapping). The oracle is the target's own
+ * mallinfo2().
+ */
+static const char reuse_script[] =
+	"import ctypes, sys\n"
+	"libc = ctypes.CDLL(None)\n"
+	"class MI(ctypes.Structure):\n"
+	"    _fields_ = [(n, ctypes.c_size_t) for n in 'arena ordblks smblks "
+	"hblks hblkhd usmblks fsmblks uordblks fordblks keepcost'.split()]\n"
+	"libc.mallinfo2.restype = MI\n"
+	"keep = big = None\n"
+	"print('ready', flush=True)\n"
+	"for line in sys.stdin:\n"
+	"    c = line.strip()\n"
+	"    if c == 'fill':\n"
+	"        keep = [(i,) for i in range(2000000)]\n"
+	"    elif c == 'free':\n"
+	"        keep = None\n"
+	"    elif c == 'big':\n"
+	"        big = [bytearray(300000) for _ in range(200)]\n"
+	"        print('addr ' + ' '.join('%x' % ctypes.addressof(\n"
+	"            (ctypes.c_char * 1).from_buffer(b)) for b in big[:60]),\n"
+	"            flush=True)\n"
+	"        continue\n"
+	"    elif c == 'again':\n"
+	"        print('alive', flush=True)\n"
+	"        continue\n"
+	"    elif c != 'mi':\n"
+	"        break\n"
+	"    m = libc.mallinfo2()\n"
+	"    print('mi %d %d' % (m.hblks, m.hblkhd), flush=True)\n";
+
+static void
+expect_mmapped(struct la_session *s, struct target *t, const char *when)
+{
+	unsigned long long hblks, hblkhd;
+	struct la_snapshot_info si;
+	struct la_snapshot *snap;
+	struct la_mallinfo mi;
+
+	cr_assert_eq(sscanf(t->line, "mi %llu %llu", &hblks, &hblkhd), 2,
+		     "%s", t->line);
+	cr_assert_eq(la_snapshot_take(s, &snap), 0, "%s", la_errmsg());
+	la_snapshot_info(snap, &si, sizeof(si));
+	la_snapshot_mallinfo(snap, &mi, sizeof(mi));
+	cr_expect(si.consistent, "%s: %s", when, si.inconsistency);
+	/* in one stop: the target is idle, nothing can make a walk fail */
+	cr_expect_eq(si.attempts, 1, "%s: %u stops", when, si.attempts);
+	cr_expect_eq(mi.hblks, hblks, "%s: %llu mmapped chunks, mallinfo2 %llu",
+		     when, (unsigned long long)mi.hblks, hblks);
+	cr_expect_eq(mi.hblkhd, hblkhd, "%s", when);
+	la_snapshot_free(snap);
+}
+
+/* Is addr inside an anonymous mapping of the list at maps? */
+static int
+in_mappings(const struct maps *maps, uint64_t addr)
+{
+	const struct mapping *m = procmaps_find(maps, addr);
+
+	return m && !m->path[0];
+}
+
+Test(python_heap, finds_an_mmapped_chunk_where_arenas_were, .timeout = 120)
+{
+	const char *argv[] = {"-I", "-c", reuse_script, NULL};
+	const char *env[] = {"MALLOC_MMAP_THRESHOLD_=131072", NULL};
+	struct la_session *s;
+	struct maps before;
+	struct target t;
+	unsigned where = 0, n = 0;
+	char *p, *end;
+
+	cr_assert_eq(target_start(&t, "/usr/bin/python3", argv, env), 0);
+	cr_assert_eq(target_read_line(&t, 60000), 0, "%s", t.line);
+	cr_assert_str_eq(t.line, "ready");
+	cr_assert_eq(la_session_open(t.pid, NULL, &s), 0, "%s", la_errmsg());
+	cr_assert_eq(target_send(&t, "fill"), 0);
+	cr_assert_eq(target_read_line(&t, 60000), 0, "%s", t.line);
+	expect_mmapped(s, &t, "with the arenas");
+	cr_assert_eq(procmaps_read(t.pid, &before), 0);
+	cr_assert_eq(target_send(&t, "free"), 0);
+	cr_assert_eq(target_read_line(&t, 60000), 0, "%s", t.line);
+	cr_assert_eq(target_send(&t, "big"), 0);
+	cr_assert_eq(target_read_line(&t, 60000), 0, "%s", t.line);
+	cr_assert_eq(strncmp(t.line, "addr ", 5), 0, "%s", t.line);
+	for (p = t.line + 5;; p = end, n++) {
+		uint64_t addr = strtoull(p, &end, 16);
+
+		if (end == p)
+			break;
+		where += in_mappings(&before, addr - 16);
+	}
+	/* the premise: chunks lie where the arenas were (of the first 60) */
+	cr_expect_gt(where, 0, "none of %u chunks where the arenas were", n);
+	procmaps_free(&before);
+	cr_assert_eq(target_send(&t, "mi"), 0);
+	cr_assert_eq(target_read_line(&t, 60000), 0, "%s", t.line);
+	expect_mmapped(s, &t, "after the arenas");
+	la_session_close(s);
+	cr_expect_eq(target_check_unharmed(&t, 0, NULL), 0, "%s", t.line);
+	target_stop(&t);
+}

@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "proc/procmaps.h"
@@ -288,4 +289,51 @@ Test(procmaps, free_leaves_an_empty_table)
 	cr_assert_eq(m.len, 0);
 	cr_assert_null(m.v);
 	procmaps_free(&m); /* twice is harmless */
+}
+
+/*
+ * procmaps_cut: ranges cut out of anonymous mappings only (rounded out to
+ * pages, in any order, overlapping), a mapping split in two, one cut
+ * away whole; files kept, or left out with anon_only.
+ */
+Test(procmaps, cuts_ranges_out_of_anonymous_mappings)
+{
+	static char anon[] = "", file[] = "/usr/lib/libc.so.6",
+		    heap[] = "[heap]";
+	struct mapping v[] = {
+		{.start = 0x1000, .end = 0x9000, .path = heap},
+		{.start = 0x10000, .end = 0x20000, .path = file},
+		{.start = 0x20000, .end = 0x30000, .path = anon},
+		{.start = 0x40000, .end = 0x42000, .path = anon},
+	};
+	struct maps in = {v, 4}, out;
+	const struct addr_range r[] = {
+		{0x24010, 0x25000}, /* rounded out to 0x24000 */
+		{0x18000, 0x26800}, /* a file is not cut; ends at 0x27000 */
+		{0x2f000, 0x50000}, /* the tail, and all of the last */
+		{0x3000, 0x3001},
+	};
+
+	cr_assert_eq(procmaps_cut(&in, r, 4, 0, &out), 0);
+	cr_assert_eq(out.len, 4);
+	cr_expect_eq(out.v[0].start, 0x1000);
+	cr_expect_eq(out.v[0].end, 0x3000);
+	cr_expect_eq(out.v[1].start, 0x4000);
+	cr_expect_eq(out.v[1].end, 0x9000);
+	cr_expect_str_eq(out.v[1].path, heap);
+	cr_expect_eq(out.v[2].start, 0x10000);
+	cr_expect_eq(out.v[2].end, 0x20000);
+	cr_expect_str_eq(out.v[2].path, file);
+	cr_expect_eq(out.v[3].start, 0x27000);
+	cr_expect_eq(out.v[3].end, 0x2f000);
+	free(out.v);
+
+	cr_assert_eq(procmaps_cut(&in, r, 4, 1, &out), 0);
+	cr_assert_eq(out.len, 3, "the file left out");
+	cr_expect_eq(out.v[2].start, 0x27000);
+	free(out.v);
+
+	cr_assert_eq(procmaps_cut(&in, NULL, 0, 0, &out), 0);
+	cr_expect_eq(out.len, 4, "nothing to cut: a copy");
+	free(out.v);
 }

@@ -150,3 +150,81 @@ mapping_basename(const struct mapping *m)
 		return "";
 	return slash ? slash + 1 : m->path;
 }
+
+static int
+range_by_lo(const void *a, const void *b)
+{
+	const struct addr_range *x = a, *y = b;
+
+	return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+/* Add [lo, hi) of m to out (room was made for it). */
+static void
+keep_part(struct maps *out, const struct mapping *m, uint64_t lo, uint64_t hi)
+{
+	if (hi <= lo)
+		return;
+	out->v[out->len] = *m;
+	out->v[out->len].start = lo;
+	out->v[out->len++].end = hi;
+}
+
+int
+procmaps_cut(const struct maps *in, const struct addr_range *r, unsigned n,
+	     int anon_only, struct maps *out)
+{
+	struct addr_range *s = malloc((n ? n : 1) * sizeof(*s));
+	unsigned k = 0;
+
+	out->len = 0;
+	out->v = malloc((in->len + n + 1) * sizeof(*out->v));
+	if (!s || !out->v) {
+		free(s);
+		free(out->v);
+		out->v = NULL;
+		return -ENOMEM;
+	}
+	/* page-rounded, sorted, merged */
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t lo = r[i].lo & ~(uint64_t)0xfff;
+		uint64_t hi = r[i].hi > UINT64_MAX - 0xfff
+				      ? UINT64_MAX & ~(uint64_t)0xfff
+				      : (r[i].hi + 0xfff) & ~(uint64_t)0xfff;
+
+		if (hi > lo)
+			s[k++] = (struct addr_range){lo, hi};
+	}
+	qsort(s, k, sizeof(*s), range_by_lo);
+	n = 0;
+	for (unsigned i = 0; i < k; i++) {
+		if (n && s[i].lo <= s[n - 1].hi) {
+			if (s[i].hi > s[n - 1].hi)
+				s[n - 1].hi = s[i].hi;
+			continue;
+		}
+		s[n++] = s[i];
+	}
+	/* maps are in address order: one pass over both */
+	k = 0;
+	for (size_t i = 0; i < in->len; i++) {
+		const struct mapping *m = &in->v[i];
+		uint64_t a = m->start;
+
+		if (!mapping_is_anon(m)) {
+			if (!anon_only)
+				keep_part(out, m, m->start, m->end);
+			continue;
+		}
+		while (k < n && s[k].hi <= m->start)
+			k++;
+		for (unsigned j = k; j < n && s[j].lo < m->end; j++) {
+			keep_part(out, m, a, s[j].lo);
+			if (s[j].hi > a)
+				a = s[j].hi;
+		}
+		keep_part(out, m, a, m->end);
+	}
+	free(s);
+	return 0;
+}

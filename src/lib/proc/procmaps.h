@@ -42,4 +42,17 @@ int mapping_is_anon(const struct mapping *m);
 /* Basename of the mapping's file ("" when anonymous). */
 const char *mapping_basename(const struct mapping *m);
 
+struct addr_range {
+	uint64_t lo, hi; /* [lo, hi) */
+};
+
+/*
+ * A copy of in, in address order, with the ranges r[0..n) (any order,
+ * rounded out to pages) cut out of its anonymous mappings
+ * (mapping_is_anon()); with anon_only the other mappings are left out.
+ * The copies share in's paths: free only out->v, before in. 0 or -ENOMEM.
+ */
+int procmaps_cut(const struct maps *in, const struct addr_range *r, unsigned n,
+		 int anon_only, struct maps *out);
+
 #endif
