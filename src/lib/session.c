@@ -232,11 +232,15 @@ la_session_close(struct la_session *s)
 }
 
 /*
- * The glibc heap, then in a CPython process pymalloc's pools outside it.
- * The glibc walk names the chunks of large Python objects; its search for
- * mmapped chunks skips the arenas the last snapshot found (a gigabyte of
- * them cost a read of the gigabyte), unless its chunks then disagree with
- * mp_'s counts: then it is done again over every mapping.
+ * The glibc heap and, in a CPython process, pymalloc's pools. The glibc
+ * walk names the chunks of large Python objects; its search for mmapped
+ * chunks skips Python's arenas (a gigabyte of them cost a read of the
+ * gigabyte), and is done again over every mapping if its chunks then
+ * disagree with mp_'s counts (an arena freed since gave its place to a
+ * chunk). The arenas are those of the last snapshot, and the pools are
+ * then scanned outside malloc's ranges (a numpy array is not read twice);
+ * a session's first snapshot knows none, so it scans the pools first,
+ * everywhere, and skips the arenas just found.
  */
 static int
 walk_both(struct la_session *s, const struct maps *maps,
@@ -244,19 +248,23 @@ walk_both(struct la_session *s, const struct maps *maps,
 	  unsigned nst, struct la_snapshot *snap, struct heap_walk *w,
 	  int python)
 {
+	int pools_first = python && !s->py.n_arenas, skip = 0;
 	struct maps cut = {0};
-	int skip = python ? python_heap_skip(&s->py, maps, &cut) : 0;
-	int err;
+	int err = 0;
 
-	if (skip < 0)
-		return skip;
 	for (;;) {
-		if (python) {
+		if (python)
 			err = python_heap_begin(&s->py, s->pid, s->mem, maps,
 						&snap->py);
-			if (err)
-				break;
-		}
+		if (!err && pools_first)
+			err = python_heap_pools(&s->py, s->mem, maps, NULL, 0,
+						&snap->py);
+		if (!err && python && !cut.v)
+			skip = python_heap_skip(&s->py, maps, &cut);
+		if (skip < 0)
+			err = skip;
+		if (err)
+			break;
 		snap->walk = w; /* watched arenas are known by their address */
 		err = glibc_heap_walk(&s->layout, s->mem, skip ? &cut : maps,
 				      tcaches, ntc, stacks, nst, snapshot_visit,
@@ -272,7 +280,7 @@ walk_both(struct la_session *s, const struct maps *maps,
 		skip = 0;
 	}
 	free(cut.v);
-	if (!err && python)
+	if (!err && python && !pools_first)
 		err = python_heap_pools(&s->py, s->mem, maps, w->ranges,
 					w->n_ranges, &snap->py);
 	return err;
