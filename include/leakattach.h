@@ -360,6 +360,32 @@ LA_API int la_snapshot_outside(const struct la_snapshot *snap,
 			       enum la_outside_kind kind,
 			       struct la_outside *out, size_t out_sz);
 
+/*
+ * How much more memory the process can take before something stops it,
+ * read with the census: the limit of its memory cgroup (the nearest over
+ * the cgroup and its ancestors, v2 or v1) or the box's MemAvailable,
+ * whichever is nearer. A leak's rate divided into headroom_bytes says
+ * when the process runs out ("at this rate the box is out of memory in
+ * ~31 h"). A cgroup named by a path this process cannot see (another
+ * cgroup namespace) is left out.
+ */
+enum la_headroom_kind {
+	LA_HEADROOM_UNKNOWN, /* neither could be read */
+	LA_HEADROOM_CGROUP, /* the memory cgroup's limit is nearer */
+	LA_HEADROOM_MEMAVAILABLE, /* the box's MemAvailable is nearer */
+};
+
+struct la_headroom {
+	enum la_headroom_kind kind;
+	uint64_t headroom_bytes; /* the nearer of the two */
+	/* the cgroup's limit and usage (UINT64_MAX, 0: no limit found) */
+	uint64_t cgroup_limit_bytes, cgroup_used_bytes;
+	uint64_t mem_available_bytes; /* 0: not read */
+};
+
+LA_API void la_snapshot_headroom(const struct la_snapshot *snap,
+				 struct la_headroom *out, size_t out_sz);
+
 /* ---- The Python heap ---------------------------------------------------- */
 
 /*

@@ -36,6 +36,29 @@ counts(struct json *j, const struct la_counts *c)
  * that no 0 passes for a measurement. The snapshot's and the check's
  * documents both carry it, written here alone so that they cannot drift.
  */
+/* How much more the process can take, and what limits it. */
+static void
+headroom_json(struct json *j, const struct la_snapshot *snap)
+{
+	struct la_headroom h;
+
+	la_snapshot_headroom(snap, &h, sizeof(h));
+	json_object(j, "headroom");
+	json_string(j, "limit",
+		    h.kind == LA_HEADROOM_CGROUP	 ? "cgroup"
+		    : h.kind == LA_HEADROOM_MEMAVAILABLE ? "MemAvailable"
+							 : "unknown");
+	if (h.kind != LA_HEADROOM_UNKNOWN)
+		json_u64(j, "headroom_bytes", h.headroom_bytes);
+	if (h.cgroup_limit_bytes != UINT64_MAX) {
+		json_u64(j, "cgroup_limit_bytes", h.cgroup_limit_bytes);
+		json_u64(j, "cgroup_used_bytes", h.cgroup_used_bytes);
+	}
+	if (h.mem_available_bytes)
+		json_u64(j, "mem_available_bytes", h.mem_available_bytes);
+	json_end_object(j);
+}
+
 void
 report_memory_json(struct json *j, const struct la_snapshot *snap)
 {
@@ -68,6 +91,7 @@ report_memory_json(struct json *j, const struct la_snapshot *snap)
 		}
 		json_end_array(j);
 	}
+	headroom_json(j, snap);
 	json_end_object(j);
 }
 

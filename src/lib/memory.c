@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "glibc/glibc_heap.h"
 #include "memory.h"
+#include "proc/headroom.h"
 #include "proc/procmaps.h"
 #include "proc/smaps.h"
 #include "ptrace/tracee.h"
@@ -282,6 +283,7 @@ memory_measure(pid_t pid, struct la_snapshot *snap, const struct heap_walk *w)
 
 	memset(m, 0, sizeof(*m));
 	memset(snap->outside, 0, sizeof(snap->outside));
+	headroom_read(pid, &snap->headroom);
 	err = smaps_read(pid, &sm);
 	if (!err) {
 		err = classify_live(pid, snap, w, &sm);

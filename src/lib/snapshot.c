@@ -452,6 +452,13 @@ la_snapshot_memory(const struct la_snapshot *snap, struct la_memory *out,
 	out_give(out, out_sz, &snap->memory, sizeof(snap->memory));
 }
 
+void
+la_snapshot_headroom(const struct la_snapshot *snap, struct la_headroom *out,
+		     size_t out_sz)
+{
+	out_give(out, out_sz, &snap->headroom, sizeof(snap->headroom));
+}
+
 int
 la_snapshot_outside(const struct la_snapshot *snap, enum la_outside_kind kind,
 		    struct la_outside *out, size_t out_sz)

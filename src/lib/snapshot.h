@@ -62,6 +62,7 @@ struct la_snapshot {
 	unsigned n_stack_ptrs;
 	struct la_memory memory;
 	struct la_outside outside[LA_OUTSIDE_KIND_COUNT];
+	struct la_headroom headroom; /* read with the census */
 	/* the Python heap, when the target runs CPython (python_heap.h) */
 	struct snap_python py;
 };

@@ -61,7 +61,13 @@ check_json(const char *doc, const uint64_t mi[MI_NFIELDS], const char *source,
 		"assert sum(a['system_mem'] for a in d['arenas']) == want['arena']\n"
 		"assert d['process']['rss_bytes'] > 0 and d['process']['hwm_bytes'] >= d['process']['rss_bytes']\n"
 		"assert 'python' not in d, d['python']\n"
-		"assert all(o['kind'] != 'python_arenas' for o in d['memory'].get('outside_malloc', [])), d['memory']\n";
+		"assert all(o['kind'] != 'python_arenas' for o in d['memory'].get('outside_malloc', [])), d['memory']\n"
+		"h = d['memory']['headroom']\n"
+		"total = int(open('/proc/meminfo').read().split('MemTotal:')[1].split()[0]) * 1024\n"
+		"assert h['limit'] in ('cgroup', 'MemAvailable'), h\n"
+		"assert 0 < h['headroom_bytes'] <= total, (h, total)\n"
+		"assert h['limit'] != 'MemAvailable' or h['headroom_bytes'] == h['mem_available_bytes'], h\n"
+		"assert h['limit'] != 'cgroup' or h['cgroup_used_bytes'] + h['headroom_bytes'] == h['cgroup_limit_bytes'], h\n";
 	char path[64], want[512], n[16];
 	const char *argv[] = { "/usr/bin/python3", "-c", script, path, want,
 			       source, n, NULL };

@@ -15,8 +15,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "memory.h"
+#include "proc/headroom.h"
 #include "proc/smaps.h"
 
 /* One mapping as Linux 6.18 prints it (fs/proc/task_mmu.c show_smap()). */
@@ -338,4 +340,71 @@ Test(memory, gives_the_python_arenas_their_own_kind)
 	cr_expect_eq(out[LA_OUTSIDE_PYTHON_ARENAS].rss_bytes,
 		     (1024 - 900 + 32) * KB);
 	cr_expect_eq(out[LA_OUTSIDE_ANONYMOUS].rss_bytes, 0);
+}
+
+/* ---- headroom: what a leak's rate is divided into --------------------- */
+
+Test(headroom, reads_memavailable)
+{
+	uint64_t b;
+
+	cr_expect_eq(headroom_meminfo("MemTotal:       24571252 kB\n"
+				      "MemFree:         1000 kB\n"
+				      "MemAvailable:   24073180 kB\n",
+				      &b),
+		     0);
+	cr_expect_eq(b, 24073180ull * 1024);
+	cr_expect_eq(headroom_meminfo("MemTotal: 1 kB\n", &b), -ENOENT);
+	/* a field whose name only ends so is not it */
+	cr_expect_eq(headroom_meminfo("XMemAvailable: 5 kB\n", &b), -ENOENT);
+}
+
+Test(headroom, finds_the_memory_cgroup_v1_before_v2)
+{
+	char path[256];
+	int v1 = -1;
+
+	cr_assert_eq(headroom_cgroup_path("0::/user.slice/a.scope\n", path,
+					  sizeof(path), &v1),
+		     0);
+	cr_expect_str_eq(path, "/user.slice/a.scope");
+	cr_expect_eq(v1, 0);
+	cr_assert_eq(headroom_cgroup_path("9:name=systemd:/\n"
+					  "4:cpu,memory:/box/7\n"
+					  "1:cpu:/\n0::/\n",
+					  path, sizeof(path), &v1),
+		     0);
+	cr_expect_str_eq(path, "/box/7");
+	cr_expect_eq(v1, 1);
+	cr_expect_eq(headroom_cgroup_path("1:cpu:/\n2:memoryx:/a\n", path,
+					  sizeof(path), &v1),
+		     -ENOENT);
+}
+
+Test(headroom, reads_limits_and_no_limit)
+{
+	uint64_t b;
+
+	cr_expect_eq(headroom_limit_value("max\n", &b), 0);
+	cr_expect_eq(b, UINT64_MAX);
+	cr_expect_eq(headroom_limit_value("9223372036854771712\n", &b), 0);
+	cr_expect_eq(b, UINT64_MAX, "v1's no limit");
+	cr_expect_eq(headroom_limit_value("536870912\n", &b), 0);
+	cr_expect_eq(b, 536870912);
+	cr_expect_eq(headroom_limit_value("12x\n", &b), -EINVAL);
+	cr_expect_eq(headroom_limit_value("", &b), -EINVAL);
+}
+
+/* A live process: the box's MemAvailable at least, never more. */
+Test(headroom, reads_a_live_process)
+{
+	struct la_headroom h;
+
+	headroom_read(getpid(), &h);
+	cr_expect_neq(h.kind, LA_HEADROOM_UNKNOWN);
+	cr_expect_gt(h.mem_available_bytes, 0);
+	cr_expect_leq(h.headroom_bytes, h.mem_available_bytes);
+	if (h.kind == LA_HEADROOM_CGROUP)
+		cr_expect_leq(h.cgroup_used_bytes + h.headroom_bytes,
+			      h.cgroup_limit_bytes);
 }
