@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * headroom.c - see headroom.h. cgroup v2 (Documentation/admin-guide/
- * cgroup-v2.rst): memory.max ("max" or bytes) and memory.current; v1
- * (cgroup-v1/memory.rst): memory.limit_in_bytes (no limit reads as
+ * headroom.c - see headroom.h. cgroup v2 (the kernel's
+ * Documentation/admin-guide/cgroup-v2.rst): memory.max ("max" or bytes)
+ * and memory.current; v1 (its memory controller's document, in
+ * admin-guide's cgroup-v1 folder): memory.limit_in_bytes (no limit reads as
  * PAGE_COUNTER_MAX pages, a value near 2^63) and memory.usage_in_bytes.
  * A limit applies to a cgroup and everything below it, so the nearest
  * over the target's cgroup and its ancestors counts.
