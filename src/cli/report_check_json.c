@@ -336,6 +336,7 @@ report_check_json(FILE *f, const struct check_doc *d)
 	/* as the exit status: a leak now, or one reported in this run */
 	json_string(&j, "verdict", ti.leaks || d->n_seen ? "leak" : "no_leak");
 	json_u64(&j, "samples", ti.samples);
+	json_u64(&j, "locations", ti.locations);
 	json_u64(&j, "samples_this_run", d->samples_this_run);
 	json_u64(&j, "approximate_samples", ti.approximate);
 	json_bool(&j, "last_sample_consistent", !ti.last_approximate);
