@@ -198,6 +198,45 @@ Test(series, a_point_is_the_mean_of_its_own_samples)
 }
 
 /*
+ * A series read from a file may hold counts series_add() never makes (no
+ * equal pair among the older points): the pair of the smallest sum is
+ * merged, oldest first, into the means weighted by the counts.
+ */
+Test(series, unequal_counts_merge_into_weighted_means)
+{
+	static struct series s, r;
+	static char buf[SERIES_LINE_MAX];
+	unsigned i;
+
+	series_init(&s);
+	s.n = SERIES_MAX;
+	s.first_unix_ns = T0;
+	for (i = 0; i < SERIES_MAX; i++) {
+		int raw = i >= SERIES_MAX - SERIES_RAW;
+
+		/* counts 3, 4, 5, ... 50: no two equal, 3 + 4 the least */
+		s.p[i].samples = raw ? 1 : 3 + i;
+		s.p[i].time_unix_ns = T0 + 1000 * (int64_t)i;
+		s.p[i].bytes = 1000 * (uint64_t)i;
+	}
+	s.p[0].time_unix_ns = T0 + 100;
+	s.p[0].bytes = 700;
+	line_of(&s, buf);
+	cr_assert_eq(series_parse(buf, &r), 0, "%s", buf);
+	add(&r, T0 + 1000 * SERIES_MAX, 5);
+	cr_assert_eq(r.n, SERIES_MAX);
+	cr_assert_eq(series_samples(&r), series_samples(&s) + 1);
+	cr_assert_eq(r.p[0].samples, 7);
+	/* (100 * 3 + 1000 * 4) / 7 = 614.29; (700 * 3 + 1000 * 4) / 7 = 871.43 */
+	cr_assert_eq(r.p[0].time_unix_ns, T0 + 614);
+	cr_assert_eq(r.p[0].bytes, 871);
+	for (i = 1; i < SERIES_MAX - 1; i++)
+		cr_assert_eq(memcmp(&r.p[i], &s.p[i + 1], sizeof(r.p[i])), 0,
+			     "point %u", i);
+	cr_assert_eq(r.p[SERIES_MAX - 1].bytes, 5);
+}
+
+/*
  * A leak of 10 MiB an hour sampled at uneven times (gaps from a second to
  * three days): every point, merged or not, lies on the line within
  * rounding, so the trend test sees the same slope as on raw samples.
