@@ -708,4 +708,5 @@ Test(series, state_size)
 			    c[i].what, b, 2000.0 * (double)b / MiB);
 		cr_assert_leq(b, SERIES_LINE_MAX);
 	}
+	cr_log_info("in memory: %zu bytes a location", sizeof(struct series));
 }

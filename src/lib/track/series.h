@@ -48,11 +48,13 @@
 #define SERIES_RAW 16u
 
 /*
- * The longest line series_write() makes, its NUL included: "series 64",
- * the first time (20 characters with its sign) and 64 points of three
- * numbers of at most 20 digits, each after one space.
+ * The longest line series_write() makes, its NUL included (4,063):
+ * "series 64", the first time (20 characters with its sign) and
+ * SERIES_MAX points of three numbers of at most 20 digits, each after one
+ * space. In memory a struct series is 1,552 bytes.
  */
-#define SERIES_LINE_MAX (sizeof("series 64 -9223372036854775808") + 64 * 63)
+#define SERIES_LINE_MAX \
+	(sizeof("series 64 -9223372036854775808") + SERIES_MAX * 63)
 
 struct series_point {
 	int64_t time_unix_ns; /* mean time of its samples, rounded */
