@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_trend.c - the trend statistics (trend.c) on series with known
- * answers: small cases worked by hand (exact p-values, ties in Var(S));
+ * answers: small cases worked by hand (exact p-values, ties in Var(S)),
+ * Var(S) with ties in both rankings against the enumerated permutations;
  * then seeded simulations: the slope's 95 % interval covers the true
  * slope about 95 % of the time, i.i.d. noise and an AR(1) cache are
  * accused at most about as often as the level says (with the serial
@@ -161,6 +162,44 @@ Test(trend, equal_times_have_no_slope)
 	/* pairs: (5,2)- (5,3)- (1,2)+ (1,3)+ (2,3)+ */
 	cr_assert_eq(r.s, 1);
 	cr_assert_float_eq(r.var_s, 138.0 / 18, 1e-12);
+}
+
+/*
+ * Var(S) under H0 is the variance of S over every order of the y values
+ * against the times: enumerate the 720 orders of 6 samples with ties in
+ * both (Heap's algorithm) and compare with Kendall's formula.
+ */
+Test(trend, var_s_with_ties_in_both_is_the_permutation_variance)
+{
+	double t[] = {0, 0, 1, 2, 2, 2}, y[] = {1, 1, 2, 3, 3, 4};
+	unsigned c[6] = {0}, i = 1, perms = 1;
+	double sum = 0, sum2 = 0, var;
+	struct trend r = fit(t, y, 6);
+
+	var = r.var_s;
+	sum = r.s;
+	sum2 = (double)r.s * r.s;
+	while (i < 6) {
+		if (c[i] < i) {
+			unsigned j = i % 2 ? c[i] : 0;
+			double tmp = y[j];
+
+			y[j] = y[i];
+			y[i] = tmp;
+			r = fit(t, y, 6);
+			sum += r.s;
+			sum2 += (double)r.s * r.s;
+			perms++;
+			c[i]++;
+			i = 1;
+		} else {
+			c[i++] = 0;
+		}
+	}
+	cr_assert_eq(perms, 720);
+	cr_assert_float_eq(sum / perms, 0.0, 1e-12);
+	cr_assert_float_eq(sum2 / perms, var, 1e-9, "enumerated %g, formula %g",
+			   sum2 / perms, var);
 }
 
 Test(trend, refuses_bad_series)
