@@ -97,6 +97,77 @@ Test(rule, size_class_leak_is_found_at_consecutive_plus_one, .timeout = 60)
 	stepped_leak("sizeclass");
 }
 
+/*
+ * A warm-up (issue 13: memcached filling its slabs was a leak for good):
+ * 100 chunks of 1168 bytes before each of 4 samples, a leak at the 4th,
+ * the first of one check --repeat; then flat. With --consecutive (3)
+ * flat samples after the leak, it is listed as stopped growing and no
+ * longer makes the exit status 1; with 2 it is still the run's leak.
+ */
+Test(rule, a_leak_that_stops_growing_is_a_plateau_not_a_leak, .timeout = 60)
+{
+	const char *argv[] = {"sizeclass", NULL};
+	struct target t;
+	struct run_result r;
+	struct ctx c;
+	char pid[32];
+
+	for (int flat = 2; flat <= 3; flat++) {
+		char repeat[8];
+
+		snprintf(repeat, sizeof(repeat), "%d", flat + 1);
+		ctx_open(&c, "la-monitor");
+		leaky_start(&t, argv);
+		pid_str(&t, pid, sizeof(pid));
+		for (int i = 1; i <= 3; i++) {
+			target_expect(&t, "step 100", "stepped");
+			cr_expect_eq(la_run(&c, &r, "check", "-p", pid,
+					    "--min-size", "64K", "--json",
+					    NULL),
+				     EXIT_UNDECIDED, "%s%s", r.out, r.err);
+			run_result_free(&r);
+		}
+		target_expect(&t, "step 100", "stepped");
+		/* the leak at this run's first sample, then flat ones */
+		cr_expect_eq(la_run(&c, &r, "check", "-p", pid, "--min-size",
+				    "64K", "--repeat", repeat, "--interval",
+				    "0.1", "--json", NULL),
+			     flat == 3 ? 0 : EXIT_LEAK, "flat %d: %s%s", flat,
+			     r.out, r.err);
+		py_expect_doc(
+			r.out,
+			"flat = int(a[0])\n"
+			"assert d['samples'] == 4 + flat, d['samples']\n"
+			"assert d['leaks'] == [], d['leaks']\n"
+			"assert where(d['leaks_this_run'], 'arena_size_class', 'main', 1168), d['leaks_this_run']\n"
+			"p = where(d['plateau'], 'arena_size_class', 'main', 1168)\n"
+			"if flat < 3:\n"
+			"    assert p == [] and d['verdict'] == 'leak', d\n"
+			"else:\n"
+			"    assert d['verdict'] == 'no_leak', d['verdict']\n"
+			"    assert len(p) == 1, d['plateau']\n"
+			"    assert p[0]['stopped_growing_samples'] == 3, p\n"
+			"    assert p[0]['consecutive'] == 3 and len(p[0]['growth_percent']) == 3, p\n"
+			"    assert p[0]['growth_bytes'] >= 3 * 100 * 1168, p\n",
+			flat == 3 ? "3" : "2", NULL);
+		run_result_free(&r);
+		/* the text says it, and no longer calls it a leak */
+		if (flat == 3) {
+			cr_expect_eq(la_run(&c, &r, "check", "-p", pid,
+					    "--min-size", "64K", NULL),
+				     0, "%s%s", r.out, r.err);
+			cr_expect(strstr(r.out, "STOPPED GROWING"), "%s",
+				  r.out);
+			cr_expect(strstr(r.out, "flat for 4 samples since"),
+				  "%s", r.out);
+			cr_expect_not(strstr(r.out, "\nLEAK"), "%s", r.out);
+			run_result_free(&r);
+		}
+		expect_unharmed(&t);
+		ctx_close(&c);
+	}
+}
+
 Test(rule, thread_arena_leak_names_the_arena, .timeout = 60)
 {
 	stepped_leak("thread");
