@@ -533,6 +533,14 @@ enum la_verdict {
 	LA_VERDICT_GROWING, /* in-use bytes grew, not (yet) a leak: a suspect */
 	LA_VERDICT_LEAK, /* in-use bytes grew `consecutive` times, >= min_size */
 	LA_VERDICT_RETENTION, /* free bytes grew while in-use bytes did not */
+	/*
+	 * Was a leak, and has since stayed flat (no growth above the
+	 * threshold) for `consecutive` exact samples or more: a warm-up or
+	 * a cache that filled up, not a leak now. The finding keeps the
+	 * leak's streak (consecutive, base, growth, percentages) and says
+	 * since when it is flat (stopped_growing_samples).
+	 */
+	LA_VERDICT_PLATEAU,
 };
 
 #define LA_GROWTH_MAX 16
@@ -562,6 +570,12 @@ struct la_finding {
 	 */
 	uint64_t objects;
 	int64_t growth_objects;
+	/*
+	 * PLATEAU, and RETENTION at a location whose leak stopped growing:
+	 * the exact samples compared without growth since it stopped
+	 * (a plateau from `consecutive` on); 0 otherwise.
+	 */
+	unsigned stopped_growing_samples;
 };
 
 /*
@@ -578,6 +592,7 @@ struct la_tracker_info {
 	int64_t first_time_unix_ns, last_time_unix_ns;
 	unsigned leaks, retention, growing; /* findings by verdict */
 	unsigned locations; /* locations tracked */
+	unsigned plateau; /* findings of verdict LA_VERDICT_PLATEAU */
 };
 
 /* la_tracker_new - an empty history. rules NULL: defaults. */

@@ -20,21 +20,27 @@
 #include "report.h"
 
 /*
- * When the sample after one due at due and begun at began is due. Samples
- * keep to a grid of the interval. One that began late by half an interval
- * or more (a window or the machine held us up) starts the grid anew, so
- * that the next is an interval after it, never a few ms (a comparison
- * that cannot show growth, and breaks a streak); one slower than the
- * interval is followed at once, without piling up.
+ * When the sample after one due at due, begun at began and whose snapshot
+ * was taken at taken (sampler_taken_at(): after a wait for the target's
+ * lock, the walk) is due. Samples keep to a grid of the interval. One that
+ * began late by half an interval or more (a window or the machine held us
+ * up) starts the grid anew, so that the next is an interval after it.
+ * Whatever the grid says, two snapshots are never less than half an
+ * interval apart: a comparison a few ms apart cannot show growth and
+ * breaks a streak (seen: 4 ms, after a slow sample and its callers
+ * window). A sample slower than the interval is followed once it is due
+ * (at once, when that is past), never by a catch-up burst.
  */
 static double
-next_due(double due, double began, double interval)
+next_due(double due, double began, double taken, double interval)
 {
 	double now = mono_now();
 
 	if (began - due >= interval / 2)
 		due = began;
 	due += interval;
+	if (due < taken + interval / 2)
+		due = taken + interval;
 	return due < now ? now : due;
 }
 
@@ -63,7 +69,7 @@ monitor(const struct options *o)
 		err = sampler_sample(sm);
 		if (err)
 			break;
-		next = next_due(next, began, interval);
+		next = next_due(next, began, sampler_taken_at(sm), interval);
 		if (o->duration_s > 0 && next > start + o->duration_s + 1e-3)
 			break;
 		/* not after the last sample: nothing would check it */
@@ -208,7 +214,7 @@ check(const struct options *o)
 		 * A window after the last sample too, unless the program is
 		 * ours and stops now: the next check of the process checks it.
 		 */
-		next = next_due(next, began, interval);
+		next = next_due(next, began, sampler_taken_at(sm), interval);
 		if (i + 1 < repeat)
 			sampler_window(sm, next);
 		else if (!child)

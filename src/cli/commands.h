@@ -89,6 +89,8 @@ void sampler_header(const struct sampler *sm, double interval,
 int sampler_finish(struct sampler *sm);
 /* Whether a leak was reported during this run. */
 int sampler_found_leak(const struct sampler *sm);
+/* mono_now() when the latest snapshot was taken (its walk done) */
+double sampler_taken_at(const struct sampler *sm);
 /* Bytes in use, and the target's RSS, at the latest sample. */
 uint64_t sampler_in_use(const struct sampler *sm);
 uint64_t sampler_rss(const struct sampler *sm);

@@ -108,7 +108,8 @@ options_usage(FILE *f)
 	      "\n"
 	      "Defaults may also come from /etc/leakattach.conf and\n"
 	      "$XDG_CONFIG_HOME/leakattach/config; the command line wins.\n"
-	      "Exit status: 0 no leak, 1 leak found, 2 error, 64 usage error.\n"
+	      "Exit status: 0 no leak, 1 leak found, 2 error, 3 undecided (too few\n"
+	      "samples yet), 64 usage error.\n"
 	      "Only trim and --auto-cleanup write into the target; a --callers window\n"
 	      "sets breakpoints in it for a moment (uprobes, or int3 when asked for).\n"
 	      "See leakattach(1).\n",

@@ -156,6 +156,13 @@ struct check_doc {
 	const struct callers_run *callers_run; /* NULL: not sampling */
 	/* the census of this run's first sample (have 0: none) */
 	const struct mem_mark *first;
+	/*
+	 * The exact samples of this run, and the heap's in-use bytes at the
+	 * first and the latest of them (the growth the report shows even
+	 * when no rule fired).
+	 */
+	unsigned exact_this_run;
+	uint64_t heap_first_in_use, heap_last_in_use;
 };
 
 /* The callers of location loc in d, or NULL. */
@@ -179,6 +186,21 @@ int report_finding_shown(const struct la_tracker *t, unsigned i);
 void report_finding_line(FILE *f, const struct la_finding *fd, pid_t pid,
 			 const struct mem_mark *first,
 			 const struct la_snapshot *last);
+/* The heap's growth between this run's first and latest exact sample, %. */
+double report_heap_growth_pct(const struct check_doc *d);
+/* Exact samples in d's history (approximate ones are no evidence). */
+unsigned report_exact_samples(const struct check_doc *d);
+/*
+ * Whether d's verdict is a leak: one now, or one reported during this
+ * run that has not since become a plateau (as the exit status).
+ */
+int report_is_leak(const struct check_doc *d);
+/*
+ * How many more exact samples the rule needs before "no leak" can be
+ * said (consecutive + 1 in all); 0 when a verdict is reached (and for
+ * simulate, which judges itself). Otherwise the verdict is "undecided".
+ */
+unsigned report_samples_needed(const struct check_doc *d);
 /* The summary for people at the end of monitor, check and simulate. */
 void report_check_text(FILE *f, const struct check_doc *d);
 /* One JSON object, schema leakattach.check/1 (leakattach(1)). */

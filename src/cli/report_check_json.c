@@ -26,6 +26,7 @@ static const char *const verdict_names[] = {
 	[LA_VERDICT_GROWING] = "growing",
 	[LA_VERDICT_LEAK] = "leak",
 	[LA_VERDICT_RETENTION] = "retention",
+	[LA_VERDICT_PLATEAU] = "plateau",
 };
 
 static const char *const source_names[] = {
@@ -265,6 +266,9 @@ finding_json(struct json *j, const struct la_finding *fd,
 	json_u64(j, "growth_bytes", fd->growth_bytes);
 	json_double(j, "growth_bytes_per_hour", fd->bytes_per_hour);
 	streak_json(j, fd);
+	if (fd->stopped_growing_samples)
+		json_u64(j, "stopped_growing_samples",
+			 fd->stopped_growing_samples);
 	if (lt)
 		types_json(j, lt);
 	if (lc && lc->n)
@@ -324,7 +328,9 @@ report_check_json(FILE *f, const struct check_doc *d)
 		enum la_verdict v;
 	} lists[] = {{"leaks", LA_VERDICT_LEAK},
 		     {"retention", LA_VERDICT_RETENTION},
-		     {"growing", LA_VERDICT_GROWING}};
+		     {"growing", LA_VERDICT_GROWING},
+		     {"plateau", LA_VERDICT_PLATEAU}};
+	unsigned needed = report_samples_needed(d);
 
 	la_tracker_info(d->tracker, &ti, sizeof(ti));
 	json_begin(&j, f);
@@ -333,8 +339,16 @@ report_check_json(FILE *f, const struct check_doc *d)
 	json_string(&j, "command", d->command);
 	json_u64(&j, "pid", (uint64_t)d->pid);
 	json_string(&j, "comm", d->comm);
-	/* as the exit status: a leak now, or one reported in this run */
-	json_string(&j, "verdict", ti.leaks || d->n_seen ? "leak" : "no_leak");
+	/*
+	 * as the exit status: a leak now, or one reported in this run that
+	 * has not become a plateau since; undecided while the rule has too
+	 * few exact samples to say "no leak"
+	 */
+	json_string(&j, "verdict",
+		    report_is_leak(d) ? "leak"
+		    : needed	      ? "undecided"
+				      : "no_leak");
+	json_u64(&j, "samples_needed", needed);
 	json_u64(&j, "samples", ti.samples);
 	json_u64(&j, "locations", ti.locations);
 	json_u64(&j, "samples_this_run", d->samples_this_run);
@@ -347,7 +361,15 @@ report_check_json(FILE *f, const struct check_doc *d)
 	json_u64(&j, "consecutive", d->rules->consecutive);
 	json_u64(&j, "min_size_bytes", d->rules->min_size);
 	json_end_object(&j);
-	for (unsigned l = 0; l < 3; l++) {
+	if (d->exact_this_run >= 2) {
+		json_object(&j, "heap_growth");
+		json_i64(&j, "bytes",
+			 (int64_t)(d->heap_last_in_use - d->heap_first_in_use));
+		json_double(&j, "percent", report_heap_growth_pct(d));
+		json_u64(&j, "samples", d->exact_this_run);
+		json_end_object(&j);
+	}
+	for (unsigned l = 0; l < 4; l++) {
 		json_array(&j, lists[l].key);
 		for (unsigned i = 0; i < n; i++)
 			if (!la_tracker_finding(d->tracker, i, &fd,

@@ -109,6 +109,42 @@ seen_shown(const struct check_doc *d, unsigned i)
 	return 1;
 }
 
+/* Is the location a plateau in the tracker now? */
+static int
+plateau_now(const struct la_tracker *t, const struct la_location *loc)
+{
+	unsigned n = la_tracker_finding_count(t);
+	struct la_finding fd;
+
+	for (unsigned i = 0; i < n; i++)
+		if (!la_tracker_finding(t, i, &fd, sizeof(fd)) &&
+		    fd.verdict == LA_VERDICT_PLATEAU &&
+		    !strcmp(fd.loc.key, loc->key))
+			return 1;
+	return 0;
+}
+
+/*
+ * The growth of the whole heap between this run's first and latest exact
+ * samples, shown when it is at least --min-size or 1 % (what a rule that
+ * watches locations one by one can miss): "the heap grew 14.5 MiB
+ * (+6.3 %) in 3 samples; no location crossed the rule".
+ */
+static void
+heap_growth_line(FILE *f, const struct check_doc *d)
+{
+	uint64_t a = d->heap_first_in_use, b = d->heap_last_in_use;
+	double pct = report_heap_growth_pct(d);
+	char b1[32];
+
+	if (d->exact_this_run < 2 || b <= a ||
+	    (b - a < d->rules->min_size && pct < 1.0))
+		return;
+	fprintf(f, "  the heap grew %s (%+.1f %%) in %u samples%s\n",
+		human_bytes(b - a, b1, sizeof(b1)), pct, d->exact_this_run,
+		report_is_leak(d) ? "" : "; no location crossed the rule");
+}
+
 /* Is the location a leak in the tracker now? */
 static int
 leak_now(const struct la_tracker *t, const struct la_location *loc)
@@ -384,6 +420,16 @@ report_finding_line(FILE *f, const struct la_finding *fd, pid_t pid,
 {
 	char where[160], now[32], grew[32], rate[32], maps[96];
 
+	if (fd->verdict == LA_VERDICT_PLATEAU) {
+		fprintf(f,
+			"STOPPED GROWING %s: a leak after %u growths in a row (+%s), flat for %u samples since (warm-up or plateau): %s in use, not a leak now\n",
+			location_text(&fd->loc, where, sizeof(where)),
+			fd->consecutive,
+			human_bytes(fd->growth_bytes, grew, sizeof(grew)),
+			fd->stopped_growing_samples,
+			human_bytes(fd->in_use_bytes, now, sizeof(now)));
+		return;
+	}
 	if (fd->loc.kind == LA_LOC_PYTHON_TYPE) {
 		python_finding_line(f, fd);
 		return;
@@ -436,6 +482,19 @@ finding_block(FILE *f, const struct la_finding *fd, pid_t pid,
 
 	location_text(&fd->loc, where, sizeof(where));
 	fprintf(f, "  %s\n", where);
+	if (fd->verdict == LA_VERDICT_PLATEAU) {
+		fprintf(f,
+			"    %s in use now; grew %s in %u samples in a row, then stopped growing: flat for %u samples since\n",
+			human_bytes(fd->in_use_bytes, b1, sizeof(b1)),
+			human_bytes(fd->growth_bytes, b2, sizeof(b2)),
+			fd->consecutive, fd->stopped_growing_samples);
+		fprintf(f, "    growth per sample while it grew: ");
+		growth_list(f, fd);
+		fputc('\n', f);
+		fprintf(f,
+			"    next: a cache or pool that filled up, or a warm-up; it does not make the exit status 1; it is a leak again if it grows again\n");
+		return;
+	}
 	if (fd->loc.kind == LA_LOC_PYTHON_TYPE) {
 		char c1[32], c2[32], c3[32], c4[32];
 
@@ -681,6 +740,8 @@ findings_text(FILE *f, const struct check_doc *d, enum la_verdict verdict)
 						? "LEAK: in use and growing in every sample"
 					: verdict == LA_VERDICT_RETENTION
 						? "RETENTION: free memory glibc keeps, growing"
+					: verdict == LA_VERDICT_PLATEAU
+						? "STOPPED GROWING after a leak, flat for --consecutive samples or more (warm-up or plateau): not a leak now"
 						: "GROWING, not (yet) a leak:");
 			if (pass == 0)
 				python_leaks++;
@@ -723,9 +784,11 @@ report_check_text(FILE *f, const struct check_doc *d)
 {
 	struct la_tracker_info ti;
 	char b1[32], b2[32], b3[32], b4[32], span[32];
-	unsigned shown[3] = {0, 0, 0};
+	unsigned shown[4] = {0, 0, 0, 0};
+	unsigned needed = report_samples_needed(d), exact;
 	static const enum la_verdict order[] = {
-		LA_VERDICT_LEAK, LA_VERDICT_RETENTION, LA_VERDICT_GROWING};
+		LA_VERDICT_LEAK, LA_VERDICT_RETENTION, LA_VERDICT_GROWING,
+		LA_VERDICT_PLATEAU};
 
 	la_tracker_info(d->tracker, &ti, sizeof(ti));
 	human_duration((double)(ti.last_time_unix_ns - ti.first_time_unix_ns) /
@@ -763,10 +826,13 @@ report_check_text(FILE *f, const struct check_doc *d)
 		fprintf(f,
 			"  malloc_trim(0) was called %u time%s (--auto-cleanup)\n",
 			d->trims, d->trims == 1 ? "" : "s");
-	for (unsigned v = 0; v < 3; v++)
+	heap_growth_line(f, d);
+	for (unsigned v = 0; v < 4; v++)
 		shown[v] = findings_text(f, d, order[v]);
 	for (unsigned i = 0, past = 0; i < d->n_seen; i++) {
-		if (leak_now(d->tracker, &d->seen[i].loc) || !seen_shown(d, i))
+		if (leak_now(d->tracker, &d->seen[i].loc) ||
+		    plateau_now(d->tracker, &d->seen[i].loc) ||
+		    !seen_shown(d, i))
 			continue;
 		if (!past++)
 			fprintf(f,
@@ -775,23 +841,23 @@ report_check_text(FILE *f, const struct check_doc *d)
 		shown[0]++;
 	}
 	growth_table(f, d->tracker);
-	if (!shown[0]) {
+	exact = report_exact_samples(d);
+	if (!shown[0] && needed) {
+		/* no verdict yet: neither "no leak" nor a leak (EXIT STATUS) */
+		fprintf(f,
+			"\nUndecided: %u sample%s so far%s; the rule needs %u at least%s\n",
+			exact, exact == 1 ? "" : "s",
+			exact != ti.samples ? " that are exact" : "",
+			d->rules->consecutive + 1,
+			strcmp(d->command, "check")
+				? ""
+				: " (run check again: it continues this history)");
+	} else if (!shown[0]) {
 		fprintf(f, "\nNo leak: ");
-		if (ti.samples <= d->rules->consecutive)
-			fprintf(f,
-				"%u sample%s so far; a leak needs %u growths in a row, so %u samples at least%s\n",
-				ti.samples, ti.samples == 1 ? "" : "s",
-				d->rules->consecutive,
-				d->rules->consecutive + 1,
-				strcmp(d->command, "check")
-					? ""
-					: " (run check again: it continues this history)");
-		else
-			fprintf(f,
-				"no location grew by more than %.1f %% in %u samples in a row while holding %s or more\n",
-				d->rules->threshold_pct, d->rules->consecutive,
-				human_bytes(d->rules->min_size, b1,
-					    sizeof(b1)));
+		fprintf(f,
+			"no location grew by more than %.1f %% in %u samples in a row while holding %s or more\n",
+			d->rules->threshold_pct, d->rules->consecutive,
+			human_bytes(d->rules->min_size, b1, sizeof(b1)));
 	}
 	if (d->callers_run && d->callers_run->error[0])
 		fprintf(f, "\ncallers: not sampled: %s\n",

@@ -68,9 +68,13 @@ struct sampler {
 	struct la_tracker *tracker; /* after the latest sample */
 	struct la_snapshot *last; /* the latest sample */
 	struct mem_mark first; /* the census of this run's first sample */
+	/* exact samples of this run; in-use bytes at the first and latest */
+	unsigned exact;
+	uint64_t heap_first, heap_last;
 	char log_dir[1024];
 	char state_dir[1200];
 	unsigned taken; /* samples in this run */
+	double taken_at; /* mono_now() when the latest snapshot was taken */
 	unsigned leaks_reported; /* new leaks printed in this run */
 	unsigned trims;
 	struct la_finding seen[SEEN_MAX]; /* leaks reported in this run */
@@ -266,6 +270,9 @@ fill_doc(const struct sampler *sm, struct check_doc *d)
 		.callers_run =
 			sm->callers_run.enabled ? &sm->callers_run : NULL,
 		.first = &sm->first,
+		.exact_this_run = sm->exact,
+		.heap_first_in_use = sm->heap_first,
+		.heap_last_in_use = sm->heap_last,
 	};
 }
 
@@ -463,6 +470,7 @@ watch_list(const struct la_tracker *t, struct la_location *out)
 		 */
 		if (la_tracker_finding(t, i, &fd, sizeof(fd)) ||
 		    fd.verdict == LA_VERDICT_RETENTION ||
+		    fd.verdict == LA_VERDICT_PLATEAU ||
 		    fd.loc.kind == LA_LOC_OUTSIDE ||
 		    fd.loc.kind == LA_LOC_PYTHON_TYPE ||
 		    !report_finding_shown(t, i))
@@ -479,7 +487,8 @@ watch_list(const struct la_tracker *t, struct la_location *out)
 static int
 callers_finding(const struct la_finding *fd)
 {
-	return fd->verdict != LA_VERDICT_RETENTION &&
+	return (fd->verdict == LA_VERDICT_LEAK ||
+		fd->verdict == LA_VERDICT_GROWING) &&
 	       (fd->loc.kind == LA_LOC_SIZE_CLASS ||
 		fd->loc.kind == LA_LOC_ARENA_SIZE_CLASS);
 }
@@ -825,6 +834,7 @@ sampler_sample(struct sampler *sm)
 		report_error(sm, err);
 		goto fail;
 	}
+	sm->taken_at = mono_now();
 	sm->n_types = name_types(sm, snap, watch, so.n_watch, sm->types);
 	err = la_tracker_add(tr, snap);
 	if (err) {
@@ -859,6 +869,18 @@ sampler_sample(struct sampler *sm)
 	if (!sm->taken)
 		mem_mark_set(&sm->first, sm->last);
 	sm->taken++;
+	{
+		struct la_snapshot_info si;
+		struct la_totals tt;
+
+		la_snapshot_info(sm->last, &si, sizeof(si));
+		la_snapshot_totals(sm->last, &tt, sizeof(tt));
+		if (si.consistent) {
+			if (!sm->exact++)
+				sm->heap_first = tt.counts.in_use_bytes;
+			sm->heap_last = tt.counts.in_use_bytes;
+		}
+	}
 	remember_leaks(sm);
 
 	line = to_string(sm, report_history_line, &len);
@@ -928,14 +950,18 @@ sampler_wait(struct sampler *sm, double deadline, int extra_fd)
 int
 sampler_found_leak(const struct sampler *sm)
 {
-	struct la_tracker_info ti;
+	struct check_doc d;
 
-	if (sm->leaks_reported)
-		return 1;
 	if (!sm->tracker)
 		return 0;
-	la_tracker_info(sm->tracker, &ti, sizeof(ti));
-	return ti.leaks > 0;
+	fill_doc(sm, &d);
+	return report_is_leak(&d);
+}
+
+double
+sampler_taken_at(const struct sampler *sm)
+{
+	return sm->taken_at;
 }
 
 uint64_t
@@ -979,7 +1005,10 @@ sampler_finish(struct sampler *sm)
 		fprintf(stderr, "leakattach: cannot write the report\n");
 		return EXIT_ERROR;
 	}
-	return sampler_found_leak(sm) ? EXIT_LEAK : EXIT_NO_LEAK;
+	/* report_check_json()'s "verdict", as a status */
+	if (report_is_leak(&d))
+		return EXIT_LEAK;
+	return report_samples_needed(&d) ? EXIT_UNDECIDED : EXIT_NO_LEAK;
 }
 
 void

@@ -17,6 +17,7 @@
 
 #define EXIT_LEAK 1
 #define EXIT_ERROR 2
+#define EXIT_UNDECIDED 3 /* too few exact samples for a verdict */
 #define EXIT_USAGE 64
 
 /*

@@ -178,6 +178,76 @@ Test(tracker, reports_a_leak_as_new_again_after_its_streak_broke)
 	la_tracker_free(t);
 }
 
+/*
+ * A warm-up: a leak by the rule, then flat. Not a finding while it has
+ * been flat fewer than --consecutive samples (the CLI keeps it as a leak
+ * of the run), then a plateau with the leak's streak and how long it has
+ * been flat; a growth withdraws the plateau until it is flat long enough
+ * again.
+ */
+Test(tracker, calls_a_leak_that_stays_flat_a_plateau)
+{
+	struct la_tracker *t = tracker(2.0, 3, 1 * MiB);
+	/* +1 % is flat at a 2 % threshold */
+	uint64_t kib[] = {10240, 11264, 12288, 13312, 13312, 13400,
+			  13312, 13312, 13312, 14336, 14336, 14336, 14336};
+	int want[] = {-1, LA_VERDICT_GROWING, LA_VERDICT_GROWING,
+		      LA_VERDICT_LEAK, -1, -1,
+		      LA_VERDICT_PLATEAU, LA_VERDICT_PLATEAU,
+		      LA_VERDICT_PLATEAU, -1, -1, -1, LA_VERDICT_PLATEAU};
+	unsigned flat[] = {0, 0, 0, 0, 0, 0, 3, 4, 5, 0, 0, 0, 3};
+	int is_new[] = {0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1};
+	struct la_tracker_info ti;
+	struct la_finding f;
+
+	for (int i = 0; i < 13; i++) {
+		int got;
+
+		add1(t, i, size_class(64, 64, kib[i] * KiB, 0));
+		got = finding(t, "size:64-64", &f) ? (int)f.verdict : -1;
+		/* sample 9 grew: a suspect, never a plateau */
+		if (i == 9) {
+			cr_assert_eq(got, LA_VERDICT_GROWING, "sample %d", i);
+			continue;
+		}
+		cr_assert_eq(got, want[i], "sample %d: verdict %d", i, got);
+		if (got < 0 || got == LA_VERDICT_GROWING)
+			continue;
+		cr_assert_eq(f.is_new, is_new[i], "sample %d", i);
+		cr_assert_eq(f.stopped_growing_samples, flat[i], "sample %d",
+			     i);
+		if (got != LA_VERDICT_PLATEAU)
+			continue;
+		/* the leak's history stays: 10 MiB, 3 growths, +3 MiB */
+		cr_assert_eq(f.consecutive, 3, "sample %d", i);
+		cr_assert_eq(f.base_bytes, 10 * MiB);
+		cr_assert_eq(f.n_growth, 3);
+		cr_assert_float_eq(f.growth_percent[0], 10.0, 1e-9);
+		cr_assert_eq(f.in_use_bytes, kib[i] * KiB);
+		cr_assert_eq(f.growth_bytes, kib[i] * KiB - 10 * MiB);
+		cr_assert_eq(f.bytes_per_hour, 0);
+		la_tracker_info(t, &ti, sizeof(ti));
+		cr_assert_eq(ti.plateau, 1, "sample %d", i);
+		cr_assert_eq(ti.leaks, 0, "sample %d", i);
+	}
+	la_tracker_free(t);
+}
+
+/* A leak that never stops is never a plateau. */
+Test(tracker, never_calls_a_steady_leak_a_plateau)
+{
+	struct la_tracker *t = tracker(2.0, 3, 1 * MiB);
+	struct la_finding f;
+
+	for (int i = 0; i < 40; i++) {
+		add1(t, i, size_class(64, 64, (10 + i) * MiB, 0));
+		if (finding(t, "size:64-64", &f))
+			cr_assert_neq(f.verdict, LA_VERDICT_PLATEAU,
+				      "sample %d", i);
+	}
+	la_tracker_free(t);
+}
+
 Test(tracker, never_reports_a_leak_below_min_size)
 {
 	struct la_tracker *t = tracker(2.0, 3, 1 * MiB);
@@ -748,6 +818,9 @@ assert_same_findings(const struct la_tracker *a, const struct la_tracker *b,
 		cr_assert_eq(x.objects, y.objects, "%s at %d", x.loc.key, at);
 		cr_assert_eq(x.growth_objects, y.growth_objects, "%s at %d",
 			     x.loc.key, at);
+		cr_assert_eq(x.stopped_growing_samples,
+			     y.stopped_growing_samples, "%s at %d", x.loc.key,
+			     at);
 		for (unsigned g = 0; g < x.n_growth; g++)
 			cr_assert_eq(x.growth_percent[g], y.growth_percent[g],
 				     "%s at %d: growth %u", x.loc.key, at, g);
@@ -839,6 +912,63 @@ valid_state(size_t *len)
 	text = state_text(t, len);
 	la_tracker_free(t);
 	return text;
+}
+
+/* Sample i of a warm-up: a leak for 4 samples, then flat. */
+static void
+warmup_sample(struct la_tracker *t, int i)
+{
+	struct tracker_point p[] = {
+		heap((40 + (i < 4 ? i : 3)) * MiB, 4 * MiB),
+		size_class(64, 64, (10 + (i < 4 ? i : 3)) * MiB, 0),
+	};
+
+	add(t, i * 60 * SEC, 1, p, 2);
+}
+
+/*
+ * A plateau is kept in the state file: cut anywhere in a warm-up and
+ * continued, the findings are those of a history never saved; every
+ * truncation of such a file is refused.
+ */
+Test(tracker, keeps_a_plateau_in_the_state_file)
+{
+	for (int cut = 1; cut < 12; cut++) {
+		struct la_tracker *a = tracker(2.0, 3, 1 * MiB);
+		struct la_tracker *c;
+		char *text, *again;
+		size_t len, len2;
+
+		for (int i = 0; i < cut; i++)
+			warmup_sample(a, i);
+		text = state_text(a, &len);
+		cr_assert_eq(state_read(text, len, &c), 0, "cut %d: %s", cut,
+			     la_errmsg());
+		again = state_text(c, &len2);
+		cr_assert_eq(len, len2, "cut %d", cut);
+		cr_assert_eq(memcmp(text, again, len), 0, "cut %d", cut);
+		/* after the leak stopped, the file says so */
+		cr_assert_eq(strstr(text, "\nplateau ") != NULL, cut > 4,
+			     "cut %d:\n%s", cut, text);
+		for (int i = cut; i < 12; i++) {
+			warmup_sample(a, i);
+			warmup_sample(c, i);
+			assert_same_findings(a, c, i);
+		}
+		cr_assert(finding(c, "size:64-64", &(struct la_finding){0}));
+		if (cut == 8)
+			for (size_t k = 0; k < len; k++) {
+				struct la_tracker *t = (void *)1;
+
+				cr_assert_eq(state_read(text, k, &t),
+					     -LA_EBADSTATE, "%zu of %zu", k,
+					     len);
+			}
+		free(text);
+		free(again);
+		la_tracker_free(a);
+		la_tracker_free(c);
+	}
 }
 
 Test(tracker, refuses_every_truncation_of_a_state_file)

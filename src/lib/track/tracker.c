@@ -18,6 +18,12 @@
  *    outside malloc (LA_LOC_OUTSIDE) has no free side at all.
  *  - The growth rule compares integers where it can: a rise of d bytes
  *    over p counts when d > p * threshold / 100.
+ *  - A leak whose in-use bytes then stay flat (no growth above the
+ *    threshold) for `consecutive` comparisons is a plateau: the rule's
+ *    own count, so that a warm-up is withdrawn as fast as it was
+ *    accused. Any growth restarts that count. Retention at such a
+ *    location is reported as retention, and keeps the count
+ *    (stopped_growing_samples) so that callers still see the plateau.
  */
 #include <errno.h>
 #include <limits.h>
@@ -231,10 +237,21 @@ entry_update(struct la_tracker *t, struct entry *e, uint64_t in_use,
 
 	if (in_use_grew && !e->grow.count)
 		e->base_objects = e->objects;
-	if (in_use_grew)
+	if (in_use_grew) {
 		streak_grow(&e->grow, e->in_use, in_use, t->last_exact_time);
-	else
+		e->flat = 0;
+		e->was.flagged = 0; /* a plateau again would be news */
+	} else {
+		/* a leak that stops: keep its streak, count the flat ones */
+		if (e->grow.flagged) {
+			e->was = e->grow;
+			e->was.flagged = 0;
+			e->flat = 0;
+		}
+		if (e->was.count && e->flat < UINT_MAX)
+			e->flat++;
 		streak_reset(&e->grow);
+	}
 	if (!e->grow.count)
 		e->base_objects = 0;
 	e->objects = objects;
@@ -252,7 +269,8 @@ entry_update(struct la_tracker *t, struct entry *e, uint64_t in_use,
 static int
 entry_idle(const struct entry *e)
 {
-	return !e->in_use && !e->free && !e->grow.count && !e->retain.count;
+	return !e->in_use && !e->free && !e->grow.count && !e->retain.count &&
+	       !e->was.count;
 }
 
 static void
@@ -302,12 +320,14 @@ verdict_rank(enum la_verdict v)
 	case LA_VERDICT_RETENTION:
 		return 1;
 	case LA_VERDICT_GROWING:
+		return 2;
+	case LA_VERDICT_PLATEAU:
 		break;
 	}
-	return 2;
+	return 3;
 }
 
-/* Leaks, retention, growing; by bytes, largest first; then by key. */
+/* Leaks, retention, growing, plateaus; by bytes, largest first; then by key. */
 static int
 finding_cmp(const void *pa, const void *pb)
 {
@@ -331,6 +351,8 @@ entry_verdict(const struct la_rules *r, const struct entry *e)
 	if (tracker_watches_free(e->loc.kind) &&
 	    e->retain.count >= r->consecutive && e->free >= r->min_size)
 		return LA_VERDICT_RETENTION;
+	if (e->was.count && e->flat >= r->consecutive && !e->grow.count)
+		return LA_VERDICT_PLATEAU;
 	/* a suspect below --min-size is never reported either */
 	if (e->grow.count && e->in_use >= r->min_size)
 		return LA_VERDICT_GROWING;
@@ -364,10 +386,25 @@ tracker_findings_compute(struct la_tracker *t, int fresh)
 		} else if (v == LA_VERDICT_GROWING) {
 			finding_fill(t, e, LA_VERDICT_GROWING, &e->grow,
 				     e->in_use, f);
+		} else if (v == LA_VERDICT_PLATEAU) {
+			/* the leak's streak: its history stays in the report */
+			finding_fill(t, e, LA_VERDICT_PLATEAU, &e->was,
+				     e->in_use, f);
+			f->growth_bytes = e->was.base < e->in_use
+						  ? e->in_use - e->was.base
+						  : 0;
+			/* its growth is over: no rate to extrapolate */
+			f->bytes_per_hour = 0;
+			f->is_new = fresh && !e->was.flagged;
 		}
+		if (v == LA_VERDICT_PLATEAU ||
+		    (v == LA_VERDICT_RETENTION && e->was.count))
+			f->stopped_growing_samples = e->flat;
 		if (fresh) {
 			e->grow.flagged = v == LA_VERDICT_LEAK;
 			e->retain.flagged = v == LA_VERDICT_RETENTION;
+			if (v == LA_VERDICT_PLATEAU)
+				e->was.flagged = 1;
 		}
 		if (v >= 0) {
 			t->by_verdict[f->verdict]++;
@@ -723,6 +760,7 @@ la_tracker_info(const struct la_tracker *t, struct la_tracker_info *out,
 		.retention = t->by_verdict[LA_VERDICT_RETENTION],
 		.growing = t->by_verdict[LA_VERDICT_GROWING],
 		.locations = t->n,
+		.plateau = t->by_verdict[LA_VERDICT_PLATEAU],
 	};
 
 	out_give(out, out_sz, &i, sizeof(i));

@@ -77,6 +77,9 @@ int tracker_add_sample(struct la_tracker *t, const struct tracker_sample *s);
  *   loc KEY KIND MAIN ADDR MIN MAX IN_USE FREE
  *   grow C BASE BASE_TIME FLAGGED N P1 ... PN
  *   retain C BASE BASE_TIME FLAGGED N P1 ... PN
+ *   [objects OBJECTS BASE]                  (python types only)
+ *   [plateau FLAT]                          (optional, see below)
+ *   [was C BASE BASE_TIME FLAGGED N P1 ... PN]
  *   end CHECKSUM
  *
  * KIND is the enum la_location_kind value, ADDR hexadecimal with "0x",
@@ -93,6 +96,13 @@ int tracker_add_sample(struct la_tracker *t, const struct tracker_sample *s);
  * percentages (%.17g, so they read back exactly). CHECKSUM is FNV-1a 64
  * of every byte before the "end" line, 16 hex digits: "end" tells a
  * truncated file, the checksum an edited or damaged one.
+ *
+ * "plateau FLAT" and the "was" streak after it (added in 0.4.0 within
+ * version 1, written only for a location whose leak stopped growing, so
+ * that other files stay readable by older readers, which refuse these
+ * as damaged): "was" is the leak's grow streak as it stopped (FLAGGED:
+ * its plateau was reported), FLAT the exact comparisons without growth
+ * since. Files without them load as before: no leak stopped.
  */
 #define TRACKER_STATE_MAGIC "leakattach-state"
 #define TRACKER_STATE_VERSION 1

@@ -28,6 +28,13 @@ struct entry {
 	struct streak retain; /* of free bytes while in-use bytes are flat */
 	/* LA_LOC_PYTHON_TYPE: live objects now, and when grow began */
 	uint64_t objects, base_objects;
+	/*
+	 * The latest leak's streak once it stopped growing (count 0: none;
+	 * flagged: its plateau was reported), and the exact comparisons
+	 * without growth since (reset by a growth).
+	 */
+	struct streak was;
+	unsigned flat;
 };
 
 struct la_tracker {
@@ -39,7 +46,7 @@ struct la_tracker {
 	unsigned n;
 	struct la_finding *f; /* room for n */
 	unsigned nf;
-	unsigned by_verdict[3];
+	unsigned by_verdict[4];
 	int full_logged;
 };
 

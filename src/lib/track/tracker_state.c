@@ -107,6 +107,11 @@ tracker_write(const struct la_tracker *t, FILE *f)
 				(unsigned long long)e->base_objects);
 			out_end_line(&o);
 		}
+		if (e->was.count) {
+			out_add(&o, "plateau %u", e->flat);
+			out_end_line(&o);
+			out_streak(&o, "was", &e->was);
+		}
 	}
 	if (!o.err) {
 		out_add(&o, "end %016llx", (unsigned long long)o.sum);
@@ -124,6 +129,7 @@ struct state_in {
 	char line[STATE_LINE_MAX];
 	char *tok[STATE_TOKENS_MAX];
 	unsigned ntok;
+	int held; /* the line read is not taken yet: next_line() gives it */
 };
 
 static int __attribute__((format(printf, 2, 3)))
@@ -148,6 +154,10 @@ next_line(struct state_in *in)
 	char *p;
 	int c;
 
+	if (in->held) {
+		in->held = 0;
+		return 0;
+	}
 	in->lineno++;
 	for (;;) {
 		c = getc(in->f);
@@ -361,6 +371,32 @@ read_objects(struct state_in *in, struct entry *e)
 }
 
 /*
+ * The optional "plateau FLAT" and "was ..." of a leak that stopped
+ * (tracker.h); any other line is left for the next reader.
+ */
+static int
+read_plateau(struct state_in *in, struct entry *e)
+{
+	int err = next_line(in);
+
+	if (err)
+		return err;
+	if (strcmp(in->tok[0], "plateau")) {
+		in->held = 1;
+		return 0;
+	}
+	if (in->ntok != 2)
+		return bad(in, "%u fields instead of 2", in->ntok);
+	err = get_uint(in, 1, UINT_MAX, &e->flat);
+	/* the bytes may have fallen since the leak stopped: no bound */
+	if (!err)
+		err = read_streak(in, "was", UINT64_MAX, 1, &e->was);
+	if (!err && !e->was.count)
+		err = bad(in, "a plateau without the leak before it");
+	return err;
+}
+
+/*
  * "loc KEY KIND MAIN ADDR MIN MAX IN_USE FREE" and its two streaks; prev
  * is the location before it, which must have a smaller key.
  */
@@ -426,6 +462,8 @@ read_entry(struct state_in *in, const struct entry *prev, struct entry *e)
 		err = bad(in, "in-use and free bytes cannot both be growing");
 	if (!err && e->loc.kind == LA_LOC_PYTHON_TYPE)
 		err = read_objects(in, e);
+	if (!err)
+		err = read_plateau(in, e);
 	return err;
 }
 
