@@ -72,6 +72,7 @@ struct rule {
 	double threshold_pct;
 	unsigned consecutive;
 	uint64_t min_size;
+	double trend_alpha; /* 0: the fixed rule alone */
 };
 
 struct result {
@@ -141,7 +142,8 @@ run_one(const struct scenario *sc, const struct rule *ru, uint64_t seed,
 	struct la_rules rules = {.sz = sizeof(rules),
 				 .threshold_pct = ru->threshold_pct,
 				 .consecutive = ru->consecutive,
-				 .min_size = ru->min_size};
+				 .min_size = ru->min_size,
+				 .trend_alpha = ru->trend_alpha};
 	struct tracker_point pts[CLASSES];
 	struct la_tracker *t;
 	struct heap_sim h;
@@ -244,8 +246,10 @@ main(void)
 		{"warm-up then plateau", SHAPE_WARMUP, 0, 0.7},
 	};
 	static const struct rule rules[] = {
-		{"fixed, 1M", 2.0, 3, 1u << 20},
-		{"fixed, 256K", 2.0, 3, 256u << 10},
+		{"fixed, 1M", 2.0, 3, 1u << 20, 0},
+		{"fixed, 256K", 2.0, 3, 256u << 10, 0},
+		{"+trend, 1M", 2.0, 3, 1u << 20, 1e-4},
+		{"+trend, 256K", 2.0, 3, 256u << 10, 1e-4},
 	};
 
 	printf("leak verdicts on simulated heaps: %u classes (256 KiB to 64 MiB), "

@@ -488,6 +488,16 @@ struct la_rules {
 	double threshold_pct; /* 2.0 */
 	unsigned consecutive; /* 3 */
 	uint64_t min_size; /* 1 MiB */
+	/*
+	 * The trend verdict (LA_EVIDENCE_TREND): a location whose bytes in
+	 * use rise over its whole history (Theil-Sen slope, Mann-Kendall
+	 * test corrected for serially correlated samples), at a false-alarm
+	 * probability of trend_alpha per location and sample, divided among
+	 * the locations tested (Bonferroni), with a total growth of at
+	 * least min_size and no plateau. 1e-4 from la_rules_init(); 0 turns
+	 * it off (the fixed rule alone, as before 0.2.0).
+	 */
+	double trend_alpha;
 };
 
 /* la_rules_init - fill *r with the defaults above (and .sz). */
@@ -545,6 +555,14 @@ enum la_verdict {
 
 #define LA_GROWTH_MAX 16
 
+enum la_evidence {
+	LA_EVIDENCE_NONE, /* not a leak */
+	/* the fixed rule: `consecutive` growths in a row above threshold */
+	LA_EVIDENCE_CONSECUTIVE,
+	/* the trend over the location's history (la_rules.trend_alpha) */
+	LA_EVIDENCE_TREND,
+};
+
 struct la_finding {
 	struct la_location loc;
 	enum la_verdict verdict;
@@ -576,6 +594,17 @@ struct la_finding {
 	 * (a plateau from `consecutive` on); 0 otherwise.
 	 */
 	unsigned stopped_growing_samples;
+	/*
+	 * LEAK: which evidence made it one. The trend fields describe the
+	 * location's whole history (its series) whenever it has enough
+	 * samples (samples > 0), whatever the evidence: slope_bytes_per_hour
+	 * (Theil-Sen) and its 95 % interval, the one-sided p-value of a
+	 * rise (Mann-Kendall, corrected for serial correlation), and the
+	 * points they rest on (older samples merged in pairs).
+	 */
+	enum la_evidence evidence;
+	double slope_bytes_per_hour, slope_ci_lo, slope_ci_hi, p_value;
+	unsigned samples;
 };
 
 /*

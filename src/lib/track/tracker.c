@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,8 +37,10 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "snapshot.h"
+#include "track/series.h"
 #include "track/tracker.h"
 #include "track/tracker_int.h"
+#include "track/trend.h"
 
 void
 la_rules_init(struct la_rules *r)
@@ -47,6 +50,7 @@ la_rules_init(struct la_rules *r)
 	r->threshold_pct = 2.0;
 	r->consecutive = 3;
 	r->min_size = 1024 * 1024;
+	r->trend_alpha = 1e-4;
 }
 
 /* Defaults for whatever an older caller's smaller struct lacks. */
@@ -67,6 +71,11 @@ rules_take(const struct la_rules *in, struct la_rules *r)
 		return la_fail(
 			-EINVAL,
 			"a leak needs at least 1 growth: the consecutive count must be 1 or more");
+	if (!isfinite(r->trend_alpha) || r->trend_alpha < 0 ||
+	    r->trend_alpha >= 0.5)
+		return la_fail(
+			-EINVAL,
+			"the trend's false-alarm probability must be from 0 (off) to below 0.5");
 	return 0;
 }
 
@@ -101,6 +110,8 @@ la_tracker_free(struct la_tracker *t)
 {
 	if (!t)
 		return;
+	for (unsigned i = 0; t->e && i < t->n; i++)
+		free(t->e[i].series);
 	free(t->e);
 	free(t->f);
 	free(t);
@@ -265,7 +276,10 @@ entry_update(struct la_tracker *t, struct entry *e, uint64_t in_use,
 	e->free = free_bytes;
 }
 
-/* Nothing to remember: dropping it changes no verdict. */
+/*
+ * Nothing to remember: dropping it changes no verdict (a location that
+ * holds nothing loses its series too: one that comes back starts anew).
+ */
 static int
 entry_idle(const struct entry *e)
 {
@@ -348,6 +362,8 @@ entry_verdict(const struct la_rules *r, const struct entry *e)
 {
 	if (e->grow.count >= r->consecutive && e->in_use >= r->min_size)
 		return LA_VERDICT_LEAK;
+	if (e->tr.leak)
+		return LA_VERDICT_LEAK;
 	if (tracker_watches_free(e->loc.kind) &&
 	    e->retain.count >= r->consecutive && e->free >= r->min_size)
 		return LA_VERDICT_RETENTION;
@@ -359,6 +375,108 @@ entry_verdict(const struct la_rules *r, const struct entry *e)
 	return -1;
 }
 
+/* Points a series needs before its trend is judged. */
+#define TREND_MIN_POINTS 8u
+
+/* The series' points, and the trend over them, into e->tr. */
+static void
+entry_trend(struct entry *e, double *tsec, double *y)
+{
+	unsigned n = series_points(e->series, tsec, y, SERIES_MAX);
+	struct trend tr;
+
+	if (n < TREND_MIN_POINTS || trend_fit(tsec, y, n, &tr))
+		return;
+	e->tr.n = n;
+	e->tr.slope_h = tr.slope * 3600.0;
+	e->tr.lo_h = tr.slope_lo * 3600.0;
+	e->tr.hi_h = tr.slope_hi * 3600.0;
+	e->tr.p = tr.p;
+}
+
+/*
+ * The trend of every location with a series, and which are leaks by it:
+ * a rise at a false-alarm probability of trend_alpha shared among the
+ * locations tested (Bonferroni), at least --min-size in use and grown
+ * over the history, and no plateau (trend_plateau(): a warm-up that
+ * stopped). Keeps e->tr.flagged.
+ */
+static void
+trend_update(struct la_tracker *t)
+{
+	double tsec[SERIES_MAX], y[SERIES_MAX], alpha;
+	unsigned tested = 0;
+
+	for (unsigned i = 0; i < t->n; i++) {
+		struct entry *e = &t->e[i];
+		int flagged = e->tr.flagged;
+
+		memset(&e->tr, 0, sizeof(e->tr));
+		e->tr.flagged = flagged;
+		if (e->series && t->rules.trend_alpha > 0) {
+			entry_trend(e, tsec, y);
+			tested += e->tr.n > 0;
+		}
+	}
+	if (!tested)
+		return;
+	alpha = t->rules.trend_alpha / tested;
+	for (unsigned i = 0; i < t->n; i++) {
+		struct entry *e = &t->e[i];
+		struct trend_plateau pl;
+		double span_h;
+		unsigned n;
+
+		if (!e->tr.n || e->tr.p >= alpha || e->tr.slope_h <= 0 ||
+		    e->in_use < t->rules.min_size)
+			continue;
+		n = series_points(e->series, tsec, y, SERIES_MAX);
+		span_h = (tsec[n - 1] - tsec[0]) / 3600.0;
+		if (e->tr.slope_h * span_h < (double)t->rules.min_size)
+			continue;
+		if (!trend_plateau(tsec, y, n, t->rules.consecutive + 1, alpha,
+				   &pl) &&
+		    pl.plateau) {
+			e->tr.plateau = 1;
+			continue;
+		}
+		e->tr.leak = 1;
+	}
+}
+
+/* A LEAK by the trend: its history, not a streak. */
+static void
+trend_finding(const struct la_tracker *t, const struct entry *e,
+	      struct la_finding *f)
+{
+	const struct series *sr = e->series;
+	double tsec[SERIES_MAX], y[SERIES_MAX];
+	unsigned n = series_points(sr, tsec, y, SERIES_MAX);
+	double grown = e->tr.slope_h * (tsec[n - 1] - tsec[0]) / 3600.0;
+
+	finding_fill(t, e, LA_VERDICT_LEAK, &e->grow, e->in_use, f);
+	f->evidence = LA_EVIDENCE_TREND;
+	f->base_time_unix_ns = sr->first_unix_ns;
+	f->growth_bytes = grown > 0 ? (uint64_t)grown : 0;
+	f->base_bytes = e->in_use > f->growth_bytes
+				? e->in_use - f->growth_bytes
+				: 0;
+	f->bytes_per_hour = e->tr.slope_h;
+}
+
+/* What the trend says of any finding whose location has one. */
+static void
+trend_fields(const struct entry *e, struct la_finding *f)
+{
+	if (!e->tr.n)
+		return;
+	f->slope_bytes_per_hour = e->tr.slope_h;
+	f->slope_ci_lo = e->tr.lo_h;
+	f->slope_ci_hi = e->tr.hi_h;
+	f->p_value = e->tr.p;
+	f->samples = e->tr.n;
+}
+
 /*
  * The findings from the entries, into t->f (room for every finding).
  * fresh: after an exact sample, so that a verdict reached now is new (and
@@ -368,17 +486,24 @@ entry_verdict(const struct la_rules *r, const struct entry *e)
 void
 tracker_findings_compute(struct la_tracker *t, int fresh)
 {
+	trend_update(t);
 	t->nf = 0;
 	memset(t->by_verdict, 0, sizeof(t->by_verdict));
 	for (unsigned i = 0; i < t->n; i++) {
 		struct entry *e = &t->e[i];
 		struct la_finding *f = &t->f[t->nf];
 		int v = entry_verdict(&t->rules, e);
+		int by_rule = e->grow.count >= t->rules.consecutive &&
+			      e->in_use >= t->rules.min_size;
 
-		if (v == LA_VERDICT_LEAK) {
+		if (v == LA_VERDICT_LEAK && by_rule) {
 			finding_fill(t, e, LA_VERDICT_LEAK, &e->grow, e->in_use,
 				     f);
-			f->is_new = fresh && !e->grow.flagged;
+			f->evidence = LA_EVIDENCE_CONSECUTIVE;
+			f->is_new = fresh && !e->grow.flagged && !e->tr.flagged;
+		} else if (v == LA_VERDICT_LEAK) {
+			trend_finding(t, e, f);
+			f->is_new = fresh && !e->tr.flagged && !e->grow.flagged;
 		} else if (v == LA_VERDICT_RETENTION) {
 			finding_fill(t, e, LA_VERDICT_RETENTION, &e->retain,
 				     e->free, f);
@@ -400,7 +525,12 @@ tracker_findings_compute(struct la_tracker *t, int fresh)
 		if (v == LA_VERDICT_PLATEAU ||
 		    (v == LA_VERDICT_RETENTION && e->was.count))
 			f->stopped_growing_samples = e->flat;
+		if (v >= 0)
+			trend_fields(e, f);
 		if (fresh) {
+			/* a leak reported once is not new by the other rule */
+			e->tr.flagged = v == LA_VERDICT_LEAK &&
+					(e->tr.flagged || f->is_new || e->tr.leak);
 			e->grow.flagged = v == LA_VERDICT_LEAK;
 			e->retain.flagged = v == LA_VERDICT_RETENTION;
 			if (v == LA_VERDICT_PLATEAU)
@@ -474,13 +604,41 @@ count_sample(struct la_tracker *t, const struct tracker_sample *s)
 	t->last_time = s->time_unix_ns;
 }
 
+/*
+ * After an exact sample: each location's series gets its bytes, and a
+ * location gets a series once it holds half of --min-size (a slow leak's
+ * growth over its history is --min-size at least). A series that cannot
+ * be allocated is not kept: that location is judged by the fixed rule.
+ */
+static void
+series_update(struct la_tracker *t, int64_t time)
+{
+	uint64_t floor = t->rules.min_size / 2;
+
+	for (unsigned i = 0; i < t->n; i++) {
+		struct entry *e = &t->e[i];
+
+		if (!e->series && t->rules.trend_alpha > 0 && e->in_use &&
+		    e->in_use >= floor) {
+			e->series = malloc(sizeof(*e->series));
+			if (!e->series)
+				continue;
+			series_init(e->series);
+		}
+		if (e->series)
+			series_add(e->series, time, e->in_use);
+	}
+}
+
 int
 tracker_add_sample(struct la_tracker *t, const struct tracker_sample *s)
 {
 	const struct tracker_point **p;
 	struct entry *ne;
 	struct la_finding *nf;
+	struct series **gone;
 	unsigned np = 0, n = 0, i = 0, j = 0, room, skipped = 0, nfc = 0;
+	unsigned ngone = 0;
 	/* The first exact sample has nothing to be compared with. */
 	int compare = t->samples > t->approximate, c;
 
@@ -514,6 +672,13 @@ tracker_add_sample(struct la_tracker *t, const struct tracker_sample *s)
 		return -ENOMEM;
 	}
 
+	/* the series of locations dropped, freed once nothing can fail */
+	gone = malloc((t->n + 1) * sizeof(*gone));
+	if (!gone) {
+		free(p);
+		free(ne);
+		return -ENOMEM;
+	}
 	room = t->n < TRACKER_MAX_LOCATIONS ? TRACKER_MAX_LOCATIONS - t->n : 0;
 	while ((c = merge_step(t, p, np, i, &j)) != 2) {
 		struct entry e;
@@ -548,15 +713,23 @@ tracker_add_sample(struct la_tracker *t, const struct tracker_sample *s)
 		}
 		if (!entry_idle(&e))
 			ne[n++] = e;
+		else if (e.series)
+			gone[ngone++] = e.series;
 	}
+	/* a location with a series may become a leak by its trend */
 	for (unsigned k = 0; k < n; k++)
-		nfc += entry_verdict(&t->rules, &ne[k]) >= 0;
+		nfc += entry_verdict(&t->rules, &ne[k]) >= 0 || ne[k].series ||
+		       ne[k].in_use >= t->rules.min_size / 2;
 	nf = malloc((nfc ? nfc : 1) * sizeof(*nf));
 	if (!nf) {
 		free(p);
 		free(ne);
+		free(gone);
 		return -ENOMEM;
 	}
+	for (unsigned k = 0; k < ngone; k++)
+		free(gone[k]);
+	free(gone);
 	if (skipped && !t->full_logged) {
 		pr_warn("more than %u places in the heap to follow: %u new ones ignored",
 			TRACKER_MAX_LOCATIONS, skipped);
@@ -571,6 +744,7 @@ tracker_add_sample(struct la_tracker *t, const struct tracker_sample *s)
 	count_sample(t, s);
 	t->last_exact_time = s->time_unix_ns;
 	t->last_approximate = 0;
+	series_update(t, s->time_unix_ns);
 	tracker_findings_compute(t, 1);
 	return 0;
 }

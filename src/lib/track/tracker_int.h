@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "leakattach.h"
+#include "track/series.h"
 
 /* One streak: consecutive growths of the watched bytes. */
 struct streak {
@@ -35,6 +36,19 @@ struct entry {
 	 */
 	struct streak was;
 	unsigned flat;
+	/*
+	 * Its history for the trend verdict (series.h), kept once its bytes
+	 * in use reached half of --min-size (a slow leak's total growth is
+	 * at least --min-size): NULL before. Owned by the entry.
+	 */
+	struct series *series;
+	/* The trend over it (trend_update()), and whether it is a leak by
+	 * it, and that leak was reported (kept in the state file) */
+	struct entry_trend {
+		unsigned n; /* points fitted; 0: too few */
+		double slope_h, lo_h, hi_h, p; /* bytes an hour */
+		int leak, flagged, plateau;
+	} tr;
 };
 
 struct la_tracker {

@@ -22,8 +22,9 @@
 #include "track/tracker_int.h"
 
 /* The longest line written is a streak: about 60 + 16 * 25 characters. */
-#define STATE_LINE_MAX 1024
-#define STATE_TOKENS_MAX (6 + LA_GROWTH_MAX)
+/* a series line is the longest (series.h), then a streak's */
+#define STATE_LINE_MAX (SERIES_LINE_MAX + 16 > 1024 ? SERIES_LINE_MAX + 16 : 1024)
+#define STATE_TOKENS_MAX (3 + 3 * SERIES_MAX)
 
 /* FNV-1a (checksum.h): a damaged state must not pass. */
 
@@ -73,6 +74,24 @@ out_streak(struct state_out *o, const char *word, const struct streak *s)
 	out_end_line(o);
 }
 
+/* A location's series, and "trend 1" when its trend leak was reported. */
+static void
+out_series(struct state_out *o, const struct entry *e)
+{
+	char buf[SERIES_LINE_MAX];
+
+	if (series_write(e->series, buf, sizeof(buf)) < 0) {
+		o->err = -EIO;
+		return;
+	}
+	out_add(o, "%s", buf);
+	out_end_line(o);
+	if (e->tr.flagged) {
+		out_add(o, "trend 1");
+		out_end_line(o);
+	}
+}
+
 int
 tracker_write(const struct la_tracker *t, FILE *f)
 {
@@ -112,6 +131,8 @@ tracker_write(const struct la_tracker *t, FILE *f)
 			out_end_line(&o);
 			out_streak(&o, "was", &e->was);
 		}
+		if (e->series)
+			out_series(&o, e);
 	}
 	if (!o.err) {
 		out_add(&o, "end %016llx", (unsigned long long)o.sum);
@@ -175,7 +196,7 @@ next_line(struct state_in *in)
 			return bad(in, "a NUL byte");
 		if (len + 1 >= sizeof(in->line))
 			return bad(in, "longer than %d characters",
-				   STATE_LINE_MAX - 1);
+				   (int)STATE_LINE_MAX - 1);
 		in->line[len++] = (char)c;
 	}
 	in->line[len] = '\0';
@@ -397,6 +418,56 @@ read_plateau(struct state_in *in, struct entry *e)
 }
 
 /*
+ * The optional "series ..." of a location (series.h: its line, whose
+ * fields are single-spaced, as the tokens join back) and "trend 1" after
+ * it; any other line is left for the next reader.
+ */
+static int
+read_series(struct state_in *in, struct entry *e)
+{
+	char text[SERIES_LINE_MAX];
+	size_t len = 0;
+	int err = next_line(in);
+
+	if (err)
+		return err;
+	if (strcmp(in->tok[0], "series")) {
+		in->held = 1;
+		return 0;
+	}
+	for (unsigned i = 0; i < in->ntok; i++) {
+		size_t k = strlen(in->tok[i]);
+
+		if (len + k + 2 > sizeof(text))
+			return bad(in, "a series too long");
+		if (i)
+			text[len++] = ' ';
+		memcpy(text + len, in->tok[i], k);
+		len += k;
+	}
+	text[len] = '\0';
+	e->series = malloc(sizeof(*e->series));
+	if (!e->series)
+		return la_fail(-ENOMEM, "out of memory");
+	if (series_parse(text, e->series)) {
+		free(e->series);
+		e->series = NULL;
+		return bad(in, "a malformed series");
+	}
+	err = next_line(in);
+	if (err)
+		return err;
+	if (strcmp(in->tok[0], "trend")) {
+		in->held = 1;
+		return 0;
+	}
+	if (in->ntok != 2 || strcmp(in->tok[1], "1"))
+		return bad(in, "a trend line other than \"trend 1\"");
+	e->tr.flagged = 1;
+	return 0;
+}
+
+/*
  * "loc KEY KIND MAIN ADDR MIN MAX IN_USE FREE" and its two streaks; prev
  * is the location before it, which must have a smaller key.
  */
@@ -464,6 +535,8 @@ read_entry(struct state_in *in, const struct entry *prev, struct entry *e)
 		err = read_objects(in, e);
 	if (!err)
 		err = read_plateau(in, e);
+	if (!err)
+		err = read_series(in, e);
 	return err;
 }
 
