@@ -100,6 +100,17 @@ json_double(struct json *j, const char *key, double v)
 		fputs("null", j->f);
 }
 
+/* A probability or any small number: 3 significant digits ("6.12e-06"). */
+void
+json_double_g(struct json *j, const char *key, double v)
+{
+	prefix(j, key);
+	if (isfinite(v))
+		fprintf(j->f, "%.3g", v);
+	else
+		fputs("null", j->f);
+}
+
 void
 json_bool(struct json *j, const char *key, int v)
 {

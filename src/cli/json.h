@@ -24,6 +24,7 @@ void json_end_array(struct json *j);
 void json_u64(struct json *j, const char *key, uint64_t v);
 void json_i64(struct json *j, const char *key, int64_t v);
 void json_double(struct json *j, const char *key, double v);
+void json_double_g(struct json *j, const char *key, double v);
 void json_bool(struct json *j, const char *key, int v);
 void json_string(struct json *j, const char *key, const char *s);
 void json_finish(struct json *j); /* newline */

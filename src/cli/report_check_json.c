@@ -213,6 +213,42 @@ caller_entries_json(struct json *j, const struct la_finding *fd,
 	}
 }
 
+/*
+ * What a verdict rests on: the evidence of a leak, the trend over the
+ * location's history when it has one, and how long the process has at
+ * that rate before its memory cgroup's limit or the box's MemAvailable.
+ */
+static void
+evidence_json(struct json *j, const struct la_finding *fd,
+	      const struct la_snapshot *last)
+{
+	struct la_headroom h;
+
+	if (fd->verdict == LA_VERDICT_LEAK)
+		json_string(j, "evidence",
+			    fd->evidence == LA_EVIDENCE_TREND ? "trend"
+							      : "consecutive");
+	if (fd->samples) {
+		json_double(j, "slope_bytes_per_hour",
+			    fd->slope_bytes_per_hour);
+		json_array(j, "slope_ci");
+		json_double(j, NULL, fd->slope_ci_lo);
+		json_double(j, NULL, fd->slope_ci_hi);
+		json_end_array(j);
+		json_double_g(j, "p_value", fd->p_value);
+		json_u64(j, "samples", fd->samples);
+	}
+	if (fd->verdict != LA_VERDICT_LEAK || !last || fd->bytes_per_hour <= 0)
+		return;
+	la_snapshot_headroom(last, &h, sizeof(h));
+	if (h.kind == LA_HEADROOM_UNKNOWN)
+		return;
+	json_double(j, "time_to_limit_s",
+		    (double)h.headroom_bytes / fd->bytes_per_hour * 3600.0);
+	json_string(j, "limit",
+		    h.kind == LA_HEADROOM_CGROUP ? "cgroup" : "MemAvailable");
+}
+
 static void
 finding_json(struct json *j, const struct la_finding *fd,
 	     const struct loc_types *lt, const struct loc_callers *lc,
@@ -265,6 +301,7 @@ finding_json(struct json *j, const struct la_finding *fd,
 	json_u64(j, "base_bytes", fd->base_bytes);
 	json_u64(j, "growth_bytes", fd->growth_bytes);
 	json_double(j, "growth_bytes_per_hour", fd->bytes_per_hour);
+	evidence_json(j, fd, last);
 	streak_json(j, fd);
 	if (fd->stopped_growing_samples)
 		json_u64(j, "stopped_growing_samples",

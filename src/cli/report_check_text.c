@@ -7,6 +7,7 @@
  * (report_check.c says what the reports share).
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -387,6 +388,28 @@ objects_per_sample(const struct la_finding *fd)
 }
 
 /*
+ * "LEAK chunks of 64 bytes by its trend: 47.3 MiB in use, +12.0 MiB/h
+ * (95 % CI 8.9 MiB-15.1 MiB) over 40 samples, p 3e-06"
+ */
+static void
+trend_line(FILE *f, const struct la_finding *fd)
+{
+	char where[160], now[32], rate[32], lo[32], hi[32];
+
+	location_text(&fd->loc, where, sizeof(where));
+	fprintf(f,
+		"LEAK %s by its trend: %s in use, +%s/h (95 %% CI %s-%s) over %u samples, p %.1g\n",
+		where, human_bytes(fd->in_use_bytes, now, sizeof(now)),
+		human_bytes((uint64_t)fd->slope_bytes_per_hour, rate,
+			    sizeof(rate)),
+		human_bytes(fd->slope_ci_lo > 0 ? (uint64_t)fd->slope_ci_lo : 0,
+			    lo, sizeof(lo)),
+		human_bytes(fd->slope_ci_hi > 0 ? (uint64_t)fd->slope_ci_hi : 0,
+			    hi, sizeof(hi)),
+		fd->samples, fd->p_value);
+}
+
+/*
  * "LEAK python type dict: +40,000 objects (+1.3 MiB) per sample,
  * +96,000,000 objects/h (9.0 GiB/h); 120,000 objects (11.4 MiB) now,
  * +120,000 in 3 samples": the objects first, which is what Python users
@@ -430,6 +453,11 @@ report_finding_line(FILE *f, const struct la_finding *fd, pid_t pid,
 			human_bytes(fd->in_use_bytes, now, sizeof(now)));
 		return;
 	}
+	if (fd->verdict == LA_VERDICT_LEAK &&
+	    fd->evidence == LA_EVIDENCE_TREND) {
+		trend_line(f, fd);
+		return;
+	}
 	if (fd->loc.kind == LA_LOC_PYTHON_TYPE) {
 		python_finding_line(f, fd);
 		return;
@@ -470,6 +498,54 @@ python_found(const struct la_snapshot *snap)
 	return py.found;
 }
 
+/*
+ * What a leak rests on: its evidence, the trend over its history, and
+ * how long the process has at its rate before its memory cgroup's limit
+ * or the box's MemAvailable.
+ */
+static void
+evidence_lines(FILE *f, const struct la_finding *fd,
+	       const struct la_snapshot *last)
+{
+	char r[32], lo[32], hi[32], room[32], when[32];
+	struct la_headroom h;
+
+	if (fd->samples)
+		fprintf(f,
+			"    %s over %u samples: %s%s/h (95 %% CI %s to %s), p %.1g\n",
+			fd->evidence == LA_EVIDENCE_TREND
+				? "evidence: the trend"
+				: "evidence: growths in a row; the trend",
+			fd->samples, fd->slope_bytes_per_hour < 0 ? "-" : "+",
+			human_bytes((uint64_t)fabs(fd->slope_bytes_per_hour), r,
+				    sizeof(r)),
+			human_bytes(fd->slope_ci_lo > 0
+					    ? (uint64_t)fd->slope_ci_lo
+					    : 0,
+				    lo, sizeof(lo)),
+			human_bytes(fd->slope_ci_hi > 0
+					    ? (uint64_t)fd->slope_ci_hi
+					    : 0,
+				    hi, sizeof(hi)),
+			fd->p_value);
+	if (!last || fd->bytes_per_hour <= 0)
+		return;
+	la_snapshot_headroom(last, &h, sizeof(h));
+	if (h.kind == LA_HEADROOM_UNKNOWN)
+		return;
+	human_duration((double)h.headroom_bytes / fd->bytes_per_hour * 3600,
+		       when, sizeof(when));
+	human_bytes(h.headroom_bytes, room, sizeof(room));
+	if (h.kind == LA_HEADROOM_CGROUP)
+		fprintf(f,
+			"    at this rate the process reaches its memory cgroup's limit in %s (%s left)\n",
+			when, room);
+	else
+		fprintf(f,
+			"    at this rate the box is out of memory in %s (MemAvailable %s)\n",
+			when, room);
+}
+
 static void
 finding_block(FILE *f, const struct la_finding *fd, pid_t pid,
 	      const struct loc_types *lt, const struct loc_callers *lc,
@@ -482,6 +558,21 @@ finding_block(FILE *f, const struct la_finding *fd, pid_t pid,
 
 	location_text(&fd->loc, where, sizeof(where));
 	fprintf(f, "  %s\n", where);
+	if (fd->verdict == LA_VERDICT_LEAK)
+		evidence_lines(f, fd, d ? d->last : NULL);
+	if (fd->verdict == LA_VERDICT_LEAK &&
+	    fd->evidence == LA_EVIDENCE_TREND) {
+		fprintf(f,
+			"    %s in use now; no %u growths in a row of %s: a slow leak, seen in the history as a whole\n",
+			human_bytes(fd->in_use_bytes, b1, sizeof(b1)),
+			d && d->rules ? d->rules->consecutive : 3u,
+			"--threshold");
+		if (lt)
+			types_block(f, lt);
+		if (lc && lc->n)
+			callers_block(f, lc);
+		return;
+	}
 	if (fd->verdict == LA_VERDICT_PLATEAU) {
 		fprintf(f,
 			"    %s in use now; grew %s in %u samples in a row, then stopped growing: flat for %u samples since\n",

@@ -458,9 +458,8 @@ trend_finding(const struct la_tracker *t, const struct entry *e,
 	f->evidence = LA_EVIDENCE_TREND;
 	f->base_time_unix_ns = sr->first_unix_ns;
 	f->growth_bytes = grown > 0 ? (uint64_t)grown : 0;
-	f->base_bytes = e->in_use > f->growth_bytes
-				? e->in_use - f->growth_bytes
-				: 0;
+	f->base_bytes =
+		e->in_use > f->growth_bytes ? e->in_use - f->growth_bytes : 0;
 	f->bytes_per_hour = e->tr.slope_h;
 }
 
@@ -529,9 +528,8 @@ tracker_findings_compute(struct la_tracker *t, int fresh)
 			trend_fields(e, f);
 		if (fresh) {
 			/* a leak reported once is not new by the other rule */
-			e->tr.flagged = v == LA_VERDICT_LEAK &&
-					(e->tr.flagged || f->is_new || e->tr.leak);
-			e->grow.flagged = v == LA_VERDICT_LEAK;
+			e->tr.flagged = v == LA_VERDICT_LEAK;
+			e->grow.flagged = v == LA_VERDICT_LEAK && by_rule;
 			e->retain.flagged = v == LA_VERDICT_RETENTION;
 			if (v == LA_VERDICT_PLATEAU)
 				e->was.flagged = 1;

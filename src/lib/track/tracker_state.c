@@ -23,7 +23,8 @@
 
 /* The longest line written is a streak: about 60 + 16 * 25 characters. */
 /* a series line is the longest (series.h), then a streak's */
-#define STATE_LINE_MAX (SERIES_LINE_MAX + 16 > 1024 ? SERIES_LINE_MAX + 16 : 1024)
+#define STATE_LINE_MAX \
+	(SERIES_LINE_MAX + 16 > 1024 ? SERIES_LINE_MAX + 16 : 1024)
 #define STATE_TOKENS_MAX (3 + 3 * SERIES_MAX)
 
 /* FNV-1a (checksum.h): a damaged state must not pass. */
