@@ -24,12 +24,14 @@ options_usage(FILE *f)
 {
 	fputs("Usage: leakattach [monitor] -p PID [--interval S] [--duration S]\n"
 	      "                  [--threshold PCT] [--consecutive N] [--min-size SIZE]\n"
-	      "                  [--log-dir DIR] [--json] [--auto-cleanup]\n"
+	      "                  [--rule=trend|fixed] [--log-dir DIR] [--json]\n"
+	      "                  [--auto-cleanup]\n"
 	      "                  [--callers=auto|always|off] [--callers-hits N]\n"
 	      "                  [--callers-ms MS] [--callers-backend=auto|uprobe|int3]\n"
 	      "       leakattach check (-p PID | -- COMMAND [ARG...]) [--repeat N]\n"
 	      "                  [--interval S] [--threshold PCT] [--consecutive N]\n"
-	      "                  [--min-size SIZE] [--log-dir DIR] [--json]\n"
+	      "                  [--min-size SIZE] [--rule=trend|fixed]\n"
+	      "                  [--log-dir DIR] [--json]\n"
 	      "                  [--callers=auto|always|off] [--callers-hits N]\n"
 	      "                  [--callers-ms MS] [--callers-backend=auto|uprobe|int3]\n"
 	      "       leakattach reset (-p PID | --all) [--log-dir DIR]\n"
@@ -65,6 +67,10 @@ options_usage(FILE *f)
 	      "      --consecutive N  growths in a row that make a leak (3)\n"
 	      "      --min-size SIZE  never report a location smaller than this (1M;\n"
 	      "                    suffixes K, M, G)\n"
+	      "      --rule=R      trend (default): a location is also a leak when its\n"
+	      "                    history as a whole rises (a slow leak the growths in\n"
+	      "                    a row never show); fixed: only --consecutive growths\n"
+	      "                    in a row, as before 0.2.0\n"
 	      "      --repeat N    check: samples to take now (1; with -- COMMAND,\n"
 	      "                    --consecutive + 1)\n"
 	      "      --log-dir DIR  state, history and reports (default\n"
@@ -246,6 +252,7 @@ enum {
 	OPT_CALLERS_HITS,
 	OPT_CALLERS_MS,
 	OPT_CALLERS_BACKEND,
+	OPT_RULE,
 };
 
 static const struct option longopts[] = {
@@ -254,6 +261,7 @@ static const struct option longopts[] = {
 	{"duration", required_argument, NULL, OPT_DURATION},
 	{"threshold", required_argument, NULL, OPT_THRESHOLD},
 	{"consecutive", required_argument, NULL, OPT_CONSECUTIVE},
+	{"rule", required_argument, NULL, OPT_RULE},
 	{"min-size", required_argument, NULL, OPT_MIN_SIZE},
 	{"repeat", required_argument, NULL, OPT_REPEAT},
 	{"log-dir", required_argument, NULL, OPT_LOG_DIR},
@@ -286,6 +294,7 @@ static const struct {
 	{OPT_DURATION, C(CMD_MONITOR)},
 	{OPT_THRESHOLD, RULES},
 	{OPT_CONSECUTIVE, RULES},
+	{OPT_RULE, RULES},
 	{OPT_MIN_SIZE, RULES},
 	{OPT_REPEAT, C(CMD_CHECK)},
 	{OPT_LOG_DIR, RULES | C(CMD_RESET) | C(CMD_SNAPSHOT) | C(CMD_TRIM)},
@@ -420,6 +429,17 @@ option_apply(struct options *o, int code, const char *arg, const char *where)
 				"%s--consecutive needs a count from 1 to 1000, not '%s'",
 				where, arg);
 		o->rules.consecutive = (unsigned)v;
+		break;
+	case OPT_RULE:
+		if (arg && !strcmp(arg, "trend")) {
+			o->rules.trend_alpha = 1e-4;
+		} else if (arg && !strcmp(arg, "fixed")) {
+			o->rules.trend_alpha = 0;
+		} else {
+			return options_usage_error(
+				"%s--rule is trend or fixed, not '%s'", where,
+				arg ? arg : "");
+		}
 		break;
 	case OPT_MIN_SIZE:
 		if (options_parse_size(arg, &u))

@@ -80,6 +80,8 @@ int tracker_add_sample(struct la_tracker *t, const struct tracker_sample *s);
  *   [objects OBJECTS BASE]                  (python types only)
  *   [plateau FLAT]                          (optional, see below)
  *   [was C BASE BASE_TIME FLAGGED N P1 ... PN]
+ *   [series N FIRST K1 D1 V1 ... KN DN VN]  (optional, series.h)
+ *   [trend 1]                               (after a series, optional)
  *   end CHECKSUM
  *
  * KIND is the enum la_location_kind value, ADDR hexadecimal with "0x",
@@ -103,6 +105,13 @@ int tracker_add_sample(struct la_tracker *t, const struct tracker_sample *s);
  * as damaged): "was" is the leak's grow streak as it stopped (FLAGGED:
  * its plateau was reported), FLAT the exact comparisons without growth
  * since. Files without them load as before: no leak stopped.
+ *
+ * "series ..." (added with the trend verdict, within version 1, the same
+ * way): the location's history for the trend test, in series.h's
+ * grammar, written for a location that reached half of --min-size;
+ * "trend 1" after it when its leak was reported (by either rule), so that
+ * the next run does not report it as new. Files without them load as
+ * before: the trend starts from the next sample.
  */
 #define TRACKER_STATE_MAGIC "leakattach-state"
 #define TRACKER_STATE_VERSION 1
