@@ -74,48 +74,9 @@ kind_of(const struct smaps_entry *e, const uint64_t *sps, unsigned n_sps)
 	return LA_OUTSIDE_FILE;
 }
 
-static int
-by_lo(const void *a, const void *b)
-{
-	const struct mem_range *x = a, *y = b;
-
-	return (x->lo > y->lo) - (x->lo < y->lo);
-}
-
-/* Page-rounded, sorted, merged copies of the ranges: *n of them. */
-static struct mem_range *
-ranges_prepare(const struct mem_range *in, unsigned *n)
-{
-	struct mem_range *r = malloc((*n ? *n : 1) * sizeof(*r));
-	unsigned k = 0;
-
-	if (!r)
-		return NULL;
-	for (unsigned i = 0; i < *n; i++) {
-		uint64_t lo = in[i].lo & ~(PAGE - 1);
-		uint64_t hi = in[i].hi > UINT64_MAX - PAGE
-				      ? UINT64_MAX & ~(PAGE - 1)
-				      : (in[i].hi + PAGE - 1) & ~(PAGE - 1);
-
-		if (hi > lo)
-			r[k++] = (struct mem_range){lo, hi};
-	}
-	qsort(r, k, sizeof(*r), by_lo);
-	*n = 0;
-	for (unsigned i = 0; i < k; i++) {
-		if (*n && r[i].lo <= r[*n - 1].hi) {
-			if (r[i].hi > r[*n - 1].hi)
-				r[*n - 1].hi = r[i].hi;
-			continue;
-		}
-		r[(*n)++] = r[i];
-	}
-	return r;
-}
-
 /* The first range ending after addr. */
 static unsigned
-first_after(const struct mem_range *r, unsigned n, uint64_t addr)
+first_after(const struct addr_range *r, unsigned n, uint64_t addr)
 {
 	unsigned lo = 0, hi = n;
 
@@ -132,7 +93,7 @@ first_after(const struct mem_range *r, unsigned n, uint64_t addr)
 
 /* Bytes of e inside the ranges. */
 static uint64_t
-covered(const struct smaps_entry *e, const struct mem_range *r, unsigned n)
+covered(const struct smaps_entry *e, const struct addr_range *r, unsigned n)
 {
 	uint64_t c = 0;
 
@@ -145,7 +106,7 @@ covered(const struct smaps_entry *e, const struct mem_range *r, unsigned n)
 
 /* The bytes present in e's parts inside the ranges. 0 or -errno. */
 static int
-covered_present(const struct smaps_entry *e, const struct mem_range *r,
+covered_present(const struct smaps_entry *e, const struct addr_range *r,
 		unsigned n, mem_present_fn present, void *arg, uint64_t *bytes)
 {
 	*bytes = 0;
@@ -170,7 +131,7 @@ covered_present(const struct smaps_entry *e, const struct mem_range *r,
  * smaps (capped: the target runs), else in proportion.
  */
 static uint64_t
-part_rss(const struct smaps_entry *e, const struct mem_range *r, unsigned n,
+part_rss(const struct smaps_entry *e, const struct addr_range *r, unsigned n,
 	 uint64_t c, mem_present_fn present, void *arg)
 {
 	uint64_t len = e->end - e->start, pres = 0;
@@ -191,11 +152,11 @@ memory_classify(const struct smaps *sm, const struct mem_owners *own,
 		void *arg, struct la_memory *m,
 		struct la_outside out[LA_OUTSIDE_KIND_COUNT])
 {
-	unsigned n = own->n_malloc, np = own->n_python;
-	struct mem_range *r = ranges_prepare(own->malloc, &n);
-	struct mem_range *py = ranges_prepare(own->python, &np);
+	struct addr_range *r, *py = NULL;
+	unsigned n, np;
 
-	if (!r || !py) {
+	if (addr_ranges_merge(own->malloc, own->n_malloc, &r, &n) ||
+	    addr_ranges_merge(own->python, own->n_python, &py, &np)) {
 		free(r);
 		free(py);
 		return -ENOMEM;
@@ -255,22 +216,12 @@ static int
 classify_live(pid_t pid, struct la_snapshot *snap, const struct heap_walk *w,
 	      const struct smaps *sm)
 {
-	unsigned nm = w->n_ranges, np = snap->py.n_spans;
-	struct mem_range *r = malloc((nm + np + 1) * sizeof(*r));
-	struct mem_owners own = {r, nm, r + nm, np};
-	int err;
+	struct mem_owners own = {w->ranges, w->n_ranges, snap->py.spans,
+				 snap->py.n_spans};
 
-	if (!r)
-		return -ENOMEM;
-	for (unsigned i = 0; i < nm; i++)
-		r[i] = (struct mem_range){w->ranges[i].lo, w->ranges[i].hi};
-	for (unsigned i = 0; i < np; i++)
-		r[nm + i] = (struct mem_range){snap->py.spans[i].lo,
-					       snap->py.spans[i].hi};
-	err = memory_classify(sm, &own, snap->stack_ptrs, snap->n_stack_ptrs,
-			      present_live, &pid, &snap->memory, snap->outside);
-	free(r);
-	return err;
+	return memory_classify(sm, &own, snap->stack_ptrs, snap->n_stack_ptrs,
+			       present_live, &pid, &snap->memory,
+			       snap->outside);
 }
 
 void

@@ -13,14 +13,11 @@
 #include <sys/types.h>
 
 #include "leakattach.h"
+#include "proc/procmaps.h"
 
 struct smaps;
 struct heap_walk;
 struct la_snapshot;
-
-struct mem_range {
-	uint64_t lo, hi; /* [lo, hi) */
-};
 
 /*
  * The bytes present in [lo, hi) (page-aligned), for a mapping only partly
@@ -31,9 +28,9 @@ typedef int (*mem_present_fn)(void *arg, uint64_t lo, uint64_t hi,
 
 /* The address ranges of the process's allocators. */
 struct mem_owners {
-	const struct mem_range *malloc; /* glibc's heaps and mmapped chunks */
+	const struct addr_range *malloc; /* glibc's heaps and mmapped chunks */
 	unsigned n_malloc;
-	const struct mem_range *python; /* pymalloc's arenas (python_arenas) */
+	const struct addr_range *python; /* pymalloc's arenas (python_arenas) */
 	unsigned n_python;
 };
 

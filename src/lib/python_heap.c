@@ -249,27 +249,6 @@ python_heap_begin(struct python_session *ps, pid_t pid, struct memsrc *mem,
 	return 0;
 }
 
-/*
- * The anonymous mappings without malloc's ranges: pymalloc's scan need not
- * read glibc's heaps and mmapped chunks (a numpy array is one); merged
- * mappings keep their other parts. Free only out->v.
- */
-static int
-cut_malloc(const struct maps *maps, const struct walk_range *r, unsigned nr,
-	   struct maps *out)
-{
-	struct addr_range *c = malloc((nr ? nr : 1) * sizeof(*c));
-	int err;
-
-	if (!c)
-		return -ENOMEM;
-	for (unsigned i = 0; i < nr; i++)
-		c[i] = (struct addr_range){r[i].lo, r[i].hi};
-	err = procmaps_cut(maps, c, nr, 1, out);
-	free(c);
-	return err;
-}
-
 /* The spans of a census that agreed, for the next snapshot's walk. */
 static void
 remember_arenas(struct python_session *ps, const struct snap_python *sp)
@@ -279,8 +258,7 @@ remember_arenas(struct python_session *ps, const struct snap_python *sp)
 
 	if (!a)
 		return; /* the next walk reads everything: slower, as exact */
-	for (uint32_t i = 0; i < sp->n_spans; i++)
-		a[i] = (struct addr_range){sp->spans[i].lo, sp->spans[i].hi};
+	memcpy(a, sp->spans, sp->n_spans * sizeof(*a));
 	free(ps->arenas);
 	ps->arenas = a;
 	ps->n_arenas = sp->n_spans;
@@ -306,7 +284,7 @@ python_heap_skip(const struct python_session *ps, const struct maps *maps,
 
 int
 python_heap_pools(struct python_session *ps, struct memsrc *mem,
-		  const struct maps *maps, const struct walk_range *r,
+		  const struct maps *maps, const struct addr_range *r,
 		  unsigned nr, struct snap_python *sp)
 {
 	struct la_python *info = &sp->info;
@@ -318,7 +296,8 @@ python_heap_pools(struct python_session *ps, struct memsrc *mem,
 
 	if (!sp->pt)
 		return 0;
-	err = cut_malloc(maps, r, nr, &anon);
+	/* not glibc's heaps and mmapped chunks: a numpy array is read once */
+	err = procmaps_cut(maps, r, nr, 1, &anon);
 	if (err)
 		return err;
 	pytypes_totals(sp->pt, &before);

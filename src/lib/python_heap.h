@@ -68,7 +68,7 @@ struct snap_python {
 	struct la_python_type *types;
 	unsigned n_types;
 	/* the arenas' spans, for the census of memory (memory.c) */
-	struct pymalloc_span *spans;
+	struct addr_range *spans;
 	uint32_t n_spans;
 	/* During the walks: the type census, and which malloc chunks to
 	 * name (chunk size at least chunk_min) */
@@ -106,7 +106,7 @@ int python_heap_begin(struct python_session *ps, pid_t pid, struct memsrc *mem,
  * that disagrees with itself is not an error (python_heap_consistent()).
  */
 int python_heap_pools(struct python_session *ps, struct memsrc *mem,
-		      const struct maps *maps, const struct walk_range *r,
+		      const struct maps *maps, const struct addr_range *r,
 		      unsigned nr, struct snap_python *sp);
 
 /* During the glibc walk: an in-use chunk (its header's address, size). */

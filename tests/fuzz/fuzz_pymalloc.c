@@ -489,7 +489,7 @@ check_walk(struct world *w, const struct pymalloc_census *c)
 	check(c->n_spans == c->arenas, "spans_arenas", "%u spans, %llu arenas",
 	      c->n_spans, U(c->arenas));
 	for (uint32_t i = 0; i < c->n_spans; i++) {
-		const struct pymalloc_span *a = &c->spans[i];
+		const struct addr_range *a = &c->spans[i];
 
 		check(a->lo < a->hi && a->lo % c->pool_size == 0 &&
 			      (a->hi - a->lo) % c->pool_size == 0 &&

@@ -143,7 +143,7 @@ Test(smaps, refuses_malformed_text)
 }
 
 /* malloc's ranges: brk heap (ends mid-page), a thread heap, a chunk */
-static const struct mem_range ranges[] = {
+static const struct addr_range ranges[] = {
 	{0x7ffff7000000ull, 0x7ffff7080000ull}, /* mmapped chunk, 512 KiB */
 	{0x55555555a010ull, 0x55555557a123ull}, /* sbrk_base .. top end */
 	{0x7ffff0000000ull, 0x7ffff4000000ull}, /* heap_max reservation */
@@ -303,7 +303,7 @@ Test(memory, names_its_kinds)
  */
 Test(memory, gives_the_python_arenas_their_own_kind)
 {
-	static const struct mem_range py[] = {
+	static const struct addr_range py[] = {
 		{0x7ffff70c0000ull, 0x7ffff7100000ull},
 		{0x7ffff7c10000ull, 0x7ffff7c20000ull},
 	};

@@ -33,7 +33,7 @@ struct heap {
 	struct mapping m[2];
 	struct maps maps;
 	struct memsrc *mem;
-	struct pymalloc_span span[4]; /* the last walk's first spans */
+	struct addr_range span[4]; /* the last walk's first spans */
 	uint32_t n_spans;
 };
 

@@ -450,14 +450,14 @@ add_range(struct heap_walk *w, uint64_t lo, uint64_t hi)
 {
 	if (w->n_ranges == w->cap_ranges) {
 		unsigned ncap = w->cap_ranges ? w->cap_ranges * 2 : 16;
-		struct walk_range *nr = realloc(w->ranges, ncap * sizeof(*nr));
+		struct addr_range *nr = realloc(w->ranges, ncap * sizeof(*nr));
 
 		if (!nr)
 			return -ENOMEM;
 		w->ranges = nr;
 		w->cap_ranges = ncap;
 	}
-	w->ranges[w->n_ranges++] = (struct walk_range){lo, hi};
+	w->ranges[w->n_ranges++] = (struct addr_range){lo, hi};
 	return 0;
 }
 

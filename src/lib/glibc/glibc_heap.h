@@ -13,6 +13,8 @@
 
 #include <stdint.h>
 
+#include "proc/procmaps.h"
+
 struct malloc_layout;
 struct memsrc;
 struct maps;
@@ -69,9 +71,7 @@ struct heap_walk {
 	 * makes it accessible as it grows, arena.c new_heap()), each
 	 * mmapped chunk. What the snapshot's census counts as malloc's.
 	 */
-	struct walk_range {
-		uint64_t lo, hi;
-	} * ranges;
+	struct addr_range *ranges;
 	unsigned n_ranges, cap_ranges;
 };
 

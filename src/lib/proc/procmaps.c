@@ -170,40 +170,54 @@ keep_part(struct maps *out, const struct mapping *m, uint64_t lo, uint64_t hi)
 	out->v[out->len++].end = hi;
 }
 
+#define RANGE_PAGE 4096ull
+
 int
-procmaps_cut(const struct maps *in, const struct addr_range *r, unsigned n,
-	     int anon_only, struct maps *out)
+addr_ranges_merge(const struct addr_range *r, unsigned n,
+		  struct addr_range **out, unsigned *merged)
 {
 	struct addr_range *s = malloc((n ? n : 1) * sizeof(*s));
 	unsigned k = 0;
 
-	out->len = 0;
-	out->v = malloc((in->len + n + 1) * sizeof(*out->v));
-	if (!s || !out->v) {
-		free(s);
-		free(out->v);
-		out->v = NULL;
+	*out = s;
+	*merged = 0;
+	if (!s)
 		return -ENOMEM;
-	}
-	/* page-rounded, sorted, merged */
 	for (unsigned i = 0; i < n; i++) {
-		uint64_t lo = r[i].lo & ~(uint64_t)0xfff;
-		uint64_t hi = r[i].hi > UINT64_MAX - 0xfff
-				      ? UINT64_MAX & ~(uint64_t)0xfff
-				      : (r[i].hi + 0xfff) & ~(uint64_t)0xfff;
+		uint64_t lo = r[i].lo & ~(RANGE_PAGE - 1);
+		uint64_t hi = r[i].hi > UINT64_MAX - RANGE_PAGE
+				      ? UINT64_MAX & ~(RANGE_PAGE - 1)
+				      : (r[i].hi + RANGE_PAGE - 1) &
+						~(RANGE_PAGE - 1);
 
 		if (hi > lo)
 			s[k++] = (struct addr_range){lo, hi};
 	}
 	qsort(s, k, sizeof(*s), range_by_lo);
-	n = 0;
 	for (unsigned i = 0; i < k; i++) {
-		if (n && s[i].lo <= s[n - 1].hi) {
-			if (s[i].hi > s[n - 1].hi)
-				s[n - 1].hi = s[i].hi;
+		if (*merged && s[i].lo <= s[*merged - 1].hi) {
+			if (s[i].hi > s[*merged - 1].hi)
+				s[*merged - 1].hi = s[i].hi;
 			continue;
 		}
-		s[n++] = s[i];
+		s[(*merged)++] = s[i];
+	}
+	return 0;
+}
+
+int
+procmaps_cut(const struct maps *in, const struct addr_range *r, unsigned n,
+	     int anon_only, struct maps *out)
+{
+	struct addr_range *s;
+	unsigned k;
+
+	out->len = 0;
+	out->v = malloc((in->len + n + 1) * sizeof(*out->v));
+	if (!out->v || addr_ranges_merge(r, n, &s, &n)) {
+		free(out->v);
+		out->v = NULL;
+		return -ENOMEM;
 	}
 	/* maps are in address order: one pass over both */
 	k = 0;

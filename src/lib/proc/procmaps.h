@@ -47,6 +47,14 @@ struct addr_range {
 };
 
 /*
+ * Copies of r[0..n) (any order, may overlap) rounded out to pages, sorted
+ * and merged, into a new array (*out, free it) of *merged ranges. 0 or
+ * -ENOMEM.
+ */
+int addr_ranges_merge(const struct addr_range *r, unsigned n,
+		      struct addr_range **out, unsigned *merged);
+
+/*
  * A copy of in, in address order, with the ranges r[0..n) (any order,
  * rounded out to pages) cut out of its anonymous mappings
  * (mapping_is_anon()); with anon_only the other mappings are left out.

@@ -488,7 +488,7 @@ scan_mapping(struct walk *w, const struct mapping *m)
 static int
 by_span(const void *a, const void *b)
 {
-	const struct pymalloc_span *x = a, *y = b;
+	const struct addr_range *x = a, *y = b;
 
 	return (x->lo > y->lo) - (x->lo < y->lo);
 }
@@ -505,7 +505,7 @@ keep_spans(const struct walk *w, struct pymalloc_census *out)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < w->n_arena; i++)
 		if (w->arena[i].lo)
-			out->spans[n++] = (struct pymalloc_span){
+			out->spans[n++] = (struct addr_range){
 				w->arena[i].lo,
 				w->arena[i].hi + out->pool_size};
 	qsort(out->spans, n, sizeof(*out->spans), by_span);

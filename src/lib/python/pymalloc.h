@@ -14,6 +14,8 @@
 
 #include <stdint.h>
 
+#include "proc/procmaps.h"
+
 struct memsrc;
 struct maps;
 struct mapping;
@@ -120,9 +122,7 @@ struct pymalloc_census {
 	 * order from an arena's start, new_arena() in Objects/obmalloc.c).
 	 * Owned by the census: pymalloc_census_release().
 	 */
-	struct pymalloc_span {
-		uint64_t lo, hi; /* [lo, hi) */
-	} * spans;
+	struct addr_range *spans; /* [lo, hi) */
 	uint32_t n_spans;
 };
 
