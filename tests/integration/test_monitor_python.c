@@ -53,10 +53,13 @@ static const char py_target[] =
 	"        i += 1\n"
 	"    time.sleep(0.01)\n";
 
+/* Debian's python3 -c script ARGS... (args NULL-terminated), up to the
+ * line it prints when ready ("ready", maybe followed by figures). */
 static void
-python_start(struct target *t, const char *const args[])
+python_script_start(struct target *t, const char *script,
+		    const char *const args[])
 {
-	const char *argv[8] = {"-c", py_target};
+	const char *argv[8] = {"-c", script};
 	int n = 2, err;
 
 	for (int i = 0; args[i] && n < 7; i++)
@@ -65,6 +68,13 @@ python_start(struct target *t, const char *const args[])
 	err = target_start(t, "/usr/bin/python3", argv, NULL);
 	cr_assert_eq(err, 0, "python3: %s", strerror(-err));
 	cr_assert_eq(target_read_line(t, 20000), 0, "python3 did not start");
+	cr_assert(!strncmp(t->line, "ready", 5), "%s", t->line);
+}
+
+static void
+python_start(struct target *t, const char *const args[])
+{
+	python_script_start(t, py_target, args);
 	cr_assert_str_eq(t->line, "ready");
 }
 
@@ -211,16 +221,7 @@ static const char py_objects[] =
 static void
 python_objects_start(struct target *t, const char *const args[])
 {
-	const char *argv[8] = {"-c", py_objects};
-	int n = 2, err;
-
-	for (int i = 0; args[i] && n < 7; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	err = target_start(t, "/usr/bin/python3", argv, NULL);
-	cr_assert_eq(err, 0, "python3: %s", strerror(-err));
-	cr_assert_eq(target_read_line(t, 20000), 0, "python3 did not start");
-	cr_assert(!strncmp(t->line, "ready", 5), "%s", t->line);
+	python_script_start(t, py_objects, args);
 }
 
 /*
@@ -431,15 +432,14 @@ static const char py_slow[] =
 
 Test(python, a_slow_leak_is_found_with_its_evidence, .timeout = 90)
 {
-	const char *argv[] = {"-c", py_slow, NULL};
+	const char *args[] = {NULL};
 	struct target t;
 	struct run_result r;
 	struct ctx c;
 	char pid[32];
 
 	ctx_open(&c, "la-monitor");
-	cr_assert_eq(target_start(&t, "/usr/bin/python3", argv, NULL), 0);
-	cr_assert_eq(target_read_line(&t, 20000), 0, "python3 did not start");
+	python_script_start(&t, py_slow, args);
 	cr_assert_str_eq(t.line, "ready");
 	pid_str(&t, pid, sizeof(pid));
 	cr_expect_eq(la_run(&c, &r, "check", "-p", pid, "--repeat", "40",
