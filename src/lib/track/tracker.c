@@ -392,6 +392,7 @@ entry_trend(struct entry *e, double *tsec, double *y)
 	e->tr.lo_h = tr.slope_lo * 3600.0;
 	e->tr.hi_h = tr.slope_hi * 3600.0;
 	e->tr.p = tr.p;
+	e->tr.span_h = (tsec[n - 1] - tsec[0]) / 3600.0;
 }
 
 /*
@@ -424,16 +425,14 @@ trend_update(struct la_tracker *t)
 	for (unsigned i = 0; i < t->n; i++) {
 		struct entry *e = &t->e[i];
 		struct trend_plateau pl;
-		double span_h;
 		unsigned n;
 
 		if (!e->tr.n || e->tr.p >= alpha || e->tr.slope_h <= 0 ||
-		    e->in_use < t->rules.min_size)
+		    e->in_use < t->rules.min_size ||
+		    e->tr.slope_h * e->tr.span_h < (double)t->rules.min_size)
 			continue;
+		/* the points again, for the few that may be leaks */
 		n = series_points(e->series, tsec, y, SERIES_MAX);
-		span_h = (tsec[n - 1] - tsec[0]) / 3600.0;
-		if (e->tr.slope_h * span_h < (double)t->rules.min_size)
-			continue;
 		if (!trend_plateau(tsec, y, n, t->rules.consecutive + 1, alpha,
 				   &pl) &&
 		    pl.plateau) {
@@ -449,14 +448,11 @@ static void
 trend_finding(const struct la_tracker *t, const struct entry *e,
 	      struct la_finding *f)
 {
-	const struct series *sr = e->series;
-	double tsec[SERIES_MAX], y[SERIES_MAX];
-	unsigned n = series_points(sr, tsec, y, SERIES_MAX);
-	double grown = e->tr.slope_h * (tsec[n - 1] - tsec[0]) / 3600.0;
+	double grown = e->tr.slope_h * e->tr.span_h;
 
 	finding_fill(t, e, LA_VERDICT_LEAK, &e->grow, e->in_use, f);
 	f->evidence = LA_EVIDENCE_TREND;
-	f->base_time_unix_ns = sr->first_unix_ns;
+	f->base_time_unix_ns = e->series->first_unix_ns;
 	f->growth_bytes = grown > 0 ? (uint64_t)grown : 0;
 	f->base_bytes =
 		e->in_use > f->growth_bytes ? e->in_use - f->growth_bytes : 0;

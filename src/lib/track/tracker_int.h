@@ -47,6 +47,7 @@ struct entry {
 	struct entry_trend {
 		unsigned n; /* points fitted; 0: too few */
 		double slope_h, lo_h, hi_h, p; /* bytes an hour */
+		double span_h; /* from the first point to the last */
 		int leak, flagged, plateau;
 	} tr;
 };
