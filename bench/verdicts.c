@@ -72,7 +72,8 @@ struct rule {
 	double threshold_pct;
 	unsigned consecutive;
 	uint64_t min_size;
-	double trend_alpha; /* 0: the fixed rule alone */
+	double trend_alpha; /* 0: no trend verdict */
+	double noise_k; /* 0: no noise test */
 };
 
 struct result {
@@ -143,7 +144,8 @@ run_one(const struct scenario *sc, const struct rule *ru, uint64_t seed,
 				 .threshold_pct = ru->threshold_pct,
 				 .consecutive = ru->consecutive,
 				 .min_size = ru->min_size,
-				 .trend_alpha = ru->trend_alpha};
+				 .trend_alpha = ru->trend_alpha,
+				 .noise_k = ru->noise_k};
 	struct tracker_point pts[CLASSES];
 	struct la_tracker *t;
 	struct heap_sim h;
@@ -242,14 +244,17 @@ main(void)
 		{"slow leak 0.1 %/sample", SHAPE_LEAK, 0.1, 0.7},
 		{"slow leak 0.3 %/sample", SHAPE_LEAK, 0.3, 0.7},
 		{"slow leak 1 %/sample", SHAPE_LEAK, 1.0, 0.7},
+		{"leak 5 %/sample", SHAPE_LEAK, 5.0, 0.7},
 		{"sawtooth (5 %/sample, 10)", SHAPE_SAWTOOTH, 0, 0.7},
 		{"warm-up then plateau", SHAPE_WARMUP, 0, 0.7},
 	};
 	static const struct rule rules[] = {
-		{"fixed, 1M", 2.0, 3, 1u << 20, 0},
-		{"fixed, 256K", 2.0, 3, 256u << 10, 0},
-		{"+trend, 1M", 2.0, 3, 1u << 20, 1e-4},
-		{"+trend, 256K", 2.0, 3, 256u << 10, 1e-4},
+		{"fixed, 1M", 2.0, 3, 1u << 20, 0, 0},
+		{"fixed, 256K", 2.0, 3, 256u << 10, 0, 0},
+		{"noise, 1M", 2.0, 3, 1u << 20, 0, 3.0},
+		{"noise, 256K", 2.0, 3, 256u << 10, 0, 3.0},
+		{"trend, 1M", 2.0, 3, 1u << 20, 1e-4, 3.0},
+		{"trend, 256K", 2.0, 3, 256u << 10, 1e-4, 3.0},
 	};
 
 	printf("leak verdicts on simulated heaps: %u classes (256 KiB to 64 MiB), "

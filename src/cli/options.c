@@ -24,13 +24,13 @@ options_usage(FILE *f)
 {
 	fputs("Usage: leakattach [monitor] -p PID [--interval S] [--duration S]\n"
 	      "                  [--threshold PCT] [--consecutive N] [--min-size SIZE]\n"
-	      "                  [--rule=trend|fixed] [--log-dir DIR] [--json]\n"
+	      "                  [--rule=trend|noise|fixed] [--log-dir DIR] [--json]\n"
 	      "                  [--auto-cleanup]\n"
 	      "                  [--callers=auto|always|off] [--callers-hits N]\n"
 	      "                  [--callers-ms MS] [--callers-backend=auto|uprobe|int3]\n"
 	      "       leakattach check (-p PID | -- COMMAND [ARG...]) [--repeat N]\n"
 	      "                  [--interval S] [--threshold PCT] [--consecutive N]\n"
-	      "                  [--min-size SIZE] [--rule=trend|fixed]\n"
+	      "                  [--min-size SIZE] [--rule=trend|noise|fixed]\n"
 	      "                  [--log-dir DIR] [--json]\n"
 	      "                  [--callers=auto|always|off] [--callers-hits N]\n"
 	      "                  [--callers-ms MS] [--callers-backend=auto|uprobe|int3]\n"
@@ -430,17 +430,26 @@ option_apply(struct options *o, int code, const char *arg, const char *where)
 				where, arg);
 		o->rules.consecutive = (unsigned)v;
 		break;
-	case OPT_RULE:
+	case OPT_RULE: {
+		struct la_rules def;
+
+		la_rules_init(&def);
 		if (arg && !strcmp(arg, "trend")) {
-			o->rules.trend_alpha = 1e-4;
+			o->rules.trend_alpha = def.trend_alpha;
+			o->rules.noise_k = def.noise_k;
+		} else if (arg && !strcmp(arg, "noise")) {
+			o->rules.trend_alpha = 0;
+			o->rules.noise_k = def.noise_k;
 		} else if (arg && !strcmp(arg, "fixed")) {
 			o->rules.trend_alpha = 0;
+			o->rules.noise_k = 0;
 		} else {
 			return options_usage_error(
-				"%s--rule is trend or fixed, not '%s'", where,
-				arg ? arg : "");
+				"%s--rule is trend, noise or fixed, not '%s'",
+				where, arg ? arg : "");
 		}
 		break;
+	}
 	case OPT_MIN_SIZE:
 		if (options_parse_size(arg, &u))
 			return options_usage_error(

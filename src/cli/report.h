@@ -58,6 +58,11 @@ struct mem_mark {
 	struct la_outside o[LA_OUTSIDE_KIND_COUNT];
 };
 void mem_mark_set(struct mem_mark *mk, const struct la_snapshot *snap);
+/*
+ * The --rule the rules are (JSON rules.rule): "trend" (with the trend
+ * verdict), "noise" (growths in a row beyond the noise), "fixed".
+ */
+const char *rule_name(const struct la_rules *r);
 /* "12.3 MiB" */
 const char *human_bytes(uint64_t v, char *buf, size_t len);
 /* "40,000": a count for people, digits in groups of three */

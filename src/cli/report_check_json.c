@@ -394,9 +394,12 @@ report_check_json(FILE *f, const struct check_doc *d)
 	json_i64(&j, "first_sample_unix_ms", ti.first_time_unix_ns / 1000000);
 	json_i64(&j, "last_sample_unix_ms", ti.last_time_unix_ns / 1000000);
 	json_object(&j, "rules");
+	json_string(&j, "rule", rule_name(d->rules));
 	json_double(&j, "threshold_percent", d->rules->threshold_pct);
 	json_u64(&j, "consecutive", d->rules->consecutive);
 	json_u64(&j, "min_size_bytes", d->rules->min_size);
+	json_double(&j, "noise_factor", d->rules->noise_k);
+	json_double_g(&j, "trend_alpha", d->rules->trend_alpha);
 	json_end_object(&j);
 	if (d->exact_this_run >= 2) {
 		json_object(&j, "heap_growth");

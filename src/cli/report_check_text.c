@@ -946,9 +946,14 @@ report_check_text(FILE *f, const struct check_doc *d)
 	} else if (!shown[0]) {
 		fprintf(f, "\nNo leak: ");
 		fprintf(f,
-			"no location grew by more than %.1f %% in %u samples in a row while holding %s or more\n",
-			d->rules->threshold_pct, d->rules->consecutive,
-			human_bytes(d->rules->min_size, b1, sizeof(b1)));
+			"no location grew by more than %.1f %%%s in %u samples in a row while holding %s or more%s\n",
+			d->rules->threshold_pct,
+			d->rules->noise_k > 0 ? " and beyond its noise" : "",
+			d->rules->consecutive,
+			human_bytes(d->rules->min_size, b1, sizeof(b1)),
+			d->rules->trend_alpha > 0
+				? ", and none rose over its history"
+				: "");
 	}
 	if (d->callers_run && d->callers_run->error[0])
 		fprintf(f, "\ncallers: not sampled: %s\n",

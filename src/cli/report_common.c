@@ -9,6 +9,14 @@
 #include "report.h"
 
 const char *
+rule_name(const struct la_rules *r)
+{
+	if (r->trend_alpha > 0)
+		return "trend";
+	return r->noise_k > 0 ? "noise" : "fixed";
+}
+
+const char *
 human_bytes(uint64_t v, char *buf, size_t len)
 {
 	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};

@@ -1390,3 +1390,116 @@ Test(tracker, never_accuses_a_steady_class_by_its_trend)
 	}
 	la_tracker_free(t);
 }
+
+/* ---- the noise test of the growth rule --------------------------------- */
+
+static struct la_tracker *
+tracker_rule(double trend_alpha, double noise_k)
+{
+	struct la_rules r;
+	struct la_tracker *t;
+
+	la_rules_init(&r);
+	r.trend_alpha = trend_alpha;
+	r.noise_k = noise_k;
+	cr_assert_eq(la_tracker_new(&r, &t), 0);
+	return t;
+}
+
+/*
+ * A 4 MiB class that swings +-8 % around its level from sample to sample
+ * (differences of 16 %), then rises 4 % three times in a row: more than
+ * --threshold, well within its noise. The fixed rule calls it a leak;
+ * with the noise test the rises are no growths, and no leak follows.
+ */
+static int
+noisy_class_accused(double noise_k)
+{
+	struct la_tracker *t = tracker_rule(0, noise_k);
+	struct la_finding f;
+	double v = 4.0 * MiB;
+	int i, accused = 0;
+
+	for (i = 0; i < 20; i++)
+		add1(t, i, size_class(64, 64, (uint64_t)(v * (i % 2 ? 1.08 : 0.92)), 0));
+	/* from the last low point up: +4 % a sample */
+	v *= 0.92;
+	for (int k = 1; k <= 4; k++) {
+		v *= 1.04;
+		add1(t, i++, size_class(64, 64, (uint64_t)v, 0));
+		accused |= finding(t, "size:64-64", &f) &&
+			   f.verdict == LA_VERDICT_LEAK;
+	}
+	la_tracker_free(t);
+	return accused;
+}
+
+Test(tracker, a_rise_within_the_noise_is_no_growth)
+{
+	cr_expect(noisy_class_accused(0),
+		  "the fixed rule did not fire: the test shows nothing");
+	cr_expect(!noisy_class_accused(3), "accused within its noise");
+}
+
+/*
+ * A clear leak (+5 % of 8 MiB a sample, noise +-0.3 %) is found at the
+ * same sample with the noise test as without: the test changes nothing
+ * where the growth stands out of the noise, from the location's first
+ * samples (noise unknown) to long after.
+ */
+static int
+clear_leak_found_at(double noise_k, int quiet)
+{
+	struct la_tracker *t = tracker_rule(0, noise_k);
+	struct la_finding f;
+	uint64_t st = 3;
+	int found = -1;
+
+	for (int i = 0; i < 60 && found < 0; i++) {
+		double lvl = i < quiet ? 1.0 : 1.0 + 0.05 * (i - quiet + 1);
+		double v = 8.0 * MiB * lvl * (1 + 0.003 * noise(&st));
+
+		add1(t, i, size_class(64, 64, (uint64_t)v, 0));
+		if (finding(t, "size:64-64", &f) &&
+		    f.verdict == LA_VERDICT_LEAK)
+			found = i;
+	}
+	la_tracker_free(t);
+	return found;
+}
+
+Test(tracker, a_clear_leak_is_found_as_soon_with_the_noise_test)
+{
+	/* leaking from the first sample, and after 30 quiet ones */
+	for (int quiet = 0; quiet <= 30; quiet += 30) {
+		int fixed = clear_leak_found_at(0, quiet);
+
+		cr_assert_geq(fixed, 0, "the fixed rule missed it");
+		cr_expect_eq(clear_leak_found_at(3, quiet), fixed,
+			     "after %d quiet samples: fixed at %d", quiet,
+			     fixed);
+	}
+}
+
+/*
+ * The default rules carry the noise test, and the state file keeps what
+ * it needs (the series): a history saved and loaded judges the noisy
+ * class as one never saved does. Out-of-range factors are refused.
+ */
+Test(tracker, noise_test_is_the_default_and_checked)
+{
+	struct la_rules r;
+	struct la_tracker *t;
+
+	la_rules_init(&r);
+	cr_expect_eq(r.noise_k, 3.0);
+	r.noise_k = -1;
+	cr_expect_neq(la_tracker_new(&r, &t), 0);
+	r.noise_k = NAN;
+	cr_expect_neq(la_tracker_new(&r, &t), 0);
+	r.noise_k = 101;
+	cr_expect_neq(la_tracker_new(&r, &t), 0);
+	r.noise_k = 0;
+	cr_assert_eq(la_tracker_new(&r, &t), 0);
+	la_tracker_free(t);
+}

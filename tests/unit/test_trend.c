@@ -476,3 +476,75 @@ Test(trend, steady_leak_is_no_plateau)
 	cr_assert(slow <= 5, "plateau in %u/200 at 0.2 %%", slow);
 	cr_assert(fast <= 5, "plateau in %u/200 at 0.5 %%", fast);
 }
+
+/* ---- the noise of the growth rule ------------------------------------- */
+
+/*
+ * By hand: differences 0, 2, 4, 6, 8 have median 4 and absolute
+ * deviations 4, 2, 0, 2, 4, whose median is 2: sigma 1.4826 * 2. A rise
+ * (the same constant added to every difference) moves the median, not the
+ * spread; the level of the samples does not matter.
+ */
+Test(trend, noise_is_the_spread_of_the_differences)
+{
+	double y[6] = {100, 100, 102, 106, 112, 120}, up[6], sigma = -1;
+
+	cr_assert_eq(trend_noise(y, 6, &sigma), 0);
+	cr_expect_float_eq(sigma, 1.4826 * 2, 1e-12, "sigma %g", sigma);
+	for (unsigned i = 0; i < 6; i++)
+		up[i] = 1e9 + y[i] + 1000.0 * i;
+	cr_assert_eq(trend_noise(up, 6, &sigma), 0);
+	cr_expect_float_eq(sigma, 1.4826 * 2, 1e-6, "sigma %g", sigma);
+	/* a straight line has no noise however steep */
+	for (unsigned i = 0; i < 6; i++)
+		up[i] = 5e6 * i;
+	cr_assert_eq(trend_noise(up, 6, &sigma), 0);
+	cr_expect_eq(sigma, 0);
+}
+
+/* Normal differences of spread s: the estimate is near s, not near 0. */
+Test(trend, noise_of_normal_differences_is_their_standard_deviation)
+{
+	uint64_t st = 11;
+	double sum = 0;
+	unsigned runs = 400;
+
+	for (unsigned r = 0; r < runs; r++) {
+		double y[17], sigma;
+
+		y[0] = 50e6;
+		for (unsigned i = 1; i < 17; i++)
+			y[i] = y[i - 1] + 20000 + 1e5 * gauss(&st);
+		cr_assert_eq(trend_noise(y, 17, &sigma), 0);
+		sum += sigma;
+	}
+	/* MAD is unbiased for large samples; 16 differences: within 10 % */
+	cr_expect(fabs(sum / runs / 1e5 - 1) < 0.1, "mean sigma %g",
+		  sum / runs);
+}
+
+/* One wild difference among sixteen does not make a location noisy. */
+Test(trend, noise_ignores_one_outlier)
+{
+	double y[17], sigma;
+
+	for (unsigned i = 0; i < 17; i++)
+		y[i] = 1e6 + (i % 2 ? 1000 : 0);
+	y[16] += 5e6;
+	cr_assert_eq(trend_noise(y, 17, &sigma), 0);
+	cr_expect_leq(sigma, 1.4826 * 1000 + 1e-6, "sigma %g", sigma);
+}
+
+Test(trend, noise_needs_enough_finite_samples)
+{
+	double y[TREND_NOISE_MAX + 1] = {0}, sigma = 7;
+
+	cr_expect_eq(trend_noise(y, TREND_NOISE_MIN, &sigma), -EINVAL);
+	cr_expect_eq(trend_noise(y, TREND_NOISE_MAX + 1, &sigma), -EINVAL);
+	cr_expect_eq(sigma, 7, "changed on refusal");
+	y[2] = NAN;
+	cr_expect_eq(trend_noise(y, 8, &sigma), -EINVAL);
+	y[2] = 0;
+	cr_expect_eq(trend_noise(y, TREND_NOISE_MIN + 1, &sigma), 0);
+	cr_expect_eq(trend_noise(y, TREND_NOISE_MAX, &sigma), 0);
+}

@@ -17,7 +17,12 @@
  *    one size class come and go with every malloc and free. Memory
  *    outside malloc (LA_LOC_OUTSIDE) has no free side at all.
  *  - The growth rule compares integers where it can: a rise of d bytes
- *    over p counts when d > p * threshold / 100.
+ *    over p counts when d > p * threshold / 100, and (the noise test,
+ *    la_rules.noise_k) d > noise_k * sigma, sigma the robust spread of
+ *    the differences between the location's latest samples, this one
+ *    included (trend_noise() over the raw tail of its series). A
+ *    location without a series, or with fewer than 5 samples in it, has
+ *    no known noise, and its rises count as they did without the test.
  *  - A leak whose in-use bytes then stay flat (no growth above the
  *    threshold) for `consecutive` comparisons is a plateau: the rule's
  *    own count, so that a warm-up is withdrawn as fast as it was
@@ -51,6 +56,7 @@ la_rules_init(struct la_rules *r)
 	r->consecutive = 3;
 	r->min_size = 1024 * 1024;
 	r->trend_alpha = 1e-4;
+	r->noise_k = 3.0;
 }
 
 /* Defaults for whatever an older caller's smaller struct lacks. */
@@ -76,6 +82,10 @@ rules_take(const struct la_rules *in, struct la_rules *r)
 		return la_fail(
 			-EINVAL,
 			"the trend's false-alarm probability must be from 0 (off) to below 0.5");
+	if (!isfinite(r->noise_k) || r->noise_k < 0 || r->noise_k > 100)
+		return la_fail(
+			-EINVAL,
+			"the noise test's factor must be from 0 (off) to 100");
 	return 0;
 }
 
@@ -238,13 +248,36 @@ streak_reset(struct streak *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/*
+ * Whether a rise of the in-use bytes to in_use is within the location's
+ * noise (la_rules.noise_k): its latest samples with this one, from the
+ * raw tail of its series. Unknown noise (no series, too few samples)
+ * hides nothing.
+ */
+static int
+within_noise(const struct la_tracker *t, const struct entry *e,
+	     uint64_t in_use)
+{
+	double y[SERIES_RAW + 1], sigma;
+	unsigned n;
+
+	if (t->rules.noise_k <= 0 || !e->series || in_use <= e->in_use)
+		return 0;
+	n = series_raw_tail(e->series, y, SERIES_RAW);
+	y[n++] = (double)in_use;
+	if (trend_noise(y, n, &sigma))
+		return 0;
+	return (double)(in_use - e->in_use) <= t->rules.noise_k * sigma;
+}
+
 /* One comparison with the previous exact sample. */
 static void
 entry_update(struct la_tracker *t, struct entry *e, uint64_t in_use,
 	     uint64_t free_bytes, uint64_t objects)
 {
 	double th = t->rules.threshold_pct;
-	int in_use_grew = grew(e->in_use, in_use, th);
+	int in_use_grew = grew(e->in_use, in_use, th) &&
+			  !within_noise(t, e, in_use);
 
 	if (in_use_grew && !e->grow.count)
 		e->base_objects = e->objects;
@@ -356,11 +389,45 @@ finding_cmp(const void *pa, const void *pb)
 	return strcmp(a->loc.key, b->loc.key);
 }
 
+/*
+ * Whether the location's bytes in use stand above the highest it held
+ * before its streak began (its series' points up to the streak's base)
+ * by more than noise_k times its noise: one that only came back to a
+ * level it held before (a sawtooth, a cache filled again) has not leaked.
+ * Without the noise test, a series, points before the streak or a known
+ * noise: it does.
+ */
+static int
+above_peak(const struct la_rules *r, const struct entry *e)
+{
+	double y[SERIES_RAW], peak = -1, sigma;
+	unsigned n;
+
+	if (r->noise_k <= 0 || !e->series)
+		return 1;
+	for (unsigned i = 0; i < e->series->n; i++)
+		if (e->series->p[i].time_unix_ns <= e->grow.base_time &&
+		    (double)e->series->p[i].bytes > peak)
+			peak = (double)e->series->p[i].bytes;
+	n = series_raw_tail(e->series, y, SERIES_RAW);
+	if (peak < 0 || trend_noise(y, n, &sigma))
+		return 1;
+	return (double)e->in_use > peak + r->noise_k * sigma;
+}
+
+/* A leak by --consecutive growths in a row. */
+static int
+leak_by_rule(const struct la_rules *r, const struct entry *e)
+{
+	return e->grow.count >= r->consecutive && e->in_use >= r->min_size &&
+	       above_peak(r, e);
+}
+
 /* The verdict the rules give entry e, or -1 when it is no finding. */
 static int
 entry_verdict(const struct la_rules *r, const struct entry *e)
 {
-	if (e->grow.count >= r->consecutive && e->in_use >= r->min_size)
+	if (leak_by_rule(r, e))
 		return LA_VERDICT_LEAK;
 	if (e->tr.leak)
 		return LA_VERDICT_LEAK;
@@ -488,8 +555,7 @@ tracker_findings_compute(struct la_tracker *t, int fresh)
 		struct entry *e = &t->e[i];
 		struct la_finding *f = &t->f[t->nf];
 		int v = entry_verdict(&t->rules, e);
-		int by_rule = e->grow.count >= t->rules.consecutive &&
-			      e->in_use >= t->rules.min_size;
+		int by_rule = leak_by_rule(&t->rules, e);
 
 		if (v == LA_VERDICT_LEAK && by_rule) {
 			finding_fill(t, e, LA_VERDICT_LEAK, &e->grow, e->in_use,
@@ -612,7 +678,9 @@ series_update(struct la_tracker *t, int64_t time)
 	for (unsigned i = 0; i < t->n; i++) {
 		struct entry *e = &t->e[i];
 
-		if (!e->series && t->rules.trend_alpha > 0 && e->in_use &&
+		if (!e->series &&
+		    (t->rules.trend_alpha > 0 || t->rules.noise_k > 0) &&
+		    e->in_use &&
 		    e->in_use >= floor) {
 			e->series = malloc(sizeof(*e->series));
 			if (!e->series)

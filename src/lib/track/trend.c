@@ -3,8 +3,9 @@
  * trend.c - the statistics of the trend verdict: Theil-Sen slope with
  * Sen's rank-based confidence interval, the Mann-Kendall test for an
  * increasing trend with tie correction and a correction of Var(S) for
- * serial correlation, and the plateau test (a series that grew and has
- * stopped). Pure logic: no I/O, no logging. Not responsible for what a
+ * serial correlation, the plateau test (a series that grew and has
+ * stopped), and the noise of a location's samples (the robust spread of
+ * their differences: the growth rule's noise test). Pure logic: no I/O, no logging. Not responsible for what a
  * verdict is (the tracker) or for which samples a location keeps.
  * Method and references: doc/design/tracker.md, "The trend test".
  *
@@ -399,5 +400,28 @@ trend_plateau(const double *t, const double *y, unsigned n, unsigned min_tail,
 		return err == -EINVAL ? 0 : err;
 	out->plateau = out->growth.p < alpha && out->tail.p >= 0.05 &&
 		       out->tail.slope_hi < out->growth.slope;
+	return 0;
+}
+
+int
+trend_noise(const double *y, unsigned n, double *sigma)
+{
+	double d[TREND_NOISE_MAX], sorted[TREND_NOISE_MAX], mid;
+	unsigned m = n ? n - 1 : 0, i;
+
+	if (n > TREND_NOISE_MAX || m < TREND_NOISE_MIN)
+		return -EINVAL;
+	for (i = 0; i < m; i++) {
+		if (!isfinite(y[i]) || !isfinite(y[i + 1]))
+			return -EINVAL;
+		d[i] = y[i + 1] - y[i];
+	}
+	memcpy(sorted, d, m * sizeof(*d));
+	qsort(sorted, m, sizeof(*sorted), cmp_double);
+	mid = median_sorted(sorted, m);
+	for (i = 0; i < m; i++)
+		sorted[i] = fabs(d[i] - mid);
+	qsort(sorted, m, sizeof(*sorted), cmp_double);
+	*sigma = 1.4826 * median_sorted(sorted, m);
 	return 0;
 }

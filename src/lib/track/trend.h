@@ -88,4 +88,19 @@ struct trend_plateau {
 int trend_plateau(const double *t, const double *y, unsigned n,
 		  unsigned min_tail, double alpha, struct trend_plateau *out);
 
+/* Differences trend_noise() needs at least, and samples it takes at most. */
+#define TREND_NOISE_MIN 4u
+#define TREND_NOISE_MAX 64u
+
+/*
+ * trend_noise - the noise of a location from its consecutive samples
+ * y[0 .. n): the robust spread of the differences between neighbours,
+ * 1.4826 times their median absolute deviation from their median (the
+ * standard deviation of normal differences; a steady rise moves their
+ * median, not their spread). 0 and *sigma set when there are at least
+ * TREND_NOISE_MIN differences and at most TREND_NOISE_MAX samples, all
+ * finite; -EINVAL otherwise.
+ */
+int trend_noise(const double *y, unsigned n, double *sigma);
+
 #endif /* LA_TREND_H */
