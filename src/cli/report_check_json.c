@@ -224,7 +224,8 @@ evidence_json(struct json *j, const struct la_finding *fd,
 {
 	struct la_headroom h;
 
-	if (fd->verdict == LA_VERDICT_LEAK)
+	/* a plateau's: the evidence of the leak it was */
+	if (fd->verdict == LA_VERDICT_LEAK || fd->verdict == LA_VERDICT_PLATEAU)
 		json_string(j, "evidence",
 			    fd->evidence == LA_EVIDENCE_TREND ? "trend"
 							      : "consecutive");

@@ -13,6 +13,9 @@
 
 #include "report.h"
 
+/* What to do about a leak that stopped growing. */
+static const char plateau_next[] =
+	"a cache or pool that filled up, or a warm-up; it does not make the exit status 1; it is a leak again if it grows again";
 static const char *
 arena_text(const struct la_location *loc, char *buf, size_t len)
 {
@@ -444,10 +447,16 @@ report_finding_line(FILE *f, const struct la_finding *fd, pid_t pid,
 	char where[160], now[32], grew[32], rate[32], maps[96];
 
 	if (fd->verdict == LA_VERDICT_PLATEAU) {
+		char after[48];
+
+		if (fd->evidence == LA_EVIDENCE_TREND)
+			snprintf(after, sizeof(after), "by its trend");
+		else
+			snprintf(after, sizeof(after),
+				 "after %u growths in a row", fd->consecutive);
 		fprintf(f,
-			"STOPPED GROWING %s: a leak after %u growths in a row (+%s), flat for %u samples since (warm-up or plateau): %s in use, not a leak now\n",
-			location_text(&fd->loc, where, sizeof(where)),
-			fd->consecutive,
+			"STOPPED GROWING %s: a leak %s (+%s), flat for %u samples since (warm-up or plateau): %s in use, not a leak now\n",
+			location_text(&fd->loc, where, sizeof(where)), after,
 			human_bytes(fd->growth_bytes, grew, sizeof(grew)),
 			fd->stopped_growing_samples,
 			human_bytes(fd->in_use_bytes, now, sizeof(now)));
@@ -573,6 +582,16 @@ finding_block(FILE *f, const struct la_finding *fd, pid_t pid,
 			callers_block(f, lc);
 		return;
 	}
+	if (fd->verdict == LA_VERDICT_PLATEAU &&
+	    fd->evidence == LA_EVIDENCE_TREND) {
+		fprintf(f,
+			"    %s in use now; rose %s over its history, then stopped growing: flat for %u samples since\n",
+			human_bytes(fd->in_use_bytes, b1, sizeof(b1)),
+			human_bytes(fd->growth_bytes, b2, sizeof(b2)),
+			fd->stopped_growing_samples);
+		fprintf(f, "    next: %s\n", plateau_next);
+		return;
+	}
 	if (fd->verdict == LA_VERDICT_PLATEAU) {
 		fprintf(f,
 			"    %s in use now; grew %s in %u samples in a row, then stopped growing: flat for %u samples since\n",
@@ -582,8 +601,7 @@ finding_block(FILE *f, const struct la_finding *fd, pid_t pid,
 		fprintf(f, "    growth per sample while it grew: ");
 		growth_list(f, fd);
 		fputc('\n', f);
-		fprintf(f,
-			"    next: a cache or pool that filled up, or a warm-up; it does not make the exit status 1; it is a leak again if it grows again\n");
+		fprintf(f, "    next: %s\n", plateau_next);
 		return;
 	}
 	if (fd->loc.kind == LA_LOC_PYTHON_TYPE) {

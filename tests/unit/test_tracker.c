@@ -1503,3 +1503,64 @@ Test(tracker, noise_test_is_the_default_and_checked)
 	cr_assert_eq(la_tracker_new(&r, &t), 0);
 	la_tracker_free(t);
 }
+
+/*
+ * A slow leak found by its trend that then stops growing is withdrawn as
+ * the rule's leaks are: a plateau with the evidence it was found by,
+ * its whole rise, how long it has been flat, and no leak for the exit
+ * status; a state saved and read back says the same.
+ */
+Test(tracker, a_trend_leak_that_stops_is_a_plateau)
+{
+	struct la_tracker *t = tracker_rule(1e-4, 3), *back;
+	struct la_finding f, g;
+	struct la_tracker_info ti;
+	uint64_t st = 42;
+	double v = 0, rise;
+	int i, found = -1;
+	char *text;
+	size_t len;
+
+	for (i = 0; i < 200 && found < 0; i++) {
+		v = 40.0 * MiB * (1 + 0.005 * i) * (1 + 0.03 * noise(&st));
+		add1(t, i, size_class(64, 64, (uint64_t)v, 0));
+		if (finding(t, "size:64-64", &f) &&
+		    f.verdict == LA_VERDICT_LEAK)
+			found = i;
+	}
+	cr_assert_geq(found, 0, "no trend leak to stop");
+	cr_assert_eq(f.evidence, LA_EVIDENCE_TREND);
+	/* flat from here, with the same noise */
+	v = 40.0 * MiB * (1 + 0.005 * found);
+	for (int k = 0; k < 150; k++, i++) {
+		add1(t, i, size_class(64, 64,
+				      (uint64_t)(v * (1 + 0.03 * noise(&st))),
+				      0));
+		if (finding(t, "size:64-64", &f) &&
+		    f.verdict == LA_VERDICT_PLATEAU)
+			break;
+	}
+	cr_assert(finding(t, "size:64-64", &f), "the finding was dropped");
+	cr_assert_eq(f.verdict, LA_VERDICT_PLATEAU, "verdict %d after %d flat",
+		     f.verdict, i - found);
+	cr_expect_eq(f.evidence, LA_EVIDENCE_TREND);
+	cr_expect_geq(f.stopped_growing_samples, 4);
+	/* its rise, 0.5 % of 40 MiB a sample until found, within 2x */
+	rise = 0.005 * found * 40.0 * MiB;
+	cr_expect(f.growth_bytes > rise / 2 && f.growth_bytes < rise * 2,
+		  "its rise: %llu, truth %.0f", (unsigned long long)f.growth_bytes,
+		  rise);
+	la_tracker_info(t, &ti, sizeof(ti));
+	cr_expect_eq(ti.leaks, 0);
+	cr_expect_eq(ti.plateau, 1);
+	text = state_text(t, &len);
+	cr_assert_eq(state_read(text, len, &back), 0, "%s", la_errmsg());
+	cr_assert(finding(back, "size:64-64", &g));
+	cr_expect_eq(g.verdict, LA_VERDICT_PLATEAU);
+	cr_expect_eq(g.evidence, LA_EVIDENCE_TREND);
+	cr_expect_eq(g.stopped_growing_samples, f.stopped_growing_samples);
+	cr_expect_eq(g.growth_bytes, f.growth_bytes);
+	free(text);
+	la_tracker_free(back);
+	la_tracker_free(t);
+}

@@ -255,8 +255,7 @@ streak_reset(struct streak *s)
  * hides nothing.
  */
 static int
-within_noise(const struct la_tracker *t, const struct entry *e,
-	     uint64_t in_use)
+within_noise(const struct la_tracker *t, const struct entry *e, uint64_t in_use)
 {
 	double y[SERIES_RAW + 1], sigma;
 	unsigned n;
@@ -276,8 +275,8 @@ entry_update(struct la_tracker *t, struct entry *e, uint64_t in_use,
 	     uint64_t free_bytes, uint64_t objects)
 {
 	double th = t->rules.threshold_pct;
-	int in_use_grew = grew(e->in_use, in_use, th) &&
-			  !within_noise(t, e, in_use);
+	int in_use_grew =
+		grew(e->in_use, in_use, th) && !within_noise(t, e, in_use);
 
 	if (in_use_grew && !e->grow.count)
 		e->base_objects = e->objects;
@@ -290,6 +289,7 @@ entry_update(struct la_tracker *t, struct entry *e, uint64_t in_use,
 		if (e->grow.flagged) {
 			e->was = e->grow;
 			e->was.flagged = 0;
+			e->was_trend = 0;
 			e->flat = 0;
 		}
 		if (e->was.count && e->flat < UINT_MAX)
@@ -442,6 +442,14 @@ entry_verdict(const struct la_rules *r, const struct entry *e)
 	return -1;
 }
 
+/*
+ * The p-value under which a leak by the trend, once reported, stays one
+ * (a new one needs trend_alpha shared among the locations): the report
+ * does not flicker on a p near that level, and the leak ends when the
+ * rise is gone or a plateau (trend_plateau()) shows it stopped.
+ */
+#define TREND_KEEP_P 0.01
+
 /* Points a series needs before its trend is judged. */
 #define TREND_MIN_POINTS 8u
 
@@ -460,6 +468,27 @@ entry_trend(struct entry *e, double *tsec, double *y)
 	e->tr.hi_h = tr.slope_hi * 3600.0;
 	e->tr.p = tr.p;
 	e->tr.span_h = (tsec[n - 1] - tsec[0]) / 3600.0;
+}
+
+/*
+ * A leak by its trend that was reported and has stopped growing: kept as
+ * the rule's leaks are once flat (entry.was, PLATEAU), its rise as one
+ * growth from the series' first point to the knee, flat since the knee.
+ */
+static void
+plateau_of_trend(struct entry *e, const struct trend_plateau *pl,
+		 const double *y, unsigned n)
+{
+	double base = y[0], top = y[pl->index];
+
+	memset(&e->was, 0, sizeof(e->was));
+	e->was.count = 1;
+	e->was.base = base > 0 ? (uint64_t)base : 0;
+	e->was.base_time = e->series->first_unix_ns;
+	e->was.n = 1;
+	e->was.pct[0] = base > 0 && top > base ? (top - base) / base * 100 : 0;
+	e->was_trend = 1;
+	e->flat = n - 1 - pl->index;
 }
 
 /*
@@ -494,9 +523,17 @@ trend_update(struct la_tracker *t)
 		struct trend_plateau pl;
 		unsigned n;
 
-		if (!e->tr.n || e->tr.p >= alpha || e->tr.slope_h <= 0 ||
-		    e->in_use < t->rules.min_size ||
-		    e->tr.slope_h * e->tr.span_h < (double)t->rules.min_size)
+		/* a reported leak stays one while it still rises at
+		 * TREND_KEEP_P (no flicker on a p near alpha), or until
+		 * it has stopped */
+		double level = e->tr.flagged ? TREND_KEEP_P : alpha;
+		int leak = e->tr.n && e->tr.p < level && e->tr.slope_h > 0 &&
+			   e->in_use >= t->rules.min_size &&
+			   e->tr.slope_h * e->tr.span_h >=
+				   (double)t->rules.min_size;
+		int stopped = e->tr.n && e->tr.flagged && !e->grow.count;
+
+		if (!leak && !stopped)
 			continue;
 		/* the points again, for the few that may be leaks */
 		n = series_points(e->series, tsec, y, SERIES_MAX);
@@ -504,9 +541,11 @@ trend_update(struct la_tracker *t)
 				   &pl) &&
 		    pl.plateau) {
 			e->tr.plateau = 1;
+			if (stopped)
+				plateau_of_trend(e, &pl, y, n);
 			continue;
 		}
-		e->tr.leak = 1;
+		e->tr.leak = leak;
 	}
 }
 
@@ -581,6 +620,8 @@ tracker_findings_compute(struct la_tracker *t, int fresh)
 						  : 0;
 			/* its growth is over: no rate to extrapolate */
 			f->bytes_per_hour = 0;
+			f->evidence = e->was_trend ? LA_EVIDENCE_TREND
+						   : LA_EVIDENCE_CONSECUTIVE;
 			f->is_new = fresh && !e->was.flagged;
 		}
 		if (v == LA_VERDICT_PLATEAU ||
@@ -680,8 +721,7 @@ series_update(struct la_tracker *t, int64_t time)
 
 		if (!e->series &&
 		    (t->rules.trend_alpha > 0 || t->rules.noise_k > 0) &&
-		    e->in_use &&
-		    e->in_use >= floor) {
+		    e->in_use && e->in_use >= floor) {
 			e->series = malloc(sizeof(*e->series));
 			if (!e->series)
 				continue;

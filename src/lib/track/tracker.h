@@ -78,7 +78,7 @@ int tracker_add_sample(struct la_tracker *t, const struct tracker_sample *s);
  *   grow C BASE BASE_TIME FLAGGED N P1 ... PN
  *   retain C BASE BASE_TIME FLAGGED N P1 ... PN
  *   [objects OBJECTS BASE]                  (python types only)
- *   [plateau FLAT]                          (optional, see below)
+ *   [plateau FLAT [trend]]                  (optional, see below)
  *   [was C BASE BASE_TIME FLAGGED N P1 ... PN]
  *   [series N FIRST K1 D1 V1 ... KN DN VN]  (optional, series.h)
  *   [trend 1]                               (after a series, optional)
@@ -104,7 +104,10 @@ int tracker_add_sample(struct la_tracker *t, const struct tracker_sample *s);
  * that other files stay readable by older readers, which refuse these
  * as damaged): "was" is the leak's grow streak as it stopped (FLAGGED:
  * its plateau was reported), FLAT the exact comparisons without growth
- * since. Files without them load as before: no leak stopped.
+ * since. "trend" after FLAT (added with the trend verdict): that leak
+ * was one by its trend, and "was" is its whole rise as one growth (C 1,
+ * from the series' first point to where it stopped). Files without them
+ * load as before: no leak stopped.
  *
  * "series ..." (added with the trend verdict, within version 1, the same
  * way): the location's history for the trend test, in series.h's

@@ -36,6 +36,9 @@ struct entry {
 	 */
 	struct streak was;
 	unsigned flat;
+	/* that leak was one by its trend: was is its whole rise, one
+	 * "growth" from its first point to the knee (trend_plateau()) */
+	int was_trend;
 	/*
 	 * Its history for the trend verdict (series.h), kept once its bytes
 	 * in use reached half of --min-size (a slow leak's total growth is

@@ -128,7 +128,8 @@ tracker_write(const struct la_tracker *t, FILE *f)
 			out_end_line(&o);
 		}
 		if (e->was.count) {
-			out_add(&o, "plateau %u", e->flat);
+			out_add(&o, "plateau %u%s", e->flat,
+				e->was_trend ? " trend" : "");
 			out_end_line(&o);
 			out_streak(&o, "was", &e->was);
 		}
@@ -407,8 +408,10 @@ read_plateau(struct state_in *in, struct entry *e)
 		in->held = 1;
 		return 0;
 	}
-	if (in->ntok != 2)
-		return bad(in, "%u fields instead of 2", in->ntok);
+	if (in->ntok != 2 && (in->ntok != 3 || strcmp(in->tok[2], "trend")))
+		return bad(in, "%u fields instead of 2, or 3 ending in trend",
+			   in->ntok);
+	e->was_trend = in->ntok == 3;
 	err = get_uint(in, 1, UINT_MAX, &e->flat);
 	/* the bytes may have fallen since the leak stopped: no bound */
 	if (!err)
