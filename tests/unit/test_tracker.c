@@ -1408,9 +1408,11 @@ tracker_rule(double trend_alpha, double noise_k)
 
 /*
  * A 4 MiB class that swings +-8 % around its level from sample to sample
- * (differences of 16 %), then rises 4 % three times in a row: more than
- * --threshold, well within its noise. The fixed rule calls it a leak;
- * with the noise test the rises are no growths, and no leak follows.
+ * (differences of 16 %: a noise of about 0.24 of its level), then rises
+ * by half its level three times in a row: each rise more than
+ * --threshold but within 3 times its noise, the last ones far above
+ * anything it held. The fixed rule calls it a leak; with the noise test
+ * the rises are no growths, and no leak follows.
  */
 static int
 noisy_class_accused(double noise_k)
@@ -1421,12 +1423,12 @@ noisy_class_accused(double noise_k)
 	int i, accused = 0;
 
 	for (i = 0; i < 20; i++)
-		add1(t, i, size_class(64, 64, (uint64_t)(v * (i % 2 ? 1.08 : 0.92)), 0));
-	/* from the last low point up: +4 % a sample */
-	v *= 0.92;
-	for (int k = 1; k <= 4; k++) {
-		v *= 1.04;
-		add1(t, i++, size_class(64, 64, (uint64_t)v, 0));
+		add1(t, i,
+		     size_class(64, 64, (uint64_t)(v * (i % 2 ? 1.08 : 0.92)),
+				0));
+	/* from the last low point up */
+	for (int k = 1; k <= 3; k++) {
+		add1(t, i++, size_class(64, 64, (uint64_t)(v * (0.92 + 0.5 * k)), 0));
 		accused |= finding(t, "size:64-64", &f) &&
 			   f.verdict == LA_VERDICT_LEAK;
 	}
@@ -1439,6 +1441,51 @@ Test(tracker, a_rise_within_the_noise_is_no_growth)
 	cr_expect(noisy_class_accused(0),
 		  "the fixed rule did not fire: the test shows nothing");
 	cr_expect(!noisy_class_accused(3), "accused within its noise");
+}
+
+/*
+ * A cache of 8 MiB, quiet (+-0.2 %), fills by 5 % a sample to +50 %, is
+ * emptied back, stays flat for 20 samples (its noise is then that of a
+ * quiet location), and fills again by 5 % a sample to +45 %:
+ * the second fill is a streak of clear growths, but to a level the
+ * location held before. The fixed rule calls it a leak again; with the
+ * noise test, only the first fill is one (a new high).
+ */
+static int
+refill_accused(double noise_k)
+{
+	struct la_tracker *t = tracker_rule(0, noise_k);
+	struct la_finding f;
+	uint64_t st = 5;
+	double lvl[64];
+	int i, n = 0, accused = 0;
+
+	for (i = 0; i < 10; i++)
+		lvl[n++] = 1.0;
+	for (i = 1; i <= 10; i++)
+		lvl[n++] = 1.0 + 0.05 * i;
+	/* quiet for longer than the noise's window (16 samples) */
+	for (i = 0; i < 20; i++)
+		lvl[n++] = 1.0;
+	for (i = 1; i <= 9; i++)
+		lvl[n++] = 1.0 + 0.05 * i;
+	for (i = 0; i < n; i++) {
+		double v = 8.0 * MiB * lvl[i] * (1 + 0.002 * noise(&st));
+
+		add1(t, i, size_class(64, 64, (uint64_t)v, 0));
+		if (i >= 40)
+			accused |= finding(t, "size:64-64", &f) &&
+				   f.verdict == LA_VERDICT_LEAK;
+	}
+	la_tracker_free(t);
+	return accused;
+}
+
+Test(tracker, a_level_held_before_is_no_leak)
+{
+	cr_expect(refill_accused(0),
+		  "the fixed rule did not fire: the test shows nothing");
+	cr_expect(!refill_accused(3), "accused of refilling");
 }
 
 /*
