@@ -7,26 +7,42 @@
 # --interval I` samples it (the defaults otherwise, --callers=off: the
 # windows are not the question), at --min-size 1M and 256K, under each
 # rule of $rules ("default": no --rule option); counted: the leaks
-# reported (false alarms), and location-samples (the locations the
+# accused (reported at any sample of the run, JSON leaks_this_run: the
+# false alarms), the leaks standing at the end (JSON leaks), leakattach's
+# exit status (1 also for a leak accused in the run that is no longer a
+# leak but not yet a plateau), and location-samples (the locations the
 # tracker follows times the samples).
 #   pydict    Debian's python3: a dict of 5000 keys whose values are
-#             replaced with fresh strings every 10 ms (bounded: no leak)
+#             distinct strings of 500-1500 bytes (random sizes), 200 of
+#             them replaced with fresh ones every 10 ms (bounded: no
+#             leak); ready after 2 s of that, its steady state sampled
 #   pylru     python3: an LRU of 50000 small tuples, 500 replaced every 10 ms
 #   churn     bench/churn: 4 threads of malloc/free over 100 MiB
 #   memcached Debian's /usr/bin/memcached on 127.0.0.1 (a free port from
 #             21211 up), -m 64, under bench/memcload.py's sets of 100-3000
-#             bytes to 2M keys (about 3 GB) and gets, all the time;
-#             sampled at its memory limit: from a few seconds after its
-#             first eviction (the warm-up's length is printed). Skipped,
-#             with one line, when memcached is not installed.
+#             bytes to 2M keys (about 3 GB), gets, multi-gets and deletes,
+#             all the time, from 8 connections, each one opened anew
+#             after 50-500 requests; sampled at its memory limit: from a
+#             few seconds after its first eviction (the warm-up's length
+#             is printed). Skipped, with one line, when memcached is not
+#             installed.
 # Every row starts its program afresh. A leak counts when it was reported
 # at any sample of the run (JSON leaks_this_run), even if it became a
 # plateau since.
+# Then a second, short table, not of steady programs:
+#   memcached-warmup  memcached under the same load, sampled from the
+#             moment it answers, while the load fills its 64 MiB, with
+#             enough samples to stay at its limit for max(SAMPLES, 30)
+#             more after (from the steady rows' longest fill): a warm-up,
+#             maybe accused while it grows, to be withdrawn as a plateau
+#             once flat. Counted: accused, standing, the exit status, the
+#             plateaus at the end (JSON plateau), and the samples taken
+#             after its first eviction (from the samples' times).
 # Usage: verdicts-real.sh LEAKATTACH CHURN [SAMPLES [INTERVAL]]
 # Nothing is asserted; exit 2 when something could not run.
 set -u
 export LC_ALL=C
-rules="default fixed"
+rules="default noise fixed"
 la=$1 churn=$2 samples=${3:-100} interval=${4:-0.2}
 python=/usr/bin/python3
 memcached=/usr/bin/memcached
@@ -49,15 +65,20 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# "y" * n with n known only when it runs: a fresh string each time
 pydict='import random, sys, time
-d = {i: "x" * 1000 for i in range(5000)}
 r = random.Random(1)
+d = {i: "y" * r.randrange(500, 1500) for i in range(5000)}
+def churn():
+    for _ in range(200):
+        d[r.randrange(5000)] = "y" * r.randrange(500, 1500)
+    time.sleep(0.01)
+t = time.monotonic()
+while time.monotonic() - t < 2:
+    churn()
 print("ready", flush=True)
 while True:
-    for _ in range(200):
-        k = r.randrange(5000)
-        d[k] = "y" * r.randrange(500, 1500)
-    time.sleep(0.01)'
+    churn()'
 pylru='import collections, sys, time
 lru = collections.OrderedDict((i, (i, i + 1)) for i in range(50000))
 n = 50000
@@ -76,9 +97,11 @@ mcstat() {
 		awk -v k="$1" '$1 == k { print $2 }'
 }
 
-# starts memcached on the first free port from 21211 and its load; waits
-# for its memory limit. Sets $pid (memcached's), $port, $note; 1 when
-# it could not, with the reason in $note.
+# starts memcached on the first free port from 21211 and its load; then,
+# unless WAIT is "nowait", waits for its memory limit (the longest wait
+# in $fill, seconds). Sets $pid (memcached's), $port, $loadpid, $note; 1
+# when it could not, with the reason in $note. start_memcached [WAIT]
+fill=0
 start_memcached() {
 	local p t0 ev user=()
 	pid=
@@ -104,12 +127,15 @@ start_memcached() {
 		return 1
 	fi
 	"$python" "$memcload" "$port" load > "$tmp/memcload.out" 2>&1 &
-	pids+=("$!")
+	loadpid=$!
+	pids+=("$loadpid")
+	note=
+	[ "${1:-}" = nowait ] && return 0
 	t0=$EPOCHREALTIME
 	for _ in $(seq 1200); do
 		ev=$(mcstat evictions)
 		[ "${ev:-0}" -gt 0 ] && break
-		if ! kill -0 "${pids[1]}" 2>/dev/null; then
+		if ! kill -0 "$loadpid" 2>/dev/null; then
 			note="the load stopped: $(head -c 200 "$tmp/memcload.out")"
 			return 1
 		fi
@@ -121,6 +147,8 @@ start_memcached() {
 	fi
 	note=$(awk -v a="$t0" -v b="$EPOCHREALTIME" \
 		'BEGIN { printf "first eviction after %.1f s of load", b - a }')
+	fill=$(awk -v a="$t0" -v b="$EPOCHREALTIME" -v f="$fill" \
+		'BEGIN { print (b - a > f ? b - a : f) }')
 	sleep "$settle"
 	note+=", sampled from +$settle s: $(mcstat curr_items) items,"
 	note+=" $(mcstat evictions) evictions,"
@@ -147,6 +175,23 @@ start() {
 		start_memcached
 		return
 		;;
+	memcached-warmup)
+		start_memcached nowait || return 1
+		# the time of its first eviction, in ms, to $tmp/evicted
+		rm -f "$tmp/evicted"
+		(
+			while sleep 0.1; do
+				ev=$(mcstat evictions)
+				if [ "${ev:-0}" -gt 0 ]; then
+					echo "${EPOCHREALTIME/./}" |
+						cut -c1-13 > "$tmp/evicted"
+					exit 0
+				fi
+			done
+		) &
+		pids+=("$!")
+		return 0
+		;;
 	esac
 	pid=$!
 	pids+=("$pid")
@@ -158,10 +203,77 @@ start() {
 	return 1
 }
 
+# one row: PROG MIN RULE SAMPLES MODE; MODE "steady" or "warmup", the
+# table the row is printed in
+row() {
+	local prog=$1 min=$2 rule=$3 n=$4 mode=$5 rc ruleopt=()
+	[ "$rule" = default ] || ruleopt=(--rule="$rule")
+	if ! start "$prog"; then
+		echo "  $prog $min $rule: $note"
+		status=2
+		stop
+		return
+	fi
+	[ -n "$note" ] && notes+=("$prog $min $rule: $note")
+	# in the background: Ctrl-C ends the wait, not only leakattach
+	# (which exits 2 then, not by the signal, and the script would go
+	# on); stop() ends it then
+	"$la" check -p "$pid" --repeat "$n" --interval "$interval" \
+		--min-size "$min" "${ruleopt[@]}" --callers=off --json \
+		--log-dir "$tmp/log-$prog-$min-$rule" \
+		> "$tmp/out.json" 2> "$tmp/err" &
+	pids+=("$!")
+	wait "$!"
+	rc=$?
+	unset 'pids[-1]'
+	stop
+	if [ "$rc" -ge 2 ] && [ "$rc" != 3 ]; then
+		echo "  $prog $min $rule: leakattach exited $rc: $(head -c 300 "$tmp/err")"
+		status=2
+		return
+	fi
+	"$python" - "$tmp/out.json" "$prog" "$min" "$rule" "$rc" "$mode" \
+		"$(cat "$tmp/evicted" 2>/dev/null)" <<'PY' || status=2
+import json, sys
+d = json.load(open(sys.argv[1]))
+prog, min_, rule, rc, mode, evicted = sys.argv[2:8]
+
+
+def locs(a):
+    """The locations of a list, not the types and callers of its leaks."""
+    return [e for e in d.get(a, []) if e.get('kind') not in ('type', 'caller')]
+
+
+# every leak reported during the run: one withdrawn later (a warm-up
+# that became a plateau) was an accusation all the same
+accused = len(locs('leaks_this_run'))
+standing = len(locs('leaks'))
+ls = d['samples'] * d.get('locations', 0)
+if mode == 'steady':
+    print('  %-9s %-8s %-7s %7d %8d %4s %11d %11.2e %11d' % (
+        prog, min_, rule, accused, standing, rc, ls,
+        accused / ls if ls else 0, d.get('approximate_samples', 0)))
+    sys.exit(0)
+# the samples at or after the first eviction, from the samples' times
+# (evenly spread between the first and the last)
+first, last, n = (d['first_sample_unix_ms'], d['last_sample_unix_ms'],
+                  d['samples'])
+if not evicted:
+    full = 'never'
+elif int(evicted) <= first:
+    full = '%d' % n
+else:
+    full = '%d' % max(0, round((last - int(evicted)) / (last - first) *
+                               (n - 1)) if last > first else 0)
+print('  %-16s %-8s %-7s %7d %8d %4s %7d %7d %9s' % (
+    prog, min_, rule, accused, standing, rc, len(locs('plateau')), n, full))
+PY
+}
+
 printf '%s %d samples at --interval %s\n' \
 	"steady real programs (any LEAK is a false alarm):" "$samples" "$interval"
-printf '  %-9s %-8s %-7s %8s %10s %12s %10s\n' program min-size rule leaks \
-	loc-samples "false/loc-s" approximate
+printf '  %-9s %-8s %-7s %7s %8s %4s %11s %11s %11s\n' program min-size rule \
+	accused standing exit loc-samples false/loc-s approximate
 notes=()
 for prog in pydict pylru churn memcached; do
 	if [ $prog = memcached ] && [ ! -x "$memcached" ]; then
@@ -170,46 +282,27 @@ for prog in pydict pylru churn memcached; do
 	fi
 	for min in 1M 256K; do
 		for rule in $rules; do
-			ruleopt=()
-			[ "$rule" = default ] || ruleopt=(--rule="$rule")
-			if ! start $prog; then
-				echo "  $prog $min $rule: $note"
-				status=2
-				stop
-				continue
-			fi
-			[ -n "$note" ] && notes+=("$prog $min $rule: $note")
-			# in the background: Ctrl-C ends the wait, not only
-			# leakattach (which exits 2 then, not by the signal, and
-			# the script would go on); stop() ends it then
-			"$la" check -p "$pid" --repeat "$samples" \
-				--interval "$interval" --min-size "$min" \
-				"${ruleopt[@]}" --callers=off --json \
-				--log-dir "$tmp/log-$prog-$min-$rule" \
-				> "$tmp/out.json" 2> "$tmp/err" &
-			pids+=("$!")
-			wait "$!"
-			rc=$?
-			unset 'pids[-1]'
-			stop
-			if [ "$rc" -ge 2 ] && [ "$rc" != 3 ]; then
-				echo "  $prog $min $rule: leakattach exited $rc: $(head -c 300 "$tmp/err")"
-				status=2
-				continue
-			fi
-			"$python" - "$tmp/out.json" "$prog" "$min" "$rule" <<'PY' || status=2
-import json, sys
-d = json.load(open(sys.argv[1]))
-# every leak reported during the run: one withdrawn later (a warm-up
-# that became a plateau) was an accusation all the same
-leaks = len(d.get('leaks_this_run', d.get('leaks', [])))
-ls = d['samples'] * d.get('locations', 0)
-print('  %-9s %-8s %-7s %8d %10d %12.2e %10d' % (sys.argv[2], sys.argv[3],
-      sys.argv[4], leaks, ls, leaks / ls if ls else 0,
-      d.get('approximate_samples', 0)))
-PY
+			row $prog $min "$rule" "$samples" steady
 		done
 	done
 done
+if [ -x "$memcached" ]; then
+	# max(SAMPLES, 30) at its limit after the longest fill seen (120 s
+	# when none was): its fill takes fewer samples than fill / interval
+	w=$(awk -v f="$fill" -v i="$interval" -v n="$samples" 'BEGIN {
+		if (f <= 0) f = 120
+		printf "%d", (n > 30 ? n : 30) + int(1.2 * f / i + 1) }')
+	echo
+	printf '%s %d samples at --interval %s\n' \
+		"warm-ups (accused while growing, withdrawn when flat):" "$w" \
+		"$interval"
+	printf '  %-16s %-8s %-7s %7s %8s %4s %7s %7s %9s\n' program min-size \
+		rule accused standing exit plateau samples "at limit"
+	for min in 1M 256K; do
+		for rule in $rules; do
+			row memcached-warmup $min "$rule" "$w" warmup
+		done
+	done
+fi
 for n in "${notes[@]}"; do echo "  $n"; done
 exit $status
