@@ -964,10 +964,11 @@ report_check_text(FILE *f, const struct check_doc *d)
 	} else if (!shown[0]) {
 		fprintf(f, "\nNo leak: ");
 		fprintf(f,
-			"no location grew by more than %.1f %%%s in %u samples in a row while holding %s or more%s\n",
-			d->rules->threshold_pct,
-			d->rules->noise_k > 0 ? " and beyond its noise" : "",
-			d->rules->consecutive,
+			"no location grew %s %.1f %% in %u samples in a row while holding %s or more%s\n",
+			d->rules->noise_k > 0
+				? "beyond its noise by more than an average"
+				: "by more than",
+			d->rules->threshold_pct, d->rules->consecutive,
 			human_bytes(d->rules->min_size, b1, sizeof(b1)),
 			d->rules->trend_alpha > 0
 				? ", and none rose over its history"

@@ -1047,11 +1047,13 @@ sampler_header(const struct sampler *sm, double interval, const char *until)
 
 	if (sm->o->json)
 		return;
-	printf("leakattach %s: process %d (%s), a sample every %s%s; a leak is %u growths in a row of more than %.1f %%%s, at least %s%s\n",
+	printf("leakattach %s: process %d (%s), a sample every %s%s; a leak is %u growths in a row %s %.1f %%, at least %s%s\n",
 	       sm->command, (int)sm->pid, sm->comm,
 	       human_duration(interval, b1, sizeof(b1)), until,
-	       sm->o->rules.consecutive, sm->o->rules.threshold_pct,
-	       sm->o->rules.noise_k > 0 ? " beyond the noise" : "",
+	       sm->o->rules.consecutive,
+	       sm->o->rules.noise_k > 0 ? "beyond the noise averaging more than"
+					: "of more than",
+	       sm->o->rules.threshold_pct,
 	       human_bytes(sm->o->rules.min_size, b2, sizeof(b2)),
 	       sm->o->rules.trend_alpha > 0 ? ", or a rising trend" : "");
 	fflush(stdout);

@@ -275,8 +275,13 @@ entry_update(struct la_tracker *t, struct entry *e, uint64_t in_use,
 	     uint64_t free_bytes, uint64_t objects)
 {
 	double th = t->rules.threshold_pct;
-	int in_use_grew =
-		grew(e->in_use, in_use, th) && !within_noise(t, e, in_use);
+	int noisy = within_noise(t, e, in_use);
+	/*
+	 * With the noise test a rise of half the threshold continues a
+	 * streak, whose average then decides (streak_rate_ok()).
+	 */
+	int in_use_grew = !noisy && grew(e->in_use, in_use,
+					 t->rules.noise_k > 0 ? th / 2 : th);
 
 	if (in_use_grew && !e->grow.count)
 		e->base_objects = e->objects;
@@ -415,12 +420,56 @@ above_peak(const struct la_rules *r, const struct entry *e)
 	return (double)e->in_use > peak + r->noise_k * sigma;
 }
 
+/*
+ * Whether the location's noise is known: its series holds
+ * TREND_NOISE_MIN + 1 samples in a row, this one included.
+ */
+static int
+noise_known(const struct entry *e)
+{
+	double y[SERIES_RAW], sigma;
+
+	return e->series &&
+	       !trend_noise(y, series_raw_tail(e->series, y, SERIES_RAW),
+			    &sigma);
+}
+
+/*
+ * With the noise test, whether the streak is fast enough: each of its
+ * rises above the threshold (the fixed rule's leak), or, once the
+ * location's noise is known, more than the threshold of its base a
+ * comparison on average (in_use - base > base * threshold * count): a
+ * steady leak adds the same bytes every sample, so its growth relative
+ * to the previous sample shrinks as it grows (+2.11 %, +2.07 %, +1.98 %
+ * in the field) while its growth relative to the streak's base does
+ * not. Rises below the threshold are only evidence where the noise is
+ * known: with 3 samples or fewer, three chance rises of a noisy location
+ * look alike. Once reported, a leak stays one while its streak lasts.
+ */
+static int
+streak_rate_ok(const struct la_rules *r, const struct entry *e)
+{
+	const struct streak *s = &e->grow;
+	unsigned above = 0;
+
+	if (r->noise_k <= 0 || s->flagged)
+		return 1;
+	for (unsigned i = 0; i < s->n; i++)
+		above += s->pct[i] > r->threshold_pct;
+	if (s->count == s->n && above == s->n)
+		return 1;
+	if (!noise_known(e))
+		return 0;
+	return (double)(e->in_use - s->base) >
+	       (double)s->base * r->threshold_pct / 100.0 * s->count;
+}
+
 /* A leak by --consecutive growths in a row. */
 static int
 leak_by_rule(const struct la_rules *r, const struct entry *e)
 {
 	return e->grow.count >= r->consecutive && e->in_use >= r->min_size &&
-	       above_peak(r, e);
+	       streak_rate_ok(r, e) && above_peak(r, e);
 }
 
 /* The verdict the rules give entry e, or -1 when it is no finding. */
