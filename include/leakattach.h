@@ -632,6 +632,13 @@ struct la_tracker_info {
 	unsigned leaks, retention, growing; /* findings by verdict */
 	unsigned locations; /* locations tracked */
 	unsigned plateau; /* findings of verdict LA_VERDICT_PLATEAU */
+	/*
+	 * Growing locations whose streak is long enough for a leak but
+	 * rests on rises below the threshold while their noise is not known
+	 * yet (la_rules.noise_k): the next sample decides. A verdict of "no
+	 * leak" now would rest on too little.
+	 */
+	unsigned pending;
 };
 
 /* la_tracker_new - an empty history. rules NULL: defaults. */

@@ -91,11 +91,16 @@ report_samples_needed(const struct check_doc *d)
 {
 	unsigned need = d->rules->consecutive + 1;
 	unsigned have = report_exact_samples(d);
+	struct la_tracker_info ti;
 
 	/* simulate is a self-test with its own verdict */
 	if (!strcmp(d->command, "simulate") || report_is_leak(d))
 		return 0;
-	return have < need ? need - have : 0;
+	if (have < need)
+		return need - have;
+	/* a streak that waits for its location's noise */
+	la_tracker_info(d->tracker, &ti, sizeof(ti));
+	return ti.pending ? 1 : 0;
 }
 
 double

@@ -951,7 +951,17 @@ report_check_text(FILE *f, const struct check_doc *d)
 	}
 	growth_table(f, d->tracker);
 	exact = report_exact_samples(d);
-	if (!shown[0] && needed) {
+	if (!shown[0] && needed && exact > d->rules->consecutive) {
+		/* a streak that waits for its location's noise */
+		fprintf(f,
+			"\nUndecided: %u location%s grew in %u samples in a row or more, partly by less than %.1f %%, and %s noise is not known yet: the next sample decides%s\n",
+			ti.pending, ti.pending == 1 ? "" : "s",
+			d->rules->consecutive, d->rules->threshold_pct,
+			ti.pending == 1 ? "its" : "their",
+			strcmp(d->command, "check")
+				? ""
+				: " (run check again: it continues this history)");
+	} else if (!shown[0] && needed) {
 		/* no verdict yet: neither "no leak" nor a leak (EXIT STATUS) */
 		fprintf(f,
 			"\nUndecided: %u sample%s so far%s; the rule needs %u at least%s\n",

@@ -1629,18 +1629,22 @@ Test(tracker, a_trend_leak_that_stops_is_a_plateau)
  * With the noise test the streak's growth from its base, 2.07 % a sample
  * on average, makes it a leak at the 5th sample, the first whose noise
  * is known (at the 4th, three rises one of which below the threshold are
- * no evidence yet), and it stays one while it rises.
+ * no evidence yet: pending, the run undecided), and it stays one while it
+ * rises.
  */
 static int
-near_threshold_leak(double noise_k, int *last_verdict)
+near_threshold_leak(double noise_k, int *last_verdict, unsigned *pending)
 {
 	struct la_tracker *t = tracker_rule(0, noise_k);
+	struct la_tracker_info ti;
 	struct la_finding f;
 	double v = 241.0e6, step = 5.0e6;
 	int found = -1;
 
 	for (int i = 0; i < 6; i++, v += step) {
 		add1(t, i, size_class(1040, 1264, (uint64_t)v, 0));
+		la_tracker_info(t, &ti, sizeof(ti));
+		pending[i] = ti.pending;
 		*last_verdict = finding(t, "size:1040-1264", &f)
 					? (int)f.verdict
 					: -1;
@@ -1653,10 +1657,16 @@ near_threshold_leak(double noise_k, int *last_verdict)
 
 Test(tracker, a_steady_leak_near_the_threshold_is_found)
 {
+	unsigned pending[6];
 	int last;
 
-	cr_expect_eq(near_threshold_leak(0, &last), -1,
+	cr_expect_eq(near_threshold_leak(0, &last, pending), -1,
 		     "the fixed rule found it: the test shows nothing");
-	cr_expect_eq(near_threshold_leak(3, &last), 4);
+	cr_expect_eq(pending[3], 0, "the fixed rule waits for no noise");
+	cr_expect_eq(near_threshold_leak(3, &last, pending), 4);
 	cr_expect_eq(last, LA_VERDICT_LEAK, "not a leak at the 6th sample");
+	/* at the 4th sample: undecided, not "no leak" */
+	for (int i = 0; i < 6; i++)
+		cr_expect_eq(pending[i], i == 3, "sample %d: %u pending", i,
+			     pending[i]);
 }

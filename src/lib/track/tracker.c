@@ -459,7 +459,7 @@ streak_rate_ok(const struct la_rules *r, const struct entry *e)
 	if (s->count == s->n && above == s->n)
 		return 1;
 	if (!noise_known(e))
-		return 0;
+		return -1;
 	return (double)(e->in_use - s->base) >
 	       (double)s->base * r->threshold_pct / 100.0 * s->count;
 }
@@ -469,7 +469,15 @@ static int
 leak_by_rule(const struct la_rules *r, const struct entry *e)
 {
 	return e->grow.count >= r->consecutive && e->in_use >= r->min_size &&
-	       streak_rate_ok(r, e) && above_peak(r, e);
+	       streak_rate_ok(r, e) > 0 && above_peak(r, e);
+}
+
+/* A streak that is a leak but for its noise, not known yet. */
+static int
+leak_pending(const struct la_rules *r, const struct entry *e)
+{
+	return e->grow.count >= r->consecutive && e->in_use >= r->min_size &&
+	       streak_rate_ok(r, e) < 0 && above_peak(r, e);
 }
 
 /* The verdict the rules give entry e, or -1 when it is no finding. */
@@ -638,6 +646,7 @@ tracker_findings_compute(struct la_tracker *t, int fresh)
 {
 	trend_update(t);
 	t->nf = 0;
+	t->pending = 0;
 	memset(t->by_verdict, 0, sizeof(t->by_verdict));
 	for (unsigned i = 0; i < t->n; i++) {
 		struct entry *e = &t->e[i];
@@ -660,6 +669,7 @@ tracker_findings_compute(struct la_tracker *t, int fresh)
 		} else if (v == LA_VERDICT_GROWING) {
 			finding_fill(t, e, LA_VERDICT_GROWING, &e->grow,
 				     e->in_use, f);
+			t->pending += leak_pending(&t->rules, e);
 		} else if (v == LA_VERDICT_PLATEAU) {
 			/* the leak's streak: its history stays in the report */
 			finding_fill(t, e, LA_VERDICT_PLATEAU, &e->was,
@@ -1086,6 +1096,7 @@ la_tracker_info(const struct la_tracker *t, struct la_tracker_info *out,
 		.growing = t->by_verdict[LA_VERDICT_GROWING],
 		.locations = t->n,
 		.plateau = t->by_verdict[LA_VERDICT_PLATEAU],
+		.pending = t->pending,
 	};
 
 	out_give(out, out_sz, &i, sizeof(i));

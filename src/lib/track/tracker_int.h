@@ -65,6 +65,7 @@ struct la_tracker {
 	struct la_finding *f; /* room for n */
 	unsigned nf;
 	unsigned by_verdict[4];
+	unsigned pending; /* la_tracker_info.pending */
 	int full_logged;
 };
 
