@@ -15,6 +15,19 @@
 
 /* ---- the leak rule ------------------------------------------------------- */
 
+/* Stop leaky's timer: the lines of its ticks come before the answer. */
+static void
+timer_off(struct target *t)
+{
+	int off = 0;
+
+	cr_assert_eq(target_send(t, "timer 0 0"), 0);
+	while (!off && target_read_line(t, 20000) == 0)
+		off = !strcmp(t->line, "timer off");
+	cr_expect(off, "no answer to timer 0 0: %s", t->line);
+}
+
+
 /* The sizeclass leak after its fourth sample, for sizeclass and thread. */
 static const char leak_at_fourth[] =
 	"want = int(a[0]); arena = a[1]; heap = int(a[2], 16)\n"
@@ -193,7 +206,6 @@ Test(rule, the_heap_s_growth_is_shown_when_no_rule_fired, .timeout = 60)
 	struct run_result r;
 	struct ctx c;
 	char pid[32], hist[600];
-	int off = 0;
 
 	ctx_open(&c, "la-monitor");
 	leaky_start(&t, argv);
@@ -215,11 +227,7 @@ Test(rule, the_heap_s_growth_is_shown_when_no_rule_fired, .timeout = 60)
 		  r.out);
 	cr_expect(strstr(r.out, "No leak"), "%s", r.out);
 	run_result_free(&r);
-	/* the timer's lines come first */
-	cr_assert_eq(target_send(&t, "timer 0 0"), 0);
-	while (!off && target_read_line(&t, 20000) == 0)
-		off = !strcmp(t.line, "timer off");
-	cr_expect(off, "no answer to timer 0 0: %s", t.line);
+	timer_off(&t);
 	cr_expect_eq(la_run(&c, &r, "check", "-p", pid, "--repeat", "2",
 			    "--interval", "0.2", "--min-size", "1G", NULL),
 		     0, "%s%s", r.out, r.err);
@@ -251,7 +259,6 @@ Test(rule, a_fast_leak_near_the_threshold_is_found_within_six_samples,
 	struct run_result r;
 	struct ctx c;
 	char pid[32];
-	int off = 0;
 
 	ctx_open(&c, "la-monitor");
 	leaky_start(&t, argv);
@@ -271,11 +278,7 @@ Test(rule, a_fast_leak_near_the_threshold_is_found_within_six_samples,
 		     EXIT_LEAK, "%s%s", r.out, r.err);
 	py_expect_doc(r.out, fast_leak_found, NULL);
 	run_result_free(&r);
-	/* the timer's lines come first */
-	cr_assert_eq(target_send(&t, "timer 0 0"), 0);
-	while (!off && target_read_line(&t, 20000) == 0)
-		off = !strcmp(t.line, "timer off");
-	cr_expect(off, "no answer to timer 0 0: %s", t.line);
+	timer_off(&t);
 	expect_unharmed(&t);
 	ctx_close(&c);
 }
@@ -545,7 +548,7 @@ Test(rule, auto_cleanup_trims_retention, .timeout = 60)
 	const char *line;
 	double rb = 0, ra = 0;
 	char ub[16] = "", ua[16] = "";
-	int ret = -1, off = 0;
+	int ret = -1;
 
 	ctx_open(&c, "la-monitor");
 	leaky_start(&t, argv);
@@ -569,11 +572,7 @@ Test(rule, auto_cleanup_trims_retention, .timeout = 60)
 		  r.out);
 	cr_expect_not(strstr(r.out, "LEAK"), "%s", r.out);
 	run_result_free(&r);
-	/* the timer's "stepped" lines come first */
-	cr_assert_eq(target_send(&t, "timer 0 0"), 0);
-	while (!off && target_read_line(&t, 20000) == 0)
-		off = !strcmp(t.line, "timer off");
-	cr_expect(off, "no answer to timer 0 0: %s", t.line);
+	timer_off(&t);
 	expect_unharmed(&t);
 	ctx_close(&c);
 }
@@ -590,7 +589,6 @@ Test(rule, auto_cleanup_does_not_trim_while_a_leak_grows, .timeout = 60)
 	struct run_result r;
 	struct ctx c;
 	char pid[32];
-	int off = 0;
 
 	ctx_open(&c, "la-monitor");
 	leaky_start(&t, argv);
@@ -610,10 +608,7 @@ Test(rule, auto_cleanup_does_not_trim_while_a_leak_grows, .timeout = 60)
 		      "%s", r.out);
 	cr_expect_not(strstr(r.out, "malloc_trim(0) was called"), "%s", r.out);
 	run_result_free(&r);
-	cr_assert_eq(target_send(&t, "timer 0 0"), 0);
-	while (!off && target_read_line(&t, 20000) == 0)
-		off = !strcmp(t.line, "timer off");
-	cr_expect(off, "no answer to timer 0 0: %s", t.line);
+	timer_off(&t);
 	expect_unharmed(&t);
 	ctx_close(&c);
 }
