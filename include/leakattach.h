@@ -501,8 +501,8 @@ struct la_rules {
 	/*
 	 * The noise test of the growth rule: a rise counts as a growth only
 	 * when it is also more than noise_k times the location's noise, the
-	 * robust spread of the differences between its latest samples
-	 * (1.4826 times their median absolute deviation; up to 16 samples,
+	 * robust spread of the changes between its latest samples less
+	 * their drift (1.4826 times the median absolute deviation; up to 16 samples,
 	 * at least 5 for the noise to be known: until then the rise counts
 	 * as before). 3 from la_rules_init(); 0 turns it off (with
 	 * trend_alpha 0: the fixed rule, exactly as before 0.2.0).

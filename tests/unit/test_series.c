@@ -401,26 +401,30 @@ Test(series, points_as_doubles_from_the_first_sample)
 Test(series, raw_tail_is_the_newest_samples_as_they_came)
 {
 	static struct series s;
-	double y[SERIES_MAX];
+	double t[SERIES_MAX], y[SERIES_MAX];
 	unsigned i, n;
 
 	series_init(&s);
-	cr_assert_eq(series_raw_tail(&s, y, SERIES_MAX), 0);
+	cr_assert_eq(series_raw_tail(&s, t, y, SERIES_MAX), 0);
 	for (i = 0; i < 5; i++)
 		add(&s, T0 + (int64_t)i * HOUR, 1000 + i);
-	n = series_raw_tail(&s, y, SERIES_MAX);
+	n = series_raw_tail(&s, t, y, SERIES_MAX);
 	cr_assert_eq(n, 5);
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 5; i++) {
 		cr_assert_eq(y[i], 1000.0 + i);
+		cr_assert_float_eq(t[i], 3600.0 * i, 1e-6);
+	}
 	for (i = 5; i < 500; i++)
 		add(&s, T0 + (int64_t)i * HOUR, 1000 + i);
-	n = series_raw_tail(&s, y, SERIES_MAX);
+	n = series_raw_tail(&s, t, y, SERIES_MAX);
 	cr_assert_eq(n, SERIES_RAW);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		cr_assert_eq(y[i], 1000.0 + 500 - SERIES_RAW + i, "point %u",
 			     i);
+		cr_assert_float_eq(t[i], 3600.0 * (500 - SERIES_RAW + i), 1e-3);
+	}
 	/* less room: the newest */
-	n = series_raw_tail(&s, y, 3);
+	n = series_raw_tail(&s, t, y, 3);
 	cr_assert_eq(n, 3);
 	cr_assert_eq(y[0], 1497.0);
 	cr_assert_eq(y[2], 1499.0);

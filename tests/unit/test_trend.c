@@ -479,30 +479,63 @@ Test(trend, steady_leak_is_no_plateau)
 
 /* ---- the noise of the growth rule ------------------------------------- */
 
+/* times 0, 1, 2, ... */
+static const double *
+evenly(unsigned n)
+{
+	static double t[TREND_NOISE_MAX + 1];
+
+	for (unsigned i = 0; i < n && i <= TREND_NOISE_MAX; i++)
+		t[i] = i;
+	return t;
+}
+
 /*
- * By hand: differences 0, 2, 4, 6, 8 have median 4 and absolute
- * deviations 4, 2, 0, 2, 4, whose median is 2: sigma 1.4826 * 2. A rise
- * (the same constant added to every difference) moves the median, not the
- * spread; the level of the samples does not matter.
+ * By hand, one sample a second: changes 0, 2, 4, 6, 8 have a median rate
+ * of 4 a second; less it, residuals -4, -2, 0, 2, 4, whose median
+ * absolute deviation is 2: sigma 1.4826 * 2. A rise (the same constant
+ * added to every change) moves the rate, not the spread; the level of
+ * the samples does not matter.
  */
 Test(trend, noise_is_the_spread_of_the_differences)
 {
 	double y[6] = {100, 100, 102, 106, 112, 120}, up[6], sigma = -1;
 
-	cr_assert_eq(trend_noise(y, 6, &sigma), 0);
+	cr_assert_eq(trend_noise(evenly(6), y, 6, &sigma), 0);
 	cr_expect_float_eq(sigma, 1.4826 * 2, 1e-12, "sigma %g", sigma);
 	for (unsigned i = 0; i < 6; i++)
 		up[i] = 1e9 + y[i] + 1000.0 * i;
-	cr_assert_eq(trend_noise(up, 6, &sigma), 0);
+	cr_assert_eq(trend_noise(evenly(6), up, 6, &sigma), 0);
 	cr_expect_float_eq(sigma, 1.4826 * 2, 1e-6, "sigma %g", sigma);
 	/* a straight line has no noise however steep */
 	for (unsigned i = 0; i < 6; i++)
 		up[i] = 5e6 * i;
-	cr_assert_eq(trend_noise(up, 6, &sigma), 0);
+	cr_assert_eq(trend_noise(evenly(6), up, 6, &sigma), 0);
 	cr_expect_eq(sigma, 0);
 }
 
-/* Normal differences of spread s: the estimate is near s, not near 0. */
+/*
+ * A steady rise sampled at irregular gaps (checks from cron, samples
+ * pushed back by callers windows: 0.4 s to 2 s apart) changes by very
+ * different amounts between samples; it has no noise all the same. The
+ * plain spread of its changes would call it noisy.
+ */
+Test(trend, a_steady_rise_at_irregular_gaps_has_no_noise)
+{
+	static const double gap[8] = {0.4, 1.9, 0.5, 2.0, 1.7, 0.4, 1.8, 0.6};
+	double t[9], y[9], sigma = -1;
+
+	t[0] = 0;
+	y[0] = 8e6;
+	for (unsigned i = 1; i < 9; i++) {
+		t[i] = t[i - 1] + gap[i - 1];
+		y[i] = 8e6 + 300000.0 * t[i];
+	}
+	cr_assert_eq(trend_noise(t, y, 9, &sigma), 0);
+	cr_expect_lt(sigma, 1.0, "sigma %g", sigma);
+}
+
+/* Normal changes of spread s: the estimate is near s, not near 0. */
 Test(trend, noise_of_normal_differences_is_their_standard_deviation)
 {
 	uint64_t st = 11;
@@ -515,15 +548,15 @@ Test(trend, noise_of_normal_differences_is_their_standard_deviation)
 		y[0] = 50e6;
 		for (unsigned i = 1; i < 17; i++)
 			y[i] = y[i - 1] + 20000 + 1e5 * gauss(&st);
-		cr_assert_eq(trend_noise(y, 17, &sigma), 0);
+		cr_assert_eq(trend_noise(evenly(17), y, 17, &sigma), 0);
 		sum += sigma;
 	}
-	/* MAD is unbiased for large samples; 16 differences: within 10 % */
+	/* MAD is unbiased for large samples; 16 changes: within 10 % */
 	cr_expect(fabs(sum / runs / 1e5 - 1) < 0.1, "mean sigma %g",
 		  sum / runs);
 }
 
-/* One wild difference among sixteen does not make a location noisy. */
+/* One wild change among sixteen does not make a location noisy. */
 Test(trend, noise_ignores_one_outlier)
 {
 	double y[17], sigma;
@@ -531,20 +564,25 @@ Test(trend, noise_ignores_one_outlier)
 	for (unsigned i = 0; i < 17; i++)
 		y[i] = 1e6 + (i % 2 ? 1000 : 0);
 	y[16] += 5e6;
-	cr_assert_eq(trend_noise(y, 17, &sigma), 0);
+	cr_assert_eq(trend_noise(evenly(17), y, 17, &sigma), 0);
 	cr_expect_leq(sigma, 1.4826 * 1000 + 1e-6, "sigma %g", sigma);
 }
 
-Test(trend, noise_needs_enough_finite_samples)
+Test(trend, noise_needs_enough_finite_samples_at_rising_times)
 {
-	double y[TREND_NOISE_MAX + 1] = {0}, sigma = 7;
+	double y[TREND_NOISE_MAX + 1] = {0}, t[TREND_NOISE_MAX + 1], sigma = 7;
 
-	cr_expect_eq(trend_noise(y, TREND_NOISE_MIN, &sigma), -EINVAL);
-	cr_expect_eq(trend_noise(y, TREND_NOISE_MAX + 1, &sigma), -EINVAL);
+	for (unsigned i = 0; i <= TREND_NOISE_MAX; i++)
+		t[i] = i;
+	cr_expect_eq(trend_noise(t, y, TREND_NOISE_MIN, &sigma), -EINVAL);
+	cr_expect_eq(trend_noise(t, y, TREND_NOISE_MAX + 1, &sigma), -EINVAL);
 	cr_expect_eq(sigma, 7, "changed on refusal");
 	y[2] = NAN;
-	cr_expect_eq(trend_noise(y, 8, &sigma), -EINVAL);
+	cr_expect_eq(trend_noise(t, y, 8, &sigma), -EINVAL);
 	y[2] = 0;
-	cr_expect_eq(trend_noise(y, TREND_NOISE_MIN + 1, &sigma), 0);
-	cr_expect_eq(trend_noise(y, TREND_NOISE_MAX, &sigma), 0);
+	t[3] = t[2];
+	cr_expect_eq(trend_noise(t, y, 8, &sigma), -EINVAL);
+	t[3] = 3;
+	cr_expect_eq(trend_noise(t, y, TREND_NOISE_MIN + 1, &sigma), 0);
+	cr_expect_eq(trend_noise(t, y, TREND_NOISE_MAX, &sigma), 0);
 }

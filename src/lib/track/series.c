@@ -296,15 +296,14 @@ series_points(const struct series *s, double *t_sec, double *y, unsigned max)
 }
 
 unsigned
-series_raw_tail(const struct series *s, double *y, unsigned max)
+series_raw_tail(const struct series *s, double *t_sec, double *y, unsigned max)
 {
-	unsigned n = 0, i;
+	unsigned n = 0;
 
 	if (max > SERIES_RAW)
 		max = SERIES_RAW;
 	while (n < s->n && n < max && s->p[s->n - 1 - n].samples == 1)
 		n++;
-	for (i = 0; i < n; i++)
-		y[i] = (double)s->p[s->n - n + i].bytes;
-	return n;
+	/* the newest n points, as series_points() makes them */
+	return series_points(s, t_sec, y, n);
 }

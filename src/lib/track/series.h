@@ -116,11 +116,13 @@ unsigned series_points(const struct series *s, double *t_sec, double *y,
 		       unsigned max);
 
 /*
- * The bytes of the newest points that stand for one sample each (the
- * raw tail: consecutive samples, at most SERIES_RAW), oldest first, into
- * y; at most max, the newest. Returns how many were written. The noise
- * test of the growth rule reads them (trend_noise()).
+ * The newest points that stand for one sample each (the raw tail:
+ * consecutive samples, at most SERIES_RAW), oldest first, as
+ * series_points() gives them: t_sec since the first sample, y bytes; at
+ * most max, the newest. Returns how many were written. The noise test of
+ * the growth rule reads them (trend_noise()).
  */
-unsigned series_raw_tail(const struct series *s, double *y, unsigned max);
+unsigned series_raw_tail(const struct series *s, double *t_sec, double *y,
+			 unsigned max);
 
 #endif

@@ -19,8 +19,9 @@
  *  - The growth rule compares integers where it can: a rise of d bytes
  *    over p counts when d > p * threshold / 100, and (the noise test,
  *    la_rules.noise_k) d > noise_k * sigma, sigma the robust spread of
- *    the differences between the location's latest samples, this one
- *    included (trend_noise() over the raw tail of its series). A
+ *    the changes between the location's latest samples, this one
+ *    included, less their drift (trend_noise() over the raw tail of its
+ *    series). A
  *    location without a series, or with fewer than 5 samples in it, has
  *    no known noise, and its rises count as they did without the test.
  *  - A leak whose in-use bytes then stay flat (no growth above the
@@ -249,6 +250,31 @@ streak_reset(struct streak *s)
 }
 
 /*
+ * The noise of a location (trend_noise()) over the raw tail of its
+ * series, and with add, the sample (time, bytes) after it. 0 and *sigma,
+ * or -EINVAL while it is not known.
+ */
+static int
+entry_noise(const struct entry *e, int add, int64_t time, uint64_t bytes,
+	    double *sigma)
+{
+	double ts[SERIES_RAW + 1], y[SERIES_RAW + 1];
+	unsigned n;
+
+	if (!e->series)
+		return -EINVAL;
+	n = series_raw_tail(e->series, ts, y, SERIES_RAW);
+	if (add) {
+		/* the difference of two int64_t fits in uint64_t */
+		ts[n] = (double)((uint64_t)time -
+				 (uint64_t)e->series->first_unix_ns) /
+			1e9;
+		y[n++] = (double)bytes;
+	}
+	return trend_noise(ts, y, n, sigma);
+}
+
+/*
  * Whether a rise of the in-use bytes to in_use is within the location's
  * noise (la_rules.noise_k): its latest samples with this one, from the
  * raw tail of its series. Unknown noise (no series, too few samples)
@@ -257,14 +283,10 @@ streak_reset(struct streak *s)
 static int
 within_noise(const struct la_tracker *t, const struct entry *e, uint64_t in_use)
 {
-	double y[SERIES_RAW + 1], sigma;
-	unsigned n;
+	double sigma;
 
-	if (t->rules.noise_k <= 0 || !e->series || in_use <= e->in_use)
-		return 0;
-	n = series_raw_tail(e->series, y, SERIES_RAW);
-	y[n++] = (double)in_use;
-	if (trend_noise(y, n, &sigma))
+	if (t->rules.noise_k <= 0 || !e->series || in_use <= e->in_use ||
+	    entry_noise(e, 1, t->adding_time, in_use, &sigma))
 		return 0;
 	return (double)(in_use - e->in_use) <= t->rules.noise_k * sigma;
 }
@@ -405,8 +427,7 @@ finding_cmp(const void *pa, const void *pb)
 static int
 above_peak(const struct la_rules *r, const struct entry *e)
 {
-	double y[SERIES_RAW], peak = -1, sigma;
-	unsigned n;
+	double peak = -1, sigma;
 
 	if (r->noise_k <= 0 || !e->series)
 		return 1;
@@ -414,8 +435,7 @@ above_peak(const struct la_rules *r, const struct entry *e)
 		if (e->series->p[i].time_unix_ns <= e->grow.base_time &&
 		    (double)e->series->p[i].bytes > peak)
 			peak = (double)e->series->p[i].bytes;
-	n = series_raw_tail(e->series, y, SERIES_RAW);
-	if (peak < 0 || trend_noise(y, n, &sigma))
+	if (peak < 0 || entry_noise(e, 0, 0, 0, &sigma))
 		return 1;
 	return (double)e->in_use > peak + r->noise_k * sigma;
 }
@@ -427,11 +447,9 @@ above_peak(const struct la_rules *r, const struct entry *e)
 static int
 noise_known(const struct entry *e)
 {
-	double y[SERIES_RAW], sigma;
+	double sigma;
 
-	return e->series &&
-	       !trend_noise(y, series_raw_tail(e->series, y, SERIES_RAW),
-			    &sigma);
+	return !entry_noise(e, 0, 0, 0, &sigma);
 }
 
 /*
@@ -813,6 +831,8 @@ tracker_add_sample(struct la_tracker *t, const struct tracker_sample *s)
 			t->f[k].is_new = 0;
 		return 0;
 	}
+	/* the time of the sample being added (within_noise()) */
+	t->adding_time = s->time_unix_ns;
 	/*
 	 * The tracker changes only once everything is allocated: on failure
 	 * it is as it was. The new entries and findings are allocated to

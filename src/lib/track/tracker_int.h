@@ -60,6 +60,7 @@ struct la_tracker {
 	unsigned samples, approximate;
 	int last_approximate;
 	int64_t first_time, last_time, last_exact_time;
+	int64_t adding_time; /* of the exact sample tracker_add_sample() adds */
 	struct entry *e; /* sorted by key (strcmp), keys unique */
 	unsigned n;
 	struct la_finding *f; /* room for n */

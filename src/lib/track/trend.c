@@ -404,18 +404,23 @@ trend_plateau(const double *t, const double *y, unsigned n, unsigned min_tail,
 }
 
 int
-trend_noise(const double *y, unsigned n, double *sigma)
+trend_noise(const double *t, const double *y, unsigned n, double *sigma)
 {
-	double d[TREND_NOISE_MAX], sorted[TREND_NOISE_MAX], mid;
+	double d[TREND_NOISE_MAX], sorted[TREND_NOISE_MAX], rate, mid;
 	unsigned m = n ? n - 1 : 0, i;
 
 	if (n > TREND_NOISE_MAX || m < TREND_NOISE_MIN)
 		return -EINVAL;
 	for (i = 0; i < m; i++) {
-		if (!isfinite(y[i]) || !isfinite(y[i + 1]))
+		if (!isfinite(y[i]) || !isfinite(y[i + 1]) || !isfinite(t[i]) ||
+		    !isfinite(t[i + 1]) || !(t[i + 1] > t[i]))
 			return -EINVAL;
-		d[i] = y[i + 1] - y[i];
+		sorted[i] = (y[i + 1] - y[i]) / (t[i + 1] - t[i]);
 	}
+	qsort(sorted, m, sizeof(*sorted), cmp_double);
+	rate = median_sorted(sorted, m);
+	for (i = 0; i < m; i++)
+		d[i] = y[i + 1] - y[i] - rate * (t[i + 1] - t[i]);
 	memcpy(sorted, d, m * sizeof(*d));
 	qsort(sorted, m, sizeof(*sorted), cmp_double);
 	mid = median_sorted(sorted, m);
