@@ -515,24 +515,30 @@ Test(trend, noise_is_the_spread_of_the_differences)
 }
 
 /*
- * A steady rise sampled at irregular gaps (checks from cron, samples
- * pushed back by callers windows: 0.4 s to 2 s apart) changes by very
- * different amounts between samples; it has no noise all the same. The
- * plain spread of its changes would call it noisy.
+ * Samples at irregular gaps (checks from cron, samples pushed back by
+ * callers windows: 0.4 s to 2 s apart). A leak that drifts by the
+ * second changes by very different amounts between them, one that
+ * drifts by the sample (a step of work between checks) by the same
+ * amount: neither has noise. The plain spread of the changes would call
+ * the first noisy, the spread of their rates the second.
  */
 Test(trend, a_steady_rise_at_irregular_gaps_has_no_noise)
 {
 	static const double gap[8] = {0.4, 1.9, 0.5, 2.0, 1.7, 0.4, 1.8, 0.6};
-	double t[9], y[9], sigma = -1;
+	double t[9], by_time[9], by_sample[9], sigma = -1;
 
 	t[0] = 0;
-	y[0] = 8e6;
+	by_time[0] = by_sample[0] = 8e6;
 	for (unsigned i = 1; i < 9; i++) {
 		t[i] = t[i - 1] + gap[i - 1];
-		y[i] = 8e6 + 300000.0 * t[i];
+		by_time[i] = 8e6 + 300000.0 * t[i];
+		by_sample[i] = 8e6 + 300000.0 * i;
 	}
-	cr_assert_eq(trend_noise(t, y, 9, &sigma), 0);
-	cr_expect_lt(sigma, 1.0, "sigma %g", sigma);
+	cr_assert_eq(trend_noise(t, by_time, 9, &sigma), 0);
+	cr_expect_lt(sigma, 1.0, "by the second: sigma %g", sigma);
+	sigma = -1;
+	cr_assert_eq(trend_noise(t, by_sample, 9, &sigma), 0);
+	cr_expect_lt(sigma, 1.0, "by the sample: sigma %g", sigma);
 }
 
 /* Normal changes of spread s: the estimate is near s, not near 0. */

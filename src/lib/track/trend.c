@@ -403,10 +403,31 @@ trend_plateau(const double *t, const double *y, unsigned n, unsigned min_tail,
 	return 0;
 }
 
+/*
+ * The median absolute deviation of the m residuals d[i] - drift[i]
+ * from their median; tmp: m doubles.
+ */
+static double
+residual_mad(const double *d, const double *drift, unsigned m, double *tmp)
+{
+	double mid;
+	unsigned i;
+
+	for (i = 0; i < m; i++)
+		tmp[i] = d[i] - drift[i];
+	qsort(tmp, m, sizeof(*tmp), cmp_double);
+	mid = median_sorted(tmp, m);
+	for (i = 0; i < m; i++)
+		tmp[i] = fabs(d[i] - drift[i] - mid);
+	qsort(tmp, m, sizeof(*tmp), cmp_double);
+	return median_sorted(tmp, m);
+}
+
 int
 trend_noise(const double *t, const double *y, unsigned n, double *sigma)
 {
-	double d[TREND_NOISE_MAX], sorted[TREND_NOISE_MAX], rate, mid;
+	double d[TREND_NOISE_MAX], by_sample[TREND_NOISE_MAX],
+		by_time[TREND_NOISE_MAX], tmp[TREND_NOISE_MAX], step, rate;
 	unsigned m = n ? n - 1 : 0, i;
 
 	if (n > TREND_NOISE_MAX || m < TREND_NOISE_MIN)
@@ -415,18 +436,21 @@ trend_noise(const double *t, const double *y, unsigned n, double *sigma)
 		if (!isfinite(y[i]) || !isfinite(y[i + 1]) || !isfinite(t[i]) ||
 		    !isfinite(t[i + 1]) || !(t[i + 1] > t[i]))
 			return -EINVAL;
-		sorted[i] = (y[i + 1] - y[i]) / (t[i + 1] - t[i]);
+		d[i] = y[i + 1] - y[i];
+		tmp[i] = d[i] / (t[i + 1] - t[i]);
 	}
-	qsort(sorted, m, sizeof(*sorted), cmp_double);
-	rate = median_sorted(sorted, m);
-	for (i = 0; i < m; i++)
-		d[i] = y[i + 1] - y[i] - rate * (t[i + 1] - t[i]);
-	memcpy(sorted, d, m * sizeof(*d));
-	qsort(sorted, m, sizeof(*sorted), cmp_double);
-	mid = median_sorted(sorted, m);
-	for (i = 0; i < m; i++)
-		sorted[i] = fabs(d[i] - mid);
-	qsort(sorted, m, sizeof(*sorted), cmp_double);
-	*sigma = 1.4826 * median_sorted(sorted, m);
+	/* the drift per second: the median rate times each gap */
+	qsort(tmp, m, sizeof(*tmp), cmp_double);
+	rate = median_sorted(tmp, m);
+	/* the drift per sample: the median change */
+	memcpy(tmp, d, m * sizeof(*d));
+	qsort(tmp, m, sizeof(*tmp), cmp_double);
+	step = median_sorted(tmp, m);
+	for (i = 0; i < m; i++) {
+		by_sample[i] = step;
+		by_time[i] = rate * (t[i + 1] - t[i]);
+	}
+	*sigma = 1.4826 * fmin(residual_mad(d, by_sample, m, tmp),
+			       residual_mad(d, by_time, m, tmp));
 	return 0;
 }

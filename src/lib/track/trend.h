@@ -95,15 +95,17 @@ int trend_plateau(const double *t, const double *y, unsigned n,
 /*
  * trend_noise - the noise of a location from its consecutive samples
  * (t[i], y[i]), i < n, times rising: the robust spread of the changes
- * between neighbours once the drift is taken out. The drift is the
- * median rate, r = median of (y[i+1] - y[i]) / (t[i+1] - t[i]); each
- * change less r times its gap is a residual; sigma is 1.4826 times the
- * residuals' median absolute deviation from their median (the standard
- * deviation of normal residuals). A steady rise, however irregular the
- * gaps between samples, leaves residuals near 0; a level that wanders
- * leaves its changes. 0 and *sigma set when there are at least
- * TREND_NOISE_MIN changes and at most TREND_NOISE_MAX samples, all
- * finite, times rising; -EINVAL otherwise.
+ * between neighbours once their drift is taken out. A leak drifts by the
+ * sample (a step of work between samples: the median change) or by the
+ * second (the median rate, y[i+1] - y[i] over t[i+1] - t[i], times each
+ * change's gap); each model leaves residuals, and sigma is 1.4826 times
+ * the median absolute deviation of the residuals of the model that
+ * leaves less (the standard deviation of normal residuals). A steady
+ * rise, by the sample or by the second, however irregular the gaps
+ * between samples, leaves residuals near 0; a level that wanders leaves
+ * its changes. 0 and *sigma set when there are at least TREND_NOISE_MIN
+ * changes and at most TREND_NOISE_MAX samples, all finite, times rising;
+ * -EINVAL otherwise.
  */
 int trend_noise(const double *t, const double *y, unsigned n, double *sigma);
 
