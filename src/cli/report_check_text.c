@@ -16,6 +16,7 @@
 /* What to do about a leak that stopped growing. */
 static const char plateau_next[] =
 	"a cache or pool that filled up, or a warm-up; it does not make the exit status 1; it is a leak again if it grows again";
+
 static const char *
 arena_text(const struct la_location *loc, char *buf, size_t len)
 {

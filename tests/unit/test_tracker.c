@@ -1417,6 +1417,28 @@ Test(tracker, never_accuses_a_steady_class_by_its_trend)
 
 
 /*
+ * Whether a class whose bytes are v[0 .. n) (one sample a minute) is
+ * called a leak at any sample from the from-th, by rules with noise_k
+ * (and no trend).
+ */
+static int
+accused(double noise_k, const double *v, int n, int from)
+{
+	struct la_tracker *t = tracker_rule(0, noise_k);
+	struct la_finding f;
+	int found = 0;
+
+	for (int i = 0; i < n; i++) {
+		add1(t, i, size_class(64, 64, (uint64_t)v[i], 0));
+		if (i >= from)
+			found |= finding(t, "size:64-64", &f) &&
+				 f.verdict == LA_VERDICT_LEAK;
+	}
+	la_tracker_free(t);
+	return found;
+}
+
+/*
  * A 4 MiB class that swings +-8 % around its level from sample to sample
  * (differences of 16 %: a noise of about 0.24 of its level), then rises
  * by half its level three times in a row: each rise more than
@@ -1424,33 +1446,19 @@ Test(tracker, never_accuses_a_steady_class_by_its_trend)
  * anything it held. The fixed rule calls it a leak; with the noise test
  * the rises are no growths, and no leak follows.
  */
-static int
-noisy_class_accused(double noise_k)
-{
-	struct la_tracker *t = tracker_rule(0, noise_k);
-	struct la_finding f;
-	double v = 4.0 * MiB;
-	int i, accused = 0;
-
-	for (i = 0; i < 20; i++)
-		add1(t, i,
-		     size_class(64, 64, (uint64_t)(v * (i % 2 ? 1.08 : 0.92)),
-				0));
-	/* from the last low point up */
-	for (int k = 1; k <= 3; k++) {
-		add1(t, i++, size_class(64, 64, (uint64_t)(v * (0.92 + 0.5 * k)), 0));
-		accused |= finding(t, "size:64-64", &f) &&
-			   f.verdict == LA_VERDICT_LEAK;
-	}
-	la_tracker_free(t);
-	return accused;
-}
-
 Test(tracker, a_rise_within_the_noise_is_no_growth)
 {
-	cr_expect(noisy_class_accused(0),
+	double v[23];
+	int i;
+
+	for (i = 0; i < 20; i++)
+		v[i] = 4.0 * MiB * (i % 2 ? 1.08 : 0.92);
+	/* from the last low point up */
+	for (int k = 1; k <= 3; k++)
+		v[i++] = 4.0 * MiB * (0.92 + 0.5 * k);
+	cr_expect(accused(0, v, i, 20),
 		  "the fixed rule did not fire: the test shows nothing");
-	cr_expect(!noisy_class_accused(3), "accused within its noise");
+	cr_expect(!accused(3, v, i, 20), "accused within its noise");
 }
 
 /*
@@ -1461,41 +1469,26 @@ Test(tracker, a_rise_within_the_noise_is_no_growth)
  * location held before. The fixed rule calls it a leak again; with the
  * noise test, only the first fill is one (a new high).
  */
-static int
-refill_accused(double noise_k)
-{
-	struct la_tracker *t = tracker_rule(0, noise_k);
-	struct la_finding f;
-	uint64_t st = 5;
-	double lvl[64];
-	int i, n = 0, accused = 0;
-
-	for (i = 0; i < 10; i++)
-		lvl[n++] = 1.0;
-	for (i = 1; i <= 10; i++)
-		lvl[n++] = 1.0 + 0.05 * i;
-	/* quiet for longer than the noise's window (16 samples) */
-	for (i = 0; i < 20; i++)
-		lvl[n++] = 1.0;
-	for (i = 1; i <= 9; i++)
-		lvl[n++] = 1.0 + 0.05 * i;
-	for (i = 0; i < n; i++) {
-		double v = 8.0 * MiB * lvl[i] * (1 + 0.002 * noise(&st));
-
-		add1(t, i, size_class(64, 64, (uint64_t)v, 0));
-		if (i >= 40)
-			accused |= finding(t, "size:64-64", &f) &&
-				   f.verdict == LA_VERDICT_LEAK;
-	}
-	la_tracker_free(t);
-	return accused;
-}
-
 Test(tracker, a_level_held_before_is_no_leak)
 {
-	cr_expect(refill_accused(0),
+	uint64_t st = 5;
+	double v[64];
+	int i, n = 0;
+
+	for (i = 0; i < 10; i++)
+		v[n++] = 1.0;
+	for (i = 1; i <= 10; i++)
+		v[n++] = 1.0 + 0.05 * i;
+	/* quiet for longer than the noise's window (16 samples) */
+	for (i = 0; i < 20; i++)
+		v[n++] = 1.0;
+	for (i = 1; i <= 9; i++)
+		v[n++] = 1.0 + 0.05 * i;
+	for (i = 0; i < n; i++)
+		v[i] *= 8.0 * MiB * (1 + 0.002 * noise(&st));
+	cr_expect(accused(0, v, n, 40),
 		  "the fixed rule did not fire: the test shows nothing");
-	cr_expect(!refill_accused(3), "accused of refilling");
+	cr_expect(!accused(3, v, n, 40), "accused of refilling");
 }
 
 /*

@@ -21,9 +21,9 @@
  *    la_rules.noise_k) d > noise_k * sigma, sigma the robust spread of
  *    the changes between the location's latest samples, this one
  *    included, less their drift (trend_noise() over the raw tail of its
- *    series). A
- *    location without a series, or with fewer than 5 samples in it, has
- *    no known noise, and its rises count as they did without the test.
+ *    series). A location without a series, or with fewer than 5 samples
+ *    in it, has no known noise, and its rises count as they did without
+ *    the test.
  *  - A leak whose in-use bytes then stay flat (no growth above the
  *    threshold) for `consecutive` comparisons is a plateau: the rule's
  *    own count, so that a warm-up is withdrawn as fast as it was
@@ -300,7 +300,7 @@ entry_update(struct la_tracker *t, struct entry *e, uint64_t in_use,
 	int noisy = within_noise(t, e, in_use);
 	/*
 	 * With the noise test a rise of half the threshold continues a
-	 * streak, whose average then decides (streak_rate_ok()).
+	 * streak, whose average then decides (streak_leak()).
 	 */
 	int in_use_grew = !noisy && grew(e->in_use, in_use,
 					 t->rules.noise_k > 0 ? th / 2 : th);
@@ -419,90 +419,74 @@ finding_cmp(const void *pa, const void *pb)
 /*
  * Whether the location's bytes in use stand above the highest it held
  * before its streak began (its series' points up to the streak's base)
- * by more than noise_k times its noise: one that only came back to a
- * level it held before (a sawtooth, a cache filled again) has not leaked.
- * Without the noise test, a series, points before the streak or a known
- * noise: it does.
+ * by more than noise_k times its noise, sigma: one that only came back
+ * to a level it held before (a sawtooth, a cache filled again) has not
+ * leaked. Without points before the streak: it does.
  */
 static int
-above_peak(const struct la_rules *r, const struct entry *e)
+above_peak(const struct la_rules *r, const struct entry *e, double sigma)
 {
-	double peak = -1, sigma;
+	double peak = -1;
 
-	if (r->noise_k <= 0 || !e->series)
-		return 1;
 	for (unsigned i = 0; i < e->series->n; i++)
 		if (e->series->p[i].time_unix_ns <= e->grow.base_time &&
 		    (double)e->series->p[i].bytes > peak)
 			peak = (double)e->series->p[i].bytes;
-	if (peak < 0 || entry_noise(e, 0, 0, 0, &sigma))
-		return 1;
-	return (double)e->in_use > peak + r->noise_k * sigma;
+	return peak < 0 || (double)e->in_use > peak + r->noise_k * sigma;
 }
 
 /*
- * Whether the location's noise is known: its series holds
- * TREND_NOISE_MIN + 1 samples in a row, this one included.
+ * Whether the growths in a row make a leak: 1 a leak, 0 none, -1 one but
+ * for the location's noise, not known yet (la_tracker_info.pending).
+ *
+ * Without the noise test, --consecutive growths at --min-size. With it,
+ * the streak must also be fast enough: each of its rises above the
+ * threshold (the fixed rule's leak), or, once the location's noise is
+ * known, more than the threshold of its base a comparison on average
+ * (in_use - base > base * threshold * count): a steady leak adds the
+ * same bytes every sample, so its growth relative to the previous sample
+ * shrinks as it grows (+2.11 %, +2.07 %, +1.98 % in the field) while its
+ * growth relative to the streak's base does not. Rises below the
+ * threshold are only evidence where the noise is known: with 3 samples
+ * or fewer, three chance rises of a noisy location look alike. Once
+ * reported, a leak stays one while its streak lasts. And it must stand
+ * above its earlier peak (above_peak()) where the noise is known.
  */
 static int
-noise_known(const struct entry *e)
-{
-	double sigma;
-
-	return !entry_noise(e, 0, 0, 0, &sigma);
-}
-
-/*
- * With the noise test, whether the streak is fast enough: each of its
- * rises above the threshold (the fixed rule's leak), or, once the
- * location's noise is known, more than the threshold of its base a
- * comparison on average (in_use - base > base * threshold * count): a
- * steady leak adds the same bytes every sample, so its growth relative
- * to the previous sample shrinks as it grows (+2.11 %, +2.07 %, +1.98 %
- * in the field) while its growth relative to the streak's base does
- * not. Rises below the threshold are only evidence where the noise is
- * known: with 3 samples or fewer, three chance rises of a noisy location
- * look alike. Once reported, a leak stays one while its streak lasts.
- */
-static int
-streak_rate_ok(const struct la_rules *r, const struct entry *e)
+streak_leak(const struct la_rules *r, const struct entry *e)
 {
 	const struct streak *s = &e->grow;
 	unsigned above = 0;
+	double sigma;
+	int known;
 
-	if (r->noise_k <= 0 || s->flagged)
+	if (s->count < r->consecutive || e->in_use < r->min_size)
+		return 0;
+	if (r->noise_k <= 0 || !e->series)
+		return 1;
+	known = !entry_noise(e, 0, 0, 0, &sigma);
+	if (known && !above_peak(r, e, sigma))
+		return 0;
+	if (s->flagged)
 		return 1;
 	for (unsigned i = 0; i < s->n; i++)
 		above += s->pct[i] > r->threshold_pct;
 	if (s->count == s->n && above == s->n)
 		return 1;
-	if (!noise_known(e))
+	if (!known)
 		return -1;
 	return (double)(e->in_use - s->base) >
 	       (double)s->base * r->threshold_pct / 100.0 * s->count;
 }
 
-/* A leak by --consecutive growths in a row. */
+/*
+ * The verdict the rules give entry e, whose growths in a row are
+ * streak_leak(), or -1 when it is no finding.
+ */
 static int
-leak_by_rule(const struct la_rules *r, const struct entry *e)
+entry_verdict(const struct la_rules *r, const struct entry *e, int by_rule)
 {
-	return e->grow.count >= r->consecutive && e->in_use >= r->min_size &&
-	       streak_rate_ok(r, e) > 0 && above_peak(r, e);
-}
-
-/* A streak that is a leak but for its noise, not known yet. */
-static int
-leak_pending(const struct la_rules *r, const struct entry *e)
-{
-	return e->grow.count >= r->consecutive && e->in_use >= r->min_size &&
-	       streak_rate_ok(r, e) < 0 && above_peak(r, e);
-}
-
-/* The verdict the rules give entry e, or -1 when it is no finding. */
-static int
-entry_verdict(const struct la_rules *r, const struct entry *e)
-{
-	if (leak_by_rule(r, e))
+	if (by_rule > 0)
 		return LA_VERDICT_LEAK;
 	if (e->tr.leak)
 		return LA_VERDICT_LEAK;
@@ -669,8 +653,9 @@ tracker_findings_compute(struct la_tracker *t, int fresh)
 	for (unsigned i = 0; i < t->n; i++) {
 		struct entry *e = &t->e[i];
 		struct la_finding *f = &t->f[t->nf];
-		int v = entry_verdict(&t->rules, e);
-		int by_rule = leak_by_rule(&t->rules, e);
+		int rule = streak_leak(&t->rules, e);
+		int v = entry_verdict(&t->rules, e, rule);
+		int by_rule = rule > 0;
 
 		if (v == LA_VERDICT_LEAK && by_rule) {
 			finding_fill(t, e, LA_VERDICT_LEAK, &e->grow, e->in_use,
@@ -687,7 +672,7 @@ tracker_findings_compute(struct la_tracker *t, int fresh)
 		} else if (v == LA_VERDICT_GROWING) {
 			finding_fill(t, e, LA_VERDICT_GROWING, &e->grow,
 				     e->in_use, f);
-			t->pending += leak_pending(&t->rules, e);
+			t->pending += rule < 0;
 		} else if (v == LA_VERDICT_PLATEAU) {
 			/* the leak's streak: its history stays in the report */
 			finding_fill(t, e, LA_VERDICT_PLATEAU, &e->was,
@@ -899,8 +884,9 @@ tracker_add_sample(struct la_tracker *t, const struct tracker_sample *s)
 	}
 	/* a location with a series may become a leak by its trend */
 	for (unsigned k = 0; k < n; k++)
-		nfc += entry_verdict(&t->rules, &ne[k]) >= 0 || ne[k].series ||
-		       ne[k].in_use >= t->rules.min_size / 2;
+		nfc += entry_verdict(&t->rules, &ne[k],
+				     streak_leak(&t->rules, &ne[k])) >= 0 ||
+		       ne[k].series || ne[k].in_use >= t->rules.min_size / 2;
 	nf = malloc((nfc ? nfc : 1) * sizeof(*nf));
 	if (!nf) {
 		free(p);

@@ -5,8 +5,9 @@
  * increasing trend with tie correction and a correction of Var(S) for
  * serial correlation, the plateau test (a series that grew and has
  * stopped), and the noise of a location's samples (the robust spread of
- * their differences: the growth rule's noise test). Pure logic: no I/O, no logging. Not responsible for what a
- * verdict is (the tracker) or for which samples a location keeps.
+ * their changes less their drift: the growth rule's noise test). Pure
+ * logic: no I/O, no logging. Not responsible for what a verdict is (the
+ * tracker) or for which samples a location keeps.
  * Method and references: doc/design/tracker.md, "The trend test".
  *
  * Decisions made here:
