@@ -297,11 +297,15 @@ entry_update(struct la_tracker *t, struct entry *e, uint64_t in_use,
 	     uint64_t free_bytes, uint64_t objects)
 {
 	double th = t->rules.threshold_pct;
-	int noisy = within_noise(t, e, in_use);
 	/*
 	 * With the noise test a rise of half the threshold continues a
-	 * streak, whose average then decides (streak_leak()).
+	 * streak, whose average then decides (streak_leak()). The noise
+	 * judges whether a streak becomes a leak, not whether a leak
+	 * reported goes on: its rises continue it (a list's array that
+	 * grows by reallocation rises every sample by very unequal steps,
+	 * whose spread is no noise).
 	 */
+	int noisy = !e->grow.flagged && within_noise(t, e, in_use);
 	int in_use_grew = !noisy && grew(e->in_use, in_use,
 					 t->rules.noise_k > 0 ? th / 2 : th);
 
