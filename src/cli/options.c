@@ -25,18 +25,19 @@ options_usage(FILE *f)
 	fputs("Usage: leakattach [monitor] -p PID [--interval S] [--duration S]\n"
 	      "                  [--threshold PCT] [--consecutive N] [--min-size SIZE]\n"
 	      "                  [--rule=trend|noise|fixed] [--log-dir DIR] [--json]\n"
-	      "                  [--auto-cleanup]\n"
+	      "                  [--auto-cleanup] [--metrics FILE]\n"
 	      "                  [--callers=auto|always|off] [--callers-hits N]\n"
 	      "                  [--callers-ms MS] [--callers-backend=auto|uprobe|int3]\n"
 	      "       leakattach check (-p PID | -- COMMAND [ARG...]) [--repeat N]\n"
 	      "                  [--interval S] [--threshold PCT] [--consecutive N]\n"
 	      "                  [--min-size SIZE] [--rule=trend|noise|fixed]\n"
-	      "                  [--log-dir DIR] [--json]\n"
+	      "                  [--log-dir DIR] [--json] [--metrics FILE]\n"
 	      "                  [--callers=auto|always|off] [--callers-hits N]\n"
 	      "                  [--callers-ms MS] [--callers-backend=auto|uprobe|int3]\n"
 	      "       leakattach reset (-p PID | --all) [--log-dir DIR]\n"
 	      "       leakattach snapshot -p PID [--json] [--top N]\n"
 	      "       leakattach simulate [--size MIB] [--count N] [--interval S] [--cleanup]\n"
+	      "                  [--metrics FILE]\n"
 	      "       leakattach trim -p PID [--json]\n"
 	      "       leakattach --help | --version\n"
 	      "\n"
@@ -79,6 +80,10 @@ options_usage(FILE *f)
 	      "      --log-dir DIR  state, history and reports (default\n"
 	      "                    $LEAKATTACH_LOG_DIR, $XDG_STATE_HOME/leakattach or\n"
 	      "                    ~/.local/state/leakattach)\n"
+	      "      --metrics FILE  monitor, check, simulate: after every sample,\n"
+	      "                    replace FILE with the figures in the Prometheus\n"
+	      "                    text format, for node_exporter's textfile collector\n"
+	      "                    (a FILE of its own per process, named *.prom)\n"
 	      "      --auto-cleanup  monitor: when retention (not a leak) grew, call\n"
 	      "                    malloc_trim(0) in the target, as trim does\n"
 	      "      --callers=WHEN  monitor, check: sample the allocation functions\n"
@@ -256,6 +261,7 @@ enum {
 	OPT_CALLERS_MS,
 	OPT_CALLERS_BACKEND,
 	OPT_RULE,
+	OPT_METRICS,
 };
 
 static const struct option longopts[] = {
@@ -282,6 +288,7 @@ static const struct option longopts[] = {
 	{"callers-hits", required_argument, NULL, OPT_CALLERS_HITS},
 	{"callers-ms", required_argument, NULL, OPT_CALLERS_MS},
 	{"callers-backend", required_argument, NULL, OPT_CALLERS_BACKEND},
+	{"metrics", required_argument, NULL, OPT_METRICS},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -315,6 +322,7 @@ static const struct {
 	{OPT_CALLERS_HITS, C(CMD_MONITOR) | C(CMD_CHECK)},
 	{OPT_CALLERS_MS, C(CMD_MONITOR) | C(CMD_CHECK)},
 	{OPT_CALLERS_BACKEND, C(CMD_MONITOR) | C(CMD_CHECK)},
+	{OPT_METRICS, RULES},
 };
 
 static const char *const command_names[] = {
@@ -472,6 +480,13 @@ option_apply(struct options *o, int code, const char *arg, const char *where)
 			return options_usage_error("%s--log-dir needs a folder",
 						   where);
 		o->log_dir = arg;
+		break;
+	case OPT_METRICS:
+		if (!arg || !*arg || arg[strlen(arg) - 1] == '/')
+			return options_usage_error(
+				"%s--metrics needs a file name such as /var/lib/prometheus/node-exporter/leakattach-NAME.prom, not '%s'",
+				where, arg ? arg : "");
+		o->metrics = arg;
 		break;
 	case OPT_SIZE: {
 		char *end;

@@ -44,6 +44,7 @@
 
 #include "commands.h"
 #include "exitcode.h"
+#include "metrics.h"
 #include "report.h"
 
 /* How long a sample waits for another leakattach on the same target. */
@@ -888,6 +889,8 @@ sampler_sample(struct sampler *sm)
 		goto fail_store;
 	if (la_store_target_save(tg, sm->tracker))
 		goto fail_store;
+	metrics_write(sm->o->metrics, sm->pid, sm->comm, sm->state_dir,
+		      sm->tracker, sm->last);
 	news = has_news(sm->tracker, &new_retention, &any_leak);
 	if (news) {
 		doc = to_string(sm, report_check_json, &len);
