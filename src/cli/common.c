@@ -130,12 +130,16 @@ err_line_done(void)
 {
 	static const char *const skip[] = {"warning: ", "info: ", "debug: "};
 	static const char prefix[] = "leakattach: ";
-	const char *msg = err_line + sizeof(prefix) - 1;
+	const char *line = err_line, *msg;
 
 	err_line[err_len] = '\0';
 	err_len = 0;
-	if (strncmp(err_line, prefix, sizeof(prefix) - 1))
+	/* after a status line: "\r\033[K" cleared it */
+	if (!strncmp(line, "\033[K", 3))
+		line += 3;
+	if (strncmp(line, prefix, sizeof(prefix) - 1))
 		return;
+	msg = line + sizeof(prefix) - 1;
 	for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
 		if (!strncmp(msg, skip[i], strlen(skip[i])))
 			return;
@@ -160,6 +164,8 @@ err_write(void *cookie, const char *buf, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (buf[i] == '\n')
 			err_line_done();
+		else if (buf[i] == '\r')
+			err_len = 0;
 		else if (err_len < sizeof(err_line) - 1)
 			err_line[err_len++] = buf[i];
 	}
