@@ -40,6 +40,15 @@ int cli_session_try(const struct options *o, pid_t pid,
 void cli_term_signals(sigset_t *set);
 /* The command name of pid from /proc/PID/comm ("" when unknown). */
 void cli_comm(pid_t pid, char *buf, size_t len);
+/*
+ * --json's error object: cli_errors_keep() makes stderr remember the
+ * last sentence written to it that is neither a warning nor the log;
+ * cli_json_error() prints {"schema": "leakattach.error/1", "error":
+ * {"code": status, "message": that sentence}} on stdout, unless a JSON
+ * document was printed there already.
+ */
+void cli_errors_keep(void);
+void cli_json_error(int status);
 
 /* sampler.c: one target sampled over time (monitor, check, simulate) */
 struct sampler;

@@ -10,11 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <leakattach.h>
 
 #include "commands.h"
 #include "exitcode.h"
+#include "json.h"
 
 static int verbosity;
 
@@ -111,6 +113,95 @@ cli_term_signals(sigset_t *set)
 	sigaddset(set, SIGHUP);
 	sigaddset(set, SIGQUIT);
 	sigaddset(set, SIGPIPE);
+}
+
+/*
+ * The sentences on stderr, for --json's error object: every command
+ * writes its error as "leakattach: SENTENCE" on stderr (the library's
+ * through la_errmsg()), from many places; stderr writes through here to
+ * fd 2 unbuffered, as before, and the last such line that is not a
+ * warning or the log ("leakattach: warning: ...") is kept.
+ */
+static char err_line[1024], err_last[1024];
+static size_t err_len;
+
+static void
+err_line_done(void)
+{
+	static const char *const skip[] = {"warning: ", "info: ", "debug: "};
+	static const char prefix[] = "leakattach: ";
+	const char *line = err_line, *msg;
+
+	err_line[err_len] = '\0';
+	err_len = 0;
+	/* after a status line: "\r\033[K" cleared it */
+	if (!strncmp(line, "\033[K", 3))
+		line += 3;
+	if (strncmp(line, prefix, sizeof(prefix) - 1))
+		return;
+	msg = line + sizeof(prefix) - 1;
+	for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
+		if (!strncmp(msg, skip[i], strlen(skip[i])))
+			return;
+	snprintf(err_last, sizeof(err_last), "%s", msg);
+}
+
+static ssize_t
+err_write(void *cookie, const char *buf, size_t n)
+{
+	size_t done = 0;
+
+	(void)cookie;
+	while (done < n) {
+		ssize_t w = write(STDERR_FILENO, buf + done, n - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return done ? (ssize_t)done : -1;
+		done += (size_t)w;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] == '\n')
+			err_line_done();
+		else if (buf[i] == '\r')
+			err_len = 0;
+		else if (err_len < sizeof(err_line) - 1)
+			err_line[err_len++] = buf[i];
+	}
+	return (ssize_t)n;
+}
+
+void
+cli_errors_keep(void)
+{
+	FILE *f = fopencookie(NULL, "w",
+			      (cookie_io_functions_t){.write = err_write});
+
+	if (!f)
+		return;
+	setvbuf(f, NULL, _IONBF, 0);
+	stderr = f;
+}
+
+void
+cli_json_error(int status)
+{
+	struct json j;
+
+	if (json_stdout_begun())
+		return;
+	json_begin(&j, stdout);
+	json_object(&j, NULL);
+	json_string(&j, "schema", "leakattach.error/1");
+	json_object(&j, "error");
+	json_i64(&j, "code", status);
+	json_string(&j, "message",
+		    err_last[0] ? err_last : "failed (see the exit status)");
+	json_end_object(&j);
+	json_end_object(&j);
+	json_finish(&j);
+	fflush(stdout);
 }
 
 void

@@ -4,9 +4,19 @@
 
 #include "json.h"
 
+static int stdout_begun;
+
+int
+json_stdout_begun(void)
+{
+	return stdout_begun;
+}
+
 void
 json_begin(struct json *j, FILE *f)
 {
+	if (f == stdout)
+		stdout_begun = 1;
 	j->f = f;
 	j->depth = 0;
 	j->need_comma[0] = 0;

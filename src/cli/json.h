@@ -28,5 +28,7 @@ void json_double_g(struct json *j, const char *key, double v);
 void json_bool(struct json *j, const char *key, int v);
 void json_string(struct json *j, const char *key, const char *s);
 void json_finish(struct json *j); /* newline */
+/* Whether a document was begun on stdout (one document per run there). */
+int json_stdout_begun(void);
 
 #endif

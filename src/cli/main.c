@@ -5,10 +5,50 @@
  */
 #include <malloc.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "commands.h"
 #include "exitcode.h"
 #include "options.h"
+
+/*
+ * --json among the options (before check's --), for a usage error that
+ * came before or instead of parsing it.
+ */
+static int
+json_asked(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--json"))
+			return 1;
+	return 0;
+}
+
+static int
+run(const struct options *o)
+{
+	switch (o->cmd) {
+	case CMD_HELP:
+		options_usage(stdout);
+		return EXIT_NO_LEAK;
+	case CMD_VERSION:
+		printf("leakattach %s\n", PACKAGE_VERSION);
+		return EXIT_NO_LEAK;
+	case CMD_MONITOR:
+	case CMD_CHECK:
+		return cmd_monitor(o);
+	case CMD_RESET:
+		return cmd_reset(o);
+	case CMD_SNAPSHOT:
+		return cmd_snapshot(o);
+	case CMD_SIMULATE:
+		return cmd_simulate(o);
+	case CMD_TRIM:
+		return cmd_trim(o);
+	default:
+		return EXIT_USAGE;
+	}
+}
 
 int
 main(int argc, char **argv)
@@ -24,28 +64,20 @@ main(int argc, char **argv)
 	 * the threshold fixed). Fixed, they are mapped and given back.
 	 */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	/* the sentence of an error, for --json's error object */
+	cli_errors_keep();
 	rc = options_parse(argc, argv, &o);
-	if (rc)
+	if (rc) {
+		if (o.json || json_asked(argc, argv))
+			cli_json_error(rc);
 		return rc;
-	switch (o.cmd) {
-	case CMD_HELP:
-		options_usage(stdout);
-		return EXIT_NO_LEAK;
-	case CMD_VERSION:
-		printf("leakattach %s\n", PACKAGE_VERSION);
-		return EXIT_NO_LEAK;
-	case CMD_MONITOR:
-	case CMD_CHECK:
-		return cmd_monitor(&o);
-	case CMD_RESET:
-		return cmd_reset(&o);
-	case CMD_SNAPSHOT:
-		return cmd_snapshot(&o);
-	case CMD_SIMULATE:
-		return cmd_simulate(&o);
-	case CMD_TRIM:
-		return cmd_trim(&o);
-	default:
-		return EXIT_USAGE;
 	}
+	rc = run(&o);
+	/*
+	 * With --json an error is also a document on stdout, unless the
+	 * report was printed before it (monitor, check: a sample was taken).
+	 */
+	if (o.json && (rc == EXIT_ERROR || rc == EXIT_USAGE))
+		cli_json_error(rc);
+	return rc;
 }

@@ -6,6 +6,8 @@
  * comes from the command line or from a configuration file (config.c), so
  * both accept the same values and say the same things about bad ones.
  */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -14,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config_file.h"
 #include "exitcode.h"
@@ -25,13 +28,13 @@ options_usage(FILE *f)
 	fputs("Usage: leakattach [monitor] -p PID [--interval S] [--duration S]\n"
 	      "                  [--threshold PCT] [--consecutive N] [--min-size SIZE]\n"
 	      "                  [--rule=trend|noise|fixed] [--log-dir DIR] [--json]\n"
-	      "                  [--auto-cleanup] [--metrics FILE]\n"
+	      "                  [--auto-cleanup] [--metrics FILE] [--quiet]\n"
 	      "                  [--callers=auto|always|off] [--callers-hits N]\n"
 	      "                  [--callers-ms MS] [--callers-backend=auto|uprobe|int3]\n"
 	      "       leakattach check (-p PID | -- COMMAND [ARG...]) [--repeat N]\n"
 	      "                  [--interval S] [--threshold PCT] [--consecutive N]\n"
 	      "                  [--min-size SIZE] [--rule=trend|noise|fixed]\n"
-	      "                  [--log-dir DIR] [--json] [--metrics FILE]\n"
+	      "                  [--log-dir DIR] [--json] [--metrics FILE] [--quiet]\n"
 	      "                  [--callers=auto|always|off] [--callers-hits N]\n"
 	      "                  [--callers-ms MS] [--callers-backend=auto|uprobe|int3]\n"
 	      "       leakattach reset (-p PID | --all) [--log-dir DIR]\n"
@@ -42,6 +45,9 @@ options_usage(FILE *f)
 	      "       leakattach --help | --version\n"
 	      "\n"
 	      "Find memory leaks in a running glibc process from the outside.\n"
+	      "\n"
+	      "The quickest answer (4 samples 5s apart; exit status 1: a leak):\n"
+	      "  leakattach check -p PID --repeat 4\n"
 	      "\n"
 	      "Commands:\n"
 	      "  monitor           (the default) sample the heap every --interval until\n"
@@ -66,8 +72,9 @@ options_usage(FILE *f)
 	      "      --duration S  monitor: stop after this long (default: until Ctrl-C)\n"
 	      "      --threshold PCT  growth between two samples that counts (2.0)\n"
 	      "      --consecutive N  growths in a row that make a leak (3)\n"
-	      "      --min-size SIZE  never report a location smaller than this (1M;\n"
-	      "                    suffixes K, M, G)\n"
+	      "      --min-size SIZE  never report a location smaller than this (1M);\n"
+	      "                    bytes, or K, M, G, T: powers of 1024, in any case,\n"
+	      "                    alone or with B or iB (1M = 1MiB = 1mb = 1048576)\n"
 	      "      --rule=R      trend (default): growths in a row beyond the\n"
 	      "                    location's noise, --threshold on average, and a\n"
 	      "                    location is also a leak when its history as a whole\n"
@@ -86,6 +93,9 @@ options_usage(FILE *f)
 	      "                    (a FILE of its own per process, named *.prom)\n"
 	      "      --auto-cleanup  monitor: when retention (not a leak) grew, call\n"
 	      "                    malloc_trim(0) in the target, as trim does\n"
+	      "      --quiet       monitor, check: no line per sample (monitor prints\n"
+	      "                    one when standard output is not a terminal) and no\n"
+	      "                    status line (on a terminal)\n"
 	      "      --callers=WHEN  monitor, check: sample the allocation functions\n"
 	      "                    for a moment to find who allocates what grows:\n"
 	      "                    auto (default: after a sample where a size\n"
@@ -109,7 +119,9 @@ options_usage(FILE *f)
 	      "      --trim-timeout S  trim: abort a call that waits for a lock this\n"
 	      "                    long (1s)\n"
 	      "      --json        print one JSON object (schemas leakattach.check/1,\n"
-	      "                    leakattach.snapshot/1, leakattach.trim/1)\n"
+	      "                    leakattach.snapshot/1, leakattach.trim/1; on an\n"
+	      "                    error leakattach.error/1, and the sentence on\n"
+	      "                    standard error)\n"
 	      "      --top N       snapshot: list the N size classes with the most bytes\n"
 	      "                    in use (text default 10, JSON default all; 0: all)\n"
 	      "      --debug-dir DIR  look for libc debug files under DIR instead of\n"
@@ -197,35 +209,59 @@ options_parse_duration(const char *s, double *out)
 	return -EINVAL;
 }
 
+/*
+ * Bytes ("1048576"), or a number with K, M, G or T, powers of 1024 in any
+ * case, alone or followed by B or iB ("512K", "1.5MiB", "1mb"); "B" alone
+ * is bytes. Digits and one point only: no sign, exponent, hex or space,
+ * and a fraction only with a unit (rounded down to a byte).
+ */
 int
 options_parse_size(const char *s, uint64_t *out)
 {
-	static const char suffixes[] = "KMGT";
-	char *end;
-	double v, mult = 1;
+	static const char units[] = "KMGT";
+	const char *p = s, *u = NULL;
+	int digits = 0, point = 0;
+	double mult = 1, v;
 
-	if (parse_number(s, &v, &end))
+	if (!s)
 		return -EINVAL;
-	if (*end) {
-		const char *p = strchr(suffixes, end[0] & ~0x20);
-
-		if (!p || !end[0])
-			return -EINVAL;
-		for (const char *q = suffixes; q <= p; q++)
-			mult *= 1024;
-		end++;
-		/* 1M, 1MB, 1MiB, 1m all mean 2^20 */
-		if (*end == 'i')
-			end++;
-		if (*end == 'B' || *end == 'b')
-			end++;
-		if (*end)
-			return -EINVAL;
-	} else if (v >= 18446744073709551616.0 || v != (double)(uint64_t)v) {
-		return -EINVAL;
+	for (; isdigit((unsigned char)*p) || (*p == '.' && !point); p++) {
+		if (*p == '.')
+			point = 1;
+		else
+			digits++;
 	}
-	v *= mult;
-	if (v >= 18446744073709551616.0)
+	if (!digits)
+		return -EINVAL;
+	if (*p)
+		u = strchr(units, toupper((unsigned char)*p));
+	if (u) {
+		for (const char *q = units; q <= u; q++)
+			mult *= 1024;
+		if (*++p == 'i' || *p == 'I') {
+			p++;
+			if (*p != 'B' && *p != 'b')
+				return -EINVAL;
+		}
+	}
+	if (*p == 'B' || *p == 'b')
+		p++;
+	if (*p)
+		return -EINVAL;
+	if (!u) {
+		unsigned long long n;
+
+		if (point)
+			return -EINVAL;
+		errno = 0;
+		n = strtoull(s, NULL, 10);
+		if (errno)
+			return -EINVAL;
+		*out = n;
+		return 0;
+	}
+	v = strtod(s, NULL) * mult;
+	if (!isfinite(v) || v >= 18446744073709551616.0)
 		return -EINVAL;
 	*out = (uint64_t)v;
 	return 0;
@@ -262,6 +298,7 @@ enum {
 	OPT_CALLERS_BACKEND,
 	OPT_RULE,
 	OPT_METRICS,
+	OPT_QUIET,
 };
 
 static const struct option longopts[] = {
@@ -275,6 +312,7 @@ static const struct option longopts[] = {
 	{"repeat", required_argument, NULL, OPT_REPEAT},
 	{"log-dir", required_argument, NULL, OPT_LOG_DIR},
 	{"auto-cleanup", no_argument, NULL, OPT_AUTO_CLEANUP},
+	{"quiet", no_argument, NULL, OPT_QUIET},
 	{"all", no_argument, NULL, OPT_ALL},
 	{"size", required_argument, NULL, OPT_SIZE},
 	{"count", required_argument, NULL, OPT_COUNT},
@@ -309,6 +347,7 @@ static const struct {
 	{OPT_REPEAT, C(CMD_CHECK)},
 	{OPT_LOG_DIR, RULES | C(CMD_RESET) | C(CMD_SNAPSHOT) | C(CMD_TRIM)},
 	{OPT_AUTO_CLEANUP, C(CMD_MONITOR)},
+	{OPT_QUIET, C(CMD_MONITOR) | C(CMD_CHECK)},
 	{OPT_ALL, C(CMD_RESET)},
 	{OPT_SIZE, C(CMD_SIMULATE)},
 	{OPT_COUNT, C(CMD_SIMULATE)},
@@ -464,7 +503,7 @@ option_apply(struct options *o, int code, const char *arg, const char *where)
 	case OPT_MIN_SIZE:
 		if (options_parse_size(arg, &u))
 			return options_usage_error(
-				"%s--min-size needs a size such as 1M, 512K or 1048576, not '%s'",
+				"%s--min-size needs a size in bytes, or with K, M, G or T (powers of 1024, in any case, alone or with B or iB: 1M = 1MiB = 1mb = 1048576), not '%s'",
 				where, arg);
 		o->rules.min_size = u;
 		break;
@@ -566,7 +605,8 @@ option_apply(struct options *o, int code, const char *arg, const char *where)
 	case OPT_ALL:
 	case OPT_CLEANUP:
 	case OPT_JSON:
-	case OPT_NO_DEBUGINFO: {
+	case OPT_NO_DEBUGINFO:
+	case OPT_QUIET: {
 		int on = 1;
 
 		if (arg) {
@@ -589,6 +629,8 @@ option_apply(struct options *o, int code, const char *arg, const char *where)
 			o->sim_cleanup = on;
 		else if (code == OPT_JSON)
 			o->json = on;
+		else if (code == OPT_QUIET)
+			o->quiet = on;
 		else
 			o->no_debuginfo = on;
 		break;
@@ -657,6 +699,81 @@ config_apply(struct options *o)
 	return config_read(&r);
 }
 
+static int
+all_digits(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+/*
+ * The processes whose name (/proc/PID/comm, 15 characters at most) is
+ * name: up to max of their IDs in pids; returns how many there are.
+ */
+static unsigned
+processes_named(const char *name, pid_t *pids, unsigned max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	unsigned n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char path[300], comm[64] = "";
+		FILE *f;
+
+		if (!all_digits(e->d_name) || atoi(e->d_name) == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+		if (!*comm || strncmp(comm, name, 15) ||
+		    (strlen(name) < 15 && strcmp(comm, name)))
+			continue;
+		if (n < max)
+			pids[n] = (pid_t)atoi(e->d_name);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * A first word that is no command: a process ID, or the name of a
+ * running process, is what -p takes; say so.
+ */
+static int
+unknown_command(const char *word)
+{
+	pid_t pids[3];
+	unsigned n;
+
+	if (all_digits(word))
+		return options_usage_error(
+			"unknown command '%s': a process is given with -p, as in 'leakattach -p %s'",
+			word, word);
+	n = processes_named(word, pids, 3);
+	if (n == 1)
+		return options_usage_error(
+			"unknown command '%s': to monitor the process of that name, give its ID with -p, as in 'leakattach -p %d'",
+			word, (int)pids[0]);
+	if (n > 1)
+		return options_usage_error(
+			"unknown command '%s': %u processes have that name (%d, %d%s): give the ID of one with -p, as in 'leakattach -p %d'",
+			word, n, (int)pids[0], (int)pids[1],
+			n > 2 ? ", ..." : "", (int)pids[0]);
+	return options_usage_error("unknown command '%s'", word);
+}
+
 int
 options_parse(int argc, char **argv, struct options *o)
 {
@@ -676,8 +793,7 @@ options_parse(int argc, char **argv, struct options *o)
 	if (argv[1][0] != '-') {
 		o->cmd = options_command(argv[1]);
 		if (o->cmd == CMD_NONE)
-			return options_usage_error("unknown command '%s'",
-						   argv[1]);
+			return unknown_command(argv[1]);
 		argv++;
 		argc--;
 	}
@@ -722,10 +838,15 @@ options_parse(int argc, char **argv, struct options *o)
 			return rc;
 	}
 	if (optind < argc) {
-		if (o->cmd != CMD_CHECK || strcmp(argv[optind - 1], "--"))
+		if (o->cmd == CMD_CHECK && !strcmp(argv[optind - 1], "--"))
+			o->argv = argv + optind;
+		else if (all_digits(argv[optind]) && o->pid <= 0)
+			return options_usage_error(
+				"unexpected argument '%s': a process is given with -p, as in '-p %s'",
+				argv[optind], argv[optind]);
+		else
 			return options_usage_error("unexpected argument '%s'",
 						   argv[optind]);
-		o->argv = argv + optind;
 	}
 	switch (o->cmd) {
 	case CMD_CHECK:

@@ -43,6 +43,7 @@ struct options {
 	const char *log_dir; /* NULL: $LEAKATTACH_LOG_DIR, XDG, ~/.local */
 	int auto_cleanup; /* monitor: trim when retention grew */
 	const char *metrics; /* --metrics FILE (metrics.c), or NULL */
+	int quiet; /* monitor: no line per sample, no status line */
 	/* monitor and check: sampling windows for the callers of a leak */
 	enum callers_mode {
 		CALLERS_AUTO, /* after a sample where something grows */

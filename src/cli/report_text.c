@@ -140,14 +140,21 @@ report_text_snapshot(FILE *f, const struct la_snapshot *snap, const char *comm,
 	if (!info.consistent)
 		fprintf(f, "APPROXIMATE: the heap was changing (%s)\n",
 			info.inconsistency);
+	/*
+	 * Held from the system, as everywhere (check's summary, JSON's
+	 * system_bytes): the arenas' memory and the mmapped chunks, which is
+	 * in use + free + metadata. In use counts the mmapped chunks too.
+	 */
 	fprintf(f,
-		"\nheap: %s from the system in %u arena%s (%u heap%s), %s in %llu mmapped chunk%s\n",
-		B(mi.arena), t.arenas, t.arenas == 1 ? "" : "s", t.heaps,
-		t.heaps == 1 ? "" : "s", B(mi.hblkhd),
-		(unsigned long long)mi.hblks, mi.hblks == 1 ? "" : "s");
-	fprintf(f, "  in use    %10s in %llu chunks\n",
+		"\nheap: %s held from the system: %s in %u arena%s (%u heap%s), %s in %llu mmapped chunk%s\n",
+		B(t.system_bytes), B(mi.arena), t.arenas,
+		t.arenas == 1 ? "" : "s", t.heaps, t.heaps == 1 ? "" : "s",
+		B(mi.hblkhd), (unsigned long long)mi.hblks,
+		mi.hblks == 1 ? "" : "s");
+	fprintf(f, "  in use    %10s in %llu chunks (%s of it mmapped)\n",
 		B(t.counts.in_use_bytes),
-		(unsigned long long)t.counts.in_use_chunks);
+		(unsigned long long)t.counts.in_use_chunks,
+		B(t.counts.mmapped_bytes));
 	fprintf(f,
 		"  free      %10s: tcache %s, fastbins %s, bins %s, top %s\n",
 		B(t.free_bytes), B(t.counts.tcache_bytes),

@@ -93,6 +93,8 @@ struct sampler {
 	sigset_t term, oldmask;
 	int status_tty; /* a live status line on stderr */
 	int status_shown;
+	int sample_lines; /* monitor: a line per sample on stdout */
+	uint64_t line_first, line_prev; /* in use at the first, previous */
 	int gone; /* the target exited */
 };
 
@@ -137,6 +139,56 @@ status_show(struct sampler *sm)
 	sm->status_shown = 1;
 }
 
+/* "+1.5 MiB", "-512.0 KiB", "+0 B" */
+static const char *
+signed_bytes(uint64_t now, uint64_t then, char *buf, size_t len)
+{
+	char b[32];
+
+	snprintf(buf, len, "%c%s", now >= then ? '+' : '-',
+		 human_bytes(now >= then ? now - then : then - now, b,
+			     sizeof(b)));
+	return buf;
+}
+
+/*
+ * monitor with standard output not a terminal (a log file, a pipe, a
+ * service's journal), where no status line shows: a line per sample, so
+ * that the log shows the run before the first finding. None with --json
+ * or --quiet.
+ */
+static void
+sample_line(struct sampler *sm)
+{
+	struct la_totals t;
+	struct la_snapshot_info si;
+	char when[32], b1[32], b2[48], b3[48];
+	time_t sec;
+	struct tm tm;
+	uint64_t in_use;
+
+	if (!sm->sample_lines || !sm->last)
+		return;
+	la_snapshot_totals(sm->last, &t, sizeof(t));
+	la_snapshot_info(sm->last, &si, sizeof(si));
+	in_use = t.counts.in_use_bytes;
+	sec = (time_t)(si.time_unix_ns / 1000000000);
+	if (!localtime_r(&sec, &tm) ||
+	    !strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(when, sizeof(when), "?");
+	if (sm->taken == 1)
+		sm->line_first = sm->line_prev = in_use;
+	printf("%s sample %u: heap in use %s", when, sm->taken,
+	       human_bytes(in_use, b1, sizeof(b1)));
+	if (sm->taken > 1)
+		printf(" (%s since the previous sample, %s since the first)",
+		       signed_bytes(in_use, sm->line_prev, b2, sizeof(b2)),
+		       signed_bytes(in_use, sm->line_first, b3, sizeof(b3)));
+	printf("%s\n", si.consistent ? "" : " (approximate)");
+	fflush(stdout);
+	sm->line_prev = in_use;
+}
+
 int
 sampler_open(const struct options *o, const char *command, pid_t pid,
 	     struct sampler **out)
@@ -162,7 +214,9 @@ sampler_open(const struct options *o, const char *command, pid_t pid,
 		sampler_close(sm);
 		return EXIT_ERROR;
 	}
-	sm->status_tty = isatty(STDERR_FILENO) && !o->json;
+	sm->status_tty = isatty(STDERR_FILENO) && !o->json && !o->quiet;
+	sm->sample_lines = o->cmd == CMD_MONITOR && !isatty(STDOUT_FILENO) &&
+			   !o->json && !o->quiet;
 	/* simulate is a self-test of the heap walk: no windows */
 	sm->callers_run.enabled =
 		o->callers != CALLERS_OFF && o->cmd != CMD_SIMULATE;
@@ -901,6 +955,7 @@ sampler_sample(struct sampler *sm)
 	la_store_target_close(tg);
 	free(line);
 	free(doc);
+	sample_line(sm);
 	print_news(sm, news ? path : NULL);
 	auto_cleanup(sm, new_retention, any_leak);
 	status_show(sm);

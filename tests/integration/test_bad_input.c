@@ -275,3 +275,145 @@ Test(bad_input, static_musl_program_is_named, .timeout = 60)
 	}
 	target_stop(&t);
 }
+
+/*
+ * A process ID, or the name of a running process, given where the
+ * command goes is answered with the -p it needs.
+ */
+Test(bad_input, a_pid_or_a_name_for_a_command_suggests_p, .timeout = 60)
+{
+	char dir[64], prog[128], want[64], name[16];
+	const char *sargv[] = { prog, "60", NULL };
+	struct run_result r;
+	pid_t pid;
+	int code;
+
+	expect_usage((const char *[]){ leakattach_path(), "13537", NULL },
+		     "'leakattach -p 13537'");
+	expect_usage((const char *[]){ leakattach_path(), "snapshot", "13537", NULL },
+		     "'-p 13537'");
+	/* a program of a name no other process has: a copy of sleep */
+	snprintf(dir, sizeof(dir), "/tmp/la-bad-XXXXXX");
+	cr_assert(mkdtemp(dir));
+	snprintf(name, sizeof(name), "lasleep%d", (int)(getpid() % 1000000));
+	snprintf(prog, sizeof(prog), "%s/%s", dir, name);
+	{
+		const char *cp[] = { "/bin/cp", "/bin/sleep", prog, NULL };
+
+		cr_assert_eq(run_capture(cp, NULL, 30000, &r), 0);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		run_result_free(&r);
+	}
+	pid = run_start(sargv, -1);
+	cr_assert_gt(pid, 0);
+	snprintf(want, sizeof(want), "'leakattach -p %d'", (int)pid);
+	expect_usage((const char *[]){ leakattach_path(), name, NULL }, want);
+	kill(pid, SIGKILL);
+	run_wait(pid, 10000, &code);
+	remove(prog);
+	rmdir(dir);
+	/* a word that names nothing: no suggestion */
+	cr_assert_eq(run_capture((const char *[]){ leakattach_path(), name, NULL },
+				 NULL, 30000, &r), 0);
+	cr_expect_eq(r.status, 64);
+	cr_expect(strstr(r.err, "unknown command") && !strstr(r.err, "-p"),
+		  "%s", r.err);
+	run_result_free(&r);
+}
+
+/* check's rules.min_size_bytes with --min-size arg (and more settings). */
+static long long
+min_size_of(const char *pid, const char *arg, const char *const env[])
+{
+	const char *argv[] = { leakattach_path(), "check", "-p", pid,
+			       "--callers=off", "--json", "--log-dir",
+			       "/tmp/la-bad-sizes", arg ? "--min-size" : NULL,
+			       arg, NULL };
+	struct run_result r;
+	const char *k;
+	long long v = -1;
+
+	cr_assert_eq(run_capture(argv, env, 60000, &r), 0);
+	cr_expect(r.status == 0 || r.status == 3, "%s: %d: %s", arg, r.status,
+		  r.err);
+	k = strstr(r.out, "\"min_size_bytes\":");
+	if (k)
+		v = atoll(k + strlen("\"min_size_bytes\":"));
+	run_result_free(&r);
+	return v;
+}
+
+/*
+ * Sizes: bytes, or K, M, G, T as powers of 1024 in any case, alone or
+ * with B or iB, a decimal point with a unit; everything else is refused
+ * with the forms that are accepted, on the command line and in a
+ * configuration file.
+ */
+Test(bad_input, sizes_are_binary_units_and_the_rest_is_refused, .timeout = 120)
+{
+	static const struct {
+		const char *arg;
+		long long bytes;
+	} good[] = {
+		{ "1048576", 1048576 }, { "1M", 1048576 },    { "1m", 1048576 },
+		{ "1MB", 1048576 },	{ "1mb", 1048576 },   { "1MiB", 1048576 },
+		{ "1mib", 1048576 },	{ "1024K", 1048576 }, { "1024kB", 1048576 },
+		{ "0.5M", 524288 },	{ "1.5k", 1536 },     { "512B", 512 },
+		{ "2G", 2147483648LL }, { "1T", 1099511627776LL }, { "0", 0 },
+	};
+	static const char *const bad[] = {
+		"1 M", "1 ", " 1M", "-1M", "+1M", "1e3", "0x10", "1X", "1P",
+		"1Mi", "1Mib ", "1KK", "1.5", "1.5B", "M", "", "1.2.3K", "inf",
+		"1MBB",
+	};
+	const char *targv[] = { "idle", NULL };
+	struct target t;
+	char pid[32], conf[64], env0[128];
+	const char *env[] = { env0, NULL };
+	FILE *f;
+
+	cr_assert_eq(target_start(&t, "heapgen", targv, NULL), 0);
+	cr_assert_eq(target_wait_mallinfo(&t, (uint64_t[MI_NFIELDS]){ 0 }), 0);
+	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		cr_expect_eq(min_size_of(pid, good[i].arg, NULL), good[i].bytes,
+			     "--min-size %s", good[i].arg);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_usage((const char *[]){ leakattach_path(), "check", "-p",
+					       pid, "--min-size", bad[i], NULL },
+			     "powers of 1024, in any case, alone or with B or iB");
+	/* in a configuration file */
+	snprintf(conf, sizeof(conf), "/tmp/la-bad-sizes.conf");
+	snprintf(env0, sizeof(env0), "LEAKATTACH_CONFIG=%s", conf);
+	f = fopen(conf, "w");
+	cr_assert(f);
+	fputs("min-size = 2mb\n", f);
+	fclose(f);
+	cr_expect_eq(min_size_of(pid, NULL, env), 2097152);
+	f = fopen(conf, "w");
+	cr_assert(f);
+	fputs("min-size = 2 MB\n", f);
+	fclose(f);
+	{
+		struct run_result r;
+
+		cr_assert_eq(run_capture((const char *[]){ leakattach_path(),
+							   "check", "-p", pid,
+							   NULL },
+					 env, 30000, &r), 0);
+		cr_expect_eq(r.status, 64, "%s", r.err);
+		cr_expect(strstr(r.err, ":1: --min-size") &&
+			  strstr(r.err, "powers of 1024"), "%s", r.err);
+		run_result_free(&r);
+	}
+	remove(conf);
+	{
+		const char *rm[] = { "/bin/rm", "-rf", "/tmp/la-bad-sizes", NULL };
+		struct run_result r;
+
+		run_capture(rm, NULL, 30000, &r);
+		run_result_free(&r);
+	}
+	cr_expect_eq(target_check_unharmed(&t, 0, NULL), 0, "%s", t.line);
+	target_stop(&t);
+}

@@ -9,6 +9,9 @@
  */
 #include <criterion/criterion.h>
 #include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,5 +253,422 @@ Test(cli, version, .timeout = 30)
 	cr_assert_eq(run_capture(argv, NULL, 30000, &r), 0);
 	cr_expect_eq(r.status, 0);
 	cr_expect(!strncmp(r.out, "leakattach ", 11), "%s", r.out);
+	run_result_free(&r);
+}
+
+/* ---- the words a person reads (issue 14, section 5) ---------------------- */
+
+/* A folder of our own under /tmp, and its removal. */
+static void
+make_dir(char *buf, size_t len)
+{
+	snprintf(buf, len, "/tmp/la-cli-XXXXXX");
+	cr_assert(mkdtemp(buf), "mkdtemp");
+}
+
+static void
+remove_dir(const char *dir)
+{
+	const char *argv[] = { "/bin/rm", "-rf", dir, NULL };
+	struct run_result r;
+
+	run_capture(argv, NULL, 30000, &r);
+	run_result_free(&r);
+}
+
+/* Write text into dir/name; the path in path. */
+static void
+write_in(const char *dir, const char *name, const char *text, char *path,
+	 size_t len)
+{
+	FILE *f;
+
+	snprintf(path, len, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	cr_assert(f, "%s", path);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Run python3 -c script with up to four arguments; expect it to pass. */
+static void
+py_check(const char *what, const char *script, const char *a1, const char *a2,
+	 const char *a3, const char *a4)
+{
+	const char *argv[] = { "/usr/bin/python3", "-c", script, a1, a2, a3, a4,
+			       NULL };
+	struct run_result r;
+
+	cr_assert_eq(run_capture(argv, NULL, 60000, &r), 0);
+	cr_expect_eq(r.status, 0, "%s: %s%s", what, r.out, r.err);
+	run_result_free(&r);
+}
+
+/* leakattach with up to 14 arguments (NULL-terminated); status in r. */
+static void
+la(struct run_result *r, const char *a0, ...)
+{
+	const char *argv[16] = { leakattach_path(), a0 };
+	va_list ap;
+	int n = 2;
+
+	va_start(ap, a0);
+	while (n < 15 && (argv[n] = va_arg(ap, const char *)))
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	cr_assert_eq(run_capture(argv, NULL, 120000, r), 0, "%s", a0);
+}
+
+/* The text between start and end in s, into buf. */
+static int
+text_between(const char *s, const char *start, const char *end, char *buf,
+	     size_t len)
+{
+	const char *a = strstr(s, start), *b;
+
+	if (!a)
+		return -1;
+	a += strlen(start);
+	b = strstr(a, end);
+	if (!b || (size_t)(b - a) >= len)
+		return -1;
+	memcpy(buf, a, (size_t)(b - a));
+	buf[b - a] = '\0';
+	return 0;
+}
+
+/* A process ID that no process has. */
+static pid_t
+free_pid(void)
+{
+	pid_t pid = 4194000;
+
+	while (kill(pid, 0) == 0 || errno != ESRCH)
+		pid--;
+	return pid;
+}
+
+/*
+ * One definition of "held from the system" (arena + hblkhd of glibc's
+ * own mallinfo2 = in use + free + metadata), the same figure in
+ * snapshot's text and JSON and in check's text and JSON, for a heap with
+ * mmapped chunks (where in use counts them and the arenas alone held
+ * less than in use), and never less than in use.
+ */
+Test(cli, snapshot_and_check_agree_on_held_from_the_system, .timeout = 120)
+{
+	const char *targv[] = { "mmapped", NULL };
+	struct target t;
+	struct run_result r;
+	uint64_t mi[MI_NFIELDS];
+	char pid[32], dir[64], snap_json[256], check_json[256], want[64];
+	char snap_held[64], check_held[64];
+
+	cr_assert_eq(target_start(&t, "heapgen", targv, NULL), 0);
+	cr_assert_eq(target_wait_mallinfo(&t, mi), 0);
+	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
+	make_dir(dir, sizeof(dir));
+
+	la(&r, "snapshot", "-p", pid, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_expect_eq(text_between(r.out, "\nheap: ", " held from the system: ",
+				  snap_held, sizeof(snap_held)),
+		     0, "%s", r.out);
+	run_result_free(&r);
+	la(&r, "snapshot", "-p", pid, "--json", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	write_in(dir, "snapshot.json", r.out, snap_json, sizeof(snap_json));
+	run_result_free(&r);
+	la(&r, "check", "-p", pid, "--log-dir", dir, "--callers=off", NULL);
+	cr_assert(r.status == 0 || r.status == 3, "%d: %s", r.status, r.err);
+	cr_expect_eq(text_between(r.out, " free, ", " held from the system;",
+				  check_held, sizeof(check_held)),
+		     0, "%s", r.out);
+	run_result_free(&r);
+	la(&r, "check", "-p", pid, "--log-dir", dir, "--callers=off", "--json",
+	   NULL);
+	cr_assert(r.status == 0 || r.status == 3, "%d: %s", r.status, r.err);
+	write_in(dir, "check.json", r.out, check_json, sizeof(check_json));
+	run_result_free(&r);
+
+	cr_expect_str_eq(snap_held, check_held);
+	snprintf(want, sizeof(want), "%llu",
+		 (unsigned long long)(mi[MI_ARENA] + mi[MI_HBLKHD]));
+	py_check("held from the system",
+		 "import json, sys\n"
+		 "s = json.load(open(sys.argv[1]))['totals']\n"
+		 "c = json.load(open(sys.argv[2]))['totals']\n"
+		 "held = int(sys.argv[3])\n"
+		 "assert s['mmapped_bytes'] > 0, s\n"
+		 "assert s['system_bytes'] == c['system_bytes'] == held, (s, c, held)\n"
+		 "assert s['system_bytes'] == s['in_use_bytes'] + s['free_bytes'] + s['meta_bytes'], s\n"
+		 "assert s['system_bytes'] >= s['in_use_bytes'] and c['system_bytes'] >= c['in_use_bytes'], (s, c)\n"
+		 "assert c['in_use_bytes'] == s['in_use_bytes'], (s, c)\n",
+		 snap_json, check_json, want, NULL);
+	cr_expect_eq(target_check_unharmed(&t, 0, NULL), 0, "%s", t.line);
+	target_stop(&t);
+	remove_dir(dir);
+}
+
+/*
+ * Every key of the JSON documents leakattach prints (a snapshot, a
+ * monitor that found a leak, a trim, an error) is named in bold in the
+ * man page's JSON OUTPUT section.
+ */
+Test(cli, json_keys_are_in_the_man_page, .timeout = 180)
+{
+	const char *hargv[] = { "threads", NULL };
+	const char *largv[] = { "sizeclass", NULL };
+	struct target h, l;
+	struct run_result r;
+	char hpid[32], lpid[32], nopid[32], dir[64], docs[4][256];
+	const char *man = getenv("LA_MANPAGE");
+
+	cr_assert(man, "LA_MANPAGE is not set (run through make check)");
+	make_dir(dir, sizeof(dir));
+	cr_assert_eq(target_start(&h, "heapgen", hargv, NULL), 0);
+	cr_assert_eq(target_wait_mallinfo(&h, (uint64_t[MI_NFIELDS]){ 0 }), 0);
+	snprintf(hpid, sizeof(hpid), "%d", (int)h.pid);
+	la(&r, "snapshot", "-p", hpid, "--json", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	write_in(dir, "snapshot.json", r.out, docs[0], sizeof(docs[0]));
+	run_result_free(&r);
+	la(&r, "trim", "-p", hpid, "--json", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	write_in(dir, "trim.json", r.out, docs[1], sizeof(docs[1]));
+	run_result_free(&r);
+	target_stop(&h);
+
+	/* a leak: 20 blocks of 1160 bytes every 100 ms */
+	cr_assert_eq(target_start(&l, "leaky", largv, NULL), 0);
+	cr_assert_eq(target_read_line(&l, 20000), 0);
+	cr_assert_eq(target_send(&l, "timer 100 20"), 0);
+	cr_assert_eq(target_read_line(&l, 20000), 0);
+	cr_assert_str_eq(l.line, "timer on");
+	snprintf(lpid, sizeof(lpid), "%d", (int)l.pid);
+	la(&r, "monitor", "-p", lpid, "--json", "--interval", "0.3",
+	   "--duration", "2.5", "--min-size", "16K", "--log-dir", dir, NULL);
+	cr_expect_eq(r.status, 1, "%d: %s", r.status, r.err);
+	write_in(dir, "monitor.json", r.out, docs[2], sizeof(docs[2]));
+	run_result_free(&r);
+	target_stop(&l);
+
+	snprintf(nopid, sizeof(nopid), "%d", (int)free_pid());
+	la(&r, "snapshot", "-p", nopid, "--json", NULL);
+	cr_expect_eq(r.status, 2);
+	write_in(dir, "error.json", r.out, docs[3], sizeof(docs[3]));
+	run_result_free(&r);
+
+	py_check("JSON keys in the man page",
+		 "import json, re, sys\n"
+		 "man = open(sys.argv[1]).read().replace('\\\\-', '-')\n"
+		 "sec = man[man.index('.SH JSON OUTPUT'):man.index('.SH EXIT STATUS')]\n"
+		 "bold = set()\n"
+		 "for m in re.finditer(r'\\\\fB(.*?)\\\\f[RPI]', sec):\n"
+		 "    bold.update(re.findall(r'[a-z_0-9]+', m.group(1)))\n"
+		 "for line in sec.splitlines():\n"
+		 "    if line.startswith(('.B ', '.BR ', '.RB ')):\n"
+		 "        bold.update(re.findall(r'[a-z_0-9]+', line[3:]))\n"
+		 "def keys(v, out):\n"
+		 "    if isinstance(v, dict):\n"
+		 "        for k, x in v.items():\n"
+		 "            out.add(k)\n"
+		 "            keys(x, out)\n"
+		 "    elif isinstance(v, list):\n"
+		 "        for x in v:\n"
+		 "            keys(x, out)\n"
+		 "    return out\n"
+		 "seen = set()\n"
+		 "for path in sys.argv[2:]:\n"
+		 "    seen |= keys(json.loads(open(path).read()), set())\n"
+		 "for k in ('leaks_this_run', 'leaks', 'system_bytes', 'returned'):\n"
+		 "    assert k in seen, 'no %s in the documents' % k\n"
+		 "missing = sorted(seen - bold)\n"
+		 "assert not missing, 'not in the man page: %s' % missing\n",
+		 man, docs[0], docs[1], docs[2]);
+	py_check("the error document's keys in the man page",
+		 "import json, re, sys\n"
+		 "man = open(sys.argv[1]).read()\n"
+		 "sec = man[man.index('.SS Errors'):man.index('.SH EXIT STATUS')]\n"
+		 "d = json.loads(open(sys.argv[2]).read())\n"
+		 "for k in list(d) + list(d['error']):\n"
+		 "    assert '\\\\fB%s\\\\fR' % k in sec or '.B %s\\n' % k in sec, k\n",
+		 man, docs[3], NULL, NULL);
+	remove_dir(dir);
+}
+
+/*
+ * With --json an error is a leakattach.error/1 document on stdout (code:
+ * the exit status; message: the sentence on stderr), for each command
+ * that takes --json and for usage errors after --json; without --json
+ * stdout stays empty.
+ */
+Test(cli, an_error_with_json_is_a_json_document_too, .timeout = 120)
+{
+	char nopid[32], dir[64], out[256];
+	struct {
+		const char *args[8];
+		int status;
+	} cases[] = {
+		{ { "snapshot", "-p", nopid, "--json" }, 2 },
+		{ { "check", "-p", nopid, "--json" }, 2 },
+		{ { "monitor", "-p", nopid, "--json", "--duration", "1" }, 2 },
+		{ { "trim", "-p", nopid, "--json" }, 2 },
+		{ { "check", "--json", "--interval", "0.1", "--", "false" }, 2 },
+		{ { "check", "-p", nopid, "--json", "--min-size", "1X" }, 64 },
+		{ { "--json", "13537" }, 64 },
+		{ { "snapshot", "--json", "--top", "-3", "-p", nopid }, 64 },
+		{ { "simulate", "--json", "--size", "0" }, 64 },
+	};
+
+	snprintf(nopid, sizeof(nopid), "%d", (int)free_pid());
+	make_dir(dir, sizeof(dir));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *argv[12] = { leakattach_path() };
+		struct run_result r;
+		char status[16];
+		int n = 1;
+
+		for (int j = 0; cases[i].args[j]; j++)
+			argv[n++] = cases[i].args[j];
+		argv[n] = NULL;
+		cr_assert_eq(run_capture(argv, NULL, 60000, &r), 0);
+		cr_expect_eq(r.status, cases[i].status, "case %zu: %d: %s", i,
+			     r.status, r.err);
+		snprintf(status, sizeof(status), "%d", cases[i].status);
+		write_in(dir, "out", r.out, out, sizeof(out));
+		{
+			char err[256];
+
+			write_in(dir, "err", r.err, err, sizeof(err));
+			py_check(cases[i].args[0],
+				 "import json, sys\n"
+				 "text = open(sys.argv[1]).read()\n"
+				 "assert text.count('\\n') == 1, text\n"
+				 "d = json.loads(text)\n"
+				 "assert d['schema'] == 'leakattach.error/1', d\n"
+				 "assert d['error']['code'] == int(sys.argv[3]), d\n"
+				 "last = open(sys.argv[2]).read().splitlines()[-1]\n"
+				 "assert last == 'leakattach: ' + d['error']['message'], (last, d)\n",
+				 out, err, status, NULL);
+		}
+		/* the same without --json: stdout stays empty */
+		n = 1;
+		for (int j = 0; cases[i].args[j]; j++)
+			if (strcmp(cases[i].args[j], "--json"))
+				argv[n++] = cases[i].args[j];
+		argv[n] = NULL;
+		run_result_free(&r);
+		cr_assert_eq(run_capture(argv, NULL, 60000, &r), 0);
+		cr_expect_eq(r.status, cases[i].status, "case %zu", i);
+		cr_expect_str_eq(r.out, "", "case %zu without --json", i);
+		run_result_free(&r);
+	}
+	remove_dir(dir);
+}
+
+/* The lines "DATE TIME sample N: heap in use ..." in out. */
+static unsigned
+sample_lines(const char *out, unsigned *with_growth)
+{
+	unsigned n = 0;
+
+	*with_growth = 0;
+	for (const char *p = out; (p = strstr(p, " sample ")); p++) {
+		const char *eol = strchr(p, '\n');
+		char line[512];
+
+		if (!eol || (size_t)(eol - p) >= sizeof(line))
+			continue;
+		memcpy(line, p, (size_t)(eol - p));
+		line[eol - p] = '\0';
+		if (!strstr(line, ": heap in use "))
+			continue;
+		n++;
+		*with_growth += strstr(line, "since the previous sample, ") &&
+				strstr(line, "since the first)");
+	}
+	return n;
+}
+
+/*
+ * monitor with stdout not a terminal (a pipe here) prints a line per
+ * sample, one for each sample the summary counts, the growth from the
+ * second on; --quiet, in a configuration file too, and --json have none.
+ */
+Test(cli, monitor_prints_a_line_per_sample_off_a_terminal, .timeout = 120)
+{
+	const char *largv[] = { "sizeclass", NULL };
+	struct target l;
+	struct run_result r;
+	char pid[32], dir[64], conf[256], env0[300];
+	const char *env[] = { env0, NULL };
+	unsigned n, growth, samples = 0;
+	const char *s;
+
+	cr_assert_eq(target_start(&l, "leaky", largv, NULL), 0);
+	cr_assert_eq(target_read_line(&l, 20000), 0);
+	cr_assert_eq(target_send(&l, "timer 100 5"), 0);
+	cr_assert_eq(target_read_line(&l, 20000), 0);
+	snprintf(pid, sizeof(pid), "%d", (int)l.pid);
+	make_dir(dir, sizeof(dir));
+
+	la(&r, "monitor", "-p", pid, "--interval", "0.2", "--duration", "1",
+	   "--callers=off", "--log-dir", dir, NULL);
+	cr_expect(r.status == 0 || r.status == 1 || r.status == 3, "%d: %s",
+		  r.status, r.err);
+	n = sample_lines(r.out, &growth);
+	s = strstr(r.out, "(leaky): ");
+	cr_assert(s && sscanf(s, "(leaky): %u samples", &samples) == 1, "%s",
+		  r.out);
+	cr_expect_gt(samples, 1, "%s", r.out);
+	cr_expect_eq(n, samples, "%u lines for %u samples: %s", n, samples,
+		     r.out);
+	cr_expect_eq(growth, n - 1, "%s", r.out);
+	cr_expect(strstr(r.out, " sample 1: heap in use "), "%s", r.out);
+	run_result_free(&r);
+
+	la(&r, "monitor", "-p", pid, "--interval", "0.2", "--duration", "0.5",
+	   "--callers=off", "--log-dir", dir, "--quiet", NULL);
+	cr_expect_eq(sample_lines(r.out, &growth), 0, "%s", r.out);
+	cr_expect(strstr(r.out, "leakattach monitor: process"), "%s", r.out);
+	run_result_free(&r);
+
+	/* quiet = yes in a configuration file */
+	write_in(dir, "config", "[monitor]\nquiet = yes\n", conf, sizeof(conf));
+	snprintf(env0, sizeof(env0), "LEAKATTACH_CONFIG=%s", conf);
+	{
+		const char *argv[] = { leakattach_path(), "monitor", "-p", pid,
+				       "--interval", "0.2", "--duration", "0.5",
+				       "--callers=off", "--log-dir", dir, NULL };
+
+		cr_assert_eq(run_capture(argv, env, 60000, &r), 0);
+		cr_expect_eq(sample_lines(r.out, &growth), 0, "%s", r.out);
+		cr_expect(strstr(r.out, "leakattach monitor: process"), "%s",
+			  r.out);
+		run_result_free(&r);
+	}
+
+	la(&r, "monitor", "-p", pid, "--interval", "0.2", "--duration", "0.5",
+	   "--callers=off", "--log-dir", dir, "--json", NULL);
+	cr_expect_eq(sample_lines(r.out, &growth), 0, "%s", r.out);
+	cr_expect_eq(r.out[0], '{', "%s", r.out);
+	run_result_free(&r);
+
+	cr_expect_eq(target_check_unharmed(&l, 0, NULL), 0, "%s", l.line);
+	target_stop(&l);
+	remove_dir(dir);
+}
+
+/* The --help's quickest answer. */
+Test(cli, help_shows_the_quickest_answer, .timeout = 30)
+{
+	const char *argv[] = { leakattach_path(), "--help", NULL };
+	struct run_result r;
+
+	cr_assert_eq(run_capture(argv, NULL, 30000, &r), 0);
+	cr_expect(strstr(r.out, "leakattach check -p PID --repeat 4\n"), "%s",
+		  r.out);
 	run_result_free(&r);
 }

@@ -220,7 +220,7 @@ read_pmu(struct uprobe_window *w)
 	if (err)
 		return la_fail(
 			-ENOENT,
-			"this kernel has no uprobe PMU (%s/type: %s): it needs CONFIG_UPROBE_EVENTS, or use the ptrace backend",
+			"this kernel has no uprobe PMU (%s/type: %s): it needs CONFIG_UPROBE_EVENTS, or sample with ptrace breakpoints: --callers-backend=int3",
 			PMU_DIR, strerror(-err));
 	w->pmu_type = atoi(buf);
 	if (w->pmu_type <= 0)
@@ -707,7 +707,7 @@ open_error(struct uprobe_window *w, int err, const struct probe *p)
 	if (err == -EACCES || err == -EPERM)
 		return la_fail(
 			err,
-			"setting uprobes on process %d needs CAP_SYS_ADMIN (CAP_PERFMON is not enough since Linux 6.12): run leakattach as root, or use the ptrace backend",
+			"setting uprobes on process %d needs CAP_SYS_ADMIN (CAP_PERFMON is not enough since Linux 6.12): run leakattach as root, or sample with ptrace breakpoints: --callers-backend=int3",
 			(int)w->pid);
 	if (err == -ESRCH)
 		return la_fail(err, "process %d exited", (int)w->pid);
