@@ -112,7 +112,8 @@ stop() {
 
 # oracle LABEL NAME VERSION TOOL...: TOOL snapshot of target NAME, whose
 # first line ($line) is its mallinfo2: the same figures, glibc VERSION
-# named, the heap unchanged after it.
+# named ("unknown (static)": a static target's version is not read), the
+# heap unchanged after it.
 oracle() {
 	local label=$1 name=$2 version=$3 want=${line#mallinfo2 } out got
 	shift 3
@@ -127,7 +128,8 @@ oracle() {
 $out"
 		return
 	fi
-	if ! grep -q "^process ${PID[$name]} (heapgen[^)]*), glibc $version," <<<"$out"; then
+	if ! head -n 1 <<<"$out" | grep -q "^process ${PID[$name]} (heapgen" ||
+		! head -n 1 <<<"$out" | grep -qF ", glibc $version,"; then
 		fail "$label: glibc $version not named: $(head -n 1 <<<"$out")"
 		return
 	fi
@@ -199,12 +201,16 @@ if ! mount -t proc proc "$root/proc"; then
 fi
 echo "$me: the chroot holds: $(cd "$root" && find . -path ./proc -prune -o -print | sort | tr '\n' ' ')"
 # The tool in the chroot, with nothing of this environment.
+chroot=$(command -v chroot) || {
+	fail "no chroot(8) (coreutils)"
+	exit 1
+}
 in_root() {
-	env -i chroot "$root" /leakattach "$@"
+	env -i "$chroot" "$root" /leakattach "$@"
 }
 
 start chs chroot "$root" /heapgen single && line chs &&
-	oracle "chroot: heapgen-static in it" chs "$sysver" in_root
+	oracle "chroot: heapgen-static in it" chs "unknown (static)" in_root
 stop chs
 if [ -x "$gdir/heapgen-2.31" ]; then
 	start ch31 "$gdir/heapgen-2.31" threads && line ch31 &&
