@@ -40,8 +40,7 @@
 
 int __real_main(int argc, char **argv);
 int __real_execv(const char *path, char *const argv[]);
-char *__cxa_demangle(const char *mangled, char *buf, size_t *len,
-		     int *status);
+char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
 int __wrap_main(int argc, char **argv);
 int __wrap_execv(const char *path, char *const argv[]);
@@ -64,8 +63,7 @@ __wrap_execv(const char *path, char *const argv[])
 {
 	const char *env = secure_getenv("LEAKATTACH_INT3_TRACER");
 
-	if (argv && argv[0] && !strcmp(argv[0], TRACER_NAME) &&
-	    !(env && *env))
+	if (argv && argv[0] && !strcmp(argv[0], TRACER_NAME) && !(env && *env))
 		path = "/proc/self/exe";
 	return __real_execv(path, argv);
 }

@@ -9,7 +9,8 @@
 #   2. on heapgen built for this glibc, bullseye's 2.31 and trixie's 2.41
 #      (tests/glibc, as test_glibc_versions), its snapshot prints the
 #      mallinfo2 line heapgen printed itself, names the version, and
-#      leaves the heap as it was;
+#      leaves the heap as it was; a C++ leak's type is demangled
+#      (libstdc++'s demangler inside, no dlopen);
 #   3. as root, in a chroot that holds only it, /proc and static targets
 #      (own mount namespace: unshare -m): the same oracle on heapgen-static
 #      in the chroot and on bullseye's heapgen outside it; a planted leak
@@ -105,6 +106,7 @@ say() {
 }
 
 stop() {
+	[ -n "${PID[$1]:-}" ] || return 0
 	echo quit >&"${IN[$1]}"
 	wait "${PID[$1]}" 2>/dev/null
 	unset "PID[$1]"
@@ -179,6 +181,29 @@ for v in "$sysver" 2.31 2.41; do
 		stop "$n"
 	done
 done
+
+# C++ names with libstdc++'s demangler linked in (no dlopen): cxxleak
+# leaks Widgets (test_types); at the fourth check the leak's type is
+# Widget, never the mangled _ZTV6Widget.
+mkdir -p "$work/state" || exit 99
+if start cxx "$tdir/cxxleak" && line cxx; then
+	rcs=
+	for i in 1 2 3 4; do
+		say cxx "step 500" || break
+		"$tool" check -p "${PID[cxx]}" --min-size 64K \
+			--log-dir "$work/state" >"$work/cxx$i.txt" 2>&1
+		rcs="$rcs$?"
+	done
+	if [ "$rcs" != 3331 ]; then
+		fail "C++: exit statuses $rcs, not 3331: $(cat "$work/cxx4.txt" 2>/dev/null)"
+	elif ! grep -q '^ *Widget .*C++ vtable in ' "$work/cxx4.txt" ||
+		grep -q '_ZTV' "$work/cxx4.txt"; then
+		fail "C++: the leak's type is not Widget, demangled: $(cat "$work/cxx4.txt")"
+	else
+		ok "C++: the leak's type named Widget, demangled"
+	fi
+fi
+stop cxx
 
 # ---- 3. a chroot of one file ------------------------------------------------
 
