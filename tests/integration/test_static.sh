@@ -214,12 +214,12 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 mkdir -p "$root/proc" "$root/state" || exit 99
-cp "$tool" "$root/leakattach" &&
+if ! { cp "$tool" "$root/leakattach" &&
 	cp "$tdir/heapgen-static" "$root/heapgen" &&
-	cp "$tdir/leaky-static" "$root/leaky" || {
+	cp "$tdir/leaky-static" "$root/leaky"; }; then
 	fail "cannot fill the chroot (heapgen-static, leaky-static built?)"
 	exit 1
-}
+fi
 if ! mount -t proc proc "$root/proc"; then
 	fail "cannot mount /proc in the chroot"
 	exit 1
