@@ -3,6 +3,7 @@
  * main.c - leakattach(1): parse the command line, run the command, map
  * the outcome to an exit status. Uses only the public API.
  */
+#include <locale.h>
 #include <malloc.h>
 #include <stdio.h>
 
@@ -24,6 +25,11 @@ main(int argc, char **argv)
 	 * the threshold fixed). Fixed, they are mapped and given back.
 	 */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	/*
+	 * The character set only (sparklines: block elements on UTF-8):
+	 * numbers and JSON keep the C locale's decimal point.
+	 */
+	setlocale(LC_CTYPE, "");
 	rc = options_parse(argc, argv, &o);
 	if (rc)
 		return rc;
@@ -45,6 +51,8 @@ main(int argc, char **argv)
 		return cmd_simulate(&o);
 	case CMD_TRIM:
 		return cmd_trim(&o);
+	case CMD_REPORT:
+		return cmd_report(&o);
 	default:
 		return EXIT_USAGE;
 	}
