@@ -194,6 +194,8 @@ chart_begin(struct chart *c, FILE *f, const struct hist *h, const char *name,
 	c->x1 = h->n > 1 ? (double)(h->t_ms[h->n - 1] - h->t_ms[0]) : 1000;
 	if (c->x1 <= 0)
 		c->x1 = 1000;
+	if (!(ymax > 0))
+		ymax = ms ? 1 : 1024; /* nothing: an axis of round figures */
 	if (ms) {
 		step = nice_step((ymax > 0 ? ymax : 1) / 4);
 	} else {
@@ -406,14 +408,15 @@ first_known(const double *v, int from, int to)
  */
 static void
 slope_line(struct chart *c, const struct hist *h,
-	   const struct hist_series *sr, const double *v, int from, int to)
+	   const struct hist_series *sr, const double *v, int from, int to,
+	   int use_trend)
 {
 	double slope, icpt, xa, xb, ya, yb;
 	char b[48], lbl[96];
 	double *off;
 	unsigned k = 0;
 
-	if (!isnan(sr->slope_per_hour)) {
+	if (use_trend && !isnan(sr->slope_per_hour)) {
 		slope = sr->slope_per_hour / 3.6e6; /* per ms */
 		off = malloc(h->n * sizeof(*off));
 		if (!off)
@@ -666,8 +669,8 @@ finding_section(FILE *f, const struct hist *h, const struct hist_series *sr,
 			!strcmp(sr->evidence, "trend")
 				? "its trend over the whole history"
 				: "growths in a row");
-	if (!isnan(sr->slope_per_hour))
-		fprintf(f, "; trend %s%s per hour",
+	if (!retention && !isnan(sr->slope_per_hour))
+		fprintf(f, "; trend of the bytes in use %s%s per hour",
 			sr->slope_per_hour < 0 ? "-" : "+",
 			human_bytes((uint64_t)fabs(sr->slope_per_hour), b3,
 				    sizeof(b3)));
@@ -688,7 +691,7 @@ finding_section(FILE *f, const struct hist *h, const struct hist_series *sr,
 	markers(&c, h, sr->in_use, CIRCLE, retention ? -1 : from,
 		retention ? -1 : to);
 	if (!retention)
-		slope_line(&c, h, sr, sr->in_use, from, to);
+		slope_line(&c, h, sr, sr->in_use, from, to, 1);
 	chart_end(&c, retention ? "In use (solid line, circles)."
 				: "In use (solid line, circles; filled "
 				  "squares: the samples of the streak, "
@@ -707,7 +710,7 @@ finding_section(FILE *f, const struct hist *h, const struct hist_series *sr,
 	markers(&c, h, sr->free_b, TRIANGLE, retention ? from : -1,
 		retention ? to : -1);
 	if (retention)
-		slope_line(&c, h, sr, sr->free_b, from, to);
+		slope_line(&c, h, sr, sr->free_b, from, to, 0);
 	chart_end(&c, "Free bytes held in this location: the retention curve "
 		      "(dashed line, triangles).");
 	fputs("</div>\n", f);
@@ -718,30 +721,29 @@ finding_section(FILE *f, const struct hist *h, const struct hist_series *sr,
 	fputs("</section>\n", f);
 }
 
-/* The top size classes, stacked (the thickest at the bottom). */
+/*
+ * The top size classes of the latest sample, stacked (the largest at the
+ * bottom), and the rest of the heap's bytes in use on top, so that the
+ * stack is always the heap in use: a class that was not among a line's
+ * top ones counts in the rest there.
+ */
 static void
 size_classes_chart(FILE *f, const struct hist *h)
 {
 	const struct hist_series *lay[LAYERS];
-	double *base, *top, peak = 0, last[LAYERS];
+	double *base, *top, last[LAYERS], rest = 0;
 	unsigned n = 0;
 	struct chart c;
 	char b[48];
 
-	for (unsigned s = 0; s < h->nser && n < LAYERS; s++)
-		if (!strcmp(h->ser[s].kind, "size_class"))
+	for (unsigned s = 0; s < h->nser && n < LAYERS - 1; s++)
+		if (!strcmp(h->ser[s].kind, "size_class") &&
+		    h->ser[s].last_state != HS_ABSENT) {
+			last[n] = h->ser[s].in_use[h->n - 1];
 			lay[n++] = &h->ser[s];
+		}
 	if (!n)
 		return;
-	/* by bytes in use at the last sample where each appears */
-	for (unsigned k = 0; k < n; k++) {
-		last[k] = 0;
-		for (unsigned i = h->n; i-- > 0;)
-			if (!isnan(lay[k]->in_use[i])) {
-				last[k] = lay[k]->in_use[i];
-				break;
-			}
-	}
 	for (unsigned a = 0; a < n; a++)
 		for (unsigned k = a + 1; k < n; k++)
 			if (last[k] > last[a]) {
@@ -760,44 +762,39 @@ size_classes_chart(FILE *f, const struct hist *h)
 		free(top);
 		return;
 	}
-	for (unsigned i = 0; i < h->n; i++) {
-		double sum = 0;
-
-		for (unsigned k = 0; k < n; k++)
-			sum += isnan(lay[k]->in_use[i]) ? 0 : lay[k]->in_use[i];
-		peak = sum > peak ? sum : peak;
-	}
 	fputs("<h3>Top size classes, stacked</h3>\n<div class=\"charts\">\n",
 	      f);
-	chart_begin(&c, f, h, "size-classes", NULL, peak, 0, h->n,
-		    "the size classes with the most bytes in use, stacked");
-	for (unsigned k = 0; k < n; k++) {
-		unsigned pts = 0;
+	chart_begin(&c, f, h, "size-classes", NULL, max_of(h->in_use, h->n), 0,
+		    h->n,
+		    "the size classes with the most bytes in use, stacked, and "
+		    "the rest of the heap");
+	for (unsigned k = 0; k <= n; k++) {
+		const char *label = k < n ? lay[k]->label : "the rest of the heap";
 
-		for (unsigned i = 0; i < h->n; i++)
-			top[i] = base[i] + (isnan(lay[k]->in_use[i])
-						    ? 0
-						    : lay[k]->in_use[i]);
+		for (unsigned i = 0; i < h->n; i++) {
+			double v = k < n ? lay[k]->in_use[i] : h->in_use[i];
+
+			top[i] = k < n ? base[i] + (isnan(v) ? 0 : v)
+				       : (isnan(v) || v < base[i] ? base[i] : v);
+		}
 		fprintf(f,
 			"<polygon class=\"layer\" data-layer=\"%u\" fill=\"url(#la-p%u)\" stroke=\"#111\" stroke-width=\"0.8\" data-location=\"",
-			k, k);
-		esc(f, lay[k]->key);
+			k, k < n ? k : LAYERS - 1);
+		esc(f, k < n ? lay[k]->key : "rest");
 		fputs("\" points=\"", f);
-		for (unsigned i = 0; i < h->n; i++, pts++)
+		for (unsigned i = 0; i < h->n; i++)
 			fprintf(f, "%s%.1f,%.1f", i ? " " : "",
 				px(&c, t_of(h, i)), py(&c, top[i]));
 		if (h->n == 1)
-			fprintf(f, " %.1f,%.1f", px(&c, c.x1), py(&c, top[0]));
-		if (h->n == 1)
-			fprintf(f, " %.1f,%.1f", px(&c, c.x1),
-				py(&c, base[0]));
+			fprintf(f, " %.1f,%.1f %.1f,%.1f", px(&c, c.x1),
+				py(&c, top[0]), px(&c, c.x1), py(&c, base[0]));
 		for (unsigned i = h->n; i-- > 0;)
 			fprintf(f, " %.1f,%.1f", px(&c, t_of(h, i)),
 				py(&c, base[i]));
 		fputs("\"><title>", f);
-		esc(f, lay[k]->label);
+		esc(f, label);
 		fputs("</title></polygon>\n", f);
-		/* the layer's name at its right end, when it is thick enough */
+		/* the layer's number at its right end, when it is thick enough */
 		if (py(&c, base[h->n - 1]) - py(&c, top[h->n - 1]) > 14) {
 			fprintf(f,
 				"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" "
@@ -806,24 +803,28 @@ size_classes_chart(FILE *f, const struct hist *h)
 				(py(&c, base[h->n - 1]) +
 				 py(&c, top[h->n - 1])) / 2 + 4,
 				k + 1);
-			esc(f, lay[k]->label);
+			esc(f, label);
 			fputs("</text>\n", f);
 		}
+		if (k == n)
+			rest = top[h->n - 1] - base[h->n - 1];
 		memcpy(base, top, h->n * sizeof(*base));
-		(void)pts;
 	}
-	chart_end(&c, "Bytes in use of the largest size classes, each a "
-		      "layer with its own pattern, numbered as in the legend.");
+	chart_end(&c, "Bytes in use of the largest size classes at the latest "
+		      "sample, each a layer with its own pattern, numbered as "
+		      "in the legend; on top the rest of the heap in use.");
 	fputs("</div>\n<p class=\"legend\">", f);
-	for (unsigned k = 0; k < n; k++) {
+	for (unsigned k = 0; k <= n; k++) {
 		fprintf(f,
 			"<span><svg width=\"22\" height=\"14\" aria-hidden=\"true\">"
 			"<rect width=\"22\" height=\"14\" fill=\"url(#la-p%u)\" "
 			"stroke=\"#111\"/></svg> %u: ",
-			k, k + 1);
-		esc(f, lay[k]->label);
+			k < n ? k : LAYERS - 1, k + 1);
+		esc(f, k < n ? lay[k]->label : "the rest of the heap");
 		fprintf(f, " (%s now)</span>",
-			human_bytes((uint64_t)last[k], b, sizeof(b)));
+			human_bytes(k < n ? (uint64_t)last[k]
+					  : (uint64_t)fmax(rest, 0),
+				    b, sizeof(b)));
 	}
 	fputs("</p>\n", f);
 	free(base);
