@@ -111,9 +111,13 @@ cmd_report(const struct options *o)
 	}
 	n = hist_dirs(log_dir, o->pid, &dirs);
 	if (n <= 0) {
-		fprintf(stderr, "leakattach: no history %s%.0d in %s\n",
-			o->pid > 0 ? "of process " : "", o->pid > 0 ? o->pid : 0,
-			log_dir);
+		if (o->pid > 0)
+			fprintf(stderr,
+				"leakattach: no history of process %d in %s\n",
+				(int)o->pid, log_dir);
+		else
+			fprintf(stderr, "leakattach: no history in %s\n",
+				log_dir);
 		hist_dirs_free(dirs, n > 0 ? n : 0);
 		return EXIT_ERROR;
 	}

@@ -25,12 +25,16 @@
 static int
 grow(struct hist *h, unsigned cap)
 {
-	void **arrays[] = {(void **)&h->t_ms,	  (void **)&h->in_use,
-			   (void **)&h->free_b,	  (void **)&h->system,
-			   (void **)&h->rss,	  (void **)&h->pause_ms,
+	void **arrays[] = {(void **)&h->t_ms,	   (void **)&h->in_use,
+			   (void **)&h->free_b,	   (void **)&h->system,
+			   (void **)&h->rss,	   (void **)&h->pause_ms,
 			   (void **)&h->consistent};
-	size_t sizes[] = {sizeof(int64_t), sizeof(double), sizeof(double),
-			  sizeof(double),  sizeof(double), sizeof(double),
+	size_t sizes[] = {sizeof(int64_t),
+			  sizeof(double),
+			  sizeof(double),
+			  sizeof(double),
+			  sizeof(double),
+			  sizeof(double),
 			  1};
 
 	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -141,8 +145,8 @@ add_line(struct hist *h, const struct jv *o, unsigned i, unsigned cap)
 			 jv_get_str(l, "label", key));
 		sr->in_use[i] = jv_get_num(l, "in_use_bytes", NAN);
 		sr->free_b[i] = jv_get_num(l, "free_bytes", NAN);
-		sr->state[i] = (unsigned char)state_of(
-			jv_get_str(l, "state", "none"));
+		sr->state[i] =
+			(unsigned char)state_of(jv_get_str(l, "state", "none"));
 		if (sr->state[i] == HS_LEAK)
 			sr->ever_leak = 1;
 		sr->consecutive = (unsigned)jv_get_num(l, "consecutive", 0);
@@ -333,8 +337,7 @@ hist_latest_report(const char *log_dir, const char *dir)
 		size_t nl = strlen(e->d_name);
 
 		if (strncmp(e->d_name, prefix, strlen(prefix)) || nl < 5 ||
-		    strcmp(e->d_name + nl - 5, ".json") ||
-		    nl >= sizeof(best))
+		    strcmp(e->d_name + nl - 5, ".json") || nl >= sizeof(best))
 			continue;
 		if (!best[0] || strverscmp(e->d_name, best) > 0)
 			snprintf(best, sizeof(best), "%s", e->d_name);
@@ -411,8 +414,8 @@ sparkline(const double *v, unsigned n, unsigned width, int utf8, char *buf,
 	}
 	for (unsigned i = 0; i < m; i++) {
 		unsigned l = hi > lo ? (unsigned)((pts[i] - lo) / (hi - lo) *
-						  (levels - 1) +
-					  0.5)
+							  (levels - 1) +
+						  0.5)
 				     : 0;
 		const char *s = utf8 ? blocks[l] : (char[]){ascii[l], 0};
 		size_t sl = strlen(s);

@@ -81,8 +81,9 @@ char *hist_latest_report(const char *log_dir, const char *dir);
 int hist_utf8(void);
 /*
  * A one-line sparkline of v[0..n) (NAN skipped) in at most width
- * characters (the latest samples; buckets of the mean when there are
- * more): block elements on UTF-8, "_.-'^" otherwise. Returns buf.
+ * characters, each the mean of its share of the samples (all of them,
+ * oldest first): block elements on UTF-8, "_.-'^" otherwise, lowest to
+ * highest between the series' minimum and maximum. Returns buf.
  */
 const char *sparkline(const double *v, unsigned n, unsigned width, int utf8,
 		      char *buf, size_t len);

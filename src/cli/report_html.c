@@ -149,7 +149,8 @@ px(const struct chart *c, double x)
 static double
 py(const struct chart *c, double y)
 {
-	return c->h - c->b - (y - c->y0) / (c->y1 - c->y0) * (c->h - c->t - c->b);
+	return c->h - c->b -
+	       (y - c->y0) / (c->y1 - c->y0) * (c->h - c->t - c->b);
 }
 
 /* A round step of about raw: 1, 2 or 5 times a power of ten. */
@@ -188,8 +189,8 @@ chart_begin(struct chart *c, FILE *f, const struct hist *h, const char *name,
 	double step;
 	char b[48];
 
-	*c = (struct chart){.f = f, .w = 560, .h = 240, .l = 78, .r = 16,
-			    .t = 16, .b = 40};
+	*c = (struct chart){
+		.f = f, .w = 560, .h = 240, .l = 78, .r = 16, .t = 16, .b = 40};
 	c->x0 = 0;
 	c->x1 = h->n > 1 ? (double)(h->t_ms[h->n - 1] - h->t_ms[0]) : 1000;
 	if (c->x1 <= 0)
@@ -208,8 +209,9 @@ chart_begin(struct chart *c, FILE *f, const struct hist *h, const char *name,
 	}
 	c->y0 = 0;
 	c->y1 = ceil((ymax > 0 ? ymax * 1.05 : 1) / step) * step;
-	fprintf(f, "<figure><svg class=\"chart\" viewBox=\"0 0 %.0f %.0f\" "
-		   "role=\"img\" data-chart=\"%s\" data-points=\"%u\"",
+	fprintf(f,
+		"<figure><svg class=\"chart\" viewBox=\"0 0 %.0f %.0f\" "
+		"role=\"img\" data-chart=\"%s\" data-points=\"%u\"",
 		c->w, c->h, name, points);
 	if (key) {
 		fputs(" data-location=\"", f);
@@ -234,9 +236,10 @@ chart_begin(struct chart *c, FILE *f, const struct hist *h, const char *name,
 			"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">%s%s</text>\n",
 			px(c, x), px(c, x), c->h - c->b, c->h - c->b + 4,
 			px(c, x), c->h - c->b + 17,
-			k == 0 ? "start" : k == 4 ? "end" : "middle",
-			k ? "+" : "",
-			human_duration(x / 1000, b, sizeof(b)));
+			k == 0	 ? "start"
+			: k == 4 ? "end"
+				 : "middle",
+			k ? "+" : "", human_duration(x / 1000, b, sizeof(b)));
 	}
 	fprintf(f,
 		"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">time since the first sample</text>\n"
@@ -288,7 +291,8 @@ marker(FILE *f, enum shape s, double x, double y, int hot)
 
 	switch (s) {
 	case CIRCLE:
-		fprintf(f, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\"/>",
+		fprintf(f,
+			"<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\"/>",
 			cls, x, y);
 		break;
 	case SQUARE:
@@ -297,9 +301,8 @@ marker(FILE *f, enum shape s, double x, double y, int hot)
 			cls, x - 3.5, y - 3.5);
 		break;
 	case TRIANGLE:
-		fprintf(f,
-			"<path class=\"%s\" d=\"M%.1f %.1fl4.5 8h-9z\"/>", cls,
-			x, y - 5);
+		fprintf(f, "<path class=\"%s\" d=\"M%.1f %.1fl4.5 8h-9z\"/>",
+			cls, x, y - 5);
 		break;
 	case DIAMOND:
 		fprintf(f,
@@ -314,8 +317,8 @@ marker(FILE *f, enum shape s, double x, double y, int hot)
  * samples in [hot_from, hot_to] as squares filled black.
  */
 static void
-markers(struct chart *c, const struct hist *h, const double *v,
-	enum shape s, int hot_from, int hot_to)
+markers(struct chart *c, const struct hist *h, const double *v, enum shape s,
+	int hot_from, int hot_to)
 {
 	unsigned every = h->n > 150 ? (h->n + 149) / 150 : 1;
 
@@ -407,9 +410,8 @@ first_known(const double *v, int from, int to)
  * first sample to its last. Says which in its label.
  */
 static void
-slope_line(struct chart *c, const struct hist *h,
-	   const struct hist_series *sr, const double *v, int from, int to,
-	   int use_trend)
+slope_line(struct chart *c, const struct hist *h, const struct hist_series *sr,
+	   const double *v, int from, int to, int use_trend)
 {
 	double slope, icpt, xa, xb, ya, yb;
 	char b[48], lbl[96];
@@ -649,8 +651,9 @@ finding_section(FILE *f, const struct hist *h, const struct hist_series *sr,
 				first = main_v[i];
 			now = main_v[i];
 		}
-	fprintf(f, "<section class=\"finding %s\" data-verdict=\"%s\" "
-		   "data-location=\"",
+	fprintf(f,
+		"<section class=\"finding %s\" data-verdict=\"%s\" "
+		"data-location=\"",
 		state_word(st), state_word(st));
 	esc(f, sr->key);
 	fprintf(f, "\"><h3><span class=\"badge\">%s</span>", state_title(st));
@@ -676,13 +679,12 @@ finding_section(FILE *f, const struct hist *h, const struct hist_series *sr,
 				    sizeof(b3)));
 	fputs(".</p>\n<div class=\"charts\">\n", f);
 
-	snprintf(title, sizeof(title), "%s: bytes in use over time",
-		 sr->label);
+	snprintf(title, sizeof(title), "%s: bytes in use over time", sr->label);
 	n = 0;
 	for (unsigned i = 0; i < h->n; i++)
 		n += !isnan(sr->in_use[i]);
-	chart_begin(&c, f, h, "in-use", sr->key, max_of(sr->in_use, h->n), 0,
-		    n, title);
+	chart_begin(&c, f, h, "in-use", sr->key, max_of(sr->in_use, h->n), 0, n,
+		    title);
 	if (!retention)
 		streak_band(&c, h, from, to,
 			    st == HS_LEAK ? "the streak that made it a leak"
@@ -769,13 +771,15 @@ size_classes_chart(FILE *f, const struct hist *h)
 		    "the size classes with the most bytes in use, stacked, and "
 		    "the rest of the heap");
 	for (unsigned k = 0; k <= n; k++) {
-		const char *label = k < n ? lay[k]->label : "the rest of the heap";
+		const char *label =
+			k < n ? lay[k]->label : "the rest of the heap";
 
 		for (unsigned i = 0; i < h->n; i++) {
 			double v = k < n ? lay[k]->in_use[i] : h->in_use[i];
 
-			top[i] = k < n ? base[i] + (isnan(v) ? 0 : v)
-				       : (isnan(v) || v < base[i] ? base[i] : v);
+			top[i] =
+				k < n ? base[i] + (isnan(v) ? 0 : v)
+				      : (isnan(v) || v < base[i] ? base[i] : v);
 		}
 		fprintf(f,
 			"<polygon class=\"layer\" data-layer=\"%u\" fill=\"url(#la-p%u)\" stroke=\"#111\" stroke-width=\"0.8\" data-location=\"",
@@ -801,7 +805,9 @@ size_classes_chart(FILE *f, const struct hist *h)
 				"style=\"paint-order:stroke;stroke:#fff;stroke-width:3px\">%u: ",
 				c.w - c.r - 4,
 				(py(&c, base[h->n - 1]) +
-				 py(&c, top[h->n - 1])) / 2 + 4,
+				 py(&c, top[h->n - 1])) /
+						2 +
+					4,
 				k + 1);
 			esc(f, label);
 			fputs("</text>\n", f);
@@ -881,8 +887,8 @@ pause_chart(FILE *f, const struct hist *h)
 		fprintf(f,
 			"<rect class=\"bar%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"><title>sample %u: %.1f ms%s</title></rect>",
 			h->consistent[i] ? "" : " slow",
-			px(&c, t_of(h, i)) - bw / 2, py(&c, h->pause_ms[i]),
-			bw, c.h - c.b - py(&c, h->pause_ms[i]), i + 1,
+			px(&c, t_of(h, i)) - bw / 2, py(&c, h->pause_ms[i]), bw,
+			c.h - c.b - py(&c, h->pause_ms[i]), i + 1,
 			h->pause_ms[i],
 			h->consistent[i] ? "" : " (approximate sample)");
 	}
@@ -1040,7 +1046,8 @@ report_html_write(const char *file, const char *log_dir, char *const *dirs,
 		if (fflush(stdout) || ferror(stdout))
 			err = -EIO;
 		if (err)
-			fprintf(stderr, "leakattach: cannot write the report: %s\n",
+			fprintf(stderr,
+				"leakattach: cannot write the report: %s\n",
 				err == -ENOENT ? "no history in the log folder"
 					       : strerror(-err));
 		return err;

@@ -14,7 +14,7 @@
  * leakattach.check/1 document, the run's own) for the last one when doc
  * is not NULL. Returns 0, or prints why not and returns -errno.
  */
-int report_html_write(const char *file, const char *log_dir,
-		      char *const *dirs, unsigned n, const char *doc);
+int report_html_write(const char *file, const char *log_dir, char *const *dirs,
+		      unsigned n, const char *doc);
 
 #endif
