@@ -46,6 +46,29 @@ cat "$T/check.txt"
 [ $rc -eq 1 ] || fail "check exited $rc, not 1 (a leak)"
 [ -s "$T/check.html" ] || fail "check --html wrote nothing"
 
+# the history the pictures come from: bounded locations, the leak's
+# series, the process's name
+"$PY" - "$T"/log/targets/*/history.jsonl <<'PYEOF' || fail "history.jsonl"
+import json, sys
+h = [json.loads(l) for l in open(sys.argv[1])]
+assert len(h) == 6, len(h)
+keys = {'key', 'kind', 'label', 'state', 'in_use_bytes', 'free_bytes'}
+for s in h:
+    assert s['comm'] == '<i>lk&"x\'', s['comm']
+    assert 1 <= len(s['locations']) <= 16, s['locations']
+    for l in s['locations']:
+        assert keys <= set(l), l
+        assert l['state'] in ('leak', 'retention', 'growing', 'plateau', 'none'), l
+leak = [l for l in h[-1]['locations'] if l['key'] == 'size:1040-1264@arena:main']
+assert leak and leak[0]['state'] == 'leak', h[-1]['locations']
+assert leak[0]['consecutive'] >= 3 and leak[0]['since_unix_ms'] > 0, leak
+series = [l['in_use_bytes'] for s in h for l in s['locations']
+          if l['key'] == 'size:1040-1264@arena:main']
+assert all(y > x for x, y in zip(series, series[1:])), series
+assert any(l['kind'] == 'size_class' and l['state'] == 'none'
+           for l in h[-1]['locations']), 'no top size class'
+PYEOF
+
 # 2. the log folder's report, and its text summary
 "$LEAKATTACH" report --log-dir "$T/log" --html "$T/report.html" ||
 	fail "report --html failed"
