@@ -132,6 +132,8 @@ static const char defs[] =
 	"</defs></svg>\n";
 
 #define LAYERS 6
+/* Bars of the pause chart at most (each the longest of its samples). */
+#define PAUSE_BARS 300
 
 /* The plot of one chart: its box and its scales. */
 struct chart {
@@ -325,7 +327,7 @@ markers(struct chart *c, const struct hist *h, const double *v, enum shape s,
 	for (unsigned i = 0; i < h->n; i++) {
 		int hot = (int)i >= hot_from && (int)i <= hot_to;
 
-		if (isnan(v[i]) || (!hot && i % every && i + 1 != h->n))
+		if (isnan(v[i]) || (i % every && i + 1 != h->n))
 			continue;
 		marker(c->f, hot ? SQUARE : s, px(c, t_of(h, i)), py(c, v[i]),
 		       hot);
@@ -687,8 +689,9 @@ finding_section(FILE *f, const struct hist *h, const struct hist_series *sr,
 		    title);
 	if (!retention)
 		streak_band(&c, h, from, to,
-			    st == HS_LEAK ? "the streak that made it a leak"
-					  : "growths in a row");
+			    st == HS_LEAK && strcmp(sr->evidence, "trend")
+				    ? "the streak that made it a leak"
+				    : "growths in a row");
 	polyline(&c, h, sr->in_use, "inuse", "in_use");
 	markers(&c, h, sr->in_use, CIRCLE, retention ? -1 : from,
 		retention ? -1 : to);
@@ -863,7 +866,7 @@ pause_chart(FILE *f, const struct hist *h)
 	struct chart c;
 	double peak = max_of(h->pause_ms, h->n), *sorted, med = 0;
 	double bw;
-	unsigned k = 0;
+	unsigned k = 0, per, bars;
 	char cap[200];
 
 	sorted = malloc(h->n * sizeof(*sorted));
@@ -879,18 +882,30 @@ pause_chart(FILE *f, const struct hist *h)
 	free(sorted);
 	chart_begin(&c, f, h, "pause", NULL, peak, 1, k,
 		    "the pause of each sample");
-	bw = (c.w - c.l - c.r) / (h->n > 1 ? h->n : 1) * 0.6;
+	per = h->n > PAUSE_BARS ? (h->n + PAUSE_BARS - 1) / PAUSE_BARS : 1;
+	bars = (h->n + per - 1) / per;
+	bw = (c.w - c.l - c.r) / (bars > 1 ? bars : 1) * 0.6;
 	bw = bw < 1 ? 1 : bw > 14 ? 14 : bw;
-	for (unsigned i = 0; i < h->n; i++) {
-		if (isnan(h->pause_ms[i]))
+	for (unsigned i = 0; i < h->n; i += per) {
+		unsigned at = i; /* the longest of samples i..i+per-1 */
+		int exact = 1;
+
+		for (unsigned m = i; m < i + per && m < h->n; m++) {
+			if (!isnan(h->pause_ms[m]) &&
+			    (isnan(h->pause_ms[at]) ||
+			     h->pause_ms[m] > h->pause_ms[at]))
+				at = m;
+			exact &= h->consistent[m];
+		}
+		if (isnan(h->pause_ms[at]))
 			continue;
 		fprintf(f,
 			"<rect class=\"bar%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"><title>sample %u: %.1f ms%s</title></rect>",
-			h->consistent[i] ? "" : " slow",
-			px(&c, t_of(h, i)) - bw / 2, py(&c, h->pause_ms[i]), bw,
-			c.h - c.b - py(&c, h->pause_ms[i]), i + 1,
-			h->pause_ms[i],
-			h->consistent[i] ? "" : " (approximate sample)");
+			exact ? "" : " slow", px(&c, t_of(h, at)) - bw / 2,
+			py(&c, h->pause_ms[at]), bw,
+			c.h - c.b - py(&c, h->pause_ms[at]), at + 1,
+			h->pause_ms[at],
+			exact ? "" : " (an approximate sample among them)");
 	}
 	snprintf(cap, sizeof(cap),
 		 "How long the process was stopped at each sample (bars): "
