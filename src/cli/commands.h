@@ -17,6 +17,7 @@ int cmd_reset(const struct options *o);
 int cmd_snapshot(const struct options *o);
 int cmd_simulate(const struct options *o);
 int cmd_trim(const struct options *o);
+int cmd_report(const struct options *o); /* cmd_report.c */
 
 /* common.c */
 /* Route the library's log to stderr ("leakattach: warning: ..."). */

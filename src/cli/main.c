@@ -3,6 +3,7 @@
  * main.c - leakattach(1): parse the command line, run the command, map
  * the outcome to an exit status. Uses only the public API.
  */
+#include <locale.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,6 +46,8 @@ run(const struct options *o)
 		return cmd_simulate(o);
 	case CMD_TRIM:
 		return cmd_trim(o);
+	case CMD_REPORT:
+		return cmd_report(o);
 	default:
 		return EXIT_USAGE;
 	}
@@ -66,6 +69,11 @@ main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	/* the sentence of an error, for --json's error object */
 	cli_errors_keep();
+	/*
+	 * The character set only (sparklines: block elements on UTF-8):
+	 * numbers and JSON keep the C locale's decimal point.
+	 */
+	setlocale(LC_CTYPE, "");
 	rc = options_parse(argc, argv, &o);
 	if (rc) {
 		if (o.json || json_asked(argc, argv))

@@ -42,6 +42,7 @@ options_usage(FILE *f)
 	      "       leakattach simulate [--size MIB] [--count N] [--interval S] [--cleanup]\n"
 	      "                  [--metrics FILE]\n"
 	      "       leakattach trim -p PID [--json]\n"
+	      "       leakattach report [-p PID | --all] [--log-dir DIR] [--html FILE]\n"
 	      "       leakattach --help | --version\n"
 	      "\n"
 	      "Find memory leaks in a running glibc process from the outside.\n"
@@ -64,6 +65,9 @@ options_usage(FILE *f)
 	      "                    one per --interval, monitor it and report (self-test)\n"
 	      "  trim              call malloc_trim(0) inside the target to give free\n"
 	      "                    memory back to the system (writes into the target)\n"
+	      "  report            what the log folder holds about one process or all\n"
+	      "                    (the default): a few lines each, with a sparkline\n"
+	      "                    per finding, or with --html charts; never attaches\n"
 	      "\n"
 	      "Options:\n"
 	      "  -p, --pid PID     the process to inspect\n"
@@ -96,6 +100,9 @@ options_usage(FILE *f)
 	      "      --quiet       monitor, check: no line per sample (monitor prints\n"
 	      "                    one when standard output is not a terminal) and no\n"
 	      "                    status line (on a terminal)\n"
+	      "      --html FILE   monitor, check, simulate, report: write the history\n"
+	      "                    as one self-contained HTML page of charts (- for\n"
+	      "                    stdout); monitor, check and simulate at the end\n"
 	      "      --callers=WHEN  monitor, check: sample the allocation functions\n"
 	      "                    for a moment to find who allocates what grows:\n"
 	      "                    auto (default: after a sample where a size\n"
@@ -112,7 +119,7 @@ options_usage(FILE *f)
 	      "                    target at every call it samples, and SIGKILLing\n"
 	      "                    THAT process during a window kills the target;\n"
 	      "                    killing leakattach is safe)\n"
-	      "      --all         reset: forget every process\n"
+	      "      --all         reset: forget every process; report: every process\n"
 	      "      --size MIB    simulate: size of each leaked block (10)\n"
 	      "      --count N     simulate: blocks to leak (10; 0 leaks nothing)\n"
 	      "      --cleanup     simulate: the child frees its blocks at the end\n"
@@ -299,6 +306,7 @@ enum {
 	OPT_RULE,
 	OPT_METRICS,
 	OPT_QUIET,
+	OPT_HTML,
 };
 
 static const struct option longopts[] = {
@@ -308,6 +316,7 @@ static const struct option longopts[] = {
 	{"threshold", required_argument, NULL, OPT_THRESHOLD},
 	{"consecutive", required_argument, NULL, OPT_CONSECUTIVE},
 	{"rule", required_argument, NULL, OPT_RULE},
+	{"html", required_argument, NULL, OPT_HTML},
 	{"min-size", required_argument, NULL, OPT_MIN_SIZE},
 	{"repeat", required_argument, NULL, OPT_REPEAT},
 	{"log-dir", required_argument, NULL, OPT_LOG_DIR},
@@ -337,7 +346,7 @@ static const struct {
 	int code;
 	unsigned cmds;
 } option_cmds[] = {
-	{'p', ALL_TARGET | C(CMD_RESET)},
+	{'p', ALL_TARGET | C(CMD_RESET) | C(CMD_REPORT)},
 	{OPT_INTERVAL, RULES},
 	{OPT_DURATION, C(CMD_MONITOR)},
 	{OPT_THRESHOLD, RULES},
@@ -345,10 +354,12 @@ static const struct {
 	{OPT_RULE, RULES},
 	{OPT_MIN_SIZE, RULES},
 	{OPT_REPEAT, C(CMD_CHECK)},
-	{OPT_LOG_DIR, RULES | C(CMD_RESET) | C(CMD_SNAPSHOT) | C(CMD_TRIM)},
+	{OPT_LOG_DIR,
+	 RULES | C(CMD_RESET) | C(CMD_SNAPSHOT) | C(CMD_TRIM) | C(CMD_REPORT)},
 	{OPT_AUTO_CLEANUP, C(CMD_MONITOR)},
 	{OPT_QUIET, C(CMD_MONITOR) | C(CMD_CHECK)},
-	{OPT_ALL, C(CMD_RESET)},
+	{OPT_ALL, C(CMD_RESET) | C(CMD_REPORT)},
+	{OPT_HTML, RULES | C(CMD_REPORT)},
 	{OPT_SIZE, C(CMD_SIMULATE)},
 	{OPT_COUNT, C(CMD_SIMULATE)},
 	{OPT_CLEANUP, C(CMD_SIMULATE)},
@@ -368,6 +379,7 @@ static const char *const command_names[] = {
 	[CMD_MONITOR] = "monitor",   [CMD_CHECK] = "check",
 	[CMD_RESET] = "reset",	     [CMD_SNAPSHOT] = "snapshot",
 	[CMD_SIMULATE] = "simulate", [CMD_TRIM] = "trim",
+	[CMD_REPORT] = "report",
 };
 
 const char *
@@ -526,6 +538,13 @@ option_apply(struct options *o, int code, const char *arg, const char *where)
 				"%s--metrics needs a file name such as /var/lib/prometheus/node-exporter/leakattach-NAME.prom, not '%s'",
 				where, arg ? arg : "");
 		o->metrics = arg;
+		break;
+	case OPT_HTML:
+		if (!arg || !*arg)
+			return options_usage_error(
+				"%s--html needs a file name (- for stdout)",
+				where);
+		o->html = arg;
 		break;
 	case OPT_SIZE: {
 		char *end;
@@ -864,6 +883,11 @@ options_parse(int argc, char **argv, struct options *o)
 				       : "reset needs -p PID or --all");
 		break;
 	case CMD_SIMULATE:
+		break;
+	case CMD_REPORT:
+		if (o->pid > 0 && o->all)
+			return options_usage_error(
+				"%s", "report takes -p PID or --all, not both");
 		break;
 	default:
 		if (o->pid <= 0)

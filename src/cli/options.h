@@ -21,6 +21,7 @@ enum command {
 	CMD_SNAPSHOT,
 	CMD_SIMULATE,
 	CMD_TRIM,
+	CMD_REPORT,
 	CMD_HELP,
 	CMD_VERSION,
 };
@@ -53,7 +54,8 @@ struct options {
 	enum la_callers_backend callers_backend; /* LA_CALLERS_AUTO */
 	unsigned callers_hits; /* calls per window (0: the library's) */
 	unsigned callers_ms; /* window length (0: the library's) */
-	int all; /* reset --all */
+	int all; /* reset --all, report --all */
+	const char *html; /* --html FILE: monitor, check, simulate, report */
 	/* simulate */
 	double sim_size_mb; /* 10 */
 	unsigned sim_count; /* 10 */

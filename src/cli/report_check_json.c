@@ -518,6 +518,120 @@ history_python(struct json *j, const struct la_snapshot *snap)
 	json_end_object(j);
 }
 
+/*
+ * The locations of a history line: the findings (shown ones: a leak at
+ * its most specific location), leaks first, then the size classes with
+ * the most bytes in use, HISTORY_LOCATIONS at most, so that a chart (the
+ * HTML report, the sparklines) can follow each over time.
+ */
+#define HISTORY_LOCATIONS 16
+#define HISTORY_TOP_CLASSES 4
+
+static const char *const state_names[] = {
+	[LA_VERDICT_GROWING] = "growing",
+	[LA_VERDICT_LEAK] = "leak",
+	[LA_VERDICT_RETENTION] = "retention",
+	[LA_VERDICT_PLATEAU] = "plateau",
+};
+
+static void
+history_location(struct json *j, const struct la_location *loc,
+		 const char *state, uint64_t in_use, uint64_t free_b,
+		 const struct la_finding *fd)
+{
+	char label[160];
+
+	json_object(j, NULL);
+	json_string(j, "key", loc->key);
+	json_string(j, "kind", kind_names[loc->kind]);
+	json_string(j, "label", location_text(loc, label, sizeof(label)));
+	json_string(j, "state", state);
+	json_u64(j, "in_use_bytes", in_use);
+	json_u64(j, "free_bytes", free_b);
+	if (fd) {
+		json_u64(j, "consecutive", fd->consecutive);
+		json_i64(j, "since_unix_ms", fd->base_time_unix_ns / 1000000);
+		if (fd->verdict == LA_VERDICT_LEAK)
+			json_string(j, "evidence",
+				    fd->evidence == LA_EVIDENCE_TREND
+					    ? "trend"
+					    : "consecutive");
+		if (fd->samples)
+			json_double(j, "slope_bytes_per_hour",
+				    fd->slope_bytes_per_hour);
+	}
+	json_end_object(j);
+}
+
+static int
+by_in_use_desc(const void *a, const void *b)
+{
+	const struct la_size_class *x = a, *y = b;
+
+	return x->counts.in_use_bytes < y->counts.in_use_bytes	 ? 1
+	       : x->counts.in_use_bytes > y->counts.in_use_bytes ? -1
+								 : 0;
+}
+
+static void
+history_locations(struct json *j, const struct check_doc *d)
+{
+	static const enum la_verdict order[] = {
+		LA_VERDICT_LEAK, LA_VERDICT_RETENTION, LA_VERDICT_GROWING,
+		LA_VERDICT_PLATEAU};
+	unsigned n = la_tracker_finding_count(d->tracker), shown = 0;
+	unsigned nc = la_snapshot_size_class_count(d->last);
+	char keys[HISTORY_LOCATIONS][80];
+	struct la_size_class *sc;
+	struct la_finding fd;
+
+	json_array(j, "locations");
+	for (unsigned v = 0; v < 4; v++)
+		for (unsigned i = 0; i < n && shown < HISTORY_LOCATIONS; i++) {
+			if (la_tracker_finding(d->tracker, i, &fd,
+					       sizeof(fd)) ||
+			    fd.verdict != order[v] ||
+			    !report_finding_shown(d->tracker, i))
+				continue;
+			history_location(j, &fd.loc, state_names[fd.verdict],
+					 fd.in_use_bytes, fd.free_bytes, &fd);
+			snprintf(keys[shown++], sizeof(keys[0]), "%s",
+				 fd.loc.key);
+		}
+	sc = nc ? calloc(nc, sizeof(*sc)) : NULL;
+	for (unsigned i = 0; sc && i < nc; i++)
+		la_snapshot_size_class(d->last, i, &sc[i], sizeof(sc[i]));
+	if (sc)
+		qsort(sc, nc, sizeof(*sc), by_in_use_desc);
+	for (unsigned i = 0, top = 0;
+	     sc && i < nc && top < HISTORY_TOP_CLASSES &&
+	     shown < HISTORY_LOCATIONS;
+	     i++) {
+		struct la_location loc = {.kind = LA_LOC_SIZE_CLASS};
+		const struct la_counts *c = &sc[i].counts;
+		unsigned k;
+
+		if (!c->in_use_bytes)
+			break;
+		top++;
+		loc.chunk_size_min = sc[i].chunk_size_min;
+		loc.chunk_size_max = sc[i].chunk_size_max;
+		snprintf(loc.key, sizeof(loc.key), "size:%" PRIu64 "-%" PRIu64,
+			 loc.chunk_size_min, loc.chunk_size_max);
+		for (k = 0; k < shown && strcmp(keys[k], loc.key); k++)
+			;
+		if (k < shown)
+			continue;
+		history_location(j, &loc, "none", c->in_use_bytes,
+				 c->tcache_bytes + c->fastbin_bytes +
+					 c->bin_bytes,
+				 NULL);
+		snprintf(keys[shown++], sizeof(keys[0]), "%s", loc.key);
+	}
+	free(sc);
+	json_end_array(j);
+}
+
 void
 report_history_line(FILE *f, const struct check_doc *d)
 {
@@ -548,6 +662,9 @@ report_history_line(FILE *f, const struct check_doc *d)
 	json_u64(&j, "leaks", ti.leaks);
 	json_u64(&j, "retention", ti.retention);
 	json_u64(&j, "growing", ti.growing);
+	if (d->comm && d->comm[0])
+		json_string(&j, "comm", d->comm);
+	history_locations(&j, d);
 	history_memory(&j, d->last);
 	history_python(&j, d->last);
 	json_end_object(&j);

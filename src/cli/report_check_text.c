@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "history.h"
 #include "report.h"
 
 /* What to do about a leak that stopped growing. */
@@ -568,6 +569,7 @@ finding_block(FILE *f, const struct la_finding *fd, pid_t pid,
 
 	location_text(&fd->loc, where, sizeof(where));
 	fprintf(f, "  %s\n", where);
+	report_sparkline(f, d, &fd->loc, fd->verdict == LA_VERDICT_RETENTION);
 	if (fd->verdict == LA_VERDICT_LEAK)
 		evidence_lines(f, fd, d ? d->last : NULL);
 	if (fd->verdict == LA_VERDICT_LEAK &&

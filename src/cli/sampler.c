@@ -46,6 +46,7 @@
 #include "exitcode.h"
 #include "metrics.h"
 #include "report.h"
+#include "report_html.h"
 
 /* How long a sample waits for another leakattach on the same target. */
 #define LOCK_WAIT_MS 30000
@@ -1062,6 +1063,19 @@ sampler_finish(struct sampler *sm)
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "leakattach: cannot write the report\n");
 		return EXIT_ERROR;
+	}
+	/* --html: the page of the history, with this run's report */
+	if (sm->o->html && sm->state_dir[0]) {
+		char *dir = sm->state_dir, *doc;
+		size_t len;
+
+		doc = to_string(sm, report_check_json, &len);
+		if (report_html_write(sm->o->html, sm->log_dir, &dir, 1, doc) &&
+		    !report_is_leak(&d)) {
+			free(doc);
+			return EXIT_ERROR;
+		}
+		free(doc);
 	}
 	/* report_check_json()'s "verdict", as a status */
 	if (report_is_leak(&d))
