@@ -28,7 +28,6 @@ const char *caller_key(const struct la_frame *frames, unsigned n,
  * freed none (the chance of a false survivor is then the prior, one
  * half, not a measure). Returns nonzero when no frees were seen.
  */
-int callers_reuse_text(const struct la_callers_info *ci, char *buf,
-		       size_t len);
+int callers_reuse_text(const struct la_callers_info *ci, char *buf, size_t len);
 
 #endif

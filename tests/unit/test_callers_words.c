@@ -42,10 +42,10 @@ Test(caller_key, two_unnamed_callers_get_two_keys)
 Test(caller_key, the_load_address_does_not_change_it)
 {
 	/* one call site, two runs: ASLR moves pc, not the offset */
-	struct la_frame r1 = frame("/usr/lib/x/libfoo.so.1", 0x1234,
-				   0x7f0000001234, "");
-	struct la_frame r2 = frame("/usr/lib/x/libfoo.so.1", 0x1234,
-				   0x7fab00001234, "");
+	struct la_frame r1 =
+		frame("/usr/lib/x/libfoo.so.1", 0x1234, 0x7f0000001234, "");
+	struct la_frame r2 =
+		frame("/usr/lib/x/libfoo.so.1", 0x1234, 0x7fab00001234, "");
 	char k1[600], k2[600];
 
 	caller_key(&r1, 1, "size:32", k1, sizeof(k1));
@@ -56,8 +56,8 @@ Test(caller_key, the_load_address_does_not_change_it)
 
 Test(caller_key, a_named_caller_keeps_its_name)
 {
-	struct la_frame f = frame("/t/callerleak", 0x1300, 0x5600001300,
-				  "make_entry");
+	struct la_frame f =
+		frame("/t/callerleak", 0x1300, 0x5600001300, "make_entry");
 	char k[600];
 
 	cr_expect_str_eq(caller_key(&f, 1, "size:1168", k, sizeof(k)),

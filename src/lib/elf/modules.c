@@ -631,8 +631,7 @@ plausibly_in(struct modules *m, struct mod *d, const struct modsym *s,
 
 	if (!s->is_function || s->size || !ef)
 		return 0;
-	return !elffile_section_of(ef, sa, &lo, &hi) && link >= lo &&
-	       link < hi;
+	return !elffile_section_of(ef, sa, &lo, &hi) && link >= lo && link < hi;
 }
 
 static int
