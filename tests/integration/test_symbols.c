@@ -78,6 +78,21 @@ truth(const char *name)
 	return v;
 }
 
+Test(symbols, stripped_names_only_the_exported)
+{
+	struct running r;
+	struct symbol_hit hit;
+
+	start(&r, "symsrc-stripped");
+	cr_expect_neq(modules_symbol(r.m, r.local_a + 1, &hit), 0,
+		      "local_a named without a .symtab: %s", hit.name);
+	cr_expect_neq(modules_symbol(r.m, r.local_b + 1, &hit), 0);
+	cr_assert_eq(modules_symbol(r.m, r.exported + 1, &hit), 0);
+	cr_expect_str_eq(hit.name, "symsrc_exported");
+	finish(&r);
+}
+
+#ifdef HAVE_LZMA
 struct walk {
 	struct modules *m;
 	uint64_t bias;
@@ -134,20 +149,6 @@ Test(symbols, minidebuginfo_names_every_function)
 	finish(&r);
 }
 
-Test(symbols, stripped_names_only_the_exported)
-{
-	struct running r;
-	struct symbol_hit hit;
-
-	start(&r, "symsrc-stripped");
-	cr_expect_neq(modules_symbol(r.m, r.local_a + 1, &hit), 0,
-		      "local_a named without a .symtab: %s", hit.name);
-	cr_expect_neq(modules_symbol(r.m, r.local_b + 1, &hit), 0);
-	cr_assert_eq(modules_symbol(r.m, r.exported + 1, &hit), 0);
-	cr_expect_str_eq(hit.name, "symsrc_exported");
-	finish(&r);
-}
-
 Test(symbols, minidebug_open_reads_the_section)
 {
 	char path[4096];
@@ -191,6 +192,19 @@ Test(symbols, garbage_debugdata_is_refused)
 	cr_expect_str_eq(hit.name, "symsrc_exported");
 	finish(&r);
 }
+
+#else /* !HAVE_LZMA */
+Test(symbols, without_liblzma_minidebuginfo_is_not_read)
+{
+	char path[4096];
+	struct elffile *ef, *mini = NULL;
+
+	cr_assert_not_null(target_path("symsrc-minidebug", path, sizeof(path)));
+	cr_assert_eq(elffile_open(path, &ef), 0);
+	cr_expect_eq(minidebug_open(ef, &mini), -ENOTSUP);
+	elffile_close(ef);
+}
+#endif
 
 Test(symbols, a_sizeless_function_is_near)
 {
