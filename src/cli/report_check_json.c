@@ -7,9 +7,11 @@
  * share).
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "callers_words.h"
 #include "json.h"
 #include "report.h"
 
@@ -183,6 +185,10 @@ callers_json(struct json *j, const struct loc_callers *lc)
 		json_end_object(j);
 	}
 	json_end_array(j);
+	/* the control group: null, not 0, when the window freed nothing */
+	json_u64(j, "callers_freed_chunks", lc->info.control_chunks);
+	json_double(j, "callers_reuse_rate",
+		    lc->info.control_chunks ? lc->info.reuse_rate : NAN);
 }
 
 /* A caller with at least this share gets a leak entry of its own. */
@@ -199,11 +205,8 @@ caller_entries_json(struct json *j, const struct la_finding *fd,
 
 		if (c->share < CALLER_SHARE_MIN)
 			continue;
-		snprintf(key, sizeof(key), "caller:%s@%s",
-			 c->c.n_frames && c->c.frames[0].function[0]
-				 ? c->c.frames[0].function
-				 : "??",
-			 fd->loc.key);
+		caller_key(c->c.frames, c->c.n_frames, fd->loc.key, key,
+			   sizeof(key));
 		json_object(j, NULL);
 		caller_fields(j, c);
 		json_string(j, "location", key);

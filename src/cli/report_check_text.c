@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "history.h"
+#include "callers_words.h"
 #include "report.h"
 
 /* What to do about a leak that stopped growing. */
@@ -294,23 +295,25 @@ frame_text(const struct la_frame *fr, char *buf, size_t len)
 static void
 callers_block(FILE *f, const struct loc_callers *lc)
 {
-	char b1[32], fr[600];
+	char b1[32], fr[600], reuse[96];
+	/* no free in the window: the chance is the prior, one half */
+	int no_frees = callers_reuse_text(&lc->info, reuse, sizeof(reuse));
 
 	fprintf(f,
 		"    callers (sampled with %s: %" PRIu64
-		" allocations in %.0f ms, teardown %.0f ms; %.0f %% of the chunks freed in the window were in use again; estimates):\n",
+		" allocations in %.0f ms, teardown %.0f ms; %s; estimates):\n",
 		lc->info.backend, lc->info.allocations,
 		(double)lc->info.window_ns / 1e6,
-		(double)lc->info.teardown_ns / 1e6,
-		100.0 * lc->info.reuse_rate);
+		(double)lc->info.teardown_ns / 1e6, reuse);
 	for (unsigned i = 0; i < lc->n; i++) {
 		const struct loc_caller *c = &lc->c[i];
 
 		fprintf(f,
-			"      #%u  ~%s since the window (%.0f %%): %u of %u sampled chunks still in use (%.1f by chance)\n",
+			"      #%u  ~%s since the window (%.0f %%): %u of %u sampled chunks still in use (%.1f by chance%s)\n",
 			i + 1, human_bytes(c->est_bytes, b1, sizeof(b1)),
 			100.0 * c->share, c->class_surviving_chunks,
-			c->class_kept_chunks, c->class_chance);
+			c->class_kept_chunks, c->class_chance,
+			no_frees ? ", assumed: no frees seen" : "");
 		for (unsigned k = 0; k < c->c.n_frames && k < TEXT_FRAMES; k++)
 			fprintf(f, "          %s\n",
 				frame_text(&c->c.frames[k], fr, sizeof(fr)));

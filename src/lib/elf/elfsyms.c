@@ -131,22 +131,30 @@ read_strtabs(struct elffile *ef)
 int
 elffile_open(const char *path, struct elffile **out)
 {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	return elffile_open_fd(fd, path, out);
+}
+
+int
+elffile_open_fd(int fd, const char *path, struct elffile **out)
+{
 	struct elffile *ef;
 	GElf_Shdr sh;
 	struct stat st;
 
-	if (elf_version(EV_CURRENT) == EV_NONE)
+	if (elf_version(EV_CURRENT) == EV_NONE) {
+		close(fd);
 		return -LA_EBADELF;
-	ef = calloc(1, sizeof(*ef));
-	if (!ef)
-		return -ENOMEM;
-	ef->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (ef->fd < 0) {
-		int err = -errno;
-
-		free(ef);
-		return err;
 	}
+	ef = calloc(1, sizeof(*ef));
+	if (!ef) {
+		close(fd);
+		return -ENOMEM;
+	}
+	ef->fd = fd;
 	ef->path = strdup(path);
 	if (!fstat(ef->fd, &st))
 		ef->file_size = (uint64_t)st.st_size;
@@ -651,6 +659,26 @@ elffile_symbol_name(const struct elffile *ef, int dynsym, uint32_t name_off,
 	if (strlen(buf) == (size_t)n && want == size - name_off)
 		return -ENOENT;
 	return 0;
+}
+
+int
+elffile_section_of(const struct elffile *ef, uint64_t addr, uint64_t *start,
+		   uint64_t *end)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	while ((scn = elf_nextscn(ef->elf, scn))) {
+		if (!gelf_getshdr(scn, &sh) || !(sh.sh_flags & SHF_ALLOC) ||
+		    !sh.sh_size || sh.sh_addr + sh.sh_size < sh.sh_addr)
+			continue;
+		if (addr >= sh.sh_addr && addr - sh.sh_addr < sh.sh_size) {
+			*start = sh.sh_addr;
+			*end = sh.sh_addr + sh.sh_size;
+			return 0;
+		}
+	}
+	return -ENOENT;
 }
 
 uint64_t

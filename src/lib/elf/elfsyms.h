@@ -22,6 +22,11 @@ struct elf_reloc {
 };
 
 int elffile_open(const char *path, struct elffile **out);
+/*
+ * The same from an open descriptor, which the elffile then owns (closed
+ * on failure too); path names it in messages and elffile_path().
+ */
+int elffile_open_fd(int fd, const char *path, struct elffile **out);
 struct mapping;
 
 /* Open the file behind a mapping of process pid (target_file_path()). */
@@ -106,6 +111,13 @@ int elffile_foreach_symbol(const struct elffile *ef, int dynsym,
  */
 int elffile_symbol_name(const struct elffile *ef, int dynsym, uint32_t name_off,
 			char *buf, size_t len);
+/*
+ * The link-time range [start, end) of the allocated section (SHF_ALLOC)
+ * that holds link-time address addr, or -ENOENT (none, or no section
+ * headers).
+ */
+int elffile_section_of(const struct elffile *ef, uint64_t addr, uint64_t *start,
+		       uint64_t *end);
 /* Highest PT_LOAD p_vaddr + p_memsz (link-time), 0 when none. */
 uint64_t elffile_load_end(const struct elffile *ef);
 

@@ -23,6 +23,7 @@
 #include "elf/debugfile.h"
 #include "elf/debuginfo.h"
 #include "elf/elfsyms.h"
+#include "elf/minidebug.h"
 #include "elf/modules.h"
 #include "proc/procmaps.h"
 #include "proc/target_file.h"
@@ -36,9 +37,22 @@
 struct modsym {
 	uint32_t addr; /* link-time, minus struct mod.sym_base */
 	uint32_t name;
-	uint32_t size;
+	uint32_t size; /* 0: a function of unknown extent */
 	unsigned char is_function;
 	unsigned char rank; /* lower is preferred among aliases */
+	unsigned char src; /* its table: struct mod.src[src] */
+};
+
+/*
+ * The symbol tables a module's names come from, merged, the first
+ * preferred at one address: the runtime file's .symtab, its separate
+ * debug file's (by build-id, in the target's root then the host's, or
+ * .gnu_debuglink), the MiniDebugInfo in .gnu_debugdata, then .dynsym.
+ */
+#define SYMSRC_MAX 4
+struct symsrc_ref {
+	const struct elffile *ef;
+	int dynsym;
 };
 
 /* A table with more symbols than this is cut (bounded memory). */
@@ -60,8 +74,10 @@ struct mod {
 	struct modsym *syms;
 	size_t nsyms;
 	uint64_t sym_base; /* link-time address of syms' offset 0 */
-	const struct elffile *sym_elf; /* the file whose table syms index */
-	int sym_dynsym;
+	struct symsrc_ref src[SYMSRC_MAX];
+	unsigned nsrc;
+	int mini_state;
+	struct elffile *mini; /* .gnu_debugdata's file, when read */
 	int cfi_state;
 	struct debuginfo_cfi *cfi;
 	int di_state;
@@ -184,6 +200,7 @@ mod_free(struct mod *d)
 	debuginfo_cfi_close(d->cfi);
 	debuginfo_close(d->di);
 	elffile_close(d->dbg);
+	elffile_close(d->mini);
 	elffile_close(d->elf);
 }
 
@@ -340,6 +357,22 @@ mod_debug(struct modules *m, struct mod *d)
 	return d->dbg;
 }
 
+/* The ELF file in .gnu_debugdata (MiniDebugInfo), decompressed once. */
+static struct elffile *
+mod_mini(struct modules *m, struct mod *d)
+{
+	struct elffile *ef;
+
+	if (d->mini_state)
+		return d->mini;
+	d->mini_state = FAILED;
+	ef = mod_elf(m, d);
+	if (!ef || minidebug_open(ef, &d->mini))
+		return NULL;
+	d->mini_state = READY;
+	return d->mini;
+}
+
 const struct module *
 modules_find(struct modules *m, uint64_t addr)
 {
@@ -384,6 +417,7 @@ struct collect {
 	size_t n, cap;
 	uint64_t base;
 	int full;
+	unsigned char src; /* the table being walked */
 };
 
 /*
@@ -404,6 +438,8 @@ symbol_rank(const struct elf_sym *s)
 		r += 1;
 	else if (s->bind != STB_GLOBAL)
 		r += 2;
+	if (!s->size)
+		r += 16; /* an extent known beats none */
 	if (strstr(s->name, "@@"))
 		r += 1; /* the default version: the name callers link to */
 	else if (strchr(s->name, '@'))
@@ -421,8 +457,12 @@ collect_cb(const struct elf_sym *s, void *arg)
 	if (s->type != STT_FUNC && s->type != STT_GNU_IFUNC &&
 	    s->type != STT_OBJECT)
 		return 0;
-	if (!s->size)
-		return 0; /* no extent: cannot say that it holds an address */
+	/*
+	 * No extent: it holds no address, but a function's (assembly
+	 * without .size) may be the nearest below one (modules_symbol_near).
+	 */
+	if (!s->size && s->type == STT_OBJECT)
+		return 0;
 	if (!c->v) {
 		if (!c->n || s->value < c->base)
 			c->base = s->value;
@@ -441,6 +481,7 @@ collect_cb(const struct elf_sym *s, void *arg)
 		.size = s->size > UINT32_MAX ? UINT32_MAX : (uint32_t)s->size,
 		.is_function = s->type != STT_OBJECT,
 		.rank = symbol_rank(s),
+		.src = c->src,
 	};
 	return 0;
 }
@@ -475,12 +516,47 @@ finish_table(struct mod *d, struct collect *c)
 	d->sym_base = c->base;
 }
 
-/* .symtab of the runtime file, else of the debug file, else .dynsym. */
+/*
+ * The tables to merge (struct symsrc_ref). A runtime file with its own
+ * .symtab was not stripped: its debug file and MiniDebugInfo would add
+ * nothing, so they are not looked for.
+ */
+static void
+mod_sources(struct modules *m, struct mod *d, struct elffile *ef)
+{
+	struct elffile *x;
+
+	d->nsrc = 0;
+	if (elffile_has_symtab(ef)) {
+		d->src[d->nsrc++] = (struct symsrc_ref){ef, 0};
+	} else {
+		x = mod_debug(m, d);
+		if (x && elffile_has_symtab(x))
+			d->src[d->nsrc++] = (struct symsrc_ref){x, 0};
+		x = mod_mini(m, d);
+		if (x && elffile_has_symtab(x))
+			d->src[d->nsrc++] = (struct symsrc_ref){x, 0};
+	}
+	d->src[d->nsrc++] = (struct symsrc_ref){ef, 1};
+}
+
+/* Walk every table of d into c (counting when c->v is NULL). */
+static void
+collect_all(struct mod *d, struct collect *c)
+{
+	for (unsigned k = 0; k < d->nsrc && !c->full; k++) {
+		c->src = (unsigned char)k;
+		elffile_foreach_symbol(d->src[k].ef, d->src[k].dynsym,
+				       collect_cb, c);
+	}
+}
+
+/* Every table there is, merged (mod_sources()). */
 static int
 mod_symbols(struct modules *m, struct mod *d)
 {
 	struct collect c = {0};
-	struct elffile *ef, *dbg;
+	struct elffile *ef;
 
 	if (d->sym_state)
 		return d->sym_state == READY ? 0 : -ENOENT;
@@ -488,15 +564,8 @@ mod_symbols(struct modules *m, struct mod *d)
 	ef = mod_elf(m, d);
 	if (!ef)
 		return -ENOENT;
-	d->sym_elf = ef;
-	if (!elffile_has_symtab(ef)) {
-		dbg = mod_debug(m, d);
-		if (dbg && elffile_has_symtab(dbg))
-			d->sym_elf = dbg;
-		else
-			d->sym_dynsym = 1;
-	}
-	elffile_foreach_symbol(d->sym_elf, d->sym_dynsym, collect_cb, &c);
+	mod_sources(m, d, ef);
+	collect_all(d, &c);
 	if (!c.n)
 		return -ENOENT;
 	c.cap = c.n;
@@ -509,7 +578,7 @@ mod_symbols(struct modules *m, struct mod *d)
 	if (!c.v)
 		return -ENOMEM;
 	c.n = 0;
-	elffile_foreach_symbol(d->sym_elf, d->sym_dynsym, collect_cb, &c);
+	collect_all(d, &c);
 	if (!c.n) {
 		free(c.v);
 		return -ENOENT;
@@ -525,15 +594,53 @@ mod_symbols(struct modules *m, struct mod *d)
  */
 #define NEST_LOOKBACK 32
 
-int
-modules_symbol(struct modules *m, uint64_t addr, struct symbol_hit *out)
+/* out for addr from entry s of d's table. */
+static int
+hit_of(const struct mod *d, const struct modsym *s, uint64_t addr,
+       struct symbol_hit *out)
+{
+	const struct symsrc_ref *src = &d->src[s->src];
+	char bare[256];
+
+	if (elffile_symbol_name(src->ef, src->dynsym, s->name, out->raw,
+				sizeof(out->raw)))
+		return -ENOENT;
+	/* "clock_nanosleep@@GLIBC_2.17": the version is no part of it */
+	snprintf(bare, sizeof(bare), "%.*s", (int)strcspn(out->raw, "@"),
+		 out->raw);
+	modules_demangle(bare, out->name, sizeof(out->name));
+	out->start = s->addr + d->sym_base + d->pub.bias;
+	out->offset = addr - out->start;
+	out->is_function = s->is_function;
+	return 0;
+}
+
+/*
+ * Is link-time address link plausibly inside function s, the nearest
+ * symbol below it that does not hold it? Only when s has no size (its
+ * extent unknown: a sized one ends before link, so link is in something
+ * else) and both are in one section of the runtime file (not an address
+ * of .plt after _init's symbol).
+ */
+static int
+plausibly_in(struct modules *m, struct mod *d, const struct modsym *s,
+	     uint64_t link)
+{
+	struct elffile *ef = mod_elf(m, d);
+	uint64_t sa = s->addr + d->sym_base, lo, hi;
+
+	if (!s->is_function || s->size || !ef)
+		return 0;
+	return !elffile_section_of(ef, sa, &lo, &hi) && link >= lo && link < hi;
+}
+
+static int
+symbol_at(struct modules *m, uint64_t addr, struct symbol_hit *out, int near)
 {
 	const struct module *mod = modules_find(m, addr);
 	struct mod *d = mod_of(m, mod);
-	size_t lo = 0, hi;
+	size_t lo = 0, hi, below;
 	uint64_t link;
-	const char *raw;
-	char bare[256];
 
 	memset(out, 0, sizeof(*out));
 	out->module = mod;
@@ -542,35 +649,38 @@ modules_symbol(struct modules *m, uint64_t addr, struct symbol_hit *out)
 	link = addr - d->pub.bias;
 	if (link < d->sym_base || link - d->sym_base > UINT32_MAX)
 		return -ENOENT;
-	link -= d->sym_base;
 	hi = d->nsyms;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (d->syms[mid].addr <= link)
+		if (d->syms[mid].addr <= link - d->sym_base)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
+	below = lo;
 	for (size_t k = 0; lo > 0 && k < NEST_LOOKBACK; k++, lo--) {
 		const struct modsym *s = &d->syms[lo - 1];
 
-		if (link - s->addr >= s->size)
-			continue;
-		if (elffile_symbol_name(d->sym_elf, d->sym_dynsym, s->name,
-					out->raw, sizeof(out->raw)))
-			return -ENOENT;
-		raw = out->raw;
-		/* "clock_nanosleep@@GLIBC_2.17": the version is no part of it */
-		snprintf(bare, sizeof(bare), "%.*s", (int)strcspn(raw, "@"),
-			 raw);
-		modules_demangle(bare, out->name, sizeof(out->name));
-		out->start = s->addr + d->sym_base + d->pub.bias;
-		out->offset = addr - out->start;
-		out->is_function = s->is_function;
-		return 0;
+		if (link - d->sym_base - s->addr < s->size)
+			return hit_of(d, s, addr, out);
 	}
-	return -ENOENT;
+	if (!near || !below || !plausibly_in(m, d, &d->syms[below - 1], link))
+		return -ENOENT;
+	out->nearest = 1;
+	return hit_of(d, &d->syms[below - 1], addr, out);
+}
+
+int
+modules_symbol(struct modules *m, uint64_t addr, struct symbol_hit *out)
+{
+	return symbol_at(m, addr, out, 0);
+}
+
+int
+modules_symbol_near(struct modules *m, uint64_t addr, struct symbol_hit *out)
+{
+	return symbol_at(m, addr, out, 1);
 }
 
 /* ---- C++ names ----------------------------------------------------------- */

@@ -31,6 +31,8 @@ struct symbol_hit {
 	uint64_t start; /* runtime address of the symbol */
 	uint64_t offset; /* addr - start */
 	int is_function; /* STT_FUNC (else STT_OBJECT or other) */
+	/* modules_symbol_near(): the nearest symbol below, not holding it */
+	int nearest;
 };
 
 /*
@@ -58,12 +60,24 @@ const struct module *modules_find(struct modules *m, uint64_t addr);
 struct elffile *modules_elf(struct modules *m, const struct module *mod);
 
 /*
- * The symbol whose [st_value, st_value + st_size) holds addr: the
- * module's .symtab, else its debug file's .symtab (by build-id), else
- * .dynsym. Returns 0, or -ENOENT when no symbol holds it (out->module is
- * still set when a module maps addr).
+ * The symbol whose [st_value, st_value + st_size) holds addr, from every
+ * table there is, merged: the module's .symtab; when it has none, its
+ * debug file's .symtab (by build-id under the target's root then the
+ * host's /usr/lib/debug, or .gnu_debuglink) and the MiniDebugInfo of its
+ * .gnu_debugdata (minidebug.h); and .dynsym. Returns 0, or -ENOENT when
+ * no symbol holds it (out->module is still set when a module maps addr).
  */
 int modules_symbol(struct modules *m, uint64_t addr, struct symbol_hit *out);
+
+/*
+ * The same, and when no symbol holds addr, the nearest function symbol
+ * below it if addr is plausibly inside it (out->nearest set): that
+ * symbol has no size (assembly without .size: its extent is unknown), no
+ * other symbol starts between them, and both are in one section. A sized
+ * symbol that ends below addr is never given: addr is in something else.
+ */
+int modules_symbol_near(struct modules *m, uint64_t addr,
+			struct symbol_hit *out);
 
 /*
  * la_demangle - a C++ (Itanium ABI) name demangled, through libstdc++'s

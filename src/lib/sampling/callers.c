@@ -34,6 +34,7 @@
  * of 16 KiB would be 16 MiB).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -362,8 +363,15 @@ resolve_frame(struct modules *m, uint64_t pc, struct la_frame *fr)
 		return;
 	copy_str(fr->module, sizeof(fr->module), mod->path);
 	fr->module_offset = pc - mod->bias;
-	if (!modules_symbol(m, pc - 1, &hit) && hit.is_function)
-		copy_str(fr->function, sizeof(fr->function), hit.name);
+	/* only the nearest symbol below: "near NAME+0xOFF", said so */
+	if (!modules_symbol_near(m, pc - 1, &hit) && hit.is_function) {
+		if (hit.nearest)
+			snprintf(fr->function, sizeof(fr->function),
+				 "near %.200s+%#" PRIx64, hit.name,
+				 pc - hit.start);
+		else
+			copy_str(fr->function, sizeof(fr->function), hit.name);
+	}
 	if (modules_line(m, pc - 1, fr->file, sizeof(fr->file), &fr->line))
 		fr->file[0] = '\0';
 }
