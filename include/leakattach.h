@@ -971,7 +971,13 @@ struct la_frame {
 	/* the mapped file, as in /proc/PID/maps; "" when none maps pc */
 	char module[256];
 	uint64_t module_offset; /* pc as a link-time address of module */
-	char function[256]; /* demangled; "" when no symbol holds it */
+	/*
+	 * demangled, from the first symbol source that names pc (.symtab,
+	 * the debug file's, .gnu_debugdata, .dynsym); "near NAME+0xOFF"
+	 * when only the nearest symbol below, one without a size, may hold
+	 * it; "" when no symbol holds it
+	 */
+	char function[256];
 	char file[256]; /* with debug info; else "" */
 	unsigned line; /* with debug info; else 0 */
 };
