@@ -97,6 +97,8 @@ options_usage(FILE *f)
 	      "                    target at every call it samples, and SIGKILLing\n"
 	      "                    THAT process during a window kills the target;\n"
 	      "                    killing leakattach is safe)\n"
+	      "      --watch-fd N  monitor: for la_watch_start(3) only, which runs\n"
+	      "                    monitor on its own program (leakattach(1), LIBRARY)\n"
 	      "      --all         reset: forget every process\n"
 	      "      --size MIB    simulate: size of each leaked block (10)\n"
 	      "      --count N     simulate: blocks to leak (10; 0 leaks nothing)\n"
@@ -256,6 +258,7 @@ enum {
 	OPT_CALLERS_MS,
 	OPT_CALLERS_BACKEND,
 	OPT_RULE,
+	OPT_WATCH_FD,
 };
 
 static const struct option longopts[] = {
@@ -282,6 +285,7 @@ static const struct option longopts[] = {
 	{"callers-hits", required_argument, NULL, OPT_CALLERS_HITS},
 	{"callers-ms", required_argument, NULL, OPT_CALLERS_MS},
 	{"callers-backend", required_argument, NULL, OPT_CALLERS_BACKEND},
+	{"watch-fd", required_argument, NULL, OPT_WATCH_FD},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -302,6 +306,7 @@ static const struct {
 	{OPT_REPEAT, C(CMD_CHECK)},
 	{OPT_LOG_DIR, RULES | C(CMD_RESET) | C(CMD_SNAPSHOT) | C(CMD_TRIM)},
 	{OPT_AUTO_CLEANUP, C(CMD_MONITOR)},
+	{OPT_WATCH_FD, C(CMD_MONITOR)},
 	{OPT_ALL, C(CMD_RESET)},
 	{OPT_SIZE, C(CMD_SIMULATE)},
 	{OPT_COUNT, C(CMD_SIMULATE)},
@@ -498,6 +503,13 @@ option_apply(struct options *o, int code, const char *arg, const char *where)
 				where, arg);
 		o->trim_timeout_ms = (unsigned)(d * 1000 + 0.5);
 		break;
+	case OPT_WATCH_FD:
+		if (parse_uint(arg, INT_MAX, &v) || v < 3)
+			return options_usage_error(
+				"%s--watch-fd needs an open descriptor from 3 up, not '%s'",
+				where, arg);
+		o->watch_fd = (int)v;
+		break;
 	case OPT_TOP:
 		if (parse_uint(arg, 100000, &v))
 			return options_usage_error(
@@ -610,7 +622,7 @@ config_key(void *ctx, const char *section, const char *key, const char *val,
 	int code;
 
 	if (option_lookup(key, &code) || code == 'p' || code == 'h' ||
-	    code == 'V' || code == 'v')
+	    code == 'V' || code == 'v' || code == OPT_WATCH_FD)
 		return options_usage_error(
 			"%s'%s' cannot be set in a configuration file", where,
 			key);
@@ -650,6 +662,7 @@ options_parse(int argc, char **argv, struct options *o)
 	memset(o, 0, sizeof(*o));
 	o->top = 10;
 	o->pid = -1;
+	o->watch_fd = -1;
 	la_rules_init(&o->rules);
 	o->sim_size_mb = 10;
 	o->sim_count = 10;

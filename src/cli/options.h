@@ -42,6 +42,7 @@ struct options {
 	struct la_rules rules;
 	const char *log_dir; /* NULL: $LEAKATTACH_LOG_DIR, XDG, ~/.local */
 	int auto_cleanup; /* monitor: trim when retention grew */
+	int watch_fd; /* monitor: la_watch_start()'s channel (watch_fd.c); -1 */
 	/* monitor and check: sampling windows for the callers of a leak */
 	enum callers_mode {
 		CALLERS_AUTO, /* after a sample where something grows */
