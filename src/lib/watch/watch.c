@@ -167,17 +167,20 @@ take_line(char *line)
 {
 	static struct la_watch_report r;
 	la_watch_fn fn;
+	unsigned before;
 
 	if (parse_line(line, &r))
 		return;
 	r.info.watcher = W.watcher;
 	pthread_mutex_lock(&W.mu);
+	before = W.have_latest ? W.latest.info.samples : 0;
 	W.latest = r;
 	W.have_latest = 1;
 	fn = W.fn;
 	pthread_cond_broadcast(&W.cv);
 	pthread_mutex_unlock(&W.mu);
-	if (!fn)
+	/* a request answered by the latest sample repeats its line */
+	if (!fn || r.info.samples == before)
 		return;
 	for (unsigned i = 0; i < r.info.findings; i++)
 		if (r.f[i].is_new && r.f[i].state == LA_VERDICT_LEAK)
