@@ -30,8 +30,7 @@ static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 static void *leaked; /* the newest block; each points at the one before */
 
 /* stdout is shared with the callback's thread: one line at a time */
-static void __attribute__((format(printf, 1, 2)))
-say(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -50,8 +49,8 @@ on_leak(const struct la_watch_report *r, const struct la_watch_finding *f,
 {
 	(void)r;
 	(void)user;
-	say("callback: leak at %s, %llu bytes in use, %llu more\n",
-	    f->location, (unsigned long long)f->in_use_bytes,
+	say("callback: leak at %s, %llu bytes in use, %llu more\n", f->location,
+	    (unsigned long long)f->in_use_bytes,
 	    (unsigned long long)f->growth_bytes);
 }
 
@@ -87,8 +86,8 @@ check(void)
 		return -1;
 	}
 	la_watch_report_info(r, &info, sizeof(info));
-	say("check: %s after %u samples, %u findings\n",
-	    verdicts[info.verdict], info.samples, info.findings);
+	say("check: %s after %u samples, %u findings\n", verdicts[info.verdict],
+	    info.samples, info.findings);
 	for (unsigned i = 0; la_watch_finding(r, i, &f, sizeof(f)) == 0; i++)
 		if (f.state == LA_VERDICT_LEAK)
 			say("check: leak at %s, %llu bytes in use, %llu more\n",

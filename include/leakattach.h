@@ -1279,7 +1279,7 @@ LA_API LA_MUST_CHECK int la_trim(struct la_session *s,
  * is 1; that replaces any ptracer the program declared before. One watch
  * per process.
  *
- * The watcher never outlives the program: it is sent SIGTERM when the
+ * The watcher never outlives the program: it is sent SIGKILL when the
  * thread that called la_watch_start() exits (PR_SET_PDEATHSIG: call it
  * from the main thread, or from a thread that lives as long as the watch),
  * it ends at the end of file of its channel, and a sample of a program
@@ -1306,7 +1306,8 @@ struct la_watch_finding {
 	uint64_t in_use_bytes; /* at the latest exact sample */
 	uint64_t growth_bytes; /* since its streak began */
 	double bytes_per_hour;
-	char location[80]; /* the location's key, as in JSON: "size:1168-1184" */
+	char location
+		[80]; /* the location's key, as in JSON: "size:1168-1184" */
 };
 
 /* A report: la_watch_report_info(). */
@@ -1330,8 +1331,7 @@ struct la_watch_report;
  * do nothing).
  */
 typedef void (*la_watch_fn)(const struct la_watch_report *report,
-			    const struct la_watch_finding *finding,
-			    void *user);
+			    const struct la_watch_finding *finding, void *user);
 
 /* Options for la_watch_start(). Zero-initialise, then set .sz. */
 struct la_watch_opts {

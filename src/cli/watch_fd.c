@@ -58,7 +58,7 @@ watch_fd_emit(int fd, const struct check_doc *d)
 	char *buf = NULL;
 	size_t len = 0, off = 0;
 	FILE *f = open_memstream(&buf, &len);
-	const char *verdict = report_is_leak(d)		  ? "leak"
+	const char *verdict = report_is_leak(d)		 ? "leak"
 			      : report_samples_needed(d) ? "undecided"
 							 : "no-leak";
 

@@ -10,7 +10,7 @@
  * (src/cli/watch_fd.c gives the format). The watcher's stderr is a pipe
  * kept here for la_errmsg(); its stdin and stdout are /dev/null.
  *
- * Before it executes the tool, the child asks for SIGTERM when its parent
+ * Before it executes the tool, the child asks for SIGKILL when its parent
  * thread dies (PR_SET_PDEATHSIG), then waits for a byte that the parent
  * sends once it has declared the child its ptracer (PR_SET_PTRACER), and
  * checks that its parent is still the program (a parent that died before
@@ -321,7 +321,12 @@ child(int sock, int errw, pid_t parent, const struct args *a)
 	sigset_t none;
 	char go;
 
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	/*
+	 * SIGKILL: the one signal a program's SIG_IGN (inherited across
+	 * execv()) cannot keep out; a watcher killed mid-sample leaves the
+	 * program running (doc/design/stopping.md).
+	 */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (null >= 0) {
 		dup2(null, 0);
 		dup2(null, 1);
@@ -332,12 +337,9 @@ child(int sock, int errw, pid_t parent, const struct args *a)
 	else
 		dup2(sock, 3);
 	syscall(SYS_close_range, 4u, ~0u, 0u);
-	/* the program's mask and dispositions are not the tool's */
+	/* the program's signal mask is not the tool's */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGPIPE, SIG_DFL);
 	if (read(3, &go, 1) != 1 || getppid() != parent)
 		_exit(0);
 	execv(a->v[0], a->v);
@@ -420,8 +422,9 @@ la_watch_start(const struct la_watch_opts *opts)
 	if (err)
 		return err;
 	if (o.interval_s < 0 || o.threshold_pct < 0)
-		return la_fail(-EINVAL,
-			       "la_watch_opts: interval_s and threshold_pct must not be negative");
+		return la_fail(
+			-EINVAL,
+			"la_watch_opts: interval_s and threshold_pct must not be negative");
 	path = o.leakattach_path;
 	if (!path || !*path)
 		path = secure_getenv("LEAKATTACH");
@@ -496,8 +499,9 @@ la_watch_start(const struct la_watch_opts *opts)
 		pthread_mutex_unlock(&W.mu);
 		return 0;
 	}
-	err = W.ended ? la_fail(-EPERM, "the leakattach watcher (%s) failed%s%s",
-				path, W.err[0] ? ": " : "", W.err)
+	err = W.ended ? la_fail(-EPERM,
+				"the leakattach watcher (%s) failed%s%s", path,
+				W.err[0] ? ": " : "", W.err)
 		      : la_fail(-ETIMEDOUT,
 				"the leakattach watcher took no sample in %u s",
 				FIRST_SAMPLE_MS / 1000);
@@ -542,8 +546,9 @@ la_watch_check(struct la_watch_report **out)
 	if (pthread_equal(pthread_self(), W.reader)) {
 		pthread_mutex_unlock(&W.mu);
 		free(r);
-		return la_fail(-EDEADLK,
-			       "la_watch_check() cannot be called from the callback");
+		return la_fail(
+			-EDEADLK,
+			"la_watch_check() cannot be called from the callback");
 	}
 	if (W.ended) {
 		err = ended_error();
