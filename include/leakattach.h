@@ -1284,9 +1284,9 @@ LA_API LA_MUST_CHECK int la_trim(struct la_session *s,
  * from the main thread, or from a thread that lives as long as the watch),
  * it ends at the end of file of its channel, and a sample of a program
  * that is gone fails and ends it. The program receives SIGCHLD when the
- * watcher exits (ignored by default); la_watch_stop() reaps it (a
- * handler of the program's that reaps every child may reap it first; it
- * does no harm). The watcher writes nothing on the program's stdout or
+ * watcher exits (ignored by default); the library's reader thread
+ * reaps it with waitpid() on its pid as soon as it ends (a handler of
+ * the program's that reaps every child may reap it first; no harm). The watcher writes nothing on the program's stdout or
  * stderr: its messages are kept, and la_errmsg() gives the last one when
  * it ended. The library itself never prints, exits or handles a signal.
  */

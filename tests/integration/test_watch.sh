@@ -173,6 +173,8 @@ if start "$server" -i 0.2 -d "$tmp/log3"; then
 	expect '^check: ' &&
 		[[ $got =~ ^check:\ error:\ the\ leakattach\ watcher\ ended ]] ||
 		bad "la_watch_check() without a watcher: $got"
+	# the reader thread reaped it as its socket ended: no zombie waits
+	[ ! -e "/proc/$wpid" ] || bad "the killed watcher $wpid is not reaped"
 	case "$(pstate "$spid")" in
 	[RS]) ;;
 	*) bad "the server is in state '$(pstate "$spid")'" ;;
@@ -182,7 +184,6 @@ if start "$server" -i 0.2 -d "$tmp/log3"; then
 	expect '^stopped$'
 	wait "$spid"
 	spid=
-	[ ! -e "/proc/$wpid" ] || bad "the killed watcher $wpid was not reaped"
 	wpid=
 fi
 

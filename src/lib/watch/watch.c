@@ -187,6 +187,17 @@ take_line(char *line)
 			fn(&r, &r.f[i], W.user);
 }
 
+/* Wait for the watcher; ECHILD when the program's handler reaped it. */
+static void
+reap(pid_t pid)
+{
+	pid_t r;
+
+	do
+		r = waitpid(pid, NULL, 0);
+	while (r < 0 && errno == EINTR);
+}
+
 static void *
 reader(void *arg)
 {
@@ -241,12 +252,12 @@ reader(void *arg)
 			break;
 		err_open = read_err(errbuf, &elen);
 	}
-	if (elen) {
-		pthread_mutex_lock(&W.mu);
-		snprintf(W.err, sizeof(W.err), "%.*s", (int)elen, errbuf);
-		pthread_mutex_unlock(&W.mu);
-	}
+	/* its end: reaped here, so no zombie waits for la_watch_stop() */
+	reap(W.watcher);
 	pthread_mutex_lock(&W.mu);
+	if (elen)
+		snprintf(W.err, sizeof(W.err), "%.*s", (int)elen, errbuf);
+	W.watcher = 0;
 	W.ended = 1;
 	pthread_cond_broadcast(&W.cv);
 	pthread_mutex_unlock(&W.mu);
@@ -367,20 +378,23 @@ reset_state(void)
 	W.user = NULL;
 }
 
-/* Wait for the watcher (SIGTERM first unless it ended). */
+/*
+ * End the watch: the end of file ends the watcher's run after its
+ * current sample (sig 0), or sig ends it at once; the reader reaps it.
+ */
 static void
-reap(int term)
+finish(int sig)
 {
-	pid_t r;
-
-	if (W.watcher <= 0)
-		return;
-	if (term)
-		kill(W.watcher, SIGTERM);
-	do
-		r = waitpid(W.watcher, NULL, 0);
-	while (r < 0 && errno == EINTR);
+	pthread_mutex_lock(&W.mu);
+	if (sig && W.watcher > 0)
+		kill(W.watcher, sig);
+	pthread_mutex_unlock(&W.mu);
+	shutdown(W.fd, SHUT_RDWR);
+	pthread_join(W.reader, NULL);
 	prctl(PR_SET_PTRACER, 0, 0, 0, 0);
+	pthread_mutex_lock(&W.mu);
+	reset_state();
+	pthread_mutex_unlock(&W.mu);
 }
 
 /* The deadline ms from now, for pthread_cond_timedwait(). */
@@ -506,17 +520,15 @@ la_watch_start(const struct la_watch_opts *opts)
 				"the leakattach watcher took no sample in %u s",
 				FIRST_SAMPLE_MS / 1000);
 	pthread_mutex_unlock(&W.mu);
-	shutdown(W.fd, SHUT_RDWR);
-	reap(1);
-	pthread_join(W.reader, NULL);
-	pthread_mutex_lock(&W.mu);
-	reset_state();
-	pthread_mutex_unlock(&W.mu);
+	/* a watcher that took no sample in time is stuck: SIGKILL is safe */
+	finish(SIGKILL);
 	return err;
 
 fail_child:
-	shutdown(W.fd, SHUT_RDWR);
-	reap(1);
+	/* before the go byte or its reader: it has not run leakattach */
+	kill(pid, SIGKILL);
+	reap(pid);
+	prctl(PR_SET_PTRACER, 0, 0, 0, 0);
 fail:
 	pthread_mutex_lock(&W.mu);
 	reset_state();
@@ -615,11 +627,5 @@ la_watch_stop(void)
 		return;
 	}
 	pthread_mutex_unlock(&W.mu);
-	/* end of file for the watcher; SIGTERM ends a wait at once */
-	shutdown(W.fd, SHUT_RDWR);
-	reap(1);
-	pthread_join(W.reader, NULL);
-	pthread_mutex_lock(&W.mu);
-	reset_state();
-	pthread_mutex_unlock(&W.mu);
+	finish(0);
 }
