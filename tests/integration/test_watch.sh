@@ -13,7 +13,9 @@
 #  4. la_watch_start() declares the watcher its ptracer
 #     (prctl(PR_SET_PTRACER, watcher), seen by strace), and fails cleanly
 #     when the watcher cannot trace it (strace traces it already);
-#  5. where Yama's ptrace_scope is 1: scenario 1 without CAP_SYS_PTRACE
+#  5. a metrics file is passed on as --metrics (or refused by a leakattach
+#     without it, in la_watch_start()'s error);
+#  6. where Yama's ptrace_scope is 1: scenario 1 without CAP_SYS_PTRACE
 #     (capsh), which only PR_SET_PTRACER permits. Said and passed over
 #     where there is no Yama or another scope.
 # Run by make check (LA_WATCH_SERVER, LEAKATTACH); bash, for coproc.
@@ -203,7 +205,21 @@ else
 	bad "no strace (apt-get install strace)"
 fi
 
-echo "5. Yama's ptrace_scope 1 without CAP_SYS_PTRACE"
+echo "5. la_watch_opts.metrics_file is passed on as --metrics FILE"
+# A leakattach without --metrics refuses it, and la_watch_start() says so;
+# one with it writes the file at the first sample.
+echo quit | "$server" -i 0.5 -d "$tmp/log5" -m "$tmp/metrics.prom" \
+	>"$tmp/out5" 2>&1
+rc=$?
+if [ $rc = 0 ]; then
+	[ -s "$tmp/metrics.prom" ] || bad "no metrics file after la_watch_start()"
+else
+	grep -q "la_watch_start: .*--metrics" "$tmp/out5" ||
+		bad "la_watch_start() with a metrics file: status $rc, $(cat "$tmp/out5")"
+	echo "  this leakattach has no --metrics: $(cat "$tmp/out5")"
+fi
+
+echo "6. Yama's ptrace_scope 1 without CAP_SYS_PTRACE"
 scope=$(cat /proc/sys/kernel/yama/ptrace_scope 2>/dev/null)
 if [ "$scope" = 1 ] && command -v capsh >/dev/null; then
 	leak_scenario "$tmp/log5" capsh --drop=cap_sys_ptrace -- -c \
