@@ -1277,7 +1277,7 @@ LA_API LA_MUST_CHECK int la_trim(struct la_session *s,
  * only for each sample's pause. The program permits it with
  * prctl(PR_SET_PTRACER, watcher), so this works where Yama's ptrace_scope
  * is 1; that replaces any ptracer the program declared before. One watch
- * per process.
+ * per process; a child of the program's fork() has none.
  *
  * The watcher never outlives the program: it is sent SIGKILL when the
  * thread that called la_watch_start() exits (PR_SET_PDEATHSIG: call it

@@ -421,9 +421,44 @@ ended_error(void)
 		       W.err[0] ? ": " : "", W.err);
 }
 
+/*
+ * fork() by the program: the child has no watch (its copies of the
+ * descriptors closed, so that the program's death still ends the
+ * watcher's socket), and W.mu is not held across the fork.
+ */
+static void
+fork_prepare(void)
+{
+	pthread_mutex_lock(&W.mu);
+}
+
+static void
+fork_parent(void)
+{
+	pthread_mutex_unlock(&W.mu);
+}
+
+static void
+fork_child(void)
+{
+	if (W.running) {
+		reset_state();
+		memset(&W.reader, 0, sizeof(W.reader));
+	}
+	pthread_mutex_unlock(&W.mu);
+}
+
+static void
+register_fork(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
 int
 la_watch_start(const struct la_watch_opts *opts)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
 	struct la_watch_opts o = {0};
 	const char *path;
 	struct args a;
@@ -444,6 +479,7 @@ la_watch_start(const struct la_watch_opts *opts)
 		path = secure_getenv("LEAKATTACH");
 	if (!path || !*path)
 		path = LA_BINDIR "/leakattach";
+	pthread_once(&once, register_fork);
 	pthread_mutex_lock(&W.mu);
 	if (W.running) {
 		pthread_mutex_unlock(&W.mu);
