@@ -1273,6 +1273,131 @@ LA_API LA_MUST_CHECK int la_trim(struct la_session *s,
 				 const struct la_trim_opts *opts,
 				 struct la_trim_result *out, size_t out_sz);
 
+/* ---- A program that watches itself: la_watch_* ------------------------- */
+
+/*
+ * A program cannot ptrace itself, so la_watch_start() forks a watcher
+ * process that executes `leakattach monitor -p PROGRAM --watch-fd 3` and
+ * samples the program from outside, as monitor and check do (the same
+ * log folder, history, reports, rules): the program's threads are stopped
+ * only for each sample's pause. The program permits it with
+ * prctl(PR_SET_PTRACER, watcher), so this works where Yama's ptrace_scope
+ * is 1; that replaces any ptracer the program declared before. One watch
+ * per process; a child of the program's fork() has none.
+ *
+ * The watcher never outlives the program: it is sent SIGKILL when the
+ * thread that called la_watch_start() exits (PR_SET_PDEATHSIG: call it
+ * from the main thread, or from a thread that lives as long as the watch),
+ * it ends at the end of file of its channel, and a sample of a program
+ * that is gone fails and ends it. The program receives SIGCHLD when the
+ * watcher exits (ignored by default); the library's reader thread
+ * reaps it with waitpid() on its pid as soon as it ends (a handler of
+ * the program's that reaps every child may reap it first; no harm). The watcher writes nothing on the program's stdout or
+ * stderr: its messages are kept, and la_errmsg() gives the last one when
+ * it ended. The library itself never prints, exits or handles a signal.
+ */
+
+/* The verdict of a watch report, as check's exit status. */
+enum la_watch_verdict {
+	LA_WATCH_NO_LEAK,
+	LA_WATCH_LEAK,
+	LA_WATCH_UNDECIDED, /* too few samples yet */
+};
+
+/* One finding of a report: la_watch_finding(). */
+struct la_watch_finding {
+	enum la_location_kind kind;
+	enum la_verdict state; /* leak, retention, growing, plateau */
+	int is_new; /* the verdict was reached at this sample */
+	uint64_t in_use_bytes; /* at the latest exact sample */
+	uint64_t growth_bytes; /* since its streak began */
+	double bytes_per_hour;
+	char location
+		[80]; /* the location's key, as in JSON: "size:1168-1184" */
+};
+
+/* A report: la_watch_report_info(). */
+struct la_watch_report_info {
+	enum la_watch_verdict verdict;
+	unsigned samples; /* taken by this watch */
+	uint64_t heap_in_use_bytes; /* at the latest exact sample */
+	int64_t time_unix_ns; /* of the latest sample */
+	unsigned findings; /* la_watch_finding_count() */
+	pid_t watcher; /* the watcher's process ID */
+};
+
+/* The verdict after one sample (la_watch_check(), the callback). */
+struct la_watch_report;
+
+/*
+ * Called from the library's reader thread (never from a signal handler),
+ * once for each finding that became a leak at a sample (is_new), with the
+ * report of that sample; both are valid during the call only. It must not
+ * call la_watch_check() or la_watch_stop() (they fail with -EDEADLK and
+ * do nothing).
+ */
+typedef void (*la_watch_fn)(const struct la_watch_report *report,
+			    const struct la_watch_finding *finding, void *user);
+
+/* Options for la_watch_start(). Zero-initialise, then set .sz. */
+struct la_watch_opts {
+	size_t sz; /* sizeof(struct la_watch_opts) */
+	double interval_s; /* between samples (0: monitor's, 60) */
+	/* the rule (0: the defaults of la_rules_init(), or a config file's) */
+	double threshold_pct;
+	unsigned consecutive;
+	uint64_t min_size;
+	const char *log_dir; /* NULL: leakattach's default log folder */
+	/*
+	 * Prometheus text file written after every sample (leakattach
+	 * --metrics FILE); NULL: none. A leakattach without --metrics
+	 * refuses to start: la_watch_start() fails and says so.
+	 */
+	const char *metrics_file;
+	la_watch_fn on_finding; /* NULL: none */
+	void *user; /* passed to on_finding */
+	/*
+	 * The leakattach program; NULL: $LEAKATTACH (ignored in a setuid
+	 * program), else the one installed with this library.
+	 */
+	const char *leakattach_path;
+};
+
+/*
+ * la_watch_start - fork the watcher, let it trace us, and wait for its
+ * first sample (so that a refusal is an error here, with la_errmsg()).
+ * Returns 0, -EALREADY when a watch runs, -EINVAL for bad options, or the
+ * watcher's failure (-EPERM, -ENOENT for no program, ...).
+ */
+LA_API LA_MUST_CHECK int la_watch_start(const struct la_watch_opts *opts);
+
+/*
+ * la_watch_check - the verdict now, like the in-process tracker's
+ * check_leaks(): asks the watcher for a sample and waits for it; when
+ * the latest sample is less than half an interval old it answers (a
+ * sample so close could not show growth and would break a streak). Free
+ * *out with la_watch_report_free(). Returns 0, -ESRCH when no watch runs,
+ * -EPIPE when the watcher ended (la_errmsg() says why), -EDEADLK from
+ * the callback, -ETIMEDOUT after two minutes without an answer.
+ */
+LA_API LA_MUST_CHECK int la_watch_check(struct la_watch_report **out);
+
+LA_API void la_watch_report_info(const struct la_watch_report *r,
+				 struct la_watch_report_info *out,
+				 size_t out_sz);
+/* Leaks first, then retention, growing locations, plateaus (at most 32). */
+LA_API unsigned la_watch_finding_count(const struct la_watch_report *r);
+LA_API int la_watch_finding(const struct la_watch_report *r, unsigned i,
+			    struct la_watch_finding *out, size_t out_sz);
+LA_API void la_watch_report_free(struct la_watch_report *r);
+
+/*
+ * la_watch_stop - end the watcher (after its current sample) and reap
+ * it; the reader thread is joined. Nothing when no watch runs. The
+ * ptracer declared by la_watch_start() is withdrawn.
+ */
+LA_API void la_watch_stop(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -74,7 +74,24 @@ monitor(const struct options *o)
 			break;
 		/* not after the last sample: nothing would check it */
 		sampler_window(sm, next);
-		if (sampler_wait(sm, next, -1))
+		rc = sampler_wait(sm, next, o->watch_fd);
+		/*
+		 * --watch-fd: the program asks for a verdict now, or is gone
+		 * (end of file). A sample less than half an interval after
+		 * the last could show no growth and break a streak: the last
+		 * one answers then.
+		 */
+		while (rc == 2) {
+			if (!watch_fd_read(o->watch_fd)) {
+				rc = 1;
+				break;
+			}
+			if (mono_now() >= sampler_taken_at(sm) + interval / 2)
+				break;
+			sampler_watch_line(sm);
+			rc = sampler_wait(sm, next, o->watch_fd);
+		}
+		if (rc == 1)
 			break;
 	}
 	rc = sampler_finish(sm);

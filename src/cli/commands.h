@@ -107,6 +107,18 @@ uint64_t sampler_rss(const struct sampler *sm);
 void sampler_close(struct sampler *sm);
 /* CLOCK_MONOTONIC in seconds */
 double mono_now(void);
+/*
+ * --watch-fd (la_watch_start()): write the latest sample's line to the
+ * channel o->watch_fd (nothing when it is -1).
+ */
+void sampler_watch_line(const struct sampler *sm);
+
+/* watch_fd.c: the channel of --watch-fd */
+struct check_doc;
+/* Read the requests waiting; 0 when the program is gone (end of file). */
+int watch_fd_read(int fd);
+/* One line for the sample d describes. */
+void watch_fd_emit(int fd, const struct check_doc *d);
 
 /* cmd_trim.c */
 struct trim_outcome {

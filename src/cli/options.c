@@ -119,6 +119,8 @@ options_usage(FILE *f)
 	      "                    target at every call it samples, and SIGKILLing\n"
 	      "                    THAT process during a window kills the target;\n"
 	      "                    killing leakattach is safe)\n"
+	      "      --watch-fd N  monitor: for la_watch_start(3) only, which runs\n"
+	      "                    monitor on its own program (leakattach(1), LIBRARY)\n"
 	      "      --all         reset: forget every process; report: every process\n"
 	      "      --size MIB    simulate: size of each leaked block (10)\n"
 	      "      --count N     simulate: blocks to leak (10; 0 leaks nothing)\n"
@@ -307,6 +309,7 @@ enum {
 	OPT_METRICS,
 	OPT_QUIET,
 	OPT_HTML,
+	OPT_WATCH_FD,
 };
 
 static const struct option longopts[] = {
@@ -336,6 +339,7 @@ static const struct option longopts[] = {
 	{"callers-ms", required_argument, NULL, OPT_CALLERS_MS},
 	{"callers-backend", required_argument, NULL, OPT_CALLERS_BACKEND},
 	{"metrics", required_argument, NULL, OPT_METRICS},
+	{"watch-fd", required_argument, NULL, OPT_WATCH_FD},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -360,6 +364,7 @@ static const struct {
 	{OPT_QUIET, C(CMD_MONITOR) | C(CMD_CHECK)},
 	{OPT_ALL, C(CMD_RESET) | C(CMD_REPORT)},
 	{OPT_HTML, RULES | C(CMD_REPORT)},
+	{OPT_WATCH_FD, C(CMD_MONITOR)},
 	{OPT_SIZE, C(CMD_SIMULATE)},
 	{OPT_COUNT, C(CMD_SIMULATE)},
 	{OPT_CLEANUP, C(CMD_SIMULATE)},
@@ -571,6 +576,13 @@ option_apply(struct options *o, int code, const char *arg, const char *where)
 				where, arg);
 		o->trim_timeout_ms = (unsigned)(d * 1000 + 0.5);
 		break;
+	case OPT_WATCH_FD:
+		if (parse_uint(arg, INT_MAX, &v) || v < 3)
+			return options_usage_error(
+				"%s--watch-fd needs an open descriptor from 3 up, not '%s'",
+				where, arg);
+		o->watch_fd = (int)v;
+		break;
 	case OPT_TOP:
 		if (parse_uint(arg, 100000, &v))
 			return options_usage_error(
@@ -686,7 +698,7 @@ config_key(void *ctx, const char *section, const char *key, const char *val,
 	int code;
 
 	if (option_lookup(key, &code) || code == 'p' || code == 'h' ||
-	    code == 'V' || code == 'v')
+	    code == 'V' || code == 'v' || code == OPT_WATCH_FD)
 		return options_usage_error(
 			"%s'%s' cannot be set in a configuration file", where,
 			key);
@@ -801,6 +813,7 @@ options_parse(int argc, char **argv, struct options *o)
 	memset(o, 0, sizeof(*o));
 	o->top = 10;
 	o->pid = -1;
+	o->watch_fd = -1;
 	la_rules_init(&o->rules);
 	o->sim_size_mb = 10;
 	o->sim_count = 10;

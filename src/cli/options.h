@@ -45,6 +45,7 @@ struct options {
 	int auto_cleanup; /* monitor: trim when retention grew */
 	const char *metrics; /* --metrics FILE (metrics.c), or NULL */
 	int quiet; /* monitor: no line per sample, no status line */
+	int watch_fd; /* monitor: la_watch_start()'s channel (watch_fd.c); -1 */
 	/* monitor and check: sampling windows for the callers of a leak */
 	enum callers_mode {
 		CALLERS_AUTO, /* after a sample where something grows */

@@ -960,6 +960,7 @@ sampler_sample(struct sampler *sm)
 	print_news(sm, news ? path : NULL);
 	auto_cleanup(sm, new_retention, any_leak);
 	status_show(sm);
+	sampler_watch_line(sm);
 	return 0;
 
 fail_store:
@@ -1004,6 +1005,17 @@ sampler_wait(struct sampler *sm, double deadline, int extra_fd)
 		if (rc > 0 && extra_fd >= 0 && p[1].revents)
 			return 2;
 	}
+}
+
+void
+sampler_watch_line(const struct sampler *sm)
+{
+	struct check_doc d;
+
+	if (sm->o->watch_fd < 0)
+		return;
+	fill_doc(sm, &d);
+	watch_fd_emit(sm->o->watch_fd, &d);
 }
 
 int
