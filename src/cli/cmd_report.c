@@ -19,23 +19,6 @@
 #include "report_html.h"
 
 static const char *
-state_name(enum hist_state s)
-{
-	switch (s) {
-	case HS_LEAK:
-		return "LEAK";
-	case HS_RETENTION:
-		return "RETENTION";
-	case HS_GROWING:
-		return "GROWING";
-	case HS_PLATEAU:
-		return "STOPPED GROWING";
-	default:
-		return NULL;
-	}
-}
-
-static const char *
 clock_text(int64_t ms, char *buf, size_t len)
 {
 	time_t t = (time_t)(ms / 1000);
@@ -81,7 +64,7 @@ text_summary(FILE *f, const struct hist *h, int utf8)
 				if (!isnan(v[i]))
 					now = v[i];
 			fprintf(f, "  %s %s: %s %s  %s\n",
-				state_name(sr->last_state), sr->label,
+				hist_state_title(sr->last_state), sr->label,
 				human_bytes(isnan(now) ? 0 : (uint64_t)now, b1,
 					    sizeof(b1)),
 				ret ? "free" : "in use",

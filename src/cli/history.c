@@ -365,6 +365,23 @@ hist_latest_report(const char *log_dir, const char *dir)
 	return text;
 }
 
+const char *
+hist_state_title(enum hist_state s)
+{
+	switch (s) {
+	case HS_LEAK:
+		return "LEAK";
+	case HS_RETENTION:
+		return "RETENTION";
+	case HS_GROWING:
+		return "GROWING";
+	case HS_PLATEAU:
+		return "STOPPED GROWING";
+	default:
+		return "";
+	}
+}
+
 int
 hist_utf8(void)
 {

@@ -79,6 +79,8 @@ char *hist_latest_report(const char *log_dir, const char *dir);
 
 /* Whether the locale's character set is UTF-8 (main() sets LC_CTYPE). */
 int hist_utf8(void);
+/* "LEAK", "RETENTION", "GROWING", "STOPPED GROWING"; "" for no finding */
+const char *hist_state_title(enum hist_state s);
 /*
  * A one-line sparkline of v[0..n) (NAN skipped) in at most width
  * characters, each the mean of its share of the samples (all of them,

@@ -26,27 +26,10 @@
 #include <unistd.h>
 
 #include "metrics.h"
+#include "report.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
-
-static const char *const kind_names[] = {
-	[LA_LOC_HEAP] = "heap",
-	[LA_LOC_ARENA] = "arena",
-	[LA_LOC_SIZE_CLASS] = "size_class",
-	[LA_LOC_ARENA_SIZE_CLASS] = "arena_size_class",
-	[LA_LOC_OUTSIDE] = "outside_malloc",
-	[LA_LOC_PYTHON_TYPE] = "python_type",
-};
-
-static const char *
-kind_name(enum la_location_kind k)
-{
-	if ((unsigned)k < sizeof(kind_names) / sizeof(kind_names[0]) &&
-	    kind_names[k])
-		return kind_names[k];
-	return "unknown";
-}
 
 /* One per-location series. */
 struct loc_series {
@@ -169,7 +152,7 @@ pick_locations(const struct la_tracker *t, const struct la_snapshot *snap,
 				continue;
 			snprintf(out[n].key, sizeof(out[n].key), "%s",
 				 fd.loc.key);
-			out[n].kind = kind_name(fd.loc.kind);
+			out[n].kind = location_kind_name(fd.loc.kind);
 			out[n].in_use_bytes = fd.in_use_bytes;
 			out[n].growths = fd.consecutive;
 			out[n].leak = fd.verdict == LA_VERDICT_LEAK;
@@ -197,7 +180,7 @@ pick_locations(const struct la_tracker *t, const struct la_snapshot *snap,
 			continue;
 		memset(&out[n], 0, sizeof(out[n]));
 		snprintf(out[n].key, sizeof(out[n].key), "%s", key);
-		out[n].kind = kind_name(LA_LOC_SIZE_CLASS);
+		out[n].kind = location_kind_name(LA_LOC_SIZE_CLASS);
 		out[n].in_use_bytes = sc[i].counts.in_use_bytes;
 		n++;
 	}

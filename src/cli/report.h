@@ -63,8 +63,16 @@ void mem_mark_set(struct mem_mark *mk, const struct la_snapshot *snap);
  * verdict), "noise" (growths in a row beyond the noise), "fixed".
  */
 const char *rule_name(const struct la_rules *r);
+/*
+ * The kind of a location as JSON, the metrics and the history name it:
+ * "heap", "arena", "size_class", "arena_size_class", "outside_malloc",
+ * "python_type"; "unknown" for a kind this build does not know.
+ */
+const char *location_kind_name(enum la_location_kind k);
 /* "12.3 MiB" */
 const char *human_bytes(uint64_t v, char *buf, size_t len);
+/* "+1.5 MiB", "-4.0 KiB": now less then, signed */
+const char *signed_bytes(uint64_t now, uint64_t then, char *buf, size_t len);
 /* "40,000": a count for people, digits in groups of three */
 const char *human_count(uint64_t v, char *buf, size_t len);
 /* "2h05m", "45s", "1.5s" */

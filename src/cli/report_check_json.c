@@ -15,15 +15,6 @@
 #include "json.h"
 #include "report.h"
 
-static const char *const kind_names[] = {
-	[LA_LOC_HEAP] = "heap",
-	[LA_LOC_ARENA] = "arena",
-	[LA_LOC_SIZE_CLASS] = "size_class",
-	[LA_LOC_ARENA_SIZE_CLASS] = "arena_size_class",
-	[LA_LOC_OUTSIDE] = "outside_malloc",
-	[LA_LOC_PYTHON_TYPE] = "python_type",
-};
-
 static const char *const verdict_names[] = {
 	[LA_VERDICT_GROWING] = "growing",
 	[LA_VERDICT_LEAK] = "leak",
@@ -261,7 +252,7 @@ finding_json(struct json *j, const struct la_finding *fd,
 	char arena[32];
 
 	json_object(j, NULL);
-	json_string(j, "kind", kind_names[fd->loc.kind]);
+	json_string(j, "kind", location_kind_name(fd->loc.kind));
 	if (fd->loc.kind == LA_LOC_OUTSIDE) {
 		const char *name = la_outside_kind_name(
 			(enum la_outside_kind)fd->loc.outside_kind);
@@ -546,7 +537,7 @@ history_location(struct json *j, const struct la_location *loc,
 
 	json_object(j, NULL);
 	json_string(j, "key", loc->key);
-	json_string(j, "kind", kind_names[loc->kind]);
+	json_string(j, "kind", location_kind_name(loc->kind));
 	json_string(j, "label", location_text(loc, label, sizeof(label)));
 	json_string(j, "state", state);
 	json_u64(j, "in_use_bytes", in_use);

@@ -702,18 +702,6 @@ finding_block(FILE *f, const struct la_finding *fd, pid_t pid,
 	}
 }
 
-/* "+1.5 MiB", "-4.0 KiB" */
-static const char *
-signed_bytes(uint64_t now, uint64_t then, char *buf, size_t len)
-{
-	char b[32];
-
-	snprintf(buf, len, "%c%s", now >= then ? '+' : '-',
-		 human_bytes(now >= then ? now - then : then - now, b,
-			     sizeof(b)));
-	return buf;
-}
-
 /*
  * Where the resident memory went since the first sample of this run,
  * when memory outside malloc grew by --min-size or more: the heap's

@@ -17,6 +17,23 @@ rule_name(const struct la_rules *r)
 }
 
 const char *
+location_kind_name(enum la_location_kind k)
+{
+	static const char *const names[] = {
+		[LA_LOC_HEAP] = "heap",
+		[LA_LOC_ARENA] = "arena",
+		[LA_LOC_SIZE_CLASS] = "size_class",
+		[LA_LOC_ARENA_SIZE_CLASS] = "arena_size_class",
+		[LA_LOC_OUTSIDE] = "outside_malloc",
+		[LA_LOC_PYTHON_TYPE] = "python_type",
+	};
+
+	if ((unsigned)k < sizeof(names) / sizeof(names[0]) && names[k])
+		return names[k];
+	return "unknown";
+}
+
+const char *
 human_bytes(uint64_t v, char *buf, size_t len)
 {
 	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -31,6 +48,17 @@ human_bytes(uint64_t v, char *buf, size_t len)
 		snprintf(buf, len, "%llu B", (unsigned long long)v);
 	else
 		snprintf(buf, len, "%.1f %s", d, unit[u]);
+	return buf;
+}
+
+const char *
+signed_bytes(uint64_t now, uint64_t then, char *buf, size_t len)
+{
+	char b[32];
+
+	snprintf(buf, len, "%c%s", now >= then ? '+' : '-',
+		 human_bytes(now >= then ? now - then : then - now, b,
+			     sizeof(b)));
 	return buf;
 }
 

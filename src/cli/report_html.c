@@ -483,23 +483,6 @@ state_word(enum hist_state s)
 	}
 }
 
-static const char *
-state_title(enum hist_state s)
-{
-	switch (s) {
-	case HS_LEAK:
-		return "LEAK";
-	case HS_RETENTION:
-		return "RETENTION";
-	case HS_GROWING:
-		return "GROWING";
-	case HS_PLATEAU:
-		return "STOPPED GROWING";
-	default:
-		return "";
-	}
-}
-
 /* The finding of key in the report doc (not a type's or caller's entry). */
 static const struct jv *
 doc_finding(const struct jv *doc, const char *key)
@@ -658,7 +641,8 @@ finding_section(FILE *f, const struct hist *h, const struct hist_series *sr,
 		"data-location=\"",
 		state_word(st), state_word(st));
 	esc(f, sr->key);
-	fprintf(f, "\"><h3><span class=\"badge\">%s</span>", state_title(st));
+	fprintf(f, "\"><h3><span class=\"badge\">%s</span>",
+		hist_state_title(st));
 	esc(f, sr->label);
 	fputs("</h3>\n<p>", f);
 	fprintf(f, "%s %s now (%s at the first sample)",
@@ -955,7 +939,7 @@ target_section(FILE *f, const struct hist *h, const char *doc_text)
 		(int)h->pid);
 	esc(f, h->comm[0] ? h->comm : jv_get_str(doc, "comm", "?"));
 	fprintf(f, ")%s%s</h2>\n<p class=\"meta\">", v != HS_NONE ? ": " : "",
-		v != HS_NONE ? state_title(v) : "");
+		v != HS_NONE ? hist_state_title(v) : "");
 	fprintf(f, "%u sample%s from ", h->n, h->n == 1 ? "" : "s");
 	time_text(f, h->t_ms[0]);
 	fputs(" to ", f);

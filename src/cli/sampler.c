@@ -140,18 +140,6 @@ status_show(struct sampler *sm)
 	sm->status_shown = 1;
 }
 
-/* "+1.5 MiB", "-512.0 KiB", "+0 B" */
-static const char *
-signed_bytes(uint64_t now, uint64_t then, char *buf, size_t len)
-{
-	char b[32];
-
-	snprintf(buf, len, "%c%s", now >= then ? '+' : '-',
-		 human_bytes(now >= then ? now - then : then - now, b,
-			     sizeof(b)));
-	return buf;
-}
-
 /*
  * monitor with standard output not a terminal (a log file, a pipe, a
  * service's journal), where no status line shows: a line per sample, so
