@@ -6,6 +6,10 @@
  * process_vm_readv, and PTRACE_DETACH. Not a test of leakattach itself: a
  * check that the guest (kernel, emulated CPU, sysroot) can run the suite.
  *
+ * With an argument, also checks pointer authentication: "pac" expects
+ * PTRACE_GETREGSET NT_ARM_PAC_MASK to give the masks (qemu -cpu
+ * max,pauth-impdef=on), "nopac" expects EINVAL (-cpu max,pauth=off).
+ *
  * Prints one line per step; exits 0 when every step passed, 1 otherwise.
  */
 #define _GNU_SOURCE
@@ -22,6 +26,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifndef NT_ARM_PAC_MASK
+#define NT_ARM_PAC_MASK 0x406 /* linux/elf.h */
+#endif
+
+/* The layout of NT_ARM_PAC_MASK (arch/arm64/include/uapi/asm/ptrace.h). */
+struct pac_mask {
+	uint64_t data_mask;
+	uint64_t insn_mask;
+};
+
 /* What the child holds, at the same address in both processes (fork). */
 static volatile char marker[32] = "leakattach arm64 smoke";
 
@@ -34,8 +48,12 @@ static void step(int ok, const char *what)
 		failures++;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	const char *pac = argc > 1 ? argv[1] : "";
+	struct pac_mask mask = { 0, 0 };
+	struct iovec pac_iov = { &mask, sizeof(mask) };
+	long res;
 	struct user_regs_struct regs;
 	struct iovec iov = { &regs, sizeof(regs) };
 	struct iovec local, remote;
@@ -72,6 +90,19 @@ int main(void)
 	       (unsigned long long)regs.pc, (unsigned long long)regs.sp);
 	step(iov.iov_len == sizeof(regs) && regs.pc != 0 && regs.sp != 0,
 	     "pc and sp are set");
+
+	errno = 0;
+	res = ptrace(PTRACE_GETREGSET, pid, (void *)NT_ARM_PAC_MASK, &pac_iov);
+	printf("  NT_ARM_PAC_MASK: %s, data 0x%llx, insn 0x%llx\n",
+	       res == 0 ? "read" : strerror(errno),
+	       (unsigned long long)mask.data_mask,
+	       (unsigned long long)mask.insn_mask);
+	if (strcmp(pac, "pac") == 0)
+		step(res == 0 && mask.insn_mask != 0,
+		     "pointer authentication: the masks are read");
+	else if (strcmp(pac, "nopac") == 0)
+		step(res < 0 && errno == EINVAL,
+		     "no pointer authentication: EINVAL");
 
 	local.iov_base = buf;
 	local.iov_len = sizeof(buf);

@@ -49,9 +49,9 @@ $cc --sysroot="$sysroot" -g -O2 -Wall -Wextra -Werror -o "$out/libs_smoke" \
 	exit 1
 set +x
 
-check 0 "ptrace_smoke in the guest" "$guest" run --dir "$out" -- ./ptrace_smoke
+check 0 "ptrace_smoke in the guest" "$guest" run --dir "$out" -- ./ptrace_smoke nopac
 check 0 "ptrace_smoke in the guest with pointer authentication" \
-	"$guest" run --pauth --dir "$out" -- ./ptrace_smoke
+	"$guest" run --pauth --dir "$out" -- ./ptrace_smoke pac
 check 0 "libs_smoke (Criterion, libelf, libdwarf) in the guest" \
 	"$guest" run --dir "$out" -- ./libs_smoke --verbose
 check 1 "a failing command's status comes back" "$guest" run --dir "$out" -- false
