@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #ifndef NT_ARM_PAC_MASK
-#define NT_ARM_PAC_MASK 0x406 /* linux/elf.h */
+#define NT_ARM_PAC_MASK 0x406 /* <linux/elf.h> */
 #endif
 
 /* The layout of NT_ARM_PAC_MASK (arch/arm64/include/uapi/asm/ptrace.h). */
@@ -41,21 +41,23 @@ static volatile char marker[32] = "leakattach arm64 smoke";
 
 static int failures;
 
-static void step(int ok, const char *what)
+static void
+step(int ok, const char *what)
 {
 	printf("%s: %s\n", ok ? "ok" : "FAIL", what);
 	if (!ok)
 		failures++;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	const char *pac = argc > 1 ? argv[1] : "";
-	struct pac_mask mask = { 0, 0 };
-	struct iovec pac_iov = { &mask, sizeof(mask) };
+	struct pac_mask mask = {0, 0};
+	struct iovec pac_iov = {&mask, sizeof(mask)};
 	long res;
 	struct user_regs_struct regs;
-	struct iovec iov = { &regs, sizeof(regs) };
+	struct iovec iov = {&regs, sizeof(regs)};
 	struct iovec local, remote;
 	char buf[sizeof(marker)];
 	int pipefd[2], status;
@@ -78,7 +80,8 @@ int main(int argc, char **argv)
 	close(pipefd[0]);
 
 	step(ptrace(PTRACE_SEIZE, pid, NULL, NULL) == 0, "PTRACE_SEIZE");
-	step(ptrace(PTRACE_INTERRUPT, pid, NULL, NULL) == 0, "PTRACE_INTERRUPT");
+	step(ptrace(PTRACE_INTERRUPT, pid, NULL, NULL) == 0,
+	     "PTRACE_INTERRUPT");
 	step(waitpid(pid, &status, __WALL) == pid && WIFSTOPPED(status) &&
 		     (status >> 16) == PTRACE_EVENT_STOP,
 	     "group-stop after the interrupt");
@@ -119,6 +122,7 @@ int main(int argc, char **argv)
 		     WEXITSTATUS(status) == 0,
 	     "the child runs on and exits 0");
 
-	printf("%s\n", failures ? "ptrace_smoke: FAILED" : "ptrace_smoke: passed");
+	printf("%s\n",
+	       failures ? "ptrace_smoke: FAILED" : "ptrace_smoke: passed");
 	return failures ? 1 : 0;
 }
