@@ -11,6 +11,7 @@
 #include <string.h>
 
 #define LOG_PREFIX "layout: "
+#include "arch/arch.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "elf/debuginfo.h"
@@ -50,13 +51,16 @@ struct tpoff_query {
 	unsigned n;
 };
 
-/* R_X86_64_TPOFF64 slots with no symbol: libc's initial-exec TLS. */
+/*
+ * R_X86_64_TPOFF64 (R_AARCH64_TLS_TPREL64) slots with no symbol: libc's
+ * initial-exec TLS; the slot holds &var - tp on both (ARCH_R_TPOFF).
+ */
 static int
 tpoff_cb(const struct elf_reloc *r, void *arg)
 {
 	struct tpoff_query *q = arg;
 
-	if (r->type != R_X86_64_TPOFF64 || r->sym)
+	if (r->type != ARCH_R_TPOFF || r->sym)
 		return 0;
 	if (q->n < 32)
 		q->cand[q->n++] = r->offset;
@@ -77,12 +81,15 @@ setup_tcache_tls(const struct layout_ctx *ctx, struct malloc_layout *l,
 	if (ctx->static_binary) {
 		if (elffile_tls(ctx->elf, &memsz, &align))
 			return;
-		/* x86_64 TLS variant II: the block ends at the thread pointer. */
+		/*
+		 * x86_64, TLS variant II: the block ends at the thread
+		 * pointer; aarch64, variant I: it starts after the TCB.
+		 */
 		l->tls_block_size = roundup_u64(memsz, align);
 		if (have_off) {
 			l->tcache_tls = TCACHE_TLS_OFFSET;
-			l->tcache_tpoff =
-				(int64_t)tls_off - (int64_t)l->tls_block_size;
+			l->tcache_tpoff = arch_tls_exec_start(memsz, align) +
+					  (int64_t)tls_off;
 		}
 		return;
 	}
@@ -259,7 +266,7 @@ relative_cb(const struct elf_reloc *r, void *arg)
 {
 	struct rel_query *q = arg;
 
-	if (r->type == R_X86_64_RELATIVE && r->offset == q->offset &&
+	if (r->type == ARCH_R_RELATIVE && r->offset == q->offset &&
 	    r->addend == q->addend) {
 		q->found = 1;
 		return 1;
@@ -553,9 +560,9 @@ score_tpoff(struct malloc_layout *l, struct memsrc *mem,
 		const struct tracee *t = &threads->t[i];
 		uint64_t v;
 
-		if (!t->have_regs || !t->regs.fs_base)
+		if (!t->have_regs || !t->tp)
 			continue;
-		if (memsrc_u64(mem, t->regs.fs_base + (uint64_t)tpoff, &v))
+		if (memsrc_u64(mem, t->tp + (uint64_t)tpoff, &v))
 			return -1;
 		if (!v)
 			continue;
@@ -608,9 +615,11 @@ malloc_layout_find_tcache(struct malloc_layout *l, struct memsrc *mem,
 		}
 	}
 	if (!best && l->tls_block_size && l->tls_block_size < (1u << 20)) {
-		/* Static executable: search the TLS block below fs_base. */
-		for (int64_t off = -(int64_t)l->tls_block_size; off < 0;
-		     off += 8) {
+		/* Static executable: search its TLS block. */
+		int64_t lo, hi;
+
+		arch_tls_exec_search(l->tls_block_size, &lo, &hi);
+		for (int64_t off = lo; off < hi; off += 8) {
 			int s = score_tpoff(l, mem, threads, off, tcache_count,
 					    &cs);
 
@@ -625,17 +634,17 @@ malloc_layout_find_tcache(struct malloc_layout *l, struct memsrc *mem,
 		l->tcache_tls = TCACHE_TLS_OFFSET;
 		l->tcache_tpoff = best_tpoff;
 		adopt_count_size(l, best_cs);
-		pr_debug("tcache at fs_base%+lld", (long long)best_tpoff);
+		pr_debug("tcache at tp%+lld", (long long)best_tpoff);
 	}
 	return 0;
 }
 
 int
 malloc_layout_thread_tcache(const struct malloc_layout *l, struct memsrc *mem,
-			    uint64_t fs_base, uint64_t *tcache)
+			    uint64_t tp, uint64_t *tcache)
 {
 	*tcache = 0;
-	if (l->tcache_tls != TCACHE_TLS_OFFSET || !fs_base)
+	if (l->tcache_tls != TCACHE_TLS_OFFSET || !tp)
 		return 0;
-	return memsrc_u64(mem, fs_base + (uint64_t)l->tcache_tpoff, tcache);
+	return memsrc_u64(mem, tp + (uint64_t)l->tcache_tpoff, tcache);
 }

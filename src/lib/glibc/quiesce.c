@@ -10,6 +10,7 @@
 #include <string.h>
 
 #define LOG_PREFIX "quiesce: "
+#include "arch/arch.h"
 #include "base/log.h"
 #include "glibc/malloc_code.h"
 #include "glibc/malloc_layout.h"
@@ -82,10 +83,10 @@ quiesce_scan(const struct malloc_code *mc, const struct malloc_code *also,
 		if (t->state != TRACEE_STOPPED || !t->have_regs ||
 		    t->group_stop)
 			continue;
-		if (in_code(mc, also, t->regs.rip)) {
+		if (in_code(mc, also, arch_pc(&t->regs))) {
 			run[i] = 1;
 			out->inside++;
-		} else if (stack_in_malloc(mc, also, mem, t->regs.rsp)) {
+		} else if (stack_in_malloc(mc, also, mem, arch_sp(&t->regs))) {
 			run[i] = 1;
 			out->maybe++;
 		}
