@@ -48,6 +48,7 @@ struct tpoff_query {
 	int64_t addend;
 	uint64_t found;
 	uint64_t cand[32];
+	int64_t cand_addend[32];
 	unsigned n;
 };
 
@@ -62,8 +63,10 @@ tpoff_cb(const struct elf_reloc *r, void *arg)
 
 	if (r->type != ARCH_R_TPOFF || r->sym)
 		return 0;
-	if (q->n < 32)
+	if (q->n < 32) {
+		q->cand_addend[q->n] = r->addend;
 		q->cand[q->n++] = r->offset;
+	}
 	if (r->addend == q->addend) {
 		q->found = r->offset;
 		return 1;
@@ -97,6 +100,20 @@ setup_tcache_tls(const struct layout_ctx *ctx, struct malloc_layout *l,
 	if (q.found) {
 		l->tcache_tls = TCACHE_TLS_GOT;
 		l->tcache_got_addr = ctx->bias + q.found;
+		return;
+	}
+	if (have_off && q.n) {
+		/*
+		 * No slot of tcache's own: aarch64's GCC reaches a module's
+		 * static TLS variables from one slot and an offset (section
+		 * anchors: Debian 12's libc loads tcache from thread_arena's
+		 * slot + 8). Every slot holds its variable's offset in the
+		 * same block plus the block's tpoff, so any slot will do:
+		 * tpoff = the slot's value + (tls_off - its addend).
+		 */
+		l->tcache_tls = TCACHE_TLS_GOT;
+		l->tcache_got_addr = ctx->bias + q.cand[0];
+		l->tcache_tpoff = (int64_t)tls_off - q.cand_addend[0];
 		return;
 	}
 	for (unsigned i = 0; i < q.n; i++)
@@ -589,7 +606,8 @@ malloc_layout_find_tcache(struct malloc_layout *l, struct memsrc *mem,
 	if (l->tcache_tls == TCACHE_TLS_GOT) {
 		if (memsrc_u64(mem, l->tcache_got_addr, &got))
 			return -LA_ELAYOUT;
-		l->tcache_tpoff = (int64_t)got;
+		/* the slot's value, plus its distance to tcache (0 on x86_64) */
+		l->tcache_tpoff += (int64_t)got;
 		l->tcache_tls = TCACHE_TLS_OFFSET;
 	}
 	if (l->tcache_tls == TCACHE_TLS_OFFSET) {
@@ -600,18 +618,25 @@ malloc_layout_find_tcache(struct malloc_layout *l, struct memsrc *mem,
 			adopt_count_size(l, cs);
 		return 0;
 	}
-	/* Without symbols: try every candidate, keep the best. */
+	/*
+	 * Without symbols: try every candidate, keep the best; and, where
+	 * a slot may serve its neighbours too (ARCH_TLS_ANCHOR_SPAN, see
+	 * setup_tcache_tls()), the words around it.
+	 */
 	for (unsigned i = 0; i < l->n_tls_got_cand; i++) {
-		int s;
-
 		if (memsrc_u64(mem, l->tls_got_cand[i], &got))
 			continue;
-		s = score_tpoff(l, mem, threads, (int64_t)got, tcache_count,
-				&cs);
-		if (s > best) {
-			best = s;
-			best_tpoff = (int64_t)got;
-			best_cs = cs;
+		for (int64_t d = -(int64_t)ARCH_TLS_ANCHOR_SPAN;
+		     d <= (int64_t)ARCH_TLS_ANCHOR_SPAN; d += 8) {
+			int64_t off = (int64_t)got + d;
+			int s = score_tpoff(l, mem, threads, off, tcache_count,
+					    &cs);
+
+			if (s > best) {
+				best = s;
+				best_tpoff = off;
+				best_cs = cs;
+			}
 		}
 	}
 	if (!best && l->tls_block_size && l->tls_block_size < (1u << 20)) {

@@ -71,7 +71,11 @@ struct malloc_layout {
 	uint64_t main_arena_addr, mp_addr;
 	enum tcache_tls_kind tcache_tls;
 	uint64_t tcache_got_addr; /* runtime address of the GOT slot */
-	int64_t tcache_tpoff; /* &tcache == tp + tcache_tpoff */
+	/*
+	 * &tcache == tp + tcache_tpoff; with TCACHE_TLS_GOT, what to add to
+	 * the slot's value (0 unless the slot is another variable's)
+	 */
+	int64_t tcache_tpoff;
 	/* candidate GOT slots (runtime addresses) when not known */
 	uint64_t tls_got_cand[32];
 	unsigned n_tls_got_cand;

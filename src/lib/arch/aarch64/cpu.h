@@ -109,6 +109,14 @@ arch_tls_exec_search(uint64_t size, int64_t *lo, int64_t *hi)
 	*hi = 64 + (int64_t)size;
 }
 
+/*
+ * libc's initial-exec TLS: GCC's section anchors let one GOT slot serve
+ * the variables near it (Debian 12's libc loads tcache from
+ * thread_arena's slot + 8): without symbols, the words this far around
+ * each slot's value are tried too.
+ */
+#define ARCH_TLS_ANCHOR_SPAN 0x100u
+
 /* ---- the injected call ---- */
 #define ARCH_RED_ZONE 0u /* AAPCS64 on Linux: none */
 /* the return address is in x30: nothing is written on the stack */

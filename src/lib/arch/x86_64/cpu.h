@@ -85,6 +85,9 @@ arch_tls_exec_search(uint64_t size, int64_t *lo, int64_t *hi)
 	*hi = 0;
 }
 
+/* libc's initial-exec TLS: one GOT slot per variable (no neighbours) */
+#define ARCH_TLS_ANCHOR_SPAN 0u
+
 /* ---- the injected call ---- */
 #define ARCH_RED_ZONE 128u /* psABI: below rsp, the callee's to use */
 /*
