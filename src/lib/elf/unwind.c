@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "elf/debuginfo.h"
 #include "elf/modules.h"
 #include "elf/unwind.h"
@@ -525,7 +526,8 @@ step_cfi(const struct cfi_row *row, const struct regs *cur,
 		next->r[R_SP] = cfa;
 		next->valid |= 1u << R_SP;
 	}
-	next->pc = next->r[R_RA]; /* valid: checked in the loop above */
+	/* valid: checked in the loop above; PAC-signed on aarch64 */
+	next->pc = arch_strip_ra(next->r[R_RA]);
 	return 0;
 }
 
@@ -553,7 +555,7 @@ step_fp(const struct regs *cur, const struct stack *st, struct regs *next)
 	next->r[R_FP] = up;
 	next->r[R_SP] = fp + ARCH_FP_CALLER_SP_OFF;
 	next->r[R_RA] = ra;
-	next->pc = ra;
+	next->pc = arch_strip_ra(ra);
 	return 0;
 }
 

@@ -184,6 +184,22 @@ arch_call_returned(const struct user_regs_struct *r, uint64_t call_sp)
 #define ARCH_FP_RA_OFF 8u
 #define ARCH_FP_CALLER_SP_OFF 16u
 
+/*
+ * A return address without its pointer-authentication signature (PAC,
+ * ARMv8.3: paciasp signs x30 before it is saved; the signature sits in
+ * the bits above the virtual address, 48-54 with 48-bit addresses, the
+ * mask NT_ARM_PAC_MASK reports, and bit 55 and the top byte are TBI's).
+ * Linux gives user space addresses below 2^48 unless a program asks
+ * mmap for more (52-bit VA), so clearing bits 48-63 strips any
+ * signature; a return address above 2^48 would be cut, to be revisited
+ * with the mask when a 52-bit user space shows up.
+ */
+static inline uint64_t
+arch_strip_ra(uint64_t ra)
+{
+	return ra & ((1ull << 48) - 1);
+}
+
 static inline void
 arch_dw_regs(const struct user_regs_struct *u, uint64_t r[ARCH_DW_NREGS],
 	     uint64_t *pc)

@@ -158,6 +158,13 @@ arch_call_returned(const struct user_regs_struct *r, uint64_t call_sp)
 #define ARCH_FP_RA_OFF 8u
 #define ARCH_FP_CALLER_SP_OFF 16u
 
+/* A return address as the code uses it (no signature to strip here). */
+static inline uint64_t
+arch_strip_ra(uint64_t ra)
+{
+	return ra;
+}
+
 /* The DWARF registers of frame 0 (all valid) and its pc. */
 static inline void
 arch_dw_regs(const struct user_regs_struct *u, uint64_t r[ARCH_DW_NREGS],
