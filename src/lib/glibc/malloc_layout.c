@@ -121,6 +121,41 @@ setup_tcache_tls(const struct layout_ctx *ctx, struct malloc_layout *l,
 	l->n_tls_got_cand = q.n;
 }
 
+struct tls_sym_query {
+	uint64_t value;
+	int found;
+};
+
+static int
+tcache_sym_cb(const struct elf_sym *s, void *arg)
+{
+	struct tls_sym_query *q = arg;
+
+	if (s->type != STT_TLS || strcmp(s->name, "tcache"))
+		return 0;
+	q->value = s->value;
+	q->found = 1;
+	return 1;
+}
+
+/*
+ * tcache's offset in libc's TLS block from the symbol table, when its
+ * DWARF has no location: Debian 12's arm64 libc6-dbg describes the
+ * variable without DW_AT_location (reached through a section anchor),
+ * while its .symtab has the STT_TLS symbol (value 0x50).
+ */
+static int
+tcache_tls_from_symtab(const struct layout_ctx *ctx, uint64_t *off)
+{
+	const struct elffile *ef = ctx->debug_elf ? ctx->debug_elf : ctx->elf;
+	struct tls_sym_query q = {0, 0};
+
+	elffile_foreach_symbol(ef, 0, tcache_sym_cb, &q);
+	if (q.found)
+		*off = q.value;
+	return q.found;
+}
+
 static int
 member(const struct di_struct *s, const char *name, uint32_t *out)
 {
@@ -192,6 +227,8 @@ layout_from_debuginfo(const struct layout_ctx *ctx, struct debuginfo *di,
 		have_tls =
 			!debuginfo_variable(di, "tcache", &tls_off, &is_tls) &&
 			is_tls;
+		if (!have_tls)
+			have_tls = tcache_tls_from_symtab(ctx, &tls_off);
 		setup_tcache_tls(ctx, &l, have_tls, tls_off);
 	}
 	if (l.nfastbins == 0 || l.nfastbins > 16 || l.ms_size < l.ms_next) {
