@@ -42,8 +42,9 @@ stack_in_malloc(const struct malloc_code *mc, const struct malloc_code *also,
 		len /= 2;
 	if (len < 64)
 		return 0;
+	/* saved return addresses: PAC-signed on aarch64 (arch_strip_ra) */
 	for (size_t i = 0; i < len / 8; i++)
-		if (in_code(mc, also, words[i]))
+		if (in_code(mc, also, arch_strip_ra(words[i])))
 			return 1;
 	return 0;
 }
@@ -86,7 +87,10 @@ quiesce_scan(const struct malloc_code *mc, const struct malloc_code *also,
 		if (in_code(mc, also, arch_pc(&t->regs))) {
 			run[i] = 1;
 			out->inside++;
-		} else if (stack_in_malloc(mc, also, mem, arch_sp(&t->regs))) {
+		} else if ((arch_lr(&t->regs) &&
+			    in_code(mc, also,
+				    arch_strip_ra(arch_lr(&t->regs)))) ||
+			   stack_in_malloc(mc, also, mem, arch_sp(&t->regs))) {
 			run[i] = 1;
 			out->maybe++;
 		}

@@ -57,6 +57,16 @@ arch_sp(const struct user_regs_struct *r)
 	return r->sp;
 }
 
+/*
+ * The link register x30: a leaf function called by malloc (a syscall
+ * wrapper, say) keeps its return address into malloc there only.
+ */
+static inline uint64_t
+arch_lr(const struct user_regs_struct *r)
+{
+	return r->regs[30];
+}
+
 static inline uint64_t
 arch_retval(const struct user_regs_struct *r)
 {

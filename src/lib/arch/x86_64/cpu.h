@@ -43,6 +43,14 @@ arch_sp(const struct user_regs_struct *r)
 	return r->rsp;
 }
 
+/* the link register: none, the return address is on the stack */
+static inline uint64_t
+arch_lr(const struct user_regs_struct *r)
+{
+	(void)r;
+	return 0;
+}
+
 /* the return value, after a call */
 static inline uint64_t
 arch_retval(const struct user_regs_struct *r)
