@@ -428,9 +428,9 @@ walk_thread_arena(struct walker *W, unsigned ai, const unsigned char *ms)
 /*
  * A thread's stack block, guard page below, struct pthread (and the static
  * TLS) at the top around the thread pointer tp (x86_64: the TLS below
- * it; aarch64: above it, a few KiB at most): [m->start, tp + a page, at
- * least). Mappings above it may have been merged into the same VMA by
- * the kernel, so only this range is skipped.
+ * it; aarch64: above it): [m->start, arch_stack_block_end()). Mappings
+ * above it may have been merged into the same VMA by the kernel, so only
+ * this range is skipped.
  */
 static uint64_t
 stack_block_end(const struct maps *maps, size_t i, const uint64_t *tps,
@@ -444,7 +444,7 @@ stack_block_end(const struct maps *maps, size_t i, const uint64_t *tps,
 
 	for (unsigned t = 0; t < ntps; t++)
 		if (tps[t] >= m->start && tps[t] < m->end)
-			return (tps[t] + 2 * page) & ~(page - 1);
+			return arch_stack_block_end(tps[t], page);
 	return m->start;
 }
 

@@ -109,6 +109,21 @@ arch_tls_exec_start(uint64_t memsz, uint64_t align)
 }
 
 /*
+ * The end of a thread's stack block from its thread pointer: struct
+ * pthread lies below tp, the static TLS above it up to the block's end
+ * (glibc's allocate_stack(), TLS_DTV_AT_TP), about 2 KiB with glibc's
+ * surplus: the end is the first page boundary above tp while the static
+ * TLS fits in a page. Measured in the guest: tp + 2 pages (x86_64's
+ * rule) reaches into the mapping above and hid the header of an
+ * mmapped chunk placed there.
+ */
+static inline uint64_t
+arch_stack_block_end(uint64_t tp, uint64_t page)
+{
+	return (tp + page) & ~(page - 1);
+}
+
+/*
  * The offsets to search, when only the block's size is known: from the
  * TCB's end, with room for an alignment of up to 64 bytes.
  */

@@ -85,6 +85,17 @@ arch_tls_exec_start(uint64_t memsz, uint64_t align)
 	return -(int64_t)((memsz + a - 1) / a * a);
 }
 
+/*
+ * The end of a thread's stack block from its thread pointer: struct
+ * pthread sits at tp with the static TLS below it, tp a page or two
+ * below the block's end (glibc's allocate_stack(), TLS_TCB_AT_TP).
+ */
+static inline uint64_t
+arch_stack_block_end(uint64_t tp, uint64_t page)
+{
+	return (tp + 2 * page) & ~(page - 1);
+}
+
 /* The offsets to search, when only the block's size is known: [-size, 0). */
 static inline void
 arch_tls_exec_search(uint64_t size, int64_t *lo, int64_t *hi)
