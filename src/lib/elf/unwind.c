@@ -615,8 +615,15 @@ unwind_stack(struct modules *m, const struct user_regs_struct *uregs,
 			why = UNWIND_STOP_NO_RULE;
 			break;
 		}
-		/* The stack grows down: callers have higher stack pointers. */
-		if (next.r[R_SP] <= cur.r[R_SP]) {
+		/*
+		 * The stack grows down: callers have higher stack pointers;
+		 * the same one only above frame 0 caught before its
+		 * prologue, where nothing was pushed (aarch64: the return
+		 * address is in x30; ARCH_FRAME0_SAME_SP). Bounded still.
+		 */
+		if (next.r[R_SP] < cur.r[R_SP] ||
+		    (next.r[R_SP] == cur.r[R_SP] &&
+		     !(ARCH_FRAME0_SAME_SP && n == 1))) {
 			why = UNWIND_STOP_LOOP;
 			break;
 		}

@@ -191,6 +191,12 @@ arch_call_returned(const struct user_regs_struct *r, uint64_t call_sp)
 
 /* ---- DWARF register numbers (DWARF for the Arm 64-bit Architecture) ---- */
 /*
+ * bl pushes nothing: at a function's entry (a uprobe's frame 0) the
+ * caller's sp is the callee's. Measured in the guest: without this the
+ * unwinder stopped at frame 0 (a "loop") and callers had empty stacks.
+ */
+#define ARCH_FRAME0_SAME_SP 1
+/*
  * 0-30 x0-x30, 31 sp; the return address column is x30 (GCC's
  * DWARF_FRAME_RETURN_COLUMN), which is also a real register: frame 0's
  * pc is kept apart from it (unwind.c).

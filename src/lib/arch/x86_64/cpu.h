@@ -162,6 +162,8 @@ arch_call_returned(const struct user_regs_struct *r, uint64_t call_sp)
 #define ARCH_BRK_PC_AFTER 1u
 
 /* ---- DWARF register numbers (psABI §3.6.2, figure 3.36) ---- */
+/* a call pushes the return address: a caller's sp is always higher */
+#define ARCH_FRAME0_SAME_SP 0
 /*
  * 0 rax, 1 rdx, 2 rcx, 3 rbx, 4 rsi, 5 rdi, 6 rbp, 7 rsp, 8-15 r8-r15,
  * 16 the return address (no register of its own: it holds the pc).
