@@ -17,6 +17,7 @@
 #include <string.h>
 
 #define LOG_PREFIX "memory: "
+#include "arch/arch.h"
 #include "base/log.h"
 #include "glibc/glibc_heap.h"
 #include "memory.h"
@@ -26,7 +27,7 @@
 #include "ptrace/tracee.h"
 #include "snapshot.h"
 
-#define PAGE 4096ull
+#define PAGE arch_page_size()
 
 static const char *const kind_names[LA_OUTSIDE_KIND_COUNT] = {
 	[LA_OUTSIDE_THREAD_STACKS] = "thread_stacks",

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define LOG_PREFIX "session: "
+#include "arch/arch.h"
 #include "base/abi.h"
 #include "base/error.h"
 #include "base/log.h"
@@ -315,7 +316,7 @@ walk_stopped(struct la_session *s, const struct tracee_set *ts,
 	for (size_t i = 0; i < ts->n; i++)
 		if (ts->t[i].state == TRACEE_STOPPED && ts->t[i].have_regs)
 			snap->stack_ptrs[snap->n_stack_ptrs++] =
-				ts->t[i].regs.rsp;
+				arch_sp(&ts->t[i].regs);
 	memsrc_invalidate(s->mem);
 	err = procmaps_read(s->pid, &maps);
 	if (err)
@@ -329,12 +330,12 @@ walk_stopped(struct la_session *s, const struct tracee_set *ts,
 
 		if (t->state != TRACEE_STOPPED || !t->have_regs)
 			continue;
-		if (!malloc_layout_thread_tcache(&s->layout, s->mem,
-						 t->regs.fs_base, &tc) &&
+		if (!malloc_layout_thread_tcache(&s->layout, s->mem, t->tp,
+						 &tc) &&
 		    tc)
 			tcaches[ntc++] = tc;
 		/* glibc keeps struct pthread at the top of a thread's stack */
-		stacks[nst++] = t->regs.fs_base;
+		stacks[nst++] = t->tp;
 	}
 	err = walk_both(s, &maps, tcaches, ntc, stacks, nst, snap, w, python);
 out_maps:
@@ -401,7 +402,7 @@ session_settle(struct la_session *s, struct tracee_set *ts, enum settle_for why,
 		for (size_t i = 0; i < ts->n; i++)
 			pr_debug("unsettled: thread %d pc %#llx %s",
 				 (int)ts->t[i].tid,
-				 (unsigned long long)ts->t[i].regs.rip,
+				 (unsigned long long)arch_pc(&ts->t[i].regs),
 				 run && run[i] ? "runs" : "stays");
 	free(run);
 	if (rounds)

@@ -34,6 +34,7 @@
 #include <sys/user.h>
 
 #define LOG_PREFIX "trim: "
+#include "arch/arch.h"
 #include "base/abi.h"
 #include "base/error.h"
 #include "base/log.h"
@@ -59,12 +60,11 @@
 #define SIGSEGV_BIT (1ull << (SIGSEGV - 1))
 
 /*
- * glibc's sa_restorer __restore_rt (sysdeps/unix/sysv/linux/x86_64/
- * libc_sigaction.c): "mov $15 (rt_sigreturn), %rax; syscall". A stripped
- * libc has no symbol for it, but these 9 bytes occur once in its text.
+ * glibc's sa_restorer __restore_rt (arch/CPU/cpu.h, ARCH_RESTORE_RT_CODE).
+ * A stripped libc has no symbol for it, but these bytes occur once in its
+ * text.
  */
-static const unsigned char restore_rt_code[] = {0x48, 0xc7, 0xc0, 0x0f, 0x00,
-						0x00, 0x00, 0x0f, 0x05};
+static const unsigned char restore_rt_code[] = ARCH_RESTORE_RT_CODE;
 
 struct facts {
 	uint64_t fn_addr; /* malloc_trim */
@@ -231,7 +231,7 @@ waits_for_arena_lock(void *arg, const struct user_regs_struct *r)
 	for (unsigned n = 0; n < MAX_ARENAS; n++) {
 		uint64_t next;
 
-		if (r->rdi == a + l->ms_mutex)
+		if (arch_syscall_arg0(r) == a + l->ms_mutex)
 			return 1;
 		if (memsrc_read(s->mem, a + l->ms_next, &next, sizeof(next)) ||
 		    !next || next == l->main_arena_addr)
@@ -280,27 +280,27 @@ judge(struct la_session *s, const struct tracee *t, const struct facts *f,
       struct judged *j)
 {
 	const struct user_regs_struct *r = &t->regs;
-	const struct mapping *m = procmaps_find(maps, r->rsp);
+	const uint64_t sp = arch_sp(r);
+	const struct mapping *m = procmaps_find(maps, sp);
 	size_t len, nw, top, hs;
 	uint64_t mask = 0;
 	int in_syscall = inject_blocked_in_syscall(r);
 
 	memset(j, 0, sizeof(*j));
-	if (malloc_code_contains(&s->code, r->rip)) {
+	if (malloc_code_contains(&s->code, arch_pc(r))) {
 		j->v = V_MALLOC;
 		j->malloc_below = 1;
 		return;
 	}
-	if (!m || r->rsp < m->start + RED_ZONE_ROOM ||
+	if (!m || sp < m->start + RED_ZONE_ROOM ||
 	    (strcmp(m->path, "[stack]") &&
-	     r->rsp - m->start < STACK_ROOM + RED_ZONE_ROOM)) {
+	     sp - m->start < STACK_ROOM + RED_ZONE_ROOM)) {
 		j->v = V_STACK;
 		return;
 	}
-	len = m->end - r->rsp < DEEP_SCAN ? (size_t)(m->end - r->rsp)
-					  : DEEP_SCAN;
+	len = m->end - sp < DEEP_SCAN ? (size_t)(m->end - sp) : DEEP_SCAN;
 	len &= ~(size_t)7;
-	while (len >= 64 && memsrc_read(s->mem, r->rsp, stack, len))
+	while (len >= 64 && memsrc_read(s->mem, sp, stack, len))
 		len /= 2;
 	if (len < 64) {
 		j->v = V_STACK; /* unreadable: too odd to borrow */
@@ -520,6 +520,9 @@ trim_call(struct la_session *s, const struct la_trim_opts *opts, int lock_check,
 	err = OPTS_TAKE(&o, opts, la_trim_opts);
 	if (err)
 		return err;
+	if (!ARCH_HAS_INJECT) /* before anything is stopped */
+		return la_fail(-EOPNOTSUPP,
+			       ARCH_NOT_PORTED("trim (the injected call)"));
 	err = learn_facts(s, &f);
 	if (err)
 		return la_fail_default(err);

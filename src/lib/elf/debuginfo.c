@@ -49,6 +49,7 @@
 #include <libdwarf/libdwarf.h>
 
 #define LOG_PREFIX "dwarf: "
+#include "arch/arch.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "elf/debuginfo.h"
@@ -816,7 +817,7 @@ img_alloc(struct unit *u, struct img_sec *v, int n)
 	eh->e_ident[EI_DATA] = ELFDATA2LSB;
 	eh->e_ident[EI_VERSION] = EV_CURRENT;
 	eh->e_type = ET_DYN;
-	eh->e_machine = EM_X86_64;
+	eh->e_machine = ARCH_EM;
 	eh->e_version = EV_CURRENT;
 	eh->e_ehsize = sizeof(*eh);
 	eh->e_shoff = at;

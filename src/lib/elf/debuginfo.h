@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch/arch.h"
+
 struct debuginfo;
 
 #define DEBUGINFO_MAX_MEMBERS 64
@@ -88,12 +90,13 @@ void debuginfo_lines_libdwarf(struct debuginfo *di);
  * an address is found through .eh_frame_hdr and read with the last few
  * asked for; without that table, every FDE is read at open. Registers are
  * DWARF
- * numbers (x86_64: 0 rax, 1 rdx, 2 rcx, 3 rbx, 4 rsi, 5 rdi, 6 rbp, 7 rsp,
- * 8-15 r8-r15, 16 return address).
+ * numbers, the CPU's (arch/CPU/cpu.h: x86_64 0 rax, 1 rdx, 2 rcx, 3 rbx,
+ * 4 rsi, 5 rdi, 6 rbp, 7 rsp, 8-15 r8-r15, 16 return address; aarch64
+ * 0-30 x0-x30, 31 sp, the return address in x30).
  */
 struct debuginfo_cfi;
 
-#define CFI_NREGS 17
+#define CFI_NREGS ARCH_DW_NREGS
 
 enum cfi_rule_kind {
 	CFI_UNDEFINED, /* no value: for the return address, outermost frame */

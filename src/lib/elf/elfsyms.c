@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define LOG_PREFIX "elf: "
+#include "arch/arch.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "elf/elfsyms.h"
@@ -162,9 +163,9 @@ elffile_open_fd(int fd, const char *path, struct elffile **out)
 	if (!ef->path || !ef->elf || elf_kind(ef->elf) != ELF_K_ELF ||
 	    !gelf_getehdr(ef->elf, &ef->ehdr) ||
 	    ef->ehdr.e_ident[EI_CLASS] != ELFCLASS64 ||
-	    ef->ehdr.e_machine != EM_X86_64 ||
+	    ef->ehdr.e_machine != ARCH_EM ||
 	    elf_getshdrstrndx(ef->elf, &ef->shstrndx)) {
-		pr_debug("%s: not a usable x86_64 ELF file", path);
+		pr_debug("%s: not a usable " ARCH_NAME " ELF file", path);
 		elffile_close(ef);
 		return -LA_EBADELF;
 	}

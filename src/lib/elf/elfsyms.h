@@ -15,7 +15,7 @@ struct elffile;
 
 struct elf_reloc {
 	uint64_t offset; /* r_offset: link-time address patched */
-	uint32_t type; /* R_X86_64_* */
+	uint32_t type; /* R_X86_64_*, R_AARCH64_* (arch.h: ARCH_R_*) */
 	uint32_t sym; /* symbol index (0: none) */
 	int64_t addend;
 	const char *sym_name; /* "" when sym == 0; valid during the call */

@@ -14,29 +14,31 @@
 #include <errno.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "elf/debuginfo.h"
 #include "elf/modules.h"
 #include "elf/unwind.h"
 #include "proc/memsrc.h"
 
-/* x86_64 DWARF register numbers (psABI §3.6.2, figure 3.36). */
-enum {
-	R_RAX,
-	R_RDX,
-	R_RCX,
-	R_RBX,
-	R_RSI,
-	R_RDI,
-	R_RBP,
-	R_RSP,
-	R_R8,
-	R_R15 = 15,
-	R_RA = 16,
-};
+/*
+ * The CPU's DWARF register numbers (arch/CPU/cpu.h): the frame pointer
+ * (rbp, x29), the stack pointer (rsp, sp) and the return address column
+ * (x86_64's 16, aarch64's x30).
+ */
+#define R_FP ARCH_DW_FP
+#define R_SP ARCH_DW_SP
+#define R_RA ARCH_DW_RA
+#define ALL_VALID (CFI_NREGS >= 32 ? 0xffffffffu : (1u << (CFI_NREGS & 31)) - 1)
 
 struct regs {
 	uint64_t r[CFI_NREGS];
 	uint32_t valid; /* bit i: r[i] is known */
+	/*
+	 * The frame's pc: frame 0's own, above it the return address
+	 * column's value (on x86_64 the same as r[R_RA]; on aarch64 x30
+	 * is a register of its own at frame 0).
+	 */
+	uint64_t pc;
 };
 
 struct stack {
@@ -61,15 +63,8 @@ stack_read(const struct stack *st, uint64_t addr, unsigned n, uint64_t *out)
 static void
 regs_from_user(const struct user_regs_struct *u, struct regs *r)
 {
-	const unsigned long long v[CFI_NREGS] = {
-		u->rax, u->rdx, u->rcx, u->rbx, u->rsi, u->rdi,
-		u->rbp, u->rsp, u->r8,	u->r9,	u->r10, u->r11,
-		u->r12, u->r13, u->r14, u->r15, u->rip,
-	};
-
-	for (unsigned i = 0; i < CFI_NREGS; i++)
-		r->r[i] = v[i];
-	r->valid = (1u << CFI_NREGS) - 1;
+	arch_dw_regs(u, r->r, &r->pc);
+	r->valid = ALL_VALID;
 }
 
 static int
@@ -524,37 +519,43 @@ step_cfi(const struct cfi_row *row, const struct regs *cur,
 	}
 	/*
 	 * The CFA is the stack pointer before the call (psABI); only signal
-	 * frames give rsp a rule of its own.
+	 * frames give the stack pointer a rule of its own.
 	 */
-	if (row->reg[R_RSP].kind == CFI_SAME ||
-	    row->reg[R_RSP].kind == CFI_UNDEFINED) {
-		next->r[R_RSP] = cfa;
-		next->valid |= 1u << R_RSP;
+	if (row->reg[R_SP].kind == CFI_SAME ||
+	    row->reg[R_SP].kind == CFI_UNDEFINED) {
+		next->r[R_SP] = cfa;
+		next->valid |= 1u << R_SP;
 	}
+	/* valid: checked in the loop above; PAC-signed on aarch64 */
+	next->pc = arch_strip_ra(next->r[R_RA]);
 	return 0;
 }
 
 /*
- * The frame pointer convention: push %rbp; mov %rsp,%rbp. So [rbp] is the
- * caller's rbp, [rbp + 8] the return address, rbp + 16 the caller's rsp.
- * Other registers are unknown in the caller.
+ * The frame pointer convention (arch/CPU/cpu.h): x86_64's push %rbp; mov
+ * %rsp,%rbp, aarch64's frame record. So [fp] is the caller's fp, [fp +
+ * ARCH_FP_RA_OFF] the return address, fp + ARCH_FP_CALLER_SP_OFF the
+ * caller's sp (x86_64) or its lowest bound (aarch64). Other registers are
+ * unknown in the caller.
  */
 static int
 step_fp(const struct regs *cur, const struct stack *st, struct regs *next)
 {
-	uint64_t rbp, sp, ra, up;
+	uint64_t fp, sp, ra, up;
 
-	if (reg_get(cur, R_RBP, &rbp) || reg_get(cur, R_RSP, &sp))
+	if (reg_get(cur, R_FP, &fp) || reg_get(cur, R_SP, &sp))
 		return -ENOENT;
 	/* A frame pointer below the stack pointer is no frame of ours. */
-	if (rbp < sp || (rbp & 7) || rbp > UINT64_MAX - 16)
+	if (fp < sp || (fp & 7) || fp > UINT64_MAX - 16)
 		return -ENOENT;
-	if (stack_read(st, rbp, 8, &up) || stack_read(st, rbp + 8, 8, &ra))
+	if (stack_read(st, fp, 8, &up) ||
+	    stack_read(st, fp + ARCH_FP_RA_OFF, 8, &ra))
 		return -EFAULT;
-	next->valid = (1u << R_RBP) | (1u << R_RSP) | (1u << R_RA);
-	next->r[R_RBP] = up;
-	next->r[R_RSP] = rbp + 16;
+	next->valid = (1u << R_FP) | (1u << R_SP) | (1u << R_RA);
+	next->r[R_FP] = up;
+	next->r[R_SP] = fp + ARCH_FP_CALLER_SP_OFF;
 	next->r[R_RA] = ra;
+	next->pc = arch_strip_ra(ra);
 	return 0;
 }
 
@@ -572,7 +573,7 @@ unwind_stack(struct modules *m, const struct user_regs_struct *uregs,
 	regs_from_user(uregs, &cur);
 	/* At most max frames, each with a strictly higher sp: bounded. */
 	while (n < max) {
-		uint64_t pc = cur.r[R_RA], lookup;
+		uint64_t pc = cur.pc, lookup;
 		const struct module *mod = NULL;
 		struct cfi_row row;
 		int err = -ENOENT;
@@ -582,7 +583,7 @@ unwind_stack(struct modules *m, const struct user_regs_struct *uregs,
 			break;
 		}
 		out[n].pc = pc;
-		out[n].sp = cur.r[R_RSP];
+		out[n].sp = cur.r[R_SP];
 		out[n].how = how;
 		n++;
 		if (n == max)
@@ -600,7 +601,7 @@ unwind_stack(struct modules *m, const struct user_regs_struct *uregs,
 			}
 		}
 		if (err) {
-			/* No FDE, or its rules need what we lost: try rbp. */
+			/* No FDE, or its rules need what we lost: try fp. */
 			err = step_fp(&cur, &st, &next);
 			how = UNWIND_FP;
 		}
@@ -609,13 +610,20 @@ unwind_stack(struct modules *m, const struct user_regs_struct *uregs,
 					     : UNWIND_STOP_NO_RULE;
 			break;
 		}
-		if (!(next.valid & (1u << R_RSP)) ||
+		if (!(next.valid & (1u << R_SP)) ||
 		    !(next.valid & (1u << R_RA))) {
 			why = UNWIND_STOP_NO_RULE;
 			break;
 		}
-		/* The stack grows down: callers have higher stack pointers. */
-		if (next.r[R_RSP] <= cur.r[R_RSP]) {
+		/*
+		 * The stack grows down: callers have higher stack pointers;
+		 * the same one only above frame 0 caught before its
+		 * prologue, where nothing was pushed (aarch64: the return
+		 * address is in x30; ARCH_FRAME0_SAME_SP). Bounded still.
+		 */
+		if (next.r[R_SP] < cur.r[R_SP] ||
+		    (next.r[R_SP] == cur.r[R_SP] &&
+		     !(ARCH_FRAME0_SAME_SP && n == 1))) {
 			why = UNWIND_STOP_LOOP;
 			break;
 		}

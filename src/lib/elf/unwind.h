@@ -48,7 +48,7 @@ struct unwind_frame {
 
 /*
  * Unwind from regs with the copy stack[0, len) of the target's memory at
- * [stack_addr, stack_addr + len) (normally stack_addr = regs->rsp). m may
+ * [stack_addr, stack_addr + len) (normally stack_addr = the stack pointer). m may
  * be NULL: frame pointers only. Fills up to max frames; returns how many
  * (0 only when max is 0), and in *stop (may be NULL) why it ended.
  */

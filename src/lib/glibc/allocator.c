@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define LOG_PREFIX "allocator: "
+#include "arch/arch.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "elf/elfsyms.h"
@@ -104,7 +105,7 @@ malloc_slot_cb(const struct elf_reloc *r, void *arg)
 	struct malloc_slot *q = arg;
 	size_t n = strlen("malloc");
 
-	if ((r->type == R_X86_64_GLOB_DAT || r->type == R_X86_64_JUMP_SLOT) &&
+	if ((r->type == ARCH_R_GLOB_DAT || r->type == ARCH_R_JUMP_SLOT) &&
 	    !strncmp(r->sym_name, "malloc", n) &&
 	    (r->sym_name[n] == '\0' || r->sym_name[n] == '@')) {
 		q->offset = r->offset;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #define LOG_PREFIX "heap: "
+#include "arch/arch.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "glibc/glibc_freelists.h"
@@ -426,7 +427,8 @@ walk_thread_arena(struct walker *W, unsigned ai, const unsigned char *ms)
 
 /*
  * A thread's stack block, guard page below, struct pthread (and the static
- * TLS) at the top around fs_base: [m->start, fs_base + a page). Mappings
+ * TLS) at the top around the thread pointer tp (x86_64: the TLS below
+ * it; aarch64: above it): [m->start, arch_stack_block_end()). Mappings
  * above it may have been merged into the same VMA by the kernel, so only
  * this range is skipped.
  */
@@ -435,13 +437,14 @@ stack_block_end(const struct maps *maps, size_t i, const uint64_t *tps,
 		unsigned ntps)
 {
 	const struct mapping *m = &maps->v[i];
+	const uint64_t page = arch_page_size();
 
 	if (i == 0 || maps->v[i - 1].end != m->start || maps->v[i - 1].prot)
 		return m->start; /* no guard page: not a thread stack */
+
 	for (unsigned t = 0; t < ntps; t++)
 		if (tps[t] >= m->start && tps[t] < m->end)
-			return (tps[t] + 2 * MEMSRC_PAGE) &
-			       ~(uint64_t)(MEMSRC_PAGE - 1);
+			return arch_stack_block_end(tps[t], page);
 	return m->start;
 }
 

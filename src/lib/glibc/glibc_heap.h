@@ -78,7 +78,8 @@ struct heap_walk {
 /*
  * Walk the heap of a target whose threads are all stopped. tcaches[] are
  * the threads' tcache pointers (0: none), stacks[] the threads' thread
- * pointers (fs_base: their stack blocks are not scanned for mmapped chunks). Returns 0
+ * pointers (x86_64's fs_base, aarch64's tpidr_el0: their stack blocks
+ * are not scanned for mmapped chunks). Returns 0
  * with out->consistent telling whether every check passed, or -ESRCH /
  * -ENOMEM / -LA_EHEAPCORRUPT when nothing sensible could be read.
  */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #define LOG_PREFIX "layout: "
+#include "arch/arch.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "elf/debuginfo.h"
@@ -47,19 +48,25 @@ struct tpoff_query {
 	int64_t addend;
 	uint64_t found;
 	uint64_t cand[32];
+	int64_t cand_addend[32];
 	unsigned n;
 };
 
-/* R_X86_64_TPOFF64 slots with no symbol: libc's initial-exec TLS. */
+/*
+ * R_X86_64_TPOFF64 (R_AARCH64_TLS_TPREL64) slots with no symbol: libc's
+ * initial-exec TLS; the slot holds &var - tp on both (ARCH_R_TPOFF).
+ */
 static int
 tpoff_cb(const struct elf_reloc *r, void *arg)
 {
 	struct tpoff_query *q = arg;
 
-	if (r->type != R_X86_64_TPOFF64 || r->sym)
+	if (r->type != ARCH_R_TPOFF || r->sym)
 		return 0;
-	if (q->n < 32)
+	if (q->n < 32) {
+		q->cand_addend[q->n] = r->addend;
 		q->cand[q->n++] = r->offset;
+	}
 	if (r->addend == q->addend) {
 		q->found = r->offset;
 		return 1;
@@ -77,12 +84,15 @@ setup_tcache_tls(const struct layout_ctx *ctx, struct malloc_layout *l,
 	if (ctx->static_binary) {
 		if (elffile_tls(ctx->elf, &memsz, &align))
 			return;
-		/* x86_64 TLS variant II: the block ends at the thread pointer. */
+		/*
+		 * x86_64, TLS variant II: the block ends at the thread
+		 * pointer; aarch64, variant I: it starts after the TCB.
+		 */
 		l->tls_block_size = roundup_u64(memsz, align);
 		if (have_off) {
 			l->tcache_tls = TCACHE_TLS_OFFSET;
-			l->tcache_tpoff =
-				(int64_t)tls_off - (int64_t)l->tls_block_size;
+			l->tcache_tpoff = arch_tls_exec_start(memsz, align) +
+					  (int64_t)tls_off;
 		}
 		return;
 	}
@@ -92,9 +102,58 @@ setup_tcache_tls(const struct layout_ctx *ctx, struct malloc_layout *l,
 		l->tcache_got_addr = ctx->bias + q.found;
 		return;
 	}
+	if (have_off && q.n) {
+		/*
+		 * No slot of tcache's own: aarch64's GCC reaches a module's
+		 * static TLS variables from one slot and an offset (section
+		 * anchors: Debian 12's libc loads tcache from thread_arena's
+		 * slot + 8). Every slot holds its variable's offset in the
+		 * same block plus the block's tpoff, so any slot will do:
+		 * tpoff = the slot's value + (tls_off - its addend).
+		 */
+		l->tcache_tls = TCACHE_TLS_GOT;
+		l->tcache_got_addr = ctx->bias + q.cand[0];
+		l->tcache_tpoff = (int64_t)tls_off - q.cand_addend[0];
+		return;
+	}
 	for (unsigned i = 0; i < q.n; i++)
 		l->tls_got_cand[i] = ctx->bias + q.cand[i];
 	l->n_tls_got_cand = q.n;
+}
+
+struct tls_sym_query {
+	uint64_t value;
+	int found;
+};
+
+static int
+tcache_sym_cb(const struct elf_sym *s, void *arg)
+{
+	struct tls_sym_query *q = arg;
+
+	if (s->type != STT_TLS || strcmp(s->name, "tcache"))
+		return 0;
+	q->value = s->value;
+	q->found = 1;
+	return 1;
+}
+
+/*
+ * tcache's offset in libc's TLS block from the symbol table, when its
+ * DWARF has no location: Debian 12's arm64 libc6-dbg describes the
+ * variable without DW_AT_location (reached through a section anchor),
+ * while its .symtab has the STT_TLS symbol (value 0x50).
+ */
+static int
+tcache_tls_from_symtab(const struct layout_ctx *ctx, uint64_t *off)
+{
+	const struct elffile *ef = ctx->debug_elf ? ctx->debug_elf : ctx->elf;
+	struct tls_sym_query q = {0, 0};
+
+	elffile_foreach_symbol(ef, 0, tcache_sym_cb, &q);
+	if (q.found)
+		*off = q.value;
+	return q.found;
 }
 
 static int
@@ -168,6 +227,8 @@ layout_from_debuginfo(const struct layout_ctx *ctx, struct debuginfo *di,
 		have_tls =
 			!debuginfo_variable(di, "tcache", &tls_off, &is_tls) &&
 			is_tls;
+		if (!have_tls)
+			have_tls = tcache_tls_from_symtab(ctx, &tls_off);
 		setup_tcache_tls(ctx, &l, have_tls, tls_off);
 	}
 	if (l.nfastbins == 0 || l.nfastbins > 16 || l.ms_size < l.ms_next) {
@@ -259,7 +320,7 @@ relative_cb(const struct elf_reloc *r, void *arg)
 {
 	struct rel_query *q = arg;
 
-	if (r->type == R_X86_64_RELATIVE && r->offset == q->offset &&
+	if (r->type == ARCH_R_RELATIVE && r->offset == q->offset &&
 	    r->addend == q->addend) {
 		q->found = 1;
 		return 1;
@@ -553,9 +614,9 @@ score_tpoff(struct malloc_layout *l, struct memsrc *mem,
 		const struct tracee *t = &threads->t[i];
 		uint64_t v;
 
-		if (!t->have_regs || !t->regs.fs_base)
+		if (!t->have_regs || !t->tp)
 			continue;
-		if (memsrc_u64(mem, t->regs.fs_base + (uint64_t)tpoff, &v))
+		if (memsrc_u64(mem, t->tp + (uint64_t)tpoff, &v))
 			return -1;
 		if (!v)
 			continue;
@@ -582,7 +643,8 @@ malloc_layout_find_tcache(struct malloc_layout *l, struct memsrc *mem,
 	if (l->tcache_tls == TCACHE_TLS_GOT) {
 		if (memsrc_u64(mem, l->tcache_got_addr, &got))
 			return -LA_ELAYOUT;
-		l->tcache_tpoff = (int64_t)got;
+		/* the slot's value, plus its distance to tcache (0 on x86_64) */
+		l->tcache_tpoff += (int64_t)got;
 		l->tcache_tls = TCACHE_TLS_OFFSET;
 	}
 	if (l->tcache_tls == TCACHE_TLS_OFFSET) {
@@ -593,24 +655,33 @@ malloc_layout_find_tcache(struct malloc_layout *l, struct memsrc *mem,
 			adopt_count_size(l, cs);
 		return 0;
 	}
-	/* Without symbols: try every candidate, keep the best. */
+	/*
+	 * Without symbols: try every candidate, keep the best; and, where
+	 * a slot may serve its neighbours too (ARCH_TLS_ANCHOR_SPAN, see
+	 * setup_tcache_tls()), the words around it.
+	 */
 	for (unsigned i = 0; i < l->n_tls_got_cand; i++) {
-		int s;
-
 		if (memsrc_u64(mem, l->tls_got_cand[i], &got))
 			continue;
-		s = score_tpoff(l, mem, threads, (int64_t)got, tcache_count,
-				&cs);
-		if (s > best) {
-			best = s;
-			best_tpoff = (int64_t)got;
-			best_cs = cs;
+		for (int64_t d = -(int64_t)ARCH_TLS_ANCHOR_SPAN;
+		     d <= (int64_t)ARCH_TLS_ANCHOR_SPAN; d += 8) {
+			int64_t off = (int64_t)got + d;
+			int s = score_tpoff(l, mem, threads, off, tcache_count,
+					    &cs);
+
+			if (s > best) {
+				best = s;
+				best_tpoff = off;
+				best_cs = cs;
+			}
 		}
 	}
 	if (!best && l->tls_block_size && l->tls_block_size < (1u << 20)) {
-		/* Static executable: search the TLS block below fs_base. */
-		for (int64_t off = -(int64_t)l->tls_block_size; off < 0;
-		     off += 8) {
+		/* Static executable: search its TLS block. */
+		int64_t lo, hi;
+
+		arch_tls_exec_search(l->tls_block_size, &lo, &hi);
+		for (int64_t off = lo; off < hi; off += 8) {
 			int s = score_tpoff(l, mem, threads, off, tcache_count,
 					    &cs);
 
@@ -625,17 +696,17 @@ malloc_layout_find_tcache(struct malloc_layout *l, struct memsrc *mem,
 		l->tcache_tls = TCACHE_TLS_OFFSET;
 		l->tcache_tpoff = best_tpoff;
 		adopt_count_size(l, best_cs);
-		pr_debug("tcache at fs_base%+lld", (long long)best_tpoff);
+		pr_debug("tcache at tp%+lld", (long long)best_tpoff);
 	}
 	return 0;
 }
 
 int
 malloc_layout_thread_tcache(const struct malloc_layout *l, struct memsrc *mem,
-			    uint64_t fs_base, uint64_t *tcache)
+			    uint64_t tp, uint64_t *tcache)
 {
 	*tcache = 0;
-	if (l->tcache_tls != TCACHE_TLS_OFFSET || !fs_base)
+	if (l->tcache_tls != TCACHE_TLS_OFFSET || !tp)
 		return 0;
-	return memsrc_u64(mem, fs_base + (uint64_t)l->tcache_tpoff, tcache);
+	return memsrc_u64(mem, tp + (uint64_t)l->tcache_tpoff, tcache);
 }

@@ -71,11 +71,18 @@ struct malloc_layout {
 	uint64_t main_arena_addr, mp_addr;
 	enum tcache_tls_kind tcache_tls;
 	uint64_t tcache_got_addr; /* runtime address of the GOT slot */
-	int64_t tcache_tpoff; /* &tcache == fs_base + tcache_tpoff */
+	/*
+	 * &tcache == tp + tcache_tpoff; with TCACHE_TLS_GOT, what to add to
+	 * the slot's value (0 unless the slot is another variable's)
+	 */
+	int64_t tcache_tpoff;
 	/* candidate GOT slots (runtime addresses) when not known */
 	uint64_t tls_got_cand[32];
 	unsigned n_tls_got_cand;
-	/* static executable: the TLS block below fs_base, for the search */
+	/*
+	 * static executable: the size of its TLS block (below tp on x86_64,
+	 * above it on aarch64: arch_tls_exec_start()), for the search
+	 */
 	uint64_t tls_block_size;
 
 	enum la_layout_source source;
@@ -121,9 +128,9 @@ uint64_t malloc_layout_heap_max(const struct malloc_layout *l,
 int malloc_layout_find_tcache(struct malloc_layout *l, struct memsrc *mem,
 			      const struct tracee_set *threads);
 
-/* The tcache pointer of a thread with thread pointer fs_base (0: none). */
+/* The tcache pointer of a thread with thread pointer tp (0: none). */
 int malloc_layout_thread_tcache(const struct malloc_layout *l,
-				struct memsrc *mem, uint64_t fs_base,
+				struct memsrc *mem, uint64_t tp,
 				uint64_t *tcache);
 
 /* "2.36" from the libc banner, or "unknown". */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #define LOG_PREFIX "quiesce: "
+#include "arch/arch.h"
 #include "base/log.h"
 #include "glibc/malloc_code.h"
 #include "glibc/malloc_layout.h"
@@ -41,8 +42,9 @@ stack_in_malloc(const struct malloc_code *mc, const struct malloc_code *also,
 		len /= 2;
 	if (len < 64)
 		return 0;
+	/* saved return addresses: PAC-signed on aarch64 (arch_strip_ra) */
 	for (size_t i = 0; i < len / 8; i++)
-		if (in_code(mc, also, words[i]))
+		if (in_code(mc, also, arch_strip_ra(words[i])))
 			return 1;
 	return 0;
 }
@@ -82,10 +84,13 @@ quiesce_scan(const struct malloc_code *mc, const struct malloc_code *also,
 		if (t->state != TRACEE_STOPPED || !t->have_regs ||
 		    t->group_stop)
 			continue;
-		if (in_code(mc, also, t->regs.rip)) {
+		if (in_code(mc, also, arch_pc(&t->regs))) {
 			run[i] = 1;
 			out->inside++;
-		} else if (stack_in_malloc(mc, also, mem, t->regs.rsp)) {
+		} else if ((arch_lr(&t->regs) &&
+			    in_code(mc, also,
+				    arch_strip_ra(arch_lr(&t->regs)))) ||
+			   stack_in_malloc(mc, also, mem, arch_sp(&t->regs))) {
 			run[i] = 1;
 			out->maybe++;
 		}

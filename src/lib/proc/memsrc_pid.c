@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "proc/memsrc.h"
 
 struct pid_src {
@@ -99,6 +100,32 @@ pid_gather(void *priv, const uint64_t *addrs, unsigned n, size_t each,
 #define PM_SWAPPED (1ull << 62)
 #define PM_BATCH 512u
 
+/*
+ * pagemap has one entry per page of the kernel's size (16 or 64 KiB on
+ * some aarch64 kernels): each MEMSRC_PAGE unit takes its page's entry.
+ */
+static int
+big_pages_used(int fd, uint64_t lo, unsigned n, unsigned char *used)
+{
+	const uint64_t page = arch_page_size();
+	uint64_t e[PM_BATCH], got_lo = 0, got_n = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t pg = (lo + (uint64_t)i * MEMSRC_PAGE) / page;
+
+		if (pg < got_lo || pg >= got_lo + got_n) {
+			ssize_t got = pread(fd, e, sizeof(e), (off_t)(pg * 8));
+
+			if (got < 8)
+				return got < 0 ? -errno : -EIO;
+			got_lo = pg;
+			got_n = (uint64_t)got / 8;
+		}
+		used[i] = !!(e[pg - got_lo] & (PM_PRESENT | PM_SWAPPED));
+	}
+	return 0;
+}
+
 static int
 pid_pages_used(void *priv, uint64_t lo, unsigned n, unsigned char *used)
 {
@@ -115,6 +142,8 @@ pid_pages_used(void *priv, uint64_t lo, unsigned n, unsigned char *used)
 	}
 	if (ps->pagemap_fd < 0)
 		return -EACCES;
+	if (arch_page_size() != MEMSRC_PAGE)
+		return big_pages_used(ps->pagemap_fd, lo, n, used);
 	for (unsigned i = 0; i < n;) {
 		unsigned want = n - i < PM_BATCH ? n - i : PM_BATCH;
 		ssize_t got = pread(ps->pagemap_fd, e, want * sizeof(e[0]),

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "proc/procmaps.h"
 
 int
@@ -170,7 +171,7 @@ keep_part(struct maps *out, const struct mapping *m, uint64_t lo, uint64_t hi)
 	out->v[out->len++].end = hi;
 }
 
-#define RANGE_PAGE 4096ull
+#define RANGE_PAGE arch_page_size()
 
 int
 addr_ranges_merge(const struct addr_range *r, unsigned n,

@@ -32,19 +32,12 @@
 #include <unistd.h>
 
 #define LOG_PREFIX "inject: "
+#include "arch/arch.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "ptrace/inject.h"
 #include "ptrace/tracee.h"
 
-/* include/linux/errno.h: never seen by user space, seen by tracers */
-#define ERESTARTSYS 512
-#define ERESTARTNOINTR 513
-#define ERESTARTNOHAND 514
-#define ERESTART_RESTARTBLOCK 516
-
-#define XSTATE_BUF (32u << 10) /* > any XSAVE area (AMX: about 11 KiB) */
-#define RED_ZONE 128u /* x86-64 psABI */
 #define FRAME_GAP 256u /* more room above the fake frame, as gdb leaves */
 #define HANDLER_SCAN_MAX (256u << 10)
 #define HARD_CAP_FACTOR 10
@@ -64,9 +57,7 @@ struct call {
 	struct inject_result *out;
 	pid_t tid;
 	struct user_regs_struct saved; /* fixed up: what is restored */
-	unsigned char *xbuf;
-	size_t xlen;
-	int xkind; /* NT_X86_XSTATE, NT_PRFPREG, or 0: none saved */
+	struct arch_fpstate fp; /* FP/SIMD and vector state */
 	uint64_t sigmask;
 	int have_mask;
 	uint64_t slot_addr, slot_saved; /* the fake return address */
@@ -85,36 +76,13 @@ is_job_control_stop(int sig)
 int
 inject_blocked_in_syscall(const struct user_regs_struct *r)
 {
-	if ((long long)r->orig_rax < 0)
-		return 0;
-	switch ((long long)r->rax) {
-	case -ERESTARTSYS:
-	case -ERESTARTNOINTR:
-	case -ERESTARTNOHAND:
-		return 1;
-	case -ERESTART_RESTARTBLOCK:
-		return 2;
-	default:
-		return 0;
-	}
+	return arch_blocked_in_syscall(r);
 }
 
 void
 inject_fixup_restart(struct user_regs_struct *r)
 {
-	switch (inject_blocked_in_syscall(r)) {
-	case 1:
-		r->rax = r->orig_rax;
-		r->rip -= 2; /* back on the 2-byte syscall instruction */
-		break;
-	case 2:
-		r->rax = SYS_restart_syscall;
-		r->rip -= 2;
-		break;
-	default:
-		break;
-	}
-	r->orig_rax = (unsigned long long)-1;
+	arch_fixup_restart(r);
 }
 
 static int
@@ -188,31 +156,13 @@ cont(struct call *cl, size_t i, int sig)
 static int
 save_thread(struct call *cl)
 {
-	struct iovec iov;
+	int err = arch_get_regs(cl->tid, &cl->saved);
 
-	if (ptrace(PTRACE_GETREGS, cl->tid, 0, &cl->saved))
-		return -errno;
-	cl->xbuf = malloc(XSTATE_BUF);
-	if (!cl->xbuf)
-		return -ENOMEM;
-	iov.iov_base = cl->xbuf;
-	iov.iov_len = XSTATE_BUF;
-	if (!ptrace(PTRACE_GETREGSET, cl->tid, (void *)NT_X86_XSTATE, &iov) &&
-	    iov.iov_len < XSTATE_BUF) {
-		cl->xkind = NT_X86_XSTATE;
-		cl->xlen = iov.iov_len;
-	} else {
-		/* no XSAVE: the legacy FXSAVE area (x87 and SSE) */
-		iov.iov_base = cl->xbuf;
-		iov.iov_len = sizeof(struct user_fpregs_struct);
-		if (ptrace(PTRACE_GETREGSET, cl->tid, (void *)NT_PRFPREG, &iov))
-			return la_fail(
-				-errno,
-				"cannot read the floating-point registers of thread %d: %s",
-				(int)cl->tid, strerror(errno));
-		cl->xkind = NT_PRFPREG;
-		cl->xlen = iov.iov_len;
-	}
+	if (err)
+		return err;
+	err = arch_save_fp(cl->tid, &cl->fp);
+	if (err)
+		return err;
 	/* Linux >= 3.11. The forced SIGSEGV unblocks SIGSEGV: put it back. */
 	cl->have_mask = !ptrace(PTRACE_GETSIGMASK, cl->tid,
 				(void *)sizeof(cl->sigmask), &cl->sigmask);
@@ -224,23 +174,21 @@ save_thread(struct call *cl)
 static int
 restore_thread(struct call *cl)
 {
-	struct iovec iov = {cl->xbuf, cl->xlen};
-	int err = 0;
+	int err = 0, e;
 
 	if (cl->restored || !cl->replaced)
 		return 0;
-	if (ptrace(PTRACE_SETREGS, cl->tid, 0, &cl->saved))
-		err = -errno;
-	if (cl->xkind &&
-	    ptrace(PTRACE_SETREGSET, cl->tid, (void *)(long)cl->xkind, &iov) &&
-	    !err)
-		err = -errno;
+	err = arch_set_regs(cl->tid, &cl->saved);
+	e = arch_restore_fp(cl->tid, &cl->fp);
+	if (e && !err)
+		err = e;
 	if (cl->have_mask &&
 	    ptrace(PTRACE_SETSIGMASK, cl->tid, (void *)sizeof(cl->sigmask),
 		   &cl->sigmask) &&
 	    !err)
 		err = -errno;
-	if (ptrace(PTRACE_POKEDATA, cl->tid, (void *)cl->slot_addr,
+	if (ARCH_CALL_RET_ON_STACK &&
+	    ptrace(PTRACE_POKEDATA, cl->tid, (void *)cl->slot_addr,
 		   (void *)cl->slot_saved) &&
 	    !err)
 		err = -errno;
@@ -262,11 +210,11 @@ static int
 handler_on_top(const struct call *cl, const struct user_regs_struct *r)
 {
 	uint64_t buf[512];
-	uint64_t at = r->rsp;
+	uint64_t at = arch_sp(r);
 
 	if (!cl->out->signals_delivered)
 		return 0;
-	if (r->rsp > cl->slot_addr || cl->slot_addr - r->rsp > HANDLER_SCAN_MAX)
+	if (at > cl->slot_addr || cl->slot_addr - at > HANDLER_SCAN_MAX)
 		return 1;
 	while (at < cl->slot_addr) {
 		size_t len = cl->slot_addr - at < sizeof(buf)
@@ -301,13 +249,13 @@ timed_out(struct call *cl, size_t i, uint64_t ran_ns, int *warned)
 	const struct inject_call *c = cl->c;
 	unsigned long long ms = ran_ns / 1000000u;
 
-	if (ptrace(PTRACE_GETREGS, cl->tid, 0, &r)) {
+	if (arch_get_regs(cl->tid, &r)) {
 		/* killed meanwhile (its exit comes next), or a mystery */
 		cl->mode[i] = RM_FREE;
 		cont(cl, i, 0);
 		return GOING_ON;
 	}
-	if ((long long)r.orig_rax == SYS_futex && c->may_abort &&
+	if (arch_syscall_nr(&r) == SYS_futex && c->may_abort &&
 	    !handler_on_top(cl, &r) && c->may_abort(c->may_abort_arg, &r)) {
 		int err = restore_thread(cl);
 
@@ -319,12 +267,13 @@ timed_out(struct call *cl, size_t i, uint64_t ran_ns, int *warned)
 		return ABANDONED;
 	}
 	if (*warned == 0) {
-		if ((long long)r.orig_rax >= 0)
+		if (arch_syscall_nr(&r) >= 0)
 			pr_warn("the call in thread %d still runs after %llu ms (in syscall %lld): it may hold a lock, so it is let finish",
-				(int)cl->tid, ms, (long long)r.orig_rax);
+				(int)cl->tid, ms, arch_syscall_nr(&r));
 		else
 			pr_warn("the call in thread %d still runs after %llu ms (at pc %#llx): it may hold a lock, so it is let finish",
-				(int)cl->tid, ms, (unsigned long long)r.rip);
+				(int)cl->tid, ms,
+				(unsigned long long)arch_pc(&r));
 		*warned = 1;
 		cl->out->overran = 1;
 	} else if (*warned == 1 &&
@@ -346,13 +295,13 @@ caller_signal(struct call *cl, size_t i, int sig)
 	struct user_regs_struct r;
 	siginfo_t si;
 
-	if (sig == SIGSEGV && !ptrace(PTRACE_GETREGS, cl->tid, 0, &r) &&
-	    !ptrace(PTRACE_GETSIGINFO, cl->tid, 0, &si) && r.rip == 0 &&
-	    si.si_addr == NULL && r.rsp == cl->slot_addr + 8) {
+	if (sig == SIGSEGV && !arch_get_regs(cl->tid, &r) &&
+	    !ptrace(PTRACE_GETSIGINFO, cl->tid, 0, &si) &&
+	    arch_call_returned(&r, cl->slot_addr) && si.si_addr == NULL) {
 		int err;
 
 		cl->out->call_ns = la_now_ns() - cl->call0;
-		cl->out->ret = r.rax;
+		cl->out->ret = arch_retval(&r);
 		cl->out->returned = 1;
 		cl->ts->t[i].state = TRACEE_STOPPED;
 		/* detached later with signal 0: the SIGSEGV is suppressed */
@@ -538,6 +487,9 @@ inject_call(struct tracee_set *ts, size_t idx, const struct inject_call *c,
 
 	memset(out, 0, sizeof(*out));
 	memset(&cl, 0, sizeof(cl));
+	if (!ARCH_HAS_INJECT)
+		return la_fail(-EOPNOTSUPP,
+			       ARCH_NOT_PORTED("the injected call (trim)"));
 	if (idx >= ts->n || ts->t[idx].state != TRACEE_STOPPED ||
 	    ts->t[idx].group_stop || !c->timeout_ms)
 		return la_fail(-EINVAL, "no stopped thread to make the call");
@@ -554,34 +506,36 @@ inject_call(struct tracee_set *ts, size_t idx, const struct inject_call *c,
 		goto out;
 
 	/*
-	 * The fake frame: below the red zone, 16-byte aligned after the
-	 * return address is pushed, as a call instruction leaves it.
+	 * The fake frame: below the red zone and a gap, aligned as a call
+	 * leaves it (arch_call_sp()); on x86_64 the return address 0 is
+	 * pushed there, on aarch64 it goes in x30.
 	 */
-	cl.slot_addr = ((cl.saved.rsp - RED_ZONE - FRAME_GAP) & ~15ull) - 8;
-	errno = 0;
-	word = ptrace(PTRACE_PEEKDATA, cl.tid, (void *)cl.slot_addr, 0);
-	if (errno) {
-		err = la_fail(-errno, "cannot read the stack of thread %d: %s",
-			      (int)cl.tid, strerror(errno));
-		goto out;
+	cl.slot_addr = arch_call_sp(arch_sp(&cl.saved), FRAME_GAP);
+	if (ARCH_CALL_RET_ON_STACK) {
+		errno = 0;
+		word = ptrace(PTRACE_PEEKDATA, cl.tid, (void *)cl.slot_addr, 0);
+		if (errno) {
+			err = la_fail(-errno,
+				      "cannot read the stack of thread %d: %s",
+				      (int)cl.tid, strerror(errno));
+			goto out;
+		}
+		cl.slot_saved = (uint64_t)word;
 	}
-	cl.slot_saved = (uint64_t)word;
-	if (ptrace(PTRACE_GETREGS, cl.tid, 0, &r)) {
-		err = -errno;
+	err = arch_get_regs(cl.tid, &r);
+	if (err)
 		goto out;
-	}
-	r.rip = c->fn_addr;
-	r.rsp = cl.slot_addr;
-	r.rdi = c->arg;
-	r.rax = 0; /* no vector registers used (varargs convention) */
-	r.orig_rax = (unsigned long long)-1; /* no syscall restart on resume */
-	r.eflags &= ~0x500ull; /* DF clear (psABI), TF clear */
+	arch_call_regs(&r, c->fn_addr, cl.slot_addr, c->arg);
 	cl.replaced = 1;
 	cl.away0 = la_now_ns();
-	if (ptrace(PTRACE_POKEDATA, cl.tid, (void *)cl.slot_addr, 0) ||
-	    ptrace(PTRACE_SETREGS, cl.tid, 0, &r)) {
-		err = la_fail(-errno, "cannot set up the call in thread %d: %s",
-			      (int)cl.tid, strerror(errno));
+	if (ARCH_CALL_RET_ON_STACK &&
+	    ptrace(PTRACE_POKEDATA, cl.tid, (void *)cl.slot_addr, 0))
+		err = -errno;
+	else
+		err = arch_set_regs(cl.tid, &r);
+	if (err) {
+		err = la_fail(err, "cannot set up the call in thread %d: %s",
+			      (int)cl.tid, strerror(-err));
 		restore_thread(&cl);
 		goto out;
 	}
@@ -620,7 +574,7 @@ inject_call(struct tracee_set *ts, size_t idx, const struct inject_call *c,
 out_stop:
 	stop_others(&cl);
 out:
-	free(cl.xbuf);
+	arch_fp_free(&cl.fp);
 	free(cl.mode);
 	return err;
 }

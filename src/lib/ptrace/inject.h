@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * inject.h - make one stopped thread of the target call a function of its
- * own (x86_64), then put the thread back exactly as it was.
+ * own, then put the thread back exactly as it was. What differs by CPU
+ * (registers, FP/SIMD state, where the return address goes) is in
+ * arch/arch.h; not ported to aarch64 yet (-EOPNOTSUPP, ARCH_HAS_INJECT).
  *
  * The recipe (doc/design/injection.md, "The call, step by step"; gdb's
  * dummy frame in gdb/infcall.c does the same): save the general
@@ -29,7 +31,7 @@ struct tracee_set;
 
 struct inject_call {
 	uint64_t fn_addr; /* the function, in the target */
-	uint64_t arg; /* its first argument (rdi) */
+	uint64_t arg; /* its first argument (rdi, x0) */
 	/*
 	 * After this long the thread is interrupted and looked at; it is
 	 * abandoned only in a futex wait that may_abort() accepts, else it
@@ -52,7 +54,7 @@ struct inject_call {
 };
 
 struct inject_result {
-	uint64_t ret; /* rax at the return */
+	uint64_t ret; /* rax (x0) at the return */
 	int returned; /* the function returned (0: abandoned, or error) */
 	uint64_t call_ns; /* resumed into the function -> its return seen */
 	uint64_t away_ns; /* registers replaced -> restored */
@@ -80,7 +82,8 @@ int inject_call(struct tracee_set *ts, size_t idx, const struct inject_call *c,
 		struct inject_result *out);
 
 /*
- * The syscall-restart fix-up (CRIU's get_task_regs() in
+ * x86_64 (arch_fixup_restart(); aarch64's kernel has done it before the
+ * stop, see arch/aarch64/regs.c). The syscall-restart fix-up (CRIU's get_task_regs() in
  * compel/arch/x86/src/lib/infect.c; the kernel restarts only on a signal
  * return, arch_do_signal_or_restart()): a thread stopped inside an
  * interrupted syscall (orig_rax >= 0, rax -ERESTART*) gets rip back on its

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #define LOG_PREFIX "tracee: "
+#include "arch/arch.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "proc/procinfo.h"
@@ -543,11 +544,14 @@ read_regs(struct tracee_set *set)
 		struct tracee *t = &set->t[i];
 
 		t->have_regs = 0;
+		t->tp = 0;
 		if (t->state != TRACEE_STOPPED)
 			continue;
 		alive++;
-		if (ptrace(PTRACE_GETREGS, t->tid, 0, &t->regs) == 0)
+		if (arch_get_regs(t->tid, &t->regs) == 0) {
 			t->have_regs = 1;
+			arch_get_tp(t->tid, &t->regs, &t->tp);
+		}
 	}
 	return alive;
 }

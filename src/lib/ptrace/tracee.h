@@ -26,7 +26,8 @@ struct tracee {
 	enum tracee_state state;
 	int group_stop; /* job control had it stopped: keep it so */
 	int have_regs;
-	struct user_regs_struct regs;
+	struct user_regs_struct regs; /* arch/arch.h reads them */
+	uint64_t tp; /* the thread pointer (x86_64 fs_base), 0: unknown */
 };
 
 struct tracee_set {

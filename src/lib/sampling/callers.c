@@ -42,6 +42,7 @@
 #include <time.h>
 
 #define LOG_PREFIX "callers: "
+#include "arch/arch.h"
 #include "base/abi.h"
 #include "base/error.h"
 #include "base/log.h"
@@ -320,9 +321,7 @@ on_event(const struct alloc_event *ev, void *arg)
 		return 0;
 	}
 	memset(&regs, 0, sizeof(regs));
-	regs.rip = ev->ip;
-	regs.rsp = ev->sp;
-	regs.rbp = ev->bp;
+	arch_sample_regs(&regs, ev->ip, ev->sp, ev->bp, ev->lr);
 	n = unwind_stack(c->mods, &regs, ev->sp, ev->stack, ev->stack_len, 0, f,
 			 UNWIND_FRAMES, NULL);
 	/* frame 0 is the allocation function's entry: start at its caller */
@@ -895,7 +894,8 @@ same_chunk(const struct kchunk *k, uint64_t size)
 		return 1;
 	if (size - k->want < CHUNK_MIN)
 		return 1;
-	return !(size & 4095) && size - k->want < 4096 + CHUNK_DATA;
+	return !(size & (arch_page_size() - 1)) &&
+	       size - k->want < arch_page_size() + CHUNK_DATA;
 }
 
 static int

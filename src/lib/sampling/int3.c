@@ -22,6 +22,7 @@
 #include "base/error.h"
 #include "proc/memsrc.h"
 #include "proc/procmaps.h"
+#include "arch/arch.h"
 #include "ptrace/tracee.h" /* la_now_ns() */
 #include "sampling/alloc_fns.h"
 #include "sampling/int3_proto.h"
@@ -211,6 +212,10 @@ int3_window_open(pid_t pid, const struct int3_opts *opts, struct window **out)
 	ssize_t n;
 
 	*out = NULL;
+	if (!ARCH_HAS_INT3)
+		return la_fail(
+			-EOPNOTSUPP,
+			ARCH_NOT_PORTED("the int3 (BRK) callers backend"));
 	w = window_new(&int3_backend, pid, sizeof(*w), &err);
 	if (!w)
 		return err;

@@ -68,6 +68,7 @@
 #include <linux/capability.h>
 
 #define LOG_PREFIX "uprobe: "
+#include "arch/arch.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "proc/memsrc.h"
@@ -101,11 +102,8 @@ static const struct window_limits limits = {
 	.fn_mask = UPROBE_FNS_DEFAULT,
 };
 
-#define REGS_MASK                                                \
-	((1ull << PERF_REG_X86_AX) | (1ull << PERF_REG_X86_DX) | \
-	 (1ull << PERF_REG_X86_SI) | (1ull << PERF_REG_X86_DI) | \
-	 (1ull << PERF_REG_X86_BP) | (1ull << PERF_REG_X86_SP) | \
-	 (1ull << PERF_REG_X86_IP))
+/* the registers sampled: arguments, result, ip, sp, fp (and lr) */
+#define REGS_MASK ARCH_PERF_MASK
 
 /* One probe: a function's entry or return. */
 struct probe {
@@ -121,7 +119,7 @@ struct probe {
 
 struct pending {
 	enum alloc_fn fn;
-	uint64_t time_ns, ip, sp, bp, di, si, dx;
+	uint64_t time_ns, ip, sp, bp, lr, di, si, dx; /* di..dx: args 0-2 */
 	unsigned char *stack; /* stack_size bytes, allocated once */
 	size_t stack_len;
 };
@@ -1085,7 +1083,7 @@ take_u64(struct cursor *c)
 struct sample {
 	uint64_t id, time;
 	uint32_t pid, tid;
-	uint64_t regs[PERF_REG_X86_64_MAX];
+	uint64_t regs[ARCH_PERF_NREGS];
 	int have_regs;
 	const unsigned char *stack;
 	size_t stack_len;
@@ -1110,7 +1108,7 @@ parse_sample(struct cursor *c, int with_stack, struct sample *s)
 	s->time = take_u64(c);
 	abi = take_u64(c);
 	if (abi != PERF_SAMPLE_REGS_ABI_NONE) {
-		for (int b = 0; b < PERF_REG_X86_64_MAX; b++)
+		for (int b = 0; b < ARCH_PERF_NREGS; b++)
 			if (REGS_MASK & (1ull << b))
 				s->regs[b] = take_u64(c);
 		s->have_regs = abi == PERF_SAMPLE_REGS_ABI_64;
@@ -1173,12 +1171,13 @@ on_entry(struct uprobe_window *w, struct uthread *t, enum alloc_fn fn,
 	}
 	p->fn = fn;
 	p->time_ns = s->time;
-	p->ip = s->regs[PERF_REG_X86_IP];
-	p->sp = s->regs[PERF_REG_X86_SP];
-	p->bp = s->regs[PERF_REG_X86_BP];
-	p->di = s->regs[PERF_REG_X86_DI];
-	p->si = s->regs[PERF_REG_X86_SI];
-	p->dx = s->regs[PERF_REG_X86_DX];
+	p->ip = s->regs[ARCH_PERF_IP];
+	p->sp = s->regs[ARCH_PERF_SP];
+	p->bp = s->regs[ARCH_PERF_FP];
+	p->lr = ARCH_PERF_LR_VALUE(s->regs);
+	p->di = s->regs[ARCH_PERF_ARG0];
+	p->si = s->regs[ARCH_PERF_ARG1];
+	p->dx = s->regs[ARCH_PERF_ARG2];
 	p->stack_len =
 		s->stack_len < w->o.stack_size ? s->stack_len : w->o.stack_size;
 	memcpy(p->stack, s->stack, p->stack_len);
@@ -1202,10 +1201,11 @@ on_free(struct uprobe_window *w, const struct sample *s, window_event_fn cb,
 	ev.tid = (pid_t)s->tid;
 	ev.time_ns = s->time;
 	ev.fn = ALLOC_FREE;
-	ev.old_ptr = s->regs[PERF_REG_X86_DI];
-	ev.ip = s->regs[PERF_REG_X86_IP];
-	ev.sp = s->regs[PERF_REG_X86_SP];
-	ev.bp = s->regs[PERF_REG_X86_BP];
+	ev.old_ptr = s->regs[ARCH_PERF_ARG0];
+	ev.ip = s->regs[ARCH_PERF_IP];
+	ev.sp = s->regs[ARCH_PERF_SP];
+	ev.bp = s->regs[ARCH_PERF_FP];
+	ev.lr = ARCH_PERF_LR_VALUE(s->regs);
 	w->frees++;
 	w->st.win.hits[ALLOC_FREE]++;
 	w->st.win.delivered++;
@@ -1217,7 +1217,7 @@ static uint64_t
 memptr_value(struct uprobe_window *w, uint64_t memptr, const struct sample *s,
 	     int *racy)
 {
-	uint64_t sp = s->regs[PERF_REG_X86_SP], v = 0;
+	uint64_t sp = s->regs[ARCH_PERF_SP], v = 0;
 
 	*racy = 0;
 	if (s->stack && memptr >= sp && memptr - sp <= s->stack_len &&
@@ -1235,20 +1235,21 @@ static int
 on_return(struct uprobe_window *w, struct uthread *t, enum alloc_fn fn,
 	  const struct sample *s, window_event_fn cb, void *arg)
 {
-	uint64_t sp = s->regs[PERF_REG_X86_SP], rax = s->regs[PERF_REG_X86_AX];
+	uint64_t sp = s->regs[ARCH_PERF_SP], rax = s->regs[ARCH_PERF_RET];
 	struct alloc_event ev;
 	struct pending *p;
 	int i, ret;
 
 	/*
-	 * The return's sp is the entry's sp + 8 (ret popped the return
-	 * address): an exact pairing that survives lost records, nesting
+	 * The return's sp is the entry's sp + ARCH_RET_SP_DELTA (x86_64: 8,
+	 * ret popped the return address; aarch64: 0): an exact pairing that survives lost records, nesting
 	 * (realloc(NULL, n) calls malloc) and calls entered before the
 	 * window. Entries above the match never returned through us (their
 	 * return records were lost): drop them.
 	 */
 	for (i = (int)t->depth - 1; i >= 0; i--)
-		if (t->pend[i].fn == fn && t->pend[i].sp + 8 == sp)
+		if (t->pend[i].fn == fn &&
+		    t->pend[i].sp + ARCH_RET_SP_DELTA == sp)
 			break;
 	if (i < 0) {
 		w->st.unmatched++;
@@ -1264,6 +1265,7 @@ on_return(struct uprobe_window *w, struct uthread *t, enum alloc_fn fn,
 	ev.ip = p->ip;
 	ev.sp = p->sp;
 	ev.bp = p->bp;
+	ev.lr = p->lr;
 	ev.stack = p->stack;
 	ev.stack_len = p->stack_len;
 	ev.ptr = rax;

@@ -70,6 +70,7 @@ struct alloc_event {
 	int ptr_racy;
 	/* Registers at entry: ip is the function's entry address. */
 	uint64_t ip, sp, bp;
+	uint64_t lr; /* aarch64: x30, the return address; 0 on x86_64 */
 	/*
 	 * Copy of the user stack from sp at entry ([sp] is the return
 	 * address). Valid only during the callback.
